@@ -1,0 +1,13 @@
+// Placeholder until the plot command is built; it refuses to run rather than invent output.
+#include "apps/commands.h"
+#include "models/sim/errors.h"
+
+namespace tessera::apps {
+
+void add_plot_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("plot", "(not built yet)");
+  cmd->allow_extras();
+  cmd->callback([] { throw sim::UserError("tessera plot: not built yet"); });
+}
+
+}  // namespace tessera::apps

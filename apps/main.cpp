@@ -1,0 +1,14 @@
+// The `tessera` executable. libsystemc.so has a main() too; ours takes precedence so
+// that SystemC's copyright banner (printed before sc_main) stays off a tool's stderr.
+#include <cstdlib>
+
+#include <systemc>
+
+#include "apps/cli.h"
+
+int sc_main(int argc, char* argv[]) { return tessera::apps::run_cli(argc, argv); }
+
+int main(int argc, char* argv[]) {
+  setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0);  // a user may still ask for it
+  return sc_core::sc_elab_and_sim(argc, argv);
+}

@@ -1,0 +1,19 @@
+// Result folders and atomic file writes: a result file is either absent or complete
+// (written to a temporary name in the same folder, flushed, then renamed).
+#pragma once
+
+#include <string>
+
+namespace tessera::sim {
+
+// Makes `dir` ready for a run's results. A folder that exists and is not empty is
+// refused (UserError) unless `force`; nothing in it is deleted either way.
+void prepare_output_dir(const std::string& dir, bool force);
+
+// Writes `content` to `path` atomically (temp file + fsync + rename).
+void write_file_atomic(const std::string& path, const std::string& content);
+
+// Reads a whole file; UserError naming the file when it cannot be read.
+std::string read_file(const std::string& path);
+
+}  // namespace tessera::sim

@@ -1,0 +1,127 @@
+// SystemSpec: the whole machine, from YAML. Each block owns its config struct (next
+// to the block); this file only arranges them into the hierarchy
+// system -> packages -> chiplets -> tiles + HBM stacks.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "models/memory/hbm_config.h"
+#include "models/sim/config_schema.h"
+#include "models/tile/tile_config.h"
+#include "noc/noc_config.h"
+
+namespace tessera::system {
+
+// Where an HBM stack attaches to the chiplet's NoC.
+struct HbmAttach {
+  uint32_t x = 0;
+  uint32_t y = 0;
+  template <class V>
+  void visit(V& v) {
+    v.field("x", x, "", "NoC column of the router the stack's controller hangs off", sim::Range{0, 255});
+    v.field("y", y, "", "NoC row", sim::Range{0, 255});
+  }
+};
+
+struct ChipletConfig {
+  uint32_t tiles_x = 2;
+  uint32_t tiles_y = 2;
+  uint64_t noc_clock_mhz = 1000;
+  noc::NocConfig noc;
+  uint32_t hbm_stacks = 1;
+  std::vector<HbmAttach> hbm_attach;
+  memory::HbmConfig hbm;
+
+  template <class V>
+  void visit(V& v) {
+    v.field("tiles_x", tiles_x, "tiles", "tile columns on the chiplet's NoC", sim::Range{1, 64});
+    v.field("tiles_y", tiles_y, "tiles", "tile rows", sim::Range{1, 64});
+    v.field("noc_clock_mhz", noc_clock_mhz, "MHz", "NoC clock", sim::Range{1, 1000000});
+    v.section("noc", noc, "on-chip network");
+    v.field("hbm_stacks", hbm_stacks, "stacks", "HBM stacks attached to this chiplet",
+            sim::Range{0, 16});
+    v.list("hbm_attach", hbm_attach,
+           "NoC node of each stack (default: spread along the west and east edges)");
+    v.section("hbm", hbm, "HBM stack (every stack of the chiplet is alike)");
+    v.check(hbm_attach.empty() || hbm_attach.size() == hbm_stacks, "hbm_attach",
+            "must list one node per HBM stack");
+    for (const auto& a : hbm_attach)
+      v.check(a.x < tiles_x && a.y < tiles_y, "hbm_attach", "node outside the tile grid");
+  }
+};
+
+struct PackageConfig {
+  uint32_t chiplets = 1;
+  std::string topology = "ring";
+  noc::D2dConfig d2d;
+
+  template <class V>
+  void visit(V& v) {
+    v.field("chiplets", chiplets, "chiplets", "compute chiplets in the package", sim::Range{1, 64});
+    v.choice("topology", topology, {"ring", "mesh", "all-to-all"},
+             "how die-to-die links join the chiplets");
+    v.section("d2d", d2d, "die-to-die link (UCIe-style)");
+  }
+};
+
+struct FabricLevelConfig {
+  uint32_t packages = 1;
+  noc::FabricConfig fabric;
+  template <class V>
+  void visit(V& v) {
+    v.field("packages", packages, "packages", "packages joined by the switch fabric",
+            sim::Range{1, 1024});
+    v.section("fabric", fabric, "NVSwitch-style switch fabric between packages");
+  }
+};
+
+struct CostConfig {
+  double dollars_per_hour = 2.0;
+  template <class V>
+  void visit(V& v) {
+    v.field("dollars_per_hour", dollars_per_hour, "$/h",
+            "rental price of one whole system, for cost per million tokens", sim::Range{0, 1e6});
+  }
+};
+
+struct SystemSpec {
+  std::string name = "tiny";
+  std::string description;
+  uint64_t seed = 1;
+  tile::TileConfig tile;
+  ChipletConfig chiplet;
+  PackageConfig package;
+  FabricLevelConfig system;
+  CostConfig cost;
+
+  template <class V>
+  void visit(V& v) {
+    v.field("name", name, "", "name of the machine, shown in reports", sim::Range{});
+    v.field("description", description, "", "one line on what the machine is and its sources",
+            sim::Range{});
+    v.field("seed", seed, "", "seed of every random choice (same seed, same statistics)",
+            sim::Range{});
+    v.section("tile", tile, "compute tile (every tile is alike)");
+    v.section("chiplet", chiplet, "compute chiplet (every chiplet is alike)");
+    v.section("package", package, "package of chiplets");
+    v.section("system", system, "packages and the fabric between them");
+    v.section("cost", cost, "cost model");
+  }
+
+  uint32_t tiles_per_chiplet() const { return chiplet.tiles_x * chiplet.tiles_y; }
+  uint32_t total_chiplets() const { return package.chiplets * system.packages; }
+  uint32_t total_tiles() const { return tiles_per_chiplet() * total_chiplets(); }
+};
+
+// Loading: the built-in default (`tiny`), a preset name, or a file; then --set
+// overrides ("tile.array.rows=64"). Throws sim::ConfigError with file:line:col.
+SystemSpec default_spec();
+SystemSpec load_spec(const std::string& path_or_preset,
+                     const std::vector<std::string>& overrides = {});
+// Where a spec came from, for reports.
+std::vector<std::string> preset_names();
+std::string resolved_yaml(SystemSpec spec);
+
+}  // namespace tessera::system
