@@ -1,0 +1,104 @@
+// Config validation: every error class gives one line `file:line:col: key.path: what`.
+#include "models/sim/config_schema.h"
+
+#include <catch2/catch.hpp>
+#include <fstream>
+
+#include "models/sim/output_dir.h"
+#include "models/system/system_spec.h"
+
+using tessera::sim::ConfigError;
+using tessera::system::load_spec;
+
+namespace {
+std::string write_tmp(const std::string& name, const std::string& text) {
+  const std::string path = std::string(TESSERA_BINARY_DIR) + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+// The message load_spec throws for a config text (empty if it loads).
+std::string error_of(const std::string& name, const std::string& text) {
+  const std::string path = write_tmp(name, text);
+  try {
+    load_spec(path);
+  } catch (const ConfigError& e) {
+    REQUIRE(e.exit_code() == 2);
+    const std::string msg = e.what();
+    REQUIRE(msg.find('\n') == std::string::npos);  // one line
+    return msg.substr(path.size());                 // drop the folder part
+  }
+  return "";
+}
+}  // namespace
+
+TEST_CASE("config: unknown key names line, column and a suggestion", "[unit]") {
+  REQUIRE(error_of("unknown.yaml", "tile:\n  arrray: {rows: 3}\n") ==
+          ":2:3: tile.arrray: unknown key (did you mean 'array'?)");
+  REQUIRE(error_of("unknown2.yaml", "name: x\nbogus: 1\n") == ":2:1: bogus: unknown key");
+}
+
+TEST_CASE("config: wrong type", "[unit]") {
+  REQUIRE(error_of("type.yaml", "tile:\n  array: {rows: abc}\n") ==
+          ":2:17: tile.array.rows: expected an integer, got 'abc'");
+  REQUIRE(error_of("type2.yaml", "tile:\n  array:\n    fold_overlap: maybe\n") ==
+          ":3:19: tile.array.fold_overlap: expected true or false, got 'maybe'");
+  REQUIRE(error_of("type3.yaml", "tile: 5\n") == ":1:7: tile: expected a mapping of keys, got '5'");
+  REQUIRE(error_of("type4.yaml", "tile:\n  array:\n    rows: 1.5\n") ==
+          ":3:11: tile.array.rows: expected an integer, got '1.5'");
+}
+
+TEST_CASE("config: out of range and unknown choice", "[unit]") {
+  REQUIRE(error_of("range.yaml", "tile:\n  array:\n    rows: 0\n") ==
+          ":3:11: tile.array.rows: 0 is out of range [1, 1024]");
+  REQUIRE(error_of("range2.yaml", "tile:\n  array:\n    cols: -4\n") ==
+          ":3:11: tile.array.cols: -4 is out of range (must be >= 0)");
+  REQUIRE(error_of("choice.yaml", "tile:\n  array: {dataflow: xs}\n") ==
+          ":2:21: tile.array.dataflow: 'xs' is not one of: ws, os, is");
+}
+
+TEST_CASE("config: inconsistent values", "[unit]") {
+  REQUIRE(error_of("incons.yaml",
+                   "chiplet:\n  hbm_stacks: 1\n  hbm_attach: [{x: 0, y: 0}, {x: 1, y: 0}]\n") ==
+          ":3:15: chiplet.hbm_attach: must list one node per HBM stack");
+  REQUIRE(error_of("incons2.yaml", "chiplet:\n  hbm_attach: [{x: 5, y: 0}]\n") ==
+          ":2:15: chiplet.hbm_attach: node outside the tile grid");
+}
+
+TEST_CASE("config: missing file and malformed YAML", "[unit]") {
+  const std::string missing = std::string(TESSERA_BINARY_DIR) + "/no_such_dir/machine.yaml";
+  try {
+    load_spec(missing);
+    FAIL("loaded a missing file");
+  } catch (const ConfigError& e) {
+    REQUIRE(std::string(e.what()) == missing + ": cannot read: No such file or directory");
+  }
+  REQUIRE(error_of("malformed.yaml", "tile:\n  array: {rows: 4\nname: x\n") ==
+          ":3:5: yaml: end of map flow not found");
+  REQUIRE(error_of("malformed2.yaml", "a: b: c\n") == ":1:5: yaml: illegal map value");
+}
+
+TEST_CASE("config: --set overrides are validated like the file", "[unit]") {
+  const auto spec = load_spec("tiny", {"tile.array.rows=64", "chiplet.noc.vcs=4"});
+  REQUIRE(spec.tile.array.rows == 64);
+  REQUIRE(spec.chiplet.noc.vcs == 4);
+  REQUIRE_THROWS_WITH(load_spec("tiny", {"tile.array.rowz=64"}),
+                      "configs/tiny.yaml: tile.array.rowz: unknown key (did you mean 'rows'?)");
+  REQUIRE_THROWS_AS(load_spec("tiny", {"tile.array.rows"}), ConfigError);
+}
+
+TEST_CASE("config: the resolved spec loads back to itself", "[unit]") {
+  const auto spec = load_spec("tiny", {"tile.array.rows=32"});
+  const std::string yaml = tessera::system::resolved_yaml(spec);
+  const std::string path = write_tmp("resolved.yaml", yaml);
+  REQUIRE(tessera::system::resolved_yaml(load_spec(path)) == yaml);
+}
+
+TEST_CASE("docs/config.md lists exactly the keys the loader validates", "[unit]") {
+  using tessera::sim::ConfigDoc;
+  const std::string table =
+      ConfigDoc::markdown(ConfigDoc::describe<tessera::system::SystemSpec>());
+  const std::string doc =
+      tessera::sim::read_file(std::string(TESSERA_SOURCE_DIR) + "/docs/config.md");
+  INFO("regenerate with: tools/gen_config_doc.sh");
+  REQUIRE(doc.find(table) != std::string::npos);
+}
