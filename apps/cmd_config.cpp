@@ -16,17 +16,15 @@ void add_config_command(CLI::App& app) {
   static std::vector<std::string> show_sets;
   show->add_option("--config,-c", show_config, "config file or built-in preset name");
   show->add_option("--set", show_sets, "override a key: tile.array.rows=64");
-  show->callback([] {
-    std::cout << system::resolved_yaml(system::load_spec(show_config, show_sets));
-  });
+  show->callback(
+      [] { std::cout << system::resolved_yaml(system::load_spec(show_config, show_sets)); });
 
   auto* check = cfg->add_subcommand("check", "validate a config; exit 2 with file:line:col if bad");
   static std::string check_file;
   check->add_option("file", check_file, "config file or preset")->required();
   check->callback([] {
     const auto spec = system::load_spec(check_file);
-    std::cout << check_file << ": ok (" << spec.name << ", " << spec.total_tiles()
-              << " tiles)\n";
+    std::cout << check_file << ": ok (" << spec.name << ", " << spec.total_tiles() << " tiles)\n";
   });
 
   auto* keys = cfg->add_subcommand("keys", "list every config key as a Markdown table");

@@ -6,7 +6,9 @@
 
 #include "apps/cli.h"
 
-int sc_main(int argc, char* argv[]) { return tessera::apps::run_cli(argc, argv); }
+int sc_main(int argc, char* argv[]) {
+  return tessera::apps::run_cli(argc, argv);
+}
 
 int main(int argc, char* argv[]) {
   setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0);  // a user may still ask for it

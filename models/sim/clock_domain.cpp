@@ -15,8 +15,7 @@ ClockDomain::ClockDomain(std::string name, uint64_t num, uint64_t den)
 
 ClockDomain ClockDomain::from_mhz(const std::string& name, uint64_t mhz) {
   if (mhz == 0 || mhz > 1000000)
-    throw UserError(name + ": clock of " + std::to_string(mhz) +
-                    " MHz is outside 1 MHz .. 1 THz");
+    throw UserError(name + ": clock of " + std::to_string(mhz) + " MHz is outside 1 MHz .. 1 THz");
   return ClockDomain(name, 1000000, mhz);  // period = 1e6/mhz ps
 }
 

@@ -170,8 +170,7 @@ void ConfigLoader::read(const YAML::Node& n, const char* key, double& out, Range
   const double v = std::strtod(s.c_str(), &end);
   if (s.empty() || end != s.c_str() + s.size() || errno == ERANGE || !std::isfinite(v))
     fail(n, join(key), "expected a number, got '" + s + "'");
-  if (v < r.lo || v > r.hi)
-    fail(n, join(key), s + " is out of range " + range_str(r));
+  if (v < r.lo || v > r.hi) fail(n, join(key), s + " is out of range " + range_str(r));
   out = v;
 }
 
@@ -219,7 +218,9 @@ void ConfigDoc::choice(const char* key, std::string& value,
   rows_.push_back({join(key), "choice", "", value, list, meaning});
 }
 
-std::string ConfigDoc::range_text(Range r) { return range_str(r); }
+std::string ConfigDoc::range_text(Range r) {
+  return range_str(r);
+}
 
 std::string ConfigDoc::markdown(const std::vector<ConfigKeyDoc>& rows) {
   std::string s = "| key | type | unit | default | allowed | meaning |\n";

@@ -158,8 +158,8 @@ class ConfigLoader {
 
   template <class T>
   std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool>> read(const YAML::Node& n,
-                                                                            const char* key,
-                                                                            T& out, Range r) {
+                                                                           const char* key, T& out,
+                                                                           Range r) {
     long long v = 0;
     read_int(n, key, v, r, std::is_unsigned_v<T>,
              static_cast<long long>(std::numeric_limits<T>::min()),
@@ -256,8 +256,8 @@ class ConfigWriter {
 // Listing every key for the docs
 
 struct ConfigKeyDoc {
-  std::string key;      // full dotted path; lists shown as key[]
-  std::string type;     // integer, number, boolean, string, choice, list, section
+  std::string key;   // full dotted path; lists shown as key[]
+  std::string type;  // integer, number, boolean, string, choice, list, section
   std::string unit;
   std::string def;      // default value as text
   std::string allowed;  // range or choices
@@ -317,8 +317,8 @@ class ConfigDoc {
   static std::string type_name(const std::string&) { return "string"; }
   static std::string type_name(double) { return "number"; }
   template <class T>
-  static std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool>, std::string>
-  type_name(T) {
+  static std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool>, std::string> type_name(
+      T) {
     return "integer";
   }
   template <class T>

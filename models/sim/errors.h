@@ -8,7 +8,7 @@ namespace tessera::sim {
 
 // Exit codes of the `tessera` command.
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailure = 1;  // the simulation itself failed (deadlock, divergence)
+inline constexpr int kExitFailure = 1;   // the simulation itself failed (deadlock, divergence)
 inline constexpr int kExitBadInput = 2;  // config, trace or command line was wrong
 
 // An error caused by what the user gave us. what() is the whole one-line message.

@@ -11,10 +11,14 @@ namespace tessera::sim {
 
 const char* to_string(StatKind k) {
   switch (k) {
-    case StatKind::kCounter: return "counter";
-    case StatKind::kScalar: return "scalar";
-    case StatKind::kAverage: return "average";
-    case StatKind::kHistogram: return "histogram";
+    case StatKind::kCounter:
+      return "counter";
+    case StatKind::kScalar:
+      return "scalar";
+    case StatKind::kAverage:
+      return "average";
+    case StatKind::kHistogram:
+      return "histogram";
   }
   return "?";
 }
@@ -76,10 +80,14 @@ const StatInfo* StatsRegistry::info(const std::string& name) const {
 double StatsRegistry::value(const std::string& name) const {
   const Entry& e = index_.at(name);
   switch (e.info.kind) {
-    case StatKind::kCounter: return double(counters_[e.slot].value());
-    case StatKind::kScalar: return scalars_[e.slot].value();
-    case StatKind::kAverage: return averages_[e.slot].mean();
-    case StatKind::kHistogram: return histograms_[e.slot].mean();
+    case StatKind::kCounter:
+      return double(counters_[e.slot].value());
+    case StatKind::kScalar:
+      return scalars_[e.slot].value();
+    case StatKind::kAverage:
+      return averages_[e.slot].mean();
+    case StatKind::kHistogram:
+      return histograms_[e.slot].mean();
   }
   return 0.0;
 }
@@ -120,8 +128,12 @@ nlohmann::json StatsRegistry::to_json() const {
     j["unit"] = e.info.unit;
     j["desc"] = e.info.desc;
     switch (e.info.kind) {
-      case StatKind::kCounter: j["value"] = counters_[e.slot].value(); break;
-      case StatKind::kScalar: j["value"] = scalars_[e.slot].value(); break;
+      case StatKind::kCounter:
+        j["value"] = counters_[e.slot].value();
+        break;
+      case StatKind::kScalar:
+        j["value"] = scalars_[e.slot].value();
+        break;
       case StatKind::kAverage: {
         const Average& a = averages_[e.slot];
         j["value"] = a.mean();
@@ -148,7 +160,9 @@ nlohmann::json StatsRegistry::to_json() const {
   return root;
 }
 
-void StatsRegistry::write_json(std::ostream& os) const { os << to_json().dump(2) << "\n"; }
+void StatsRegistry::write_json(std::ostream& os) const {
+  os << to_json().dump(2) << "\n";
+}
 
 namespace {
 // Shortest text that reads back to the same double.
@@ -178,8 +192,12 @@ void StatsRegistry::write_csv(std::ostream& os) const {
   for (const auto& [name, e] : index_) {
     os << csv_field(name) << ',' << to_string(e.info.kind) << ',' << csv_field(e.info.unit) << ',';
     switch (e.info.kind) {
-      case StatKind::kCounter: os << counters_[e.slot].value() << ",,,,,,,\n"; break;
-      case StatKind::kScalar: os << num(scalars_[e.slot].value()) << ",,,,,,,\n"; break;
+      case StatKind::kCounter:
+        os << counters_[e.slot].value() << ",,,,,,,\n";
+        break;
+      case StatKind::kScalar:
+        os << num(scalars_[e.slot].value()) << ",,,,,,,\n";
+        break;
       case StatKind::kAverage: {
         const Average& a = averages_[e.slot];
         os << num(a.mean()) << ',' << a.count() << ',' << num(a.mean()) << ",,,,,\n";
@@ -203,9 +221,15 @@ void StatsRegistry::write_text(std::ostream& os) const {
     os << std::left << std::setw(int(w) + 2) << name;
     std::string v;
     switch (e.info.kind) {
-      case StatKind::kCounter: v = std::to_string(counters_[e.slot].value()); break;
-      case StatKind::kScalar: v = num(scalars_[e.slot].value()); break;
-      case StatKind::kAverage: v = num(averages_[e.slot].mean()); break;
+      case StatKind::kCounter:
+        v = std::to_string(counters_[e.slot].value());
+        break;
+      case StatKind::kScalar:
+        v = num(scalars_[e.slot].value());
+        break;
+      case StatKind::kAverage:
+        v = num(averages_[e.slot].mean());
+        break;
       case StatKind::kHistogram: {
         const Histogram& h = histograms_[e.slot];
         v = "mean " + num(h.mean()) + "  p50 " + std::to_string(h.percentile(50)) + "  p99 " +

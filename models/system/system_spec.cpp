@@ -22,9 +22,13 @@ SystemSpec load_node(YAML::Node node, const std::string& label,
 }
 }  // namespace
 
-std::vector<std::string> preset_names() { return sim::resource_names("configs/", ".yaml"); }
+std::vector<std::string> preset_names() {
+  return sim::resource_names("configs/", ".yaml");
+}
 
-SystemSpec default_spec() { return load_spec("tiny"); }
+SystemSpec default_spec() {
+  return load_spec("tiny");
+}
 
 SystemSpec load_spec(const std::string& path_or_preset, const std::vector<std::string>& overrides) {
   // A name without a path separator or suffix that matches a built-in preset.
@@ -37,13 +41,15 @@ SystemSpec load_spec(const std::string& path_or_preset, const std::vector<std::s
     if (!std::filesystem::exists(path_or_preset)) {
       std::string all;
       for (const auto& n : preset_names()) all += (all.empty() ? "" : ", ") + n;
-      throw sim::ConfigError(path_or_preset + ": no such file or built-in preset (presets: " +
-                             all + ")");
+      throw sim::ConfigError(path_or_preset + ": no such file or built-in preset (presets: " + all +
+                             ")");
     }
   }
   return load_node(sim::load_yaml_file(path_or_preset), path_or_preset, overrides);
 }
 
-std::string resolved_yaml(SystemSpec spec) { return sim::ConfigWriter::to_yaml(spec); }
+std::string resolved_yaml(SystemSpec spec) {
+  return sim::ConfigWriter::to_yaml(spec);
+}
 
 }  // namespace tessera::system

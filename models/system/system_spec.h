@@ -20,7 +20,8 @@ struct HbmAttach {
   uint32_t y = 0;
   template <class V>
   void visit(V& v) {
-    v.field("x", x, "", "NoC column of the router the stack's controller hangs off", sim::Range{0, 255});
+    v.field("x", x, "", "NoC column of the router the stack's controller hangs off",
+            sim::Range{0, 255});
     v.field("y", y, "", "NoC row", sim::Range{0, 255});
   }
 };

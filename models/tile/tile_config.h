@@ -24,8 +24,8 @@ struct VectorConfig {
             sim::Range{1, 4096});
     v.field("pipeline_depth", pipeline_depth, "cycles", "latency from first input to first result",
             sim::Range{0, 64});
-    v.field("exp_cycles", exp_cycles, "cycles", "issue interval per lane of exp (softmax, SiLU, GELU)",
-            sim::Range{1, 64});
+    v.field("exp_cycles", exp_cycles, "cycles",
+            "issue interval per lane of exp (softmax, SiLU, GELU)", sim::Range{1, 64});
     v.field("rsqrt_cycles", rsqrt_cycles, "cycles", "issue interval per lane of rsqrt/divide",
             sim::Range{1, 64});
     v.field("op_pj", op_pj, "pJ", "energy of one lane-operation", sim::Range{0, 1e3});

@@ -37,7 +37,8 @@ TEST_CASE("a 1.5 GHz clock is represented exactly as a 2000/3 ps period", "[unit
   // cycles_at inverts edge_ps exactly.
   for (uint64_t n = 0; n < 1000; ++n) {
     REQUIRE(c.cycles_at(c.edge_ps(Cycles(n))).v == n);
-    if (c.edge_ps(Cycles(n)).v > 0) REQUIRE(c.cycles_at(Picoseconds(c.edge_ps(Cycles(n)).v - 1)).v == n - 1);
+    if (c.edge_ps(Cycles(n)).v > 0)
+      REQUIRE(c.cycles_at(Picoseconds(c.edge_ps(Cycles(n)).v - 1)).v == n - 1);
   }
 }
 

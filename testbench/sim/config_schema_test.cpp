@@ -25,7 +25,7 @@ std::string error_of(const std::string& name, const std::string& text) {
     REQUIRE(e.exit_code() == 2);
     const std::string msg = e.what();
     REQUIRE(msg.find('\n') == std::string::npos);  // one line
-    return msg.substr(path.size());                 // drop the folder part
+    return msg.substr(path.size());                // drop the folder part
   }
   return "";
 }
@@ -95,8 +95,7 @@ TEST_CASE("config: the resolved spec loads back to itself", "[unit]") {
 
 TEST_CASE("docs/config.md lists exactly the keys the loader validates", "[unit]") {
   using tessera::sim::ConfigDoc;
-  const std::string table =
-      ConfigDoc::markdown(ConfigDoc::describe<tessera::system::SystemSpec>());
+  const std::string table = ConfigDoc::markdown(ConfigDoc::describe<tessera::system::SystemSpec>());
   const std::string doc =
       tessera::sim::read_file(std::string(TESSERA_SOURCE_DIR) + "/docs/config.md");
   INFO("regenerate with: tools/gen_config_doc.sh");

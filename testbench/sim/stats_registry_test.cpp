@@ -47,7 +47,8 @@ TEST_CASE("stats JSON parses back to the same values", "[unit]") {
   REQUIRE(s.at("chiplet0.tile3.gemm.busy_cycles").at("unit") == "cycles");
   // Doubles survive the round trip bit for bit.
   REQUIRE(s.at("chiplet0.tile3.gemm.utilization").at("value").get<double>() == 0.123456789012345);
-  REQUIRE(s.at("chiplet0.tile3.gemm.queue_depth").at("value").get<double>() == r.value("chiplet0.tile3.gemm.queue_depth"));
+  REQUIRE(s.at("chiplet0.tile3.gemm.queue_depth").at("value").get<double>() ==
+          r.value("chiplet0.tile3.gemm.queue_depth"));
   REQUIRE(s.at("hbm0.ch0.read_latency").at("p99").get<uint64_t>() == 99);
   REQUIRE(s.at("hbm0.ch0.read_latency").at("count").get<uint64_t>() == 100);
 }
@@ -64,7 +65,8 @@ TEST_CASE("stats CSV has a header and one row per stat", "[unit]") {
   REQUIRE(lines[0] == "name,kind,unit,value,count,mean,min,max,p50,p90,p99");
   // Sorted by name: chiplet0.tile3.gemm.{busy_cycles,queue_depth,utilization}, hbm0...
   REQUIRE(lines[1].rfind("chiplet0.tile3.gemm.busy_cycles,counter,cycles,12345,", 0) == 0);
-  REQUIRE(lines[4].rfind("hbm0.ch0.read_latency,histogram,cycles,50.5,100,50.5,1,100,50,90,99", 0) == 0);
+  REQUIRE(lines[4].rfind("hbm0.ch0.read_latency,histogram,cycles,50.5,100,50.5,1,100,50,90,99",
+                         0) == 0);
 }
 
 TEST_CASE("stat names are unique and prefix queries work", "[unit]") {
