@@ -1,5 +1,5 @@
 // Configuration of the on-chip network, die-to-die links and the switch fabric.
-// (Placeholder: the NoC model fills this in.)
+// Plain structs: the config loader fills and validates them, the builders read them.
 #pragma once
 
 #include <cstdint>
@@ -9,36 +9,114 @@
 
 namespace tessera::noc {
 
+// One on-chip network (per chiplet). Dimensions (k, x×y, ring size, crossbar ports)
+// come from the machine that builds it, not from here.
 struct NocConfig {
   std::string topology = "mesh";
+  std::string routing = "dor";
+  std::string allocator = "round_robin";
   uint32_t vcs = 2;
   uint32_t vc_buffer_flits = 8;
   uint32_t flit_bytes = 32;
+  // Router pipeline, one entry per stage (the textbook router is 1/1/1/1 and 1-cycle links).
+  uint32_t routing_cycles = 1;
+  uint32_t vc_alloc_cycles = 1;
+  uint32_t sw_alloc_cycles = 1;
+  uint32_t crossbar_cycles = 1;
+  uint32_t link_cycles = 1;
+  uint32_t credit_cycles = 1;
+  // Network interfaces: the largest packet a transaction is cut into.
+  uint32_t max_packet_flits = 9;
+  // Deadlock/livelock watch: cycles without any flit moving while flits are inside.
+  uint32_t watchdog_cycles = 10000;
+  double pj_per_flit_hop = 10.0;
+
   template <class V>
   void visit(V& v) {
     v.choice("topology", topology, {"mesh", "torus", "ring", "crossbar"}, "on-chip topology");
+    v.choice("routing", routing, {"dor", "west_first"},
+             "dor: dimension order (mesh, torus; shortest way on a ring); west_first: "
+             "minimal adaptive turn-model routing (mesh only)");
+    v.choice("allocator", allocator, {"round_robin", "islip"},
+             "separable switch allocator: input-first round-robin or iSLIP-style "
+             "(pointers move only on accepted grants)");
     v.field("vcs", vcs, "", "virtual channels per port", sim::Range{1, 16});
     v.field("vc_buffer_flits", vc_buffer_flits, "flits", "buffer depth per VC", sim::Range{1, 256});
     v.field("flit_bytes", flit_bytes, "bytes", "flit (and link) width", sim::Range{1, 1024});
+    v.field("routing_cycles", routing_cycles, "cycles", "route computation stage",
+            sim::Range{0, 16});
+    v.field("vc_alloc_cycles", vc_alloc_cycles, "cycles", "VC allocation stage", sim::Range{0, 16});
+    v.field("sw_alloc_cycles", sw_alloc_cycles, "cycles", "switch allocation stage",
+            sim::Range{0, 16});
+    v.field("crossbar_cycles", crossbar_cycles, "cycles", "switch traversal stage",
+            sim::Range{0, 16});
+    v.field("link_cycles", link_cycles, "cycles", "link traversal between routers",
+            sim::Range{1, 64});
+    v.field("credit_cycles", credit_cycles, "cycles", "credit return delay", sim::Range{1, 64});
+    v.field("max_packet_flits", max_packet_flits, "flits",
+            "largest packet (header + data flits) a transaction is cut into", sim::Range{2, 1024});
+    v.field("watchdog_cycles", watchdog_cycles, "cycles",
+            "stop with a deadlock report after this many cycles without a flit moving",
+            sim::Range{10, 1e9});
+    v.field("pj_per_flit_hop", pj_per_flit_hop, "pJ",
+            "energy of one flit through one router and its output link", sim::Range{0, 1e6});
+    v.check(routing != "west_first" || topology == "mesh", "routing",
+            "west_first routing needs topology mesh");
   }
 };
 
+// A UCIe-style die-to-die link, per direction.
 struct D2dConfig {
   uint32_t lanes = 64;
   double gbps_per_lane = 16;
+  double latency_ns = 2.0;
+  uint32_t flit_payload_bytes = 64;
+  uint32_t flit_overhead_bytes = 4;
+  double pj_per_bit = 0.5;
   template <class V>
   void visit(V& v) {
     v.field("lanes", lanes, "lanes", "UCIe lanes per link and direction", sim::Range{1, 1024});
     v.field("gbps_per_lane", gbps_per_lane, "Gb/s", "rate of one lane", sim::Range{0.1, 256});
+    v.field("latency_ns", latency_ns, "ns",
+            "one-way latency (PHY + adapter), excluding serialisation", sim::Range{0, 1e6});
+    v.field("flit_payload_bytes", flit_payload_bytes, "bytes", "payload carried by one link flit",
+            sim::Range{1, 4096});
+    v.field("flit_overhead_bytes", flit_overhead_bytes, "bytes",
+            "header/CRC bytes added to every link flit", sim::Range{0, 4096});
+    v.field("pj_per_bit", pj_per_bit, "pJ/bit", "energy per bit on the wire (overhead included)",
+            sim::Range{0, 1e3});
   }
 };
 
+// An NVSwitch-style switch between packages.
 struct FabricConfig {
   double port_gbytes_per_s = 450;
+  double link_latency_ns = 100;
+  double switch_latency_ns = 200;
+  uint32_t planes = 1;
+  uint32_t chunk_bytes = 4096;
+  uint32_t output_queue_chunks = 16;
+  bool in_network_reduction = true;
+  double pj_per_bit = 2.0;
   template <class V>
   void visit(V& v) {
-    v.field("port_gbytes_per_s", port_gbytes_per_s, "GB/s", "bandwidth of one port per direction",
-            sim::Range{0.1, 1e5});
+    v.field("port_gbytes_per_s", port_gbytes_per_s, "GB/s",
+            "bandwidth of one port per direction, all planes together", sim::Range{0.1, 1e5});
+    v.field("link_latency_ns", link_latency_ns, "ns", "endpoint-to-switch link latency",
+            sim::Range{0, 1e6});
+    v.field("switch_latency_ns", switch_latency_ns, "ns", "input-to-output latency of the switch",
+            sim::Range{0, 1e6});
+    v.field("planes", planes, "planes", "independent switch planes; traffic is striped over them",
+            sim::Range{1, 64});
+    v.field("chunk_bytes", chunk_bytes, "bytes", "unit the fabric moves and queues",
+            sim::Range{64, 1 << 24});
+    v.field("output_queue_chunks", output_queue_chunks, "chunks",
+            "output queue per port and plane; a full queue holds senders back",
+            sim::Range{1, 1 << 20});
+    v.field("in_network_reduction", in_network_reduction, "",
+            "the switch can sum all-reduce contributions and multicast the result");
+    v.field("pj_per_bit", pj_per_bit, "pJ/bit", "energy per bit through port links and switch",
+            sim::Range{0, 1e3});
   }
 };
 

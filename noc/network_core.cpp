@@ -1,0 +1,330 @@
+#include "noc/network_core.h"
+
+#include <algorithm>
+
+#include "models/sim/errors.h"
+
+namespace tessera::noc {
+
+NetworkCore::NetworkCore(const NocConfig& cfg, const Topology& topo, uint32_t message_classes,
+                         const sim::StatsScope& stats, sim::EnergyLedger* energy)
+    : cfg_(cfg), topo_(topo), mclasses_(message_classes), vcs_(cfg.vcs), stats_(stats) {
+  timing_ = RouterTiming{cfg.routing_cycles,  cfg.vc_alloc_cycles, cfg.sw_alloc_cycles,
+                         cfg.crossbar_cycles, cfg.link_cycles,     cfg.credit_cycles};
+  const uint32_t dclasses = topo_.vc_classes();
+  if (mclasses_ < 1) mclasses_ = 1;
+  if (vcs_ < mclasses_ * dclasses)
+    throw sim::UserError("noc.vcs: " + std::to_string(vcs_) + " VCs cannot hold " +
+                         std::to_string(mclasses_) + " message class(es) x " +
+                         std::to_string(dclasses) + " dateline class(es) on this topology; need " +
+                         std::to_string(mclasses_ * dclasses));
+  if (vcs_ > 255) throw sim::UserError("noc.vcs: at most 255");
+  vcs_per_mclass_ = vcs_ / mclasses_;
+  vcs_per_dateline_ = vcs_per_mclass_ / dclasses;
+
+  const uint32_t P = topo_.ports();
+  const bool islip = cfg.allocator == "islip";
+  routers_.reserve(topo_.num_routers());
+  upstream_.assign(size_t(topo_.num_routers()) * P, Upstream{});
+  link_util_.assign(size_t(topo_.num_routers()) * P, nullptr);
+  link_flits_.assign(size_t(topo_.num_routers()) * P, nullptr);
+  for (uint32_t r = 0; r < topo_.num_routers(); ++r) {
+    routers_.emplace_back(r, P, vcs_, cfg.vc_buffer_flits, islip);
+    Router& rt = routers_.back();
+    const sim::StatsScope rs = stats_.child("router" + std::to_string(r));
+    rt.flits_counter = &rs.counter("flits", "flits", "flits switched by this router");
+    for (uint32_t p = 0; p < P; ++p) {
+      const PortPeer& pp = topo_.peer(r, p);
+      if (pp.node >= 0) {
+        rt.set_output(p, true, 0);
+      } else if (pp.router >= 0) {
+        rt.set_output(p, false, int32_t(cfg.vc_buffer_flits));
+        upstream_[size_t(pp.router) * P + pp.port] = Upstream{int32_t(r), uint8_t(p), -1};
+      } else {
+        continue;  // mesh edge: no link
+      }
+      const std::string pn = topo_.port_name(p);
+      link_flits_[r * P + p] =
+          &rs.counter(pn + ".flits", "flits", "flits sent on this output link");
+      link_util_[r * P + p] = &rs.scalar(pn + ".utilisation", "ratio",
+                                         "flits per cycle on this output link over the run");
+      rt.port_flits[p] = link_flits_[r * P + p];
+    }
+  }
+  ni_.resize(topo_.num_nodes());
+  for (uint32_t n = 0; n < topo_.num_nodes(); ++n) {
+    upstream_[size_t(topo_.node_router(n)) * P + topo_.node_port(n)] = Upstream{-1, 0, int32_t(n)};
+    ni_[n].cls.resize(mclasses_);
+    ni_[n].credits.assign(vcs_, int32_t(cfg.vc_buffer_flits));
+    ni_[n].busy.assign(vcs_, 0);
+  }
+  uint64_t span =
+      std::max<uint64_t>({timing_.sa + timing_.xbar + timing_.link, timing_.credit, timing_.link}) +
+      2;
+  uint64_t w = 1;
+  while (w < span) w <<= 1;
+  wheel_.resize(w);
+  wheel_mask_ = w - 1;
+
+  st_flits_injected_ = &stats_.counter("flits_injected", "flits", "flits sent by interfaces");
+  st_flits_delivered_ = &stats_.counter("flits_delivered", "flits", "flits received by interfaces");
+  st_packets_delivered_ = &stats_.counter("packets_delivered", "packets", "packets received");
+  st_packet_latency_ =
+      &stats_.histogram("packet_latency", "cycles", "packet creation to tail flit received");
+  st_network_latency_ =
+      &stats_.histogram("network_latency", "cycles", "head flit sent to tail flit received");
+  if (energy)
+    energy_hop_ = &energy->account(stats_.prefix().empty() ? "noc" : stats_.prefix(), "flit_hop",
+                                   cfg.pj_per_flit_hop);
+}
+
+uint32_t NetworkCore::inject(uint32_t src, uint32_t dst, uint32_t flits, uint32_t mclass,
+                             uint64_t tag, bool measured) {
+  if (src >= num_nodes() || dst >= num_nodes())
+    throw sim::SimulationError("noc: packet between endpoints " + std::to_string(src) + " and " +
+                               std::to_string(dst) + " of a " + std::to_string(num_nodes()) +
+                               "-endpoint network");
+  if (flits < 1 || flits > 65535) throw sim::SimulationError("noc: packet of 0 or > 65535 flits");
+  uint32_t id;
+  if (!free_packets_.empty()) {
+    id = free_packets_.back();
+    free_packets_.pop_back();
+  } else {
+    id = uint32_t(packets_.size());
+    packets_.emplace_back();
+  }
+  Packet& p = packets_[id];
+  p = Packet{};
+  p.src = src;
+  p.dst = dst;
+  p.flits = uint16_t(flits);
+  p.mclass = uint8_t(std::min(mclass, mclasses_ - 1));
+  p.measured = measured;
+  p.created = now_;
+  p.tag = tag;
+  Interface& ni = ni_[src];
+  ni.cls[p.mclass].q.push_back(id);
+  ++queued_packets_;
+  if (!ni.pending) {
+    ni.pending = true;
+    ++ni_pending_;
+    ni_active_.push_back(src);
+  }
+  return id;
+}
+
+void NetworkCore::schedule(uint64_t at, const Event& e) {
+  wheel_[at & wheel_mask_].push_back(e);
+  ++in_flight_events_;
+}
+
+void NetworkCore::activate(uint32_t r) {
+  Router& rt = routers_[r];
+  if (!rt.active_flag) {
+    rt.active_flag = true;
+    active_.push_back(r);
+  }
+}
+
+void NetworkCore::send_flit(uint32_t router, uint32_t out_port, const Flit& f, uint64_t arrive) {
+  const PortPeer& pp = topo_.peer(router, out_port);
+  Event e{};
+  e.flit = f;
+  if (pp.node >= 0) {
+    e.kind = kFlitToNode;
+    e.target = uint32_t(pp.node);
+  } else {
+    e.kind = kFlitToRouter;
+    e.target = uint32_t(pp.router) * topo_.ports() + pp.port;
+  }
+  schedule(arrive, e);
+  ++flit_hops_;
+  ++*routers_[router].flits_counter;
+  if (energy_hop_) energy_hop_->charge();
+}
+
+void NetworkCore::send_credit(uint32_t router, uint32_t in_port, uint32_t vc, bool tail,
+                              uint64_t arrive) {
+  const Upstream& u = upstream_[size_t(router) * topo_.ports() + in_port];
+  Event e{};
+  e.vc = uint8_t(vc);
+  e.tail = tail;
+  if (u.node >= 0) {
+    e.kind = kCreditToNode;
+    e.target = uint32_t(u.node);
+  } else {
+    e.kind = kCreditToRouter;
+    e.target = uint32_t(u.router) * topo_.ports() + u.port;
+  }
+  schedule(arrive, e);
+}
+
+void NetworkCore::deliver(uint32_t node, const Flit& f) {
+  Packet& p = packets_[f.pkt];
+  if (p.dst != node || f.seq != p.received)
+    throw sim::SimulationError("noc: flit " + std::to_string(f.seq) + " of packet " +
+                               std::to_string(f.pkt) + " reached endpoint " + std::to_string(node) +
+                               " (expected flit " + std::to_string(p.received) + " at endpoint " +
+                               std::to_string(p.dst) + ")");
+  ++p.received;
+  --flits_in_network_;
+  ++flits_delivered_;
+  ++*st_flits_delivered_;
+  if (!f.tail()) return;
+  if (p.received != p.flits)
+    throw sim::SimulationError("noc: packet " + std::to_string(f.pkt) + " tail after " +
+                               std::to_string(p.received) + " of " + std::to_string(p.flits) +
+                               " flits");
+  ++packets_delivered_;
+  ++*st_packets_delivered_;
+  st_packet_latency_->sample(now_ - p.created);
+  st_network_latency_->sample(now_ - p.injected);
+  if (sink_) sink_->on_packet(f.pkt, p, now_);
+  free_packets_.push_back(f.pkt);
+}
+
+void NetworkCore::step_interface(uint32_t node) {
+  Interface& ni = ni_[node];
+  const uint32_t P = topo_.ports();
+  for (uint32_t k = 0; k < mclasses_; ++k) {
+    const uint32_t cl = (ni.rr + k) % mclasses_;
+    SourceQueue& sq = ni.cls[cl];
+    if (sq.cur < 0) {
+      if (sq.q.empty()) continue;
+      const uint32_t base = vc_base(cl, 0);
+      int32_t pick = -1;
+      for (uint32_t v = base; v < base + vcs_per_dateline_; ++v)
+        if (!ni.busy[v]) {
+          pick = int32_t(v);
+          break;
+        }
+      if (pick < 0) continue;
+      sq.cur = int32_t(sq.q.front());
+      sq.q.pop_front();
+      --queued_packets_;
+      sq.vc = uint8_t(pick);
+      sq.next_seq = 0;
+      ni.busy[uint32_t(pick)] = 1;
+      packets_[uint32_t(sq.cur)].injected = now_;
+    }
+    if (ni.credits[sq.vc] <= 0) continue;
+    Packet& p = packets_[uint32_t(sq.cur)];
+    Flit f;
+    f.pkt = uint32_t(sq.cur);
+    f.seq = sq.next_seq;
+    f.vc = sq.vc;
+    f.flags = uint8_t((sq.next_seq == 0 ? Flit::kHead : 0) |
+                      (sq.next_seq + 1 == p.flits ? Flit::kTail : 0));
+    --ni.credits[sq.vc];
+    Event e{};
+    e.kind = kFlitToRouter;
+    e.target = topo_.node_router(node) * P + topo_.node_port(node);
+    e.flit = f;
+    schedule(now_ + timing_.link, e);
+    ++flits_in_network_;
+    ++flits_injected_;
+    ++*st_flits_injected_;
+    last_move_ = now_;
+    if (f.tail())
+      sq.cur = -1;
+    else
+      ++sq.next_seq;
+    ni.rr = uint8_t((cl + 1) % mclasses_);
+    break;  // the injection link carries one flit per cycle
+  }
+  bool pending = false;
+  for (const SourceQueue& sq : ni.cls) pending = pending || sq.cur >= 0 || !sq.q.empty();
+  if (!pending) {
+    ni.pending = false;
+    --ni_pending_;
+  }
+}
+
+void NetworkCore::step() {
+  const uint64_t c = now_;
+  std::vector<Event>& bucket = wheel_[c & wheel_mask_];
+  if (!bucket.empty()) {
+    const uint32_t P = topo_.ports();
+    for (const Event& e : bucket) {
+      switch (e.kind) {
+        case kFlitToRouter: {
+          const uint32_t r = e.target / P, port = e.target % P;
+          if (!routers_[r].accept(port, e.flit)) flow_control_violation(r, port, e.flit);
+          activate(r);
+          break;
+        }
+        case kFlitToNode:
+          deliver(e.target, e.flit);
+          last_move_ = c;
+          break;
+        case kCreditToRouter:
+          routers_[e.target / P].credit(e.target % P, e.vc, e.tail);
+          break;
+        case kCreditToNode: {
+          Interface& ni = ni_[e.target];
+          ++ni.credits[e.vc];
+          if (e.tail) ni.busy[e.vc] = 0;
+          break;
+        }
+      }
+    }
+    in_flight_events_ -= bucket.size();
+    bucket.clear();
+  }
+  if (!active_.empty()) {
+    next_active_.clear();
+    for (uint32_t r : active_) {
+      Router& rt = routers_[r];
+      rt.step(*this, c);
+      if (rt.buffered() > 0)
+        next_active_.push_back(r);
+      else
+        rt.active_flag = false;
+    }
+    active_.swap(next_active_);
+  }
+  if (ni_pending_ > 0) {
+    size_t keep = 0;
+    for (size_t i = 0; i < ni_active_.size(); ++i) {
+      const uint32_t n = ni_active_[i];
+      step_interface(n);
+      if (ni_[n].pending) ni_active_[keep++] = n;
+    }
+    ni_active_.resize(keep);
+  }
+  if (flits_in_network_ > 0 && c - last_move_ > cfg_.watchdog_cycles) report_deadlock();
+  now_ = c + 1;
+}
+
+uint32_t NetworkCore::max_vc_occupancy() const {
+  uint32_t m = 0;
+  for (const Router& r : routers_) m = std::max(m, r.max_occupancy());
+  return m;
+}
+
+void NetworkCore::publish_utilisation(uint64_t cycles) {
+  if (cycles == 0) return;
+  for (size_t i = 0; i < link_util_.size(); ++i)
+    if (link_util_[i]) link_util_[i]->set(double(link_flits_[i]->value()) / double(cycles));
+}
+
+void NetworkCore::report_deadlock() {
+  std::vector<std::string> lines;
+  for (const Router& r : routers_) r.describe_blocked(topo_, lines, now_);
+  std::string msg = "noc: no flit moved for " + std::to_string(now_ - last_move_) +
+                    " cycles with " + std::to_string(flits_in_network_) +
+                    " flit(s) in the network (cycle " + std::to_string(now_) +
+                    "): deadlock or livelock; blocked:";
+  const size_t shown = std::min<size_t>(lines.size(), 16);
+  for (size_t i = 0; i < shown; ++i) msg += (i ? "; " : " ") + lines[i];
+  if (lines.size() > shown) msg += "; ... " + std::to_string(lines.size() - shown) + " more";
+  throw sim::SimulationError(msg);
+}
+
+void NetworkCore::flow_control_violation(uint32_t router, uint32_t port, const Flit& f) {
+  throw sim::SimulationError("noc: flow-control violation: router " + std::to_string(router) +
+                             " input " + topo_.port_name(port) + " vc " + std::to_string(f.vc) +
+                             " received a flit with its buffer full");
+}
+
+}  // namespace tessera::noc

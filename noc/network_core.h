@@ -1,0 +1,159 @@
+// The plain-C++ core of an on-chip network: routers from a Topology, links and credit
+// wires as a timing wheel, and one network interface per endpoint that cuts packets
+// into flits and reassembles them. Stepped cycle by cycle only while flits are in
+// flight; idle cycles are skipped and idle routers are never touched. Used directly by
+// the synthetic-traffic benchmark and wrapped by noc::Network for SystemC/TLM.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "models/sim/energy_ledger.h"
+#include "models/sim/stats_registry.h"
+#include "noc/noc_config.h"
+#include "noc/router.h"
+#include "noc/topology.h"
+
+namespace tessera::noc {
+
+struct Packet {
+  uint32_t src = 0, dst = 0;
+  uint16_t flits = 1;
+  uint16_t received = 0;  // flits delivered so far (in order)
+  uint8_t mclass = 0;     // message class (0: request, 1: response)
+  bool measured = false;  // created inside a measurement window
+  uint64_t created = 0;   // cycle the packet entered its source queue
+  uint64_t injected = 0;  // cycle its head flit left the source interface
+  uint64_t tag = 0;       // owner's handle (transaction, ...)
+};
+
+// Told about each packet once its tail flit reached the destination interface.
+class PacketSink {
+ public:
+  virtual ~PacketSink() = default;
+  virtual void on_packet(uint32_t id, const Packet& p, uint64_t now) = 0;
+};
+
+class NetworkCore {
+ public:
+  // `message_classes` splits each port's VCs into that many disjoint groups (request /
+  // response); rings and tori further split each group into two dateline classes.
+  NetworkCore(const NocConfig& cfg, const Topology& topo, uint32_t message_classes,
+              const sim::StatsScope& stats, sim::EnergyLedger* energy);
+
+  const Topology& topology() const { return topo_; }
+  const RouterTiming& timing() const { return timing_; }
+  uint32_t num_nodes() const { return topo_.num_nodes(); }
+  uint64_t now() const { return now_; }
+
+  // Queues a packet at src's interface, created at the current cycle. Returns its id.
+  uint32_t inject(uint32_t src, uint32_t dst, uint32_t flits, uint32_t mclass, uint64_t tag = 0,
+                  bool measured = false);
+  const Packet& packet(uint32_t id) const { return packets_[id]; }
+  void set_sink(PacketSink* s) { sink_ = s; }
+
+  // Runs one cycle (arrivals, routers, interfaces) and advances to the next.
+  void step();
+  // Something is in flight or queued: the next cycle must be stepped.
+  bool busy() const { return in_flight_events_ > 0 || !active_.empty() || ni_pending_ > 0; }
+  // Jumps over idle cycles (only when !busy()).
+  void skip_to(uint64_t cycle) {
+    if (!busy() && cycle > now_) now_ = cycle;
+  }
+
+  // Flits inside the network (injected, not yet delivered).
+  uint64_t flits_in_network() const { return flits_in_network_; }
+  uint64_t flits_injected() const { return flits_injected_; }
+  uint64_t flits_delivered() const { return flits_delivered_; }
+  uint64_t packets_delivered() const { return packets_delivered_; }
+  uint64_t source_queue_packets() const { return queued_packets_; }
+  // Largest number of flits ever held in one VC buffer (never above vc_buffer_flits).
+  uint32_t max_vc_occupancy() const;
+  uint64_t router_flit_hops() const { return flit_hops_; }
+  // Writes link utilisation scalars over `cycles` (call at the end of a run).
+  void publish_utilisation(uint64_t cycles);
+
+  // Called by routers.
+  void send_flit(uint32_t router, uint32_t out_port, const Flit& f, uint64_t arrive);
+  void send_credit(uint32_t router, uint32_t in_port, uint32_t vc, bool tail, uint64_t arrive);
+  void note_move(uint64_t now) { last_move_ = now; }
+  uint32_t vcs() const { return vcs_; }
+  uint32_t vcs_per_class() const { return vcs_per_dateline_; }
+  // First VC of (message class, dateline class).
+  uint32_t vc_base(uint32_t mclass, uint32_t dclass) const {
+    return mclass * vcs_per_mclass_ + dclass * vcs_per_dateline_;
+  }
+  uint32_t dateline_class_of(uint32_t vc) const {
+    return (vc % vcs_per_mclass_) / vcs_per_dateline_;
+  }
+
+ private:
+  struct Event {
+    uint32_t target;  // router*ports+port, or node
+    uint8_t kind;
+    uint8_t vc;
+    uint8_t tail;
+    Flit flit;
+  };
+  enum : uint8_t { kFlitToRouter, kFlitToNode, kCreditToRouter, kCreditToNode };
+  struct SourceQueue {
+    std::deque<uint32_t> q;
+    int32_t cur = -1;  // packet being sent
+    uint16_t next_seq = 0;
+    uint8_t vc = 0;
+  };
+  struct Interface {
+    std::vector<SourceQueue> cls;  // one per message class
+    std::vector<int32_t> credits;  // per VC of the router's local input port
+    std::vector<uint8_t> busy;
+    uint8_t rr = 0;
+    bool pending = false;
+  };
+  struct Upstream {
+    int32_t router = -1;
+    uint8_t port = 0;
+    int32_t node = -1;
+  };
+
+  void schedule(uint64_t at, const Event& e);
+  void activate(uint32_t router);
+  void step_interface(uint32_t node);
+  void deliver(uint32_t node, const Flit& f);
+  [[noreturn]] void report_deadlock();
+  [[noreturn]] void flow_control_violation(uint32_t router, uint32_t port, const Flit& f);
+
+  NocConfig cfg_;
+  Topology topo_;
+  RouterTiming timing_;
+  uint32_t mclasses_, vcs_, vcs_per_mclass_, vcs_per_dateline_;
+  std::vector<Router> routers_;
+  std::vector<Upstream> upstream_;  // per router input port
+  std::vector<Interface> ni_;
+  std::vector<uint32_t> ni_active_;
+  uint64_t ni_pending_ = 0;
+  std::vector<Packet> packets_;
+  std::vector<uint32_t> free_packets_;
+  std::vector<uint32_t> active_, next_active_;
+  std::vector<std::vector<Event>> wheel_;
+  uint64_t wheel_mask_ = 0;
+  uint64_t in_flight_events_ = 0;
+  uint64_t now_ = 0, last_move_ = 0;
+  uint64_t flits_in_network_ = 0, flits_injected_ = 0, flits_delivered_ = 0;
+  uint64_t packets_delivered_ = 0, queued_packets_ = 0, flit_hops_ = 0;
+  PacketSink* sink_ = nullptr;
+  sim::StatsScope stats_;
+  sim::Counter* st_flits_injected_;
+  sim::Counter* st_flits_delivered_;
+  sim::Counter* st_packets_delivered_;
+  sim::Histogram* st_packet_latency_;
+  sim::Histogram* st_network_latency_;
+  sim::EnergyAccount* energy_hop_ = nullptr;
+  std::vector<sim::Scalar*> link_util_;  // per router output port (nullptr: unused)
+  std::vector<sim::Counter*> link_flits_;
+
+  friend class Router;
+};
+
+}  // namespace tessera::noc

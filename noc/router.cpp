@@ -1,0 +1,172 @@
+#include "noc/router.h"
+
+#include <climits>
+
+#include "models/sim/stats_registry.h"
+#include "noc/network_core.h"
+
+namespace tessera::noc {
+
+Router::Router(uint32_t id, uint32_t ports, uint32_t vcs, uint32_t depth, bool islip)
+    : id_(id), ports_(ports), vcs_(vcs), depth_(depth), islip_(islip) {
+  in_.resize(size_t(ports) * vcs);
+  out_.resize(size_t(ports) * vcs);
+  eject_.assign(ports, 0);
+  buf_.resize(size_t(ports) * vcs * depth);
+  va_ptr_.assign(size_t(ports) * vcs, 0);
+  sa_in_ptr_.assign(ports, 0);
+  sa_out_ptr_.assign(ports, 0);
+  va_best_.assign(size_t(ports) * vcs, -1);
+  sa_req_.assign(ports, -1);
+  sa_best_.assign(ports, -1);
+  port_flits.assign(ports, nullptr);
+}
+
+void Router::set_output(uint32_t port, bool eject, int32_t credits) {
+  eject_[port] = eject;
+  for (uint32_t v = 0; v < vcs_; ++v)
+    out_[port * vcs_ + v].credits = eject ? INT32_MAX / 2 : credits;
+}
+
+void Router::step(NetworkCore& core, uint64_t now) {
+  const RouterTiming& t = core.timing();
+  const uint32_t nin = ports_ * vcs_;
+  const Topology& topo = core.topology();
+
+  // Route computation and VC allocation requests (input stage of the separable
+  // VC allocator: each input VC asks for one free output VC).
+  touched_.clear();
+  for (uint32_t ivc = 0; ivc < nin; ++ivc) {
+    InVc& iv = in_[ivc];
+    if (iv.count == 0 || iv.state == kActive) continue;
+    if (iv.state == kIdle) {
+      // A new packet's head is at the front: route computation starts now.
+      iv.state = kRouting;
+      iv.ready = now + t.rc;
+      iv.in_class = uint8_t(core.dateline_class_of(ivc % vcs_));
+    }
+    if (iv.state == kRouting) {
+      if (now < iv.ready) continue;
+      const Flit& f = front(ivc);
+      iv.route = topo.route(id_, ivc / vcs_, iv.in_class, core.packet(f.pkt).dst);
+      iv.state = kVcAlloc;
+    }
+    if (now < iv.ready) continue;
+    const uint32_t mclass = core.packet(front(ivc).pkt).mclass;
+    // Among the candidate ports, the free output VC of the right class on the port
+    // with the most credit (adaptive routing); ties keep the first candidate.
+    int32_t pick = -1, pick_score = -1;
+    for (uint32_t c = 0; c < iv.route.n; ++c) {
+      const uint32_t port = iv.route.port[c];
+      const uint32_t base = core.vc_base(mclass, iv.route.vc_class[c]);
+      const uint32_t n = core.vcs_per_class();
+      for (uint32_t k = 0; k < n; ++k) {
+        const uint32_t v = base + (iv.va_rr + k) % n;
+        const OutVc& o = out_[port * vcs_ + v];
+        if (o.busy) continue;
+        const int32_t score = o.credits;
+        if (score > pick_score) {
+          pick_score = score;
+          pick = int32_t(port * vcs_ + v);
+        }
+        break;
+      }
+    }
+    if (pick < 0) continue;
+    // Output stage: each output VC grants one requester, round-robin from its pointer.
+    int32_t& best = va_best_[pick];
+    if (best < 0) {
+      touched_.push_back(uint32_t(pick));
+      best = int32_t(ivc);
+    } else {
+      const uint32_t p = va_ptr_[pick];
+      if ((ivc + nin - p) % nin < (uint32_t(best) + nin - p) % nin) best = int32_t(ivc);
+    }
+  }
+  for (uint32_t ovc : touched_) {
+    const uint32_t ivc = uint32_t(va_best_[ovc]);
+    va_best_[ovc] = -1;
+    InVc& iv = in_[ivc];
+    out_[ovc].busy = true;
+    iv.out_port = uint8_t(ovc / vcs_);
+    iv.out_vc = uint8_t(ovc % vcs_);
+    iv.state = kActive;
+    iv.ready = now + t.va;
+    ++iv.va_rr;
+    va_ptr_[ovc] = uint16_t((ivc + 1) % nin);
+  }
+
+  // Switch allocation, separable input-first: each input port picks one ready VC
+  // (round-robin), then each output port grants one input port (round-robin).
+  touched_.clear();
+  for (uint32_t p = 0; p < ports_; ++p) {
+    sa_req_[p] = -1;
+    for (uint32_t k = 0; k < vcs_; ++k) {
+      const uint32_t v = (sa_in_ptr_[p] + k) % vcs_;
+      const uint32_t ivc = p * vcs_ + v;
+      const InVc& iv = in_[ivc];
+      if (iv.state != kActive || iv.count == 0 || now < iv.ready) continue;
+      if (out_[iv.out_port * vcs_ + iv.out_vc].credits <= 0) continue;
+      sa_req_[p] = int32_t(ivc);
+      break;
+    }
+    if (sa_req_[p] < 0) continue;
+    if (!islip_) sa_in_ptr_[p] = uint16_t((uint32_t(sa_req_[p]) % vcs_ + 1) % vcs_);
+    const uint32_t op = in_[uint32_t(sa_req_[p])].out_port;
+    int32_t& best = sa_best_[op];
+    if (best < 0) {
+      touched_.push_back(op);
+      best = int32_t(p);
+    } else {
+      const uint32_t ptr = sa_out_ptr_[op];
+      if ((p + ports_ - ptr) % ports_ < (uint32_t(best) + ports_ - ptr) % ports_) best = int32_t(p);
+    }
+  }
+  for (uint32_t op : touched_) {
+    const uint32_t ip = uint32_t(sa_best_[op]);
+    sa_best_[op] = -1;
+    const uint32_t ivc = uint32_t(sa_req_[ip]);
+    InVc& iv = in_[ivc];
+    sa_out_ptr_[op] = uint16_t((ip + 1) % ports_);
+    if (islip_) sa_in_ptr_[ip] = uint16_t((ivc % vcs_ + 1) % vcs_);
+    Flit f = buf_[size_t(ivc) * depth_ + iv.head];
+    iv.head = uint16_t((iv.head + 1) % depth_);
+    --iv.count;
+    --buffered_;
+    OutVc& o = out_[op * vcs_ + iv.out_vc];
+    --o.credits;
+    const bool tail = f.tail();
+    if (tail && eject_[op]) o.busy = false;  // an endpoint never returns credits
+    f.vc = iv.out_vc;
+    // Switch allocation, crossbar and link: the flit is in the next buffer after these.
+    core.send_flit(id_, op, f, now + t.sa + t.xbar + t.link);
+    core.send_credit(id_, ivc / vcs_, ivc % vcs_, tail, now + t.credit);
+    if (port_flits[op]) ++*port_flits[op];
+    if (tail) iv.state = kIdle;
+  }
+  if (!touched_.empty()) core.note_move(now);
+}
+
+void Router::describe_blocked(const Topology& topo, std::vector<std::string>& out,
+                              uint64_t now) const {
+  static const char* names[] = {"idle", "routing", "vc-alloc", "active"};
+  for (uint32_t ivc = 0; ivc < ports_ * vcs_; ++ivc) {
+    const InVc& iv = in_[ivc];
+    if (iv.count == 0) continue;
+    std::string s = "router " + std::to_string(id_) + " in " + topo.port_name(ivc / vcs_) + " vc " +
+                    std::to_string(ivc % vcs_) + ": " + std::to_string(iv.count) + " flit(s), " +
+                    names[iv.state];
+    if (iv.state == kActive) {
+      const OutVc& o = out_[iv.out_port * vcs_ + iv.out_vc];
+      s += " -> out " + topo.port_name(iv.out_port) + " vc " + std::to_string(iv.out_vc) +
+           " (credits " + std::to_string(o.credits) + ")";
+    } else if (iv.state == kVcAlloc) {
+      s += " waiting for a free VC on out";
+      for (uint32_t c = 0; c < iv.route.n; ++c) s += " " + topo.port_name(iv.route.port[c]);
+    }
+    (void)now;
+    out.push_back(s);
+  }
+}
+
+}  // namespace tessera::noc

@@ -1,0 +1,103 @@
+// An input-buffered virtual-channel router with credit-based flow control: per input
+// VC a FIFO and a state machine (idle -> routing -> VC allocation -> active), separable
+// VC and switch allocators, wormhole packets of head/body/tail flits. Each pipeline
+// stage has its own configurable delay. Plain C++, stepped by NetworkCore only while
+// it holds flits.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "noc/topology.h"
+
+namespace tessera::sim {
+class Counter;
+}
+
+namespace tessera::noc {
+
+class NetworkCore;
+
+struct Flit {
+  uint32_t pkt = 0;  // packet id (NetworkCore's packet table)
+  uint16_t seq = 0;  // position in the packet: 0 = head
+  uint8_t flags = 0;
+  uint8_t vc = 0;  // VC it occupies (downstream of the link it is on)
+  static constexpr uint8_t kHead = 1, kTail = 2;
+  bool head() const { return flags & kHead; }
+  bool tail() const { return flags & kTail; }
+};
+
+struct RouterTiming {
+  uint32_t rc = 1, va = 1, sa = 1, xbar = 1, link = 1, credit = 1;
+};
+
+class Router {
+ public:
+  enum VcState : uint8_t { kIdle, kRouting, kVcAlloc, kActive };
+
+  Router(uint32_t id, uint32_t ports, uint32_t vcs, uint32_t depth, bool islip);
+  // One cycle of route computation, VC allocation and switch allocation.
+  void step(NetworkCore& core, uint64_t now);
+  // A flit written into input (port, vc) by a link; false when the buffer was full
+  // (a flow-control violation: the caller reports it).
+  bool accept(uint32_t port, const Flit& f) {
+    InVc& iv = in_[port * vcs_ + f.vc];
+    if (iv.count == depth_) return false;
+    buf_[(size_t(port * vcs_ + f.vc)) * depth_ + (iv.head + iv.count) % depth_] = f;
+    ++iv.count;
+    ++buffered_;
+    if (iv.count > max_occupancy_) max_occupancy_ = iv.count;
+    return true;
+  }
+  // A credit for output (port, vc); `tail` frees the VC (the packet left it downstream).
+  void credit(uint32_t port, uint32_t vc, bool tail) {
+    OutVc& o = out_[port * vcs_ + vc];
+    ++o.credits;
+    if (tail) o.busy = false;
+  }
+  void set_output(uint32_t port, bool eject, int32_t credits);
+  uint32_t buffered() const { return buffered_; }
+  uint32_t max_occupancy() const { return max_occupancy_; }
+  uint32_t id() const { return id_; }
+  bool active_flag = false;               // on the core's active list
+  std::vector<sim::Counter*> port_flits;  // flits sent per output port (stats)
+  sim::Counter* flits_counter = nullptr;
+  // One line per non-empty VC: what it holds and what it waits for (deadlock report).
+  void describe_blocked(const Topology& topo, std::vector<std::string>& out, uint64_t now) const;
+
+ private:
+  struct InVc {
+    uint16_t head = 0, count = 0;
+    VcState state = kIdle;
+    uint8_t out_port = 0, out_vc = 0;
+    uint8_t in_class = 0;
+    uint8_t va_rr = 0;
+    RouteChoice route;
+    uint64_t ready = 0;
+  };
+  struct OutVc {
+    int32_t credits = 0;
+    bool busy = false;
+  };
+  const Flit& front(uint32_t ivc) const { return buf_[size_t(ivc) * depth_ + in_[ivc].head]; }
+
+  uint32_t id_, ports_, vcs_, depth_;
+  bool islip_;
+  uint32_t buffered_ = 0, max_occupancy_ = 0;
+  std::vector<InVc> in_;
+  std::vector<OutVc> out_;
+  std::vector<uint8_t> eject_;  // output port ejects to an endpoint (never short of credits)
+  std::vector<Flit> buf_;
+  // Allocator state: round-robin pointers and per-cycle scratch.
+  std::vector<uint16_t> va_ptr_;      // per output VC: input VC with priority
+  std::vector<uint16_t> sa_in_ptr_;   // per input port: VC with priority
+  std::vector<uint16_t> sa_out_ptr_;  // per output port: input port with priority
+  std::vector<int32_t> va_best_;      // per output VC: winning input VC this cycle
+  std::vector<int32_t> sa_req_;       // per input port: requesting input VC
+  std::vector<int32_t> sa_best_;      // per output port: winning input port
+  std::vector<uint32_t> touched_;
+};
+
+}  // namespace tessera::noc

@@ -1,0 +1,80 @@
+// Topologies (2D mesh, 2D torus, ring, crossbar) and their routing functions.
+// A topology says which router port joins which, where each endpoint attaches,
+// and for a head flit at a router which output ports (and VC class) it may take.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tessera::noc {
+
+enum class TopologyKind { kMesh, kTorus, kRing, kCrossbar };
+enum class RoutingKind { kDor, kWestFirst };
+
+TopologyKind parse_topology(const std::string& s);
+RoutingKind parse_routing(const std::string& s);
+
+// Where an output port leads: another router's input port, or an endpoint (ejection).
+struct PortPeer {
+  int32_t router = -1;  // -1: not connected (mesh edge) or ejection
+  uint8_t port = 0;
+  int32_t node = -1;  // >= 0: this port ejects to that endpoint
+};
+
+// Up to two minimal output ports a head flit may take, each with the VC class
+// (0 or 1: dateline classes on rings and tori) it must use downstream.
+struct RouteChoice {
+  uint8_t n = 0;
+  uint8_t port[2] = {0, 0};
+  uint8_t vc_class[2] = {0, 0};
+};
+
+class Topology {
+ public:
+  // mesh/torus: kx × ky routers, one endpoint each; ring: kx routers; crossbar: one
+  // router with kx endpoint ports.
+  static Topology build(TopologyKind kind, uint32_t kx, uint32_t ky, RoutingKind routing);
+
+  TopologyKind kind() const { return kind_; }
+  RoutingKind routing() const { return routing_; }
+  uint32_t kx() const { return kx_; }
+  uint32_t ky() const { return ky_; }
+  uint32_t num_routers() const { return num_routers_; }
+  uint32_t num_nodes() const { return num_nodes_; }
+  uint32_t ports() const { return ports_; }  // ports per router (same for all)
+  // Dateline VC classes needed for deadlock freedom (2 on rings and tori, else 1).
+  uint32_t vc_classes() const {
+    return datelines_ && (kind_ == TopologyKind::kTorus || kind_ == TopologyKind::kRing) ? 2 : 1;
+  }
+  // The same rings without dateline classes: deadlock-prone on purpose, to show (and
+  // test) why datelines are there and that the watchdog catches the deadlock.
+  Topology without_datelines() const {
+    Topology t = *this;
+    t.datelines_ = false;
+    return t;
+  }
+  const PortPeer& peer(uint32_t router, uint32_t port) const {
+    return out_[router * ports_ + port];
+  }
+  uint32_t node_router(uint32_t node) const { return node_router_[node]; }
+  uint32_t node_port(uint32_t node) const { return node_port_[node]; }
+  // Routers a packet visits from src to dst under the routing function (minimal).
+  uint32_t routers_on_path(uint32_t src, uint32_t dst) const;
+  // Route computation at `router` for a head flit that came in on `in_port` with VC
+  // class `in_class`, heading to endpoint `dst`.
+  RouteChoice route(uint32_t router, uint32_t in_port, uint32_t in_class, uint32_t dst) const;
+  std::string port_name(uint32_t port) const;
+
+ private:
+  TopologyKind kind_ = TopologyKind::kMesh;
+  RoutingKind routing_ = RoutingKind::kDor;
+  bool datelines_ = true;
+  uint32_t kx_ = 1, ky_ = 1, num_routers_ = 1, num_nodes_ = 1, ports_ = 1;
+  std::vector<PortPeer> out_;
+  std::vector<uint32_t> node_router_, node_port_;
+  // Shortest signed offset along a ring of size k (ties go the positive way).
+  static int ring_offset(int from, int to, int k);
+};
+
+}  // namespace tessera::noc

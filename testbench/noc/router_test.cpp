@@ -1,0 +1,187 @@
+// Zero-load latency, flow control and deadlock watch of the cycle-level network core.
+#include <catch2/catch.hpp>
+
+#include <random>
+
+#include "models/sim/errors.h"
+#include "noc/network_core.h"
+#include "noc/synthetic_traffic.h"
+
+using namespace tessera;
+using namespace tessera::noc;
+
+namespace {
+
+struct Arrival : PacketSink {
+  uint64_t cycle = 0, count = 0;
+  void on_packet(uint32_t, const Packet&, uint64_t now) override {
+    cycle = now;
+    ++count;
+  }
+};
+
+// Sends one packet into an empty network and returns its latency in cycles.
+uint64_t one_packet(const NocConfig& cfg, const Topology& topo, uint32_t src, uint32_t dst,
+                    uint32_t flits) {
+  sim::StatsRegistry reg;
+  NetworkCore core(cfg, topo, 1, sim::StatsScope(reg, "noc"), nullptr);
+  Arrival a;
+  core.set_sink(&a);
+  core.skip_to(100);
+  core.inject(src, dst, flits, 0);
+  while (core.busy()) core.step();
+  REQUIRE(a.count == 1);
+  return a.cycle - 100;
+}
+
+Topology make(const NocConfig& c, uint32_t kx, uint32_t ky) {
+  return Topology::build(parse_topology(c.topology), kx, ky, parse_routing(c.routing));
+}
+
+}  // namespace
+
+TEST_CASE("mesh zero-load latency equals the pipeline formula", "[unit]") {
+  NocConfig c;  // textbook router: RC, VA, SA, ST 1 cycle each, 1-cycle links
+  const Topology t = make(c, 8, 8);
+  // (0,0) -> (7,7): 14 hops, 15 routers.
+  // link in (1) + 15 routers x (RC 1 + VA 1 + SA 1 + ST 1 + link 1) = 76 for the head;
+  // a 1-flit packet is done then, a 5-flit packet 4 cycles later.
+  CHECK(one_packet(c, t, 0, 63, 1) == 76);
+  CHECK(one_packet(c, t, 0, 63, 5) == 80);
+  // Same router: 1 + 1 x 5 = 6.
+  CHECK(one_packet(c, t, 9, 9, 1) == 6);
+  // Every pair matches the formula with the topology's own path length.
+  for (uint32_t s = 0; s < 64; s += 7)
+    for (uint32_t d = 0; d < 64; d += 5)
+      CHECK(one_packet(c, t, s, d, 4) == zero_load_latency(c, t.routers_on_path(s, d), 4));
+}
+
+TEST_CASE("zero-load latency with a deeper pipeline and slow links", "[unit]") {
+  NocConfig c;
+  c.routing_cycles = 2;
+  c.vc_alloc_cycles = 1;
+  c.sw_alloc_cycles = 2;
+  c.crossbar_cycles = 1;
+  c.link_cycles = 3;
+  const Topology t = make(c, 4, 4);
+  // (0,0) -> (3,2): 5 hops, 6 routers: 3 + 6 x (2+1+2+1+3) + (8-1) = 3 + 54 + 7 = 64.
+  CHECK(one_packet(c, t, 0, 2 * 4 + 3, 8) == 64);
+}
+
+TEST_CASE("torus, ring and crossbar zero-load latency", "[unit]") {
+  NocConfig c;
+  c.topology = "torus";
+  const Topology tor = make(c, 8, 8);
+  // (0,0) -> (7,7) wraps both ways: 2 hops, 3 routers: 1 + 3 x 5 = 16 (+3 for 4 flits).
+  CHECK(one_packet(c, tor, 0, 63, 1) == 16);
+  CHECK(one_packet(c, tor, 0, 63, 4) == 19);
+  // (0,0) -> (4,4): 8 hops, 9 routers: 1 + 45 = 46.
+  CHECK(one_packet(c, tor, 0, 4 * 8 + 4, 1) == 46);
+  c.topology = "ring";
+  const Topology ring = make(c, 16, 1);
+  // 0 -> 10 goes the short way (6 hops counter-clockwise, through the dateline): 7 routers.
+  CHECK(one_packet(c, ring, 0, 10, 1) == 1 + 7 * 5);
+  CHECK(one_packet(c, ring, 3, 5, 6) == 1 + 3 * 5 + 5);
+  c.topology = "crossbar";
+  const Topology xb = make(c, 16, 1);
+  // One router between any two ports: 1 + 5 = 6, +7 for 8 flits.
+  CHECK(one_packet(c, xb, 3, 12, 1) == 6);
+  CHECK(one_packet(c, xb, 3, 12, 8) == 13);
+}
+
+// Floods a network with random packets of random sizes from every node, checks every
+// flit arrives once, in order (the core throws otherwise), and no buffer ever exceeds
+// its depth (the core throws on a full-buffer write as well).
+static void flood(NocConfig c, uint32_t kx, uint32_t ky, double rate, uint64_t cycles) {
+  const Topology t = make(c, kx, ky);
+  sim::StatsRegistry reg;
+  NetworkCore core(c, t, 1, sim::StatsScope(reg, "noc"), nullptr);
+  std::mt19937_64 rng(7);
+  std::uniform_real_distribution<double> u(0, 1);
+  uint64_t sent_flits = 0;
+  for (uint64_t cyc = 0; cyc < cycles; ++cyc) {
+    for (uint32_t n = 0; n < t.num_nodes(); ++n)
+      if (u(rng) < rate / 4.5) {
+        const uint32_t f = 1 + uint32_t(rng() % 8);
+        core.inject(n, uint32_t(rng() % t.num_nodes()), f, 0);
+        sent_flits += f;
+      }
+    core.step();
+  }
+  while (core.busy()) core.step();
+  CHECK(core.flits_delivered() == sent_flits);
+  CHECK(core.flits_injected() == sent_flits);
+  CHECK(core.flits_in_network() == 0);
+  CHECK(core.max_vc_occupancy() <= c.vc_buffer_flits);
+  CHECK(core.max_vc_occupancy() >= 1);
+}
+
+TEST_CASE("flow control holds below and past saturation on every topology", "[unit]") {
+  NocConfig c;
+  for (double rate : {0.1, 0.4, 1.0}) {
+    INFO("rate " << rate);
+    c.topology = "mesh";
+    flood(c, 6, 6, rate, 3000);
+    c.routing = "west_first";
+    flood(c, 6, 6, rate, 3000);
+    c.routing = "dor";
+    c.topology = "torus";
+    flood(c, 5, 5, rate, 3000);
+    c.topology = "ring";
+    flood(c, 9, 1, rate, 3000);
+    c.topology = "crossbar";
+    flood(c, 8, 1, rate, 3000);
+  }
+  // Shallow buffers and the iSLIP-style allocator.
+  c.topology = "mesh";
+  c.vc_buffer_flits = 2;
+  c.vcs = 4;
+  c.allocator = "islip";
+  flood(c, 4, 4, 1.0, 3000);
+}
+
+TEST_CASE("a torus with too few VCs for its dateline classes is refused", "[unit]") {
+  NocConfig c;
+  c.topology = "torus";
+  c.vcs = 1;
+  sim::StatsRegistry reg;
+  CHECK_THROWS_AS(NetworkCore(c, make(c, 4, 4), 1, sim::StatsScope(reg, "a"), nullptr),
+                  sim::UserError);
+}
+
+TEST_CASE("the watchdog reports a deadlocked ring instead of hanging", "[unit]") {
+  // A ring without dateline classes, one VC of 2 flits and long packets all going the
+  // same way round: the cyclic channel dependency closes and every buffer fills.
+  NocConfig c;
+  c.topology = "ring";
+  c.vcs = 1;
+  c.vc_buffer_flits = 2;
+  c.watchdog_cycles = 200;
+  const Topology t = make(c, 6, 1).without_datelines();
+  sim::StatsRegistry reg;
+  NetworkCore core(c, t, 1, sim::StatsScope(reg, "noc"), nullptr);
+  std::string what;
+  try {
+    for (int cyc = 0; cyc < 100000; ++cyc) {
+      for (uint32_t n = 0; n < 6; ++n)
+        if (cyc % 4 == 0) core.inject(n, (n + 3) % 6, 16, 0);  // 3 hops clockwise
+      core.step();
+    }
+  } catch (const sim::SimulationError& e) {
+    what = e.what();
+  }
+  INFO(what);
+  CHECK(what.find("deadlock") != std::string::npos);
+  CHECK(what.find("router") != std::string::npos);
+  CHECK(what.find("vc 0") != std::string::npos);
+  // The same load with datelines (2 VCs) drains.
+  c.vcs = 2;
+  NetworkCore ok(c, make(c, 6, 1), 1, sim::StatsScope(reg, "ok"), nullptr);
+  for (int cyc = 0; cyc < 4000; ++cyc) {
+    for (uint32_t n = 0; n < 6; ++n)
+      if (cyc % 64 == 0) ok.inject(n, (n + 3) % 6, 16, 0);
+    ok.step();
+  }
+  while (ok.busy()) ok.step();
+  CHECK(ok.flits_in_network() == 0);
+}
