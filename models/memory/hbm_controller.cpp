@@ -1,0 +1,422 @@
+#include "models/memory/hbm_controller.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace tessera::memory {
+
+namespace {
+inline uint64_t sub_floor(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
+constexpr size_t kLatBins = 8192;
+}  // namespace
+
+HbmController::HbmController(const HbmConfig& cfg, uint32_t channel, const sim::StatsScope& s,
+                             sim::EnergyLedger& energy, HbmAccessSink& sink)
+    : t_(cfg.timing),
+      tBL_(cfg.tBL()),
+      rq_cap_(cfg.controller.read_queue),
+      wq_cap_(cfg.controller.write_queue),
+      fcfs_(cfg.controller.scheduler == "fcfs"),
+      closed_page_(cfg.controller.page_policy == "closed"),
+      starvation_(cfg.controller.starvation_cycles),
+      access_bytes_(cfg.access_bytes()),
+      banks_per_group_(cfg.org.banks_per_group),
+      sink_(sink),
+      reads_(s.counter("reads", "accesses", "read column accesses (bursts)")),
+      writes_(s.counter("writes", "accesses", "write column accesses (bursts)")),
+      bytes_read_(s.counter("bytes_read", "B", "bytes read")),
+      bytes_written_(s.counter("bytes_written", "B", "bytes written")),
+      row_hits_(s.counter("row_hits", "accesses", "accesses that found their row open")),
+      row_misses_(s.counter("row_misses", "accesses", "accesses that needed an ACT to a closed bank")),
+      row_conflicts_(s.counter("row_conflicts", "accesses",
+                               "accesses that needed a PRE of another row and an ACT")),
+      cmd_act_(s.counter("cmd.act", "commands", "ACT commands")),
+      cmd_pre_(s.counter("cmd.pre", "commands", "PRE commands (explicit and auto-precharge)")),
+      cmd_rd_(s.counter("cmd.rd", "commands", "RD commands")),
+      cmd_wr_(s.counter("cmd.wr", "commands", "WR commands")),
+      cmd_ref_(s.counter("cmd.ref", "commands", "all-bank REF commands")),
+      cmd_refpb_(s.counter("cmd.refpb", "commands", "per-bank REF commands")),
+      read_latency_(s.histogram("read_latency", "cycles",
+                                "arrival of the request to the last data beat of each read burst")),
+      bandwidth_(s.scalar("bandwidth", "GB/s", "achieved data bandwidth (read + write)")),
+      read_bandwidth_(s.scalar("read_bandwidth", "GB/s", "achieved read bandwidth")),
+      write_bandwidth_(s.scalar("write_bandwidth", "GB/s", "achieved write bandwidth")),
+      hit_rate_(s.scalar("row_hit_rate", "ratio", "row hits / accesses")),
+      lat_avg_ns_(s.scalar("read_latency_avg_ns", "ns", "mean read latency")),
+      lat_p50_ns_(s.scalar("read_latency_p50_ns", "ns", "median read latency")),
+      lat_p99_ns_(s.scalar("read_latency_p99_ns", "ns", "99th percentile read latency")),
+      lat_bins_(kLatBins, 0),
+      e_act_(energy.account(s.prefix(), "act", cfg.energy.act_pj)),
+      e_rd_(energy.account(s.prefix(), "rd", cfg.energy.rd_pj)),
+      e_wr_(energy.account(s.prefix(), "wr", cfg.energy.wr_pj)),
+      e_ref_(energy.account(s.prefix(), "ref", cfg.energy.ref_pj)),
+      e_refpb_(energy.account(s.prefix(), "refpb", cfg.energy.refpb_pj)),
+      e_bg_(energy.account(s.prefix(), "background", 0.0)),
+      background_mw_(cfg.energy.background_mw) {
+  wq_hi_ = std::max<uint32_t>(1, uint32_t(std::ceil(cfg.controller.write_high_watermark * wq_cap_)));
+  wq_lo_ = uint32_t(std::floor(cfg.controller.write_low_watermark * wq_cap_));
+  const std::string& r = cfg.controller.refresh;
+  refresh_mode_ = r == "none" ? 0 : r == "all-bank" ? 1 : 2;
+  const uint32_t banks = cfg.banks_per_pc();
+  ref_interval_ = refresh_mode_ == 2 ? std::max<uint64_t>(1, t_.tREFI / banks) : t_.tREFI;
+  const uint32_t npc = cfg.org.pseudo_channels;
+  const uint32_t total = cfg.org.channels * npc;
+  pcs_.resize(npc);
+  for (uint32_t i = 0; i < npc; ++i) {
+    Pc& p = pcs_[i];
+    p.banks.resize(banks);
+    p.groups.resize(cfg.org.sids * cfg.org.bank_groups);
+    p.rq.reserve(rq_cap_);
+    p.wq.reserve(wq_cap_);
+    // Stagger refreshes over the stack so that not every pseudo-channel refreshes at once.
+    const uint64_t k = uint64_t(channel) * npc + i;
+    p.ref_due = ref_interval_ * (k + 1) / total + ref_interval_ - ref_interval_ / total;
+  }
+}
+
+void HbmController::enqueue(uint32_t pc, const HbmAccess& a, uint64_t now) {
+  Pc& p = pcs_[pc];
+  if (p.rq.empty() && p.wq.empty() && !p.ref_pending) catch_up_refresh(p, now);
+  Bank& b = p.banks[a.bank];
+  if (b.open_row == int64_t(a.row)) ++(a.write ? b.hits_w : b.hits_r);
+  (a.write ? p.wq : p.rq).push_back(a);
+  p.wake = now;
+  wake_ = std::min(wake_, now);
+}
+
+void HbmController::step(uint64_t now) {
+  uint64_t w = kNever;
+  for (auto& p : pcs_) {
+    if (p.wake <= now) schedule(p, now);
+    w = std::min(w, p.wake);
+  }
+  wake_ = w;
+}
+
+// ---------------------------------------------------------------------------------
+// Refresh
+
+void HbmController::do_refresh_at(Pc& p, uint64_t t, bool all_bank, uint32_t bank) {
+  if (all_bank) {
+    for (auto& b : p.banks) b.act_ready = std::max(b.act_ready, t + t_.tRFC);
+    ++cmd_ref_;
+    e_ref_.charge();
+  } else {
+    Bank& b = p.banks[bank];
+    b.act_ready = std::max(b.act_ready, t + t_.tRFCpb);
+    ++cmd_refpb_;
+    e_refpb_.charge();
+  }
+}
+
+// An idle pseudo-channel is not woken for refresh; when work (or the end of the run)
+// arrives, the refreshes it would have done meanwhile are replayed here exactly as an
+// idle controller issues them: PRE of open banks as soon as legal, REF after tRP.
+void HbmController::catch_up_refresh(Pc& p, uint64_t now) {
+  if (refresh_mode_ == 0) return;
+  const bool all = refresh_mode_ == 1;
+  const uint32_t nb = uint32_t(p.banks.size());
+  while (p.ref_due <= now) {
+    // Where the next refresh would land.
+    uint64_t t_ref = p.ref_due;
+    auto close_time = [&](const Bank& b) {
+      return b.open_row >= 0 ? std::max(p.ref_due, b.pre_ready) + t_.tRP : 0;
+    };
+    if (all) {
+      for (const auto& b : p.banks) t_ref = std::max({t_ref, close_time(b), b.act_ready});
+    } else {
+      const Bank& b = p.banks[p.ref_bank];
+      t_ref = std::max({t_ref, close_time(b), b.act_ready});
+    }
+    if (t_ref >= now) {
+      p.ref_pending = true;  // in progress at `now`: the scheduler finishes it
+      return;
+    }
+    // Many idle intervals in a row: every bank is closed and each refresh lands on its
+    // due time; count the ones whose effect a later refresh overwrites.
+    const uint64_t n_due = (now - p.ref_due) / ref_interval_ + 1;
+    const uint64_t keep = all ? 2 : uint64_t(nb) + 1;
+    bool all_closed = true;
+    for (const auto& b : p.banks) all_closed = all_closed && b.open_row < 0;
+    if (all_closed && n_due > 2 * keep) {
+      const uint64_t skip = n_due - keep;
+      (all ? cmd_ref_ : cmd_refpb_) += skip;
+      (all ? e_ref_ : e_refpb_).charge(skip);
+      p.ref_bank = uint32_t((p.ref_bank + skip) % nb);
+      p.ref_due += skip * ref_interval_;
+      continue;
+    }
+    auto close = [&](Bank& b) {
+      if (b.open_row < 0) return;
+      b.open_row = -1;
+      b.hits_r = b.hits_w = 0;
+      b.act_ready = std::max(b.act_ready, std::max(p.ref_due, b.pre_ready) + t_.tRP);
+      ++cmd_pre_;
+    };
+    if (all) {
+      for (auto& b : p.banks) close(b);
+    } else {
+      close(p.banks[p.ref_bank]);
+    }
+    do_refresh_at(p, t_ref, all, p.ref_bank);
+    if (!all) p.ref_bank = (p.ref_bank + 1) % nb;
+    p.ref_due += ref_interval_;
+  }
+}
+
+// Refresh commands of a pending refresh; returns the next clock it can progress.
+uint64_t HbmController::refresh_work(Pc& p, uint64_t now, bool& row_used) {
+  const bool all = refresh_mode_ == 1;
+  uint64_t wake = kNever;
+  bool any_open = false;
+  uint64_t ref_t = now;
+  const uint32_t first = all ? 0 : p.ref_bank;
+  const uint32_t last = all ? uint32_t(p.banks.size()) : p.ref_bank + 1;
+  for (uint32_t i = first; i < last; ++i) {
+    Bank& b = p.banks[i];
+    if (b.open_row >= 0) {
+      const uint64_t t = std::max(b.pre_ready, row_bus_free_);
+      if (t <= now && !row_used) {
+        issue_pre(p, i, now);
+        row_used = true;
+      } else {
+        wake = std::min(wake, std::max(t, now + 1));
+      }
+      any_open = true;
+    }
+    ref_t = std::max(ref_t, b.act_ready);
+  }
+  if (any_open) return wake;
+  const uint64_t t = std::max(ref_t, row_bus_free_);
+  if (t <= now && !row_used) {
+    do_refresh_at(p, now, all, p.ref_bank);
+    row_bus_free_ = now + 1;
+    row_used = true;
+    p.ref_pending = false;
+    if (!all) p.ref_bank = (p.ref_bank + 1) % uint32_t(p.banks.size());
+    p.ref_due += ref_interval_;
+    return now + 1;
+  }
+  return std::max(t, now + 1);
+}
+
+// ---------------------------------------------------------------------------------
+// Commands
+
+void HbmController::recount_hits(Pc& p, uint32_t bank) {
+  Bank& b = p.banks[bank];
+  b.hits_r = b.hits_w = 0;
+  for (const auto& a : p.rq) b.hits_r += (a.bank == bank && int64_t(a.row) == b.open_row);
+  for (const auto& a : p.wq) b.hits_w += (a.bank == bank && int64_t(a.row) == b.open_row);
+}
+
+void HbmController::issue_act(Pc& p, HbmAccess& a, uint64_t now) {
+  Bank& b = p.banks[a.bank];
+  Group& g = p.groups[a.group];
+  b.open_row = a.row;
+  b.rd_ready = now + t_.tRCD;
+  b.wr_ready = now + t_.tRCDWR;
+  b.pre_ready = now + t_.tRAS;
+  b.act_ready = now + t_.tRC;
+  g.act_ready = std::max(g.act_ready, now + t_.tRRD_L);
+  p.act_ready = std::max(p.act_ready, now + t_.tRRD_S);
+  p.faw[p.faw_head] = now;
+  p.faw_head = (p.faw_head + 1) & 3;
+  ++p.faw_count;
+  row_bus_free_ = now + t_.act_bus_cycles;
+  if (a.kind == 0) a.kind = 1;
+  recount_hits(p, a.bank);
+  ++cmd_act_;
+  e_act_.charge();
+}
+
+void HbmController::issue_pre(Pc& p, uint32_t bank, uint64_t now) {
+  Bank& b = p.banks[bank];
+  b.open_row = -1;
+  b.hits_r = b.hits_w = 0;
+  b.act_ready = std::max(b.act_ready, now + t_.tRP);
+  row_bus_free_ = now + 1;
+  ++cmd_pre_;
+}
+
+void HbmController::issue_column(Pc& p, std::vector<HbmAccess>& q, size_t i, uint64_t now) {
+  const HbmAccess a = q[i];
+  q.erase(q.begin() + ptrdiff_t(i));
+  Bank& b = p.banks[a.bank];
+  Group& g = p.groups[a.group];
+  uint64_t finish;
+  if (!a.write) {
+    finish = now + t_.tCL + tBL_;
+    p.rd_ready = std::max(p.rd_ready, now + t_.tCCD_S);
+    p.wr_ready = std::max(p.wr_ready, now + t_.tRTW);
+    g.rd_ready = std::max(g.rd_ready, now + t_.tCCD_L);
+    b.pre_ready = std::max(b.pre_ready, now + t_.tRTP);
+    --b.hits_r;
+    ++cmd_rd_;
+    ++reads_;
+    bytes_read_ += access_bytes_;
+    e_rd_.charge();
+    const uint64_t lat = finish - a.arrival;
+    if (lat < kLatBins)
+      ++lat_bins_[lat];
+    else
+      ++lat_overflow_[lat];
+  } else {
+    finish = now + t_.tWL + tBL_;
+    p.wr_ready = std::max(p.wr_ready, now + t_.tCCD_S);
+    p.rd_ready = std::max(p.rd_ready, finish + t_.tWTR_S);
+    g.wr_ready = std::max(g.wr_ready, now + t_.tCCD_L);
+    g.rd_ready = std::max(g.rd_ready, finish + t_.tWTR_L);
+    b.pre_ready = std::max(b.pre_ready, finish + t_.tWR);
+    --b.hits_w;
+    ++cmd_wr_;
+    ++writes_;
+    bytes_written_ += access_bytes_;
+    e_wr_.charge();
+  }
+  p.data_free = finish;
+  col_bus_free_ = now + 1;
+  (a.kind == 0 ? row_hits_ : a.kind == 1 ? row_misses_ : row_conflicts_).add();
+  // Closed page: auto-precharge once no queued access wants this row.
+  if (closed_page_ && b.hits_r == 0 && b.hits_w == 0) {
+    b.open_row = -1;
+    b.act_ready = std::max(b.act_ready, b.pre_ready + t_.tRP);
+    ++cmd_pre_;
+  }
+  sink_.access_done(a.txn, finish);
+}
+
+// ---------------------------------------------------------------------------------
+// Scheduling one pseudo-channel at clock `now`
+
+void HbmController::schedule(Pc& p, uint64_t now) {
+  if (refresh_mode_ && !p.ref_pending && now >= p.ref_due) p.ref_pending = true;
+  bool row_used = row_bus_free_ > now;
+  const bool col_busy = col_bus_free_ > now;
+  uint64_t wake = kNever;
+  if (p.ref_pending) wake = refresh_work(p, now, row_used);
+
+  // Write drain by watermarks; an empty read queue lets writes go.
+  if (!p.write_mode) {
+    if (p.wq.size() >= wq_hi_ || (p.rq.empty() && !p.wq.empty())) p.write_mode = true;
+  } else if (p.wq.empty() || (p.wq.size() <= wq_lo_ && !p.rq.empty())) {
+    p.write_mode = false;
+  }
+  auto& q = p.write_mode ? p.wq : p.rq;
+  if (q.empty()) {
+    p.wake = p.ref_pending ? wake : kNever;
+    return;
+  }
+
+  const bool all_ref = p.ref_pending && refresh_mode_ == 1;
+  const int64_t ref_bank = p.ref_pending && refresh_mode_ == 2 ? int64_t(p.ref_bank) : -1;
+  // Starvation cap: an old request whose row conflicts takes its bank back from hits.
+  const bool starving = now - q[0].arrival > starvation_;
+  int64_t starve_bank = -1;
+  if (starving) {
+    const Bank& b0 = p.banks[q[0].bank];
+    if (b0.open_row >= 0 && b0.open_row != int64_t(q[0].row)) starve_bank = q[0].bank;
+  }
+  const uint64_t faw_t = faw_ready(p);
+  int64_t col_pick = -1, row_pick = -1;
+  bool row_is_act = false;
+  bool pre_held = false;
+  const size_t n = fcfs_ ? 1 : q.size();
+  for (size_t i = 0; i < n; ++i) {
+    const HbmAccess& a = q[i];
+    if (all_ref || int64_t(a.bank) == ref_bank) continue;  // refresh owns this bank
+    const Bank& b = p.banks[a.bank];
+    if (b.open_row == int64_t(a.row)) {
+      if (col_pick >= 0 || int64_t(a.bank) == starve_bank) continue;
+      const Group& g = p.groups[a.group];
+      uint64_t t;
+      if (!a.write)
+        t = std::max({b.rd_ready, p.rd_ready, g.rd_ready, sub_floor(p.data_free, t_.tCL),
+                      col_bus_free_});
+      else
+        t = std::max({b.wr_ready, p.wr_ready, g.wr_ready, sub_floor(p.data_free, t_.tWL),
+                      col_bus_free_});
+      if (t <= now && !col_busy)
+        col_pick = int64_t(i);
+      else
+        wake = std::min(wake, std::max(t, now + 1));
+    } else if (b.open_row >= 0) {
+      if (row_pick >= 0) continue;
+      const uint32_t hits = p.write_mode ? b.hits_w : b.hits_r;
+      if (hits > 0 && !(starving && i == 0)) {
+        pre_held = true;  // serve the open row's hits first (FR-FCFS)
+        continue;
+      }
+      const uint64_t t = std::max(b.pre_ready, row_bus_free_);
+      if (t <= now && !row_used) {
+        row_pick = int64_t(i);
+        row_is_act = false;
+      } else {
+        wake = std::min(wake, std::max(t, now + 1));
+      }
+    } else {
+      if (row_pick >= 0) continue;
+      const Group& g = p.groups[a.group];
+      const uint64_t t = std::max({b.act_ready, p.act_ready, g.act_ready, faw_t, row_bus_free_});
+      if (t <= now && !row_used) {
+        row_pick = int64_t(i);
+        row_is_act = true;
+      } else {
+        wake = std::min(wake, std::max(t, now + 1));
+      }
+    }
+  }
+  if (pre_held && !starving) wake = std::min(wake, q[0].arrival + starvation_ + 1);
+  bool issued = false;
+  if (row_pick >= 0) {
+    HbmAccess& a = q[size_t(row_pick)];
+    if (row_is_act) {
+      issue_act(p, a, now);
+    } else {
+      a.kind = 2;
+      issue_pre(p, a.bank, now);
+    }
+    issued = true;
+  }
+  if (col_pick >= 0) {
+    issue_column(p, q, size_t(col_pick), now);
+    issued = true;
+  }
+  if (refresh_mode_ && !p.ref_pending) wake = std::min(wake, std::max(p.ref_due, now + 1));
+  p.wake = issued ? now + 1 : wake;
+}
+
+// ---------------------------------------------------------------------------------
+// End of run
+
+void HbmController::settle(uint64_t now) {
+  for (auto& p : pcs_)
+    if (p.rq.empty() && p.wq.empty() && !p.ref_pending) catch_up_refresh(p, now);
+}
+
+void HbmController::publish(uint64_t cycles, double tck_ps) {
+  for (size_t v = 0; v < lat_bins_.size(); ++v)
+    if (lat_bins_[v]) read_latency_.sample(v, lat_bins_[v]);
+  for (const auto& [v, c] : lat_overflow_) read_latency_.sample(v, c);
+  std::fill(lat_bins_.begin(), lat_bins_.end(), 0);
+  lat_overflow_.clear();
+
+  const double ns = double(cycles) * tck_ps / 1000.0;
+  const double rd = double(bytes_read_.value()), wr = double(bytes_written_.value());
+  bandwidth_.set(ns > 0 ? (rd + wr) / ns : 0.0);  // bytes per ns = GB/s
+  read_bandwidth_.set(ns > 0 ? rd / ns : 0.0);
+  write_bandwidth_.set(ns > 0 ? wr / ns : 0.0);
+  const uint64_t acc = reads_.value() + writes_.value();
+  hit_rate_.set(acc ? double(row_hits_.value()) / double(acc) : 0.0);
+  lat_avg_ns_.set(read_latency_.mean() * tck_ps / 1000.0);
+  lat_p50_ns_.set(double(read_latency_.percentile(50)) * tck_ps / 1000.0);
+  lat_p99_ns_.set(double(read_latency_.percentile(99)) * tck_ps / 1000.0);
+  // Background power over the run (mW * ns = pJ), charged once per cycle of run time.
+  if (cycles > background_charged_cycles_) {
+    e_bg_.charge_pj(background_mw_ * double(cycles - background_charged_cycles_) * tck_ps /
+                    1000.0);
+    background_charged_cycles_ = cycles;
+  }
+}
+
+}  // namespace tessera::memory

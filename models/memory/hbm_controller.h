@@ -1,0 +1,157 @@
+// The memory controller of one HBM channel: per pseudo-channel read and write queues,
+// FR-FCFS scheduling with a starvation cap, write draining by watermarks, open- or
+// closed-page policy, per-bank or all-bank refresh, and every command-to-command
+// constraint of the timing table. The two pseudo-channels share the channel's row and
+// column command buses (one command each per clock; an ACT holds the row bus for
+// act_bus_cycles); each pseudo-channel has its own data bus.
+//
+// Plain C++, event-driven: step(now) issues what is legal at `now` and computes the
+// next clock at which anything can issue, so an idle channel costs nothing.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "models/memory/hbm_config.h"
+#include "models/sim/energy_ledger.h"
+#include "models/sim/stats_registry.h"
+
+namespace tessera::memory {
+
+inline constexpr uint64_t kNever = std::numeric_limits<uint64_t>::max();
+
+// One column access (one burst) waiting in a controller queue.
+struct HbmAccess {
+  uint64_t arrival = 0;  // clock at which its transaction arrived
+  uint32_t txn = 0;      // the transaction it belongs to (owned by the stack core)
+  uint32_t row = 0;
+  uint16_t bank = 0;  // flat bank index within the pseudo-channel
+  uint16_t group = 0;  // flat bank-group index within the pseudo-channel (SID-major)
+  bool write = false;
+  uint8_t kind = 0;  // 0: row hit, 1: miss (bank was closed), 2: conflict (another row open)
+};
+
+// Told when an access's data has fully moved (its last beat).
+class HbmAccessSink {
+ public:
+  virtual ~HbmAccessSink() = default;
+  virtual void access_done(uint32_t txn, uint64_t finish_cycle) = 0;
+};
+
+class HbmController {
+ public:
+  HbmController(const HbmConfig& cfg, uint32_t channel, const sim::StatsScope& scope,
+                sim::EnergyLedger& energy, HbmAccessSink& sink);
+
+  bool can_accept(uint32_t pc, bool write) const {
+    const auto& p = pcs_[pc];
+    return write ? p.wq.size() < wq_cap_ : p.rq.size() < rq_cap_;
+  }
+  // Queues an access at clock `now` (the caller checked can_accept).
+  void enqueue(uint32_t pc, const HbmAccess& a, uint64_t now);
+  // Issues what is legal at clock `now` (now >= every earlier call's now).
+  void step(uint64_t now);
+  // The next clock at which step() has something to do (kNever: idle).
+  uint64_t next_wake() const { return wake_; }
+  // Accounts the refreshes an idle channel performed up to `now` (end of run).
+  void settle(uint64_t now);
+  // Writes derived stats (bandwidth, hit rate, latency in ns) for `cycles` of run time.
+  void publish(uint64_t cycles, double tck_ps);
+  uint64_t row_hit_count() const { return row_hits_.value(); }
+  uint64_t access_count() const { return reads_.value() + writes_.value(); }
+
+ private:
+  struct Bank {
+    int64_t open_row = -1;
+    uint64_t act_ready = 0, pre_ready = 0, rd_ready = 0, wr_ready = 0;
+    uint32_t hits_r = 0, hits_w = 0;  // queued accesses to the open row
+  };
+  struct Group {
+    uint64_t act_ready = 0, rd_ready = 0, wr_ready = 0;
+  };
+  struct Pc {
+    std::vector<HbmAccess> rq, wq;  // in arrival order
+    std::vector<Bank> banks;
+    std::vector<Group> groups;
+    uint64_t act_ready = 0, rd_ready = 0, wr_ready = 0, data_free = 0;
+    uint64_t faw[4] = {0, 0, 0, 0};
+    uint32_t faw_head = 0;
+    uint32_t faw_count = 0;
+    bool write_mode = false;
+    bool ref_pending = false;
+    uint64_t ref_due = 0;
+    uint32_t ref_bank = 0;
+    uint64_t wake = kNever;
+  };
+
+  void schedule(Pc& p, uint64_t now);
+  uint64_t refresh_work(Pc& p, uint64_t now, bool& row_used);
+  void catch_up_refresh(Pc& p, uint64_t now);
+  void do_refresh_at(Pc& p, uint64_t t, bool all_bank, uint32_t bank);
+  void issue_act(Pc& p, HbmAccess& a, uint64_t now);
+  void issue_pre(Pc& p, uint32_t bank, uint64_t now);
+  void issue_column(Pc& p, std::vector<HbmAccess>& q, size_t i, uint64_t now);
+  void recount_hits(Pc& p, uint32_t bank);
+  uint64_t faw_ready(const Pc& p) const {
+    return p.faw_count >= 4 ? p.faw[p.faw_head] + t_.tFAW : 0;
+  }
+
+  HbmTiming t_;
+  uint32_t tBL_;
+  uint32_t rq_cap_, wq_cap_;
+  uint32_t wq_hi_, wq_lo_;
+  bool fcfs_;
+  bool closed_page_;
+  int refresh_mode_;  // 0 none, 1 all-bank, 2 per-bank
+  uint64_t ref_interval_;
+  uint32_t starvation_;
+  uint32_t access_bytes_;
+  uint32_t banks_per_group_;
+
+  std::vector<Pc> pcs_;
+  uint64_t row_bus_free_ = 0;
+  uint64_t col_bus_free_ = 0;
+  uint64_t wake_ = kNever;
+  HbmAccessSink& sink_;
+
+  // Stats handles.
+  sim::Counter& reads_;
+  sim::Counter& writes_;
+  sim::Counter& bytes_read_;
+  sim::Counter& bytes_written_;
+  sim::Counter& row_hits_;
+  sim::Counter& row_misses_;
+  sim::Counter& row_conflicts_;
+  sim::Counter& cmd_act_;
+  sim::Counter& cmd_pre_;
+  sim::Counter& cmd_rd_;
+  sim::Counter& cmd_wr_;
+  sim::Counter& cmd_ref_;
+  sim::Counter& cmd_refpb_;
+  sim::Histogram& read_latency_;
+  sim::Scalar& bandwidth_;
+  sim::Scalar& read_bandwidth_;
+  sim::Scalar& write_bandwidth_;
+  sim::Scalar& hit_rate_;
+  sim::Scalar& lat_avg_ns_;
+  sim::Scalar& lat_p50_ns_;
+  sim::Scalar& lat_p99_ns_;
+  // Latencies are binned locally on the hot path and flushed into the registry's
+  // histogram at publish (a dense array is cheaper than a map insert per access).
+  std::vector<uint64_t> lat_bins_;
+  std::map<uint64_t, uint64_t> lat_overflow_;
+
+  sim::EnergyAccount& e_act_;
+  sim::EnergyAccount& e_rd_;
+  sim::EnergyAccount& e_wr_;
+  sim::EnergyAccount& e_ref_;
+  sim::EnergyAccount& e_refpb_;
+  sim::EnergyAccount& e_bg_;
+  double background_mw_;
+  uint64_t background_charged_cycles_ = 0;
+};
+
+}  // namespace tessera::memory

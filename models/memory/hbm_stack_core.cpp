@@ -1,0 +1,160 @@
+#include "models/memory/hbm_stack_core.h"
+
+#include <algorithm>
+
+#include "models/sim/errors.h"
+
+namespace tessera::memory {
+
+HbmStackCore::HbmStackCore(const HbmConfig& cfg, const sim::StatsScope& scope,
+                           sim::EnergyLedger& energy)
+    : cfg_(cfg),
+      mapper_(cfg),
+      capacity_(cfg.capacity_bytes()),
+      access_bytes_(cfg.access_bytes()),
+      bgs_per_sid_(cfg.org.bank_groups),
+      banks_per_group_(cfg.org.banks_per_group),
+      reads_(scope.counter("reads", "requests", "read transactions completed")),
+      writes_(scope.counter("writes", "requests", "write transactions completed")),
+      bytes_read_(scope.counter("bytes_read", "B", "bytes read")),
+      bytes_written_(scope.counter("bytes_written", "B", "bytes written")),
+      read_latency_(scope.histogram("read_latency", "cycles",
+                                    "arrival to last data beat of each read transaction")),
+      bandwidth_(scope.scalar("bandwidth", "GB/s", "achieved data bandwidth of the stack")),
+      peak_(scope.scalar("peak_bandwidth", "GB/s", "theoretical peak data bandwidth")),
+      lat_avg_ns_(scope.scalar("read_latency_avg_ns", "ns", "mean read transaction latency")),
+      lat_p50_ns_(scope.scalar("read_latency_p50_ns", "ns", "median read transaction latency")),
+      lat_p99_ns_(scope.scalar("read_latency_p99_ns", "ns", "99th percentile read latency")),
+      hit_rate_(scope.scalar("row_hit_rate", "ratio", "row hits / column accesses")) {
+  for (uint32_t c = 0; c < cfg.org.channels; ++c)
+    channels_.push_back(std::make_unique<HbmController>(
+        cfg, c, scope.child("ch" + std::to_string(c)), energy, *this));
+}
+
+HbmStackCore::~HbmStackCore() = default;
+
+std::string HbmStackCore::check_request(uint64_t addr, uint64_t bytes) const {
+  if (bytes == 0 || bytes % access_bytes_ != 0)
+    return "length " + std::to_string(bytes) + " B is not a positive multiple of the " +
+           std::to_string(access_bytes_) + " B access granularity";
+  if (addr % access_bytes_ != 0)
+    return "address " + std::to_string(addr) + " is not aligned to the " +
+           std::to_string(access_bytes_) + " B access granularity";
+  if (addr >= capacity_ || bytes > capacity_ - addr)
+    return "address range [" + std::to_string(addr) + ", " + std::to_string(addr + bytes) +
+           ") lies beyond the stack's capacity of " + std::to_string(capacity_) + " B";
+  return {};
+}
+
+void HbmStackCore::submit(uint64_t addr, uint64_t bytes, bool write, uint64_t tag, uint64_t now) {
+  const std::string why = check_request(addr, bytes);
+  if (!why.empty()) throw sim::UserError("HBM request rejected: " + why);
+  if (staging_) throw sim::SimulationError("HBM: submit while the previous request is staging");
+  uint32_t id;
+  if (!free_txns_.empty()) {
+    id = free_txns_.back();
+    free_txns_.pop_back();
+  } else {
+    id = uint32_t(txns_.size());
+    txns_.emplace_back();
+  }
+  Txn& t = txns_[id];
+  t = Txn{tag, now, 0, bytes, uint32_t(bytes / access_bytes_), write, false};
+  ++live_;
+  staging_ = std::make_unique<Staging>(Staging{id, addr, bytes});
+  now_ = std::max(now_, now);
+  pump(now_);
+}
+
+void HbmStackCore::pump(uint64_t now) {
+  if (!staging_) return;
+  Staging& s = *staging_;
+  const bool write = txns_[s.txn].write;
+  const uint64_t arrival = txns_[s.txn].arrival;
+  while (s.left > 0) {
+    const HbmLocation loc = mapper_.decode(s.addr);
+    HbmController& ch = *channels_[loc.channel];
+    if (!ch.can_accept(loc.pc, write)) return;  // backpressure: wait for a slot
+    HbmAccess a;
+    a.arrival = arrival;
+    a.txn = s.txn;
+    a.row = loc.row;
+    a.group = uint16_t(loc.sid * bgs_per_sid_ + loc.bank_group);
+    a.bank = uint16_t(a.group * banks_per_group_ + loc.bank);
+    a.write = write;
+    ch.enqueue(loc.pc, a, now);
+    s.addr += access_bytes_;
+    s.left -= access_bytes_;
+  }
+  const uint32_t id = s.txn;
+  staging_.reset();
+  txns_[id].staged = true;
+  retire_if_done(id);
+}
+
+void HbmStackCore::access_done(uint32_t id, uint64_t finish) {
+  Txn& t = txns_[id];
+  t.finish = std::max(t.finish, finish);
+  --t.parts_left;
+  retire_if_done(id);
+}
+
+void HbmStackCore::retire_if_done(uint32_t id) {
+  const Txn& t = txns_[id];
+  if (t.parts_left == 0 && t.staged) finishing_.push({t.finish, id});
+}
+
+uint64_t HbmStackCore::next_event() const {
+  uint64_t t = finishing_.empty() ? kNever : finishing_.top().first;
+  for (const auto& c : channels_) t = std::min(t, c->next_wake());
+  return t;
+}
+
+void HbmStackCore::advance(uint64_t until) {
+  for (;;) {
+    const uint64_t t = next_event();
+    if (t == kNever || t > until) break;
+    now_ = std::max(now_, t);
+    while (!finishing_.empty() && finishing_.top().first <= now_) {
+      const uint32_t id = finishing_.top().second;
+      finishing_.pop();
+      Txn& x = txns_[id];
+      if (x.write) {
+        ++writes_;
+        bytes_written_ += x.bytes;
+      } else {
+        ++reads_;
+        bytes_read_ += x.bytes;
+        read_latency_.sample(x.finish - x.arrival);
+      }
+      done_.push_back({x.tag, x.arrival, x.finish, x.write});
+      free_txns_.push_back(id);
+      --live_;
+    }
+    for (auto& c : channels_)
+      if (c->next_wake() <= now_) c->step(now_);
+    pump(now_);
+  }
+  now_ = std::max(now_, until == kNever ? now_ : until);
+}
+
+void HbmStackCore::publish(uint64_t cycles) {
+  uint64_t hits = 0, acc = 0;
+  for (auto& c : channels_) {
+    c->settle(cycles);
+    c->publish(cycles, cfg_.tck_ps());
+    hits += c->row_hit_count();
+    acc += c->access_count();
+  }
+  const double tck_ns = cfg_.tck_ps() / 1000.0;
+  const double ns = double(cycles) * tck_ns;
+  const double bytes = double(bytes_read_.value() + bytes_written_.value());
+  bandwidth_.set(ns > 0 ? bytes / ns : 0.0);
+  peak_.set(cfg_.peak_gbps());
+  hit_rate_.set(acc ? double(hits) / double(acc) : 0.0);
+  lat_avg_ns_.set(read_latency_.mean() * tck_ns);
+  lat_p50_ns_.set(double(read_latency_.percentile(50)) * tck_ns);
+  lat_p99_ns_.set(double(read_latency_.percentile(99)) * tck_ns);
+}
+
+}  // namespace tessera::memory

@@ -1,0 +1,32 @@
+// Synthetic traffic for an HBM stack core: the generator behind `tessera hbm`, the
+// speed benchmark and the bandwidth tests. Keeps `outstanding` requests in flight.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "models/memory/hbm_stack_core.h"
+
+namespace tessera::memory {
+
+struct HbmTrafficSpec {
+  std::string pattern = "seq";  // seq | random | mix | strided
+  double read_fraction = 1.0;   // probability that a request is a read
+  uint64_t stride = 4096;       // bytes between requests (strided)
+  uint64_t requests = 100000;
+  uint32_t request_bytes = 64;
+  uint32_t outstanding = 256;
+  uint64_t seed = 1;
+};
+
+struct HbmTrafficResult {
+  uint64_t cycles = 0;  // clock of the last completion
+  uint64_t requests = 0;
+};
+
+// Checks the spec against the core (throws sim::UserError naming the option).
+void check_traffic(const HbmStackCore& core, const HbmTrafficSpec& spec);
+// Runs the traffic to completion from clock 0 and publishes the core's stats.
+HbmTrafficResult run_hbm_traffic(HbmStackCore& core, const HbmTrafficSpec& spec);
+
+}  // namespace tessera::memory

@@ -1,0 +1,286 @@
+// One test per timing rule, HBM3 preset (configs/hbm/hbm3.yaml), refresh off unless the
+// rule is refresh. Values in tCK: tRCD 31, tRCDWR 15, tCL 20, tWL 10, BL8 at 4 beats per
+// clock -> tBL 2, tRP 26, tRAS 45, tRC 72, tRRD_S 4, tRRD_L 5, tFAW 24, tCCD_S 2,
+// tCCD_L 4, tWTR_S 7, tWTR_L 10, tRTW 20, tWR 33, tRTP 9, tRFC 560, tRFCpb 320.
+// A = channel 0, pc 0, bank group 0, bank 0; B = same pc, bank group 1, bank 0.
+#include <catch2/catch.hpp>
+
+#include "testbench/memory/hbm_test_util.h"
+
+using namespace tessera::memory;
+using tessera::memory::test::Harness;
+using tessera::memory::test::quiet_hbm3;
+
+namespace {
+// Opens row 0 in A and B at clock 0 (both reads are done by clock 57).
+void open_a_and_b(Harness& h) {
+  h.submit(h.addr(0, 0, 0, 0, 0), false, 0);
+  h.submit(h.addr(0, 0, 1, 0, 0), false, 0);
+  h.drain();
+}
+}  // namespace
+
+TEST_CASE("hbm timing: an idle read on a closed bank takes tRCD + tCL + BL/2", "[unit]") {
+  const HbmConfig cfg = quiet_hbm3();
+  Harness h(cfg);
+  const auto r = h.submit(h.addr(0, 0, 0, 0, 0), false, 0);
+  h.drain();
+  // tRCD (31) + tCL (20) + tBL (2) = 53
+  CHECK(h.finish[r] == 53);
+  CHECK(h.finish[r] == cfg.timing.tRCD + cfg.timing.tCL + cfg.tBL());
+  CHECK(h.stat("hbm.ch0.row_misses") == 1);
+}
+
+TEST_CASE("hbm timing: the two bursts of a 64 B line in one bank group are tCCD_L apart",
+          "[unit]") {
+  Harness h(quiet_hbm3());
+  const auto r = h.submit(0, false, 0, 64);
+  h.drain();
+  // ACT 0; RD 31; second RD 31 + tCCD_L (4) = 35; last beat 35 + tCL (20) + tBL (2) = 57
+  CHECK(h.finish[r] == 57);
+}
+
+TEST_CASE("hbm timing: a row hit takes tCL + BL/2", "[unit]") {
+  Harness h(quiet_hbm3());
+  open_a_and_b(h);
+  const auto r = h.submit(h.addr(0, 0, 0, 0, 0, 1), false, 200);
+  h.drain();
+  // RD at 200; 200 + tCL (20) + tBL (2) = 222
+  CHECK(h.finish[r] == 222);
+  CHECK(h.stat("hbm.ch0.row_hits") == 1);
+}
+
+TEST_CASE("hbm timing: a row conflict adds tRP before the ACT", "[unit]") {
+  Harness h(quiet_hbm3());
+  open_a_and_b(h);
+  const auto r = h.submit(h.addr(0, 0, 0, 0, 7), false, 200);
+  h.drain();
+  // PRE 200; ACT 200 + tRP (26) = 226; RD 226 + tRCD (31) = 257; 257 + 22 = 279
+  CHECK(h.finish[r] == 279);
+  CHECK(h.stat("hbm.ch0.row_conflicts") == 1);
+}
+
+TEST_CASE("hbm timing: an idle write on a closed bank takes tRCDWR + tWL + BL/2", "[unit]") {
+  Harness h(quiet_hbm3());
+  const auto w = h.submit(h.addr(0, 0, 0, 0, 0), true, 0);
+  h.drain();
+  // ACT 0; WR at tRCDWR (15); last beat 15 + tWL (10) + tBL (2) = 27
+  CHECK(h.finish[w] == 27);
+}
+
+TEST_CASE("hbm timing: ACT to ACT of one bank waits tRC", "[unit]") {
+  Harness h(quiet_hbm3());
+  h.submit(h.addr(0, 0, 0, 0, 0), false, 0);
+  const auto r = h.submit(h.addr(0, 0, 0, 0, 1), false, 1);
+  h.drain();
+  // ACT row 0 at 0; RD 31; PRE at max(tRAS 45, 31 + tRTP 9) = 45;
+  // ACT row 1 at max(45 + tRP 26 = 71, 0 + tRC 72) = 72; RD 103; 103 + 22 = 125
+  CHECK(h.finish[r] == 125);
+}
+
+TEST_CASE("hbm timing: ACT to ACT in different bank groups waits tRRD_S", "[unit]") {
+  Harness h(quiet_hbm3());
+  h.submit(h.addr(0, 0, 0, 0, 0), false, 0);
+  const auto r = h.submit(h.addr(0, 0, 1, 0, 0), false, 0);
+  h.drain();
+  // second ACT at tRRD_S (4); 4 + 53 = 57
+  CHECK(h.finish[r] == 57);
+}
+
+TEST_CASE("hbm timing: ACT to ACT in the same bank group waits tRRD_L", "[unit]") {
+  Harness h(quiet_hbm3());
+  h.submit(h.addr(0, 0, 0, 0, 0), false, 0);
+  const auto r = h.submit(h.addr(0, 0, 0, 1, 0), false, 0);
+  h.drain();
+  // second ACT at tRRD_L (5); 5 + 53 = 58
+  CHECK(h.finish[r] == 58);
+}
+
+TEST_CASE("hbm timing: a fifth ACT in a pseudo-channel waits for tFAW", "[unit]") {
+  Harness h(quiet_hbm3());
+  for (uint32_t bg = 0; bg < 4; ++bg) h.submit(h.addr(0, 0, bg, 0, 0), false, 0);
+  const auto fifth = h.submit(h.addr(0, 0, 0, 1, 0), false, 0);
+  h.drain();
+  // ACTs at 0, 4, 8, 12 (tRRD_S); the fifth at max(12 + 4, 0 + tFAW 24) = 24;
+  // 24 + tRCD 31 + tCL 20 + tBL 2 = 77
+  CHECK(h.finish[fifth] == 77);
+}
+
+TEST_CASE("hbm timing: reads to different bank groups are tCCD_S apart", "[unit]") {
+  Harness h(quiet_hbm3());
+  open_a_and_b(h);
+  h.submit(h.addr(0, 0, 0, 0, 0, 1), false, 200);
+  const auto r = h.submit(h.addr(0, 0, 1, 0, 0, 1), false, 200);
+  h.drain();
+  // RD 200, RD 200 + tCCD_S (2) = 202; 202 + 22 = 224
+  CHECK(h.finish[r] == 224);
+}
+
+TEST_CASE("hbm timing: reads to the same bank group are tCCD_L apart", "[unit]") {
+  Harness h(quiet_hbm3());
+  open_a_and_b(h);
+  h.submit(h.addr(0, 0, 0, 0, 0, 1), false, 200);
+  const auto r = h.submit(h.addr(0, 0, 0, 0, 0, 2), false, 200);
+  h.drain();
+  // RD 200, RD 200 + tCCD_L (4) = 204; 204 + 22 = 226
+  CHECK(h.finish[r] == 226);
+}
+
+TEST_CASE("hbm timing: a read after a write to another bank group waits tWTR_S", "[unit]") {
+  Harness h(quiet_hbm3());
+  open_a_and_b(h);
+  h.submit(h.addr(0, 0, 0, 0, 0, 1), true, 200);
+  const auto r = h.submit(h.addr(0, 0, 1, 0, 0, 1), false, 201);
+  h.drain();
+  // WR 200, write data ends 200 + tWL 10 + tBL 2 = 212; RD at 212 + tWTR_S (7) = 219;
+  // 219 + 22 = 241
+  CHECK(h.finish[r] == 241);
+}
+
+TEST_CASE("hbm timing: a read after a write to the same bank group waits tWTR_L", "[unit]") {
+  Harness h(quiet_hbm3());
+  open_a_and_b(h);
+  h.submit(h.addr(0, 0, 0, 0, 0, 1), true, 200);
+  const auto r = h.submit(h.addr(0, 0, 0, 0, 0, 2), false, 201);
+  h.drain();
+  // write data ends 212; RD at 212 + tWTR_L (10) = 222; 222 + 22 = 244
+  CHECK(h.finish[r] == 244);
+}
+
+TEST_CASE("hbm timing: a write after a read waits tRTW", "[unit]") {
+  Harness h(quiet_hbm3());
+  open_a_and_b(h);
+  h.submit(h.addr(0, 0, 0, 0, 0, 1), false, 200);
+  const auto w = h.submit(h.addr(0, 0, 1, 0, 0, 1), true, 201);
+  h.drain();
+  // RD 200; WR at 200 + tRTW (20) = 220; 220 + tWL 10 + tBL 2 = 232
+  CHECK(h.finish[w] == 232);
+}
+
+TEST_CASE("hbm timing: a precharge after a read waits tRTP", "[unit]") {
+  Harness h(quiet_hbm3());
+  open_a_and_b(h);
+  h.submit(h.addr(0, 0, 0, 0, 0, 1), false, 200);
+  const auto r = h.submit(h.addr(0, 0, 0, 0, 5), false, 201);
+  h.drain();
+  // RD 200; PRE 200 + tRTP (9) = 209; ACT 209 + tRP 26 = 235; RD 266; 266 + 22 = 288
+  CHECK(h.finish[r] == 288);
+}
+
+TEST_CASE("hbm timing: a precharge after a write waits the write recovery tWR", "[unit]") {
+  Harness h(quiet_hbm3());
+  open_a_and_b(h);
+  h.submit(h.addr(0, 0, 0, 0, 0, 1), true, 200);
+  const auto r = h.submit(h.addr(0, 0, 0, 0, 5), false, 201);
+  h.drain();
+  // WR 200, data ends 212; PRE 212 + tWR (33) = 245; ACT 271; RD 302; 302 + 22 = 324
+  CHECK(h.finish[r] == 324);
+}
+
+TEST_CASE("hbm timing: an all-bank refresh blocks the pseudo-channel for tRFC", "[unit]") {
+  Harness h(test::preset_config("hbm3", "controller: {refresh: all-bank}"));
+  // Pseudo-channel 0 of channel 0 refreshes first at tREFI (6240).
+  const auto r = h.submit(h.addr(0, 0, 0, 0, 0), false, 6240);
+  h.drain();
+  // REF 6240; ACT 6240 + tRFC (560) = 6800; 6800 + 53 = 6853
+  CHECK(h.finish[r] == 6853);
+  CHECK(h.stat("hbm.ch0.cmd.ref") == 1);
+}
+
+TEST_CASE("hbm timing: idle pseudo-channels refresh every tREFI", "[unit]") {
+  Harness h(test::preset_config("hbm3", "controller: {refresh: all-bank}"));
+  const uint64_t end = 6240 * 10 + 5;
+  h.core.publish(end);
+  // pc 0 refreshes at 6240 k (k = 1..10 up to 62405); pc 1 is staggered by tREFI/32 = 195
+  // to 6435 + 6240 k (k = 0..8): 10 + 9 = 19
+  CHECK(h.stat("hbm.ch0.cmd.ref") == 19);
+}
+
+TEST_CASE("hbm timing: a per-bank refresh blocks only its bank, for tRFCpb", "[unit]") {
+  Harness h(test::preset_config("hbm3", "controller: {refresh: per-bank}"));
+  // Per-bank interval tREFI / 32 banks = 195; bank 0 of pc 0 refreshes first, at 195.
+  const auto same = h.submit(h.addr(0, 0, 0, 0, 0), false, 195);
+  const auto other = h.submit(h.addr(0, 0, 1, 0, 0), false, 195);
+  h.drain();
+  // REFpb 195 -> bank 0 ACT at 195 + tRFCpb (320) = 515; 515 + 53 = 568
+  CHECK(h.finish[same] == 568);
+  // bank group 1 only loses the row-bus cycle of the REFpb: ACT 196; 196 + 53 = 249
+  CHECK(h.finish[other] == 249);
+}
+
+TEST_CASE("hbm scheduling: FR-FCFS serves a younger row hit before an older conflict", "[unit]") {
+  Harness h(quiet_hbm3());
+  open_a_and_b(h);
+  const auto conflict = h.submit(h.addr(0, 0, 0, 0, 5), false, 200);
+  const auto hit = h.submit(h.addr(0, 0, 0, 0, 0, 3), false, 200);
+  h.drain();
+  CHECK(h.finish[hit] == 222);       // RD 200 + 22
+  CHECK(h.finish[conflict] == 288);  // PRE 209 (tRTP after the hit), ACT 235, RD 266
+}
+
+TEST_CASE("hbm scheduling: FCFS serves the oldest first", "[unit]") {
+  Harness h(quiet_hbm3("controller: {scheduler: fcfs}"));
+  open_a_and_b(h);
+  const auto conflict = h.submit(h.addr(0, 0, 0, 0, 5), false, 200);
+  const auto hit = h.submit(h.addr(0, 0, 0, 0, 0, 3), false, 200);
+  h.drain();
+  CHECK(h.finish[conflict] == 279);  // PRE 200, ACT 226, RD 257
+  CHECK(h.finish[hit] > h.finish[conflict]);
+}
+
+TEST_CASE("hbm scheduling: the starvation cap lets an old conflict past a stream of hits",
+          "[unit]") {
+  auto run = [](const char* cap) {
+    Harness h(quiet_hbm3(std::string("controller: {starvation_cycles: ") + cap + "}"));
+    open_a_and_b(h);
+    const auto conflict = h.submit(h.addr(0, 0, 0, 0, 5), false, 200);
+    uint64_t last_hit = 0;
+    for (uint32_t c = 1; c < 31; ++c) last_hit = h.submit(h.addr(0, 0, 0, 0, 0, c), false, 200);
+    h.drain();
+    return std::make_pair(h.finish[conflict], h.finish[last_hit]);
+  };
+  // 30 hits in one bank at tCCD_L = 4 take 120 clocks: without a cap they all go first.
+  const auto uncapped = run("100000");
+  CHECK(uncapped.first > uncapped.second);
+  const auto capped = run("50");
+  CHECK(capped.first < capped.second);
+  CHECK(capped.first < uncapped.first);
+}
+
+TEST_CASE("hbm scheduling: writes wait below the high watermark while reads are queued",
+          "[unit]") {
+  auto run = [](const char* hi) {
+    Harness h(quiet_hbm3(std::string("controller: {write_high_watermark: ") + hi +
+                         ", write_low_watermark: 0}"));
+    open_a_and_b(h);
+    const auto w = h.submit(h.addr(0, 0, 1, 0, 0, 1), true, 200);
+    uint64_t last_read = 0;
+    for (uint32_t c = 1; c < 9; ++c) last_read = h.submit(h.addr(0, 0, 0, 0, 0, c), false, 200);
+    h.drain();
+    return std::make_pair(h.finish[w], h.finish[last_read]);
+  };
+  const auto drain_late = run("0.8");  // 1 write < 26 entries: reads first
+  CHECK(drain_late.first > drain_late.second);
+  const auto drain_now = run("0.02");  // 1 write reaches ceil(0.02 * 32) = 1: drain at once
+  CHECK(drain_now.first < drain_now.second);
+}
+
+TEST_CASE("hbm scheduling: closed-page policy precharges after the last queued hit", "[unit]") {
+  for (const char* policy : {"open", "closed"}) {
+    Harness h(quiet_hbm3(std::string("controller: {page_policy: ") + policy + "}"));
+    h.submit(h.addr(0, 0, 0, 0, 0), false, 0);
+    const auto again = h.submit(h.addr(0, 0, 0, 0, 0, 1), false, 200);
+    h.drain();
+    // open: row hit, 200 + 22; closed: auto-precharged, so a miss: 200 + 53
+    CHECK(h.finish[again] == (std::string(policy) == "open" ? 222u : 253u));
+  }
+}
+
+TEST_CASE("hbm scheduling: the two pseudo-channels share the row command bus", "[unit]") {
+  Harness h(quiet_hbm3());
+  h.submit(h.addr(0, 0, 0, 0, 0), false, 0);
+  const auto r = h.submit(h.addr(0, 1, 0, 0, 0), false, 0);
+  h.drain();
+  // ACT pc0 at 0 holds the row bus for act_bus_cycles (2): ACT pc1 at 2; 2 + 53 = 55
+  CHECK(h.finish[r] == 55);
+}
