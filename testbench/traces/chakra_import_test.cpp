@@ -1,0 +1,261 @@
+// Chakra import against the public sample traces. What the files hold is counted here
+// independently of the importer, by a minimal protobuf wire walk (varint length prefixes,
+// then the fields of each node record).
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include <catch2/catch.hpp>
+
+#include "models/sim/errors.h"
+#include "traces/chakra_import.h"
+
+using namespace tessera::traces;
+using tessera::sim::UserError;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kDir = TESSERA_CHAKRA_DIR;
+
+struct Field {
+  uint32_t number = 0, wire = 0;
+  uint64_t varint = 0;
+  std::string bytes;
+};
+
+bool varint(const std::string& s, size_t& i, uint64_t& v) {
+  v = 0;
+  for (int shift = 0; shift < 64 && i < s.size(); shift += 7) {
+    uint8_t c = uint8_t(s[i++]);
+    v |= uint64_t(c & 0x7f) << shift;
+    if (!(c & 0x80)) return true;
+  }
+  return false;
+}
+
+std::vector<Field> fields(const std::string& msg) {
+  std::vector<Field> out;
+  size_t i = 0;
+  while (i < msg.size()) {
+    uint64_t key = 0;
+    REQUIRE(varint(msg, i, key));
+    Field f;
+    f.number = uint32_t(key >> 3);
+    f.wire = uint32_t(key & 7);
+    if (f.wire == 0) {
+      REQUIRE(varint(msg, i, f.varint));
+    } else if (f.wire == 2) {
+      uint64_t len = 0;
+      REQUIRE(varint(msg, i, len));
+      f.bytes = msg.substr(i, len);
+      i += len;
+    } else if (f.wire == 1) {
+      i += 8;
+    } else if (f.wire == 5) {
+      i += 4;
+    } else {
+      FAIL("unexpected wire type");
+    }
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+// What one node record says, read straight off the wire.
+struct RawNode {
+  uint64_t id = 0, type = 0;
+  size_t data_deps = 0;
+  std::map<std::string, uint64_t> int_attrs;
+  bool cpu = false, has_cpu_flag = false;
+};
+
+std::vector<RawNode> raw_nodes(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::string buf((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::vector<RawNode> out;
+  size_t i = 0;
+  bool first = true;
+  while (i < buf.size()) {
+    uint64_t len = 0;
+    REQUIRE(varint(buf, i, len));
+    std::string rec = buf.substr(i, len);
+    i += len;
+    if (first) {  // the metadata record
+      first = false;
+      continue;
+    }
+    RawNode n;
+    for (const auto& fl : fields(rec)) {
+      if (fl.number == 1) n.id = fl.varint;
+      if (fl.number == 3) n.type = fl.varint;
+      if (fl.number == 5) {
+        if (fl.wire == 0) {
+          ++n.data_deps;
+        } else {  // packed
+          size_t j = 0;
+          uint64_t v;
+          while (j < fl.bytes.size() && varint(fl.bytes, j, v)) ++n.data_deps;
+        }
+      }
+      if (fl.number == 10) {
+        std::string name;
+        uint64_t value = 0;
+        bool has_int = false, flag = false, has_flag = false;
+        for (const auto& a : fields(fl.bytes)) {
+          if (a.number == 1) name = a.bytes;
+          if (a.wire == 0 && (a.number == 7 || a.number == 9 || a.number == 11 || a.number == 13)) {
+            value = a.varint;
+            has_int = true;
+          }
+          if (a.number == 27) {
+            flag = a.varint != 0;
+            has_flag = true;
+          }
+        }
+        if (has_int) n.int_attrs[name] = value;
+        if (name == "is_cpu_op" && has_flag) {
+          n.cpu = flag;
+          n.has_cpu_flag = true;
+        }
+      }
+    }
+    out.push_back(n);
+  }
+  return out;
+}
+
+size_t count_rank(const Workload& w, int64_t rank) {
+  return size_t(
+      std::count_if(w.ops().begin(), w.ops().end(), [&](const Op& op) { return op.rank == rank; }));
+}
+
+bool have_samples() {
+  if (fs::exists(kDir)) return true;
+  WARN("Chakra sample traces not found at " << kDir << "; nothing checked");
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("Chakra microbenchmarks: one collective per rank, sized as the files say", "[unit]") {
+  if (!have_samples()) return;
+  const std::map<std::string, OpKind> dirs = {{"all_reduce", OpKind::kAllReduce},
+                                              {"all_gather", OpKind::kAllGather},
+                                              {"reduce_scatter", OpKind::kReduceScatter},
+                                              {"all_to_all", OpKind::kAllToAll}};
+  for (const auto& [dir, kind] : dirs) {
+    INFO(dir);
+    const std::string path = kDir + "/microbench_4npus_1MB/" + dir;
+    std::vector<ChakraFileSummary> sums;
+    Workload w = import_chakra({path}, {}, &sums);
+    REQUIRE(sums.size() == 4);
+    REQUIRE(w.size() == 4);
+    for (int64_t r = 0; r < 4; ++r) {
+      auto raw = raw_nodes(path + "/" + dir + "." + std::to_string(r) + ".et");
+      REQUIRE(raw.size() == 1);
+      CHECK(raw[0].type == 7);  // COMM_COLL_NODE
+      const Op& op = w.op(size_t(r));
+      CHECK(op.rank == r);
+      CHECK(op.kind == kind);
+      CHECK(uint64_t(op.bytes) == raw[0].int_attrs.at("comm_size"));
+      CHECK(op.group == 4);
+    }
+  }
+}
+
+TEST_CASE("Chakra custom ring all-reduce: sends, receives and compute per rank", "[unit]") {
+  if (!have_samples()) return;
+  const std::string dir = kDir + "/custom_ring_allreduce_8npus_1MB";
+  std::vector<ChakraFileSummary> sums;
+  Workload w = import_chakra({dir}, {}, &sums);
+  REQUIRE(sums.size() == 8);
+  for (int64_t r = 0; r < 8; ++r) {
+    INFO("rank " << r);
+    auto raw = raw_nodes(dir + "/custom_allreduce." + std::to_string(r) + ".et");
+    std::map<uint64_t, size_t> types;
+    int64_t send_bytes = 0, deps = 0;
+    for (const auto& n : raw) {
+      ++types[n.type];
+      if (n.type == 5) send_bytes += int64_t(n.int_attrs.at("comm_size"));
+      deps += int64_t(n.data_deps);
+    }
+    CHECK(count_rank(w, r) == raw.size());
+    int64_t sends = 0, recvs = 0, comps = 0, imported_send_bytes = 0, imported_deps = 0;
+    for (const auto& op : w.ops()) {
+      if (op.rank != r) continue;
+      sends += op.kind == OpKind::kSend;
+      recvs += op.kind == OpKind::kRecv;
+      comps += op.kind == OpKind::kOpaque;
+      if (op.kind == OpKind::kSend) imported_send_bytes += op.bytes;
+      imported_deps += int64_t(op.deps.size());
+    }
+    CHECK(sends == int64_t(types[5]));
+    CHECK(recvs == int64_t(types[6]));
+    CHECK(comps == int64_t(types[4]));
+    CHECK(imported_send_bytes == send_bytes);
+    CHECK(imported_deps == deps);  // every data dependency survives
+    CHECK(sums[size_t(r)].dropped_deps == 0);
+  }
+  // As the provenance notes say: 14 sends, 14 receives and 7 compute nodes per rank.
+  CHECK(sums[0].node_types.at("COMM_SEND") == 14);
+  CHECK(sums[0].node_types.at("COMM_RECV") == 14);
+  CHECK(sums[0].node_types.at("COMP") == 7);
+}
+
+TEST_CASE("Chakra PyTorch ResNet trace: every node, collectives and conv shapes", "[unit]") {
+  const std::string file = TESSERA_CHAKRA_RESNET;
+  if (!fs::exists(file)) {
+    WARN("unpacked ResNet Chakra trace not found at " << file << "; nothing checked");
+    return;
+  }
+  auto raw = raw_nodes(file);
+  std::vector<ChakraFileSummary> sums;
+  Workload w = import_chakra({file}, {}, &sums);
+  REQUIRE(sums.size() == 1);
+  CHECK(w.size() == raw.size());
+  CHECK(raw.size() == 3664);  // provenance notes: 3,643 COMP + 21 COMM_COLL
+  // Device-side collectives carry comm_size; the importer's sizes are exactly those.
+  std::vector<int64_t> file_sizes, imported;
+  for (const auto& n : raw)
+    if (n.type == 7 && n.has_cpu_flag && !n.cpu && n.int_attrs.count("comm_size"))
+      file_sizes.push_back(int64_t(n.int_attrs.at("comm_size")));
+  for (const auto& op : w.ops())
+    if (is_communication(op.kind)) imported.push_back(op.bytes);
+  std::sort(file_sizes.begin(), file_sizes.end());
+  std::sort(imported.begin(), imported.end());
+  CHECK(file_sizes.size() == 7);
+  CHECK(imported == file_sizes);
+  // A cuDNN forward kernel: input [32,64,56,56], weight [256,64,1,1], output [32,256,56,56].
+  const Op& conv = w.op(size_t(w.find("r0.n1682")));
+  CHECK(conv.kind == OpKind::kConv);
+  CHECK(conv.m == 32 * 56 * 56);
+  CHECK(conv.n == 256);
+  CHECK(conv.k == 64);
+  CHECK(sums[0].shaped_gemms > 50);
+  CHECK(sums[0].host_nodes > 1000);
+  CHECK(w.total_flops() > 1e11);  // a training step of ResNet-50 at batch 32 is ~ 0.4 TFLOP
+}
+
+TEST_CASE("Chakra import refuses broken input with a one-line message", "[unit]") {
+  const std::string tmp = TESSERA_BINARY_DIR "/traces_chakra_bad";
+  fs::create_directories(tmp);
+  {
+    std::ofstream(tmp + "/junk.0.et", std::ios::binary)
+        << "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff";
+  }
+  CHECK_THROWS_WITH(import_chakra({tmp + "/junk.0.et"}, {}),
+                    Catch::Contains("junk.0.et: record 0 at byte 0: bad length prefix"));
+  if (have_samples()) {
+    // A real file cut short.
+    std::ifstream in(kDir + "/custom_ring_allreduce_8npus_1MB/custom_allreduce.0.et",
+                     std::ios::binary);
+    std::string buf((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::ofstream(tmp + "/cut.1.et", std::ios::binary) << buf.substr(0, buf.size() - 10);
+    CHECK_THROWS_AS(import_chakra({tmp + "/cut.1.et"}, {}), UserError);
+  }
+  CHECK_THROWS_WITH(import_chakra({tmp + "/none.et"}, {}), Catch::Contains("no such file"));
+  fs::create_directories(tmp + "/empty");
+  CHECK_THROWS_WITH(import_chakra({tmp + "/empty"}, {}), Catch::Contains("no .et files"));
+}

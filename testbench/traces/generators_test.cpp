@@ -1,0 +1,234 @@
+// Generators: parameter totals against the public sanity figures (shared FACTS.md),
+// decode FLOPs against 2 x params x tokens, GQA KV-cache bytes, and the collectives of
+// tensor / pipeline / data / expert parallelism.
+#include <catch2/catch.hpp>
+
+#include "models/sim/errors.h"
+#include "traces/generators.h"
+
+using namespace tessera::traces;
+using tessera::sim::UserError;
+
+namespace {
+
+GenOptions decode(const std::string& model, int64_t batch = 1, int64_t context = 2048) {
+  GenOptions o;
+  o.model = model;
+  o.phase = "decode";
+  o.batch = batch;
+  o.context = context;
+  return o;
+}
+
+double sum_flops(const Workload& w, OpKind kind) {
+  double f = 0;
+  for (const auto& op : w.ops())
+    if (op.kind == kind) f += flops(op);
+  return f;
+}
+
+std::vector<const Op*> of_kind(const Workload& w, OpKind kind) {
+  std::vector<const Op*> out;
+  for (const auto& op : w.ops())
+    if (op.kind == kind) out.push_back(&op);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("linear-layer parameter totals match the public figures", "[unit]") {
+  // FACTS.md sanity figures (billions), checked to half a unit of their last digit.
+  struct Fig {
+    const char* model;
+    double billions, half_unit;
+  };
+  for (const Fig& f : {Fig{"llama2-7b", 6.74, 0.005}, Fig{"llama3-8b", 8.03, 0.005},
+                       Fig{"llama2-70b", 68.98, 0.005}, Fig{"gpt3-175b", 174.6, 0.05}}) {
+    INFO(f.model);
+    Workload w = generate(decode(f.model, 1, 128));
+    CHECK(double(w.total_weight_params()) / 1e9 == Approx(f.billions).margin(f.half_unit));
+  }
+}
+
+TEST_CASE("decode FLOPs are about 2 x params x tokens", "[unit]") {
+  Workload w = generate(decode("llama2-7b", 1, 2048));
+  const ModelSpec& s = find_model("llama2-7b");
+  const double embed = double(s.vocab) * s.hidden;  // a gather, not a matmul
+  const double params = double(w.total_weight_params());
+  // The weight GEMMs are exactly 2 x (params - embedding) x 1 token.
+  CHECK(sum_flops(w, OpKind::kGemm) == Approx(2.0 * (params - embed)).epsilon(1e-12));
+  // Attention over 2048 cached tokens adds 4 x 2048 x 4096 per layer (about 8 %).
+  const double attn = 32 * 4.0 * 2048 * 4096;
+  CHECK(sum_flops(w, OpKind::kQk) + sum_flops(w, OpKind::kAv) == Approx(attn));
+  const double ratio = w.total_flops() / (2.0 * params * 1);
+  CHECK(ratio > 1.0);
+  CHECK(ratio < 1.15);
+}
+
+TEST_CASE("grouped-query attention reads the KV cache of the KV heads only", "[unit]") {
+  const int64_t b = 2, ctx = 1000;
+  Workload w = generate(decode("llama2-70b", b, ctx));
+  auto qk = of_kind(w, OpKind::kQk);
+  REQUIRE(qk.size() == 80);
+  CHECK(qk[0]->batch == b * 8);  // 8 KV heads
+  CHECK(qk[0]->m == 8);          // 64 query heads / 8 KV heads share each
+  CHECK(qk[0]->n == ctx);
+  int64_t kv = 0;
+  for (const auto& op : w.ops()) kv += op.kv_bytes;
+  // K and V: 2 x layers x kv_heads x head_dim x context x bf16 x batch
+  CHECK(kv == 2LL * 80 * 8 * 128 * ctx * 2 * b);
+  auto wk = w.op(size_t(w.find("l0.wk")));
+  CHECK(wk.n == 8 * 128);
+}
+
+TEST_CASE("tensor parallelism shards GEMMs and adds all-reduces", "[unit]") {
+  GenOptions o = decode("llama2-7b", 4, 512);
+  o.tp = 4;
+  o.rank = 1;
+  Workload w = generate(o);
+  CHECK(w.op(size_t(w.find("l0.wq"))).n == 4096 / 4);
+  CHECK(w.op(size_t(w.find("l0.w1"))).n == 11008 / 4);
+  auto ars = of_kind(w, OpKind::kAllReduce);
+  CHECK(ars.size() == 2 * 32 + 1);  // attention and FFN in each layer, and the embedding
+  for (const Op* ar : ars) {
+    CHECK(ar->bytes == 4 * 4096 * 2);  // 4 tokens x hidden x bf16
+    CHECK(ar->ranks == std::vector<int64_t>{0, 1, 2, 3});
+  }
+  // The shards of one layer's weights add up to the unsharded layer.
+  Workload one = generate(decode("llama2-7b", 4, 512));
+  auto layer_params = [](const Workload& x) {
+    int64_t p = 0;
+    for (const auto& op : x.ops())
+      if (op.layer == 0) p += weight_params(op);
+    return p;
+  };
+  CHECK(4 * layer_params(w) == layer_params(one));
+}
+
+TEST_CASE("pipeline stages send activations to the next stage", "[unit]") {
+  GenOptions o = decode("llama2-7b", 1, 256);
+  o.pp = 2;
+  o.tp = 2;
+  o.rank = 1;  // stage 0, tp index 1
+  Workload s0 = generate(o);
+  auto send = of_kind(s0, OpKind::kSend);
+  REQUIRE(send.size() == 1);
+  CHECK(send[0]->peer == 3);
+  CHECK(send[0]->bytes == 4096 * 2);
+  CHECK(s0.find("l15.w2") >= 0);
+  CHECK(s0.find("l16.wq") < 0);
+  CHECK(s0.find("lm_head") < 0);
+  o.rank = 3;  // stage 1
+  Workload s1 = generate(o);
+  auto recv = of_kind(s1, OpKind::kRecv);
+  REQUIRE(recv.size() == 1);
+  CHECK(recv[0]->peer == 1);
+  CHECK(s1.find("l16.wq") >= 0);
+  CHECK(s1.find("embed") < 0);
+  CHECK(s1.find("lm_head") >= 0);
+}
+
+TEST_CASE("data parallelism splits the batch", "[unit]") {
+  GenOptions o = decode("llama3-8b", 8, 256);
+  o.dp = 4;
+  o.rank = 3;
+  Workload w = generate(o);
+  CHECK(w.op(size_t(w.find("l0.wq"))).m == 2);
+  CHECK(w.meta.at("rank_batch") == "2");
+  CHECK(of_kind(w, OpKind::kAllReduce).empty());  // inference replicas do not talk
+}
+
+TEST_CASE("Mixtral routes each token to two experts", "[unit]") {
+  Workload w = generate(decode("mixtral-8x7b", 4, 512));
+  for (const Op* e : of_kind(w, OpKind::kExpert)) {
+    int64_t sum = 0, active = 0;
+    for (int64_t t : e->tokens_per_expert) {
+      sum += t;
+      active += t > 0;
+    }
+    CHECK(sum == 4 * 2);  // 4 tokens x top-2
+    CHECK(active <= 8);
+    CHECK(e->experts == 8);
+  }
+  // Parameters: attention (GQA) + 8 SwiGLU experts + router per layer, embedding + head.
+  const double d = 4096, f = 14336, kv = 8 * 128;
+  const double per_layer = 2 * d * d + 2 * d * kv + 8 * 3 * d * f + d * 8;
+  CHECK(double(w.total_weight_params()) == Approx(32 * per_layer + 2 * 32000 * d));
+
+  // Expert parallelism: each rank holds 4 experts; between them they see every routing.
+  GenOptions o = decode("mixtral-8x7b", 4, 512);
+  o.dp = 2;
+  o.ep = 2;
+  int64_t routed = 0;
+  for (int64_t r = 0; r < 2; ++r) {
+    o.rank = r;
+    Workload x = generate(o);
+    const Op& w1 = x.op(size_t(x.find("l3.w1")));
+    CHECK(w1.experts == 4);
+    routed += w1.m;
+    auto a2a = of_kind(x, OpKind::kAllToAll);
+    REQUIRE(a2a.size() == 2 * 32);
+    CHECK(a2a[0]->bytes == 2 * 2 * 4096 * 2);  // 2 tokens per rank x top-2 x hidden x bf16
+    CHECK(a2a[0]->group == 2);
+  }
+  CHECK(routed == 2 * 2 * 2);  // 4 tokens across the group x top-2
+}
+
+TEST_CASE("ResNet-50 is about 4.1 GMACs per 224x224 image", "[unit]") {
+  GenOptions o;
+  o.model = "resnet50";
+  o.batch = 1;
+  Workload w = generate(o);
+  double macs = 0;
+  for (const auto& op : w.ops())
+    if (op.kind == OpKind::kConv || op.kind == OpKind::kGemm) macs += flops(op) / 2;
+  CHECK(macs / 1e9 == Approx(4.1).margin(0.05));
+  CHECK(of_kind(w, OpKind::kConv).size() == 1 + 16 * 3 + 4);  // stem, blocks, projections
+  // First 3x3 conv of stage 2 is strided: 56x56 -> 28x28 output rows, K = 128 x 3 x 3.
+  const Op& c = w.op(size_t(w.find("s2b0.conv2")));
+  CHECK(c.m == 28 * 28);
+  CHECK(c.k == 128 * 9);
+}
+
+TEST_CASE("BERT-large has about 340 M parameters", "[unit]") {
+  GenOptions o;
+  o.model = "bert-large";
+  o.phase = "prefill";
+  o.seq = 512;
+  Workload w = generate(o);
+  // Devlin et al. quote 340 M; biases, norms and the pooler (about 6 M) are not GEMM weights.
+  const double p = double(w.total_weight_params()) / 1e6;
+  CHECK(p > 0.98 * 340);
+  CHECK(p < 340);
+  CHECK(w.find("lm_head") < 0);
+}
+
+TEST_CASE("inconsistent generator options are refused", "[unit]") {
+  auto bad = [](GenOptions o, const char* msg) {
+    INFO(msg);
+    CHECK_THROWS_WITH(generate(o), Catch::Contains(msg));
+  };
+  GenOptions o = decode("llama2-7b");
+  o.tp = 3;
+  bad(o, "does not divide the 32 heads");
+  o = decode("nope");
+  bad(o, "unknown --model 'nope'");
+  o = decode("bert-large");
+  bad(o, "encoder");
+  o = decode("llama2-7b", 1, 4096);
+  bad(o, "--context 4096 outside");
+  o = decode("llama2-7b");
+  o.rank = 1;
+  bad(o, "--rank 1 outside the 1 ranks");
+  o = decode("llama2-7b", 2);
+  o.ep = 2;
+  o.dp = 2;
+  bad(o, "mixture-of-experts");
+  o = decode("llama2-7b", 3);
+  o.dp = 2;
+  bad(o, "does not split evenly across --dp 2");
+  o = decode("llama2-7b");
+  o.layers = 31;
+  o.pp = 2;
+  bad(o, "31 layers do not split evenly");
+}

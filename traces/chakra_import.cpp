@@ -1,0 +1,620 @@
+#include "traces/chakra_import.h"
+
+#include <algorithm>
+#include <cctype>
+#include <climits>
+#include <filesystem>
+#include <functional>
+#include <regex>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "chakra_et.pb.h"
+#include "models/sim/errors.h"
+#include "models/sim/output_dir.h"
+
+namespace tessera::traces {
+
+namespace fs = std::filesystem;
+namespace pb = tessera::chakra;
+
+namespace {
+
+// ---- attributes -------------------------------------------------------------------
+
+const pb::Attr* find_attr(const pb::TraceNode& n, const std::string& name) {
+  for (const auto& a : n.attrs())
+    if (a.name() == name) return &a;
+  return nullptr;
+}
+
+// The attribute as an integer, whichever integer type the writer chose.
+bool attr_int(const pb::TraceNode& n, const std::string& name, int64_t* out) {
+  const pb::Attr* a = find_attr(n, name);
+  if (!a) return false;
+  switch (a->value_case()) {
+    case pb::Attr::kI32:
+      *out = a->i32();
+      return true;
+    case pb::Attr::kI64:
+      *out = a->i64();
+      return true;
+    case pb::Attr::kU32:
+      *out = a->u32();
+      return true;
+    case pb::Attr::kU64:
+      *out = int64_t(std::min<uint64_t>(a->u64(), uint64_t(INT64_MAX)));
+      return true;
+    case pb::Attr::kS32:
+      *out = a->s32();
+      return true;
+    case pb::Attr::kS64:
+      *out = a->s64();
+      return true;
+    case pb::Attr::kX32:
+      *out = a->x32();
+      return true;
+    case pb::Attr::kX64:
+      *out = int64_t(std::min<uint64_t>(a->x64(), uint64_t(INT64_MAX)));
+      return true;
+    case pb::Attr::kSx32:
+      *out = a->sx32();
+      return true;
+    case pb::Attr::kSx64:
+      *out = a->sx64();
+      return true;
+    case pb::Attr::kF64:
+      *out = int64_t(a->f64());
+      return true;
+    case pb::Attr::kF32:
+      *out = int64_t(a->f32());
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool attr_flag(const pb::TraceNode& n, const std::string& name, bool* out) {
+  const pb::Attr* a = find_attr(n, name);
+  if (!a || a->value_case() != pb::Attr::kFlag) return false;
+  *out = a->flag();
+  return true;
+}
+
+// ---- PyTorch shape and type strings -------------------------------------------------
+
+// "[[32, 64, 56, 56], [[1, 2]], [], 3]" as a tree of lists and integers.
+struct Node {
+  bool is_list = false;
+  int64_t value = 0;
+  std::vector<Node> items;
+};
+
+bool parse_tree(const std::string& s, size_t& i, Node& out, int depth) {
+  auto skip = [&] {
+    while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+  };
+  skip();
+  if (i >= s.size() || depth > 16) return false;
+  if (s[i] == '[') {
+    out.is_list = true;
+    ++i;
+    skip();
+    if (i < s.size() && s[i] == ']') {
+      ++i;
+      return true;
+    }
+    while (true) {
+      Node child;
+      if (!parse_tree(s, i, child, depth + 1)) return false;
+      out.items.push_back(std::move(child));
+      skip();
+      if (i >= s.size()) return false;
+      if (s[i] == ',') {
+        ++i;
+        continue;
+      }
+      if (s[i] == ']') {
+        ++i;
+        return true;
+      }
+      return false;
+    }
+  }
+  bool neg = s[i] == '-';
+  if (neg) ++i;
+  if (i >= s.size() || !std::isdigit(static_cast<unsigned char>(s[i]))) return false;
+  int64_t v = 0;
+  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) {
+    if (v > (INT64_MAX - 9) / 10) return false;
+    v = v * 10 + (s[i++] - '0');
+  }
+  out.value = neg ? -v : v;
+  return true;
+}
+
+std::vector<std::string> parse_types(const std::string& s) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while ((i = s.find('\'', i)) != std::string::npos) {
+    size_t j = s.find('\'', i + 1);
+    if (j == std::string::npos) break;
+    out.push_back(s.substr(i + 1, j - i - 1));
+    i = j + 1;
+  }
+  return out;
+}
+
+struct Tensor {
+  std::vector<int64_t> shape;
+  int elem_bytes = 4;
+  DType dtype = DType::kFp32;
+  int64_t elements() const {
+    int64_t e = 1;
+    for (int64_t d : shape) e = d > 0 && e < (int64_t(1) << 56) / d ? e * d : e;
+    return e;
+  }
+};
+
+void type_of(const std::string& t, Tensor& x) {
+  if (t.find("double") != std::string::npos || t.find("long") != std::string::npos) {
+    x.elem_bytes = 8;
+  } else if (t.find("Half") != std::string::npos || t.find("half") != std::string::npos ||
+             t.find("BFloat16") != std::string::npos) {
+    x.elem_bytes = 2;
+    x.dtype = DType::kBf16;
+  } else if (t.find("bool") != std::string::npos || t.find("char") != std::string::npos ||
+             t.find("Byte") != std::string::npos) {
+    x.elem_bytes = 1;
+    x.dtype = DType::kInt8;
+  }
+}
+
+bool flat_ints(const Node& n) {
+  if (!n.is_list) return false;
+  for (const auto& c : n.items)
+    if (c.is_list) return false;
+  return true;
+}
+
+// The tensors of an IOInfo, in order (lists of tensors are flattened).
+std::vector<Tensor> tensors_of(const pb::Tensors& io) {
+  std::vector<Tensor> out;
+  Node root;
+  size_t i = 0;
+  if (io.shapes().empty() || !parse_tree(io.shapes(), i, root, 0) || !root.is_list) return out;
+  auto types = parse_types(io.types());
+  for (size_t k = 0; k < root.items.size(); ++k) {
+    const std::string type = k < types.size() ? types[k] : "";
+    if (type.find("Tensor") == std::string::npos) continue;
+    auto add = [&](const Node& n) {
+      Tensor t;
+      for (const auto& c : n.items) t.shape.push_back(c.value);
+      type_of(type, t);
+      out.push_back(std::move(t));
+    };
+    const Node& item = root.items[k];
+    if (flat_ints(item)) {
+      add(item);
+    } else if (item.is_list) {
+      for (const auto& c : item.items)
+        if (flat_ints(c)) add(c);
+    }
+  }
+  return out;
+}
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+bool contains(const std::string& s, const char* what) {
+  return s.find(what) != std::string::npos;
+}
+
+// ---- node -> op -------------------------------------------------------------------
+
+const char* node_type_name(pb::Kind k) {
+  switch (k) {
+    case pb::KIND_METADATA:
+      return "METADATA";
+    case pb::KIND_MEM_LOAD:
+      return "MEM_LOAD";
+    case pb::KIND_MEM_STORE:
+      return "MEM_STORE";
+    case pb::KIND_COMP:
+      return "COMP";
+    case pb::KIND_SEND:
+      return "COMM_SEND";
+    case pb::KIND_RECV:
+      return "COMM_RECV";
+    case pb::KIND_COLLECTIVE:
+      return "COMM_COLL";
+    default:
+      return "INVALID";
+  }
+}
+
+std::optional<OpKind> collective_from_type(int64_t t) {
+  switch (t) {
+    case pb::COLL_ALL_REDUCE:
+      return OpKind::kAllReduce;
+    case pb::COLL_REDUCE:
+      return OpKind::kReduce;
+    case pb::COLL_ALL_GATHER:
+      return OpKind::kAllGather;
+    case pb::COLL_GATHER:
+      return OpKind::kGather;
+    case pb::COLL_SCATTER:
+      return OpKind::kScatter;
+    case pb::COLL_BROADCAST:
+      return OpKind::kBroadcast;
+    case pb::COLL_ALL_TO_ALL:
+      return OpKind::kAllToAll;
+    case pb::COLL_REDUCE_SCATTER:
+    case pb::COLL_REDUCE_SCATTER_BLOCK:
+      return OpKind::kReduceScatter;
+    case pb::COLL_BARRIER:
+      return OpKind::kBarrier;
+    default:
+      return std::nullopt;
+  }
+}
+
+std::optional<OpKind> collective_from_name(const std::string& name) {
+  const std::string n = lower(name);
+  if (contains(n, "allreduce") || contains(n, "all_reduce")) return OpKind::kAllReduce;
+  if (contains(n, "reducescatter") || contains(n, "reduce_scatter")) return OpKind::kReduceScatter;
+  if (contains(n, "allgather") || contains(n, "all_gather")) return OpKind::kAllGather;
+  if (contains(n, "alltoall") || contains(n, "all_to_all")) return OpKind::kAllToAll;
+  if (contains(n, "broadcast")) return OpKind::kBroadcast;
+  if (contains(n, "barrier")) return OpKind::kBarrier;
+  if (contains(n, "gather")) return OpKind::kGather;
+  if (contains(n, "scatter")) return OpKind::kScatter;
+  if (contains(n, "reduce")) return OpKind::kReduce;
+  return std::nullopt;
+}
+
+int64_t bytes_of(const std::vector<Tensor>& ts) {
+  int64_t b = 0;
+  for (const auto& t : ts) b += t.elements() * t.elem_bytes;
+  return b;
+}
+
+// A COMP node with no num_ops: a GEMM or convolution when its shapes say so, else an
+// opaque op with one FLOP per output element and the bytes of its tensors.
+void comp_from_shapes(const pb::TraceNode& n, Op& op, ChakraFileSummary& sum) {
+  const auto in = tensors_of(n.inputs());
+  const auto out = tensors_of(n.outputs());
+  const std::string name = lower(n.name());
+  if (!in.empty()) op.dtype = in[0].dtype;
+  auto dims = [](const Tensor& t, size_t r) { return t.shape.size() == r; };
+  auto positive = [](const Tensor& t) {
+    for (int64_t d : t.shape)
+      if (d <= 0) return false;
+    return true;
+  };
+  const bool backward = contains(name, "backward");
+  // Convolution: input [N,C,H,W], weight [K,C/g,R,S], output [N,K,P,Q].
+  if (!backward && in.size() >= 2 && !out.empty() && dims(in[0], 4) && dims(in[1], 4) &&
+      dims(out[0], 4) && positive(in[0]) && positive(in[1]) && positive(out[0])) {
+    const auto &x = in[0].shape, &wt = in[1].shape, &y = out[0].shape;
+    if (y[0] == x[0] && y[1] == wt[0] && x[1] % wt[1] == 0 && wt[0] % (x[1] / wt[1]) == 0) {
+      const int64_t g = x[1] / wt[1];
+      op.kind = OpKind::kConv;
+      op.m = y[0] * y[2] * y[3];
+      op.n = wt[0] / g;
+      op.k = wt[1] * wt[2] * wt[3];
+      op.batch = g;
+      op.weights = WeightOperand::kB;
+      ++sum.shaped_gemms;
+      return;
+    }
+  }
+  // Convolution backward: grad_out [N,K,P,Q], input [N,C,H,W], weight [K,C/g,R,S]:
+  // the data-gradient and weight-gradient GEMMs, each as large as the forward one.
+  if (backward && contains(name, "conv") && in.size() >= 3 && dims(in[0], 4) && dims(in[2], 4) &&
+      positive(in[0]) && positive(in[2])) {
+    const auto &go = in[0].shape, &wt = in[2].shape;
+    op.kind = OpKind::kOpaque;
+    op.flops_given = 2 * 2 * go[0] * go[2] * go[3] * wt[0] * wt[1] * wt[2] * wt[3];
+    op.bytes_given = bytes_of(in) + bytes_of(out);
+    return;
+  }
+  const bool matmul_name = contains(name, "mm") || contains(name, "matmul") ||
+                           contains(name, "linear") || contains(name, "gemm");
+  if (matmul_name) {
+    if (contains(name, "linear") && in.size() >= 2 && in[0].shape.size() >= 2 && dims(in[1], 2) &&
+        positive(in[0]) && positive(in[1]) && in[0].shape.back() == in[1].shape[1]) {
+      op.kind = OpKind::kGemm;
+      op.m = in[0].elements() / in[0].shape.back();
+      op.n = in[1].shape[0];
+      op.k = in[1].shape[1];
+      op.weights = WeightOperand::kB;
+      ++sum.shaped_gemms;
+      return;
+    }
+    for (size_t i = 0; i + 1 < in.size(); ++i) {
+      const auto &a = in[i].shape, &b = in[i + 1].shape;
+      if (!positive(in[i]) || !positive(in[i + 1])) continue;
+      if (a.size() == 2 && b.size() == 2 && a[1] == b[0]) {
+        op.kind = OpKind::kGemm;
+        op.m = a[0];
+        op.n = b[1];
+        op.k = a[1];
+        ++sum.shaped_gemms;
+        return;
+      }
+      if (a.size() == 3 && b.size() == 3 && a[0] == b[0] && a[2] == b[1]) {
+        op.kind = OpKind::kBatchedGemm;
+        op.batch = a[0];
+        op.m = a[1];
+        op.n = b[2];
+        op.k = a[2];
+        ++sum.shaped_gemms;
+        return;
+      }
+    }
+  }
+  op.kind = OpKind::kOpaque;
+  int64_t elems = 0;
+  for (const auto& t : out.empty() ? in : out) elems = std::max(elems, t.elements());
+  op.flops_given = elems;
+  op.bytes_given = bytes_of(in) + bytes_of(out);
+}
+
+// ---- files ------------------------------------------------------------------------
+
+bool read_varint(const std::string& buf, size_t& pos, uint64_t* out) {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (pos >= buf.size()) return false;
+    const uint8_t c = uint8_t(buf[pos++]);
+    v |= uint64_t(c & 0x7f) << shift;
+    if (!(c & 0x80)) {
+      *out = v;
+      return true;
+    }
+  }
+  return false;
+}
+
+struct RankFile {
+  std::string path;
+  int64_t rank = -1;
+};
+
+std::vector<RankFile> collect(const std::vector<std::string>& inputs) {
+  std::vector<std::string> files;
+  for (const auto& in : inputs) {
+    std::error_code ec;
+    if (fs::is_directory(in, ec)) {
+      std::vector<std::string> found;
+      for (const auto& e : fs::directory_iterator(in, ec))
+        if (e.path().extension() == ".et") found.push_back(e.path().string());
+      if (found.empty()) throw sim::UserError(in + ": no .et files in this folder");
+      std::sort(found.begin(), found.end());
+      files.insert(files.end(), found.begin(), found.end());
+    } else if (fs::exists(in, ec)) {
+      files.push_back(in);
+    } else {
+      throw sim::UserError(in + ": no such file or folder");
+    }
+  }
+  if (files.empty()) throw sim::UserError("tessera trace import-chakra: no input files");
+  std::vector<RankFile> out;
+  static const std::regex rank_re(R"(\.([0-9]{1,6})\.et$)");
+  bool all_named = true;
+  for (const auto& f : files) {
+    std::smatch m;
+    RankFile rf{f, -1};
+    if (std::regex_search(f, m, rank_re))
+      rf.rank = std::stoll(m[1]);
+    else
+      all_named = false;
+    out.push_back(rf);
+  }
+  if (all_named) {
+    std::sort(out.begin(), out.end(),
+              [](const RankFile& a, const RankFile& b) { return a.rank < b.rank; });
+  } else {
+    for (size_t i = 0; i < out.size(); ++i) out[i].rank = int64_t(i);
+  }
+  for (size_t i = 1; i < out.size(); ++i)
+    if (out[i].rank == out[i - 1].rank)
+      throw sim::UserError(out[i].path + ": rank " + std::to_string(out[i].rank) +
+                           " also given by " + out[i - 1].path);
+  return out;
+}
+
+void import_file(const RankFile& rf, int64_t group, Workload& w, ChakraFileSummary& sum) {
+  const std::string buf = sim::read_file(rf.path);
+  sum.file = rf.path;
+  sum.rank = rf.rank;
+  size_t pos = 0;
+  int64_t record = 0;
+  std::vector<pb::TraceNode> nodes;
+  while (pos < buf.size()) {
+    const size_t at = pos;
+    uint64_t len = 0;
+    if (!read_varint(buf, pos, &len) || len > buf.size() - pos)
+      throw sim::UserError(fmt::format(
+          "{}: record {} at byte {}: bad length prefix (not a Chakra ET file, or truncated)",
+          rf.path, record, at));
+    if (record == 0) {
+      pb::TraceHeader h;
+      if (!h.ParseFromArray(buf.data() + pos, int(len)))
+        throw sim::UserError(fmt::format("{}: the metadata record does not decode", rf.path));
+      sum.schema = h.version();
+      for (const auto& a : h.attrs())
+        if (a.name() == "schema" && a.value_case() == pb::Attr::kText) sum.schema = a.text();
+    } else {
+      pb::TraceNode n;
+      if (!n.ParseFromArray(buf.data() + pos, int(len)))
+        throw sim::UserError(
+            fmt::format("{}: record {} at byte {}: node does not decode", rf.path, record, at));
+      nodes.push_back(std::move(n));
+    }
+    pos += len;
+    ++record;
+  }
+  if (record == 0) throw sim::UserError(rf.path + ": empty file (no Chakra metadata record)");
+  sum.nodes = int64_t(nodes.size());
+
+  // When the trace holds GPU kernels, its CPU-side ops only launched them: they keep
+  // their place in the graph but carry no work, so nothing is counted twice.
+  bool has_device_nodes = false;
+  for (const auto& n : nodes) {
+    bool cpu = true;
+    if (attr_flag(n, "is_cpu_op", &cpu) && !cpu) has_device_nodes = true;
+  }
+  std::set<uint64_t> ids;
+  for (const auto& n : nodes)
+    if (!ids.insert(n.id()).second)
+      throw sim::UserError(fmt::format("{}: node id {} appears twice", rf.path, n.id()));
+  auto op_name = [&](uint64_t id) { return fmt::format("r{}.n{}", rf.rank, id); };
+
+  // Data deps first (they form a DAG in the traces seen); then ctrl deps, except any
+  // that would close a cycle (PyTorch-derived traces link a CPU op and its kernel both
+  // ways) -- ASTRA-sim's feeder likewise orders nodes by their data deps.
+  std::map<uint64_t, size_t> index;
+  for (size_t i = 0; i < nodes.size(); ++i) index[nodes[i].id()] = i;
+  std::vector<std::vector<size_t>> deps(nodes.size());
+  auto add_dep = [&](size_t i, uint64_t id) {
+    auto it = index.find(id);
+    if (id == nodes[i].id() || it == index.end()) {
+      ++sum.dropped_deps;
+      return false;
+    }
+    if (std::find(deps[i].begin(), deps[i].end(), it->second) != deps[i].end()) return false;
+    deps[i].push_back(it->second);
+    return true;
+  };
+  for (size_t i = 0; i < nodes.size(); ++i)
+    for (uint64_t d : nodes[i].data_deps()) add_dep(i, d);
+  std::vector<size_t> stamp(nodes.size(), 0);
+  size_t walk = 0;
+  // Does node `from` depend, directly or not, on node `target`?
+  auto reaches = [&](size_t from, size_t target) {
+    ++walk;
+    std::vector<size_t> stack = {from};
+    stamp[from] = walk;
+    while (!stack.empty()) {
+      size_t u = stack.back();
+      stack.pop_back();
+      if (u == target) return true;
+      for (size_t d : deps[u])
+        if (stamp[d] != walk) {
+          stamp[d] = walk;
+          stack.push_back(d);
+        }
+    }
+    return false;
+  };
+  for (size_t i = 0; i < nodes.size(); ++i)
+    for (uint64_t c : nodes[i].ctrl_deps()) {
+      auto it = index.find(c);
+      if (it != index.end() && c != nodes[i].id() && reaches(it->second, i)) {
+        ++sum.cyclic_ctrl_deps;
+        continue;
+      }
+      add_dep(i, c);
+    }
+
+  int64_t rec = 0;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const auto& n = nodes[i];
+    ++rec;
+    const std::string where = fmt::format("{}: record {} (node {})", rf.path, rec, n.id());
+    ++sum.node_types[node_type_name(n.kind())];
+    Op op;
+    op.name = op_name(n.id());
+    op.rank = rf.rank;
+    op.dtype = DType::kFp32;
+    for (size_t d : deps[i]) op.deps.push_back(op_name(nodes[d].id()));
+
+    bool cpu = false;
+    const bool host = has_device_nodes && attr_flag(n, "is_cpu_op", &cpu) && cpu;
+    int64_t v = 0;
+    if (host) {
+      op.kind = OpKind::kOpaque;
+      ++sum.host_nodes;
+    } else {
+      switch (n.kind()) {
+        case pb::KIND_COMP:
+          if (attr_int(n, "num_ops", &v)) {
+            op.kind = OpKind::kOpaque;
+            op.flops_given = std::max<int64_t>(0, v);
+            if (attr_int(n, "tensor_size", &v)) op.bytes_given = std::max<int64_t>(0, v);
+          } else {
+            comp_from_shapes(n, op, sum);
+          }
+          break;
+        case pb::KIND_COLLECTIVE: {
+          std::optional<OpKind> k;
+          if (attr_int(n, "comm_type", &v)) {
+            k = collective_from_type(v);
+            if (!k) throw sim::UserError(where + ": unknown comm_type " + std::to_string(v));
+          } else {
+            k = collective_from_name(n.name());
+          }
+          if (!k)
+            throw sim::UserError(where + ": collective node without comm_type, and its name '" +
+                                 n.name().substr(0, 60) + "' names no collective");
+          op.kind = *k;
+          if (attr_int(n, "comm_size", &v))
+            op.bytes = std::max<int64_t>(0, v);
+          else
+            op.bytes = bytes_of(tensors_of(n.inputs()));
+          op.group = group;
+          break;
+        }
+        case pb::KIND_SEND:
+        case pb::KIND_RECV: {
+          const bool send = n.kind() == pb::KIND_SEND;
+          op.kind = send ? OpKind::kSend : OpKind::kRecv;
+          if (attr_int(n, "comm_size", &v)) op.bytes = std::max<int64_t>(0, v);
+          if (!attr_int(n, send ? "comm_dst" : "comm_src", &v) || v < 0)
+            throw sim::UserError(
+                where + (send ? ": send node without comm_dst" : ": recv node without comm_src"));
+          op.peer = v;
+          break;
+        }
+        case pb::KIND_MEM_LOAD:
+        case pb::KIND_MEM_STORE:
+          op.kind = OpKind::kOpaque;
+          if (attr_int(n, "tensor_size", &v)) op.bytes_given = std::max<int64_t>(0, v);
+          break;
+        default:
+          op.kind = OpKind::kOpaque;
+          break;
+      }
+    }
+    ++sum.op_kinds[to_string(op.kind)];
+    w.add(std::move(op), where);
+  }
+}
+
+}  // namespace
+
+Workload import_chakra(const std::vector<std::string>& inputs, const ChakraImportOptions& opt,
+                       std::vector<ChakraFileSummary>* summary) {
+  const auto files = collect(inputs);
+  const int64_t group = opt.group > 0 ? opt.group : int64_t(files.size());
+  Workload w;
+  w.meta["source"] = "chakra";
+  w.meta["ranks"] = std::to_string(files.size());
+  std::vector<ChakraFileSummary> sums;
+  for (const auto& f : files) {
+    sums.emplace_back();
+    import_file(f, group, w, sums.back());
+  }
+  if (!sums.empty() && !sums[0].schema.empty()) w.meta["chakra_schema"] = sums[0].schema;
+  w.validate();
+  if (summary) *summary = std::move(sums);
+  return w;
+}
+
+}  // namespace tessera::traces
