@@ -18,7 +18,7 @@ NetworkCore::NetworkCore(const NocConfig& cfg, const Topology& topo, uint32_t me
                          std::to_string(mclasses_) + " message class(es) x " +
                          std::to_string(dclasses) + " dateline class(es) on this topology; need " +
                          std::to_string(mclasses_ * dclasses));
-  if (vcs_ > 255) throw sim::UserError("noc.vcs: at most 255");
+  if (vcs_ > 32) throw sim::UserError("noc.vcs: at most 32");
   vcs_per_mclass_ = vcs_ / mclasses_;
   vcs_per_dateline_ = vcs_per_mclass_ / dclasses;
 
@@ -29,7 +29,7 @@ NetworkCore::NetworkCore(const NocConfig& cfg, const Topology& topo, uint32_t me
   link_util_.assign(size_t(topo_.num_routers()) * P, nullptr);
   link_flits_.assign(size_t(topo_.num_routers()) * P, nullptr);
   for (uint32_t r = 0; r < topo_.num_routers(); ++r) {
-    routers_.emplace_back(r, P, vcs_, cfg.vc_buffer_flits, islip);
+    routers_.emplace_back(r, P, vcs_, cfg.vc_buffer_flits, islip, cfg.wait_for_tail_credit);
     Router& rt = routers_.back();
     const sim::StatsScope rs = stats_.child("router" + std::to_string(r));
     rt.flits_counter = &rs.counter("flits", "flits", "flits switched by this router");
@@ -105,6 +105,7 @@ uint32_t NetworkCore::inject(uint32_t src, uint32_t dst, uint32_t flits, uint32_
   Interface& ni = ni_[src];
   ni.cls[p.mclass].q.push_back(id);
   ++queued_packets_;
+  if (!busy()) last_move_ = now_;  // the watchdog counts from here, not from the last burst
   if (!ni.pending) {
     ni.pending = true;
     ++ni_pending_;
@@ -225,10 +226,12 @@ void NetworkCore::step_interface(uint32_t node) {
     ++flits_injected_;
     ++*st_flits_injected_;
     last_move_ = now_;
-    if (f.tail())
+    if (f.tail()) {
       sq.cur = -1;
-    else
+      if (!cfg_.wait_for_tail_credit) ni.busy[sq.vc] = 0;
+    } else {
       ++sq.next_seq;
+    }
     ni.rr = uint8_t((cl + 1) % mclasses_);
     break;  // the injection link carries one flit per cycle
   }
@@ -263,7 +266,7 @@ void NetworkCore::step() {
         case kCreditToNode: {
           Interface& ni = ni_[e.target];
           ++ni.credits[e.vc];
-          if (e.tail) ni.busy[e.vc] = 0;
+          if (e.tail && cfg_.wait_for_tail_credit) ni.busy[e.vc] = 0;
           break;
         }
       }
@@ -292,7 +295,9 @@ void NetworkCore::step() {
     }
     ni_active_.resize(keep);
   }
-  if (flits_in_network_ > 0 && c - last_move_ > cfg_.watchdog_cycles) report_deadlock();
+  // Flits inside, or packets waiting at an interface, and nothing moves: stop and say where.
+  if ((flits_in_network_ > 0 || queued_packets_ > 0) && c - last_move_ > cfg_.watchdog_cycles)
+    report_deadlock();
   now_ = c + 1;
 }
 
@@ -313,7 +318,8 @@ void NetworkCore::report_deadlock() {
   for (const Router& r : routers_) r.describe_blocked(topo_, lines, now_);
   std::string msg = "noc: no flit moved for " + std::to_string(now_ - last_move_) +
                     " cycles with " + std::to_string(flits_in_network_) +
-                    " flit(s) in the network (cycle " + std::to_string(now_) +
+                    " flit(s) in the network and " + std::to_string(queued_packets_) +
+                    " packet(s) waiting at interfaces (cycle " + std::to_string(now_) +
                     "): deadlock or livelock; blocked:";
   const size_t shown = std::min<size_t>(lines.size(), 16);
   for (size_t i = 0; i < shown; ++i) msg += (i ? "; " : " ") + lines[i];

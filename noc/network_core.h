@@ -60,7 +60,7 @@ class NetworkCore {
   bool busy() const { return in_flight_events_ > 0 || !active_.empty() || ni_pending_ > 0; }
   // Jumps over idle cycles (only when !busy()).
   void skip_to(uint64_t cycle) {
-    if (!busy() && cycle > now_) now_ = cycle;
+    if (!busy() && cycle > now_) now_ = last_move_ = cycle;
   }
 
   // Flits inside the network (injected, not yet delivered).

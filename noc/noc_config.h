@@ -25,6 +25,9 @@ struct NocConfig {
   uint32_t crossbar_cycles = 1;
   uint32_t link_cycles = 1;
   uint32_t credit_cycles = 1;
+  // false: an output VC may take a new packet once the previous tail has been sent;
+  // true: only once the tail's credit came back (the next buffer is empty of it).
+  bool wait_for_tail_credit = false;
   // Network interfaces: the largest packet a transaction is cut into.
   uint32_t max_packet_flits = 9;
   // Deadlock/livelock watch: cycles without any flit moving while flits are inside.
@@ -53,6 +56,8 @@ struct NocConfig {
     v.field("link_cycles", link_cycles, "cycles", "link traversal between routers",
             sim::Range{1, 64});
     v.field("credit_cycles", credit_cycles, "cycles", "credit return delay", sim::Range{1, 64});
+    v.field("wait_for_tail_credit", wait_for_tail_credit, "",
+            "reallocate an output VC only after the tail's credit returns (atomic VCs)");
     v.field("max_packet_flits", max_packet_flits, "flits",
             "largest packet (header + data flits) a transaction is cut into", sim::Range{2, 1024});
     v.field("watchdog_cycles", watchdog_cycles, "cycles",

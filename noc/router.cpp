@@ -7,8 +7,16 @@
 
 namespace tessera::noc {
 
-Router::Router(uint32_t id, uint32_t ports, uint32_t vcs, uint32_t depth, bool islip)
-    : id_(id), ports_(ports), vcs_(vcs), depth_(depth), islip_(islip) {
+Router::Router(uint32_t id, uint32_t ports, uint32_t vcs, uint32_t depth, bool islip,
+               bool wait_tail_credit)
+    : id_(id),
+      ports_(ports),
+      vcs_(vcs),
+      depth_(depth),
+      islip_(islip),
+      wait_tail_credit_(wait_tail_credit) {
+  va_mask_.assign(ports, 0);
+  sa_mask_.assign(ports, 0);
   in_.resize(size_t(ports) * vcs);
   out_.resize(size_t(ports) * vcs);
   eject_.assign(ports, 0);
@@ -34,66 +42,74 @@ void Router::step(NetworkCore& core, uint64_t now) {
   const Topology& topo = core.topology();
 
   // Route computation and VC allocation requests (input stage of the separable
-  // VC allocator: each input VC asks for one free output VC).
+  // VC allocator: each input VC asks for one free output VC). Only VCs holding a
+  // packet that has no output VC yet take part.
   touched_.clear();
-  for (uint32_t ivc = 0; ivc < nin; ++ivc) {
-    InVc& iv = in_[ivc];
-    if (iv.count == 0 || iv.state == kActive) continue;
-    if (iv.state == kIdle) {
-      // A new packet's head is at the front: route computation starts now.
-      iv.state = kRouting;
-      iv.ready = now + t.rc;
-      iv.in_class = uint8_t(core.dateline_class_of(ivc % vcs_));
-    }
-    if (iv.state == kRouting) {
-      if (now < iv.ready) continue;
-      const Flit& f = front(ivc);
-      iv.route = topo.route(id_, ivc / vcs_, iv.in_class, core.packet(f.pkt).dst);
-      iv.state = kVcAlloc;
-    }
-    if (now < iv.ready) continue;
-    const uint32_t mclass = core.packet(front(ivc).pkt).mclass;
-    // Among the candidate ports, the free output VC of the right class on the port
-    // with the most credit (adaptive routing); ties keep the first candidate.
-    int32_t pick = -1, pick_score = -1;
-    for (uint32_t c = 0; c < iv.route.n; ++c) {
-      const uint32_t port = iv.route.port[c];
-      const uint32_t base = core.vc_base(mclass, iv.route.vc_class[c]);
-      const uint32_t n = core.vcs_per_class();
-      for (uint32_t k = 0; k < n; ++k) {
-        const uint32_t v = base + (iv.va_rr + k) % n;
-        const OutVc& o = out_[port * vcs_ + v];
-        if (o.busy) continue;
-        const int32_t score = o.credits;
-        if (score > pick_score) {
-          pick_score = score;
-          pick = int32_t(port * vcs_ + v);
+  if (waiting_ > 0) {
+    for (uint32_t port = 0; port < ports_; ++port)
+      for (uint32_t m = va_mask_[port]; m; m &= m - 1) {
+        const uint32_t ivc = port * vcs_ + uint32_t(__builtin_ctz(m));
+        InVc& iv = in_[ivc];
+        if (iv.state == kIdle) {
+          // A new packet's head is at the front: route computation starts now.
+          iv.state = kRouting;
+          iv.ready = now + t.rc;
+          iv.in_class = uint8_t(core.dateline_class_of(ivc % vcs_));
         }
-        break;
+        if (iv.state == kRouting) {
+          if (now < iv.ready) continue;
+          iv.route = topo.route(id_, ivc / vcs_, iv.in_class, core.packet(front(ivc).pkt).dst);
+          iv.state = kVcAlloc;
+        }
+        if (now < iv.ready) continue;
+        const uint32_t mclass = core.packet(front(ivc).pkt).mclass;
+        // Among the candidate ports, a free output VC of the right class on the port
+        // with the most credit (adaptive routing); ties keep the first candidate.
+        int32_t pick = -1, pick_score = -1;
+        const uint32_t n = core.vcs_per_class();
+        for (uint32_t c = 0; c < iv.route.n; ++c) {
+          const uint32_t port = iv.route.port[c];
+          const uint32_t base = port * vcs_ + core.vc_base(mclass, iv.route.vc_class[c]);
+          uint32_t k = iv.va_rr >= n ? 0 : iv.va_rr;
+          for (uint32_t i = 0; i < n; ++i, k = (k + 1 == n) ? 0 : k + 1) {
+            const OutVc& o = out_[base + k];
+            if (o.busy) continue;
+            if (int32_t(o.credits) > pick_score) {
+              pick_score = o.credits;
+              pick = int32_t(base + k);
+            }
+            break;
+          }
+        }
+        if (pick < 0) continue;
+        // Output stage: each output VC grants one requester, round-robin from its pointer.
+        int32_t& best = va_best_[pick];
+        if (best < 0) {
+          touched_.push_back(uint32_t(pick));
+          best = int32_t(ivc);
+        } else {
+          const uint32_t p = va_ptr_[pick];
+          const uint32_t a = ivc >= p ? ivc - p : ivc + nin - p;
+          const uint32_t b = uint32_t(best) >= p ? uint32_t(best) - p : uint32_t(best) + nin - p;
+          if (a < b) best = int32_t(ivc);
+        }
       }
+    for (uint32_t ovc : touched_) {
+      const uint32_t ivc = uint32_t(va_best_[ovc]);
+      va_best_[ovc] = -1;
+      InVc& iv = in_[ivc];
+      out_[ovc].busy = true;
+      iv.out_port = uint8_t(ovc / vcs_);
+      iv.out_vc = uint8_t(ovc % vcs_);
+      iv.state = kActive;
+      iv.ready = now + t.va;
+      iv.va_rr = uint8_t(uint32_t(iv.va_rr) + 1 >= core.vcs_per_class() ? 0 : iv.va_rr + 1);
+      va_ptr_[ovc] = uint16_t(ivc + 1 == nin ? 0 : ivc + 1);
+      --waiting_;
+      const uint32_t port = ivc / vcs_, bit = 1u << (ivc - port * vcs_);
+      va_mask_[port] &= ~bit;
+      if (iv.count > 0) sa_mask_[port] |= bit;
     }
-    if (pick < 0) continue;
-    // Output stage: each output VC grants one requester, round-robin from its pointer.
-    int32_t& best = va_best_[pick];
-    if (best < 0) {
-      touched_.push_back(uint32_t(pick));
-      best = int32_t(ivc);
-    } else {
-      const uint32_t p = va_ptr_[pick];
-      if ((ivc + nin - p) % nin < (uint32_t(best) + nin - p) % nin) best = int32_t(ivc);
-    }
-  }
-  for (uint32_t ovc : touched_) {
-    const uint32_t ivc = uint32_t(va_best_[ovc]);
-    va_best_[ovc] = -1;
-    InVc& iv = in_[ivc];
-    out_[ovc].busy = true;
-    iv.out_port = uint8_t(ovc / vcs_);
-    iv.out_vc = uint8_t(ovc % vcs_);
-    iv.state = kActive;
-    iv.ready = now + t.va;
-    ++iv.va_rr;
-    va_ptr_[ovc] = uint16_t((ivc + 1) % nin);
   }
 
   // Switch allocation, separable input-first: each input port picks one ready VC
@@ -101,17 +117,25 @@ void Router::step(NetworkCore& core, uint64_t now) {
   touched_.clear();
   for (uint32_t p = 0; p < ports_; ++p) {
     sa_req_[p] = -1;
-    for (uint32_t k = 0; k < vcs_; ++k) {
-      const uint32_t v = (sa_in_ptr_[p] + k) % vcs_;
-      const uint32_t ivc = p * vcs_ + v;
-      const InVc& iv = in_[ivc];
-      if (iv.state != kActive || iv.count == 0 || now < iv.ready) continue;
-      if (out_[iv.out_port * vcs_ + iv.out_vc].credits <= 0) continue;
-      sa_req_[p] = int32_t(ivc);
-      break;
+    const uint32_t m = sa_mask_[p];
+    if (m == 0) continue;
+    // Visit the candidate VCs in round-robin order from the port's pointer.
+    const uint32_t ptr = sa_in_ptr_[p];
+    const uint32_t hi = m & (~0u << ptr), lo = m & ~(~0u << ptr);
+    for (uint32_t part : {hi, lo}) {
+      for (; part; part &= part - 1) {
+        const uint32_t v = uint32_t(__builtin_ctz(part));
+        const uint32_t ivc = p * vcs_ + v;
+        const InVc& iv = in_[ivc];
+        if (now < iv.ready) continue;
+        if (out_[iv.out_port * vcs_ + iv.out_vc].credits <= 0) continue;
+        sa_req_[p] = int32_t(ivc);
+        if (!islip_) sa_in_ptr_[p] = uint16_t(v + 1 == vcs_ ? 0 : v + 1);
+        break;
+      }
+      if (sa_req_[p] >= 0) break;
     }
     if (sa_req_[p] < 0) continue;
-    if (!islip_) sa_in_ptr_[p] = uint16_t((uint32_t(sa_req_[p]) % vcs_ + 1) % vcs_);
     const uint32_t op = in_[uint32_t(sa_req_[p])].out_port;
     int32_t& best = sa_best_[op];
     if (best < 0) {
@@ -119,7 +143,10 @@ void Router::step(NetworkCore& core, uint64_t now) {
       best = int32_t(p);
     } else {
       const uint32_t ptr = sa_out_ptr_[op];
-      if ((p + ports_ - ptr) % ports_ < (uint32_t(best) + ports_ - ptr) % ports_) best = int32_t(p);
+      const uint32_t a = p >= ptr ? p - ptr : p + ports_ - ptr;
+      const uint32_t b =
+          uint32_t(best) >= ptr ? uint32_t(best) - ptr : uint32_t(best) + ports_ - ptr;
+      if (a < b) best = int32_t(p);
     }
   }
   for (uint32_t op : touched_) {
@@ -127,22 +154,34 @@ void Router::step(NetworkCore& core, uint64_t now) {
     sa_best_[op] = -1;
     const uint32_t ivc = uint32_t(sa_req_[ip]);
     InVc& iv = in_[ivc];
-    sa_out_ptr_[op] = uint16_t((ip + 1) % ports_);
-    if (islip_) sa_in_ptr_[ip] = uint16_t((ivc % vcs_ + 1) % vcs_);
+    sa_out_ptr_[op] = uint16_t(ip + 1 == ports_ ? 0 : ip + 1);
+    const uint32_t v = ivc - ip * vcs_;
+    if (islip_) sa_in_ptr_[ip] = uint16_t(v + 1 == vcs_ ? 0 : v + 1);
     Flit f = buf_[size_t(ivc) * depth_ + iv.head];
-    iv.head = uint16_t((iv.head + 1) % depth_);
+    iv.head = uint16_t(uint32_t(iv.head) + 1 == depth_ ? 0 : iv.head + 1);
     --iv.count;
     --buffered_;
+    if (iv.count == 0) sa_mask_[ip] &= ~(1u << v);
     OutVc& o = out_[op * vcs_ + iv.out_vc];
     --o.credits;
     const bool tail = f.tail();
-    if (tail && eject_[op]) o.busy = false;  // an endpoint never returns credits
+    // The output VC is free again once the tail is sent (or, with
+    // wait_for_tail_credit, once its credit says the tail left the next buffer; an
+    // endpoint returns no credits).
+    if (tail && (eject_[op] || !wait_tail_credit_)) o.busy = false;
     f.vc = iv.out_vc;
     // Switch allocation, crossbar and link: the flit is in the next buffer after these.
     core.send_flit(id_, op, f, now + t.sa + t.xbar + t.link);
-    core.send_credit(id_, ivc / vcs_, ivc % vcs_, tail, now + t.credit);
+    core.send_credit(id_, ip, v, tail, now + t.credit);
     if (port_flits[op]) ++*port_flits[op];
-    if (tail) iv.state = kIdle;
+    if (tail) {
+      iv.state = kIdle;
+      sa_mask_[ip] &= ~(1u << v);
+      if (iv.count > 0) {  // the next packet's head is already here
+        ++waiting_;
+        va_mask_[ip] |= 1u << v;
+      }
+    }
   }
   if (!touched_.empty()) core.note_move(now);
 }

@@ -37,7 +37,8 @@ class Router {
  public:
   enum VcState : uint8_t { kIdle, kRouting, kVcAlloc, kActive };
 
-  Router(uint32_t id, uint32_t ports, uint32_t vcs, uint32_t depth, bool islip);
+  Router(uint32_t id, uint32_t ports, uint32_t vcs, uint32_t depth, bool islip,
+         bool wait_tail_credit);
   // One cycle of route computation, VC allocation and switch allocation.
   void step(NetworkCore& core, uint64_t now);
   // A flit written into input (port, vc) by a link; false when the buffer was full
@@ -45,7 +46,17 @@ class Router {
   bool accept(uint32_t port, const Flit& f) {
     InVc& iv = in_[port * vcs_ + f.vc];
     if (iv.count == depth_) return false;
-    buf_[(size_t(port * vcs_ + f.vc)) * depth_ + (iv.head + iv.count) % depth_] = f;
+    uint32_t slot = iv.head + iv.count;
+    if (slot >= depth_) slot -= depth_;
+    buf_[(size_t(port * vcs_ + f.vc)) * depth_ + slot] = f;
+    if (iv.count == 0) {
+      if (iv.state == kIdle) {
+        va_mask_[port] |= 1u << f.vc;  // a head needing a route
+        ++waiting_;
+      } else if (iv.state == kActive) {
+        sa_mask_[port] |= 1u << f.vc;  // a body flit of a packet that holds an output VC
+      }
+    }
     ++iv.count;
     ++buffered_;
     if (iv.count > max_occupancy_) max_occupancy_ = iv.count;
@@ -55,7 +66,7 @@ class Router {
   void credit(uint32_t port, uint32_t vc, bool tail) {
     OutVc& o = out_[port * vcs_ + vc];
     ++o.credits;
-    if (tail) o.busy = false;
+    if (tail && wait_tail_credit_) o.busy = false;
   }
   void set_output(uint32_t port, bool eject, int32_t credits);
   uint32_t buffered() const { return buffered_; }
@@ -85,6 +96,11 @@ class Router {
 
   uint32_t id_, ports_, vcs_, depth_;
   bool islip_;
+  bool wait_tail_credit_;
+  uint32_t waiting_ = 0;  // input VCs holding a head that has no output VC yet
+  // Per input port, one bit per VC: VCs whose head waits for route/VC allocation, and
+  // VCs holding flits of a packet that has its output VC (switch allocation candidates).
+  std::vector<uint32_t> va_mask_, sa_mask_;
   uint32_t buffered_ = 0, max_occupancy_ = 0;
   std::vector<InVc> in_;
   std::vector<OutVc> out_;
