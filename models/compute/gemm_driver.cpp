@@ -100,6 +100,16 @@ GemmTiming run_gemm(const FoldPlan& p, bool overlap, const GemmJob& job, Systoli
     }
     if (outputs == expected) {
       t.cycles = cyc;
+      // Move the array past this cycle, so the next job does not see this job's last
+      // result still on the pins (the job's timing is unaffected).
+      ArrayPins idle;
+      idle.os_mode = p.os;
+      dp.set_pins(idle);
+      dp.tick();
+      if (shadow) {
+        shadow->set_pins(idle);
+        shadow->tick();
+      }
       break;
     }
     if (cyc > limit)

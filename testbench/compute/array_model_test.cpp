@@ -238,3 +238,22 @@ TEST_CASE("lockstep stops at the first divergence with fold, cycle and PE", "[un
       run_gemm(plan, true, GemmJob{8, 8, 8, a.data(), b.data(), c.data()}, good, &bad),
       Catch::Contains("fold 2 at cycle 30, PE (3,2)"));
 }
+
+TEST_CASE("an engine reused for many jobs times each like a fresh one", "[unit]") {
+  std::mt19937_64 rng(21);
+  for (const char* df : {"ws", "os", "is"}) {
+    sim::StatsRegistry reg;
+    sim::EnergyLedger ledger;
+    const ArrayConfig cfg = array_config(4, 8, df, true, "model");
+    auto eng = make_gemm_engine(cfg, sim::StatsScope(reg, "g"), ledger, "g");
+    for (const Shape& s : shapes_for(4, 8, 30, rng)) {
+      INFO(df << " " << to_string(s));
+      const auto a = random_i8(rng, size_t(s.m) * s.k);
+      const auto b = random_i8(rng, size_t(s.k) * s.n);
+      std::vector<int32_t> c(size_t(s.m) * s.n);
+      const GemmTiming t = eng->run(GemmJob{s.m, s.n, s.k, a.data(), b.data(), c.data()});
+      REQUIRE(t.same_timing(closed(cfg, s)));
+      REQUIRE(c == reference_gemm(a, b, s));
+    }
+  }
+}
