@@ -494,29 +494,35 @@ void import_file(const RankFile& rf, int64_t group, Workload& w, ChakraFileSumma
   };
   for (size_t i = 0; i < nodes.size(); ++i)
     for (uint64_t d : nodes[i].data_deps()) add_dep(i, d);
-  std::vector<size_t> stamp(nodes.size(), 0);
-  size_t walk = 0;
-  // Does node `from` depend, directly or not, on node `target`?
-  auto reaches = [&](size_t from, size_t target) {
-    ++walk;
-    std::vector<size_t> stack = {from};
-    stamp[from] = walk;
-    while (!stack.empty()) {
-      size_t u = stack.back();
-      stack.pop_back();
-      if (u == target) return true;
-      for (size_t d : deps[u])
-        if (stamp[d] != walk) {
-          stamp[d] = walk;
-          stack.push_back(d);
-        }
+  // A topological order of the data deps (file order where free); a ctrl dep is kept
+  // when it points back in that order, so the union stays acyclic.
+  std::vector<size_t> order_of(nodes.size(), 0);
+  {
+    std::vector<size_t> pending(nodes.size(), 0);
+    std::vector<std::vector<size_t>> users(nodes.size());
+    for (size_t i = 0; i < nodes.size(); ++i)
+      for (size_t d : deps[i]) {
+        users[d].push_back(i);
+        ++pending[i];
+      }
+    std::set<size_t> ready;
+    for (size_t i = 0; i < nodes.size(); ++i)
+      if (!pending[i]) ready.insert(i);
+    size_t next = 0;
+    while (!ready.empty()) {
+      size_t u = *ready.begin();
+      ready.erase(ready.begin());
+      order_of[u] = next++;
+      for (size_t v : users[u])
+        if (--pending[v] == 0) ready.insert(v);
     }
-    return false;
-  };
+    if (next != nodes.size())
+      throw sim::UserError(rf.path + ": the data dependencies form a cycle");
+  }
   for (size_t i = 0; i < nodes.size(); ++i)
     for (uint64_t c : nodes[i].ctrl_deps()) {
       auto it = index.find(c);
-      if (it != index.end() && c != nodes[i].id() && reaches(it->second, i)) {
+      if (it != index.end() && c != nodes[i].id() && order_of[it->second] > order_of[i]) {
         ++sum.cyclic_ctrl_deps;
         continue;
       }

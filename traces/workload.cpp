@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <numeric>
 #include <queue>
+#include <set>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -382,12 +384,11 @@ void Workload::validate() const {
     }
     need(op.rank >= 0, "rank must not be negative");
     if (!op.tied.empty()) need(index_.count(op.tied) > 0, "tied to unknown op '" + op.tied + "'");
-    for (size_t d = 0; d < op.deps.size(); ++d) {
-      const auto& dep = op.deps[d];
+    std::set<std::string_view> seen;  // (some imported nodes have thousands of deps)
+    for (const auto& dep : op.deps) {
       need(dep != op.name, "depends on itself");
       need(index_.count(dep) > 0, "depends on unknown op '" + dep + "'");
-      for (size_t e = 0; e < d; ++e)
-        need(op.deps[e] != dep, "lists dependency '" + dep + "' twice");
+      need(seen.insert(dep).second, "lists dependency '" + dep + "' twice");
     }
   }
   topological_order();  // throws on a cycle
