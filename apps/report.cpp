@@ -1,0 +1,257 @@
+#include "apps/report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <regex>
+#include <sstream>
+
+#include <fmt/format.h>
+
+namespace tessera::apps {
+
+namespace {
+
+double sum_matching(const sim::StatsRegistry& s, const std::regex& re) {
+  double v = 0;
+  for (const auto& n : s.names())
+    if (std::regex_match(n, re)) v += s.value(n);
+  return v;
+}
+double mean_matching(const sim::StatsRegistry& s, const std::regex& re) {
+  double v = 0;
+  int k = 0;
+  for (const auto& n : s.names())
+    if (std::regex_match(n, re)) v += s.value(n), ++k;
+  return k ? v / k : 0.0;
+}
+int64_t meta_int(const traces::Workload& w, const char* key, int64_t def) {
+  auto it = w.meta.find(key);
+  if (it == w.meta.end()) return def;
+  try {
+    return std::stoll(it->second);
+  } catch (...) {
+    return def;
+  }
+}
+std::string si(double v, const char* unit) {
+  const char* pre[] = {"", "k", "M", "G", "T", "P"};
+  int i = 0;
+  while (std::fabs(v) >= 1000 && i < 5) v /= 1000, ++i;
+  return fmt::format("{:.3g} {}{}", v, pre[i], unit);
+}
+std::string secs(double s) {
+  if (s >= 1) return fmt::format("{:.4g} s", s);
+  if (s >= 1e-3) return fmt::format("{:.4g} ms", s * 1e3);
+  if (s >= 1e-6) return fmt::format("{:.4g} us", s * 1e6);
+  return fmt::format("{:.4g} ns", s * 1e9);
+}
+// Which part of the machine an energy account belongs to.
+std::string component_class(const std::string& path) {
+  static const std::pair<const char*, const char*> classes[] = {
+      {".gemm", "arrays"},    {".scratchpad", "scratchpads"}, {".vector", "vector units"},
+      {".hbm", "HBM"},        {".d2d", "die-to-die links"},   {"fabric", "fabric"},
+      {".noc", "NoC"},        {".dma", "DMA"}};
+  for (const auto& [key, name] : classes)
+    if (path.find(key) != std::string::npos) return name;
+  return "other";
+}
+
+}  // namespace
+
+RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
+                      const mapper::Mapping& m, const CommandTimes& times,
+                      const sim::StatsRegistry& stats, const sim::EnergyLedger& energy,
+                      uint64_t sim_time_ps, const std::string& workload_name) {
+  RunReport r;
+  r.machine = spec.name;
+  r.workload = workload_name;
+  r.sim_time_s = double(sim_time_ps) * 1e-12;
+  r.layers_total = m.layers_total;
+  r.layers_simulated = m.layers_simulated;
+  const double clock_hz = double(spec.tile.clock_mhz) * 1e6;
+  const double tiles = spec.total_tiles();
+  const double peak_flops_tile = 2.0 * spec.tile.array.rows * spec.tile.array.cols * clock_hz;
+  r.peak_tflops = peak_flops_tile * tiles / 1e12;
+  const double stacks = double(spec.total_chiplets()) * spec.chiplet.hbm_stacks;
+  const double hbm_peak = stacks * spec.chiplet.hbm.peak_gbps() * 1e9;  // B/s
+  const double link_bw = spec.package.d2d.lanes * spec.package.d2d.gbps_per_lane / 8 * 1e9;
+
+  // Per-op start/end over every tile's commands.
+  r.ops.resize(m.ops.size());
+  for (size_t i = 0; i < m.ops.size(); ++i) {
+    const auto& p = m.ops[i];
+    OpResult& o = r.ops[i];
+    o.name = p.name;
+    o.kind = p.kind;
+    o.strategy = p.strategy;
+    o.layer = p.layer;
+    o.simulated = p.simulated;
+    o.tiles = p.tiles;
+    o.flops = p.flops * m.groups;
+    o.start_ps = UINT64_MAX;
+    o.end_ps = 0;
+  }
+  for (size_t t = 0; t < m.programs.size(); ++t)
+    for (const auto& c : m.programs[t]) {
+      OpResult& o = r.ops[c.op_index];
+      o.start_ps = std::min(o.start_ps, times.start[t][c.id]);
+      o.end_ps = std::max(o.end_ps, times.end[t][c.id]);
+    }
+  for (size_t i = 0; i < r.ops.size(); ++i) {
+    OpResult& o = r.ops[i];
+    const auto& p = m.ops[i];
+    if (o.start_ps == UINT64_MAX) o.start_ps = o.end_ps = 0;
+    o.compute_floor_s = o.tiles ? o.flops / (peak_flops_tile * o.tiles * m.groups) : 0;
+    o.memory_floor_s = hbm_peak > 0 ? double(p.hbm_bytes) * m.groups / hbm_peak : 0;
+    o.link_floor_s = link_bw > 0 ? double(p.link_bytes) / link_bw : 0;
+    const double floors[3] = {o.compute_floor_s, o.memory_floor_s, o.link_floor_s};
+    static const char* names[3] = {"compute", "HBM", "link"};
+    const int b = int(std::max_element(floors, floors + 3) - floors);
+    o.bound = o.simulated ? (floors[b] > 0 ? names[b] : "sync") : "-";
+    // Most of an op's time above every floor went to the NoC / synchronisation.
+    if (o.simulated && floors[b] > 0 && o.time_s() > 4 * floors[b]) o.bound += " (+NoC/sync)";
+  }
+
+  // Whole workload: repeated layers scale the simulated layers' span.
+  r.flops = 0;
+  for (const auto& o : r.ops) r.flops += o.flops;
+  r.total_time_s = r.sim_time_s;
+  double energy_scale = 1.0;
+  if (m.layers_simulated > 0 && m.layers_simulated < m.layers_total) {
+    uint64_t lstart = UINT64_MAX, lend = 0;
+    for (const auto& o : r.ops)
+      if (o.simulated && o.layer >= 0) lstart = std::min(lstart, o.start_ps), lend = std::max(lend, o.end_ps);
+    const double layer_span = lend > lstart ? double(lend - lstart) * 1e-12 : 0;
+    const double per_layer = layer_span / m.layers_simulated;
+    r.total_time_s = r.sim_time_s + per_layer * (m.layers_total - m.layers_simulated);
+    r.time_estimated = true;
+    energy_scale = r.sim_time_s > 0 ? r.total_time_s / r.sim_time_s : 1.0;
+  }
+
+  const double cycles = r.sim_time_s * clock_hz;
+  const double macs = sum_matching(stats, std::regex(R"(.*\.tile\d+\.gemm\.macs)"));
+  if (cycles > 0) {
+    r.util_array = macs / (tiles * spec.tile.array.rows * spec.tile.array.cols * cycles);
+    r.util_vector = sum_matching(stats, std::regex(R"(.*\.tile\d+\.vector\.busy_cycles)")) /
+                    (tiles * cycles);
+  }
+  const double hbm_bytes =
+      sum_matching(stats, std::regex(R"(.*\.hbm\d+\.bytes_(read|written))"));
+  if (r.sim_time_s > 0 && hbm_peak > 0) r.util_hbm = hbm_bytes / (hbm_peak * r.sim_time_s);
+  r.util_noc = mean_matching(stats, std::regex(R"(.*\.noc\.link_utilization)"));
+  r.util_d2d = mean_matching(stats, std::regex(R"(.*\.d2d\d+\.utilization)"));
+  r.util_fabric = mean_matching(stats, std::regex(R"(.*fabric.*\.utilization)"));
+  r.tflops = r.total_time_s > 0 ? r.flops / r.total_time_s / 1e12 : 0;
+
+  r.energy_j = energy.total_joules() * energy_scale;
+  r.avg_power_w = r.total_time_s > 0 ? r.energy_j / r.total_time_s : 0;
+  std::map<std::string, double> by;
+  for (const auto& a : energy.accounts()) by[component_class(a.component())] += a.total_pj() * 1e-12 * energy_scale;
+  for (const auto& [k, v] : by) r.energy_by_component.emplace_back(k, v);
+
+  // LLM figures: tokens of one step for the whole machine (every rank group).
+  auto ph = w.meta.find("phase");
+  r.phase = ph == w.meta.end() ? "" : ph->second;
+  if (r.phase == "decode" || r.phase == "prefill") {
+    r.llm = true;
+    const double batch = double(meta_int(w, "batch", 1));
+    const double seq = double(meta_int(w, "seq", 1));
+    r.tokens = r.phase == "decode" ? batch : batch * seq;
+    if (r.total_time_s > 0) {
+      r.tokens_per_s = r.tokens / r.total_time_s;
+      if (r.phase == "prefill") r.ttft_s = r.total_time_s;
+      if (r.phase == "decode") r.per_token_latency_s = r.total_time_s;
+      r.joules_per_token = r.energy_j / r.tokens;
+      r.cost_per_mtok_usd = spec.cost.dollars_per_hour / 3600.0 * r.total_time_s / r.tokens * 1e6;
+    }
+  }
+  return r;
+}
+
+nlohmann::json RunReport::to_json() const {
+  nlohmann::json j;
+  j["machine"] = machine;
+  j["workload"] = workload;
+  j["sim_time_s"] = sim_time_s;
+  j["total_time_s"] = total_time_s;
+  j["time_estimated"] = time_estimated;
+  j["layers_total"] = layers_total;
+  j["layers_simulated"] = layers_simulated;
+  j["flops"] = flops;
+  j["tflops"] = tflops;
+  j["peak_tflops"] = peak_tflops;
+  j["percent_of_peak"] = peak_tflops > 0 ? 100.0 * tflops / peak_tflops : 0.0;
+  j["utilization"] = {{"array", util_array},  {"vector", util_vector}, {"hbm", util_hbm},
+                      {"noc", util_noc},      {"d2d", util_d2d},       {"fabric", util_fabric}};
+  j["energy_j"] = energy_j;
+  j["avg_power_w"] = avg_power_w;
+  nlohmann::json e = nlohmann::json::object();
+  for (const auto& [k, v] : energy_by_component) e[k] = v;
+  j["energy_by_component_j"] = e;
+  if (llm) {
+    j["phase"] = phase;
+    j["tokens"] = tokens;
+    j["tokens_per_s"] = tokens_per_s;
+    if (phase == "prefill") j["ttft_s"] = ttft_s;
+    if (phase == "decode") j["per_token_latency_s"] = per_token_latency_s;
+    j["joules_per_token"] = joules_per_token;
+    j["cost_per_mtok_usd"] = cost_per_mtok_usd;
+  }
+  return j;
+}
+
+std::string RunReport::to_text() const {
+  std::ostringstream os;
+  os << fmt::format("Tessera run: {} on {}\n", workload, machine);
+  os << fmt::format("  simulated time      {}\n", secs(sim_time_s));
+  if (time_estimated)
+    os << fmt::format("  whole-model time    {}  (ESTIMATED: {} of {} identical layers simulated, "
+                      "the rest scaled)\n",
+                      secs(total_time_s), layers_simulated, layers_total);
+  os << fmt::format("  achieved            {}FLOP/s  ({:.1f} % of {}FLOP/s peak)\n",
+                    si(tflops * 1e12, ""), peak_tflops > 0 ? 100 * tflops / peak_tflops : 0,
+                    si(peak_tflops * 1e12, ""));
+  os << fmt::format("  utilisation         arrays {:.1f} %  vector {:.1f} %  HBM {:.1f} %  "
+                    "NoC {:.1f} %  D2D {:.1f} %  fabric {:.1f} %\n",
+                    100 * util_array, 100 * util_vector, 100 * util_hbm, 100 * util_noc,
+                    100 * util_d2d, 100 * util_fabric);
+  os << fmt::format("  energy              {}  (average {})\n", si(energy_j, "J"),
+                    si(avg_power_w, "W"));
+  for (const auto& [k, v] : energy_by_component)
+    os << fmt::format("    {:<18}{:>12}\n", k, si(v, "J"));
+  if (llm) {
+    os << fmt::format("  tokens              {:g} ({})\n", tokens, phase);
+    os << fmt::format("  tokens/s            {:.4g}\n", tokens_per_s);
+    if (phase == "prefill") os << fmt::format("  time to first token {}\n", secs(ttft_s));
+    if (phase == "decode") os << fmt::format("  per-token latency   {}\n", secs(per_token_latency_s));
+    os << fmt::format("  energy per token    {}\n", si(joules_per_token, "J"));
+    os << fmt::format("  cost per 1M tokens  ${:.4g}\n", cost_per_mtok_usd);
+  }
+  os << "\n  op                              kind          tiles       time  bound\n";
+  size_t shown = 0;
+  for (const auto& o : ops) {
+    if (!o.simulated) continue;
+    if (++shown > 40) {
+      os << "  ... (" << ops.size() << " ops in all; see ops.csv)\n";
+      break;
+    }
+    os << fmt::format("  {:<32}{:<14}{:>5} {:>10}  {}\n", o.name.substr(0, 31), o.kind, o.tiles,
+                      secs(o.time_s()), o.bound);
+  }
+  return os.str();
+}
+
+std::string RunReport::ops_csv() const {
+  std::ostringstream os;
+  os << "name,kind,layer,simulated,tiles,start_s,end_s,time_s,flops,compute_floor_s,"
+        "memory_floor_s,link_floor_s,bound\n";
+  for (const auto& o : ops)
+    os << fmt::format("{},{},{},{},{},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{}\n",
+                      o.name, o.kind, o.layer, o.simulated ? 1 : 0, o.tiles, o.start_ps * 1e-12,
+                      o.end_ps * 1e-12, o.time_s(), o.flops, o.compute_floor_s,
+                      o.memory_floor_s, o.link_floor_s, o.bound);
+  return os.str();
+}
+
+}  // namespace tessera::apps

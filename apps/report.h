@@ -1,0 +1,67 @@
+// The run report: from the mapping, every command's simulated start and end, the
+// statistics registry and the energy ledger, the headline figures a user asks for
+// (time, TFLOP/s, utilisation, energy, tokens/s, cost) and the per-op breakdown.
+// Rendered as a text table, as JSON (report.json) and as a CSV of ops.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "mapper/mapper.h"
+#include "models/sim/energy_ledger.h"
+#include "models/sim/stats_registry.h"
+#include "models/system/system_spec.h"
+#include "traces/workload.h"
+
+namespace tessera::apps {
+
+// Simulated start and end (ps) of each command, per tile.
+struct CommandTimes {
+  std::vector<std::vector<uint64_t>> start, end;
+};
+
+struct OpResult {
+  std::string name, kind, bound, strategy;
+  int64_t layer = -1;
+  bool simulated = true;
+  uint32_t tiles = 0;
+  uint64_t start_ps = 0, end_ps = 0;
+  double flops = 0;
+  double compute_floor_s = 0;  // flops at the peak of the tiles it used
+  double memory_floor_s = 0;   // its HBM bytes at the peak of the machine's stacks
+  double link_floor_s = 0;     // its tile-to-tile bytes over the die-to-die/fabric links
+  double time_s() const { return double(end_ps - start_ps) * 1e-12; }
+};
+
+struct RunReport {
+  std::string machine, workload;
+  double sim_time_s = 0;         // simulated
+  double total_time_s = 0;       // sim_time_s, or scaled to all layers (estimated)
+  bool time_estimated = false;   // true when repeated layers were not simulated
+  uint32_t layers_total = 0, layers_simulated = 0;
+  double flops = 0;              // of the whole workload
+  double tflops = 0, peak_tflops = 0;
+  double util_array = 0, util_vector = 0, util_hbm = 0, util_noc = 0, util_d2d = 0,
+         util_fabric = 0;
+  double energy_j = 0, avg_power_w = 0;
+  std::vector<std::pair<std::string, double>> energy_by_component;  // J
+  bool llm = false;
+  std::string phase;
+  double tokens = 0, tokens_per_s = 0, ttft_s = 0, per_token_latency_s = 0,
+         joules_per_token = 0, cost_per_mtok_usd = 0;
+  std::vector<OpResult> ops;
+
+  nlohmann::json to_json() const;
+  std::string to_text() const;
+  std::string ops_csv() const;
+};
+
+RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
+                      const mapper::Mapping& m, const CommandTimes& times,
+                      const sim::StatsRegistry& stats, const sim::EnergyLedger& energy,
+                      uint64_t sim_time_ps, const std::string& workload_name);
+
+}  // namespace tessera::apps

@@ -1,0 +1,109 @@
+#include "mapper/gemm_tiling.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "models/sim/errors.h"
+
+namespace tessera::mapper {
+
+namespace {
+uint64_t cdiv(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+uint64_t round_up(uint64_t a, uint64_t b) { return cdiv(a, b) * b; }
+}  // namespace
+
+double estimate_gemm_cycles(uint64_t m, uint64_t n, uint64_t k, const compute::ArrayConfig& a) {
+  if (m == 0 || n == 0 || k == 0) return 0;
+  // Every (rows x cols) fold of the stationary operand streams the moving operand
+  // through the array; fill and drain add about rows + cols per fold.
+  if (a.dataflow == "os") {
+    const double folds = double(cdiv(m, a.rows)) * double(cdiv(n, a.cols));
+    return folds * double(k + a.rows + a.cols);
+  }
+  if (a.dataflow == "is") {
+    const double folds = double(cdiv(k, a.rows)) * double(cdiv(m, a.cols));
+    return folds * double(n) + double(a.rows + a.cols);
+  }
+  const double folds = double(cdiv(k, a.rows)) * double(cdiv(n, a.cols));
+  return folds * double(m) + (a.fold_overlap ? 1 : folds) * double(a.rows + a.cols);
+}
+
+GemmSplit choose_split(uint64_t m, uint64_t n, uint64_t k, uint32_t elem_bytes, uint32_t tiles,
+                       const tile::TileConfig& tc, double bytes_per_cycle_per_tile) {
+  GemmSplit best;
+  double best_t = -1;
+  const auto& a = tc.array;
+  for (uint32_t tn = 1; tn <= tiles; ++tn) {
+    if (tn > 1 && cdiv(n, tn) < 1) break;
+    for (uint32_t tm = 1; tm * tn <= tiles; ++tm) {
+      for (uint32_t tk = 1; tm * tn * tk <= tiles; ++tk) {
+        // Only splits that leave work on every tile.
+        if (tn > n || tm > m || tk > k) continue;
+        const uint64_t mt = cdiv(m, tm), nt = cdiv(n, tn), kt = cdiv(k, tk);
+        const double compute = estimate_gemm_cycles(mt, nt, kt, a);
+        const double bytes = double(mt * kt + kt * nt) * elem_bytes + double(mt * nt) * elem_bytes;
+        const double stream = bytes / bytes_per_cycle_per_tile;
+        // A K split sends (tk - 1) partial results of mt x nt int32 to one tile and adds.
+        const double reduce =
+            tk > 1 ? double(tk - 1) * double(mt * nt) * 4 / bytes_per_cycle_per_tile +
+                         double(tk - 1) * double(mt * nt) / tc.vector.lanes
+                   : 0;
+        const double t = std::max(compute, stream) + reduce;
+        // Prefer fewer tiles on ties (within 1 %): less traffic, less synchronisation.
+        if (best_t < 0 || t < best_t * 0.99) {
+          best_t = t;
+          best = {tm, tn, tk};
+        }
+      }
+    }
+  }
+  return best;
+}
+
+GemmBlocks choose_blocks(uint64_t m, uint64_t n, uint64_t k, uint32_t elem_bytes,
+                         uint64_t spm_bytes, const compute::ArrayConfig& a) {
+  GemmBlocks b;
+  // Start from the whole share (rounded to the array) and halve the largest dimension
+  // until two A, two B and two C blocks fit.
+  b.bm = std::min<uint64_t>(m, 1024);
+  b.bn = std::min<uint64_t>(n, 4096);
+  b.bk = std::min<uint64_t>(k, 4096);
+  auto bytes = [&](const GemmBlocks& x) {
+    return 2 * (x.bm * x.bk + x.bk * x.bn) * elem_bytes + 2 * x.bm * x.bn * 4;
+  };
+  const uint64_t min_m = std::min<uint64_t>(m, a.dataflow == "os" ? a.rows : 1);
+  const uint64_t min_n = std::min<uint64_t>(n, a.cols);
+  const uint64_t min_k = std::min<uint64_t>(k, a.dataflow == "os" ? 1 : a.rows);
+  while (bytes(b) > spm_bytes) {
+    // Halve the dimension whose halving saves the most bytes, keeping array multiples.
+    uint64_t* pick = nullptr;
+    uint64_t save = 0;
+    auto consider = [&](uint64_t* d, uint64_t minv, uint64_t other_bytes) {
+      if (*d <= minv) return;
+      const uint64_t s = (*d - std::max(minv, *d / 2)) * other_bytes;
+      if (s > save) save = s, pick = d;
+    };
+    consider(&b.bm, min_m, 2 * b.bk * elem_bytes + 2 * b.bn * 4);
+    consider(&b.bn, min_n, 2 * b.bk * elem_bytes + 2 * b.bm * 4);
+    consider(&b.bk, min_k, 2 * (b.bm + b.bn) * elem_bytes);
+    if (!pick) break;
+    *pick = std::max<uint64_t>(*pick / 2, 1);
+  }
+  // Keep blocks multiples of the array where the share allows.
+  if (b.bn > a.cols) b.bn = b.bn / a.cols * a.cols;
+  if (b.bk > a.rows) b.bk = b.bk / a.rows * a.rows;
+  b.spm_bytes = bytes(b);
+  if (b.spm_bytes > spm_bytes)
+    throw sim::UserError("scratchpad of " + std::to_string(spm_bytes) +
+                         " bytes cannot hold double-buffered GEMM blocks of the array (" +
+                         std::to_string(b.spm_bytes) + " bytes needed)");
+  (void)round_up;
+  return b;
+}
+
+std::string to_string(const GemmSplit& s) {
+  return "M/" + std::to_string(s.tm) + " N/" + std::to_string(s.tn) + " K/" +
+         std::to_string(s.tk);
+}
+
+}  // namespace tessera::mapper

@@ -1,0 +1,678 @@
+#include "mapper/mapper.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "mapper/gemm_tiling.h"
+#include "models/sim/errors.h"
+
+namespace tessera::mapper {
+
+using tile::CmdKind;
+using tile::Command;
+using tile::VecOp;
+using traces::Op;
+using traces::OpKind;
+
+namespace {
+
+uint64_t cdiv(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+int64_t as_int(const std::map<std::string, std::string>& meta, const char* key, int64_t def) {
+  auto it = meta.find(key);
+  if (it == meta.end()) return def;
+  try {
+    return std::stoll(it->second);
+  } catch (...) {
+    return def;
+  }
+}
+
+// Semaphores used by the mapper's synchronisation.
+constexpr uint32_t kSemArrive = 0;  // barrier: tiles arrive at the group leader
+constexpr uint32_t kSemGo = 1;      // barrier: the leader releases the tiles
+constexpr uint32_t kSemRing = 2;    // ring collectives: a chunk has arrived
+
+// Per-tile bookkeeping while programs are built.
+struct TileState {
+  uint32_t id = 0;
+  tile::Program prog;
+  int64_t fence = -1;  // last compute/store command of the previous op: buffers free after it
+  int64_t gate = -1;   // the barrier wait that makes the previous op's results visible
+  std::vector<uint32_t> op_cmds;  // commands of the op being lowered
+};
+
+class Lowering {
+ public:
+  Lowering(const traces::Workload& w, const system::SystemSpec& spec,
+           const system::AddressMap& map, const MapOptions& opt, Mapping& out)
+      : w_(w), spec_(spec), map_(map), opt_(opt), out_(out) {
+    tiles_.resize(map.num_tiles());
+    for (uint32_t t = 0; t < tiles_.size(); ++t) tiles_[t].id = t;
+    stack_next_.assign(map.num_stacks(), 0);
+    spm_bytes_ = uint64_t(spec.tile.scratchpad.size_kib) * 1024;
+    hidden_ = as_int(w.meta, "hidden", 4096);
+  }
+
+  void run();
+
+ private:
+  // --- program building -------------------------------------------------------------
+  uint32_t add(TileState& t, Command c, std::vector<int64_t> deps) {
+    c.id = uint32_t(t.prog.size());
+    for (int64_t d : deps)
+      if (d >= 0) c.deps.push_back(uint32_t(d));
+    std::sort(c.deps.begin(), c.deps.end());
+    c.deps.erase(std::unique(c.deps.begin(), c.deps.end()), c.deps.end());
+    c.label = cur_op_->name;
+    c.op_index = uint32_t(cur_index_);
+    t.prog.push_back(std::move(c));
+    t.op_cmds.push_back(c.id);
+    return c.id;
+  }
+  Command dma(CmdKind k, uint64_t remote, uint64_t local, uint64_t row_bytes, uint64_t rows,
+              uint64_t stride) {
+    Command c;
+    c.kind = k;
+    c.dma.remote_addr = remote;
+    c.dma.local_addr = local;
+    c.dma.size[0] = row_bytes;
+    c.dma.size[1] = rows;
+    c.dma.remote_stride[1] = stride;
+    return c;
+  }
+  // --- HBM placement ------------------------------------------------------------------
+  // Allocates `bytes` in a stack; returns the global address.
+  uint64_t alloc(uint32_t stack, uint64_t bytes, const std::string& what) {
+    const uint64_t a = (stack_next_[stack] + 4095) / 4096 * 4096;
+    if (a + bytes > map_.stack_capacity())
+      throw sim::UserError("workload does not fit: " + what + " needs " + std::to_string(bytes) +
+                           " bytes in HBM stack " + std::to_string(stack) + " (" +
+                           std::to_string(map_.stack_capacity() - std::min(a, map_.stack_capacity())) +
+                           " free); use a machine with more HBM or more parallelism");
+    stack_next_[stack] = a + bytes;
+    return map_.stack_base(stack) + a;
+  }
+  // The stack nearest to a tile (same chiplet, fewest NoC hops; ties by index).
+  uint32_t near_stack(uint32_t tile) const {
+    uint32_t best = 0, best_h = ~0u;
+    for (uint32_t s = 0; s < map_.num_stacks(); ++s) {
+      const uint32_t h = map_.hops(tile, s);
+      if (h < best_h) best_h = h, best = s;
+    }
+    return best;
+  }
+  // Activation tensors live in the stacks of the group, spread op by op.
+  uint32_t activation_stack(uint32_t group) {
+    const auto& g = groups_[group];
+    std::vector<uint32_t> stacks;
+    for (uint32_t t : g) {
+      const uint32_t s = near_stack(t);
+      if (std::find(stacks.begin(), stacks.end(), s) == stacks.end()) stacks.push_back(s);
+    }
+    return stacks[(act_rr_++) % stacks.size()];
+  }
+
+  // --- lowering -----------------------------------------------------------------------
+  void begin_op(size_t index);
+  void end_op(bool barrier);
+  void barrier(const std::vector<uint32_t>& tiles);
+  void lower_gemm_like(const Op& op, uint32_t group);
+  void lower_gemm_on_tile(TileState& t, uint64_t m, uint64_t n, uint64_t k, uint32_t eb,
+                          uint64_t a_addr, uint64_t a_ld, uint64_t b_addr, uint64_t b_ld,
+                          uint64_t c_addr, uint64_t c_ld, uint32_t c_eb, bool a_weights,
+                          bool b_weights);
+  void lower_vector(const Op& op, uint32_t group);
+  void lower_embedding(const Op& op, uint32_t group);
+  void lower_collective(const Op& op, uint32_t group);
+  VecOp vec_op_of(OpKind k) const;
+  uint64_t output_addr(const Op& op, uint32_t group, uint64_t bytes);
+  uint64_t input_addr(const Op& op, uint32_t group, uint64_t bytes);
+
+  const traces::Workload& w_;
+  const system::SystemSpec& spec_;
+  const system::AddressMap& map_;
+  const MapOptions& opt_;
+  Mapping& out_;
+  std::vector<TileState> tiles_;
+  std::vector<std::vector<uint32_t>> groups_;
+  std::vector<uint64_t> stack_next_;
+  std::vector<uint32_t> op_tiles_;  // tiles used by the current op
+  std::map<std::string, std::vector<uint64_t>> outputs_;  // op name -> output addr per group
+  const Op* cur_op_ = nullptr;
+  size_t cur_index_ = 0;
+  OpPlan* plan_ = nullptr;
+  uint64_t spm_bytes_ = 0;
+  int64_t hidden_ = 4096;
+  uint32_t act_rr_ = 0;
+};
+
+void Lowering::begin_op(size_t index) {
+  cur_index_ = index;
+  cur_op_ = &w_.op(index);
+  plan_ = &out_.ops[index];
+  for (auto& t : tiles_) t.op_cmds.clear();
+  op_tiles_.clear();
+}
+
+void Lowering::end_op(bool do_barrier) {
+  // Each tile's fence is its last command of this op.
+  std::vector<uint32_t> used;
+  for (auto& t : tiles_) {
+    if (t.op_cmds.empty()) continue;
+    used.push_back(t.id);
+    t.fence = t.op_cmds.back();
+  }
+  plan_->tiles = uint32_t(used.size());
+  if (!do_barrier || used.empty()) return;
+  // Barrier per rank group over every tile of the group (all must see the results).
+  for (const auto& g : groups_) barrier(g);
+}
+
+void Lowering::barrier(const std::vector<uint32_t>& tiles) {
+  if (tiles.size() < 2) return;
+  TileState& leader = tiles_[tiles[0]];
+  // Arrive: every other tile signals the leader once its work is done.
+  for (size_t i = 1; i < tiles.size(); ++i) {
+    TileState& t = tiles_[tiles[i]];
+    Command c;
+    c.kind = CmdKind::kSignal;
+    c.sync = {leader.id, kSemArrive, 1};
+    const int64_t last = t.prog.empty() ? -1 : int64_t(t.prog.size()) - 1;
+    add(t, c, {last});
+  }
+  Command wait;
+  wait.kind = CmdKind::kWait;
+  wait.sync = {leader.id, kSemArrive, uint32_t(tiles.size() - 1)};
+  const int64_t leader_last = leader.prog.empty() ? -1 : int64_t(leader.prog.size()) - 1;
+  const uint32_t w = add(leader, wait, {leader_last});
+  leader.gate = w;
+  // Release.
+  for (size_t i = 1; i < tiles.size(); ++i) {
+    Command c;
+    c.kind = CmdKind::kSignal;
+    c.sync = {tiles_[tiles[i]].id, kSemGo, 1};
+    add(leader, c, {w});
+  }
+  for (size_t i = 1; i < tiles.size(); ++i) {
+    TileState& t = tiles_[tiles[i]];
+    Command c;
+    c.kind = CmdKind::kWait;
+    c.sync = {t.id, kSemGo, 1};
+    t.gate = add(t, c, {});
+  }
+}
+
+uint64_t Lowering::output_addr(const Op& op, uint32_t group, uint64_t bytes) {
+  auto& v = outputs_[op.name];
+  if (v.size() < groups_.size()) v.assign(groups_.size(), ~0ull);
+  if (v[group] == ~0ull)
+    v[group] = alloc(activation_stack(group), std::max<uint64_t>(bytes, 1), op.name + " output");
+  return v[group];
+}
+
+uint64_t Lowering::input_addr(const Op& op, uint32_t group, uint64_t bytes) {
+  // The first dependency's output when there is one (the usual chain), else a tensor
+  // of its own (a model input).
+  for (const auto& d : op.deps) {
+    auto it = outputs_.find(d);
+    if (it != outputs_.end() && group < it->second.size() && it->second[group] != ~0ull)
+      return it->second[group];
+  }
+  return alloc(activation_stack(group), std::max<uint64_t>(bytes, 1), op.name + " input");
+}
+
+void Lowering::lower_gemm_on_tile(TileState& t, uint64_t m, uint64_t n, uint64_t k, uint32_t eb,
+                                  uint64_t a_addr, uint64_t a_ld, uint64_t b_addr, uint64_t b_ld,
+                                  uint64_t c_addr, uint64_t c_ld, uint32_t c_eb, bool a_weights,
+                                  bool b_weights) {
+  const GemmBlocks bl = choose_blocks(m, n, k, eb, spm_bytes_, spec_.tile.array);
+  const uint64_t a_sz = bl.bm * bl.bk * eb, b_sz = bl.bk * bl.bn * eb, c_sz = bl.bm * bl.bn * 4;
+  const uint64_t a_off[2] = {0, a_sz}, b_off[2] = {2 * a_sz, 2 * a_sz + b_sz};
+  const uint64_t c_off[2] = {2 * a_sz + 2 * b_sz, 2 * a_sz + 2 * b_sz + c_sz};
+  std::vector<int64_t> gemm_hist, store_hist;
+  const int64_t fence = t.fence;
+  for (uint64_t n0 = 0; n0 < n; n0 += bl.bn) {
+    const uint64_t bn = std::min(bl.bn, n - n0);
+    for (uint64_t m0 = 0; m0 < m; m0 += bl.bm) {
+      const uint64_t bm = std::min(bl.bm, m - m0);
+      const size_t j = store_hist.size();
+      int64_t g = -1;
+      for (uint64_t k0 = 0; k0 < k; k0 += bl.bk) {
+        const uint64_t bk = std::min(bl.bk, k - k0);
+        const size_t i = gemm_hist.size();
+        const int64_t reuse = i >= 2 ? gemm_hist[i - 2] : fence;
+        // Weights need only a free buffer; activations also the previous op's results.
+        const int64_t la = add(t,
+                               dma(CmdKind::kDmaLoad, a_addr + (m0 * a_ld + k0) * eb,
+                                   a_off[i % 2], bk * eb, bm, a_ld * eb),
+                               {reuse, a_weights ? -1 : t.gate});
+        const int64_t lb = add(t,
+                               dma(CmdKind::kDmaLoad, b_addr + (k0 * b_ld + n0) * eb,
+                                   b_off[i % 2], bn * eb, bk, b_ld * eb),
+                               {reuse, b_weights ? -1 : t.gate});
+        Command gc;
+        gc.kind = CmdKind::kGemm;
+        gc.gemm.m = uint32_t(bm);
+        gc.gemm.n = uint32_t(bn);
+        gc.gemm.k = uint32_t(bk);
+        gc.gemm.a_addr = a_off[i % 2];
+        gc.gemm.b_addr = b_off[i % 2];
+        gc.gemm.c_addr = c_off[j % 2];
+        gc.gemm.operand_bytes = eb;
+        gc.gemm.accumulate = k0 > 0;
+        const int64_t c_free = (k0 == 0 && j >= 2) ? store_hist[j - 2] : -1;
+        g = add(t, gc, {la, lb, c_free});
+        gemm_hist.push_back(g);
+      }
+      const int64_t st = add(t,
+                             dma(CmdKind::kDmaStore, c_addr + (m0 * c_ld + n0) * c_eb,
+                                 c_off[j % 2], bn * c_eb, bm, c_ld * c_eb),
+                             {g});
+      store_hist.push_back(st);
+    }
+  }
+  plan_->hbm_bytes += (m * k + k * n) * eb + m * n * c_eb;  // lower bound; blocks re-read more
+}
+
+void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
+  const auto& gt = groups_[group];
+  const uint32_t eb = uint32_t(traces::dtype_bytes(op.dtype));
+  const bool a_w = op.weights == traces::WeightOperand::kA;
+  const bool b_w = op.weights == traces::WeightOperand::kB || op.kind == OpKind::kMoeGate ||
+                   op.kind == OpKind::kExpert;
+  // The list of independent GEMMs this op is made of: batch items (sharing B in groups
+  // for grouped-query attention) or experts.
+  struct Part {
+    uint64_t m, n, k;
+    uint64_t b_share;  // consecutive parts that read the same B
+  };
+  std::vector<Part> parts;
+  if (op.kind == OpKind::kExpert) {
+    for (int64_t tok : op.tokens_per_expert)
+      if (tok > 0) parts.push_back({uint64_t(tok), uint64_t(op.n), uint64_t(op.k), 1});
+  } else if (op.kind == OpKind::kOpaque) {
+    // Only FLOPs are known: a GEMM of the same MAC count that fills the array exactly
+    // (the mapping is an assumption; --explain says so).
+    const uint64_t macs = uint64_t(std::max<int64_t>(op.flops_given / 2, 1));
+    const uint64_t r = spec_.tile.array.rows, c = spec_.tile.array.cols;
+    parts.push_back({std::max<uint64_t>(1, macs / (r * c)), c, r, 1});
+  } else {
+    const uint64_t batch = uint64_t(std::max<int64_t>(op.batch, 1));
+    uint64_t share = 1;
+    const uint64_t b_full = batch * uint64_t(op.k * op.n) * eb;
+    if (op.kv_bytes > 0 && uint64_t(op.kv_bytes) < b_full)
+      share = std::max<uint64_t>(1, b_full / uint64_t(op.kv_bytes));
+    if (batch % share != 0) share = 1;
+    // Items that read the same B (query heads of one KV head under grouped-query
+    // attention) stack their A rows into one GEMM: B is read once, M grows.
+    for (uint64_t b = 0; b < batch / share; ++b)
+      parts.push_back({uint64_t(op.m) * share, uint64_t(op.n), uint64_t(op.k), share});
+  }
+  if (parts.empty()) return;
+  // Tensors: A, B (weights near each tile), C.
+  uint64_t a_total = 0, c_total = 0;
+  for (const auto& p : parts) a_total += p.m * p.k * eb, c_total += p.m * p.n * eb;
+  const uint64_t a_base = a_w ? 0 : input_addr(op, group, a_total);
+  const uint64_t c_base = output_addr(op, group, c_total);
+  std::ostringstream strat;
+  const double bw_per_tile =
+      map_.num_stacks() ? spec_.chiplet.hbm.peak_gbps() * map_.num_stacks() / map_.num_tiles() /
+                              (double(spec_.tile.clock_mhz) / 1000.0)
+                        : 64.0;  // bytes per tile cycle
+  if (parts.size() == 1) {
+    const Part& p = parts[0];
+    const GemmSplit s = choose_split(p.m, p.n, p.k, eb, uint32_t(gt.size()), spec_.tile, bw_per_tile);
+    strat << "split " << to_string(s) << " over " << s.tiles() << " tiles";
+    // Each (mi, ni, ki) share goes to one tile. K splits write int32 partials to HBM
+    // and the ki = 0 tile adds them after a barrier.
+    const uint64_t mt = cdiv(p.m, s.tm), nt = cdiv(p.n, s.tn), kt = cdiv(p.k, s.tk);
+    uint64_t partial_base = 0;
+    if (s.tk > 1)
+      partial_base = alloc(activation_stack(group), p.m * p.n * 4 * s.tk, op.name + " partials");
+    uint32_t slot = 0;
+    std::vector<std::tuple<uint32_t, uint64_t, uint64_t, uint64_t, uint64_t>> owners;
+    for (uint32_t mi = 0; mi < s.tm; ++mi)
+      for (uint32_t ni = 0; ni < s.tn; ++ni)
+        for (uint32_t ki = 0; ki < s.tk; ++ki, ++slot) {
+          const uint64_t m0 = mi * mt, n0 = ni * nt, k0 = ki * kt;
+          if (m0 >= p.m || n0 >= p.n || k0 >= p.k) continue;
+          const uint64_t mm = std::min(mt, p.m - m0), nn = std::min(nt, p.n - n0),
+                         kk = std::min(kt, p.k - k0);
+          TileState& t = tiles_[gt[slot]];
+          // Weights of this tile's share, in the stack nearest to it.
+          const uint64_t w_addr =
+              alloc(near_stack(t.id), (a_w ? mm * kk : kk * nn) * eb, op.name + " weights");
+          const uint64_t a_addr = a_w ? w_addr : a_base + (m0 * p.k + k0) * eb;
+          const uint64_t a_ld = a_w ? kk : p.k;
+          const uint64_t b_addr = b_w ? w_addr : input_addr(op, group, p.k * p.n * eb) + (k0 * p.n + n0) * eb;
+          const uint64_t b_ld = b_w ? nn : p.n;
+          if (s.tk == 1) {
+            lower_gemm_on_tile(t, mm, nn, kk, eb, a_addr, a_ld, b_addr, b_ld,
+                               c_base + (m0 * p.n + n0) * eb, p.n, eb, a_w, b_w);
+          } else {
+            lower_gemm_on_tile(t, mm, nn, kk, eb, a_addr, a_ld, b_addr, b_ld,
+                               partial_base + (uint64_t(ki) * p.m * p.n + m0 * p.n + n0) * 4, p.n,
+                               4, a_w, b_w);
+            if (ki == 0) owners.emplace_back(gt[slot], m0, n0, mm, nn);
+          }
+        }
+    if (s.tk > 1) {
+      // Reduction phase: barrier, then each owner adds the tk partials of its block.
+      for (auto& t : tiles_)
+        if (!t.op_cmds.empty()) t.fence = t.op_cmds.back();
+      barrier(gt);
+      for (auto& [tid, m0, n0, mm, nn] : owners) {
+        TileState& t = tiles_[tid];
+        const uint64_t rows_fit = std::max<uint64_t>(1, spm_bytes_ / (2 * (s.tk + 1) * nn * 4));
+        int64_t prev = t.gate;
+        for (uint64_t r0 = 0; r0 < mm; r0 += rows_fit) {
+          const uint64_t rr = std::min(rows_fit, mm - r0);
+          std::vector<int64_t> loads;
+          for (uint32_t ki = 0; ki < s.tk; ++ki)
+            loads.push_back(add(t,
+                                dma(CmdKind::kDmaLoad,
+                                    partial_base + (uint64_t(ki) * p.m * p.n + (m0 + r0) * p.n + n0) * 4,
+                                    ki * rr * nn * 4, nn * 4, rr, p.n * 4),
+                                {prev, t.gate}));
+          Command v;
+          v.kind = CmdKind::kVector;
+          v.vec.op = VecOp::kAdd;
+          v.vec.elements = rr * nn;
+          v.vec.inputs = s.tk;
+          v.vec.elem_bytes = 4;
+          v.vec.dst_addr = s.tk * rr * nn * 4;
+          loads.push_back(t.fence);
+          const int64_t vc = add(t, v, loads);
+          prev = add(t,
+                     dma(CmdKind::kDmaStore, c_base + ((m0 + r0) * p.n + n0) * eb, s.tk * rr * nn * 4,
+                         nn * eb, rr, p.n * eb),
+                     {vc});
+          plan_->link_bytes += (s.tk - 1) * rr * nn * 4;
+        }
+      }
+    }
+  } else {
+    // Independent GEMMs (batch items, heads, experts): whole parts per tile, groups that
+    // share B kept together so B is read once per group.
+    strat << parts.size() << " independent GEMMs of " << parts[0].m << "x" << parts[0].n << "x"
+          << parts[0].k << " spread over " << std::min<size_t>(gt.size(), parts.size())
+          << " tiles";
+    if (parts[0].b_share > 1) strat << " (" << parts[0].b_share << " heads share each K/V)";
+    uint64_t a_off = 0, c_off = 0;
+    const size_t nt = std::min<size_t>(gt.size(), parts.size());
+    for (size_t i = 0; i < parts.size(); ++i) {
+      const Part& p = parts[i];
+      TileState& t = tiles_[gt[i * nt / parts.size()]];
+      // B (weights, or this item's K/V cache) in the stack nearest to its tile.
+      const uint64_t b_addr =
+          alloc(near_stack(t.id), p.k * p.n * eb, op.name + (b_w ? " weights" : " kv"));
+      lower_gemm_on_tile(t, p.m, p.n, p.k, eb, a_base + a_off, p.k, b_addr, p.n, c_base + c_off,
+                         p.n, eb, a_w, true);
+      a_off += p.m * p.k * eb;
+      c_off += p.m * p.n * eb;
+    }
+  }
+  plan_->strategy = strat.str();
+}
+
+VecOp Lowering::vec_op_of(OpKind k) const {
+  switch (k) {
+    case OpKind::kSoftmax: return VecOp::kSoftmax;
+    case OpKind::kLayerNorm: return VecOp::kLayerNorm;
+    case OpKind::kRmsNorm: return VecOp::kRmsNorm;
+    case OpKind::kGelu: return VecOp::kGelu;
+    case OpKind::kSilu: return VecOp::kSilu;
+    default: return VecOp::kAdd;
+  }
+}
+
+void Lowering::lower_vector(const Op& op, uint32_t group) {
+  const auto& gt = groups_[group];
+  const uint32_t eb = uint32_t(traces::dtype_bytes(op.dtype));
+  const uint64_t elems = uint64_t(std::max<int64_t>(op.elems, 1));
+  const uint32_t inputs = uint32_t(std::max<int64_t>(op.inputs, 1));
+  const uint64_t row = std::min<uint64_t>(elems, uint64_t(std::max<int64_t>(hidden_, 1)));
+  const uint64_t rows = cdiv(elems, row);
+  const uint64_t in_base = input_addr(op, group, elems * eb * inputs);
+  const uint64_t out_base = output_addr(op, group, elems * eb);
+  // Whole rows per tile; chunks of rows double-buffered in the scratchpad.
+  const uint64_t ntiles = std::min<uint64_t>(gt.size(), rows);
+  const uint64_t rows_per_tile = cdiv(rows, ntiles);
+  const uint64_t chunk_rows =
+      std::max<uint64_t>(1, spm_bytes_ / (2 * (inputs + 1) * row * eb));
+  for (uint64_t ti = 0; ti < ntiles; ++ti) {
+    TileState& t = tiles_[gt[ti]];
+    const uint64_t r_begin = ti * rows_per_tile, r_end = std::min(rows, r_begin + rows_per_tile);
+    std::vector<int64_t> compute_hist;
+    for (uint64_t r0 = r_begin; r0 < r_end; r0 += chunk_rows) {
+      const uint64_t rr = std::min(chunk_rows, r_end - r0);
+      const uint64_t n_el = std::min(elems - r0 * row, rr * row);
+      const size_t i = compute_hist.size();
+      const uint64_t slot_base = (i % 2) * (inputs + 1) * chunk_rows * row * eb;
+      const int64_t reuse = i >= 2 ? compute_hist[i - 2] : t.fence;
+      std::vector<int64_t> deps;
+      for (uint32_t in = 0; in < inputs; ++in)
+        deps.push_back(add(t,
+                           dma(CmdKind::kDmaLoad, in_base + (in * elems + r0 * row) * eb,
+                               slot_base + in * rr * row * eb, n_el * eb, 1, 0),
+                           {reuse, t.gate}));
+      Command v;
+      v.kind = CmdKind::kVector;
+      v.vec.op = vec_op_of(op.kind);
+      v.vec.elements = n_el;
+      v.vec.rows = rr;
+      v.vec.inputs = inputs;
+      v.vec.elem_bytes = eb;
+      v.vec.src_addr = slot_base;
+      v.vec.dst_addr = slot_base + inputs * rr * row * eb;
+      const int64_t vc = add(t, v, deps);
+      compute_hist.push_back(vc);
+      add(t, dma(CmdKind::kDmaStore, out_base + r0 * row * eb, v.vec.dst_addr, n_el * eb, 1, 0),
+          {vc});
+    }
+  }
+  plan_->hbm_bytes += elems * eb * (inputs + 1);
+  plan_->strategy = std::to_string(rows) + " rows of " + std::to_string(row) + " over " +
+                    std::to_string(ntiles) + " tiles";
+}
+
+void Lowering::lower_embedding(const Op& op, uint32_t group) {
+  const auto& gt = groups_[group];
+  const uint32_t eb = uint32_t(traces::dtype_bytes(op.dtype));
+  const uint64_t tokens = uint64_t(std::max<int64_t>(op.m, 1));
+  const uint64_t dim = uint64_t(std::max<int64_t>(op.n, 1));
+  const uint64_t vocab = uint64_t(std::max<int64_t>(op.vocab, 1));
+  const uint64_t table = alloc(near_stack(gt[0]), vocab * dim * eb, op.name + " table");
+  const uint64_t out = output_addr(op, group, tokens * dim * eb);
+  // Token ids are not in the trace: rows are drawn from the machine seed, so the
+  // gather's addresses are spread as real ids would be, and reproducible.
+  uint64_t x = spec_.seed * 0x9E3779B97F4A7C15ull + cur_index_;
+  const uint64_t ntiles = std::min<uint64_t>(gt.size(), tokens);
+  const uint64_t row_bytes = dim * eb;
+  const uint64_t fit = std::max<uint64_t>(1, spm_bytes_ / (2 * row_bytes));
+  for (uint64_t tok = 0; tok < tokens; ++tok) {
+    TileState& t = tiles_[gt[tok % ntiles]];
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    const uint64_t slot = ((tok / ntiles) % fit) * row_bytes;
+    const int64_t ld =
+        add(t, dma(CmdKind::kDmaLoad, table + (x % vocab) * row_bytes, slot, row_bytes, 1, 0),
+            {t.fence, t.op_cmds.empty() ? -1 : int64_t(t.op_cmds.back())});
+    add(t, dma(CmdKind::kDmaStore, out + tok * row_bytes, slot, row_bytes, 1, 0), {ld});
+  }
+  plan_->hbm_bytes += 2 * tokens * row_bytes;
+  plan_->strategy = std::to_string(tokens) + " row gathers over " + std::to_string(ntiles) + " tiles";
+}
+
+void Lowering::lower_collective(const Op& op, uint32_t group) {
+  // Ranks of the collective are the rank groups of the machine; each group's leader
+  // tile runs a ring: reduce-scatter then all-gather for all-reduce, one half for
+  // reduce-scatter / all-gather, a rotation for all-to-all, one transfer for send/recv.
+  const uint32_t p = uint32_t(groups_.size());
+  const uint64_t bytes = uint64_t(std::max<int64_t>(op.bytes, 0));
+  if (group != 0) return;  // lowered once for all groups
+  if (p < 2 || bytes == 0) {
+    plan_->strategy = "single rank group: nothing to exchange";
+    return;
+  }
+  uint32_t rs_steps = 0, ag_steps = 0;
+  switch (op.kind) {
+    case OpKind::kAllReduce: rs_steps = ag_steps = p - 1; break;
+    case OpKind::kReduceScatter: case OpKind::kReduce: rs_steps = p - 1; break;
+    case OpKind::kAllGather: case OpKind::kBroadcast: case OpKind::kGather: case OpKind::kScatter:
+      ag_steps = p - 1;
+      break;
+    case OpKind::kAllToAll: ag_steps = p - 1; break;
+    case OpKind::kSend: case OpKind::kRecv: ag_steps = 1; break;
+    default: break;
+  }
+  const uint64_t chunk = cdiv(bytes, p);
+  // Pieces small enough for two receive buffers plus the local chunk in the scratchpad.
+  const uint64_t piece = std::max<uint64_t>(64, std::min<uint64_t>(chunk, spm_bytes_ / 4));
+  std::vector<uint64_t> buf(p);
+  for (uint32_t r = 0; r < p; ++r) buf[r] = output_addr(op, r, bytes);
+  std::vector<int64_t> last(p, -1);
+  for (uint32_t r = 0; r < p; ++r) last[r] = tiles_[groups_[r][0]].gate;
+  uint32_t step_id = 0;
+  auto run_step = [&](bool reduce) {
+    for (uint64_t off = 0; off < chunk; off += piece, ++step_id) {
+      const uint64_t len = std::min(piece, chunk - off);
+      const uint64_t slot = (step_id % 2) * 2 * piece;
+      // Every rank sends its piece to the next rank's scratchpad, then waits for the
+      // piece from the previous rank (and adds it to its own chunk when reducing).
+      std::vector<int64_t> sent(p);
+      for (uint32_t r = 0; r < p; ++r) {
+        TileState& t = tiles_[groups_[r][0]];
+        const uint32_t next = (r + 1) % p;
+        const int64_t ld = add(t, dma(CmdKind::kDmaLoad, buf[r] + off, slot, len, 1, 0),
+                               {last[r], t.fence});
+        Command s = dma(CmdKind::kSend, map_.tile_base(groups_[next][0]) + slot + piece, slot, len,
+                        1, 0);
+        s.sync = {groups_[next][0], kSemRing, 1};
+        sent[r] = add(t, s, {ld});
+        plan_->link_bytes += len;
+      }
+      for (uint32_t r = 0; r < p; ++r) {
+        TileState& t = tiles_[groups_[r][0]];
+        Command wc;
+        wc.kind = CmdKind::kWait;
+        wc.sync = {t.id, kSemRing, 1};
+        int64_t done = add(t, wc, {sent[r]});
+        if (reduce) {
+          Command v;
+          v.kind = CmdKind::kVector;
+          v.vec.op = VecOp::kAdd;
+          v.vec.elements = len / 2;
+          v.vec.inputs = 2;
+          v.vec.elem_bytes = 2;
+          v.vec.src_addr = slot;
+          done = add(t, v, {done});
+        }
+        last[r] = add(t, dma(CmdKind::kDmaStore, buf[r] + off, slot, len, 1, 0), {done});
+      }
+    }
+  };
+  for (uint32_t s = 0; s < rs_steps; ++s) run_step(true);
+  for (uint32_t s = 0; s < ag_steps; ++s) run_step(false);
+  plan_->strategy = "ring over " + std::to_string(p) + " rank groups, " +
+                    std::to_string(rs_steps + ag_steps) + " steps of " + std::to_string(chunk) +
+                    " bytes";
+}
+
+void Lowering::run() {
+  // Rank groups: the trace is one rank's program (SPMD); the machine's tiles are cut
+  // into as many equal groups as the trace has ranks, package- and chiplet-aligned.
+  const int64_t world = std::max<int64_t>(1, as_int(w_.meta, "tp", 1) * as_int(w_.meta, "pp", 1) *
+                                                 as_int(w_.meta, "dp", 1));
+  const uint32_t n_tiles = map_.num_tiles();
+  if (uint64_t(world) > n_tiles || n_tiles % uint32_t(world) != 0)
+    throw sim::UserError("workload has " + std::to_string(world) +
+                         " ranks (tp*pp*dp), which do not divide the machine's " +
+                         std::to_string(n_tiles) + " tiles");
+  const uint32_t per = n_tiles / uint32_t(world);
+  groups_.resize(size_t(world));
+  for (uint32_t t = 0; t < n_tiles; ++t) groups_[t / per].push_back(t);
+  out_.groups = uint32_t(world);
+
+  // Layers to simulate.
+  std::set<int64_t> layers;
+  for (const auto& op : w_.ops())
+    if (op.layer >= 0) layers.insert(op.layer);
+  out_.layers_total = uint32_t(layers.size());
+  std::set<int64_t> keep;
+  for (int64_t l : layers)
+    if (opt_.simulate_layers == 0 || keep.size() < opt_.simulate_layers) keep.insert(l);
+  out_.layers_simulated = uint32_t(keep.size());
+
+  out_.ops.resize(w_.size());
+  for (size_t i = 0; i < w_.size(); ++i) {
+    const Op& op = w_.op(i);
+    out_.ops[i].op_index = i;
+    out_.ops[i].name = op.name;
+    out_.ops[i].kind = traces::to_string(op.kind);
+    out_.ops[i].flops = traces::flops(op);
+    out_.ops[i].layer = op.layer;
+    out_.ops[i].simulated = op.layer < 0 || keep.count(op.layer) != 0;
+  }
+  for (size_t i : w_.topological_order()) {
+    if (!out_.ops[i].simulated) continue;
+    begin_op(i);
+    const Op& op = w_.op(i);
+    const bool is_comm = traces::is_communication(op.kind);
+    for (uint32_t g = 0; g < groups_.size(); ++g) {
+      switch (traces::op_class(op.kind)) {
+        case traces::OpClass::kMatrix:
+        case traces::OpClass::kOpaque: lower_gemm_like(op, g); break;
+        case traces::OpClass::kVector:
+          if (op.kind == OpKind::kEmbedding)
+            lower_embedding(op, g);
+          else
+            lower_vector(op, g);
+          break;
+        case traces::OpClass::kCollective:
+        case traces::OpClass::kPointToPoint: lower_collective(op, g); break;
+      }
+    }
+    end_op(true);
+    (void)is_comm;
+  }
+  out_.programs.resize(tiles_.size());
+  for (auto& t : tiles_) out_.programs[t.id] = std::move(t.prog);
+  out_.stack_bytes_used = stack_next_;
+}
+
+}  // namespace
+
+std::string Mapping::explain() const {
+  std::ostringstream os;
+  os << "rank groups: " << groups << "\n";
+  if (layers_total > 0)
+    os << "layers: " << layers_simulated << " of " << layers_total << " simulated"
+       << (layers_simulated < layers_total ? " (the rest repeat them; their time is scaled)" : "")
+       << "\n";
+  for (size_t s = 0; s < stack_bytes_used.size(); ++s)
+    os << "hbm" << s << ": " << (stack_bytes_used[s] >> 20) << " MiB placed\n";
+  for (const auto& o : ops) {
+    os << "  " << o.name << " [" << o.kind << "]";
+    if (!o.simulated) {
+      os << " (repeated layer, not simulated)\n";
+      continue;
+    }
+    os << ": " << o.strategy << "\n";
+  }
+  size_t cmds = 0;
+  for (const auto& p : programs) cmds += p.size();
+  os << "commands: " << cmds << " over " << programs.size() << " tiles\n";
+  return os.str();
+}
+
+Mapping map_workload(const traces::Workload& w, const system::SystemSpec& spec,
+                     const system::AddressMap& map, const MapOptions& opt) {
+  Mapping out;
+  Lowering(w, spec, map, opt, out).run();
+  return out;
+}
+
+}  // namespace tessera::mapper

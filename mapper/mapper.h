@@ -1,0 +1,55 @@
+// The mapper lowers a workload (op DAG) onto a machine (SystemSpec): it splits each op
+// over the tiles, tiles GEMMs to the arrays and scratchpads with double buffering,
+// places weights, activations and KV caches in HBM stacks near the tiles that read
+// them, turns collectives into ring transfers between rank groups, and emits one
+// program per tile. It knows the spec and the address map, never the modules.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "models/system/address_map.h"
+#include "models/system/system_spec.h"
+#include "models/tile/program.h"
+#include "traces/workload.h"
+
+namespace tessera::mapper {
+
+struct MapOptions {
+  // Transformer traces repeat identical layers. When > 0, only the first
+  // `simulate_layers` layers are lowered and simulated; the report scales the layer
+  // part by the repeat count and says so (an estimate, not a simulation).
+  uint32_t simulate_layers = 0;
+};
+
+// What the mapper decided for one workload op.
+struct OpPlan {
+  size_t op_index = 0;
+  std::string name;
+  std::string kind;
+  std::string strategy;    // human-readable: split, blocks, placement
+  uint32_t tiles = 0;      // tiles that run a part of it
+  double flops = 0;        // whole op (all tiles of one rank group)
+  uint64_t hbm_bytes = 0;  // bytes moved between HBM and scratchpads (one group)
+  uint64_t link_bytes = 0; // bytes sent between tiles (collectives, K-split reductions)
+  int64_t layer = -1;
+  bool simulated = true;   // false: a repeated layer, not lowered (see MapOptions)
+};
+
+struct Mapping {
+  std::vector<tile::Program> programs;  // indexed by global tile id
+  std::vector<OpPlan> ops;              // in workload order
+  uint32_t groups = 1;                  // rank groups the machine was divided into
+  uint32_t layers_total = 0;            // distinct layer indices in the workload
+  uint32_t layers_simulated = 0;
+  std::vector<uint64_t> stack_bytes_used;  // HBM allocation per stack
+  std::string explain() const;
+};
+
+// Throws sim::UserError (exit 2) when the workload cannot be placed on the machine
+// (too large for HBM, rank groups that do not divide the tiles, ...).
+Mapping map_workload(const traces::Workload& w, const system::SystemSpec& spec,
+                     const system::AddressMap& map, const MapOptions& opt = {});
+
+}  // namespace tessera::mapper

@@ -1,0 +1,100 @@
+#include "models/system/address_map.h"
+
+#include <cstdlib>
+#include <sstream>
+
+namespace tessera::system {
+
+namespace {
+uint64_t pow2_at_least(uint64_t x) {
+  uint64_t p = 1;
+  while (p < x) p <<= 1;
+  return p;
+}
+}  // namespace
+
+std::pair<uint32_t, uint32_t> default_hbm_attach(uint32_t i, uint32_t n, uint32_t tiles_x,
+                                                 uint32_t tiles_y) {
+  const uint32_t side = i % 2;  // 0 west, 1 east
+  const uint32_t on_side = (n + 1 - side) / 2;
+  const uint32_t k = i / 2;
+  const uint32_t y = on_side ? uint32_t((2 * k + 1) * tiles_y / (2 * on_side)) : 0;
+  return {side ? tiles_x - 1 : 0, std::min(y, tiles_y - 1)};
+}
+
+AddressMap::AddressMap(const SystemSpec& spec) {
+  const auto& ch = spec.chiplet;
+  tiles_x_ = ch.tiles_x;
+  tiles_per_chiplet_ = ch.tiles_x * ch.tiles_y;
+  stacks_per_chiplet_ = ch.hbm_stacks;
+  stack_capacity_ = ch.hbm.capacity_bytes();
+  stack_span_ = pow2_at_least(stack_capacity_);
+  tile_span_ = pow2_at_least(uint64_t(spec.tile.scratchpad.size_kib) * 1024 + 4096);
+  uint32_t gid = 0;
+  for (uint32_t p = 0; p < spec.system.packages; ++p) {
+    for (uint32_t c = 0; c < spec.package.chiplets; ++c, ++gid) {
+      for (uint32_t y = 0; y < ch.tiles_y; ++y)
+        for (uint32_t x = 0; x < ch.tiles_x; ++x)
+          tiles_.push_back({p, c, gid, y * ch.tiles_x + x, x, y});
+      for (uint32_t s = 0; s < ch.hbm_stacks; ++s) {
+        auto [x, y] = s < ch.hbm_attach.size()
+                          ? std::make_pair(ch.hbm_attach[s].x, ch.hbm_attach[s].y)
+                          : default_hbm_attach(s, ch.hbm_stacks, ch.tiles_x, ch.tiles_y);
+        stacks_.push_back({p, c, gid, y * ch.tiles_x + x, x, y});
+      }
+    }
+  }
+  tile_region_ = pow2_at_least(std::max<uint64_t>(1, stacks_.size()) * stack_span_);
+}
+
+Target AddressMap::decode(uint64_t addr) const {
+  Target t;
+  if (addr < tile_region_) {
+    const uint64_t s = addr / stack_span_;
+    if (s < stacks_.size() && addr % stack_span_ < stack_capacity_) {
+      t.kind = Target::kHbm;
+      t.index = uint32_t(s);
+      t.offset = addr % stack_span_;
+    }
+    return t;
+  }
+  const uint64_t i = (addr - tile_region_) / tile_span_;
+  if (i < tiles_.size()) {
+    t.kind = Target::kTile;
+    t.index = uint32_t(i);
+    t.offset = (addr - tile_region_) % tile_span_;
+  }
+  return t;
+}
+
+uint32_t AddressMap::chiplet_of(uint64_t addr) const {
+  const Target t = decode(addr);
+  if (t.kind == Target::kHbm) return stacks_[t.index].chiplet_gid;
+  if (t.kind == Target::kTile) return tiles_[t.index].chiplet_gid;
+  return ~0u;
+}
+
+uint32_t AddressMap::hops(uint32_t tile, uint32_t stack) const {
+  const Place& a = tiles_[tile];
+  const Place& b = stacks_[stack];
+  if (a.chiplet_gid != b.chiplet_gid) return 1000 + std::abs(int(a.chiplet_gid) - int(b.chiplet_gid));
+  return uint32_t(std::abs(int(a.x) - int(b.x)) + std::abs(int(a.y) - int(b.y)));
+}
+
+std::string AddressMap::describe() const {
+  std::ostringstream os;
+  os << std::hex;
+  for (uint32_t s = 0; s < stacks_.size(); ++s)
+    os << "0x" << stack_base(s) << "  hbm" << std::dec << s << " (pkg" << stacks_[s].package
+       << ".chiplet" << stacks_[s].chiplet << ", node " << stacks_[s].x << "," << stacks_[s].y
+       << ", " << (stack_capacity_ >> 20) << " MiB)\n"
+       << std::hex;
+  for (uint32_t t = 0; t < tiles_.size(); ++t)
+    os << "0x" << tile_base(t) << "  tile" << std::dec << t << " (pkg" << tiles_[t].package
+       << ".chiplet" << tiles_[t].chiplet << ", node " << tiles_[t].x << "," << tiles_[t].y
+       << ")\n"
+       << std::hex;
+  return os.str();
+}
+
+}  // namespace tessera::system

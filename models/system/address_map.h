@@ -1,0 +1,76 @@
+// The machine's global address map and the place of every tile and HBM stack, as a
+// pure function of the SystemSpec (no modules): the mapper places data with it and
+// the system builder routes transactions with it, so the two always agree.
+//
+//   [0, stacks * stack_span)                HBM stacks, stack s at s * stack_span
+//   [tile_region, + tiles * tile_span)      tile scratchpads (+ semaphores), tile t at
+//                                           tile_region + t * tile_span
+// Stacks and tiles are numbered package-major, then chiplet, then local index.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "models/system/system_spec.h"
+
+namespace tessera::system {
+
+struct Place {
+  uint32_t package = 0;
+  uint32_t chiplet = 0;      // within the package
+  uint32_t chiplet_gid = 0;  // global chiplet index
+  uint32_t node = 0;         // NoC node on the chiplet (y * tiles_x + x)
+  uint32_t x = 0, y = 0;
+};
+
+struct Target {
+  enum Kind { kNone, kHbm, kTile } kind = kNone;
+  uint32_t index = 0;   // global stack or tile index
+  uint64_t offset = 0;  // within it
+};
+
+class AddressMap {
+ public:
+  explicit AddressMap(const SystemSpec& spec);
+
+  uint32_t num_tiles() const { return uint32_t(tiles_.size()); }
+  uint32_t num_stacks() const { return uint32_t(stacks_.size()); }
+  uint32_t stacks_per_chiplet() const { return stacks_per_chiplet_; }
+  uint32_t tiles_per_chiplet() const { return tiles_per_chiplet_; }
+  uint64_t stack_capacity() const { return stack_capacity_; }
+  uint64_t stack_span() const { return stack_span_; }
+  uint64_t tile_span() const { return tile_span_; }
+
+  uint64_t stack_base(uint32_t s) const { return uint64_t(s) * stack_span_; }
+  uint64_t tile_base(uint32_t t) const { return tile_region_ + uint64_t(t) * tile_span_; }
+  const Place& tile_place(uint32_t t) const { return tiles_[t]; }
+  const Place& stack_place(uint32_t s) const { return stacks_[s]; }
+  // Global tile id of the tile at (chiplet_gid, local index).
+  uint32_t tile_id(uint32_t chiplet_gid, uint32_t local) const {
+    return chiplet_gid * tiles_per_chiplet_ + local;
+  }
+  uint32_t stack_id(uint32_t chiplet_gid, uint32_t local) const {
+    return chiplet_gid * stacks_per_chiplet_ + local;
+  }
+  Target decode(uint64_t addr) const;
+  // The chiplet that owns an address (its stack or tile), or ~0u.
+  uint32_t chiplet_of(uint64_t addr) const;
+  // NoC hops (Manhattan distance on the chiplet mesh) from a tile to a stack on the
+  // same chiplet; a large number for another chiplet.
+  uint32_t hops(uint32_t tile, uint32_t stack) const;
+  // One line per region, for `--explain` and docs.
+  std::string describe() const;
+
+ private:
+  uint32_t tiles_per_chiplet_ = 0, stacks_per_chiplet_ = 0, tiles_x_ = 1;
+  uint64_t stack_capacity_ = 0, stack_span_ = 0, tile_span_ = 0, tile_region_ = 0;
+  std::vector<Place> tiles_, stacks_;
+};
+
+// Default NoC node of HBM stack `i` of `n` on a tiles_x x tiles_y chiplet when the spec
+// gives none: alternately on the west and east edges, spread along them.
+std::pair<uint32_t, uint32_t> default_hbm_attach(uint32_t i, uint32_t n, uint32_t tiles_x,
+                                                 uint32_t tiles_y);
+
+}  // namespace tessera::system

@@ -1,0 +1,154 @@
+#include "models/tile/dma_engine.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "models/sim/errors.h"
+
+namespace tessera::tile {
+
+
+DmaEngine::DmaEngine(sc_core::sc_module_name name, const DmaConfig& cfg,
+                     const sim::ClockDomain& clock, const sim::StatsScope& stats, Scratchpad& spm,
+                     DataPlane* data)
+    : sc_module(name),
+      socket("socket"),
+      cfg_(cfg),
+      clock_(clock),
+      spm_(spm),
+      data_(data),
+      peq_(this, &DmaEngine::peq_cb),
+      bytes_read_(stats.counter("bytes_loaded", "bytes", "bytes moved into the scratchpad")),
+      bytes_written_(stats.counter("bytes_stored", "bytes", "bytes moved out of the scratchpad")),
+      bursts_(stats.counter("bursts", "requests", "memory requests issued")),
+      busy_cycles_(stats.counter("busy_cycles", "cycles", "cycles with a transfer in progress")),
+      burst_latency_(stats.histogram("burst_latency", "ps", "request issue to response")) {
+  socket.register_nb_transport_bw(this, &DmaEngine::nb_transport_bw);
+  scratch_.assign(cfg.burst_bytes, 0);
+  payloads_.reset(new tlm::tlm_generic_payload[cfg.outstanding]);
+  for (uint32_t i = 0; i < cfg.outstanding; ++i) {
+    payloads_[i].set_mm(this);
+    pool_.push_back(&payloads_[i]);
+  }
+  issue_time_.resize(cfg.outstanding);
+}
+
+void DmaEngine::free(tlm::tlm_generic_payload* p) {
+  p->reset();  // drops any extensions a target left
+  pool_.push_back(p);
+}
+
+void DmaEngine::split(const DmaDesc& d, std::vector<Burst>& out) const {
+  out.clear();
+  uint64_t local = d.local_addr;
+  for (uint64_t z = 0; z < d.size[2]; ++z) {
+    for (uint64_t y = 0; y < d.size[1]; ++y) {
+      uint64_t remote = d.remote_addr + z * d.remote_stride[2] + y * d.remote_stride[1];
+      uint64_t left = d.size[0];
+      while (left > 0) {
+        // Bursts never cross a burst-aligned boundary of the remote address.
+        const uint64_t room = cfg_.burst_bytes - (remote % cfg_.burst_bytes);
+        const uint32_t n = uint32_t(std::min(left, room));
+        out.push_back({remote, local, n});
+        remote += n;
+        local += n;
+        left -= n;
+      }
+    }
+  }
+}
+
+void DmaEngine::transfer(const DmaDesc& d, bool to_remote) {
+  spm_.check_range(d.local_addr, d.bytes(), std::string(name()) + " transfer");
+  const sc_core::sc_time start = sc_core::sc_time_stamp();
+  wait(clock_.duration(sim::Cycles(cfg_.setup_cycles)));
+  std::vector<Burst> bursts;
+  split(d, bursts);
+  for (const Burst& b : bursts) {
+    uint8_t* buf = spm_.functional() ? spm_.data(b.local) : scratch_.data();
+    if (to_remote && spm_.functional() && data_) data_->write(b.remote, buf, b.bytes);
+    issue(b.remote, buf, b.bytes, to_remote);
+    // Loads copy their data at completion (see complete()); a store's bytes left above.
+    if (to_remote) {
+      bytes_written_ += b.bytes;
+      spm_.record_read(SpmClient::kDma, b.bytes);
+    } else {
+      bytes_read_ += b.bytes;
+      spm_.record_write(SpmClient::kDma, b.bytes);
+    }
+  }
+  while (in_flight_ > 0) wait(progress_);
+  const sim::Cycles busy = clock_.cycles_at(sim::Picoseconds::from_sc(sc_core::sc_time_stamp())) -
+                           clock_.cycles_at(sim::Picoseconds::from_sc(start));
+  busy_cycles_ += busy.v;
+}
+
+void DmaEngine::issue(uint64_t remote, uint8_t* buf, uint32_t bytes, bool write) {
+  while (pool_.empty() || open_req_) wait(progress_);
+  tlm::tlm_generic_payload* p = pool_.back();
+  pool_.pop_back();
+  p->acquire();
+  p->set_command(write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
+  p->set_address(remote);
+  p->set_data_length(bytes);
+  p->set_streaming_width(bytes);
+  p->set_data_ptr(buf);
+  p->set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  issue_time_[slot_of(*p)] = sc_core::sc_time_stamp();
+  ++in_flight_;
+  ++bursts_;
+  open_req_ = p;
+  tlm::tlm_phase ph = tlm::BEGIN_REQ;
+  sc_core::sc_time t = sc_core::SC_ZERO_TIME;
+  const tlm::tlm_sync_enum s = socket->nb_transport_fw(*p, ph, t);
+  if (s == tlm::TLM_COMPLETED || (s == tlm::TLM_UPDATED && ph == tlm::BEGIN_RESP)) {
+    open_req_ = nullptr;
+    peq_.notify(*p, tlm::BEGIN_RESP, t);
+  } else if (s == tlm::TLM_UPDATED && ph == tlm::END_REQ) {
+    open_req_ = nullptr;
+  }
+}
+
+void DmaEngine::write_word(uint64_t remote_addr, uint32_t value) {
+  word_ = value;
+  issue(remote_addr, reinterpret_cast<uint8_t*>(&word_), 4, true);
+  while (in_flight_ > 0) wait(progress_);
+}
+
+tlm::tlm_sync_enum DmaEngine::nb_transport_bw(tlm::tlm_generic_payload& p, tlm::tlm_phase& ph,
+                                              sc_core::sc_time& t) {
+  if (ph == tlm::END_REQ || ph == tlm::BEGIN_RESP) {
+    peq_.notify(p, ph, t);
+    if (ph == tlm::BEGIN_RESP) {
+      ph = tlm::END_RESP;  // we accept every response at once
+      return tlm::TLM_COMPLETED;
+    }
+  }
+  return tlm::TLM_ACCEPTED;
+}
+
+void DmaEngine::peq_cb(tlm::tlm_generic_payload& p, const tlm::tlm_phase& ph) {
+  if (ph == tlm::END_REQ) {
+    if (open_req_ == &p) open_req_ = nullptr;
+    progress_.notify(sc_core::SC_ZERO_TIME);
+    return;
+  }
+  if (ph == tlm::BEGIN_RESP) complete(p);
+}
+
+void DmaEngine::complete(tlm::tlm_generic_payload& p) {
+  if (p.is_response_error())
+    throw sim::SimulationError(std::string(name()) + ": memory request to address " +
+                               std::to_string(p.get_address()) + " failed: " +
+                               p.get_response_string());
+  if (p.get_command() == tlm::TLM_READ_COMMAND && spm_.functional() && data_)
+    data_->read(p.get_address(), p.get_data_ptr(), p.get_data_length());
+  burst_latency_.sample((sc_core::sc_time_stamp() - issue_time_[slot_of(p)]).value());
+  // A BEGIN_RESP also ends the request phase if END_REQ was skipped.
+  if (open_req_ == &p) open_req_ = nullptr;
+  --in_flight_;
+  p.release();
+  progress_.notify(sc_core::SC_ZERO_TIME);
+}
+
+}  // namespace tessera::tile

@@ -1,0 +1,76 @@
+// The tile's DMA engine: splits a (up to 3-D strided) descriptor into bursts and
+// issues them as TLM-2.0 approximately-timed transactions, with up to `outstanding`
+// in flight; the request phase is its backpressure (no new BEGIN_REQ before END_REQ).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <systemc>
+#include <tlm>
+#include <tlm_utils/peq_with_cb_and_phase.h>
+#include <tlm_utils/simple_initiator_socket.h>
+
+#include "models/sim/clock_domain.h"
+#include "models/sim/stats_registry.h"
+#include "models/tile/data_plane.h"
+#include "models/tile/program.h"
+#include "models/tile/scratchpad.h"
+#include "models/tile/tile_config.h"
+
+namespace tessera::tile {
+
+class DmaEngine : public sc_core::sc_module, public tlm::tlm_mm_interface {
+ public:
+  tlm_utils::simple_initiator_socket<DmaEngine> socket;
+
+  DmaEngine(sc_core::sc_module_name name, const DmaConfig& cfg, const sim::ClockDomain& clock,
+            const sim::StatsScope& stats, Scratchpad& spm, DataPlane* data);
+
+  // Blocking, called from a tile SC_THREAD: moves the descriptor and returns when the
+  // last burst has completed. to_remote: scratchpad -> remote (store/send).
+  void transfer(const DmaDesc& d, bool to_remote);
+  // Blocking: one 4-byte write of `value` (a semaphore signal) to a remote address.
+  void write_word(uint64_t remote_addr, uint32_t value);
+
+  void free(tlm::tlm_generic_payload* p) override;
+
+ private:
+  struct Burst {
+    uint64_t remote;
+    uint64_t local;
+    uint32_t bytes;
+  };
+  void split(const DmaDesc& d, std::vector<Burst>& out) const;
+  // Issues one burst (waits for a free slot and for the request channel).
+  void issue(uint64_t remote, uint8_t* buf, uint32_t bytes, bool write);
+  tlm::tlm_sync_enum nb_transport_bw(tlm::tlm_generic_payload& p, tlm::tlm_phase& ph,
+                                     sc_core::sc_time& t);
+  void peq_cb(tlm::tlm_generic_payload& p, const tlm::tlm_phase& ph);
+  void complete(tlm::tlm_generic_payload& p);
+  size_t slot_of(const tlm::tlm_generic_payload& p) const { return size_t(&p - payloads_.get()); }
+
+  DmaConfig cfg_;
+  sim::ClockDomain clock_;
+  Scratchpad& spm_;
+  DataPlane* data_;
+  tlm_utils::peq_with_cb_and_phase<DmaEngine> peq_;
+  std::unique_ptr<tlm::tlm_generic_payload[]> payloads_;
+  std::vector<tlm::tlm_generic_payload*> pool_;
+  std::vector<uint8_t> scratch_;  // data buffer when not functional (targets may touch it)
+  uint32_t in_flight_ = 0;
+  tlm::tlm_generic_payload* open_req_ = nullptr;  // its BEGIN_REQ awaits END_REQ
+  sc_core::sc_event progress_;
+  sim::Counter& bytes_read_;
+  sim::Counter& bytes_written_;
+  sim::Counter& bursts_;
+  sim::Counter& busy_cycles_;
+  sim::Histogram& burst_latency_;
+  std::vector<sc_core::sc_time> issue_time_;  // by pool slot
+  uint32_t word_ = 0;
+};
+
+}  // namespace tessera::tile

@@ -1,0 +1,84 @@
+// A tile's program: the commands the mapper produces and the tile controller runs.
+// Each command names the commands it depends on; the controller issues a command
+// when its dependencies have finished and its unit is free, so independent work on
+// different units (DMA in, GEMM, vector, DMA out, sync) overlaps.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tessera::tile {
+
+enum class Unit : uint8_t { kDmaIn, kDmaOut, kGemm, kVector, kSync };
+inline constexpr int kNumUnits = 5;
+const char* to_string(Unit u);
+
+enum class CmdKind : uint8_t {
+  kDmaLoad,   // remote (HBM or another tile) -> this tile's scratchpad
+  kDmaStore,  // this tile's scratchpad -> remote
+  kGemm,      // C[m,n] (+)= A[m,k] * B[k,n], operands in the scratchpad
+  kVector,    // an elementwise / reduction op on the vector unit
+  kSend,      // DMA store to another tile's scratchpad, then signal its semaphore
+  kWait,      // wait until a local semaphore reaches a count, then take it
+  kSignal,    // add to a semaphore of another (or this) tile
+};
+const char* to_string(CmdKind k);
+Unit unit_of(CmdKind k);
+
+// Vector operations and their per-element cost class (see VectorUnit).
+enum class VecOp : uint8_t {
+  kAdd, kMul, kCopy, kGelu, kSilu, kSoftmax, kLayerNorm, kRmsNorm, kReduceSum, kTopK
+};
+const char* to_string(VecOp op);
+
+// A strided transfer: up to three dimensions of `size` counts; dim 0 is contiguous
+// bytes. The remote side strides by remote_stride, the scratchpad side is packed.
+struct DmaDesc {
+  uint64_t remote_addr = 0;  // global address (HBM or another tile's scratchpad)
+  uint64_t local_addr = 0;   // offset in this tile's scratchpad
+  uint64_t size[3] = {0, 1, 1};
+  uint64_t remote_stride[3] = {0, 0, 0};  // bytes between rows (dim 1) and planes (dim 2)
+  uint64_t bytes() const { return size[0] * size[1] * size[2]; }
+};
+
+struct GemmDesc {
+  uint32_t m = 0, n = 0, k = 0;
+  uint64_t a_addr = 0, b_addr = 0, c_addr = 0;  // scratchpad offsets
+  uint32_t operand_bytes = 1;                   // bytes per A/B element (dtype)
+  bool accumulate = false;                      // C += A*B (K split over commands)
+};
+
+struct VectorDesc {
+  VecOp op = VecOp::kAdd;
+  uint64_t elements = 0;  // output elements
+  uint64_t rows = 1;      // rows for row-wise ops (softmax, norms): one reduction each
+  uint32_t inputs = 1;    // input tensors read
+  uint32_t elem_bytes = 2;
+  uint64_t src_addr = 0, dst_addr = 0;
+};
+
+struct SyncDesc {
+  uint32_t tile = 0;       // global tile id (signal/send target)
+  uint32_t semaphore = 0;  // semaphore index
+  uint32_t count = 1;      // wait: count to take; signal: amount to add
+};
+
+struct Command {
+  uint32_t id = 0;            // index in the program
+  CmdKind kind = CmdKind::kGemm;
+  std::vector<uint32_t> deps; // ids of earlier commands of the same program
+  std::string label;          // the workload op it belongs to (for timeline and per-op stats)
+  uint32_t op_index = 0;      // index of that op in the workload
+  DmaDesc dma;
+  GemmDesc gemm;
+  VectorDesc vec;
+  SyncDesc sync;
+};
+
+using Program = std::vector<Command>;
+
+// Checks ids are 0..n-1 in order and deps point backwards; UserError otherwise.
+void validate_program(const Program& p, const std::string& who);
+
+}  // namespace tessera::tile

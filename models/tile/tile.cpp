@@ -1,0 +1,224 @@
+#include "models/tile/tile.h"
+
+#include <cstring>
+#include <sstream>
+
+#include "models/sim/errors.h"
+
+namespace tessera::tile {
+
+Tile::Tile(sc_core::sc_module_name name, uint32_t global_id, uint64_t base, const TileConfig& cfg,
+           const sim::StatsScope& stats, sim::EnergyLedger& energy, sim::Timeline& timeline,
+           DataPlane* data, const TileDirectory* directory)
+    : sc_module(name),
+      target("target"),
+      id_(global_id),
+      base_(base),
+      cfg_(cfg),
+      clock_(sim::ClockDomain::from_mhz(stats.prefix() + ".clock", cfg.clock_mhz)),
+      path_(stats.prefix()),
+      timeline_(timeline),
+      data_(data),
+      directory_(directory),
+      spm_(cfg.scratchpad, stats.child("scratchpad"), energy, stats.prefix() + ".scratchpad",
+           data != nullptr),
+      vector_(cfg.vector, stats.child("vector"), energy, stats.prefix() + ".vector"),
+      semaphores_(kNumSemaphores, 0),
+      gemm_cmds_(stats.counter("gemm_commands", "commands", "GEMM commands executed")),
+      gemm_stall_(&stats.counter("gemm_spm_stall_cycles", "cycles",
+                                 "cycles GEMMs were stretched by scratchpad bandwidth")) {
+  gemm_ = compute::make_gemm_engine(cfg.array, stats.child("gemm"), energy, path_ + ".gemm");
+  dma_in_ = std::make_unique<DmaEngine>("dma_in", cfg.dma, clock_, stats.child("dma_in"), spm_,
+                                        data);
+  dma_out_ = std::make_unique<DmaEngine>("dma_out", cfg.dma, clock_, stats.child("dma_out"), spm_,
+                                         data);
+  target.register_b_transport(this, &Tile::b_transport);
+  target.register_nb_transport_fw(this, &Tile::nb_transport_fw);
+  queue_.resize(kNumUnits);
+  current_.assign(kNumUnits, ~0u);
+  for (int u = 0; u < kNumUnits; ++u) {
+    const std::string unit = to_string(Unit(u));
+    track_[u] = timeline_.track(path_ + "." + unit);
+    unit_busy_[u] = &stats.counter("unit_busy_cycles." + unit, "cycles",
+                                   "cycles the " + unit + " unit ran commands");
+    sc_core::sc_spawn_options opt;
+    sc_core::sc_spawn([this, u] { unit_thread(Unit(u)); }, ("unit_" + unit).c_str(), &opt);
+  }
+}
+
+void Tile::load_program(Program p) {
+  validate_program(p, path_);
+  program_ = std::move(p);
+  for (auto& q : queue_) q.clear();
+  for (const Command& c : program_) queue_[int(unit_of(c.kind))].push_back(c.id);
+  done_.assign(program_.size(), 0);
+  start_ps_.assign(program_.size(), 0);
+  end_ps_.assign(program_.size(), 0);
+  completed_ = 0;
+}
+
+void Tile::unit_thread(Unit u) {
+  // Wait for the program to be loaded (it is, before sc_start), then run the queue.
+  for (uint32_t id : queue_[int(u)]) {
+    const Command& c = program_[id];
+    current_[int(u)] = id;
+    for (;;) {
+      bool ready = true;
+      for (uint32_t d : c.deps) ready = ready && done_[d];
+      if (ready) break;
+      wait(any_done_);
+    }
+    const uint64_t start = sc_core::sc_time_stamp().value();
+    start_ps_[id] = start;
+    execute(c);
+    const uint64_t end = sc_core::sc_time_stamp().value();
+    end_ps_[id] = end;
+    *unit_busy_[int(u)] += clock_.cycles_at(sim::Picoseconds(end)).v -
+                           clock_.cycles_at(sim::Picoseconds(start)).v;
+    timeline_.record(track_[int(u)], c.label.empty() ? to_string(c.kind) : c.label, start, end,
+                     to_string(c.kind));
+    done_[id] = 1;
+    ++completed_;
+    any_done_.notify(sc_core::SC_ZERO_TIME);
+    if (completed_ == program_.size()) finished_ev_.notify(sc_core::SC_ZERO_TIME);
+  }
+  current_[int(u)] = ~0u;
+}
+
+void Tile::execute(const Command& c) {
+  switch (c.kind) {
+    case CmdKind::kDmaLoad: dma_in_->transfer(c.dma, false); break;
+    case CmdKind::kDmaStore: dma_out_->transfer(c.dma, true); break;
+    case CmdKind::kSend:
+      dma_out_->transfer(c.dma, true);
+      signal_remote(c.sync.tile, c.sync.semaphore, c.sync.count);
+      break;
+    case CmdKind::kSignal: signal_remote(c.sync.tile, c.sync.semaphore, c.sync.count); break;
+    case CmdKind::kWait: {
+      if (c.sync.semaphore >= kNumSemaphores)
+        throw sim::UserError(path_ + ": semaphore " + std::to_string(c.sync.semaphore) +
+                             " out of range");
+      uint32_t& s = semaphores_[c.sync.semaphore];
+      while (s < c.sync.count) wait(semaphore_ev_);
+      s -= c.sync.count;
+      break;
+    }
+    case CmdKind::kGemm: execute_gemm(c); break;
+    case CmdKind::kVector: {
+      const VectorTiming t = vector_.execute(c.vec, spm_);
+      wait(clock_.duration(sim::Cycles(t.cycles)));
+      break;
+    }
+  }
+}
+
+void Tile::execute_gemm(const Command& c) {
+  const GemmDesc& g = c.gemm;
+  const uint64_t a_bytes = uint64_t(g.m) * g.k * g.operand_bytes;
+  const uint64_t b_bytes = uint64_t(g.k) * g.n * g.operand_bytes;
+  const uint64_t c_bytes = uint64_t(g.m) * g.n * 4;
+  spm_.check_range(g.a_addr, a_bytes, path_ + " gemm operand A");
+  spm_.check_range(g.b_addr, b_bytes, path_ + " gemm operand B");
+  spm_.check_range(g.c_addr, c_bytes, path_ + " gemm result C");
+  compute::GemmJob job;
+  job.m = g.m;
+  job.n = g.n;
+  job.k = g.k;
+  std::vector<int32_t> partial;
+  if (spm_.functional()) {
+    job.a = reinterpret_cast<const int8_t*>(spm_.data(g.a_addr));
+    job.b = reinterpret_cast<const int8_t*>(spm_.data(g.b_addr));
+    int32_t* c = reinterpret_cast<int32_t*>(spm_.data(g.c_addr));
+    if (g.accumulate) {
+      partial.assign(size_t(g.m) * g.n, 0);
+      job.c = partial.data();
+    } else {
+      job.c = c;
+    }
+  }
+  const compute::GemmTiming t = gemm_->run(job);
+  if (!partial.empty()) {
+    // K split over commands: the array's output is added to the resident partial sums.
+    int32_t* c = reinterpret_cast<int32_t*>(spm_.data(g.c_addr));
+    for (size_t i = 0; i < partial.size(); ++i) c[i] += partial[i];
+  }
+  ++gemm_cmds_;
+  // Operand traffic through the scratchpad (the engine counts int8 elements as bytes;
+  // wider dtypes move operand_bytes per element), and accumulation reads of C.
+  const uint64_t acc = g.accumulate ? c_bytes : 0;
+  spm_.record_read(SpmClient::kIfmap, t.reads.ifmap * g.operand_bytes);
+  spm_.record_read(SpmClient::kWeight, t.reads.weight * g.operand_bytes);
+  spm_.record_read(SpmClient::kPsum, t.reads.psum + acc);
+  spm_.record_write(SpmClient::kPsum, t.writes.psum + t.writes.ofmap);
+  // The scratchpad must also supply those bytes: a GEMM is stretched when its operand
+  // traffic exceeds the scratchpad's bandwidth over the array's cycles.
+  const uint64_t sram_bytes = (t.reads.ifmap + t.reads.weight) * g.operand_bytes + t.reads.psum +
+                              acc + t.writes.psum + t.writes.ofmap;
+  const uint64_t cycles = std::max<uint64_t>(t.cycles, spm_.stream_cycles(sram_bytes));
+  *gemm_stall_ += cycles - t.cycles;
+  wait(clock_.duration(sim::Cycles(cycles)));
+  (void)a_bytes;
+  (void)b_bytes;
+}
+
+void Tile::signal_remote(uint32_t tile, uint32_t semaphore, uint32_t count) {
+  if (!directory_) throw sim::UserError(path_ + ": signal without a tile directory");
+  dma_out_->write_word(directory_->tile_base(tile) + spm_.size_bytes() + 4ull * semaphore, count);
+}
+
+sc_core::sc_time Tile::remote_access(tlm::tlm_generic_payload& p) {
+  const uint64_t off = p.get_address() - base_;
+  const uint64_t len = p.get_data_length();
+  if (off >= spm_.size_bytes()) {
+    // Semaphore region: a 4-byte write adds its value.
+    const uint64_t idx = (off - spm_.size_bytes()) / 4;
+    if (idx >= kNumSemaphores || len != 4 || p.get_command() != tlm::TLM_WRITE_COMMAND) {
+      p.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+      return sc_core::SC_ZERO_TIME;
+    }
+    uint32_t v = 0;
+    std::memcpy(&v, p.get_data_ptr(), 4);
+    semaphores_[idx] += v;
+    semaphore_ev_.notify(sc_core::SC_ZERO_TIME);
+    p.set_response_status(tlm::TLM_OK_RESPONSE);
+    return clock_.duration(sim::Cycles(1));
+  }
+  if (off + len > spm_.size_bytes()) {
+    p.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+    return sc_core::SC_ZERO_TIME;
+  }
+  if (p.get_command() == tlm::TLM_WRITE_COMMAND)
+    spm_.record_write(SpmClient::kRemote, len);
+  else
+    spm_.record_read(SpmClient::kRemote, len);
+  p.set_response_status(tlm::TLM_OK_RESPONSE);
+  // One cycle of SRAM access plus the beats of the transfer.
+  return clock_.duration(sim::Cycles(1 + spm_.stream_cycles(len)));
+}
+
+void Tile::b_transport(tlm::tlm_generic_payload& p, sc_core::sc_time& t) { t += remote_access(p); }
+
+tlm::tlm_sync_enum Tile::nb_transport_fw(tlm::tlm_generic_payload& p, tlm::tlm_phase& ph,
+                                         sc_core::sc_time& t) {
+  if (ph != tlm::BEGIN_REQ) return tlm::TLM_COMPLETED;  // END_RESP
+  t += remote_access(p);
+  ph = tlm::BEGIN_RESP;
+  return tlm::TLM_COMPLETED;
+}
+
+std::string Tile::blocked_report() const {
+  std::ostringstream os;
+  os << path_ << ": " << completed_ << "/" << program_.size() << " commands done";
+  for (int u = 0; u < kNumUnits; ++u) {
+    if (current_[u] == ~0u) continue;
+    const Command& c = program_[current_[u]];
+    os << "; " << to_string(Unit(u)) << " at #" << c.id << " " << to_string(c.kind) << " '"
+       << c.label << "'";
+    if (c.kind == CmdKind::kWait)
+      os << " (semaphore " << c.sync.semaphore << " = " << semaphores_[c.sync.semaphore]
+         << ", needs " << c.sync.count << ")";
+  }
+  return os.str();
+}
+
+}  // namespace tessera::tile

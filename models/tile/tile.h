@@ -1,0 +1,118 @@
+// A compute tile: systolic GEMM engine, vector unit, banked scratchpad, two DMA
+// engines (loads and stores) and the controller that runs the tile's program.
+//
+// The controller keeps one in-order queue per unit (dma_in, dma_out, gemm, vector,
+// sync). A unit starts its next command when that command's dependencies have
+// finished, so independent work on different units overlaps, as on hardware with
+// per-engine command queues and semaphores.
+//
+// Address space of a tile (global addresses from the system's address map):
+//   [base, base + scratchpad)           the scratchpad, reachable by other tiles
+//   [base + scratchpad, + 4 KiB)        semaphores, 4 bytes each; a write adds to one
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <systemc>
+#include <tlm>
+#include <tlm_utils/simple_target_socket.h>
+
+#include "models/compute/gemm_engine_if.h"
+#include "models/sim/clock_domain.h"
+#include "models/sim/energy_ledger.h"
+#include "models/sim/stats_registry.h"
+#include "models/sim/timeline.h"
+#include "models/tile/data_plane.h"
+#include "models/tile/dma_engine.h"
+#include "models/tile/program.h"
+#include "models/tile/scratchpad.h"
+#include "models/tile/tile_config.h"
+#include "models/tile/vector_unit.h"
+
+namespace tessera::tile {
+
+inline constexpr uint64_t kSemaphoreBytes = 4096;
+inline constexpr uint32_t kNumSemaphores = kSemaphoreBytes / 4;
+
+// Global addresses of other tiles, for send/signal (given by the system).
+class TileDirectory {
+ public:
+  virtual ~TileDirectory() = default;
+  virtual uint64_t tile_base(uint32_t global_tile) const = 0;
+};
+
+class Tile : public sc_core::sc_module {
+ public:
+  // Remote accesses to this tile's scratchpad and semaphores (from the NoC).
+  tlm_utils::simple_target_socket<Tile> target;
+
+  Tile(sc_core::sc_module_name name, uint32_t global_id, uint64_t base, const TileConfig& cfg,
+       const sim::StatsScope& stats, sim::EnergyLedger& energy, sim::Timeline& timeline,
+       DataPlane* data, const TileDirectory* directory);
+
+  DmaEngine& dma_in() { return *dma_in_; }
+  DmaEngine& dma_out() { return *dma_out_; }
+  Scratchpad& scratchpad() { return spm_; }
+  const sim::ClockDomain& clock() const { return clock_; }
+  uint32_t id() const { return id_; }
+  uint64_t base() const { return base_; }
+  uint64_t address_span() const { return spm_.size_bytes() + kSemaphoreBytes; }
+
+  // Loads the program (before simulation starts). Validates it.
+  void load_program(Program p);
+  bool finished() const { return completed_ == program_.size(); }
+  size_t commands() const { return program_.size(); }
+  size_t completed() const { return completed_; }
+  // Picosecond start and end of each command (valid once finished).
+  uint64_t start_ps(uint32_t cmd) const { return start_ps_[cmd]; }
+  uint64_t end_ps(uint32_t cmd) const { return end_ps_[cmd]; }
+  const Program& program() const { return program_; }
+  // Summary of a stuck tile for deadlock reports.
+  std::string blocked_report() const;
+  sc_core::sc_event& finished_event() { return finished_ev_; }
+
+ private:
+  void unit_thread(Unit u);
+  void execute(const Command& c);
+  void execute_gemm(const Command& c);
+  void b_transport(tlm::tlm_generic_payload& p, sc_core::sc_time& t);
+  tlm::tlm_sync_enum nb_transport_fw(tlm::tlm_generic_payload& p, tlm::tlm_phase& ph,
+                                     sc_core::sc_time& t);
+  sc_core::sc_time remote_access(tlm::tlm_generic_payload& p);
+  void signal_remote(uint32_t tile, uint32_t semaphore, uint32_t count);
+
+  uint32_t id_;
+  uint64_t base_;
+  TileConfig cfg_;
+  sim::ClockDomain clock_;
+  std::string path_;
+  sim::Timeline& timeline_;
+  DataPlane* data_;
+  const TileDirectory* directory_;
+  Scratchpad spm_;
+  VectorUnit vector_;
+  std::unique_ptr<compute::GemmEngineIf> gemm_;
+  std::unique_ptr<DmaEngine> dma_in_;
+  std::unique_ptr<DmaEngine> dma_out_;
+
+  Program program_;
+  std::vector<std::vector<uint32_t>> queue_;  // per unit, command ids in program order
+  std::vector<uint8_t> done_;
+  std::vector<uint64_t> start_ps_, end_ps_;
+  std::vector<uint32_t> current_;  // per unit: command being run or waited on (or ~0)
+  size_t completed_ = 0;
+  sc_core::sc_event any_done_;
+  sc_core::sc_event finished_ev_;
+  std::vector<uint32_t> semaphores_;
+  sc_core::sc_event semaphore_ev_;
+  uint32_t track_[kNumUnits];
+  sim::Counter* unit_busy_[kNumUnits];
+  sim::Counter& gemm_cmds_;
+  sim::Counter* gemm_stall_;
+  uint32_t signal_word_ = 0;
+};
+
+}  // namespace tessera::tile

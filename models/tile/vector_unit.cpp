@@ -1,0 +1,62 @@
+#include "models/tile/vector_unit.h"
+
+#include <algorithm>
+
+namespace tessera::tile {
+
+VectorUnit::VectorUnit(const VectorConfig& cfg, const sim::StatsScope& stats,
+                       sim::EnergyLedger& energy, const std::string& component)
+    : cfg_(cfg),
+      busy_(stats.counter("busy_cycles", "cycles", "cycles the vector unit worked")),
+      ops_(stats.counter("commands", "commands", "vector commands executed")),
+      elements_(stats.counter("elements", "elements", "output elements produced")),
+      energy_(energy.account(component, "lane_op", cfg.op_pj)) {}
+
+uint64_t VectorUnit::cost_per_element(VecOp op) const {
+  switch (op) {
+    case VecOp::kAdd:
+    case VecOp::kMul:
+    case VecOp::kCopy:
+    case VecOp::kReduceSum: return 1;
+    case VecOp::kGelu:  // tanh form: one exp plus a few multiply-adds
+    case VecOp::kSilu:  // x * sigmoid(x): one exp, one divide folded into rsqrt unit
+      return cfg_.exp_cycles + 1;
+    case VecOp::kSoftmax:  // max pass, exp-and-sum pass, scale pass
+      return 1 + cfg_.exp_cycles + 1;
+    case VecOp::kLayerNorm:  // mean pass, variance pass, normalise pass
+      return 3;
+    case VecOp::kRmsNorm:  // sum-of-squares pass, normalise pass
+      return 2;
+    case VecOp::kTopK:  // compare-select pass per chosen element, k small
+      return 2;
+  }
+  return 1;
+}
+
+VectorTiming VectorUnit::timing(const VectorDesc& d, const Scratchpad& spm) const {
+  VectorTiming t;
+  if (d.elements == 0) return t;
+  t.lane_ops = d.elements * cost_per_element(d.op) * std::max<uint32_t>(1, d.inputs);
+  // Row-wise ops finish each row with one reciprocal square root / reciprocal.
+  const bool row_wise =
+      d.op == VecOp::kSoftmax || d.op == VecOp::kLayerNorm || d.op == VecOp::kRmsNorm;
+  if (row_wise) t.lane_ops += d.rows * cfg_.rsqrt_cycles;
+  const uint64_t compute = (t.lane_ops + cfg_.lanes - 1) / cfg_.lanes;
+  t.sram_bytes = d.elements * d.elem_bytes * (uint64_t(d.inputs) + 1);
+  const uint64_t sram = spm.stream_cycles(t.sram_bytes);
+  t.cycles = cfg_.pipeline_depth + std::max(compute, sram);
+  return t;
+}
+
+VectorTiming VectorUnit::execute(const VectorDesc& d, Scratchpad& spm) {
+  const VectorTiming t = timing(d, spm);
+  busy_ += t.cycles;
+  ++ops_;
+  elements_ += d.elements;
+  energy_.charge(t.lane_ops);
+  spm.record_read(SpmClient::kVector, d.elements * d.elem_bytes * d.inputs);
+  spm.record_write(SpmClient::kVector, d.elements * d.elem_bytes);
+  return t;
+}
+
+}  // namespace tessera::tile
