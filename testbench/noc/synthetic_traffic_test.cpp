@@ -1,6 +1,66 @@
-#include "noc/synthetic_traffic.h"
+// Synthetic traffic: steady-state latency near zero load, saturation against the
+// bisection bound, and determinism.
 #include <catch2/catch.hpp>
+
+#include "noc/synthetic_traffic.h"
+
 using namespace tessera::noc;
-TEST_CASE("placeholder synthetic", "[unit]") {
-  CHECK(true);
+
+TEST_CASE("low-load latency matches the zero-load formula and throughput matches offer",
+          "[unit]") {
+  NocConfig c;
+  TrafficConfig t;
+  t.rate = 0.02;
+  t.packet_flits = 4;
+  t.warmup_cycles = 1000;
+  t.measure_cycles = 5000;
+  const TrafficResult r = run_synthetic(c, 8, 8, t);
+  // Uniform on an 8x8 mesh: mean 2 x (64-1)/(3 x 8)... = 2 x 2.625 = 5.25 hops, 6.25
+  // routers; 1 + 6.25 x 5 + 3 = 35.25 cycles.
+  CHECK(r.zero_load_latency == Approx(35.25));
+  CHECK(r.avg_packet_latency >= r.zero_load_latency * 0.97);
+  CHECK(r.avg_packet_latency <= r.zero_load_latency * 1.05);
+  CHECK(r.accepted_rate == Approx(0.02).epsilon(0.1));
+  CHECK(r.drained);
+  CHECK(r.flits_left == 0);
+}
+
+TEST_CASE("same seed, same result; another seed, another sample", "[unit]") {
+  NocConfig c;
+  TrafficConfig t;
+  t.rate = 0.3;
+  t.warmup_cycles = 500;
+  t.measure_cycles = 2000;
+  const TrafficResult a = run_synthetic(c, 4, 4, t), b = run_synthetic(c, 4, 4, t);
+  CHECK(a.avg_packet_latency == b.avg_packet_latency);
+  CHECK(a.flits_injected == b.flits_injected);
+  t.seed = 2;
+  const TrafficResult d = run_synthetic(c, 4, 4, t);
+  CHECK(d.flits_injected != a.flits_injected);
+}
+
+TEST_CASE("8x8 mesh: uniform saturates near the bisection bound, transpose lower", "[unit]") {
+  NocConfig c;  // DOR, 2 VCs x 8 flits
+  TrafficConfig t;
+  t.packet_flits = 4;
+  t.warmup_cycles = 1000;
+  t.measure_cycles = 3000;
+  t.max_drain_cycles = 20000;
+  std::vector<double> rates;
+  for (int i = 1; i <= 14; ++i) rates.push_back(0.05 * i);
+  const SweepResult uni = run_sweep(c, 8, 8, t, rates);
+  t.pattern = TrafficPattern::kTranspose;
+  const SweepResult tr = run_sweep(c, 8, 8, t, rates);
+  // Bisection bound for uniform traffic on a k x k mesh: half of the N/2 nodes' traffic
+  // on one side crosses k channels per direction: (N/2)(r/2) <= k, r <= 4/k = 0.5.
+  const double bound = 4.0 / 8;
+  INFO("uniform saturation " << uni.saturation_rate << ", transpose " << tr.saturation_rate);
+  REQUIRE(uni.saturation_rate > 0);
+  REQUIRE(tr.saturation_rate > 0);
+  CHECK(uni.saturation_rate <= bound);
+  // Measured with this router (2 VCs of 8 flits, one-iteration separable allocators):
+  // about 0.72 of the bound; the "within 10 %" is not reached (docs say so).
+  CHECK(uni.saturation_rate >= 0.65 * bound);
+  // Transpose under DOR loads the diagonal's channels: it saturates first.
+  CHECK(tr.saturation_rate < uni.saturation_rate);
 }

@@ -1,0 +1,68 @@
+#include "noc/d2d_link.h"
+
+#include <algorithm>
+
+namespace tessera::noc {
+
+D2dLink::D2dLink(sc_core::sc_module_name name, const D2dConfig& cfg, const sim::StatsScope& stats,
+                 sim::EnergyLedger* energy)
+    : sc_module(name), a_in("a_in"), b_in("b_in"), a_out("a_out"), b_out("b_out"), cfg_(cfg) {
+  // lanes x Gb/s -> bits per ns; a byte takes 8 / that ns.
+  ps_per_byte_ = 8.0 * 1000.0 / (double(cfg.lanes) * cfg.gbps_per_lane);
+  a_in.register_b_transport(this, &D2dLink::b_transport, 0);
+  b_in.register_b_transport(this, &D2dLink::b_transport, 1);
+  const char* dir[2] = {"a2b", "b2a"};
+  for (int d = 0; d < 2; ++d) {
+    const sim::StatsScope s = stats.child(dir[d]);
+    bytes_[d] = &s.counter("payload_bytes", "bytes", "payload carried");
+    flits_[d] = &s.counter("flits", "flits", "link flits sent (payload + overhead each)");
+    util_[d] = &s.scalar("utilisation", "ratio", "share of time the wire was busy");
+  }
+  if (energy)
+    energy_bit_ = &energy->account(stats.prefix().empty() ? "d2d" : stats.prefix(), "bit",
+                                   cfg.pj_per_bit);
+}
+
+uint64_t D2dLink::flits_for(uint64_t bytes) const {
+  return std::max<uint64_t>(1, (bytes + cfg_.flit_payload_bytes - 1) / cfg_.flit_payload_bytes);
+}
+
+double D2dLink::wire_ps(uint64_t bytes) const {
+  return double(flits_for(bytes) * (cfg_.flit_payload_bytes + cfg_.flit_overhead_bytes)) *
+         ps_per_byte_;
+}
+
+double D2dLink::book(int dir, uint64_t bytes, double t) {
+  const double start = std::max(t, free_[dir]);
+  const double w = wire_ps(bytes);
+  free_[dir] = start + w;
+  busy_ps_[dir] += w;
+  const uint64_t flits = flits_for(bytes);
+  *bytes_[dir] += bytes;
+  *flits_[dir] += flits;
+  if (energy_bit_) energy_bit_->charge(flits * (cfg_.flit_payload_bytes + cfg_.flit_overhead_bytes) * 8);
+  return free_[dir] + cfg_.latency_ns * 1000.0;
+}
+
+void D2dLink::publish(double elapsed_ps) {
+  if (elapsed_ps <= 0) return;
+  for (int d = 0; d < 2; ++d) util_[d]->set(busy_ps_[d] / elapsed_ps);
+}
+
+void D2dLink::b_transport(int side, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
+  using sc_core::sc_time;
+  const bool write = trans.is_write();
+  const uint64_t len = trans.get_data_length();
+  const double t0 = double((sc_core::sc_time_stamp() + delay).value());
+  const double there = book(side, write ? len : kCommandBytes, t0);
+  wait(sc_time::from_value(uint64_t(there + 0.5)) - sc_core::sc_time_stamp());
+  sc_time d = sc_core::SC_ZERO_TIME;
+  (side == 0 ? b_out : a_out)->b_transport(trans, d);
+  wait(d);
+  const double back =
+      book(1 - side, write ? kCommandBytes : len, double(sc_core::sc_time_stamp().value()));
+  wait(sc_time::from_value(uint64_t(back + 0.5)) - sc_core::sc_time_stamp());
+  delay = sc_core::SC_ZERO_TIME;
+}
+
+}  // namespace tessera::noc

@@ -1,0 +1,52 @@
+// A UCIe-style die-to-die link between gateway endpoints of two chiplets' networks:
+// per direction `lanes` x `gbps_per_lane`, a fixed latency, and data carried in link
+// flits of flit_payload_bytes plus flit_overhead_bytes (header/CRC). Each direction is
+// a FIFO serialiser: a transaction's flits go on the wire after everything booked
+// before them. Side A's target socket takes transactions bound for side B (delivered
+// through b_out), and the other way round; responses return on the reverse direction.
+#pragma once
+
+#include <cstdint>
+
+#include <systemc>
+#include <tlm>
+#include <tlm_utils/simple_initiator_socket.h>
+#include <tlm_utils/simple_target_socket.h>
+
+#include "models/sim/energy_ledger.h"
+#include "models/sim/stats_registry.h"
+#include "noc/noc_config.h"
+
+namespace tessera::noc {
+
+class D2dLink : public sc_core::sc_module {
+ public:
+  D2dLink(sc_core::sc_module_name name, const D2dConfig& cfg, const sim::StatsScope& stats,
+          sim::EnergyLedger* energy);
+  tlm_utils::simple_target_socket_tagged<D2dLink> a_in, b_in;
+  tlm_utils::simple_initiator_socket<D2dLink> a_out, b_out;
+
+  // Link flits and wire time of a message of `bytes` payload bytes.
+  uint64_t flits_for(uint64_t bytes) const;
+  double wire_ps(uint64_t bytes) const;
+  // Books a message on direction dir (0: A->B, 1: B->A) no earlier than t_ps; returns
+  // the time its last bit arrived on the far side.
+  double book(int dir, uint64_t bytes, double t_ps);
+  // Bytes a read request or a write response carries (a command / completion).
+  static constexpr uint32_t kCommandBytes = 8;
+  // Writes per-direction utilisation over the elapsed time.
+  void publish(double elapsed_ps);
+
+ private:
+  void b_transport(int side, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
+  D2dConfig cfg_;
+  double ps_per_byte_;
+  double free_[2] = {0, 0};
+  double busy_ps_[2] = {0, 0};
+  sim::Counter* bytes_[2];
+  sim::Counter* flits_[2];
+  sim::Scalar* util_[2];
+  sim::EnergyAccount* energy_bit_ = nullptr;
+};
+
+}  // namespace tessera::noc

@@ -1,0 +1,217 @@
+#include "noc/network.h"
+
+#include <algorithm>
+
+#include "models/sim/errors.h"
+
+namespace tessera::noc {
+
+using sc_core::sc_time;
+using sc_core::SC_ZERO_TIME;
+
+namespace {
+Topology build_topology(const NocConfig& cfg, uint32_t kx, uint32_t ky) {
+  return Topology::build(parse_topology(cfg.topology), kx, ky, parse_routing(cfg.routing));
+}
+}  // namespace
+
+Network::Network(sc_core::sc_module_name name, const NocConfig& cfg, uint32_t kx, uint32_t ky,
+                 const sim::ClockDomain& clock, Decoder decode, const sim::StatsScope& stats,
+                 sim::EnergyLedger* energy)
+    : sc_module(name),
+      cfg_(cfg),
+      clock_(clock),
+      decode_(std::move(decode)),
+      core_(cfg, build_topology(cfg, kx, ky), 2, stats, energy) {
+  const uint32_t n = core_.num_nodes();
+  core_.set_sink(this);
+  serve_q_.resize(n);
+  held_req_.resize(n);
+  resp_q_.resize(n);
+  resp_busy_.assign(n, 0);
+  req_queued_.assign(n, 0);
+  for (uint32_t i = 0; i < n; ++i) {
+    target.emplace_back(std::make_unique<tlm_utils::simple_target_socket_tagged<Network>>(
+        ("target" + std::to_string(i)).c_str()));
+    target.back()->register_b_transport(this, &Network::b_transport, int(i));
+    target.back()->register_nb_transport_fw(this, &Network::nb_transport_fw, int(i));
+    initiator.emplace_back(std::make_unique<tlm_utils::simple_initiator_socket_tagged<Network>>(
+        ("initiator" + std::to_string(i)).c_str()));
+    initiator.back()->register_nb_transport_bw(this, &Network::nb_transport_bw, int(i));
+    serve_ev_.emplace_back(std::make_unique<sc_core::sc_event>());
+    sc_core::sc_spawn_options opt;
+    sc_core::sc_spawn([this, i] { serve_thread(i); }, sc_core::sc_gen_unique_name("serve"), &opt);
+  }
+  txn_latency_ = &stats.histogram("transaction_latency", "ps",
+                                  "request entering the network to response delivered");
+  SC_HAS_PROCESS(Network);
+  SC_METHOD(step_method);
+  sensitive << wake_;
+  dont_initialize();
+}
+
+uint32_t Network::request_flits(const tlm::tlm_generic_payload& t) const {
+  if (!t.is_write()) return 1;
+  return 1 + uint32_t((t.get_data_length() + cfg_.flit_bytes - 1) / cfg_.flit_bytes);
+}
+
+uint32_t Network::response_flits(const tlm::tlm_generic_payload& t) const {
+  if (t.is_write()) return 1;
+  return 1 + uint32_t((t.get_data_length() + cfg_.flit_bytes - 1) / cfg_.flit_bytes);
+}
+
+uint32_t Network::packets_for(uint32_t flits) const {
+  const uint32_t data = flits - 1, per = cfg_.max_packet_flits - 1;
+  return std::max<uint32_t>(1, (data + per - 1) / per);
+}
+
+void Network::send_packets(uint32_t src, uint32_t dst, uint32_t flits, uint32_t mclass,
+                           uint64_t tag) {
+  // Every packet carries its own header flit and up to max_packet_flits-1 data flits.
+  uint32_t data = flits - 1;
+  const uint32_t per = cfg_.max_packet_flits - 1;
+  do {
+    const uint32_t d = std::min(data, per);
+    core_.inject(src, dst, 1 + d, mclass, tag);
+    data -= d;
+  } while (data > 0);
+}
+
+void Network::sync_core() {
+  // An idle core jumps to the next clock edge; the step method runs from there.
+  if (!core_.busy()) {
+    const uint64_t c = clock_.cycles_at(sim::Picoseconds::from_sc(sc_core::sc_time_stamp())).v;
+    core_.skip_to(c + 1);
+    wake_.notify(clock_.delay_to_edge(sc_core::sc_time_stamp()));
+  }
+}
+
+uint64_t Network::start(uint32_t src, tlm::tlm_generic_payload& trans, bool nb,
+                        sc_core::sc_event* done) {
+  const uint32_t dst = decode_(trans.get_address());
+  if (dst >= core_.num_nodes())
+    throw sim::SimulationError("noc: address 0x" + std::to_string(trans.get_address()) +
+                               " decodes to endpoint " + std::to_string(dst) + " of " +
+                               std::to_string(core_.num_nodes()));
+  const uint64_t tag = next_tag_++;
+  Txn& t = txns_[tag];
+  t.trans = &trans;
+  t.src = src;
+  t.dst = dst;
+  t.nb = nb;
+  t.done = done;
+  t.start_ps = sc_core::sc_time_stamp().value();
+  const uint32_t rf = request_flits(trans);
+  t.req_left = packets_for(rf);
+  t.resp_left = packets_for(response_flits(trans));
+  if (trans.has_mm()) trans.acquire();
+  sync_core();
+  send_packets(src, dst, rf, 0, tag);
+  req_queued_[src] += t.req_left;
+  return tag;
+}
+
+void Network::b_transport(int node, tlm::tlm_generic_payload& trans, sc_time& delay) {
+  wait(delay);
+  delay = SC_ZERO_TIME;
+  sc_core::sc_event done;
+  start(uint32_t(node), trans, false, &done);
+  wait(done);
+}
+
+tlm::tlm_sync_enum Network::nb_transport_fw(int node, tlm::tlm_generic_payload& trans,
+                                            tlm::tlm_phase& phase, sc_time& delay) {
+  (void)delay;
+  const uint32_t n = uint32_t(node);
+  if (phase == tlm::BEGIN_REQ) {
+    if (req_queued_[n] < kRequestQueuePackets && held_req_[n].empty()) {
+      start(n, trans, true, nullptr);
+      phase = tlm::END_REQ;
+      return tlm::TLM_UPDATED;
+    }
+    held_req_[n].push_back(&trans);  // END_REQ comes when the interface has room
+    return tlm::TLM_ACCEPTED;
+  }
+  if (phase == tlm::END_RESP) {
+    resp_busy_[n] = 0;
+    respond_method_for(n);
+    return tlm::TLM_COMPLETED;
+  }
+  return tlm::TLM_ACCEPTED;
+}
+
+tlm::tlm_sync_enum Network::nb_transport_bw(int, tlm::tlm_generic_payload&, tlm::tlm_phase&,
+                                            sc_time&) {
+  return tlm::TLM_ACCEPTED;  // targets are called with b_transport
+}
+
+void Network::respond_method_for(uint32_t n) {
+  while (!resp_busy_[n] && !resp_q_[n].empty()) {
+    tlm::tlm_generic_payload* t = resp_q_[n].front();
+    resp_q_[n].pop_front();
+    tlm::tlm_phase ph = tlm::BEGIN_RESP;
+    sc_time d = SC_ZERO_TIME;
+    const tlm::tlm_sync_enum s = (*target[n])->nb_transport_bw(*t, ph, d);
+    if (!(s == tlm::TLM_COMPLETED || (s == tlm::TLM_UPDATED && ph == tlm::END_RESP)))
+      resp_busy_[n] = 1;
+    if (t->has_mm()) t->release();
+  }
+}
+
+void Network::on_packet(uint32_t, const Packet& p, uint64_t) {
+  auto it = txns_.find(p.tag);
+  if (it == txns_.end()) return;
+  Txn& t = it->second;
+  if (p.mclass == 0) {
+    --req_queued_[t.src];
+    // Room at the interface again: admit a held request (its END_REQ goes back now).
+    while (!held_req_[t.src].empty() && req_queued_[t.src] < kRequestQueuePackets) {
+      tlm::tlm_generic_payload* h = held_req_[t.src].front();
+      held_req_[t.src].pop_front();
+      start(t.src, *h, true, nullptr);
+      tlm::tlm_phase ph = tlm::END_REQ;
+      sc_time d = SC_ZERO_TIME;
+      (*target[t.src])->nb_transport_bw(*h, ph, d);
+    }
+    if (--t.req_left == 0) {
+      serve_q_[t.dst].push_back(p.tag);
+      serve_ev_[t.dst]->notify(SC_ZERO_TIME);
+    }
+    return;
+  }
+  if (--t.resp_left > 0) return;
+  txn_latency_->sample(sc_core::sc_time_stamp().value() - t.start_ps);
+  if (t.nb) {
+    resp_q_[t.src].push_back(t.trans);
+    respond_method_for(t.src);
+  } else {
+    t.done->notify(SC_ZERO_TIME);
+  }
+  txns_.erase(it);
+}
+
+void Network::serve_thread(uint32_t node) {
+  while (true) {
+    while (serve_q_[node].empty()) wait(*serve_ev_[node]);
+    const uint64_t tag = serve_q_[node].front();
+    serve_q_[node].pop_front();
+    Txn& t = txns_.at(tag);
+    sc_time d = SC_ZERO_TIME;
+    (*initiator[node])->b_transport(*t.trans, d);
+    wait(d);
+    Txn& t2 = txns_.at(tag);
+    sync_core();
+    send_packets(node, t2.src, response_flits(*t2.trans), 1, tag);
+  }
+}
+
+void Network::step_method() {
+  const uint64_t c = clock_.cycles_at(sim::Picoseconds::from_sc(sc_core::sc_time_stamp())).v;
+  while (core_.busy() && core_.now() <= c) core_.step();
+  if (core_.busy())
+    next_trigger(clock_.delay_to_edge(sc_core::sc_time_stamp()));
+  else
+    next_trigger(wake_);
+}
+
+}  // namespace tessera::noc

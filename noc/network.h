@@ -1,0 +1,91 @@
+// noc::Network: the SystemC/TLM face of one on-chip network. Endpoint i has a
+// network interface with
+//   target[i]    - an initiator (a tile's DMA) sends reads/writes in: b_transport, or
+//                  the approximately-timed base protocol (END_REQ is withheld while the
+//                  interface's request queue is full: backpressure);
+//   initiator[i] - requests whose address decodes to node i go out to the target
+//                  attached there (HBM stack, scratchpad port), and its response returns.
+// Requests and responses travel as packets in separate message classes (disjoint VCs).
+// One SC_METHOD steps the plain NetworkCore at the clock's edges while flits are in
+// flight, and sleeps otherwise.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include <systemc>
+#include <tlm>
+#include <tlm_utils/simple_initiator_socket.h>
+#include <tlm_utils/simple_target_socket.h>
+
+#include "models/sim/clock_domain.h"
+#include "models/sim/energy_ledger.h"
+#include "models/sim/stats_registry.h"
+#include "noc/network_core.h"
+#include "noc/noc_config.h"
+
+namespace tessera::noc {
+
+class Network : public sc_core::sc_module, private PacketSink {
+ public:
+  using Decoder = std::function<uint32_t(uint64_t addr)>;
+  // kx, ky: mesh/torus dimensions; ring size or crossbar ports in kx (ky = 1).
+  Network(sc_core::sc_module_name name, const NocConfig& cfg, uint32_t kx, uint32_t ky,
+          const sim::ClockDomain& clock, Decoder decode, const sim::StatsScope& stats,
+          sim::EnergyLedger* energy);
+  uint32_t num_nodes() const { return core_.num_nodes(); }
+  std::vector<std::unique_ptr<tlm_utils::simple_target_socket_tagged<Network>>> target;
+  std::vector<std::unique_ptr<tlm_utils::simple_initiator_socket_tagged<Network>>> initiator;
+  NetworkCore& core() { return core_; }
+  // Flits a transaction's request and response take (header + data flits).
+  uint32_t request_flits(const tlm::tlm_generic_payload& t) const;
+  uint32_t response_flits(const tlm::tlm_generic_payload& t) const;
+  // Request packets an interface queues before it withholds END_REQ.
+  static constexpr size_t kRequestQueuePackets = 8;
+
+ private:
+  struct Txn {
+    tlm::tlm_generic_payload* trans = nullptr;
+    uint32_t src = 0, dst = 0;
+    uint32_t req_left = 0, resp_left = 0;
+    bool nb = false;
+    uint64_t start_ps = 0;
+    sc_core::sc_event* done = nullptr;  // b_transport caller waits here
+  };
+  void b_transport(int node, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
+  tlm::tlm_sync_enum nb_transport_fw(int node, tlm::tlm_generic_payload& trans,
+                                     tlm::tlm_phase& phase, sc_core::sc_time& delay);
+  tlm::tlm_sync_enum nb_transport_bw(int node, tlm::tlm_generic_payload& trans,
+                                     tlm::tlm_phase& phase, sc_core::sc_time& delay);
+  // Starts a transaction: cut into request packets at src's interface.
+  uint64_t start(uint32_t src, tlm::tlm_generic_payload& trans, bool nb, sc_core::sc_event* done);
+  // Packets of `flits` in total, at most max_packet_flits each.
+  void send_packets(uint32_t src, uint32_t dst, uint32_t flits, uint32_t mclass, uint64_t tag);
+  uint32_t packets_for(uint32_t flits) const;
+  void on_packet(uint32_t id, const Packet& p, uint64_t now) override;
+  void step_method();
+  void serve_thread(uint32_t node);
+  void respond_method_for(uint32_t node);
+  void sync_core();
+
+  NocConfig cfg_;
+  sim::ClockDomain clock_;
+  Decoder decode_;
+  NetworkCore core_;
+  std::map<uint64_t, Txn> txns_;
+  uint64_t next_tag_ = 1;
+  sc_core::sc_event wake_;
+  std::vector<std::deque<uint64_t>> serve_q_;  // per node: requests for its target
+  std::vector<std::unique_ptr<sc_core::sc_event>> serve_ev_;
+  std::vector<std::deque<tlm::tlm_generic_payload*>> held_req_;  // END_REQ withheld
+  std::vector<std::deque<tlm::tlm_generic_payload*>> resp_q_;    // BEGIN_RESP to send
+  std::vector<uint8_t> resp_busy_;  // a BEGIN_RESP awaits END_RESP
+  std::vector<size_t> req_queued_;  // request packets waiting at each interface
+  sim::Histogram* txn_latency_;
+};
+
+}  // namespace tessera::noc

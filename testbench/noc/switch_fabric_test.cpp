@@ -1,0 +1,76 @@
+// Collectives on the NVSwitch-style fabric against the alpha-beta cost models of
+// shared/workloads/FACTS.md ("Collective cost models").
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include "noc/switch_fabric.h"
+
+using namespace tessera;
+using namespace tessera::noc;
+
+namespace {
+FabricConfig fabric(uint32_t planes) {
+  FabricConfig c;
+  c.port_gbytes_per_s = 450;  // B
+  c.link_latency_ns = 100;
+  c.switch_latency_ns = 200;
+  c.chunk_bytes = 4096;
+  c.planes = planes;
+  return c;
+}
+}  // namespace
+
+TEST_CASE("ring all-reduce takes 2(P-1)*alpha + 2(P-1)/P * N/B", "[unit]") {
+  for (uint32_t planes : {1u, 4u})
+    for (uint32_t p : {2u, 4u, 8u, 16u})
+      for (uint64_t n : {uint64_t(1) << 20, uint64_t(64) << 20}) {
+        sim::StatsRegistry reg;
+        FabricCore f(fabric(planes), 16, sim::StatsScope(reg, "fabric"), nullptr);
+        const double B = f.port_bytes_per_ps();
+        // alpha per step: endpoint->switch link, switch, switch->endpoint link, plus the
+        // one chunk the switch stores before forwarding.
+        const double alpha = f.step_latency_ps();
+        const double model = 2.0 * (p - 1) * alpha + 2.0 * (p - 1) / p * double(n) / B;
+        const double sim = f.ring_all_reduce(p, n);
+        INFO("planes " << planes << " P " << p << " N " << n << " sim " << sim << " model "
+                       << model);
+        CHECK(std::abs(sim - model) <= 0.05 * model);
+        // Each rank's link carried 2(P-1) segments of N/P.
+        CHECK(reg.find_counter("fabric.port0.bytes_in")->value() == 2 * (p - 1) * ((n + p - 1) / p));
+      }
+}
+
+TEST_CASE("switch-offloaded all-reduce takes N/B plus latency", "[unit]") {
+  for (uint32_t p : {2u, 4u, 8u, 16u})
+    for (uint64_t n : {uint64_t(1) << 20, uint64_t(64) << 20}) {
+      sim::StatsRegistry reg;
+      FabricCore f(fabric(1), 16, sim::StatsScope(reg, "fabric"), nullptr);
+      const double B = f.port_bytes_per_ps();
+      const double model = double(n) / B + f.step_latency_ps();
+      const double sim = f.switch_all_reduce(p, n);
+      INFO("P " << p << " N " << n << " sim " << sim << " model " << model);
+      CHECK(std::abs(sim - model) <= 0.05 * model);
+      // In-network reduction beats the ring by about 2(P-1)/P for large N.
+      sim::StatsRegistry reg2;
+      FabricCore g(fabric(1), 16, sim::StatsScope(reg2, "fabric"), nullptr);
+      if (p > 2 && n > (1u << 20)) CHECK(g.ring_all_reduce(p, n) > 1.4 * sim);
+    }
+}
+
+TEST_CASE("incast is limited by the output port, and backpressure holds senders", "[unit]") {
+  FabricConfig c = fabric(1);
+  c.output_queue_chunks = 2;
+  sim::StatsRegistry reg;
+  FabricCore f(c, 8, sim::StatsScope(reg, "fabric"), nullptr);
+  const uint64_t n = 8 << 20;
+  double done = 0;
+  for (uint32_t s = 1; s <= 4; ++s) done = std::max(done, f.send(s, 0, n, 0));
+  // Four senders into one output: 4N/B on its link, plus one step latency.
+  const double bound = 4.0 * double(n) / f.port_bytes_per_ps();
+  CHECK(done >= bound);
+  CHECK(done <= bound + 2 * f.step_latency_ps());
+  // A fifth sender to another port is held behind its own chunks only.
+  const double other = f.send(5, 6, 4096, 0);
+  CHECK(other <= 2 * f.step_latency_ps());
+}
