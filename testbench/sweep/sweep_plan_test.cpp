@@ -1,0 +1,135 @@
+// Sweep plans: expansion order (grid, zip, ranges), filters, and validation of every key
+// path against the machine schema with the plan's file:line before anything runs.
+#include <catch2/catch.hpp>
+
+#include "models/sim/errors.h"
+#include "sweep/filter_expression.h"
+#include "sweep/sweep_plan.h"
+
+using namespace tessera;
+using Catch::Matchers::Contains;
+
+namespace {
+sweep::SweepPlan plan_of(const std::string& text) {
+  return sweep::parse_plan(text, "p.yaml", "");
+}
+
+std::string error_of(const std::string& text) {
+  try {
+    plan_of(text);
+  } catch (const sim::UserError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+}  // namespace
+
+TEST_CASE("a 3 x 2 grid expands workload-major with the last axis fastest", "[unit]") {
+  const auto plan = plan_of(
+      "config: tiny\n"
+      "workload: gen:llama2-7b,phase=decode\n"
+      "axes:\n"
+      "  tile.array.rows: [16, 32, 64]\n"
+      "  chiplet.hbm.preset: [hbm2e, hbm3]\n");
+  REQUIRE(plan.points.size() == 6);
+  REQUIRE(plan.axis_columns() ==
+          std::vector<std::string>{"workload", "tile.array.rows", "chiplet.hbm.preset"});
+  const std::vector<std::vector<std::string>> want{{"16", "hbm2e"}, {"16", "hbm3"},
+                                                   {"32", "hbm2e"}, {"32", "hbm3"},
+                                                   {"64", "hbm2e"}, {"64", "hbm3"}};
+  for (size_t i = 0; i < 6; ++i) {
+    CHECK(plan.points[i].index == i);
+    CHECK(plan.points[i].labels == want[i]);
+    CHECK(plan.points[i].invalid.empty());
+  }
+  CHECK(plan.points[3].overrides ==
+        std::vector<std::string>{"tile.array.rows=32", "chiplet.hbm.preset=hbm3"});
+  // Ids are unique and a function of the point's settings alone.
+  std::set<std::string> ids;
+  for (const auto& p : plan.points) ids.insert(p.id);
+  CHECK(ids.size() == 6);
+  const auto again = plan_of(plan.text);
+  CHECK(again.points[5].id == plan.points[5].id);
+  const auto args = sweep::run_arguments(plan, plan.points[1], "/o");
+  CHECK(args == std::vector<std::string>{"run", "--config", "tiny", "--trace",
+                                         "gen:llama2-7b,phase=decode", "--set",
+                                         "tile.array.rows=16", "--set", "chiplet.hbm.preset=hbm3",
+                                         "--out", "/o", "--force", "--format", "json"});
+}
+
+TEST_CASE("zip mode, ranges, fixed sets and several workloads", "[unit]") {
+  const auto plan = plan_of(
+      "workloads: {a: gen:x, b: gen:y}\n"
+      "set: {seed: 7}\n"
+      "mode: zip\n"
+      "axes:\n"
+      "  tile.array.rows: {from: 16, to: 64, mul: 2}\n"
+      "  tile.array.cols: {from: 8, to: 24, step: 8}\n");
+  REQUIRE(plan.points.size() == 6);  // 2 workloads x 3 zipped values
+  CHECK(plan.points[0].workload->name == "a");
+  CHECK(plan.points[3].workload->name == "b");
+  CHECK(plan.points[2].labels == std::vector<std::string>{"64", "24"});
+  CHECK(plan.points[2].overrides.front() == "seed=7");
+  // Different workloads give different ids for the same axis values.
+  CHECK(plan.points[0].id.substr(6) != plan.points[3].id.substr(6));
+  CHECK_THAT(error_of("workload: gen:x\nmode: zip\naxes:\n  tile.array.rows: [16, 32]\n"
+                      "  tile.array.cols: [8]\n"),
+             Contains("p.yaml:5:3:") && Contains("equal length"));
+}
+
+TEST_CASE("filters keep only the points they accept", "[unit]") {
+  const auto plan = plan_of(
+      "workload: gen:x\n"
+      "axes:\n"
+      "  tile.array.rows: [16, 32, 64]\n"
+      "  tile.array.cols: [16, 32, 64]\n"
+      "filters:\n"
+      "  - tile.array.rows * tile.array.cols <= 1024 and not (tile.array.rows == 16)\n"
+      "  - workload == 'gen:x' or tile.array.rows > 1000\n");
+  REQUIRE(plan.points.size() == 1);  // 16x16, 16x32, 16x64 dropped by the first filter
+  CHECK(plan.points[0].labels == std::vector<std::string>{"32", "32"});
+  CHECK_THAT(error_of("workload: gen:x\naxes: {tile.array.rows: [16]}\n"
+                      "filters: [tile.array.colz > 3]\n"),
+             Contains("p.yaml:3:11:") && Contains("'tile.array.colz' is not an axis"));
+  CHECK_THAT(error_of("workload: gen:x\naxes: {tile.array.rows: [16]}\nfilters: ['(1 < 2']\n"),
+             Contains("missing ')'"));
+  CHECK_THAT(error_of("workload: gen:x\naxes: {tile.array.rows: [16]}\n"
+                      "filters: [tile.array.rows > 99]\n"),
+             Contains("no point of the plan is left"));
+}
+
+TEST_CASE("filter expressions compare numbers as numbers and text as text", "[unit]") {
+  const sweep::FilterExpression f("a < 10 and b != 'x'", "", {"a", "b"});
+  CHECK(f.keep({{"a", "9"}, {"b", "y"}}));
+  CHECK_FALSE(f.keep({{"a", "10"}, {"b", "y"}}));  // 10 < 10 is false numerically
+  CHECK_FALSE(f.keep({{"a", "9"}, {"b", "x"}}));
+  const sweep::FilterExpression g("-a + 2 * 3 == 4", "", {"a"});  // precedence
+  CHECK(g.keep({{"a", "2"}}));
+  CHECK_FALSE(g.keep({{"a", "3"}}));
+}
+
+TEST_CASE("a bad axis key or value fails before any point runs, at the plan's line", "[unit]") {
+  CHECK_THAT(error_of("workload: gen:x\naxes:\n  tile.array.rowz: [16]\n"),
+             Contains("p.yaml:3:3:") && Contains("tile.array.rowz: not a key"));
+  CHECK_THAT(error_of("workload: gen:x\naxes:\n  tile.array.rows: [16,\n    abc]\n"),
+             Contains("p.yaml:4:5:") && Contains("tile.array.rows = abc"));
+  CHECK_THAT(error_of("workload: gen:x\naxes:\n  chiplet.hbm.preset: [hbm3, hbm9]\n"),
+             Contains("p.yaml:3:30:") && Contains("unknown preset 'hbm9'"));
+  CHECK_THAT(error_of("workload: gen:x\naxes:\n  tile.array.rows: {from: 1, to: 8}\n"),
+             Contains("p.yaml:3:20:") && Contains("exactly one of step or mul"));
+  CHECK_THAT(error_of("workload: gen:x\nconfig: nosuch\n"), Contains("nosuch"));
+  CHECK_THAT(error_of("workload: gen:x\nset: {tile.clock_mhz: -5}\n"),
+             Contains("p.yaml:2:6:") && Contains("tile.clock_mhz"));
+  CHECK_THAT(error_of("axes: {}\n"), Contains("needs a workload"));
+  CHECK_THAT(error_of("workload: gen:x\nax: {}\n"),
+             Contains("p.yaml:2:1:") && Contains("ax: unknown key"));
+}
+
+TEST_CASE("a combination that fails a cross-key check becomes an invalid point", "[unit]") {
+  // tiny lists one hbm_attach node; two stacks need two, which only the combination
+  // (not the value 2 on its own key) gets wrong: the point is recorded as failed.
+  const auto plan = plan_of("workload: gen:x\naxes:\n  chiplet.hbm_stacks: [1, 2]\n");
+  REQUIRE(plan.points.size() == 2);
+  CHECK(plan.points[0].invalid.empty());
+  CHECK_THAT(plan.points[1].invalid, Contains("hbm_attach"));
+}
