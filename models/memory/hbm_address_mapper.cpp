@@ -12,7 +12,9 @@ uint32_t log2u(uint64_t x) {
   while ((uint64_t(1) << n) < x) ++n;
   return n;
 }
-bool is_pow2(uint64_t x) { return x && !(x & (x - 1)); }
+bool is_pow2(uint64_t x) {
+  return x && !(x & (x - 1));
+}
 }  // namespace
 
 HbmAddressMapper::HbmAddressMapper(const HbmConfig& cfg)
@@ -29,13 +31,13 @@ HbmAddressMapper::HbmAddressMapper(const HbmConfig& cfg)
     names_ = {"row", "bank", "sid", "bankgroup", "pseudochannel", "channel", "column"};
   else
     names_ = m.order;
-  static const char* kNames[] = {"row", "bank", "sid", "bankgroup", "pseudochannel", "channel",
-                                 "column"};
+  static const char* kNames[] = {"row",           "bank",    "sid",   "bankgroup",
+                                 "pseudochannel", "channel", "column"};
   std::array<int, 7> seen{};
   std::vector<Field> msb_first;
   for (const auto& n : names_) {
-    auto it = std::find_if(std::begin(kNames), std::end(kNames),
-                           [&](const char* k) { return n == k; });
+    auto it =
+        std::find_if(std::begin(kNames), std::end(kNames), [&](const char* k) { return n == k; });
     if (it == std::end(kNames))
       throw sim::ConfigError("mapping.order: unknown field '" + n +
                              "' (row, bank, sid, bankgroup, pseudochannel, channel, column)");
@@ -52,14 +54,22 @@ HbmAddressMapper::HbmAddressMapper(const HbmConfig& cfg)
   const uint64_t low = std::min<uint64_t>(cols, cfg.mapping.interleave_bytes / access_bytes_);
   auto radix = [&](Field f) -> uint64_t {
     switch (f) {
-      case kRow: return cfg.org.rows;
-      case kBank: return cfg.org.banks_per_group;
-      case kSid: return cfg.org.sids;
-      case kBankGroup: return cfg.org.bank_groups;
-      case kPc: return cfg.org.pseudo_channels;
-      case kChannel: return cfg.org.channels;
-      case kColumn: return cols / low;
-      default: return low;
+      case kRow:
+        return cfg.org.rows;
+      case kBank:
+        return cfg.org.banks_per_group;
+      case kSid:
+        return cfg.org.sids;
+      case kBankGroup:
+        return cfg.org.bank_groups;
+      case kPc:
+        return cfg.org.pseudo_channels;
+      case kChannel:
+        return cfg.org.channels;
+      case kColumn:
+        return cols / low;
+      default:
+        return low;
     }
   };
   auto add = [&](Field f) {

@@ -4,7 +4,9 @@
 
 namespace tessera::memory {
 
-std::vector<std::string> hbm_preset_names() { return sim::resource_names("configs/hbm/", ".yaml"); }
+std::vector<std::string> hbm_preset_names() {
+  return sim::resource_names("configs/hbm/", ".yaml");
+}
 
 std::string hbm_preset_text(const std::string& name) {
   const std::string* text = sim::find_resource("configs/hbm/" + name + ".yaml");

@@ -31,13 +31,11 @@ struct HbmOrg {
     v.field("channels", channels, "channels", "independent channels of the stack",
             sim::Range{1, 64});
     v.field("pseudo_channels", pseudo_channels, "per channel",
-            "pseudo-channels per channel (each has its own data bus and banks)",
-            sim::Range{1, 4});
+            "pseudo-channels per channel (each has its own data bus and banks)", sim::Range{1, 4});
     v.field("sids", sids, "per pseudo-channel",
             "stack IDs (rank-like groups of bank groups) per pseudo-channel", sim::Range{1, 8});
     v.field("bank_groups", bank_groups, "per SID", "bank groups per SID", sim::Range{1, 16});
-    v.field("banks_per_group", banks_per_group, "banks", "banks per bank group",
-            sim::Range{1, 16});
+    v.field("banks_per_group", banks_per_group, "banks", "banks per bank group", sim::Range{1, 16});
     v.field("rows", rows, "rows", "rows per bank", sim::Range{1, 1u << 24});
     v.field("row_bytes", row_bytes, "B", "page (row) size seen by one pseudo-channel",
             sim::Range{32, 65536});
@@ -83,7 +81,8 @@ struct HbmTiming {
     v.field("clock_mhz", clock_mhz, "MHz", "command clock CK (tCK = 1/clock)",
             sim::Range{1, 100000});
     v.field("tCL", tCL, "tCK", "read latency RL: RD command to first data beat", t);
-    v.field("tWL", tWL, "tCK", "write latency WL: WR command to first data beat", sim::Range{0, 1e6});
+    v.field("tWL", tWL, "tCK", "write latency WL: WR command to first data beat",
+            sim::Range{0, 1e6});
     v.field("tRCD", tRCD, "tCK", "ACT to RD (tRCDRD)", t);
     v.field("tRCDWR", tRCDWR, "tCK", "ACT to WR", t);
     v.field("tRP", tRP, "tCK", "PRE to ACT of the same bank", t);
@@ -113,6 +112,7 @@ struct HbmTiming {
 };
 
 struct HbmControllerConfig {
+  uint32_t transaction_queue = 64;
   uint32_t read_queue = 32;
   uint32_t write_queue = 32;
   std::string scheduler = "fr-fcfs";
@@ -124,6 +124,10 @@ struct HbmControllerConfig {
 
   template <class V>
   void visit(V& v) {
+    v.field("transaction_queue", transaction_queue, "requests",
+            "front-end queue of the stack: requests accepted (END_REQ) but not yet split "
+            "into the pseudo-channel queues; lets a blocked channel not stop the others",
+            sim::Range{0, 65536});
     v.field("read_queue", read_queue, "entries", "read queue depth per pseudo-channel",
             sim::Range{0, 4096});
     v.field("write_queue", write_queue, "entries", "write queue depth per pseudo-channel",
@@ -140,6 +144,7 @@ struct HbmControllerConfig {
             "age after which the oldest request overrides row-hit priority", sim::Range{1, 1e9});
     v.choice("refresh", refresh, {"per-bank", "all-bank", "none"},
              "refresh scheme: REFpb every tREFI/banks, REFab every tREFI, or none");
+    v.check(transaction_queue > 0, "transaction_queue", "queue depth must be at least 1");
     v.check(read_queue > 0, "read_queue", "queue depth must be at least 1");
     v.check(write_queue > 0, "write_queue", "queue depth must be at least 1");
     v.check(write_low_watermark < write_high_watermark, "write_low_watermark",
@@ -220,15 +225,17 @@ struct HbmConfig {
     const uint64_t beats_x = uint64_t(org.data_rate_mbps);
     v.check(beats_x % timing.clock_mhz == 0, "timing",
             "data_rate_mbps must be a whole multiple of clock_mhz (beats per clock)");
-    v.check(beats_x % timing.clock_mhz != 0 ||
-                org.burst_length % (beats_x / timing.clock_mhz) == 0,
+    v.check(beats_x % timing.clock_mhz != 0 || org.burst_length % (beats_x / timing.clock_mhz) == 0,
             "org", "burst_length must be a whole number of clocks at this data rate");
-    v.check(org.row_bytes % access_bytes() == 0 && is_pow2(org.row_bytes / access_bytes()),
-            "org", "row_bytes must be a power-of-two number of column accesses");
+    v.check(org.row_bytes % access_bytes() == 0 && is_pow2(org.row_bytes / access_bytes()), "org",
+            "row_bytes must be a power-of-two number of column accesses");
     v.check(is_pow2(org.channels) && is_pow2(org.pseudo_channels) && is_pow2(org.sids) &&
                 is_pow2(org.bank_groups) && is_pow2(org.banks_per_group),
-            "org", "channels, pseudo_channels, sids, bank_groups and banks_per_group must be "
-                   "powers of two");
+            "org",
+            "channels, pseudo_channels, sids, bank_groups and banks_per_group must be "
+            "powers of two");
+    v.check(banks_per_pc() <= 64, "org",
+            "at most 64 banks per pseudo-channel (sids x bank_groups x banks_per_group)");
     v.check(is_pow2(mapping.interleave_bytes) && mapping.interleave_bytes >= access_bytes(),
             "mapping", "interleave_bytes must be a power of two of at least one access");
     v.check(timing.tCCD_S >= burst_cycles_or_1(), "timing",
@@ -242,8 +249,7 @@ struct HbmConfig {
   uint32_t banks_per_pc() const { return org.sids * org.bank_groups * org.banks_per_group; }
   uint32_t columns() const { return org.row_bytes / access_bytes(); }
   uint64_t capacity_bytes() const {
-    return uint64_t(org.channels) * org.pseudo_channels * banks_per_pc() * org.rows *
-           org.row_bytes;
+    return uint64_t(org.channels) * org.pseudo_channels * banks_per_pc() * org.rows * org.row_bytes;
   }
   // Peak data bandwidth of the stack, GB/s (1e9 bytes per second).
   double peak_gbps() const {

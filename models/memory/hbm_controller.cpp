@@ -6,7 +6,9 @@
 namespace tessera::memory {
 
 namespace {
-inline uint64_t sub_floor(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
+inline uint64_t sub_floor(uint64_t a, uint64_t b) {
+  return a > b ? a - b : 0;
+}
 constexpr size_t kLatBins = 8192;
 }  // namespace
 
@@ -27,7 +29,8 @@ HbmController::HbmController(const HbmConfig& cfg, uint32_t channel, const sim::
       bytes_read_(s.counter("bytes_read", "B", "bytes read")),
       bytes_written_(s.counter("bytes_written", "B", "bytes written")),
       row_hits_(s.counter("row_hits", "accesses", "accesses that found their row open")),
-      row_misses_(s.counter("row_misses", "accesses", "accesses that needed an ACT to a closed bank")),
+      row_misses_(
+          s.counter("row_misses", "accesses", "accesses that needed an ACT to a closed bank")),
       row_conflicts_(s.counter("row_conflicts", "accesses",
                                "accesses that needed a PRE of another row and an ACT")),
       cmd_act_(s.counter("cmd.act", "commands", "ACT commands")),
@@ -53,7 +56,8 @@ HbmController::HbmController(const HbmConfig& cfg, uint32_t channel, const sim::
       e_refpb_(energy.account(s.prefix(), "refpb", cfg.energy.refpb_pj)),
       e_bg_(energy.account(s.prefix(), "background", 0.0)),
       background_mw_(cfg.energy.background_mw) {
-  wq_hi_ = std::max<uint32_t>(1, uint32_t(std::ceil(cfg.controller.write_high_watermark * wq_cap_)));
+  wq_hi_ =
+      std::max<uint32_t>(1, uint32_t(std::ceil(cfg.controller.write_high_watermark * wq_cap_)));
   wq_lo_ = uint32_t(std::floor(cfg.controller.write_low_watermark * wq_cap_));
   const std::string& r = cfg.controller.refresh;
   refresh_mode_ = r == "none" ? 0 : r == "all-bank" ? 1 : 2;
@@ -68,18 +72,21 @@ HbmController::HbmController(const HbmConfig& cfg, uint32_t channel, const sim::
     p.groups.resize(cfg.org.sids * cfg.org.bank_groups);
     p.rq.reserve(rq_cap_);
     p.wq.reserve(wq_cap_);
-    // Stagger refreshes over the stack so that not every pseudo-channel refreshes at once.
+    // Per-bank refreshes are staggered over the stack. All-bank refreshes are aligned:
+    // behind one in-order port a stream stalls on any refreshing pseudo-channel, so
+    // staggering would stall it 32 times per tREFI instead of once.
     const uint64_t k = uint64_t(channel) * npc + i;
-    p.ref_due = ref_interval_ * (k + 1) / total + ref_interval_ - ref_interval_ / total;
+    p.ref_due = refresh_mode_ == 2 ? ref_interval_ + ref_interval_ * k / total : ref_interval_;
   }
 }
 
 void HbmController::enqueue(uint32_t pc, const HbmAccess& a, uint64_t now) {
   Pc& p = pcs_[pc];
-  if (p.rq.empty() && p.wq.empty() && !p.ref_pending) catch_up_refresh(p, now);
+  const bool idle = p.rq.empty() && p.wq.empty() && !p.ref_pending;
+  (a.write ? p.wq : p.rq).push_back(a);
+  if (idle) catch_up_refresh(p, now);  // sees the new access, so refresh avoids its bank
   Bank& b = p.banks[a.bank];
   if (b.open_row == int64_t(a.row)) ++(a.write ? b.hits_w : b.hits_r);
-  (a.write ? p.wq : p.rq).push_back(a);
   p.wake = now;
   wake_ = std::min(wake_, now);
 }
@@ -109,6 +116,33 @@ void HbmController::do_refresh_at(Pc& p, uint64_t t, bool all_bank, uint32_t ban
   }
 }
 
+// Per-bank refresh may visit the banks in any order within a round (JESD235/238 REFpb);
+// the controller picks a bank that no queued request wants, closed if possible, so
+// that a streaming bank is not taken away for tRFCpb.
+uint32_t HbmController::pick_refresh_bank(const Pc& p) const {
+  const uint32_t nb = uint32_t(p.banks.size());
+  uint64_t wanted = 0;
+  for (const auto& a : p.rq) wanted |= uint64_t(1) << a.bank;
+  for (const auto& a : p.wq) wanted |= uint64_t(1) << a.bank;
+  int64_t idle_open = -1, any = -1;
+  for (uint32_t k = 0; k < nb; ++k) {
+    const uint32_t b = (p.ref_bank + k) % nb;
+    if (p.ref_done >> b & 1) continue;
+    if (any < 0) any = b;
+    if (wanted >> b & 1) continue;
+    if (p.banks[b].open_row < 0) return b;
+    if (idle_open < 0) idle_open = b;
+  }
+  return uint32_t(idle_open >= 0 ? idle_open : any);
+}
+
+void HbmController::finish_bank_refresh(Pc& p) {
+  const uint32_t nb = uint32_t(p.banks.size());
+  p.ref_done |= uint64_t(1) << p.ref_bank;
+  if (p.ref_done == (nb == 64 ? ~uint64_t(0) : (uint64_t(1) << nb) - 1)) p.ref_done = 0;
+  p.ref_bank = (p.ref_bank + 1) % nb;
+}
+
 // An idle pseudo-channel is not woken for refresh; when work (or the end of the run)
 // arrives, the refreshes it would have done meanwhile are replayed here exactly as an
 // idle controller issues them: PRE of open banks as soon as legal, REF after tRP.
@@ -117,6 +151,7 @@ void HbmController::catch_up_refresh(Pc& p, uint64_t now) {
   const bool all = refresh_mode_ == 1;
   const uint32_t nb = uint32_t(p.banks.size());
   while (p.ref_due <= now) {
+    if (!all) p.ref_bank = pick_refresh_bank(p);
     // Where the next refresh would land.
     uint64_t t_ref = p.ref_due;
     auto close_time = [&](const Bank& b) {
@@ -139,10 +174,9 @@ void HbmController::catch_up_refresh(Pc& p, uint64_t now) {
     bool all_closed = true;
     for (const auto& b : p.banks) all_closed = all_closed && b.open_row < 0;
     if (all_closed && n_due > 2 * keep) {
-      const uint64_t skip = n_due - keep;
+      const uint64_t skip = all ? n_due - keep : (n_due - keep) / nb * nb;  // whole rounds
       (all ? cmd_ref_ : cmd_refpb_) += skip;
       (all ? e_ref_ : e_refpb_).charge(skip);
-      p.ref_bank = uint32_t((p.ref_bank + skip) % nb);
       p.ref_due += skip * ref_interval_;
       continue;
     }
@@ -159,7 +193,7 @@ void HbmController::catch_up_refresh(Pc& p, uint64_t now) {
       close(p.banks[p.ref_bank]);
     }
     do_refresh_at(p, t_ref, all, p.ref_bank);
-    if (!all) p.ref_bank = (p.ref_bank + 1) % nb;
+    if (!all) finish_bank_refresh(p);
     p.ref_due += ref_interval_;
   }
 }
@@ -179,6 +213,7 @@ uint64_t HbmController::refresh_work(Pc& p, uint64_t now, bool& row_used) {
       if (t <= now && !row_used) {
         issue_pre(p, i, now);
         row_used = true;
+        wake = std::min(wake, now + 1);
       } else {
         wake = std::min(wake, std::max(t, now + 1));
       }
@@ -193,7 +228,7 @@ uint64_t HbmController::refresh_work(Pc& p, uint64_t now, bool& row_used) {
     row_bus_free_ = now + 1;
     row_used = true;
     p.ref_pending = false;
-    if (!all) p.ref_bank = (p.ref_bank + 1) % uint32_t(p.banks.size());
+    if (!all) finish_bank_refresh(p);
     p.ref_due += ref_interval_;
     return now + 1;
   }
@@ -290,7 +325,10 @@ void HbmController::issue_column(Pc& p, std::vector<HbmAccess>& q, size_t i, uin
 // Scheduling one pseudo-channel at clock `now`
 
 void HbmController::schedule(Pc& p, uint64_t now) {
-  if (refresh_mode_ && !p.ref_pending && now >= p.ref_due) p.ref_pending = true;
+  if (refresh_mode_ && !p.ref_pending && now >= p.ref_due) {
+    p.ref_pending = true;
+    if (refresh_mode_ == 2) p.ref_bank = pick_refresh_bank(p);
+  }
   bool row_used = row_bus_free_ > now;
   const bool col_busy = col_bus_free_ > now;
   uint64_t wake = kNever;
@@ -323,6 +361,7 @@ void HbmController::schedule(Pc& p, uint64_t now) {
   bool pre_held = false;
   const size_t n = fcfs_ ? 1 : q.size();
   for (size_t i = 0; i < n; ++i) {
+    if (col_pick >= 0 && (row_pick >= 0 || row_used)) break;  // both buses taken this clock
     const HbmAccess& a = q[i];
     if (all_ref || int64_t(a.bank) == ref_bank) continue;  // refresh owns this bank
     const Bank& b = p.banks[a.bank];
@@ -331,11 +370,11 @@ void HbmController::schedule(Pc& p, uint64_t now) {
       const Group& g = p.groups[a.group];
       uint64_t t;
       if (!a.write)
-        t = std::max({b.rd_ready, p.rd_ready, g.rd_ready, sub_floor(p.data_free, t_.tCL),
-                      col_bus_free_});
+        t = std::max(
+            {b.rd_ready, p.rd_ready, g.rd_ready, sub_floor(p.data_free, t_.tCL), col_bus_free_});
       else
-        t = std::max({b.wr_ready, p.wr_ready, g.wr_ready, sub_floor(p.data_free, t_.tWL),
-                      col_bus_free_});
+        t = std::max(
+            {b.wr_ready, p.wr_ready, g.wr_ready, sub_floor(p.data_free, t_.tWL), col_bus_free_});
       if (t <= now && !col_busy)
         col_pick = int64_t(i);
       else
@@ -343,7 +382,7 @@ void HbmController::schedule(Pc& p, uint64_t now) {
     } else if (b.open_row >= 0) {
       if (row_pick >= 0) continue;
       const uint32_t hits = p.write_mode ? b.hits_w : b.hits_r;
-      if (hits > 0 && !(starving && i == 0)) {
+      if (hits > 0 && !fcfs_ && !(starving && i == 0)) {
         pre_held = true;  // serve the open row's hits first (FR-FCFS)
         continue;
       }
@@ -413,8 +452,7 @@ void HbmController::publish(uint64_t cycles, double tck_ps) {
   lat_p99_ns_.set(double(read_latency_.percentile(99)) * tck_ps / 1000.0);
   // Background power over the run (mW * ns = pJ), charged once per cycle of run time.
   if (cycles > background_charged_cycles_) {
-    e_bg_.charge_pj(background_mw_ * double(cycles - background_charged_cycles_) * tck_ps /
-                    1000.0);
+    e_bg_.charge_pj(background_mw_ * double(cycles - background_charged_cycles_) * tck_ps / 1000.0);
     background_charged_cycles_ = cycles;
   }
 }

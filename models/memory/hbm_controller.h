@@ -28,7 +28,7 @@ struct HbmAccess {
   uint64_t arrival = 0;  // clock at which its transaction arrived
   uint32_t txn = 0;      // the transaction it belongs to (owned by the stack core)
   uint32_t row = 0;
-  uint16_t bank = 0;  // flat bank index within the pseudo-channel
+  uint16_t bank = 0;   // flat bank index within the pseudo-channel
   uint16_t group = 0;  // flat bank-group index within the pseudo-channel (SID-major)
   bool write = false;
   uint8_t kind = 0;  // 0: row hit, 1: miss (bank was closed), 2: conflict (another row open)
@@ -84,6 +84,7 @@ class HbmController {
     bool ref_pending = false;
     uint64_t ref_due = 0;
     uint32_t ref_bank = 0;
+    uint64_t ref_done = 0;  // per-bank: banks refreshed in the current round (bit mask)
     uint64_t wake = kNever;
   };
 
@@ -95,6 +96,8 @@ class HbmController {
   void issue_pre(Pc& p, uint32_t bank, uint64_t now);
   void issue_column(Pc& p, std::vector<HbmAccess>& q, size_t i, uint64_t now);
   void recount_hits(Pc& p, uint32_t bank);
+  uint32_t pick_refresh_bank(const Pc& p) const;
+  void finish_bank_refresh(Pc& p);
   uint64_t faw_ready(const Pc& p) const {
     return p.faw_count >= 4 ? p.faw[p.faw_head] + t_.tFAW : 0;
   }

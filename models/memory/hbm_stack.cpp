@@ -71,31 +71,27 @@ void HbmStack::peq_cb(tlm::tlm_generic_payload& t, const tlm::tlm_phase& ph) {
       resp_event_.notify(SC_ZERO_TIME);
       return;
     }
-    t.acquire();
+    if (t.has_mm()) t.acquire();
     pending_req_ = &t;
     try_accept();
   } else if (ph == tlm::END_RESP) {
     resp_busy_ = false;
-    t.release();
+    if (t.has_mm()) t.release();
     resp_event_.notify(SC_ZERO_TIME);
   }
 }
 
 void HbmStack::try_accept() {
-  if (!pending_req_ || staging_req_ || !core_.can_submit()) return;
+  if (!pending_req_ || !core_.can_submit()) return;
   tlm::tlm_generic_payload& t = *pending_req_;
   pending_req_ = nullptr;
   const uint64_t now = std::max(cycle_now(), core_.now());
   core_.submit(t.get_address() - base_, t.get_data_length(), t.is_write(),
                reinterpret_cast<uint64_t>(&t), now);
-  staging_req_ = &t;
-  if (core_.can_submit()) {
-    // Every access is queued: the request is accepted now.
-    staging_req_ = nullptr;
-    tlm::tlm_phase p = tlm::END_REQ;
-    sc_time d = SC_ZERO_TIME;
-    socket->nb_transport_bw(t, p, d);
-  }
+  // In the transaction queue: the request is accepted.
+  tlm::tlm_phase p = tlm::END_REQ;
+  sc_time d = SC_ZERO_TIME;
+  socket->nb_transport_bw(t, p, d);
   schedule_wake();
 }
 
@@ -115,13 +111,6 @@ void HbmStack::run() {
   }
   if (!done.empty()) resp_event_.notify(SC_ZERO_TIME);
   done.clear();
-  if (staging_req_ && core_.can_submit()) {
-    tlm::tlm_generic_payload& t = *staging_req_;
-    staging_req_ = nullptr;
-    tlm::tlm_phase p = tlm::END_REQ;
-    sc_time d = SC_ZERO_TIME;
-    socket->nb_transport_bw(t, p, d);
-  }
   if (core_.can_submit()) {
     accept_event_.notify(SC_ZERO_TIME);
     try_accept();
@@ -138,11 +127,11 @@ void HbmStack::send_responses() {
     const tlm::tlm_sync_enum r = socket->nb_transport_bw(*t, p, d);
     const bool own = t->get_response_status() == tlm::TLM_OK_RESPONSE;
     if (r == tlm::TLM_COMPLETED || (r == tlm::TLM_UPDATED && p == tlm::END_RESP)) {
-      if (own) t->release();
+      if (own && t->has_mm()) t->release();
       continue;
     }
     resp_busy_ = true;
-    if (!own) t->acquire();  // released on END_RESP like the others
+    if (!own && t->has_mm()) t->acquire();  // released on END_RESP like the others
   }
 }
 
@@ -151,7 +140,7 @@ void HbmStack::b_transport(tlm::tlm_generic_payload& t, sc_time& delay) {
   delay = SC_ZERO_TIME;
   const uint64_t addr = t.get_address();
   if (reject_if_bad(t)) return;
-  while (pending_req_ || staging_req_ || !core_.can_submit()) wait(accept_event_);
+  while (pending_req_ || !core_.can_submit()) wait(accept_event_);
   sc_event done;
   const uint64_t tag = (next_btag_++ << 1) | 1;  // odd: never a payload address
   blocking_[tag] = &done;

@@ -2,11 +2,11 @@
 // base protocol, BEGIN_REQ/END_REQ/BEGIN_RESP/END_RESP; b_transport accepted too) in
 // front of the plain-C++ HbmStackCore, in the stack's own clock domain.
 //
-// Backpressure: END_REQ is withheld until every column access of the request sits in
-// a controller queue. A request must lie in [base, base + capacity) and be a multiple
-// of the access granularity; otherwise it completes at once with
-// TLM_ADDRESS_ERROR_RESPONSE / TLM_BURST_ERROR_RESPONSE (and counts in `rejected`).
-// Timing only: payload data is not stored.
+// Backpressure: END_REQ is withheld while the stack's transaction queue
+// (controller.transaction_queue) is full; it drains into the pseudo-channel queues. A request must
+// lie in [base, base + capacity) and be a multiple of the access granularity; otherwise it
+// completes at once with TLM_ADDRESS_ERROR_RESPONSE / TLM_BURST_ERROR_RESPONSE (and counts in
+// `rejected`). Timing only: payload data is not stored.
 #pragma once
 
 #include <cstdint>
@@ -14,10 +14,10 @@
 #include <map>
 #include <memory>
 
-#include <systemc>
-#include <tlm>
 #include <tlm_utils/peq_with_cb_and_phase.h>
 #include <tlm_utils/simple_target_socket.h>
+#include <systemc>
+#include <tlm>
 
 #include "models/memory/hbm_config.h"
 #include "models/memory/hbm_stack_core.h"
@@ -51,8 +51,8 @@ class HbmStack : public sc_core::sc_module {
                                      sc_core::sc_time& delay);
   void b_transport(tlm::tlm_generic_payload& t, sc_core::sc_time& delay);
   void peq_cb(tlm::tlm_generic_payload& t, const tlm::tlm_phase& ph);
-  void run();             // SC_METHOD: advances the core to the current clock
-  void send_responses();  // SC_METHOD
+  void run();                  // SC_METHOD: advances the core to the current clock
+  void send_responses();       // SC_METHOD
   uint64_t cycle_now() const;  // first clock edge at or after the current time
   void try_accept();
   void schedule_wake();
@@ -66,9 +66,8 @@ class HbmStack : public sc_core::sc_module {
   sc_core::sc_event resp_event_;
   sc_core::sc_event accept_event_;
   tlm::tlm_generic_payload* pending_req_ = nullptr;  // waiting for queue space
-  tlm::tlm_generic_payload* staging_req_ = nullptr;  // submitted, END_REQ not yet sent
   std::deque<tlm::tlm_generic_payload*> responses_;
-  bool resp_busy_ = false;  // BEGIN_RESP sent, END_RESP not yet received
+  bool resp_busy_ = false;                           // BEGIN_RESP sent, END_RESP not yet received
   std::map<uint64_t, sc_core::sc_event*> blocking_;  // b_transport callers by tag
   uint64_t next_btag_ = 1;
   sim::Counter& rejected_;

@@ -26,6 +26,10 @@ HbmStackCore::HbmStackCore(const HbmConfig& cfg, const sim::StatsScope& scope,
       lat_p50_ns_(scope.scalar("read_latency_p50_ns", "ns", "median read transaction latency")),
       lat_p99_ns_(scope.scalar("read_latency_p99_ns", "ns", "99th percentile read latency")),
       hit_rate_(scope.scalar("row_hit_rate", "ratio", "row hits / column accesses")) {
+  lat_bins_.assign(8192, 0);
+  staging_cap_ = cfg.controller.transaction_queue;
+  pcs_per_channel_ = cfg.org.pseudo_channels;
+  pc_blocked_.assign(size_t(cfg.org.channels) * cfg.org.pseudo_channels, 0);
   for (uint32_t c = 0; c < cfg.org.channels; ++c)
     channels_.push_back(std::make_unique<HbmController>(
         cfg, c, scope.child("ch" + std::to_string(c)), energy, *this));
@@ -49,7 +53,7 @@ std::string HbmStackCore::check_request(uint64_t addr, uint64_t bytes) const {
 void HbmStackCore::submit(uint64_t addr, uint64_t bytes, bool write, uint64_t tag, uint64_t now) {
   const std::string why = check_request(addr, bytes);
   if (!why.empty()) throw sim::UserError("HBM request rejected: " + why);
-  if (staging_) throw sim::SimulationError("HBM: submit while the previous request is staging");
+  if (!can_submit()) throw sim::SimulationError("HBM: submit while the transaction queue is full");
   uint32_t id;
   if (!free_txns_.empty()) {
     id = free_txns_.back();
@@ -61,41 +65,58 @@ void HbmStackCore::submit(uint64_t addr, uint64_t bytes, bool write, uint64_t ta
   Txn& t = txns_[id];
   t = Txn{tag, now, 0, bytes, uint32_t(bytes / access_bytes_), write, false};
   ++live_;
-  staging_ = std::make_unique<Staging>(Staging{id, addr, bytes});
+  staging_.push_back(Staging{id, addr, bytes});
   now_ = std::max(now_, now);
+  pump_dirty_ = true;
   pump(now_);
 }
 
+// Moves queued transactions' column accesses into the pseudo-channel queues. Per
+// pseudo-channel, accesses enter in transaction order: once one waits for a slot,
+// later transactions' accesses to that pseudo-channel wait behind it.
 void HbmStackCore::pump(uint64_t now) {
-  if (!staging_) return;
-  Staging& s = *staging_;
-  const bool write = txns_[s.txn].write;
-  const uint64_t arrival = txns_[s.txn].arrival;
-  while (s.left > 0) {
-    const HbmLocation loc = mapper_.decode(s.addr);
-    HbmController& ch = *channels_[loc.channel];
-    if (!ch.can_accept(loc.pc, write)) return;  // backpressure: wait for a slot
-    HbmAccess a;
-    a.arrival = arrival;
-    a.txn = s.txn;
-    a.row = loc.row;
-    a.group = uint16_t(loc.sid * bgs_per_sid_ + loc.bank_group);
-    a.bank = uint16_t(a.group * banks_per_group_ + loc.bank);
-    a.write = write;
-    ch.enqueue(loc.pc, a, now);
-    s.addr += access_bytes_;
-    s.left -= access_bytes_;
+  if (!pump_dirty_ || staging_.empty()) return;
+  pump_dirty_ = false;
+  std::fill(pc_blocked_.begin(), pc_blocked_.end(), 0);
+  size_t keep = 0;
+  for (size_t k = 0; k < staging_.size(); ++k) {
+    Staging& s = staging_[k];
+    const bool write = txns_[s.txn].write;
+    const uint64_t arrival = txns_[s.txn].arrival;
+    while (s.left > 0) {
+      const HbmLocation loc = mapper_.decode(s.addr);
+      uint8_t& blocked = pc_blocked_[size_t(loc.channel) * pcs_per_channel_ + loc.pc];
+      HbmController& ch = *channels_[loc.channel];
+      if (blocked || !ch.can_accept(loc.pc, write)) {
+        blocked = 1;
+        break;
+      }
+      HbmAccess a;
+      a.arrival = arrival;
+      a.txn = s.txn;
+      a.row = loc.row;
+      a.group = uint16_t(loc.sid * bgs_per_sid_ + loc.bank_group);
+      a.bank = uint16_t(a.group * banks_per_group_ + loc.bank);
+      a.write = write;
+      ch.enqueue(loc.pc, a, now);
+      s.addr += access_bytes_;
+      s.left -= access_bytes_;
+    }
+    if (s.left == 0) {
+      txns_[s.txn].staged = true;
+      retire_if_done(s.txn);
+    } else {
+      staging_[keep++] = s;
+    }
   }
-  const uint32_t id = s.txn;
-  staging_.reset();
-  txns_[id].staged = true;
-  retire_if_done(id);
+  staging_.resize(keep);
 }
 
 void HbmStackCore::access_done(uint32_t id, uint64_t finish) {
   Txn& t = txns_[id];
   t.finish = std::max(t.finish, finish);
   --t.parts_left;
+  pump_dirty_ = true;  // a queue slot was freed
   retire_if_done(id);
 }
 
@@ -125,7 +146,11 @@ void HbmStackCore::advance(uint64_t until) {
       } else {
         ++reads_;
         bytes_read_ += x.bytes;
-        read_latency_.sample(x.finish - x.arrival);
+        const uint64_t lat = x.finish - x.arrival;
+        if (lat < lat_bins_.size())
+          ++lat_bins_[lat];
+        else
+          ++lat_overflow_[lat];
       }
       done_.push_back({x.tag, x.arrival, x.finish, x.write});
       free_txns_.push_back(id);
@@ -139,6 +164,11 @@ void HbmStackCore::advance(uint64_t until) {
 }
 
 void HbmStackCore::publish(uint64_t cycles) {
+  for (size_t v = 0; v < lat_bins_.size(); ++v)
+    if (lat_bins_[v]) read_latency_.sample(v, lat_bins_[v]);
+  for (const auto& [v, c] : lat_overflow_) read_latency_.sample(v, c);
+  std::fill(lat_bins_.begin(), lat_bins_.end(), 0);
+  lat_overflow_.clear();
   uint64_t hits = 0, acc = 0;
   for (auto& c : channels_) {
     c->settle(cycles);

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <queue>
 #include <string>
@@ -41,8 +42,8 @@ class HbmStackCore : public HbmAccessSink {
   uint32_t access_bytes() const { return access_bytes_; }
   const HbmAddressMapper& mapper() const { return mapper_; }
 
-  // A new transaction can be taken (the previous one is entirely in the queues).
-  bool can_submit() const { return !staging_; }
+  // A new transaction can be taken (the front-end transaction queue has room).
+  bool can_submit() const { return staging_.size() < staging_cap_; }
   // Why a request is invalid, or empty when it is fine (address relative to the stack).
   std::string check_request(uint64_t addr, uint64_t bytes) const;
   // Takes a read or write of `bytes` (a multiple of the access granularity) at `addr`
@@ -90,12 +91,18 @@ class HbmStackCore : public HbmAccessSink {
   std::vector<std::unique_ptr<HbmController>> channels_;
   std::vector<Txn> txns_;
   std::vector<uint32_t> free_txns_;
-  std::unique_ptr<Staging> staging_;
+  std::vector<Staging> staging_;  // front-end queue, in arrival order
+  size_t staging_cap_;
+  bool pump_dirty_ = false;
+  std::vector<uint8_t> pc_blocked_;  // per (channel, pc), scratch of pump()
+  uint32_t pcs_per_channel_;
   using Pending = std::pair<uint64_t, uint32_t>;  // (finish, txn)
   std::priority_queue<Pending, std::vector<Pending>, std::greater<Pending>> finishing_;
   std::vector<HbmCompletion> done_;
   uint64_t now_ = 0;
   size_t live_ = 0;
+  std::vector<uint64_t> lat_bins_;  // dense read-latency counts, flushed at publish
+  std::map<uint64_t, uint64_t> lat_overflow_;
 
   sim::Counter& reads_;
   sim::Counter& writes_;

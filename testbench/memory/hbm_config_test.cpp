@@ -21,9 +21,9 @@ TEST_CASE("hbm config: every preset loads with the expected peak and capacity", 
     uint64_t capacity_gib;
   };
   // channels x pseudo-channels x bus bits x Gb/s / 8
-  for (const Want& w : {Want{"hbm2", 8 * 2 * 64 * 2.0 / 8, 8}, Want{"hbm2e", 8 * 2 * 64 * 3.2 / 8, 16},
-                        Want{"hbm3", 16 * 2 * 32 * 6.4 / 8, 16},
-                        Want{"hbm3e", 16 * 2 * 32 * 9.6 / 8, 24}}) {
+  for (const Want& w :
+       {Want{"hbm2", 8 * 2 * 64 * 2.0 / 8, 8}, Want{"hbm2e", 8 * 2 * 64 * 3.2 / 8, 16},
+        Want{"hbm3", 16 * 2 * 32 * 6.4 / 8, 16}, Want{"hbm3e", 16 * 2 * 32 * 9.6 / 8, 24}}) {
     INFO(w.name);
     const HbmConfig c = test::preset_config(w.name);
     CHECK(c.peak_gbps() == Approx(w.peak_gbps));

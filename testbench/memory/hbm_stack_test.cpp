@@ -58,20 +58,24 @@ TEST_CASE("hbm stack: an idle read through TLM takes tRCD + tCL + BL/2 clocks", 
   sim::StatsRegistry reg;
   sim::EnergyLedger energy;
   const uint64_t base = 1ull << 40;
-  HbmStack stack("hbm0", test::quiet_hbm3("controller: {read_queue: 1}"),
+  HbmStack stack("hbm0", test::quiet_hbm3("read_queue: 1, transaction_queue: 1"),
                  sim::StatsScope(reg, "hbm0"), energy, base);
   Initiator init("init");
   init.socket.bind(stack.socket);
   test::Harness probe(test::quiet_hbm3());
   // Three reads to one pseudo-channel (queue depth 1).
-  for (uint32_t col = 0; col < 3; ++col) init.addrs.push_back(base + probe.addr(0, 0, 0, 0, 0, col));
+  for (uint32_t col = 0; col < 3; ++col)
+    init.addrs.push_back(base + probe.addr(0, 0, 0, 0, 0, col));
   sc_start(10, SC_US);
   const double tck = 625.0;  // ps at 1.6 GHz
   // tRCD (31) + tCL (20) + tBL (2) = 53 clocks
   CHECK(init.begin_resp[0] == sc_time(53 * tck, SC_PS));
   CHECK(init.end_req[0] == SC_ZERO_TIME);
-  // Backpressure: the second request waits for the first to leave the queue (its RD at 31).
-  CHECK(init.end_req[1] == sc_time(31 * tck, SC_PS));
+  // Backpressure: with one-entry queues the second request waits in the transaction
+  // queue for the first to leave the read queue (its RD at 31), so the third request's
+  // END_REQ comes at clock 31.
+  CHECK(init.end_req[1] == SC_ZERO_TIME);
+  CHECK(init.end_req[2] == sc_time(31 * tck, SC_PS));
   CHECK(init.begin_resp[1] > init.begin_resp[0]);
   stack.publish_stats(sc_time_stamp());
   CHECK(reg.value("hbm0.reads") == 3);

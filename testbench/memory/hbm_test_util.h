@@ -15,9 +15,11 @@ inline HbmConfig preset_config(const std::string& preset, const std::string& ext
   return load_hbm_config("preset: " + preset + "\n" + extra, "<test>");
 }
 
-// HBM3 with refresh off: the timing tests check one rule at a time.
-inline HbmConfig quiet_hbm3(const std::string& extra = "") {
-  return preset_config("hbm3", "controller: {refresh: none}\n" + extra);
+// HBM3 with refresh off: the timing tests check one rule at a time. `controller` adds
+// more controller keys ("scheduler: fcfs").
+inline HbmConfig quiet_hbm3(const std::string& controller = "") {
+  return preset_config(
+      "hbm3", "controller: {refresh: none" + (controller.empty() ? "" : ", " + controller) + "}\n");
 }
 
 struct Harness {
