@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <systemc>
+
 #include "models/compute/gemm_engine.h"
 #include "models/sim/errors.h"
 
