@@ -19,8 +19,8 @@ D2dLink::D2dLink(sc_core::sc_module_name name, const D2dConfig& cfg, const sim::
     util_[d] = &s.scalar("utilisation", "ratio", "share of time the wire was busy");
   }
   if (energy)
-    energy_bit_ = &energy->account(stats.prefix().empty() ? "d2d" : stats.prefix(), "bit",
-                                   cfg.pj_per_bit);
+    energy_bit_ =
+        &energy->account(stats.prefix().empty() ? "d2d" : stats.prefix(), "bit", cfg.pj_per_bit);
 }
 
 uint64_t D2dLink::flits_for(uint64_t bytes) const {
@@ -40,7 +40,8 @@ double D2dLink::book(int dir, uint64_t bytes, double t) {
   const uint64_t flits = flits_for(bytes);
   *bytes_[dir] += bytes;
   *flits_[dir] += flits;
-  if (energy_bit_) energy_bit_->charge(flits * (cfg_.flit_payload_bytes + cfg_.flit_overhead_bytes) * 8);
+  if (energy_bit_)
+    energy_bit_->charge(flits * (cfg_.flit_payload_bytes + cfg_.flit_overhead_bytes) * 8);
   return free_[dir] + cfg_.latency_ns * 1000.0;
 }
 

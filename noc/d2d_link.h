@@ -8,10 +8,10 @@
 
 #include <cstdint>
 
-#include <systemc>
-#include <tlm>
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
+#include <systemc>
+#include <tlm>
 
 #include "models/sim/energy_ledger.h"
 #include "models/sim/stats_registry.h"

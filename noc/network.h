@@ -17,10 +17,10 @@
 #include <memory>
 #include <vector>
 
-#include <systemc>
-#include <tlm>
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
+#include <systemc>
+#include <tlm>
 
 #include "models/sim/clock_domain.h"
 #include "models/sim/energy_ledger.h"
@@ -83,7 +83,7 @@ class Network : public sc_core::sc_module, private PacketSink {
   std::vector<std::unique_ptr<sc_core::sc_event>> serve_ev_;
   std::vector<std::deque<tlm::tlm_generic_payload*>> held_req_;  // END_REQ withheld
   std::vector<std::deque<tlm::tlm_generic_payload*>> resp_q_;    // BEGIN_RESP to send
-  std::vector<uint8_t> resp_busy_;  // a BEGIN_RESP awaits END_RESP
+  std::vector<uint8_t> resp_busy_;                               // a BEGIN_RESP awaits END_RESP
   std::vector<size_t> req_queued_;  // request packets waiting at each interface
   sim::Histogram* txn_latency_;
 };

@@ -114,50 +114,12 @@ uint32_t NetworkCore::inject(uint32_t src, uint32_t dst, uint32_t flits, uint32_
   return id;
 }
 
-void NetworkCore::schedule(uint64_t at, const Event& e) {
-  wheel_[at & wheel_mask_].push_back(e);
-  ++in_flight_events_;
-}
-
 void NetworkCore::activate(uint32_t r) {
   Router& rt = routers_[r];
   if (!rt.active_flag) {
     rt.active_flag = true;
     active_.push_back(r);
   }
-}
-
-void NetworkCore::send_flit(uint32_t router, uint32_t out_port, const Flit& f, uint64_t arrive) {
-  const PortPeer& pp = topo_.peer(router, out_port);
-  Event e{};
-  e.flit = f;
-  if (pp.node >= 0) {
-    e.kind = kFlitToNode;
-    e.target = uint32_t(pp.node);
-  } else {
-    e.kind = kFlitToRouter;
-    e.target = uint32_t(pp.router) * topo_.ports() + pp.port;
-  }
-  schedule(arrive, e);
-  ++flit_hops_;
-  ++*routers_[router].flits_counter;
-  if (energy_hop_) energy_hop_->charge();
-}
-
-void NetworkCore::send_credit(uint32_t router, uint32_t in_port, uint32_t vc, bool tail,
-                              uint64_t arrive) {
-  const Upstream& u = upstream_[size_t(router) * topo_.ports() + in_port];
-  Event e{};
-  e.vc = uint8_t(vc);
-  e.tail = tail;
-  if (u.node >= 0) {
-    e.kind = kCreditToNode;
-    e.target = uint32_t(u.node);
-  } else {
-    e.kind = kCreditToRouter;
-    e.target = uint32_t(u.router) * topo_.ports() + u.port;
-  }
-  schedule(arrive, e);
 }
 
 void NetworkCore::deliver(uint32_t node, const Flit& f) {

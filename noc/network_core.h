@@ -156,4 +156,44 @@ class NetworkCore {
   friend class Router;
 };
 
+// The hot path, inline so the router's switch allocation calls compile into it.
+inline void NetworkCore::schedule(uint64_t at, const Event& e) {
+  wheel_[at & wheel_mask_].push_back(e);
+  ++in_flight_events_;
+}
+
+inline void NetworkCore::send_flit(uint32_t router, uint32_t out_port, const Flit& f,
+                                   uint64_t arrive) {
+  const PortPeer& pp = topo_.peer(router, out_port);
+  Event e{};
+  e.flit = f;
+  if (pp.node >= 0) {
+    e.kind = kFlitToNode;
+    e.target = uint32_t(pp.node);
+  } else {
+    e.kind = kFlitToRouter;
+    e.target = uint32_t(pp.router) * topo_.ports() + pp.port;
+  }
+  schedule(arrive, e);
+  ++flit_hops_;
+  ++*routers_[router].flits_counter;
+  if (energy_hop_) energy_hop_->charge();
+}
+
+inline void NetworkCore::send_credit(uint32_t router, uint32_t in_port, uint32_t vc, bool tail,
+                                     uint64_t arrive) {
+  const Upstream& u = upstream_[size_t(router) * topo_.ports() + in_port];
+  Event e{};
+  e.vc = uint8_t(vc);
+  e.tail = tail;
+  if (u.node >= 0) {
+    e.kind = kCreditToNode;
+    e.target = uint32_t(u.node);
+  } else {
+    e.kind = kCreditToRouter;
+    e.target = uint32_t(u.router) * topo_.ports() + u.port;
+  }
+  schedule(arrive, e);
+}
+
 }  // namespace tessera::noc

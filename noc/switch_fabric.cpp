@@ -22,13 +22,15 @@ FabricCore::FabricCore(const FabricConfig& cfg, uint32_t ports, const sim::Stats
   out_count_.assign(n, 0);
   for (uint32_t p = 0; p < ports; ++p) {
     const sim::StatsScope ps = stats.child("port" + std::to_string(p));
-    port_bytes_in_.push_back(&ps.counter("bytes_in", "bytes", "bytes from the endpoint into the switch"));
-    port_bytes_out_.push_back(&ps.counter("bytes_out", "bytes", "bytes from the switch to the endpoint"));
+    port_bytes_in_.push_back(
+        &ps.counter("bytes_in", "bytes", "bytes from the endpoint into the switch"));
+    port_bytes_out_.push_back(
+        &ps.counter("bytes_out", "bytes", "bytes from the switch to the endpoint"));
   }
   reductions_ = &stats.counter("reduced_chunks", "chunks", "chunks summed in the switch");
   if (energy)
-    energy_bit_ = &energy->account(stats.prefix().empty() ? "fabric" : stats.prefix(), "bit",
-                                   cfg.pj_per_bit);
+    energy_bit_ =
+        &energy->account(stats.prefix().empty() ? "fabric" : stats.prefix(), "bit", cfg.pj_per_bit);
 }
 
 double FabricCore::step_latency_ps() const {
@@ -117,8 +119,7 @@ double FabricCore::switch_all_reduce(uint32_t p, uint64_t n, double t) {
 }
 
 SwitchFabric::SwitchFabric(sc_core::sc_module_name name, const FabricConfig& cfg, uint32_t ports,
-                           Decoder decode, const sim::StatsScope& stats,
-                           sim::EnergyLedger* energy)
+                           Decoder decode, const sim::StatsScope& stats, sim::EnergyLedger* energy)
     : sc_module(name), core_(cfg, ports, stats, energy), decode_(std::move(decode)) {
   for (uint32_t p = 0; p < ports; ++p) {
     in.emplace_back(std::make_unique<tlm_utils::simple_target_socket_tagged<SwitchFabric>>(
@@ -140,7 +141,8 @@ void SwitchFabric::b_transport(int port, tlm::tlm_generic_payload& trans, sc_cor
   const double t0 = double((sc_core::sc_time_stamp() + delay).value());
   // Request: header, plus the data of a write.
   const double at_dst = core_.send(uint32_t(port), dst, kHeaderBytes + (write ? len : 0), t0);
-  sc_core::sc_time d = sc_core::sc_time::from_value(uint64_t(at_dst + 0.5)) - sc_core::sc_time_stamp();
+  sc_core::sc_time d =
+      sc_core::sc_time::from_value(uint64_t(at_dst + 0.5)) - sc_core::sc_time_stamp();
   wait(d);
   sc_core::sc_time td = sc_core::SC_ZERO_TIME;
   (*out[dst])->b_transport(trans, td);

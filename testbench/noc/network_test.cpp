@@ -52,7 +52,9 @@ struct Reader : sc_core::sc_module {
     }
   }
 };
-uint32_t decode(uint64_t a) { return uint32_t(a >> 20); }
+uint32_t decode(uint64_t a) {
+  return uint32_t(a >> 20);
+}
 }  // namespace
 
 TEST_CASE("a read across the mesh takes request + response zero-load latency", "[unit]") {

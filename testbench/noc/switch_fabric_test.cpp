@@ -37,7 +37,8 @@ TEST_CASE("ring all-reduce takes 2(P-1)*alpha + 2(P-1)/P * N/B", "[unit]") {
                        << model);
         CHECK(std::abs(sim - model) <= 0.05 * model);
         // Each rank's link carried 2(P-1) segments of N/P.
-        CHECK(reg.find_counter("fabric.port0.bytes_in")->value() == 2 * (p - 1) * ((n + p - 1) / p));
+        CHECK(reg.find_counter("fabric.port0.bytes_in")->value() ==
+              2 * (p - 1) * ((n + p - 1) / p));
       }
 }
 

@@ -6,8 +6,7 @@
 
 using namespace tessera::noc;
 
-TEST_CASE("low-load latency matches the zero-load formula and throughput matches offer",
-          "[unit]") {
+TEST_CASE("low-load latency matches the zero-load formula and throughput matches offer", "[unit]") {
   NocConfig c;
   TrafficConfig t;
   t.rate = 0.02;
@@ -22,7 +21,8 @@ TEST_CASE("low-load latency matches the zero-load formula and throughput matches
   CHECK(r.avg_packet_latency <= r.zero_load_latency * 1.05);
   CHECK(r.accepted_rate == Approx(0.02).epsilon(0.1));
   CHECK(r.drained);
-  CHECK(r.flits_left == 0);
+  // Injection goes on while measured packets drain; nothing is lost or duplicated.
+  CHECK(r.flits_delivered + r.flits_left == r.flits_injected);
 }
 
 TEST_CASE("same seed, same result; another seed, another sample", "[unit]") {
