@@ -41,6 +41,9 @@ class Network : public sc_core::sc_module, private PacketSink {
   std::vector<std::unique_ptr<tlm_utils::simple_target_socket_tagged<Network>>> target;
   std::vector<std::unique_ptr<tlm_utils::simple_initiator_socket_tagged<Network>>> initiator;
   NetworkCore& core() { return core_; }
+  // Brings router/link counters and utilisation up to date (also at end of simulation).
+  void publish() { core_.publish(core_.now()); }
+  void end_of_simulation() override { publish(); }
   // Flits a transaction's request and response take (header + data flits).
   uint32_t request_flits(const tlm::tlm_generic_payload& t) const;
   uint32_t response_flits(const tlm::tlm_generic_payload& t) const;

@@ -32,7 +32,7 @@ NetworkCore::NetworkCore(const NocConfig& cfg, const Topology& topo, uint32_t me
     routers_.emplace_back(r, P, vcs_, cfg.vc_buffer_flits, islip, cfg.wait_for_tail_credit);
     Router& rt = routers_.back();
     const sim::StatsScope rs = stats_.child("router" + std::to_string(r));
-    rt.flits_counter = &rs.counter("flits", "flits", "flits switched by this router");
+    router_flits_.push_back(&rs.counter("flits", "flits", "flits switched by this router"));
     for (uint32_t p = 0; p < P; ++p) {
       const PortPeer& pp = topo_.peer(r, p);
       if (pp.node >= 0) {
@@ -48,7 +48,6 @@ NetworkCore::NetworkCore(const NocConfig& cfg, const Topology& topo, uint32_t me
           &rs.counter(pn + ".flits", "flits", "flits sent on this output link");
       link_util_[r * P + p] = &rs.scalar(pn + ".utilisation", "ratio",
                                          "flits per cycle on this output link over the run");
-      rt.port_flits[p] = link_flits_[r * P + p];
     }
   }
   ni_.resize(topo_.num_nodes());
@@ -269,10 +268,20 @@ uint32_t NetworkCore::max_vc_occupancy() const {
   return m;
 }
 
-void NetworkCore::publish_utilisation(uint64_t cycles) {
-  if (cycles == 0) return;
-  for (size_t i = 0; i < link_util_.size(); ++i)
-    if (link_util_[i]) link_util_[i]->set(double(link_flits_[i]->value()) / double(cycles));
+void NetworkCore::publish(uint64_t cycles) {
+  const uint32_t P = topo_.ports();
+  for (uint32_t r = 0; r < routers_.size(); ++r) {
+    uint64_t total = 0;
+    for (uint32_t p = 0; p < P; ++p) {
+      const uint64_t sent = routers_[r].sent[p];
+      total += sent;
+      sim::Counter* c = link_flits_[size_t(r) * P + p];
+      if (!c) continue;
+      c->add(sent - c->value());
+      if (cycles) link_util_[size_t(r) * P + p]->set(double(sent) / double(cycles));
+    }
+    router_flits_[r]->add(total - router_flits_[r]->value());
+  }
 }
 
 void NetworkCore::report_deadlock() {

@@ -72,8 +72,9 @@ class NetworkCore {
   // Largest number of flits ever held in one VC buffer (never above vc_buffer_flits).
   uint32_t max_vc_occupancy() const;
   uint64_t router_flit_hops() const { return flit_hops_; }
-  // Writes link utilisation scalars over `cycles` (call at the end of a run).
-  void publish_utilisation(uint64_t cycles);
+  // Brings the per-router and per-link flit counters up to date and writes link
+  // utilisation over `cycles` (call before reading stats, e.g. at the end of a run).
+  void publish(uint64_t cycles);
 
   // Called by routers.
   void send_flit(uint32_t router, uint32_t out_port, const Flit& f, uint64_t arrive);
@@ -152,6 +153,7 @@ class NetworkCore {
   sim::EnergyAccount* energy_hop_ = nullptr;
   std::vector<sim::Scalar*> link_util_;  // per router output port (nullptr: unused)
   std::vector<sim::Counter*> link_flits_;
+  std::vector<sim::Counter*> router_flits_;
 
   friend class Router;
 };
@@ -176,7 +178,6 @@ inline void NetworkCore::send_flit(uint32_t router, uint32_t out_port, const Fli
   }
   schedule(arrive, e);
   ++flit_hops_;
-  ++*routers_[router].flits_counter;
   if (energy_hop_) energy_hop_->charge();
 }
 

@@ -27,7 +27,7 @@ Router::Router(uint32_t id, uint32_t ports, uint32_t vcs, uint32_t depth, bool i
   va_best_.assign(size_t(ports) * vcs, -1);
   sa_req_.assign(ports, -1);
   sa_best_.assign(ports, -1);
-  port_flits.assign(ports, nullptr);
+  sent.assign(ports, 0);
 }
 
 void Router::set_output(uint32_t port, bool eject, int32_t credits) {
@@ -173,7 +173,7 @@ void Router::step(NetworkCore& core, uint64_t now) {
     // Switch allocation, crossbar and link: the flit is in the next buffer after these.
     core.send_flit(id_, op, f, now + t.sa + t.xbar + t.link);
     core.send_credit(id_, ip, v, tail, now + t.credit);
-    if (port_flits[op]) ++*port_flits[op];
+    ++sent[op];
     if (tail) {
       iv.state = kIdle;
       sa_mask_[ip] &= ~(1u << v);

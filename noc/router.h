@@ -72,9 +72,10 @@ class Router {
   uint32_t buffered() const { return buffered_; }
   uint32_t max_occupancy() const { return max_occupancy_; }
   uint32_t id() const { return id_; }
-  bool active_flag = false;               // on the core's active list
-  std::vector<sim::Counter*> port_flits;  // flits sent per output port (stats)
-  sim::Counter* flits_counter = nullptr;
+  bool active_flag = false;  // on the core's active list
+  // Flits sent per output port; NetworkCore::publish copies them into the registry
+  // (plain counters here keep the hot path off the registry's scattered storage).
+  std::vector<uint64_t> sent;
   // One line per non-empty VC: what it holds and what it waits for (deadlock report).
   void describe_blocked(const Topology& topo, std::vector<std::string>& out, uint64_t now) const;
 

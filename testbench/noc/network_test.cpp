@@ -83,6 +83,12 @@ TEST_CASE("a read across the mesh takes request + response zero-load latency", "
   CHECK(rd.done_ps[0] == 76000);
   CHECK(rd.seen[0] == 15);
   CHECK(mem[15]->calls == 1);
+  // Stats: the request (1 flit) and response (3 flits) each crossed 7 routers; router 0
+  // (the source's) sent the request east and delivered the 3-flit response locally.
+  net.publish();
+  CHECK(reg.find_counter("noc.router0.flits")->value() == 1 + 3);
+  CHECK(reg.find_counter("noc.router0.east.flits")->value() == 1);
+  CHECK(reg.find_counter("noc.flits_delivered")->value() == 4);
 }
 
 TEST_CASE("many readers to one memory all complete, slower than alone", "[unit]") {
