@@ -1,31 +1,172 @@
-// tessera run: the main job. (Until the system model lands it validates the machine
-// and writes the resolved spec; it prints no numbers it did not simulate.)
+// tessera run: the main job. A machine (preset or YAML) and a workload (trace file,
+// built-in example or generator spec) in; the report, stats, resolved config, ops CSV
+// and optionally a timeline out.
+#include <unistd.h>
+
+#include <chrono>
 #include <iostream>
+#include <sstream>
 
 #include "apps/commands.h"
+#include "apps/report.h"
+#include "mapper/mapper.h"
 #include "models/sim/output_dir.h"
+#include "models/system/system.h"
 #include "models/system/system_spec.h"
+#include "traces/generators.h"
+#include "traces/trace_format.h"
 
 namespace tessera::apps {
 
+namespace {
+
+// "gen:llama2-7b,phase=decode,batch=1,context=2048,layers=2" -> a generated workload.
+traces::Workload generate_from_spec(const std::string& spec) {
+  traces::GenOptions o;
+  std::stringstream ss(spec.substr(4));
+  std::string item;
+  bool first = true;
+  while (std::getline(ss, item, ',')) {
+    if (first && item.find('=') == std::string::npos) {
+      o.model = item;
+      first = false;
+      continue;
+    }
+    first = false;
+    const auto eq = item.find('=');
+    if (eq == std::string::npos)
+      throw sim::UserError("--trace " + spec + ": '" + item + "' is not key=value");
+    const std::string k = item.substr(0, eq), v = item.substr(eq + 1);
+    auto num = [&](int64_t& dst) {
+      try {
+        size_t used = 0;
+        dst = std::stoll(v, &used);
+        if (used != v.size()) throw std::invalid_argument(v);
+      } catch (const std::exception&) {
+        throw sim::UserError("--trace " + spec + ": " + k + "=" + v + " is not an integer");
+      }
+    };
+    if (k == "model")
+      o.model = v;
+    else if (k == "phase")
+      o.phase = v;
+    else if (k == "batch")
+      num(o.batch);
+    else if (k == "seq")
+      num(o.seq);
+    else if (k == "context")
+      num(o.context);
+    else if (k == "layers")
+      num(o.layers);
+    else if (k == "tp")
+      num(o.tp);
+    else if (k == "pp")
+      num(o.pp);
+    else if (k == "dp")
+      num(o.dp);
+    else if (k == "ep")
+      num(o.ep);
+    else if (k == "image")
+      num(o.image);
+    else if (k == "embed")
+      o.embed_and_head = v != "0" && v != "false";
+    else if (k == "dtype") {
+      auto d = traces::dtype_from_string(v);
+      if (!d) throw sim::UserError("--trace " + spec + ": unknown dtype '" + v + "'");
+      o.dtype = *d;
+    } else {
+      throw sim::UserError("--trace " + spec + ": unknown generator option '" + k + "'");
+    }
+  }
+  return traces::generate(o);
+}
+
+}  // namespace
+
+traces::Workload load_workload(const std::string& trace) {
+  if (trace.rfind("gen:", 0) == 0) return generate_from_spec(trace);
+  return traces::load_trace(trace);
+}
+
 void add_run_command(CLI::App& app) {
   auto* run = app.add_subcommand("run", "simulate a workload on a machine and report");
-  static std::string config = "tiny", trace, out, format = "text";
+  static std::string config = "tiny", trace = "block", out, format = "text", timeline, dump;
   static std::vector<std::string> sets;
-  static bool force = false;
+  static bool force = false, explain = false, quiet = false;
+  static uint32_t layers = 1;
   run->add_option("--config,-c", config, "machine: config file or built-in preset name");
-  run->add_option("--trace,-t", trace, "workload trace (default: built-in transformer block)");
-  run->add_option("--out,-o", out, "folder for config.resolved.yaml, stats.json, stats.csv");
-  run->add_option("--format", format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  run->add_option("--trace,-t", trace,
+                  "workload: a trace file, a built-in example (block), or a generator "
+                  "spec gen:MODEL,phase=decode,batch=1,context=2048[,layers=N,tp=N,...]");
+  run->add_option("--out,-o", out,
+                  "folder for config.resolved.yaml, stats.json, stats.csv, "
+                  "report.json, ops.csv");
+  run->add_option("--format", format, "report on stdout: text or json")
+      ->check(CLI::IsMember({"text", "json"}));
   run->add_option("--set", sets, "override a config key: tile.array.rows=64");
+  run->add_option("--timeline", timeline, "write a Chrome/Perfetto trace-event JSON here");
+  run->add_option("--simulate-layers", layers,
+                  "simulate this many of a model's identical layers and scale the rest "
+                  "(the report marks the result estimated); 0 simulates every layer");
+  run->add_flag("--explain", explain, "print the mapping decisions");
+  run->add_option("--dump-programs", dump, "write every tile's program (one command a line) here");
   run->add_flag("--force", force, "write into a non-empty --out folder");
+  run->add_flag("--quiet,-q", quiet, "no progress line on a terminal");
   run->callback([] {
     const auto spec = system::load_spec(config, sets);
-    if (!out.empty()) {
-      sim::prepare_output_dir(out, force);
-      sim::write_file_atomic(out + "/config.resolved.yaml", system::resolved_yaml(spec));
+    const traces::Workload w = load_workload(trace);
+    if (!out.empty()) sim::prepare_output_dir(out, force);
+    // Refuse to overwrite a user's file with the timeline.
+    if (!timeline.empty() && access(timeline.c_str(), F_OK) == 0 && !force)
+      throw sim::UserError(timeline + ": exists (use --force to overwrite)");
+
+    const system::AddressMap map(spec);
+    mapper::MapOptions mo;
+    mo.simulate_layers = layers;
+    const mapper::Mapping mapping = mapper::map_workload(w, spec, map, mo);
+    if (!dump.empty()) {
+      std::string text;
+      for (size_t t = 0; t < mapping.programs.size(); ++t) {
+        text += "tile " + std::to_string(t) + "\n";
+        for (const auto& c : mapping.programs[t]) text += "  " + tile::describe(c) + "\n";
+      }
+      sim::write_file_atomic(dump, text);
     }
-    throw sim::SimulationError("tessera run: the system model is not built yet");
+    if (explain)
+      std::cerr << "address map:\n" << map.describe() << "mapping:\n" << mapping.explain();
+
+    sim::StatsRegistry stats;
+    sim::EnergyLedger energy;
+    sim::Timeline tl(!timeline.empty());
+    system::SystemOptions so;
+    so.progress = !quiet && isatty(STDERR_FILENO);
+    system::System sys("system", spec, map, stats, energy, tl, so);
+    sys.load(mapping.programs);
+    const uint64_t end_ps = sys.run();
+    sys.publish(end_ps);
+    energy.publish(stats, end_ps);
+
+    CommandTimes times;
+    sys.command_times(times.start, times.end);
+    std::string wname = trace;
+    const RunReport r = make_report(w, spec, mapping, times, stats, energy, end_ps, wname);
+    nlohmann::json rj = r.to_json();
+    if (format == "json")
+      std::cout << rj.dump(2) << "\n";
+    else
+      std::cout << r.to_text();
+    if (!out.empty()) {
+      sim::write_file_atomic(out + "/config.resolved.yaml", system::resolved_yaml(spec));
+      std::ostringstream sj, sc;
+      stats.write_json(sj);
+      stats.write_csv(sc);
+      sim::write_file_atomic(out + "/stats.json", sj.str());
+      sim::write_file_atomic(out + "/stats.csv", sc.str());
+      sim::write_file_atomic(out + "/ops.csv", r.ops_csv());
+      // report.json last: its presence marks a complete result folder.
+      sim::write_file_atomic(out + "/report.json", rj.dump(2) + "\n");
+    }
+    if (!timeline.empty()) sim::write_file_atomic(timeline, tl.to_json());
   });
 }
 

@@ -48,10 +48,14 @@ std::string secs(double s) {
 }
 // Which part of the machine an energy account belongs to.
 std::string component_class(const std::string& path) {
-  static const std::pair<const char*, const char*> classes[] = {
-      {".gemm", "arrays"},    {".scratchpad", "scratchpads"}, {".vector", "vector units"},
-      {".hbm", "HBM"},        {".d2d", "die-to-die links"},   {"fabric", "fabric"},
-      {".noc", "NoC"},        {".dma", "DMA"}};
+  static const std::pair<const char*, const char*> classes[] = {{".gemm", "arrays"},
+                                                                {".scratchpad", "scratchpads"},
+                                                                {".vector", "vector units"},
+                                                                {".hbm", "HBM"},
+                                                                {".d2d", "die-to-die links"},
+                                                                {"fabric", "fabric"},
+                                                                {".noc", "NoC"},
+                                                                {".dma", "DMA"}};
   for (const auto& [key, name] : classes)
     if (path.find(key) != std::string::npos) return name;
   return "other";
@@ -121,7 +125,8 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
   if (m.layers_simulated > 0 && m.layers_simulated < m.layers_total) {
     uint64_t lstart = UINT64_MAX, lend = 0;
     for (const auto& o : r.ops)
-      if (o.simulated && o.layer >= 0) lstart = std::min(lstart, o.start_ps), lend = std::max(lend, o.end_ps);
+      if (o.simulated && o.layer >= 0)
+        lstart = std::min(lstart, o.start_ps), lend = std::max(lend, o.end_ps);
     const double layer_span = lend > lstart ? double(lend - lstart) * 1e-12 : 0;
     const double per_layer = layer_span / m.layers_simulated;
     r.total_time_s = r.sim_time_s + per_layer * (m.layers_total - m.layers_simulated);
@@ -133,21 +138,21 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
   const double macs = sum_matching(stats, std::regex(R"(.*\.tile\d+\.gemm\.macs)"));
   if (cycles > 0) {
     r.util_array = macs / (tiles * spec.tile.array.rows * spec.tile.array.cols * cycles);
-    r.util_vector = sum_matching(stats, std::regex(R"(.*\.tile\d+\.vector\.busy_cycles)")) /
-                    (tiles * cycles);
+    r.util_vector =
+        sum_matching(stats, std::regex(R"(.*\.tile\d+\.vector\.busy_cycles)")) / (tiles * cycles);
   }
-  const double hbm_bytes =
-      sum_matching(stats, std::regex(R"(.*\.hbm\d+\.bytes_(read|written))"));
+  const double hbm_bytes = sum_matching(stats, std::regex(R"(.*\.hbm\d+\.bytes_(read|written))"));
   if (r.sim_time_s > 0 && hbm_peak > 0) r.util_hbm = hbm_bytes / (hbm_peak * r.sim_time_s);
-  r.util_noc = mean_matching(stats, std::regex(R"(.*\.noc\.link_utilization)"));
-  r.util_d2d = mean_matching(stats, std::regex(R"(.*\.d2d\d+\.utilization)"));
-  r.util_fabric = mean_matching(stats, std::regex(R"(.*fabric.*\.utilization)"));
+  r.util_noc = mean_matching(stats, std::regex(R"(pkg\d+\.chiplet\d+\.noc\..*utilisation)"));
+  r.util_d2d = mean_matching(stats, std::regex(R"(pkg\d+\.d2d\d+\.(a2b|b2a)\.utilisation)"));
+  r.util_fabric = mean_matching(stats, std::regex(R"(fabric\..*utilisation)"));
   r.tflops = r.total_time_s > 0 ? r.flops / r.total_time_s / 1e12 : 0;
 
   r.energy_j = energy.total_joules() * energy_scale;
   r.avg_power_w = r.total_time_s > 0 ? r.energy_j / r.total_time_s : 0;
   std::map<std::string, double> by;
-  for (const auto& a : energy.accounts()) by[component_class(a.component())] += a.total_pj() * 1e-12 * energy_scale;
+  for (const auto& a : energy.accounts())
+    by[component_class(a.component())] += a.total_pj() * 1e-12 * energy_scale;
   for (const auto& [k, v] : by) r.energy_by_component.emplace_back(k, v);
 
   // LLM figures: tokens of one step for the whole machine (every rank group).
@@ -156,6 +161,7 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
   if (r.phase == "decode" || r.phase == "prefill") {
     r.llm = true;
     const double batch = double(meta_int(w, "batch", 1));
+    // Decode produces one token per sequence; prefill processes batch x seq prompt tokens.
     const double seq = double(meta_int(w, "seq", 1));
     r.tokens = r.phase == "decode" ? batch : batch * seq;
     if (r.total_time_s > 0) {
@@ -182,8 +188,8 @@ nlohmann::json RunReport::to_json() const {
   j["tflops"] = tflops;
   j["peak_tflops"] = peak_tflops;
   j["percent_of_peak"] = peak_tflops > 0 ? 100.0 * tflops / peak_tflops : 0.0;
-  j["utilization"] = {{"array", util_array},  {"vector", util_vector}, {"hbm", util_hbm},
-                      {"noc", util_noc},      {"d2d", util_d2d},       {"fabric", util_fabric}};
+  j["utilization"] = {{"array", util_array}, {"vector", util_vector}, {"hbm", util_hbm},
+                      {"noc", util_noc},     {"d2d", util_d2d},       {"fabric", util_fabric}};
   j["energy_j"] = energy_j;
   j["avg_power_w"] = avg_power_w;
   nlohmann::json e = nlohmann::json::object();
@@ -206,16 +212,18 @@ std::string RunReport::to_text() const {
   os << fmt::format("Tessera run: {} on {}\n", workload, machine);
   os << fmt::format("  simulated time      {}\n", secs(sim_time_s));
   if (time_estimated)
-    os << fmt::format("  whole-model time    {}  (ESTIMATED: {} of {} identical layers simulated, "
-                      "the rest scaled)\n",
-                      secs(total_time_s), layers_simulated, layers_total);
+    os << fmt::format(
+        "  whole-model time    {}  (ESTIMATED: {} of {} identical layers simulated, "
+        "the rest scaled)\n",
+        secs(total_time_s), layers_simulated, layers_total);
   os << fmt::format("  achieved            {}FLOP/s  ({:.1f} % of {}FLOP/s peak)\n",
                     si(tflops * 1e12, ""), peak_tflops > 0 ? 100 * tflops / peak_tflops : 0,
                     si(peak_tflops * 1e12, ""));
-  os << fmt::format("  utilisation         arrays {:.1f} %  vector {:.1f} %  HBM {:.1f} %  "
-                    "NoC {:.1f} %  D2D {:.1f} %  fabric {:.1f} %\n",
-                    100 * util_array, 100 * util_vector, 100 * util_hbm, 100 * util_noc,
-                    100 * util_d2d, 100 * util_fabric);
+  os << fmt::format(
+      "  utilisation         arrays {:.1f} %  vector {:.1f} %  HBM {:.1f} %  "
+      "NoC {:.1f} %  D2D {:.1f} %  fabric {:.1f} %\n",
+      100 * util_array, 100 * util_vector, 100 * util_hbm, 100 * util_noc, 100 * util_d2d,
+      100 * util_fabric);
   os << fmt::format("  energy              {}  (average {})\n", si(energy_j, "J"),
                     si(avg_power_w, "W"));
   for (const auto& [k, v] : energy_by_component)
@@ -224,7 +232,8 @@ std::string RunReport::to_text() const {
     os << fmt::format("  tokens              {:g} ({})\n", tokens, phase);
     os << fmt::format("  tokens/s            {:.4g}\n", tokens_per_s);
     if (phase == "prefill") os << fmt::format("  time to first token {}\n", secs(ttft_s));
-    if (phase == "decode") os << fmt::format("  per-token latency   {}\n", secs(per_token_latency_s));
+    if (phase == "decode")
+      os << fmt::format("  per-token latency   {}\n", secs(per_token_latency_s));
     os << fmt::format("  energy per token    {}\n", si(joules_per_token, "J"));
     os << fmt::format("  cost per 1M tokens  ${:.4g}\n", cost_per_mtok_usd);
   }
@@ -249,8 +258,8 @@ std::string RunReport::ops_csv() const {
   for (const auto& o : ops)
     os << fmt::format("{},{},{},{},{},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{}\n",
                       o.name, o.kind, o.layer, o.simulated ? 1 : 0, o.tiles, o.start_ps * 1e-12,
-                      o.end_ps * 1e-12, o.time_s(), o.flops, o.compute_floor_s,
-                      o.memory_floor_s, o.link_floor_s, o.bound);
+                      o.end_ps * 1e-12, o.time_s(), o.flops, o.compute_floor_s, o.memory_floor_s,
+                      o.link_floor_s, o.bound);
   return os.str();
 }
 

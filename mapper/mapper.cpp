@@ -19,7 +19,9 @@ using traces::OpKind;
 
 namespace {
 
-uint64_t cdiv(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+uint64_t cdiv(uint64_t a, uint64_t b) {
+  return (a + b - 1) / b;
+}
 int64_t as_int(const std::map<std::string, std::string>& meta, const char* key, int64_t def) {
   auto it = meta.find(key);
   if (it == meta.end()) return def;
@@ -46,8 +48,8 @@ struct TileState {
 
 class Lowering {
  public:
-  Lowering(const traces::Workload& w, const system::SystemSpec& spec,
-           const system::AddressMap& map, const MapOptions& opt, Mapping& out)
+  Lowering(const traces::Workload& w, const system::SystemSpec& spec, const system::AddressMap& map,
+           const MapOptions& opt, Mapping& out)
       : w_(w), spec_(spec), map_(map), opt_(opt), out_(out) {
     tiles_.resize(map.num_tiles());
     for (uint32_t t = 0; t < tiles_.size(); ++t) tiles_[t].id = t;
@@ -88,10 +90,11 @@ class Lowering {
   uint64_t alloc(uint32_t stack, uint64_t bytes, const std::string& what) {
     const uint64_t a = (stack_next_[stack] + 4095) / 4096 * 4096;
     if (a + bytes > map_.stack_capacity())
-      throw sim::UserError("workload does not fit: " + what + " needs " + std::to_string(bytes) +
-                           " bytes in HBM stack " + std::to_string(stack) + " (" +
-                           std::to_string(map_.stack_capacity() - std::min(a, map_.stack_capacity())) +
-                           " free); use a machine with more HBM or more parallelism");
+      throw sim::UserError(
+          "workload does not fit: " + what + " needs " + std::to_string(bytes) +
+          " bytes in HBM stack " + std::to_string(stack) + " (" +
+          std::to_string(map_.stack_capacity() - std::min(a, map_.stack_capacity())) +
+          " free); use a machine with more HBM or more parallelism");
     stack_next_[stack] = a + bytes;
     return map_.stack_base(stack) + a;
   }
@@ -139,7 +142,7 @@ class Lowering {
   std::vector<TileState> tiles_;
   std::vector<std::vector<uint32_t>> groups_;
   std::vector<uint64_t> stack_next_;
-  std::vector<uint32_t> op_tiles_;  // tiles used by the current op
+  std::vector<uint32_t> op_tiles_;                        // tiles used by the current op
   std::map<std::string, std::vector<uint64_t>> outputs_;  // op name -> output addr per group
   const Op* cur_op_ = nullptr;
   size_t cur_index_ = 0;
@@ -246,12 +249,12 @@ void Lowering::lower_gemm_on_tile(TileState& t, uint64_t m, uint64_t n, uint64_t
         const int64_t reuse = i >= 2 ? gemm_hist[i - 2] : fence;
         // Weights need only a free buffer; activations also the previous op's results.
         const int64_t la = add(t,
-                               dma(CmdKind::kDmaLoad, a_addr + (m0 * a_ld + k0) * eb,
-                                   a_off[i % 2], bk * eb, bm, a_ld * eb),
+                               dma(CmdKind::kDmaLoad, a_addr + (m0 * a_ld + k0) * eb, a_off[i % 2],
+                                   bk * eb, bm, a_ld * eb),
                                {reuse, a_weights ? -1 : t.gate});
         const int64_t lb = add(t,
-                               dma(CmdKind::kDmaLoad, b_addr + (k0 * b_ld + n0) * eb,
-                                   b_off[i % 2], bn * eb, bk, b_ld * eb),
+                               dma(CmdKind::kDmaLoad, b_addr + (k0 * b_ld + n0) * eb, b_off[i % 2],
+                                   bn * eb, bk, b_ld * eb),
                                {reuse, b_weights ? -1 : t.gate});
         Command gc;
         gc.kind = CmdKind::kGemm;
@@ -268,8 +271,8 @@ void Lowering::lower_gemm_on_tile(TileState& t, uint64_t m, uint64_t n, uint64_t
         gemm_hist.push_back(g);
       }
       const int64_t st = add(t,
-                             dma(CmdKind::kDmaStore, c_addr + (m0 * c_ld + n0) * c_eb,
-                                 c_off[j % 2], bn * c_eb, bm, c_ld * c_eb),
+                             dma(CmdKind::kDmaStore, c_addr + (m0 * c_ld + n0) * c_eb, c_off[j % 2],
+                                 bn * c_eb, bm, c_ld * c_eb),
                              {g});
       store_hist.push_back(st);
     }
@@ -318,13 +321,18 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
   const uint64_t a_base = a_w ? 0 : input_addr(op, group, a_total);
   const uint64_t c_base = output_addr(op, group, c_total);
   std::ostringstream strat;
+  // Bytes per tile cycle a tile can expect: its share of the HBM stacks' peak, or of
+  // the NoC ports they hang off (one flit per NoC cycle each), whichever is smaller.
+  const double tile_ghz = double(spec_.tile.clock_mhz) / 1000.0;
+  const double stack_gbs =
+      std::min(spec_.chiplet.hbm.peak_gbps(),
+               double(spec_.chiplet.noc.flit_bytes) * double(spec_.chiplet.noc_clock_mhz) / 1000.0);
   const double bw_per_tile =
-      map_.num_stacks() ? spec_.chiplet.hbm.peak_gbps() * map_.num_stacks() / map_.num_tiles() /
-                              (double(spec_.tile.clock_mhz) / 1000.0)
-                        : 64.0;  // bytes per tile cycle
+      map_.num_stacks() ? stack_gbs * map_.num_stacks() / map_.num_tiles() / tile_ghz : 64.0;
   if (parts.size() == 1) {
     const Part& p = parts[0];
-    const GemmSplit s = choose_split(p.m, p.n, p.k, eb, uint32_t(gt.size()), spec_.tile, bw_per_tile);
+    const GemmSplit s =
+        choose_split(p.m, p.n, p.k, eb, uint32_t(gt.size()), spec_.tile, bw_per_tile);
     strat << "split " << to_string(s) << " over " << s.tiles() << " tiles";
     // Each (mi, ni, ki) share goes to one tile. K splits write int32 partials to HBM
     // and the ki = 0 tile adds them after a barrier.
@@ -347,7 +355,8 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
               alloc(near_stack(t.id), (a_w ? mm * kk : kk * nn) * eb, op.name + " weights");
           const uint64_t a_addr = a_w ? w_addr : a_base + (m0 * p.k + k0) * eb;
           const uint64_t a_ld = a_w ? kk : p.k;
-          const uint64_t b_addr = b_w ? w_addr : input_addr(op, group, p.k * p.n * eb) + (k0 * p.n + n0) * eb;
+          const uint64_t b_addr =
+              b_w ? w_addr : input_addr(op, group, p.k * p.n * eb) + (k0 * p.n + n0) * eb;
           const uint64_t b_ld = b_w ? nn : p.n;
           if (s.tk == 1) {
             lower_gemm_on_tile(t, mm, nn, kk, eb, a_addr, a_ld, b_addr, b_ld,
@@ -372,11 +381,12 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
           const uint64_t rr = std::min(rows_fit, mm - r0);
           std::vector<int64_t> loads;
           for (uint32_t ki = 0; ki < s.tk; ++ki)
-            loads.push_back(add(t,
-                                dma(CmdKind::kDmaLoad,
-                                    partial_base + (uint64_t(ki) * p.m * p.n + (m0 + r0) * p.n + n0) * 4,
-                                    ki * rr * nn * 4, nn * 4, rr, p.n * 4),
-                                {prev, t.gate}));
+            loads.push_back(
+                add(t,
+                    dma(CmdKind::kDmaLoad,
+                        partial_base + (uint64_t(ki) * p.m * p.n + (m0 + r0) * p.n + n0) * 4,
+                        ki * rr * nn * 4, nn * 4, rr, p.n * 4),
+                    {prev, t.gate}));
           Command v;
           v.kind = CmdKind::kVector;
           v.vec.op = VecOp::kAdd;
@@ -387,8 +397,8 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
           loads.push_back(t.fence);
           const int64_t vc = add(t, v, loads);
           prev = add(t,
-                     dma(CmdKind::kDmaStore, c_base + ((m0 + r0) * p.n + n0) * eb, s.tk * rr * nn * 4,
-                         nn * eb, rr, p.n * eb),
+                     dma(CmdKind::kDmaStore, c_base + ((m0 + r0) * p.n + n0) * eb,
+                         s.tk * rr * nn * 4, nn * eb, rr, p.n * eb),
                      {vc});
           plan_->link_bytes += (s.tk - 1) * rr * nn * 4;
         }
@@ -398,8 +408,7 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
     // Independent GEMMs (batch items, heads, experts): whole parts per tile, groups that
     // share B kept together so B is read once per group.
     strat << parts.size() << " independent GEMMs of " << parts[0].m << "x" << parts[0].n << "x"
-          << parts[0].k << " spread over " << std::min<size_t>(gt.size(), parts.size())
-          << " tiles";
+          << parts[0].k << " spread over " << std::min<size_t>(gt.size(), parts.size()) << " tiles";
     if (parts[0].b_share > 1) strat << " (" << parts[0].b_share << " heads share each K/V)";
     uint64_t a_off = 0, c_off = 0;
     const size_t nt = std::min<size_t>(gt.size(), parts.size());
@@ -420,12 +429,18 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
 
 VecOp Lowering::vec_op_of(OpKind k) const {
   switch (k) {
-    case OpKind::kSoftmax: return VecOp::kSoftmax;
-    case OpKind::kLayerNorm: return VecOp::kLayerNorm;
-    case OpKind::kRmsNorm: return VecOp::kRmsNorm;
-    case OpKind::kGelu: return VecOp::kGelu;
-    case OpKind::kSilu: return VecOp::kSilu;
-    default: return VecOp::kAdd;
+    case OpKind::kSoftmax:
+      return VecOp::kSoftmax;
+    case OpKind::kLayerNorm:
+      return VecOp::kLayerNorm;
+    case OpKind::kRmsNorm:
+      return VecOp::kRmsNorm;
+    case OpKind::kGelu:
+      return VecOp::kGelu;
+    case OpKind::kSilu:
+      return VecOp::kSilu;
+    default:
+      return VecOp::kAdd;
   }
 }
 
@@ -441,8 +456,7 @@ void Lowering::lower_vector(const Op& op, uint32_t group) {
   // Whole rows per tile; chunks of rows double-buffered in the scratchpad.
   const uint64_t ntiles = std::min<uint64_t>(gt.size(), rows);
   const uint64_t rows_per_tile = cdiv(rows, ntiles);
-  const uint64_t chunk_rows =
-      std::max<uint64_t>(1, spm_bytes_ / (2 * (inputs + 1) * row * eb));
+  const uint64_t chunk_rows = std::max<uint64_t>(1, spm_bytes_ / (2 * (inputs + 1) * row * eb));
   for (uint64_t ti = 0; ti < ntiles; ++ti) {
     TileState& t = tiles_[gt[ti]];
     const uint64_t r_begin = ti * rows_per_tile, r_end = std::min(rows, r_begin + rows_per_tile);
@@ -503,7 +517,8 @@ void Lowering::lower_embedding(const Op& op, uint32_t group) {
     add(t, dma(CmdKind::kDmaStore, out + tok * row_bytes, slot, row_bytes, 1, 0), {ld});
   }
   plan_->hbm_bytes += 2 * tokens * row_bytes;
-  plan_->strategy = std::to_string(tokens) + " row gathers over " + std::to_string(ntiles) + " tiles";
+  plan_->strategy =
+      std::to_string(tokens) + " row gathers over " + std::to_string(ntiles) + " tiles";
 }
 
 void Lowering::lower_collective(const Op& op, uint32_t group) {
@@ -519,14 +534,28 @@ void Lowering::lower_collective(const Op& op, uint32_t group) {
   }
   uint32_t rs_steps = 0, ag_steps = 0;
   switch (op.kind) {
-    case OpKind::kAllReduce: rs_steps = ag_steps = p - 1; break;
-    case OpKind::kReduceScatter: case OpKind::kReduce: rs_steps = p - 1; break;
-    case OpKind::kAllGather: case OpKind::kBroadcast: case OpKind::kGather: case OpKind::kScatter:
+    case OpKind::kAllReduce:
+      rs_steps = ag_steps = p - 1;
+      break;
+    case OpKind::kReduceScatter:
+    case OpKind::kReduce:
+      rs_steps = p - 1;
+      break;
+    case OpKind::kAllGather:
+    case OpKind::kBroadcast:
+    case OpKind::kGather:
+    case OpKind::kScatter:
       ag_steps = p - 1;
       break;
-    case OpKind::kAllToAll: ag_steps = p - 1; break;
-    case OpKind::kSend: case OpKind::kRecv: ag_steps = 1; break;
-    default: break;
+    case OpKind::kAllToAll:
+      ag_steps = p - 1;
+      break;
+    case OpKind::kSend:
+    case OpKind::kRecv:
+      ag_steps = 1;
+      break;
+    default:
+      break;
   }
   const uint64_t chunk = cdiv(bytes, p);
   // Pieces small enough for two receive buffers plus the local chunk in the scratchpad.
@@ -546,10 +575,10 @@ void Lowering::lower_collective(const Op& op, uint32_t group) {
       for (uint32_t r = 0; r < p; ++r) {
         TileState& t = tiles_[groups_[r][0]];
         const uint32_t next = (r + 1) % p;
-        const int64_t ld = add(t, dma(CmdKind::kDmaLoad, buf[r] + off, slot, len, 1, 0),
-                               {last[r], t.fence});
-        Command s = dma(CmdKind::kSend, map_.tile_base(groups_[next][0]) + slot + piece, slot, len,
-                        1, 0);
+        const int64_t ld =
+            add(t, dma(CmdKind::kDmaLoad, buf[r] + off, slot, len, 1, 0), {last[r], t.fence});
+        Command s =
+            dma(CmdKind::kSend, map_.tile_base(groups_[next][0]) + slot + piece, slot, len, 1, 0);
         s.sync = {groups_[next][0], kSemRing, 1};
         sent[r] = add(t, s, {ld});
         plan_->link_bytes += len;
@@ -584,8 +613,8 @@ void Lowering::lower_collective(const Op& op, uint32_t group) {
 void Lowering::run() {
   // Rank groups: the trace is one rank's program (SPMD); the machine's tiles are cut
   // into as many equal groups as the trace has ranks, package- and chiplet-aligned.
-  const int64_t world = std::max<int64_t>(1, as_int(w_.meta, "tp", 1) * as_int(w_.meta, "pp", 1) *
-                                                 as_int(w_.meta, "dp", 1));
+  const int64_t world = std::max<int64_t>(
+      1, as_int(w_.meta, "tp", 1) * as_int(w_.meta, "pp", 1) * as_int(w_.meta, "dp", 1));
   const uint32_t n_tiles = map_.num_tiles();
   if (uint64_t(world) > n_tiles || n_tiles % uint32_t(world) != 0)
     throw sim::UserError("workload has " + std::to_string(world) +
@@ -624,7 +653,9 @@ void Lowering::run() {
     for (uint32_t g = 0; g < groups_.size(); ++g) {
       switch (traces::op_class(op.kind)) {
         case traces::OpClass::kMatrix:
-        case traces::OpClass::kOpaque: lower_gemm_like(op, g); break;
+        case traces::OpClass::kOpaque:
+          lower_gemm_like(op, g);
+          break;
         case traces::OpClass::kVector:
           if (op.kind == OpKind::kEmbedding)
             lower_embedding(op, g);
@@ -632,7 +663,9 @@ void Lowering::run() {
             lower_vector(op, g);
           break;
         case traces::OpClass::kCollective:
-        case traces::OpClass::kPointToPoint: lower_collective(op, g); break;
+        case traces::OpClass::kPointToPoint:
+          lower_collective(op, g);
+          break;
       }
     }
     end_op(true);

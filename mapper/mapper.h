@@ -28,13 +28,13 @@ struct OpPlan {
   size_t op_index = 0;
   std::string name;
   std::string kind;
-  std::string strategy;    // human-readable: split, blocks, placement
-  uint32_t tiles = 0;      // tiles that run a part of it
-  double flops = 0;        // whole op (all tiles of one rank group)
-  uint64_t hbm_bytes = 0;  // bytes moved between HBM and scratchpads (one group)
-  uint64_t link_bytes = 0; // bytes sent between tiles (collectives, K-split reductions)
+  std::string strategy;     // human-readable: split, blocks, placement
+  uint32_t tiles = 0;       // tiles that run a part of it
+  double flops = 0;         // whole op (all tiles of one rank group)
+  uint64_t hbm_bytes = 0;   // bytes moved between HBM and scratchpads (one group)
+  uint64_t link_bytes = 0;  // bytes sent between tiles (collectives, K-split reductions)
   int64_t layer = -1;
-  bool simulated = true;   // false: a repeated layer, not lowered (see MapOptions)
+  bool simulated = true;  // false: a repeated layer, not lowered (see MapOptions)
 };
 
 struct Mapping {

@@ -39,8 +39,14 @@ Network::Network(sc_core::sc_module_name name, const NocConfig& cfg, uint32_t kx
         ("initiator" + std::to_string(i)).c_str()));
     initiator.back()->register_nb_transport_bw(this, &Network::nb_transport_bw, int(i));
     serve_ev_.emplace_back(std::make_unique<sc_core::sc_event>());
-    sc_core::sc_spawn_options opt;
-    sc_core::sc_spawn([this, i] { serve_thread(i); }, sc_core::sc_gen_unique_name("serve"), &opt);
+    // Several server threads per interface, so that a target with parallelism of its
+    // own (an HBM stack with many banks and channels) sees many requests at once;
+    // one thread would serialise them behind each other's latency.
+    for (uint32_t k = 0; k < kServersPerNode; ++k) {
+      sc_core::sc_spawn_options opt;
+      opt.set_stack_size(64 * 1024);
+      sc_core::sc_spawn([this, i] { serve_thread(i); }, sc_core::sc_gen_unique_name("serve"), &opt);
+    }
   }
   txn_latency_ = &stats.histogram("transaction_latency", "ps",
                                   "request entering the network to response delivered");
@@ -192,7 +198,7 @@ void Network::on_packet(uint32_t, const Packet& p, uint64_t) {
 
 void Network::serve_thread(uint32_t node) {
   while (true) {
-    while (serve_q_[node].empty()) wait(*serve_ev_[node]);
+    while (serve_q_[node].empty()) wait(*serve_ev_[node]);  // notify wakes every server
     const uint64_t tag = serve_q_[node].front();
     serve_q_[node].pop_front();
     Txn& t = txns_.at(tag);

@@ -42,13 +42,17 @@ class Network : public sc_core::sc_module, private PacketSink {
   std::vector<std::unique_ptr<tlm_utils::simple_initiator_socket_tagged<Network>>> initiator;
   NetworkCore& core() { return core_; }
   // Brings router/link counters and utilisation up to date (also at end of simulation).
-  void publish() { core_.publish(core_.now()); }
+  // Copies router/link counters into the stats; utilisation over `cycles` (default:
+  // up to the last cycle the network stepped).
+  void publish(uint64_t cycles = 0) { core_.publish(cycles ? cycles : core_.now()); }
   void end_of_simulation() override { publish(); }
   // Flits a transaction's request and response take (header + data flits).
   uint32_t request_flits(const tlm::tlm_generic_payload& t) const;
   uint32_t response_flits(const tlm::tlm_generic_payload& t) const;
   // Request packets an interface queues before it withholds END_REQ.
   static constexpr size_t kRequestQueuePackets = 8;
+  // Requests an interface has outstanding at its target at once.
+  static constexpr uint32_t kServersPerNode = 32;
 
  private:
   struct Txn {

@@ -20,6 +20,7 @@
 #include <functional>
 #include <initializer_list>
 #include <limits>
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -269,9 +270,10 @@ class ConfigDoc {
   static constexpr bool kLoading = false;
   template <class S>
   static std::vector<ConfigKeyDoc> describe(const std::string& prefix = "") {
-    S obj{};
+    // On the heap: GCC 12 misreads a large stack aggregate here (-Wmaybe-uninitialized).
+    auto obj = std::make_unique<S>();
     ConfigDoc d(prefix);
-    obj.visit(d);
+    obj->visit(d);
     return d.rows_;
   }
   // Markdown table of the keys.

@@ -26,7 +26,10 @@ std::string Timeline::to_json() const {
     const std::string proc = cut == std::string::npos ? n : n.substr(0, cut);
     auto it = pids.emplace(proc, int(pids.size()) + 1).first;
     pid_of[t] = it->second;
-    ev.push_back({{"ph", "M"}, {"name", "thread_name"}, {"pid", it->second}, {"tid", t + 1},
+    ev.push_back({{"ph", "M"},
+                  {"name", "thread_name"},
+                  {"pid", it->second},
+                  {"tid", t + 1},
                   {"args", {{"name", n}}}});
   }
   for (const auto& [name, pid] : pids)

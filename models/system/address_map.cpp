@@ -77,7 +77,8 @@ uint32_t AddressMap::chiplet_of(uint64_t addr) const {
 uint32_t AddressMap::hops(uint32_t tile, uint32_t stack) const {
   const Place& a = tiles_[tile];
   const Place& b = stacks_[stack];
-  if (a.chiplet_gid != b.chiplet_gid) return 1000 + std::abs(int(a.chiplet_gid) - int(b.chiplet_gid));
+  if (a.chiplet_gid != b.chiplet_gid)
+    return 1000 + std::abs(int(a.chiplet_gid) - int(b.chiplet_gid));
   return uint32_t(std::abs(int(a.x) - int(b.x)) + std::abs(int(a.y) - int(b.y)));
 }
 
@@ -91,8 +92,7 @@ std::string AddressMap::describe() const {
        << std::hex;
   for (uint32_t t = 0; t < tiles_.size(); ++t)
     os << "0x" << tile_base(t) << "  tile" << std::dec << t << " (pkg" << tiles_[t].package
-       << ".chiplet" << tiles_[t].chiplet << ", node " << tiles_[t].x << "," << tiles_[t].y
-       << ")\n"
+       << ".chiplet" << tiles_[t].chiplet << ", node " << tiles_[t].x << "," << tiles_[t].y << ")\n"
        << std::hex;
   return os.str();
 }

@@ -7,7 +7,6 @@
 
 namespace tessera::tile {
 
-
 DmaEngine::DmaEngine(sc_core::sc_module_name name, const DmaConfig& cfg,
                      const sim::ClockDomain& clock, const sim::StatsScope& stats, Scratchpad& spm,
                      DataPlane* data)
@@ -139,8 +138,8 @@ void DmaEngine::peq_cb(tlm::tlm_generic_payload& p, const tlm::tlm_phase& ph) {
 void DmaEngine::complete(tlm::tlm_generic_payload& p) {
   if (p.is_response_error())
     throw sim::SimulationError(std::string(name()) + ": memory request to address " +
-                               std::to_string(p.get_address()) + " failed: " +
-                               p.get_response_string());
+                               std::to_string(p.get_address()) +
+                               " failed: " + p.get_response_string());
   if (p.get_command() == tlm::TLM_READ_COMMAND && spm_.functional() && data_)
     data_->read(p.get_address(), p.get_data_ptr(), p.get_data_length());
   burst_latency_.sample((sc_core::sc_time_stamp() - issue_time_[slot_of(p)]).value());

@@ -6,53 +6,82 @@ namespace tessera::tile {
 
 const char* to_string(Unit u) {
   switch (u) {
-    case Unit::kDmaIn: return "dma_in";
-    case Unit::kDmaOut: return "dma_out";
-    case Unit::kGemm: return "gemm";
-    case Unit::kVector: return "vector";
-    case Unit::kSync: return "sync";
+    case Unit::kDmaIn:
+      return "dma_in";
+    case Unit::kDmaOut:
+      return "dma_out";
+    case Unit::kGemm:
+      return "gemm";
+    case Unit::kVector:
+      return "vector";
+    case Unit::kSync:
+      return "sync";
   }
   return "?";
 }
 
 const char* to_string(CmdKind k) {
   switch (k) {
-    case CmdKind::kDmaLoad: return "dma_load";
-    case CmdKind::kDmaStore: return "dma_store";
-    case CmdKind::kGemm: return "gemm";
-    case CmdKind::kVector: return "vector";
-    case CmdKind::kSend: return "send";
-    case CmdKind::kWait: return "wait";
-    case CmdKind::kSignal: return "signal";
+    case CmdKind::kDmaLoad:
+      return "dma_load";
+    case CmdKind::kDmaStore:
+      return "dma_store";
+    case CmdKind::kGemm:
+      return "gemm";
+    case CmdKind::kVector:
+      return "vector";
+    case CmdKind::kSend:
+      return "send";
+    case CmdKind::kWait:
+      return "wait";
+    case CmdKind::kSignal:
+      return "signal";
   }
   return "?";
 }
 
 Unit unit_of(CmdKind k) {
   switch (k) {
-    case CmdKind::kDmaLoad: return Unit::kDmaIn;
-    case CmdKind::kDmaStore: return Unit::kDmaOut;
-    case CmdKind::kSend: return Unit::kDmaOut;
-    case CmdKind::kGemm: return Unit::kGemm;
-    case CmdKind::kVector: return Unit::kVector;
-    case CmdKind::kWait: return Unit::kSync;
-    case CmdKind::kSignal: return Unit::kDmaOut;  // a signal is a write on the store path
+    case CmdKind::kDmaLoad:
+      return Unit::kDmaIn;
+    case CmdKind::kDmaStore:
+      return Unit::kDmaOut;
+    case CmdKind::kSend:
+      return Unit::kDmaOut;
+    case CmdKind::kGemm:
+      return Unit::kGemm;
+    case CmdKind::kVector:
+      return Unit::kVector;
+    case CmdKind::kWait:
+      return Unit::kSync;
+    case CmdKind::kSignal:
+      return Unit::kDmaOut;  // a signal is a write on the store path
   }
   return Unit::kSync;
 }
 
 const char* to_string(VecOp op) {
   switch (op) {
-    case VecOp::kAdd: return "add";
-    case VecOp::kMul: return "mul";
-    case VecOp::kCopy: return "copy";
-    case VecOp::kGelu: return "gelu";
-    case VecOp::kSilu: return "silu";
-    case VecOp::kSoftmax: return "softmax";
-    case VecOp::kLayerNorm: return "layernorm";
-    case VecOp::kRmsNorm: return "rmsnorm";
-    case VecOp::kReduceSum: return "reduce_sum";
-    case VecOp::kTopK: return "topk";
+    case VecOp::kAdd:
+      return "add";
+    case VecOp::kMul:
+      return "mul";
+    case VecOp::kCopy:
+      return "copy";
+    case VecOp::kGelu:
+      return "gelu";
+    case VecOp::kSilu:
+      return "silu";
+    case VecOp::kSoftmax:
+      return "softmax";
+    case VecOp::kLayerNorm:
+      return "layernorm";
+    case VecOp::kRmsNorm:
+      return "rmsnorm";
+    case VecOp::kReduceSum:
+      return "reduce_sum";
+    case VecOp::kTopK:
+      return "topk";
   }
   return "?";
 }
@@ -69,4 +98,43 @@ void validate_program(const Program& p, const std::string& who) {
   }
 }
 
+}  // namespace tessera::tile
+
+namespace tessera::tile {
+std::string describe(const Command& c) {
+  std::string s = "#" + std::to_string(c.id) + " " + to_string(c.kind) + " '" + c.label + "'";
+  s += " deps=[";
+  for (size_t i = 0; i < c.deps.size(); ++i) s += (i ? "," : "") + std::to_string(c.deps[i]);
+  s += "]";
+  auto hex = [](uint64_t v) {
+    char b[32];
+    snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
+    return std::string(b);
+  };
+  switch (c.kind) {
+    case CmdKind::kDmaLoad:
+    case CmdKind::kDmaStore:
+    case CmdKind::kSend:
+      s += " remote=" + hex(c.dma.remote_addr) + " local=" + std::to_string(c.dma.local_addr) +
+           " size=" + std::to_string(c.dma.size[0]) + "x" + std::to_string(c.dma.size[1]) + "x" +
+           std::to_string(c.dma.size[2]) + " stride=" + std::to_string(c.dma.remote_stride[1]);
+      if (c.kind == CmdKind::kSend)
+        s += " signal tile" + std::to_string(c.sync.tile) + " sem" +
+             std::to_string(c.sync.semaphore);
+      break;
+    case CmdKind::kGemm:
+      s += " m=" + std::to_string(c.gemm.m) + " n=" + std::to_string(c.gemm.n) +
+           " k=" + std::to_string(c.gemm.k) + (c.gemm.accumulate ? " acc" : "");
+      break;
+    case CmdKind::kVector:
+      s += std::string(" ") + to_string(c.vec.op) + " elements=" + std::to_string(c.vec.elements);
+      break;
+    case CmdKind::kWait:
+    case CmdKind::kSignal:
+      s += " tile" + std::to_string(c.sync.tile) + " sem" + std::to_string(c.sync.semaphore) +
+           " count=" + std::to_string(c.sync.count);
+      break;
+  }
+  return s;
+}
 }  // namespace tessera::tile

@@ -28,7 +28,16 @@ Unit unit_of(CmdKind k);
 
 // Vector operations and their per-element cost class (see VectorUnit).
 enum class VecOp : uint8_t {
-  kAdd, kMul, kCopy, kGelu, kSilu, kSoftmax, kLayerNorm, kRmsNorm, kReduceSum, kTopK
+  kAdd,
+  kMul,
+  kCopy,
+  kGelu,
+  kSilu,
+  kSoftmax,
+  kLayerNorm,
+  kRmsNorm,
+  kReduceSum,
+  kTopK
 };
 const char* to_string(VecOp op);
 
@@ -65,11 +74,11 @@ struct SyncDesc {
 };
 
 struct Command {
-  uint32_t id = 0;            // index in the program
+  uint32_t id = 0;  // index in the program
   CmdKind kind = CmdKind::kGemm;
-  std::vector<uint32_t> deps; // ids of earlier commands of the same program
-  std::string label;          // the workload op it belongs to (for timeline and per-op stats)
-  uint32_t op_index = 0;      // index of that op in the workload
+  std::vector<uint32_t> deps;  // ids of earlier commands of the same program
+  std::string label;           // the workload op it belongs to (for timeline and per-op stats)
+  uint32_t op_index = 0;       // index of that op in the workload
   DmaDesc dma;
   GemmDesc gemm;
   VectorDesc vec;
@@ -81,4 +90,9 @@ using Program = std::vector<Command>;
 // Checks ids are 0..n-1 in order and deps point backwards; UserError otherwise.
 void validate_program(const Program& p, const std::string& who);
 
+}  // namespace tessera::tile
+
+namespace tessera::tile {
+// One line per command: "#id kind label deps=[..] <operands>", for --dump-programs.
+std::string describe(const Command& c);
 }  // namespace tessera::tile

@@ -37,11 +37,13 @@ uint64_t Scratchpad::access_cycles(uint64_t addr, uint64_t width, uint64_t count
   std::vector<uint64_t> per_bank(cfg_.banks, 0);
   const uint64_t period = uint64_t(cfg_.banks) * w;
   std::map<uint64_t, uint64_t> phases;  // start offset within a period -> accesses
-  for (uint64_t i = 0; i < count && phases.size() < period; ++i) phases[(addr + i * stride) % period]++;
+  for (uint64_t i = 0; i < count && phases.size() < period; ++i)
+    phases[(addr + i * stride) % period]++;
   if (phases.size() >= period || count > period * 4) {
     // Dense enough that the pattern is spread over every bank evenly.
     const uint64_t words = count * ((width + w - 1) / w);
-    return (words + cfg_.banks * cfg_.ports_per_bank - 1) / (uint64_t(cfg_.banks) * cfg_.ports_per_bank);
+    return (words + cfg_.banks * cfg_.ports_per_bank - 1) /
+           (uint64_t(cfg_.banks) * cfg_.ports_per_bank);
   }
   for (const auto& [start, n] : phases) {
     const uint64_t first = start / w, last = (start + width - 1) / w;
@@ -69,8 +71,8 @@ void Scratchpad::record_write(SpmClient who, uint64_t bytes) {
 void Scratchpad::check_range(uint64_t addr, uint64_t bytes, const std::string& what) const {
   if (addr + bytes > size_ || addr + bytes < addr)
     throw sim::UserError(what + ": scratchpad range [" + std::to_string(addr) + ", " +
-                         std::to_string(addr + bytes) + ") exceeds its " +
-                         std::to_string(size_) + " bytes");
+                         std::to_string(addr + bytes) + ") exceeds its " + std::to_string(size_) +
+                         " bytes");
 }
 
 }  // namespace tessera::tile

@@ -25,7 +25,9 @@ class Scratchpad {
 
   uint64_t size_bytes() const { return size_; }
   // Peak bytes per cycle over all banks and ports.
-  uint64_t bytes_per_cycle() const { return uint64_t(cfg_.banks) * cfg_.bank_width_bytes * cfg_.ports_per_bank; }
+  uint64_t bytes_per_cycle() const {
+    return uint64_t(cfg_.banks) * cfg_.bank_width_bytes * cfg_.ports_per_bank;
+  }
   // Cycles to serve `count` accesses of `width` bytes starting at `addr`, each
   // `stride` bytes apart (stride = width: contiguous). Set by the busiest bank.
   uint64_t access_cycles(uint64_t addr, uint64_t width, uint64_t count, uint64_t stride) const;

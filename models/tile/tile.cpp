@@ -28,10 +28,10 @@ Tile::Tile(sc_core::sc_module_name name, uint32_t global_id, uint64_t base, cons
       gemm_stall_(&stats.counter("gemm_spm_stall_cycles", "cycles",
                                  "cycles GEMMs were stretched by scratchpad bandwidth")) {
   gemm_ = compute::make_gemm_engine(cfg.array, stats.child("gemm"), energy, path_ + ".gemm");
-  dma_in_ = std::make_unique<DmaEngine>("dma_in", cfg.dma, clock_, stats.child("dma_in"), spm_,
-                                        data);
-  dma_out_ = std::make_unique<DmaEngine>("dma_out", cfg.dma, clock_, stats.child("dma_out"), spm_,
-                                         data);
+  dma_in_ =
+      std::make_unique<DmaEngine>("dma_in", cfg.dma, clock_, stats.child("dma_in"), spm_, data);
+  dma_out_ =
+      std::make_unique<DmaEngine>("dma_out", cfg.dma, clock_, stats.child("dma_out"), spm_, data);
   target.register_b_transport(this, &Tile::b_transport);
   target.register_nb_transport_fw(this, &Tile::nb_transport_fw);
   queue_.resize(kNumUnits);
@@ -73,8 +73,8 @@ void Tile::unit_thread(Unit u) {
     execute(c);
     const uint64_t end = sc_core::sc_time_stamp().value();
     end_ps_[id] = end;
-    *unit_busy_[int(u)] += clock_.cycles_at(sim::Picoseconds(end)).v -
-                           clock_.cycles_at(sim::Picoseconds(start)).v;
+    *unit_busy_[int(u)] +=
+        clock_.cycles_at(sim::Picoseconds(end)).v - clock_.cycles_at(sim::Picoseconds(start)).v;
     timeline_.record(track_[int(u)], c.label.empty() ? to_string(c.kind) : c.label, start, end,
                      to_string(c.kind));
     done_[id] = 1;
@@ -87,13 +87,19 @@ void Tile::unit_thread(Unit u) {
 
 void Tile::execute(const Command& c) {
   switch (c.kind) {
-    case CmdKind::kDmaLoad: dma_in_->transfer(c.dma, false); break;
-    case CmdKind::kDmaStore: dma_out_->transfer(c.dma, true); break;
+    case CmdKind::kDmaLoad:
+      dma_in_->transfer(c.dma, false);
+      break;
+    case CmdKind::kDmaStore:
+      dma_out_->transfer(c.dma, true);
+      break;
     case CmdKind::kSend:
       dma_out_->transfer(c.dma, true);
       signal_remote(c.sync.tile, c.sync.semaphore, c.sync.count);
       break;
-    case CmdKind::kSignal: signal_remote(c.sync.tile, c.sync.semaphore, c.sync.count); break;
+    case CmdKind::kSignal:
+      signal_remote(c.sync.tile, c.sync.semaphore, c.sync.count);
+      break;
     case CmdKind::kWait: {
       if (c.sync.semaphore >= kNumSemaphores)
         throw sim::UserError(path_ + ": semaphore " + std::to_string(c.sync.semaphore) +
@@ -103,7 +109,9 @@ void Tile::execute(const Command& c) {
       s -= c.sync.count;
       break;
     }
-    case CmdKind::kGemm: execute_gemm(c); break;
+    case CmdKind::kGemm:
+      execute_gemm(c);
+      break;
     case CmdKind::kVector: {
       const VectorTiming t = vector_.execute(c.vec, spm_);
       wait(clock_.duration(sim::Cycles(t.cycles)));
@@ -196,7 +204,9 @@ sc_core::sc_time Tile::remote_access(tlm::tlm_generic_payload& p) {
   return clock_.duration(sim::Cycles(1 + spm_.stream_cycles(len)));
 }
 
-void Tile::b_transport(tlm::tlm_generic_payload& p, sc_core::sc_time& t) { t += remote_access(p); }
+void Tile::b_transport(tlm::tlm_generic_payload& p, sc_core::sc_time& t) {
+  t += remote_access(p);
+}
 
 tlm::tlm_sync_enum Tile::nb_transport_fw(tlm::tlm_generic_payload& p, tlm::tlm_phase& ph,
                                          sc_core::sc_time& t) {

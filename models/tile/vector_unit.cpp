@@ -17,7 +17,8 @@ uint64_t VectorUnit::cost_per_element(VecOp op) const {
     case VecOp::kAdd:
     case VecOp::kMul:
     case VecOp::kCopy:
-    case VecOp::kReduceSum: return 1;
+    case VecOp::kReduceSum:
+      return 1;
     case VecOp::kGelu:  // tanh form: one exp plus a few multiply-adds
     case VecOp::kSilu:  // x * sigmoid(x): one exp, one divide folded into rsqrt unit
       return cfg_.exp_cycles + 1;

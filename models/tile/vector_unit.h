@@ -15,8 +15,8 @@ namespace tessera::tile {
 
 struct VectorTiming {
   uint64_t cycles = 0;
-  uint64_t lane_ops = 0;   // lane-cycles of work (energy)
-  uint64_t sram_bytes = 0; // bytes moved through the scratchpad
+  uint64_t lane_ops = 0;    // lane-cycles of work (energy)
+  uint64_t sram_bytes = 0;  // bytes moved through the scratchpad
 };
 
 class VectorUnit {

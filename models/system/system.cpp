@@ -1,0 +1,363 @@
+#include "models/system/system.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <iostream>
+#include <sstream>
+
+#include "models/sim/errors.h"
+
+namespace tessera::system {
+
+namespace {
+constexpr uint32_t kToFabric = ~0u - 1;
+
+// SystemC object names may not contain dots; statistics keep the dotted path.
+std::string sc_name(std::string path) {
+  std::replace(path.begin(), path.end(), '.', '_');
+  return path;
+}
+
+// Chiplet grid of a package "mesh": gx x gy with gx the largest divisor <= sqrt(n).
+std::pair<uint32_t, uint32_t> chiplet_grid(uint32_t n) {
+  uint32_t gx = 1;
+  for (uint32_t d = 1; d * d <= n; ++d)
+    if (n % d == 0) gx = d;
+  return {n / gx, gx};
+}
+}  // namespace
+
+// One chiplet's interconnect: its network and, per node, the mux in front of the
+// network interface and the demux behind it.
+struct System::Chiplet {
+  uint32_t gid = 0, package = 0, local = 0;
+  std::unique_ptr<noc::Network> noc;
+  std::vector<std::unique_ptr<TlmMux>> mux;
+  std::vector<std::unique_ptr<TlmDemux>> demux;
+  // Per node, what each demux port leads to.
+  struct Port {
+    enum Kind { kTile, kStack, kLink, kFabric } kind;
+    uint32_t index;  // stack id, or neighbour chiplet gid for a link
+  };
+  std::vector<std::vector<Port>> ports;
+  std::vector<uint32_t> gateway_node;  // by neighbour chiplet gid (~0u: not a neighbour)
+  uint32_t fabric_node = ~0u;
+};
+
+uint32_t System::next_chiplet(uint32_t from, uint32_t to) const {
+  const uint32_t n = spec_.package.chiplets;
+  const uint32_t pf = from / n, pt = to / n, a = from % n, b = to % n;
+  if (pf != pt) return a == 0 ? kToFabric : next_chiplet(from, pf * n);
+  if (a == b) return from;
+  const std::string& topo = spec_.package.topology;
+  uint32_t next = b;
+  if (topo == "ring") {
+    const uint32_t fwd = (b + n - a) % n;
+    next = fwd <= n / 2 ? (a + 1) % n : (a + n - 1) % n;
+  } else if (topo == "mesh") {
+    const auto [gx, gy] = chiplet_grid(n);
+    (void)gy;
+    const uint32_t ax = a % gx, ay = a / gx, bx = b % gx, by = b / gx;
+    if (ax != bx)
+      next = ay * gx + (bx > ax ? ax + 1 : ax - 1);
+    else
+      next = (by > ay ? ay + 1 : ay - 1) * gx + ax;
+  }
+  return pf * n + next;
+}
+
+System::System(sc_core::sc_module_name name, const SystemSpec& spec, const AddressMap& map,
+               sim::StatsRegistry& stats, sim::EnergyLedger& energy, sim::Timeline& timeline,
+               const SystemOptions& opt)
+    : sc_module(name), spec_(spec), map_(map), stats_(stats), opt_(opt) {
+  if (opt.functional) data_ = std::make_unique<FunctionalMemory>(map);
+  const auto& ch = spec.chiplet;
+  const uint32_t nchip = spec.total_chiplets();
+  const uint32_t nodes = ch.tiles_x * ch.tiles_y;
+  auto chip_name = [&](uint32_t gid) {
+    return "pkg" + std::to_string(gid / spec.package.chiplets) + ".chiplet" +
+           std::to_string(gid % spec.package.chiplets);
+  };
+
+  // Tiles and HBM stacks.
+  for (uint32_t t = 0; t < map.num_tiles(); ++t) {
+    const Place& p = map.tile_place(t);
+    const std::string path = chip_name(p.chiplet_gid) + ".tile" + std::to_string(p.node);
+    tiles_.push_back(std::make_unique<tile::Tile>(sc_name(path).c_str(), t, map.tile_base(t),
+                                                  spec.tile, sim::StatsScope(stats, path), energy,
+                                                  timeline, data_.get(), this));
+    if (data_)
+      data_->set_tile_storage(t, tiles_.back()->scratchpad().data(0),
+                              tiles_.back()->scratchpad().size_bytes());
+  }
+  for (uint32_t s = 0; s < map.num_stacks(); ++s) {
+    const Place& p = map.stack_place(s);
+    const std::string path =
+        chip_name(p.chiplet_gid) + ".hbm" + std::to_string(s % map.stacks_per_chiplet());
+    stacks_.push_back(std::make_unique<memory::HbmStack>(
+        sc_name(path).c_str(), ch.hbm, sim::StatsScope(stats, path), energy, map.stack_base(s)));
+  }
+
+  // Die-to-die links of each package.
+  std::vector<std::pair<uint32_t, uint32_t>> pairs;
+  const uint32_t n = spec.package.chiplets;
+  for (uint32_t p = 0; p < spec.system.packages; ++p) {
+    const uint32_t o = p * n;
+    if (n == 2) {
+      pairs.push_back({o, o + 1});
+    } else if (n > 2 && spec.package.topology == "ring") {
+      for (uint32_t c = 0; c < n; ++c) pairs.push_back({o + c, o + (c + 1) % n});
+    } else if (n > 2 && spec.package.topology == "mesh") {
+      const auto [gx, gy] = chiplet_grid(n);
+      for (uint32_t y = 0; y < gy; ++y)
+        for (uint32_t x = 0; x < gx; ++x) {
+          if (x + 1 < gx) pairs.push_back({o + y * gx + x, o + y * gx + x + 1});
+          if (y + 1 < gy) pairs.push_back({o + y * gx + x, o + (y + 1) * gx + x});
+        }
+    } else if (n > 2) {
+      for (uint32_t a = 0; a < n; ++a)
+        for (uint32_t b = a + 1; b < n; ++b) pairs.push_back({o + a, o + b});
+    }
+  }
+
+  // Chiplets: gateways first (which node each link and the fabric port attach to).
+  chiplets_.resize(nchip);
+  const uint32_t tx = ch.tiles_x, ty = ch.tiles_y;
+  const uint32_t candidates[4] = {(ty / 2) * tx + (tx - 1), (ty / 2) * tx, tx / 2,
+                                  (ty - 1) * tx + tx / 2};
+  std::vector<uint32_t> links_at(nchip, 0);
+  for (uint32_t g = 0; g < nchip; ++g) {
+    auto c = std::make_unique<Chiplet>();
+    c->gid = g;
+    c->package = g / n;
+    c->local = g % n;
+    c->gateway_node.assign(nchip, ~0u);
+    c->ports.resize(nodes);
+    if (spec.system.packages > 1 && c->local == 0) c->fabric_node = nodes - 1;
+    chiplets_[g] = std::move(c);
+  }
+  for (const auto& [a, b] : pairs) {
+    chiplets_[a]->gateway_node[b] = candidates[links_at[a]++ % 4];
+    chiplets_[b]->gateway_node[a] = candidates[links_at[b]++ % 4];
+  }
+
+  for (uint32_t g = 0; g < nchip; ++g) {
+    Chiplet& c = *chiplets_[g];
+    const std::string cname = chip_name(g);
+    // The network: an address goes to its node here, or to the gateway toward it.
+    auto node_of = [this, g](uint64_t addr) -> uint32_t {
+      const Chiplet& me = *chiplets_[g];
+      const Target t = map_.decode(addr);
+      if (t.kind == Target::kNone) return 0;
+      const uint32_t owner = t.kind == Target::kHbm ? map_.stack_place(t.index).chiplet_gid
+                                                    : map_.tile_place(t.index).chiplet_gid;
+      if (owner == g)
+        return t.kind == Target::kHbm ? map_.stack_place(t.index).node
+                                      : map_.tile_place(t.index).node;
+      const uint32_t next = next_chiplet(g, owner);
+      if (next == kToFabric) return me.fabric_node;
+      return me.gateway_node[next];
+    };
+    c.noc = std::make_unique<noc::Network>(
+        sc_name(cname + ".noc").c_str(), ch.noc, tx, ty,
+        sim::ClockDomain::from_mhz(cname + ".noc.clock", ch.noc_clock_mhz), node_of,
+        sim::StatsScope(stats, cname + ".noc"), &energy);
+    // Per node: demux ports (tile, stacks, links, fabric) and the mux.
+    for (uint32_t node = 0; node < nodes; ++node) {
+      auto& ports = c.ports[node];
+      ports.push_back({Chiplet::Port::kTile, map.tile_id(g, node)});
+      for (uint32_t s = 0; s < map.stacks_per_chiplet(); ++s)
+        if (map.stack_place(map.stack_id(g, s)).node == node)
+          ports.push_back({Chiplet::Port::kStack, map.stack_id(g, s)});
+      for (uint32_t nb = 0; nb < nchip; ++nb)
+        if (c.gateway_node[nb] == node) ports.push_back({Chiplet::Port::kLink, nb});
+      if (c.fabric_node == node) ports.push_back({Chiplet::Port::kFabric, 0});
+      auto route = [this, g, node](uint64_t addr) -> int {
+        const Chiplet& me = *chiplets_[g];
+        const auto& ps = me.ports[node];
+        const Target t = map_.decode(addr);
+        if (t.kind == Target::kNone) return -1;
+        const uint32_t owner = t.kind == Target::kHbm ? map_.stack_place(t.index).chiplet_gid
+                                                      : map_.tile_place(t.index).chiplet_gid;
+        for (size_t i = 0; i < ps.size(); ++i) {
+          const auto& p = ps[i];
+          if (owner == g) {
+            if (t.kind == Target::kTile && p.kind == Chiplet::Port::kTile && p.index == t.index)
+              return int(i);
+            if (t.kind == Target::kHbm && p.kind == Chiplet::Port::kStack && p.index == t.index)
+              return int(i);
+          } else {
+            const uint32_t next = next_chiplet(g, owner);
+            if (next == kToFabric && p.kind == Chiplet::Port::kFabric) return int(i);
+            if (p.kind == Chiplet::Port::kLink && p.index == next) return int(i);
+          }
+        }
+        return -1;
+      };
+      const std::string nn = sc_name(cname + ".node" + std::to_string(node));
+      c.demux.push_back(std::make_unique<TlmDemux>((nn + "_demux").c_str(), ports.size(), route));
+      c.mux.push_back(std::make_unique<TlmMux>((nn + "_mux").c_str()));
+      TlmDemux& dm = *c.demux.back();
+      TlmMux& mx = *c.mux.back();
+      mx.out.bind(*c.noc->target[node]);
+      c.noc->initiator[node]->bind(dm.in);
+      tile::Tile& tl = *tiles_[map.tile_id(g, node)];
+      tl.dma_in().socket.bind(mx.in);
+      tl.dma_out().socket.bind(mx.in);
+      for (size_t i = 0; i < ports.size(); ++i) {
+        if (ports[i].kind == Chiplet::Port::kTile) dm.out[i]->bind(tl.target);
+        if (ports[i].kind == Chiplet::Port::kStack)
+          dm.out[i]->bind(stacks_[ports[i].index]->socket);
+      }
+    }
+  }
+  // Links: side A is the lower chiplet id.
+  for (size_t l = 0; l < pairs.size(); ++l) {
+    const auto [a, b] = pairs[l];
+    const std::string path = "pkg" + std::to_string(a / n) + ".d2d" + std::to_string(l);
+    links_.push_back(std::make_unique<noc::D2dLink>(sc_name(path).c_str(), spec.package.d2d,
+                                                    sim::StatsScope(stats, path), &energy));
+    noc::D2dLink& link = *links_.back();
+    for (int side = 0; side < 2; ++side) {
+      const uint32_t me = side == 0 ? a : b, other = side == 0 ? b : a;
+      Chiplet& c = *chiplets_[me];
+      const uint32_t node = c.gateway_node[other];
+      const auto& ports = c.ports[node];
+      for (size_t i = 0; i < ports.size(); ++i)
+        if (ports[i].kind == Chiplet::Port::kLink && ports[i].index == other)
+          c.demux[node]->out[i]->bind(side == 0 ? link.a_in : link.b_in);
+      // What crosses toward this side leaves the link on this side's out socket.
+      (side == 0 ? link.a_out : link.b_out).bind(c.mux[node]->in);
+    }
+  }
+  // The fabric between packages.
+  if (spec.system.packages > 1) {
+    auto package_of = [this](uint64_t addr) -> uint32_t {
+      const uint32_t c = map_.chiplet_of(addr);
+      return c == ~0u ? 0 : c / spec_.package.chiplets;
+    };
+    fabric_ =
+        std::make_unique<noc::SwitchFabric>("fabric", spec.system.fabric, spec.system.packages,
+                                            package_of, sim::StatsScope(stats, "fabric"), &energy);
+    for (uint32_t p = 0; p < spec.system.packages; ++p) {
+      Chiplet& c = *chiplets_[p * n];
+      const uint32_t node = c.fabric_node;
+      const auto& ports = c.ports[node];
+      for (size_t i = 0; i < ports.size(); ++i)
+        if (ports[i].kind == Chiplet::Port::kFabric) c.demux[node]->out[i]->bind(*fabric_->in[p]);
+      fabric_->out[p]->bind(c.mux[node]->in);
+    }
+  }
+  SC_HAS_PROCESS(System);
+  SC_THREAD(monitor_thread);
+}
+
+System::~System() = default;
+
+void System::load(const std::vector<tile::Program>& programs) {
+  if (programs.size() != tiles_.size())
+    throw sim::UserError("mapping has " + std::to_string(programs.size()) +
+                         " programs for a machine of " + std::to_string(tiles_.size()) + " tiles");
+  for (size_t t = 0; t < tiles_.size(); ++t) tiles_[t]->load_program(programs[t]);
+}
+
+void System::monitor_thread() {
+  size_t total = 0;
+  for (const auto& t : tiles_) total += t->commands();
+  sc_core::sc_event_or_list any;
+  for (auto& t : tiles_) any |= t->finished_event();
+  size_t last_done = ~size_t(0);
+  sc_core::sc_time last_progress = sc_core::SC_ZERO_TIME;
+  const auto wall0 = std::chrono::steady_clock::now();
+  auto last_print = wall0;
+  const sc_core::sc_time period(std::max<uint64_t>(1, opt_.watchdog_us / 20), sc_core::SC_US);
+  for (;;) {
+    size_t done = 0;
+    bool all = true;
+    for (const auto& t : tiles_) {
+      done += t->completed();
+      all = all && t->finished();
+    }
+    if (all) {
+      done_ = true;
+      for (const auto& t : tiles_)
+        for (uint32_t i = 0; i < t->commands(); ++i) end_ps_ = std::max(end_ps_, t->end_ps(i));
+      sc_core::sc_stop();
+      return;
+    }
+    if (done != last_done) {
+      last_done = done;
+      last_progress = sc_core::sc_time_stamp();
+    } else if (sc_core::sc_time_stamp() - last_progress >
+               sc_core::sc_time(double(opt_.watchdog_us), sc_core::SC_US)) {
+      failure_ = "no command finished for " + std::to_string(opt_.watchdog_us) +
+                 " us of simulated time: " + deadlock_report();
+      sc_core::sc_stop();
+      return;
+    }
+    if (opt_.progress) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_print > std::chrono::milliseconds(500)) {
+        last_print = now;
+        const double frac = total ? double(done) / double(total) : 1.0;
+        const double wall = std::chrono::duration<double>(now - wall0).count();
+        const double eta = frac > 0 ? wall * (1 - frac) / frac : 0;
+        std::cerr << "\r  simulated " << sc_core::sc_time_stamp().to_seconds() * 1e6 << " us, "
+                  << int(100 * frac) << " % of commands, ETA " << int(eta + 0.5) << " s   "
+                  << std::flush;
+      }
+    }
+    wait(period, any);
+  }
+}
+
+std::string System::deadlock_report() const {
+  std::string s;
+  int shown = 0;
+  for (const auto& t : tiles_) {
+    if (t->finished()) continue;
+    if (shown++ == 8) {
+      s += "; ...";
+      break;
+    }
+    s += (s.empty() ? "" : "; ") + t->blocked_report();
+  }
+  return s;
+}
+
+uint64_t System::run() {
+  sc_core::sc_start();
+  if (opt_.progress) std::cerr << "\r" << std::string(70, ' ') << "\r" << std::flush;
+  if (!failure_.empty()) throw sim::SimulationError("deadlock: " + failure_);
+  if (!done_)
+    throw sim::SimulationError("deadlock: nothing left to simulate but programs unfinished: " +
+                               deadlock_report());
+  return end_ps_;
+}
+
+void System::publish(uint64_t end_ps) {
+  const sc_core::sc_time t = sc_core::sc_time::from_value(end_ps);
+  for (auto& s : stacks_) s->publish_stats(t);
+  for (auto& l : links_) l->publish(double(end_ps));
+  const auto noc_clock = sim::ClockDomain::from_mhz("noc", spec_.chiplet.noc_clock_mhz);
+  for (auto& c : chiplets_) c->noc->publish(noc_clock.cycles_at(sim::Picoseconds(end_ps)).v);
+  stats_.scalar("system.sim_time", "ps", "simulated time to the last command's end")
+      .set(double(end_ps));
+}
+
+void System::command_times(std::vector<std::vector<uint64_t>>& start,
+                           std::vector<std::vector<uint64_t>>& end) const {
+  start.assign(tiles_.size(), {});
+  end.assign(tiles_.size(), {});
+  for (size_t t = 0; t < tiles_.size(); ++t) {
+    for (uint32_t i = 0; i < tiles_[t]->commands(); ++i) {
+      start[t].push_back(tiles_[t]->start_ps(i));
+      end[t].push_back(tiles_[t]->end_ps(i));
+    }
+  }
+}
+
+}  // namespace tessera::system

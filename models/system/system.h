@@ -1,0 +1,88 @@
+// The whole machine elaborated from a SystemSpec: per chiplet, the tiles on the NoC
+// (one tile per node), HBM stacks at their attach nodes, die-to-die links between
+// chiplets of a package (ring, 2-D mesh or all-to-all), and a switch fabric joining
+// the packages. Every instance has a hierarchical name (pkg0.chiplet2.tile5) under
+// which it registers its statistics and energy.
+//
+// Routing: every node's demux sends an address that lives on another chiplet to the
+// link toward it (shortest way round a ring, X then Y on a chiplet mesh, direct on
+// all-to-all; to chiplet 0 and the fabric for another package). Requests cross
+// chiplets hop by hop through the gateways' network interfaces.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <systemc>
+
+#include "models/memory/hbm_stack.h"
+#include "models/sim/energy_ledger.h"
+#include "models/sim/stats_registry.h"
+#include "models/sim/timeline.h"
+#include "models/system/address_map.h"
+#include "models/system/functional_memory.h"
+#include "models/system/system_spec.h"
+#include "models/system/tlm_demux.h"
+#include "models/system/tlm_mux.h"
+#include "models/tile/tile.h"
+#include "noc/d2d_link.h"
+#include "noc/network.h"
+#include "noc/switch_fabric.h"
+
+namespace tessera::system {
+
+struct SystemOptions {
+  bool functional = false;  // keep data (HBM pages, scratchpads) and compute values
+  bool progress = false;    // a progress line on stderr while running
+  // Stop with a deadlock report when no command finishes for this long (simulated).
+  uint64_t watchdog_us = 10000;
+};
+
+class System : public sc_core::sc_module, public tile::TileDirectory {
+ public:
+  System(sc_core::sc_module_name name, const SystemSpec& spec, const AddressMap& map,
+         sim::StatsRegistry& stats, sim::EnergyLedger& energy, sim::Timeline& timeline,
+         const SystemOptions& opt);
+  ~System() override;
+
+  void load(const std::vector<tile::Program>& programs);
+  // Runs until every tile has finished its program; returns the end time in ps.
+  // Throws sim::SimulationError naming the blocked tiles on a deadlock.
+  uint64_t run();
+  // End-of-run derived statistics (bandwidths, utilisations, background energy).
+  void publish(uint64_t end_ps);
+  void command_times(std::vector<std::vector<uint64_t>>& start,
+                     std::vector<std::vector<uint64_t>>& end) const;
+
+  uint64_t tile_base(uint32_t t) const override { return map_.tile_base(t); }
+  tile::Tile& tile(uint32_t t) { return *tiles_[t]; }
+  memory::HbmStack& stack(uint32_t s) { return *stacks_[s]; }
+  FunctionalMemory* data() { return data_.get(); }
+  const AddressMap& address_map() const { return map_; }
+  // The chiplet one hop from `from` on the way to `to` (same package), or the next
+  // step toward another package (chiplet 0 of the package, then the fabric).
+  uint32_t next_chiplet(uint32_t from, uint32_t to) const;
+
+ private:
+  struct Chiplet;
+  void monitor_thread();
+  std::string deadlock_report() const;
+
+  SystemSpec spec_;
+  const AddressMap& map_;
+  sim::StatsRegistry& stats_;
+  SystemOptions opt_;
+  std::unique_ptr<FunctionalMemory> data_;
+  std::vector<std::unique_ptr<Chiplet>> chiplets_;
+  std::vector<std::unique_ptr<tile::Tile>> tiles_;
+  std::vector<std::unique_ptr<memory::HbmStack>> stacks_;
+  std::vector<std::unique_ptr<noc::D2dLink>> links_;
+  std::unique_ptr<noc::SwitchFabric> fabric_;
+  uint64_t end_ps_ = 0;
+  bool done_ = false;
+  std::string failure_;
+};
+
+}  // namespace tessera::system
