@@ -42,11 +42,8 @@ Network::Network(sc_core::sc_module_name name, const NocConfig& cfg, uint32_t kx
     // Several server threads per interface, so that a target with parallelism of its
     // own (an HBM stack with many banks and channels) sees many requests at once;
     // one thread would serialise them behind each other's latency.
-    for (uint32_t k = 0; k < kServersPerNode; ++k) {
-      sc_core::sc_spawn_options opt;
-      opt.set_stack_size(64 * 1024);
-      sc_core::sc_spawn([this, i] { serve_thread(i); }, sc_core::sc_gen_unique_name("serve"), &opt);
-    }
+    idle_servers_.push_back(0);
+    for (uint32_t k = 0; k < kServersPerNode; ++k) spawn_server(i);
   }
   txn_latency_ = &stats.histogram("transaction_latency", "ps",
                                   "request entering the network to response delivered");
@@ -123,6 +120,7 @@ void Network::b_transport(int node, tlm::tlm_generic_payload& trans, sc_time& de
   sc_core::sc_event done;
   start(uint32_t(node), trans, false, &done);
   wait(done);
+  if (trans.has_mm()) trans.release();  // start() took a reference, as for nb traffic
 }
 
 tlm::tlm_sync_enum Network::nb_transport_fw(int node, tlm::tlm_generic_payload& trans,
@@ -181,6 +179,11 @@ void Network::on_packet(uint32_t, const Packet& p, uint64_t) {
     }
     if (--t.req_left == 0) {
       serve_q_[t.dst].push_back(p.tag);
+      // A request that finds every server busy gets a new one: a server blocks until
+      // its target answers, and a target may forward over a link into another
+      // network, so a fixed pool could close a cycle of waits between chiplets that
+      // the hardware (buffered link adapters) would not have.
+      if (idle_servers_[t.dst] < serve_q_[t.dst].size()) spawn_server(t.dst);
       serve_ev_[t.dst]->notify(SC_ZERO_TIME);
     }
     return;
@@ -196,9 +199,18 @@ void Network::on_packet(uint32_t, const Packet& p, uint64_t) {
   txns_.erase(it);
 }
 
+void Network::spawn_server(uint32_t node) {
+  sc_core::sc_spawn_options opt;
+  sc_core::sc_spawn([this, node] { serve_thread(node); }, sc_core::sc_gen_unique_name("serve"),
+                    &opt);
+  // Counted idle from now on, so a burst of requests in one delta spawns enough.
+  ++idle_servers_[node];
+}
+
 void Network::serve_thread(uint32_t node) {
   while (true) {
     while (serve_q_[node].empty()) wait(*serve_ev_[node]);  // notify wakes every server
+    --idle_servers_[node];                                  // spawn_server counted this thread idle
     const uint64_t tag = serve_q_[node].front();
     serve_q_[node].pop_front();
     Txn& t = txns_.at(tag);
@@ -208,6 +220,7 @@ void Network::serve_thread(uint32_t node) {
     Txn& t2 = txns_.at(tag);
     sync_core();
     send_packets(node, t2.src, response_flits(*t2.trans), 1, tag);
+    ++idle_servers_[node];
   }
 }
 

@@ -76,6 +76,7 @@ class Network : public sc_core::sc_module, private PacketSink {
   void on_packet(uint32_t id, const Packet& p, uint64_t now) override;
   void step_method();
   void serve_thread(uint32_t node);
+  void spawn_server(uint32_t node);
   void respond_method_for(uint32_t node);
   void sync_core();
 
@@ -88,6 +89,7 @@ class Network : public sc_core::sc_module, private PacketSink {
   sc_core::sc_event wake_;
   std::vector<std::deque<uint64_t>> serve_q_;  // per node: requests for its target
   std::vector<std::unique_ptr<sc_core::sc_event>> serve_ev_;
+  std::vector<size_t> idle_servers_;  // per node: servers waiting for a request
   std::vector<std::deque<tlm::tlm_generic_payload*>> held_req_;  // END_REQ withheld
   std::vector<std::deque<tlm::tlm_generic_payload*>> resp_q_;    // BEGIN_RESP to send
   std::vector<uint8_t> resp_busy_;                               // a BEGIN_RESP awaits END_RESP

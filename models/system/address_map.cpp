@@ -41,9 +41,20 @@ AddressMap::AddressMap(const SystemSpec& spec) {
                           ? std::make_pair(ch.hbm_attach[s].x, ch.hbm_attach[s].y)
                           : default_hbm_attach(s, ch.hbm_stacks, ch.tiles_x, ch.tiles_y);
         stacks_.push_back({p, c, gid, y * ch.tiles_x + x, x, y});
+        // Ports: down the stack's column (wrapping), then the next column inward.
+        std::vector<uint32_t> ports;
+        const bool east = x + 1 == ch.tiles_x && ch.tiles_x > 1;
+        for (uint32_t i = 0; i < ch.hbm_ports; ++i) {
+          const uint32_t col_off = i / ch.tiles_y;
+          const uint32_t px = east ? x - col_off : x + col_off;
+          const uint32_t py = (y + i) % ch.tiles_y;
+          ports.push_back(py * ch.tiles_x + px);
+        }
+        stack_ports_.push_back(ports);
       }
     }
   }
+  port_interleave_ = ch.hbm_port_interleave_bytes;
   tile_region_ = pow2_at_least(std::max<uint64_t>(1, stacks_.size()) * stack_span_);
 }
 

@@ -46,6 +46,12 @@ class AddressMap {
   uint64_t tile_base(uint32_t t) const { return tile_region_ + uint64_t(t) * tile_span_; }
   const Place& tile_place(uint32_t t) const { return tiles_[t]; }
   const Place& stack_place(uint32_t s) const { return stacks_[s]; }
+  // NoC nodes stack s is reached through, and the one an address goes to.
+  const std::vector<uint32_t>& stack_ports(uint32_t s) const { return stack_ports_[s]; }
+  uint32_t stack_node(uint32_t s, uint64_t addr) const {
+    const auto& p = stack_ports_[s];
+    return p[(addr / port_interleave_) % p.size()];
+  }
   // Global tile id of the tile at (chiplet_gid, local index).
   uint32_t tile_id(uint32_t chiplet_gid, uint32_t local) const {
     return chiplet_gid * tiles_per_chiplet_ + local;
@@ -66,6 +72,8 @@ class AddressMap {
   uint32_t tiles_per_chiplet_ = 0, stacks_per_chiplet_ = 0, tiles_x_ = 1;
   uint64_t stack_capacity_ = 0, stack_span_ = 0, tile_span_ = 0, tile_region_ = 0;
   std::vector<Place> tiles_, stacks_;
+  std::vector<std::vector<uint32_t>> stack_ports_;
+  uint64_t port_interleave_ = 256;
 };
 
 // Default NoC node of HBM stack `i` of `n` on a tiles_x x tiles_y chiplet when the spec

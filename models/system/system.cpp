@@ -101,6 +101,12 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
         sc_name(path).c_str(), ch.hbm, sim::StatsScope(stats, path), energy, map.stack_base(s)));
   }
 
+  // Each stack is reached through several NoC nodes: a mux joins them at its socket.
+  for (uint32_t s = 0; s < map.num_stacks(); ++s) {
+    stack_mux_.push_back(std::make_unique<TlmMux>(sc_core::sc_gen_unique_name("hbm_port_mux")));
+    stack_mux_.back()->out.bind(stacks_[s]->socket);
+  }
+
   // Die-to-die links of each package.
   std::vector<std::pair<uint32_t, uint32_t>> pairs;
   const uint32_t n = spec.package.chiplets;
@@ -155,7 +161,7 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
       const uint32_t owner = t.kind == Target::kHbm ? map_.stack_place(t.index).chiplet_gid
                                                     : map_.tile_place(t.index).chiplet_gid;
       if (owner == g)
-        return t.kind == Target::kHbm ? map_.stack_place(t.index).node
+        return t.kind == Target::kHbm ? map_.stack_node(t.index, addr)
                                       : map_.tile_place(t.index).node;
       const uint32_t next = next_chiplet(g, owner);
       if (next == kToFabric) return me.fabric_node;
@@ -169,9 +175,11 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
     for (uint32_t node = 0; node < nodes; ++node) {
       auto& ports = c.ports[node];
       ports.push_back({Chiplet::Port::kTile, map.tile_id(g, node)});
-      for (uint32_t s = 0; s < map.stacks_per_chiplet(); ++s)
-        if (map.stack_place(map.stack_id(g, s)).node == node)
+      for (uint32_t s = 0; s < map.stacks_per_chiplet(); ++s) {
+        const auto& sp = map.stack_ports(map.stack_id(g, s));
+        if (std::find(sp.begin(), sp.end(), node) != sp.end())
           ports.push_back({Chiplet::Port::kStack, map.stack_id(g, s)});
+      }
       for (uint32_t nb = 0; nb < nchip; ++nb)
         if (c.gateway_node[nb] == node) ports.push_back({Chiplet::Port::kLink, nb});
       if (c.fabric_node == node) ports.push_back({Chiplet::Port::kFabric, 0});
@@ -209,8 +217,7 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
       tl.dma_out().socket.bind(mx.in);
       for (size_t i = 0; i < ports.size(); ++i) {
         if (ports[i].kind == Chiplet::Port::kTile) dm.out[i]->bind(tl.target);
-        if (ports[i].kind == Chiplet::Port::kStack)
-          dm.out[i]->bind(stacks_[ports[i].index]->socket);
+        if (ports[i].kind == Chiplet::Port::kStack) dm.out[i]->bind(stack_mux_[ports[i].index]->in);
       }
     }
   }

@@ -78,6 +78,7 @@ class System : public sc_core::sc_module, public tile::TileDirectory {
   std::vector<std::unique_ptr<Chiplet>> chiplets_;
   std::vector<std::unique_ptr<tile::Tile>> tiles_;
   std::vector<std::unique_ptr<memory::HbmStack>> stacks_;
+  std::vector<std::unique_ptr<TlmMux>> stack_mux_;
   std::vector<std::unique_ptr<noc::D2dLink>> links_;
   std::unique_ptr<noc::SwitchFabric> fabric_;
   uint64_t end_ps_ = 0;

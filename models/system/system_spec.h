@@ -33,6 +33,8 @@ struct ChipletConfig {
   noc::NocConfig noc;
   uint32_t hbm_stacks = 1;
   std::vector<HbmAttach> hbm_attach;
+  uint32_t hbm_ports = 4;
+  uint32_t hbm_port_interleave_bytes = 256;
   memory::HbmConfig hbm;
 
   template <class V>
@@ -45,6 +47,16 @@ struct ChipletConfig {
             sim::Range{0, 16});
     v.list("hbm_attach", hbm_attach,
            "NoC node of each stack (default: spread along the west and east edges)");
+    v.field("hbm_ports", hbm_ports, "ports",
+            "NoC nodes each stack is reached through (its channels fan out over several "
+            "routers): the attach node and the next ones along its column, then inward",
+            sim::Range{1, 64});
+    v.field("hbm_port_interleave_bytes", hbm_port_interleave_bytes, "bytes",
+            "addresses alternate between a stack's ports every this many bytes",
+            sim::Range{32, 1 << 20});
+    v.check(hbm_ports <= tiles_x * tiles_y, "hbm_ports", "more ports than NoC nodes");
+    v.check((hbm_port_interleave_bytes & (hbm_port_interleave_bytes - 1)) == 0,
+            "hbm_port_interleave_bytes", "must be a power of two");
     v.section("hbm", hbm, "HBM stack (every stack of the chiplet is alike)");
     v.check(hbm_attach.empty() || hbm_attach.size() == hbm_stacks, "hbm_attach",
             "must list one node per HBM stack");

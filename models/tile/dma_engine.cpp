@@ -23,13 +23,14 @@ DmaEngine::DmaEngine(sc_core::sc_module_name name, const DmaConfig& cfg,
       busy_cycles_(stats.counter("busy_cycles", "cycles", "cycles with a transfer in progress")),
       burst_latency_(stats.histogram("burst_latency", "ps", "request issue to response")) {
   socket.register_nb_transport_bw(this, &DmaEngine::nb_transport_bw);
-  scratch_.assign(cfg.burst_bytes, 0);
+  scratch_.assign(cfg.burst_bytes + 2 * cfg.align_bytes, 0);
   payloads_.reset(new tlm::tlm_generic_payload[cfg.outstanding]);
   for (uint32_t i = 0; i < cfg.outstanding; ++i) {
     payloads_[i].set_mm(this);
     pool_.push_back(&payloads_[i]);
   }
   issue_time_.resize(cfg.outstanding);
+  copy_.resize(cfg.outstanding);
 }
 
 void DmaEngine::free(tlm::tlm_generic_payload* p) {
@@ -64,10 +65,13 @@ void DmaEngine::transfer(const DmaDesc& d, bool to_remote) {
   std::vector<Burst> bursts;
   split(d, bursts);
   for (const Burst& b : bursts) {
-    uint8_t* buf = spm_.functional() ? spm_.data(b.local) : scratch_.data();
-    if (to_remote && spm_.functional() && data_) data_->write(b.remote, buf, b.bytes);
-    issue(b.remote, buf, b.bytes, to_remote);
-    // Loads copy their data at completion (see complete()); a store's bytes left above.
+    uint8_t* local = spm_.functional() ? spm_.data(b.local) : nullptr;
+    if (to_remote && local && data_) data_->write(b.remote, local, b.bytes);
+    // Memory is accessed in whole aligned units: a burst that starts or ends inside
+    // one moves the whole unit (masked on writes), as a real DMA does.
+    const uint64_t a = cfg_.align_bytes;
+    const uint64_t lo = b.remote / a * a, hi = (b.remote + b.bytes + a - 1) / a * a;
+    issue(lo, scratch_.data(), uint32_t(hi - lo), to_remote, b.remote, local, b.bytes);
     if (to_remote) {
       bytes_written_ += b.bytes;
       spm_.record_read(SpmClient::kDma, b.bytes);
@@ -82,7 +86,8 @@ void DmaEngine::transfer(const DmaDesc& d, bool to_remote) {
   busy_cycles_ += busy.v;
 }
 
-void DmaEngine::issue(uint64_t remote, uint8_t* buf, uint32_t bytes, bool write) {
+void DmaEngine::issue(uint64_t remote, uint8_t* buf, uint32_t bytes, bool write,
+                      uint64_t copy_remote, uint8_t* copy_local, uint32_t copy_bytes) {
   while (pool_.empty() || open_req_) wait(progress_);
   tlm::tlm_generic_payload* p = pool_.back();
   pool_.pop_back();
@@ -94,6 +99,7 @@ void DmaEngine::issue(uint64_t remote, uint8_t* buf, uint32_t bytes, bool write)
   p->set_data_ptr(buf);
   p->set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
   issue_time_[slot_of(*p)] = sc_core::sc_time_stamp();
+  copy_[slot_of(*p)] = {copy_remote, copy_local, copy_bytes};
   ++in_flight_;
   ++bursts_;
   open_req_ = p;
@@ -110,7 +116,7 @@ void DmaEngine::issue(uint64_t remote, uint8_t* buf, uint32_t bytes, bool write)
 
 void DmaEngine::write_word(uint64_t remote_addr, uint32_t value) {
   word_ = value;
-  issue(remote_addr, reinterpret_cast<uint8_t*>(&word_), 4, true);
+  issue(remote_addr, reinterpret_cast<uint8_t*>(&word_), 4, true, 0, nullptr, 0);
   while (in_flight_ > 0) wait(progress_);
 }
 
@@ -140,8 +146,9 @@ void DmaEngine::complete(tlm::tlm_generic_payload& p) {
     throw sim::SimulationError(std::string(name()) + ": memory request to address " +
                                std::to_string(p.get_address()) +
                                " failed: " + p.get_response_string());
-  if (p.get_command() == tlm::TLM_READ_COMMAND && spm_.functional() && data_)
-    data_->read(p.get_address(), p.get_data_ptr(), p.get_data_length());
+  const Copy& c = copy_[slot_of(p)];
+  if (p.get_command() == tlm::TLM_READ_COMMAND && c.local && data_)
+    data_->read(c.remote, c.local, c.bytes);
   burst_latency_.sample((sc_core::sc_time_stamp() - issue_time_[slot_of(p)]).value());
   // A BEGIN_RESP also ends the request phase if END_REQ was skipped.
   if (open_req_ == &p) open_req_ = nullptr;

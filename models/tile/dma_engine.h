@@ -46,7 +46,9 @@ class DmaEngine : public sc_core::sc_module, public tlm::tlm_mm_interface {
   };
   void split(const DmaDesc& d, std::vector<Burst>& out) const;
   // Issues one burst (waits for a free slot and for the request channel).
-  void issue(uint64_t remote, uint8_t* buf, uint32_t bytes, bool write);
+  // copy_*: the bytes a load copies into the scratchpad at completion (functional).
+  void issue(uint64_t remote, uint8_t* buf, uint32_t bytes, bool write, uint64_t copy_remote,
+             uint8_t* copy_local, uint32_t copy_bytes);
   tlm::tlm_sync_enum nb_transport_bw(tlm::tlm_generic_payload& p, tlm::tlm_phase& ph,
                                      sc_core::sc_time& t);
   void peq_cb(tlm::tlm_generic_payload& p, const tlm::tlm_phase& ph);
@@ -71,6 +73,12 @@ class DmaEngine : public sc_core::sc_module, public tlm::tlm_mm_interface {
   sim::Histogram& burst_latency_;
   std::vector<sc_core::sc_time> issue_time_;  // by pool slot
   uint32_t word_ = 0;
+  struct Copy {
+    uint64_t remote = 0;
+    uint8_t* local = nullptr;
+    uint32_t bytes = 0;
+  };
+  std::vector<Copy> copy_;  // by pool slot
 };
 
 }  // namespace tessera::tile

@@ -58,14 +58,14 @@ uint64_t Scratchpad::stream_cycles(uint64_t bytes) const {
   return (bytes + bw - 1) / bw;
 }
 
-void Scratchpad::record_read(SpmClient who, uint64_t bytes) {
+void Scratchpad::record_read(SpmClient who, uint64_t bytes, uint64_t energy_bytes) {
   *reads_[int(who)] += bytes;
-  read_energy_->charge(bytes);
+  read_energy_->charge(std::min(bytes, energy_bytes));
 }
 
-void Scratchpad::record_write(SpmClient who, uint64_t bytes) {
+void Scratchpad::record_write(SpmClient who, uint64_t bytes, uint64_t energy_bytes) {
   *writes_[int(who)] += bytes;
-  write_energy_->charge(bytes);
+  write_energy_->charge(std::min(bytes, energy_bytes));
 }
 
 void Scratchpad::check_range(uint64_t addr, uint64_t bytes, const std::string& what) const {

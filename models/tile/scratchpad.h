@@ -34,8 +34,10 @@ class Scratchpad {
   // Cycles to move `bytes` contiguous bytes at full bandwidth (no conflicts).
   uint64_t stream_cycles(uint64_t bytes) const;
 
-  void record_read(SpmClient who, uint64_t bytes);
-  void record_write(SpmClient who, uint64_t bytes);
+  // Counts an access and charges its energy. `energy_bytes` (default: all of them)
+  // lets a caller whose engine already charged part of the access charge the rest.
+  void record_read(SpmClient who, uint64_t bytes, uint64_t energy_bytes = ~0ull);
+  void record_write(SpmClient who, uint64_t bytes, uint64_t energy_bytes = ~0ull);
   // UserError naming `what` when [addr, addr+bytes) is outside the scratchpad.
   void check_range(uint64_t addr, uint64_t bytes, const std::string& what) const;
 

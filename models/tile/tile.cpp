@@ -151,13 +151,15 @@ void Tile::execute_gemm(const Command& c) {
     for (size_t i = 0; i < partial.size(); ++i) c[i] += partial[i];
   }
   ++gemm_cmds_;
-  // Operand traffic through the scratchpad (the engine counts int8 elements as bytes;
-  // wider dtypes move operand_bytes per element), and accumulation reads of C.
+  // Operand traffic through the scratchpad. The engine counts int8 elements as bytes
+  // and charges their energy itself; a wider dtype moves operand_bytes per element, and
+  // the tile charges the extra bytes (and C's accumulation reads) here.
   const uint64_t acc = g.accumulate ? c_bytes : 0;
-  spm_.record_read(SpmClient::kIfmap, t.reads.ifmap * g.operand_bytes);
-  spm_.record_read(SpmClient::kWeight, t.reads.weight * g.operand_bytes);
-  spm_.record_read(SpmClient::kPsum, t.reads.psum + acc);
-  spm_.record_write(SpmClient::kPsum, t.writes.psum + t.writes.ofmap);
+  const uint64_t wide = g.operand_bytes - 1;
+  spm_.record_read(SpmClient::kIfmap, t.reads.ifmap * g.operand_bytes, t.reads.ifmap * wide);
+  spm_.record_read(SpmClient::kWeight, t.reads.weight * g.operand_bytes, t.reads.weight * wide);
+  spm_.record_read(SpmClient::kPsum, t.reads.psum + acc, acc);
+  spm_.record_write(SpmClient::kPsum, t.writes.psum + t.writes.ofmap, 0);
   // The scratchpad must also supply those bytes: a GEMM is stretched when its operand
   // traffic exceeds the scratchpad's bandwidth over the array's cycles.
   const uint64_t sram_bytes = (t.reads.ifmap + t.reads.weight) * g.operand_bytes + t.reads.psum +

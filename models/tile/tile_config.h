@@ -57,6 +57,7 @@ struct DmaConfig {
   uint32_t burst_bytes = 64;
   uint32_t outstanding = 32;
   uint32_t setup_cycles = 4;
+  uint32_t align_bytes = 32;
 
   template <class V>
   void visit(V& v) {
@@ -65,7 +66,12 @@ struct DmaConfig {
             sim::Range{1, 4096});
     v.field("setup_cycles", setup_cycles, "cycles", "descriptor decode before the first request",
             sim::Range{0, 1000});
+    v.field("align_bytes", align_bytes, "bytes",
+            "memory access unit: a transfer's ends are widened to it (HBM: 32-byte bursts)",
+            sim::Range{1, 4096});
     v.check((burst_bytes & (burst_bytes - 1)) == 0, "burst_bytes", "must be a power of two");
+    v.check((align_bytes & (align_bytes - 1)) == 0 && align_bytes <= burst_bytes, "align_bytes",
+            "must be a power of two no larger than burst_bytes");
   }
 };
 

@@ -22,8 +22,9 @@ struct Rig {
   sim::EnergyLedger energy;
   sim::Timeline timeline{true};
   std::unique_ptr<system::System> sys;
-  explicit Rig(std::vector<std::string> sets = {}, bool functional = false)
-      : spec(system::load_spec("tiny", sets)), map(spec) {
+  explicit Rig(std::vector<std::string> sets = {}, bool functional = false,
+               const std::string& preset = "tiny")
+      : spec(system::load_spec(preset, sets)), map(spec) {
     system::SystemOptions o;
     o.functional = functional;
     sys = std::make_unique<system::System>("sys", spec, map, stats, energy, timeline, o);
@@ -106,4 +107,40 @@ TEST_CASE("system: every tile streams from the stack at once", "[unit]") {
   r.sys->load(progs);
   REQUIRE(r.sys->run() > 0);
   REQUIRE(r.stats.value("pkg0.chiplet0.hbm0.bytes_read") == 4 * bytes);
+}
+
+TEST_CASE("system: every chiplet of a ring reaches every other", "[unit]") {
+  TESSERA_ONE_ELABORATION();
+  Rig r({}, false, "chiplet4");
+  std::vector<tile::Program> progs(r.map.num_tiles());
+  // Tile 0 of each chiplet stores 256 bytes into tile 0 of every other chiplet.
+  for (uint32_t c = 0; c < 4; ++c) {
+    std::vector<Command> cmds;
+    for (uint32_t d = 0; d < 4; ++d)
+      if (d != c) cmds.push_back(store(r.map.tile_base(r.map.tile_id(d, 0)) + 1024 * c, 0, 256));
+    progs[r.map.tile_id(c, 0)] = numbered(cmds);
+  }
+  r.sys->load(progs);
+  REQUIRE(r.sys->run() > 0);
+  for (uint32_t d = 0; d < 4; ++d)
+    REQUIRE(r.stats.value("pkg0.chiplet" + std::to_string(d) +
+                          ".tile0.scratchpad.write_bytes.remote") == 3 * 256);
+}
+
+TEST_CASE("system: semaphore signals cross chiplets", "[unit]") {
+  TESSERA_ONE_ELABORATION();
+  Rig r({"package.chiplets=2"});
+  std::vector<tile::Program> progs(r.map.num_tiles());
+  Command w;
+  w.kind = CmdKind::kWait;
+  w.sync = {0, 0, 7};
+  progs[0] = numbered({w});
+  for (uint32_t t = 1; t < 8; ++t) {
+    Command s;
+    s.kind = CmdKind::kSignal;
+    s.sync = {0, 0, 1};
+    progs[t] = numbered({s});
+  }
+  r.sys->load(progs);
+  REQUIRE(r.sys->run() > 0);
 }
