@@ -35,7 +35,11 @@ json load_report(const std::string& what) {
 }
 
 std::string text_of(const json& v) {
-  if (v.is_number()) return sim::format_double(v.get<double>());
+  if (v.is_number()) {  // 6 significant digits: a table to read (--format json is exact)
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.6g", v.get<double>());
+    return buf;
+  }
   if (v.is_string()) return v.get<std::string>();
   return v.is_null() ? "-" : v.dump();
 }

@@ -20,7 +20,9 @@ namespace tessera::apps {
 
 void add_plot_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("plot", "charts (PNG, SVG) of a sweep's results.csv");
-  static std::string dir, out, x, y, series, pareto, python = "python3", script;
+  static std::string dir, out, x, y, series, pareto, script;
+  // Debian's interpreter first: python3-matplotlib installs there, not into a pyenv/venv.
+  static std::string python = fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
   cmd->add_option("dir", dir, "sweep results folder")->required();
   cmd->add_option("--out,-o", out, "folder for the charts (default: DIR/plots)");
   cmd->add_option("--x", x, "axis column for a line plot");

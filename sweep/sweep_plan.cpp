@@ -58,16 +58,6 @@ std::string resolve_path(const std::string& p, const std::string& base_dir) {
   return p;
 }
 
-// Every key path the machine schema declares (sections, lists and presets included).
-const std::set<std::string>& schema_keys() {
-  static const std::set<std::string> keys = [] {
-    std::set<std::string> k;
-    for (const auto& row : sim::ConfigDoc::describe<system::SystemSpec>()) k.insert(row.key);
-    return k;
-  }();
-  return keys;
-}
-
 void read_axis_values(const std::string& file, const YAML::Node& v, Axis& axis) {
   auto add = [&](const std::string& text, const YAML::Mark& m) {
     axis.values.push_back(text);

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -73,6 +74,9 @@ SweepPlan parse_plan(const std::string& text, const std::string& file, const std
 // The arguments after the program name for `tessera run` of one point.
 std::vector<std::string> run_arguments(const SweepPlan& plan, const Point& p,
                                        const std::string& out_dir);
+
+// Every key path the machine schema declares (sections, lists and presets included).
+const std::set<std::string>& schema_keys();
 
 // FNV-1a 64-bit, as 16 hex digits: stable across runs and machines.
 std::string stable_hash(const std::string& text);

@@ -47,7 +47,17 @@ def default_plots(axes, metrics):
 
 
 def line_plot(ax, rows, axes, x, y, series):
-    others = [a for a in axes if a not in (x, series) and len({r[a] for r in rows}) > 1]
+    # Another axis splits the lines only when it varies at a fixed (x, series): an axis
+    # tied to x by a filter (cols == rows) or a zip adds nothing.
+    def varies(a):
+        seen = {}
+        for r in rows:
+            key = (r[x], r[series] if series else "")
+            if seen.setdefault(key, r[a]) != r[a]:
+                return True
+        return False
+
+    others = [a for a in axes if a not in (x, series) and varies(a)]
     numeric_x = all(as_number(r[x]) is not None for r in rows)
     cats = []
     if not numeric_x:

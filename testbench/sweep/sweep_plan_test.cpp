@@ -2,6 +2,8 @@
 // path against the machine schema with the plan's file:line before anything runs.
 #include <catch2/catch.hpp>
 
+#include <set>
+
 #include "models/sim/errors.h"
 #include "sweep/filter_expression.h"
 #include "sweep/sweep_plan.h"

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -53,11 +54,22 @@ std::vector<std::string> lines(const std::string& text) {
   return out;
 }
 
-std::vector<std::string> split_csv(const std::string& line) {  // no quoted fields here
-  std::vector<std::string> out;
-  std::stringstream ss(line);
-  for (std::string f; std::getline(ss, f, ',');) out.push_back(f);
-  if (!line.empty() && line.back() == ',') out.push_back("");
+std::vector<std::string> split_csv(const std::string& line) {  // RFC 4180 fields
+  std::vector<std::string> out(1);
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted && c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+      out.back() += '"';
+      ++i;
+    } else if (c == '"') {
+      quoted = !quoted;
+    } else if (c == ',' && !quoted) {
+      out.emplace_back();
+    } else {
+      out.back() += c;
+    }
+  }
   return out;
 }
 
@@ -218,7 +230,7 @@ namespace {
 const char* kRealPlan =
     "name: real\n"
     "config: tiny\n"
-    "workload: gen:llama2-7b,phase=decode,batch=1,context=64,layers=1\n"
+    "workload: gen:tiny,phase=decode,batch=1,context=64,layers=1\n"
     "axes:\n"
     "  tile.array.rows: [8, 16, 32]\n"
     "  chiplet.hbm.preset: [hbm2e, hbm3]\n";
@@ -226,7 +238,7 @@ const char* kRealPlan =
 // Skips while `tessera run` cannot simulate yet (it says so and exits 1).
 void require_simulator(const std::string& d) {
   const int code = sh(kTessera + " run --config tiny --trace " +
-                      "gen:llama2-7b,phase=decode,batch=1,context=64,layers=1 --out " + d +
+                      "gen:tiny,phase=decode,batch=1,context=64,layers=1 --out " + d +
                       "/probe --format json > " + d + "/probe.out 2> " + d + "/probe.err");
   if (code != 0 && sim::read_file(d + "/probe.err").find("not built yet") != std::string::npos)
     SKIP("tessera run does not simulate yet");
