@@ -70,8 +70,9 @@ HbmController::HbmController(const HbmConfig& cfg, uint32_t channel, const sim::
     Pc& p = pcs_[i];
     p.banks.resize(banks);
     p.groups.resize(cfg.org.sids * cfg.org.bank_groups);
-    p.rq.reserve(rq_cap_);
-    p.wq.reserve(wq_cap_);
+    p.pool.resize(size_t(rq_cap_) + wq_cap_);
+    for (int32_t e = int32_t(p.pool.size()) - 1; e >= 0; --e) p.free.push_back(e);
+    for (auto& q : p.q) q.bank.resize(banks);
     // Per-bank refreshes are staggered over the stack. All-bank refreshes are aligned:
     // behind one in-order port a stream stalls on any refreshing pseudo-channel, so
     // staggering would stall it 32 times per tREFI instead of once.
@@ -82,8 +83,24 @@ HbmController::HbmController(const HbmConfig& cfg, uint32_t channel, const sim::
 
 void HbmController::enqueue(uint32_t pc, const HbmAccess& a, uint64_t now) {
   Pc& p = pcs_[pc];
-  const bool idle = p.rq.empty() && p.wq.empty() && !p.ref_pending;
-  (a.write ? p.wq : p.rq).push_back(a);
+  const bool idle = p.q[0].size == 0 && p.q[1].size == 0 && !p.ref_pending;
+  const int32_t e = p.free.back();
+  p.free.pop_back();
+  Entry& x = p.pool[size_t(e)];
+  x.a = a;
+  x.seq = p.seq++;
+  Queue& q = p.q[a.write];
+  x.prev = q.tail;
+  x.next = -1;
+  (q.tail >= 0 ? p.pool[size_t(q.tail)].next : q.head) = e;
+  q.tail = e;
+  BankList& bl = q.bank[a.bank];
+  x.bprev = bl.tail;
+  x.bnext = -1;
+  (bl.tail >= 0 ? p.pool[size_t(bl.tail)].bnext : bl.head) = e;
+  bl.tail = e;
+  q.bank_mask |= uint64_t(1) << a.bank;
+  ++q.size;
   if (idle) catch_up_refresh(p, now);  // sees the new access, so refresh avoids its bank
   Bank& b = p.banks[a.bank];
   if (b.open_row == int64_t(a.row)) ++(a.write ? b.hits_w : b.hits_r);
@@ -121,9 +138,7 @@ void HbmController::do_refresh_at(Pc& p, uint64_t t, bool all_bank, uint32_t ban
 // that a streaming bank is not taken away for tRFCpb.
 uint32_t HbmController::pick_refresh_bank(const Pc& p) const {
   const uint32_t nb = uint32_t(p.banks.size());
-  uint64_t wanted = 0;
-  for (const auto& a : p.rq) wanted |= uint64_t(1) << a.bank;
-  for (const auto& a : p.wq) wanted |= uint64_t(1) << a.bank;
+  const uint64_t wanted = p.q[0].bank_mask | p.q[1].bank_mask;
   int64_t idle_open = -1, any = -1;
   for (uint32_t k = 0; k < nb; ++k) {
     const uint32_t b = (p.ref_bank + k) % nb;
@@ -240,9 +255,25 @@ uint64_t HbmController::refresh_work(Pc& p, uint64_t now, bool& row_used) {
 
 void HbmController::recount_hits(Pc& p, uint32_t bank) {
   Bank& b = p.banks[bank];
-  b.hits_r = b.hits_w = 0;
-  for (const auto& a : p.rq) b.hits_r += (a.bank == bank && int64_t(a.row) == b.open_row);
-  for (const auto& a : p.wq) b.hits_w += (a.bank == bank && int64_t(a.row) == b.open_row);
+  uint32_t hits[2] = {0, 0};
+  for (int w = 0; w < 2; ++w)
+    for (int32_t e = p.q[w].bank[bank].head; e >= 0; e = p.pool[size_t(e)].bnext)
+      hits[w] += int64_t(p.pool[size_t(e)].a.row) == b.open_row;
+  b.hits_r = hits[0];
+  b.hits_w = hits[1];
+}
+
+void HbmController::unlink(Pc& p, bool write, int32_t e) {
+  Entry& x = p.pool[size_t(e)];
+  Queue& q = p.q[write];
+  (x.prev >= 0 ? p.pool[size_t(x.prev)].next : q.head) = x.next;
+  (x.next >= 0 ? p.pool[size_t(x.next)].prev : q.tail) = x.prev;
+  BankList& bl = q.bank[x.a.bank];
+  (x.bprev >= 0 ? p.pool[size_t(x.bprev)].bnext : bl.head) = x.bnext;
+  (x.bnext >= 0 ? p.pool[size_t(x.bnext)].bprev : bl.tail) = x.bprev;
+  if (bl.head < 0) q.bank_mask &= ~(uint64_t(1) << x.a.bank);
+  --q.size;
+  p.free.push_back(e);
 }
 
 void HbmController::issue_act(Pc& p, HbmAccess& a, uint64_t now) {
@@ -274,9 +305,9 @@ void HbmController::issue_pre(Pc& p, uint32_t bank, uint64_t now) {
   ++cmd_pre_;
 }
 
-void HbmController::issue_column(Pc& p, std::vector<HbmAccess>& q, size_t i, uint64_t now) {
-  const HbmAccess a = q[i];
-  q.erase(q.begin() + ptrdiff_t(i));
+void HbmController::issue_column(Pc& p, bool write, int32_t e, uint64_t now) {
+  const HbmAccess a = p.pool[size_t(e)].a;
+  unlink(p, write, e);
   Bank& b = p.banks[a.bank];
   Group& g = p.groups[a.group];
   uint64_t finish;
@@ -324,105 +355,150 @@ void HbmController::issue_column(Pc& p, std::vector<HbmAccess>& q, size_t i, uin
 // ---------------------------------------------------------------------------------
 // Scheduling one pseudo-channel at clock `now`
 
+bool HbmController::next_write_mode(const Pc& p, bool mode, uint32_t hi, uint32_t lo) {
+  const uint32_t nr = p.q[0].size, nw = p.q[1].size;
+  if (!mode) return nw >= hi || (nr == 0 && nw > 0);
+  return !(nw == 0 || (nw <= lo && nr > 0));
+}
+
+// Per bank with work, the candidates are its oldest row hit (column command) and its
+// oldest entry (PRE or ACT); every hit of a bank is ready at the same clock, as is
+// every entry needing a row command, so the oldest stands for all. Picks are the
+// oldest ready candidate of each kind, as a scan of the whole queue in arrival order.
+uint64_t HbmController::scan(Pc& p, bool write, uint64_t now, bool pick, Picks& out) {
+  Queue& q = p.q[write];
+  uint64_t wake = kNever;
+  if (q.size == 0) return wake;
+  const bool row_used = row_bus_free_ > now;
+  const bool col_busy = col_bus_free_ > now;
+  const bool all_ref = p.ref_pending && refresh_mode_ == 1;
+  if (all_ref) return wake;  // the refresh's own wake covers the end of it
+  const int64_t ref_bank = p.ref_pending && refresh_mode_ == 2 ? int64_t(p.ref_bank) : -1;
+  const int32_t e0 = q.head;
+  const HbmAccess& a0 = p.pool[size_t(e0)].a;
+  // Starvation cap: an old request whose row conflicts takes its bank back from hits.
+  const bool starving = now - a0.arrival > starvation_;
+  int64_t starve_bank = -1;
+  if (starving) {
+    const Bank& b0 = p.banks[a0.bank];
+    if (b0.open_row >= 0 && b0.open_row != int64_t(a0.row)) starve_bank = a0.bank;
+  } else {
+    wake = a0.arrival + starvation_ + 1;  // when the cap starts to bind
+  }
+  const uint64_t faw_t = faw_ready(p);
+  const uint64_t data_col = write ? sub_floor(p.data_free, t_.tWL) : sub_floor(p.data_free, t_.tCL);
+  const uint64_t pc_col = std::max({write ? p.wr_ready : p.rd_ready, data_col, col_bus_free_});
+  const uint64_t pc_act = std::max({p.act_ready, faw_t, row_bus_free_});
+  uint64_t col_seq = kNever, row_seq = kNever;
+
+  auto consider = [&](uint32_t bank, bool fcfs_only) {
+    if (int64_t(bank) == ref_bank) return;  // refresh owns this bank
+    const Bank& b = p.banks[bank];
+    const BankList& bl = q.bank[bank];
+    const uint32_t hits = write ? b.hits_w : b.hits_r;
+    const Entry& h = p.pool[size_t(bl.head)];
+    if (b.open_row >= 0 && hits > 0 && int64_t(bank) != starve_bank &&
+        (!fcfs_only || int64_t(h.a.row) == b.open_row)) {
+      int32_t e = bl.head;
+      while (int64_t(p.pool[size_t(e)].a.row) != b.open_row) e = p.pool[size_t(e)].bnext;
+      const Group& g = p.groups[p.pool[size_t(e)].a.group];
+      const uint64_t t =
+          std::max({pc_col, write ? b.wr_ready : b.rd_ready, write ? g.wr_ready : g.rd_ready});
+      const uint64_t seq = p.pool[size_t(e)].seq;
+      if (pick && t <= now && !col_busy) {
+        if (seq < col_seq) {
+          col_seq = seq;
+          out.col = e;
+        }
+      } else {
+        wake = std::min(wake, std::max(t, now + 1));
+      }
+    }
+    if (b.open_row >= 0) {
+      if (int64_t(h.a.row) == b.open_row) return;  // the oldest is a hit: no row command
+      if (hits > 0 && !fcfs_only && !(starving && bl.head == e0)) return;  // hits first
+      const uint64_t t = std::max(b.pre_ready, row_bus_free_);
+      if (pick && t <= now && !row_used) {
+        if (h.seq < row_seq) {
+          row_seq = h.seq;
+          out.row = bl.head;
+          out.row_is_act = false;
+        }
+      } else {
+        wake = std::min(wake, std::max(t, now + 1));
+      }
+    } else {
+      const Group& g = p.groups[h.a.group];
+      const uint64_t t = std::max({pc_act, b.act_ready, g.act_ready});
+      if (pick && t <= now && !row_used) {
+        if (h.seq < row_seq) {
+          row_seq = h.seq;
+          out.row = bl.head;
+          out.row_is_act = true;
+        }
+      } else {
+        wake = std::min(wake, std::max(t, now + 1));
+      }
+    }
+  };
+  if (fcfs_) {
+    // Only the oldest request: its bank's list starts with it.
+    consider(a0.bank, true);
+  } else {
+    for (uint64_t m = q.bank_mask; m; m &= m - 1) consider(uint32_t(__builtin_ctzll(m)), false);
+  }
+  return wake;
+}
+
 void HbmController::schedule(Pc& p, uint64_t now) {
   if (refresh_mode_ && !p.ref_pending && now >= p.ref_due) {
     p.ref_pending = true;
     if (refresh_mode_ == 2) p.ref_bank = pick_refresh_bank(p);
   }
   bool row_used = row_bus_free_ > now;
-  const bool col_busy = col_bus_free_ > now;
-  uint64_t wake = kNever;
-  if (p.ref_pending) wake = refresh_work(p, now, row_used);
+  uint64_t ref_wake = kNever;
+  if (p.ref_pending) ref_wake = refresh_work(p, now, row_used);
 
   // Write drain by watermarks; an empty read queue lets writes go.
-  if (!p.write_mode) {
-    if (p.wq.size() >= wq_hi_ || (p.rq.empty() && !p.wq.empty())) p.write_mode = true;
-  } else if (p.wq.empty() || (p.wq.size() <= wq_lo_ && !p.rq.empty())) {
-    p.write_mode = false;
-  }
-  auto& q = p.write_mode ? p.wq : p.rq;
-  if (q.empty()) {
-    p.wake = p.ref_pending ? wake : kNever;
+  p.write_mode = next_write_mode(p, p.write_mode, wq_hi_, wq_lo_);
+  if (p.q[p.write_mode].size == 0) {  // both queues empty
+    p.wake = p.ref_pending ? ref_wake : kNever;
     return;
   }
-
-  const bool all_ref = p.ref_pending && refresh_mode_ == 1;
-  const int64_t ref_bank = p.ref_pending && refresh_mode_ == 2 ? int64_t(p.ref_bank) : -1;
-  // Starvation cap: an old request whose row conflicts takes its bank back from hits.
-  const bool starving = now - q[0].arrival > starvation_;
-  int64_t starve_bank = -1;
-  if (starving) {
-    const Bank& b0 = p.banks[q[0].bank];
-    if (b0.open_row >= 0 && b0.open_row != int64_t(q[0].row)) starve_bank = q[0].bank;
-  }
-  const uint64_t faw_t = faw_ready(p);
-  int64_t col_pick = -1, row_pick = -1;
-  bool row_is_act = false;
-  bool pre_held = false;
-  const size_t n = fcfs_ ? 1 : q.size();
-  for (size_t i = 0; i < n; ++i) {
-    if (col_pick >= 0 && (row_pick >= 0 || row_used)) break;  // both buses taken this clock
-    const HbmAccess& a = q[i];
-    if (all_ref || int64_t(a.bank) == ref_bank) continue;  // refresh owns this bank
-    const Bank& b = p.banks[a.bank];
-    if (b.open_row == int64_t(a.row)) {
-      if (col_pick >= 0 || int64_t(a.bank) == starve_bank) continue;
-      const Group& g = p.groups[a.group];
-      uint64_t t;
-      if (!a.write)
-        t = std::max(
-            {b.rd_ready, p.rd_ready, g.rd_ready, sub_floor(p.data_free, t_.tCL), col_bus_free_});
-      else
-        t = std::max(
-            {b.wr_ready, p.wr_ready, g.wr_ready, sub_floor(p.data_free, t_.tWL), col_bus_free_});
-      if (t <= now && !col_busy)
-        col_pick = int64_t(i);
-      else
-        wake = std::min(wake, std::max(t, now + 1));
-    } else if (b.open_row >= 0) {
-      if (row_pick >= 0) continue;
-      const uint32_t hits = p.write_mode ? b.hits_w : b.hits_r;
-      if (hits > 0 && !fcfs_ && !(starving && i == 0)) {
-        pre_held = true;  // serve the open row's hits first (FR-FCFS)
-        continue;
-      }
-      const uint64_t t = std::max(b.pre_ready, row_bus_free_);
-      if (t <= now && !row_used) {
-        row_pick = int64_t(i);
-        row_is_act = false;
-      } else {
-        wake = std::min(wake, std::max(t, now + 1));
-      }
-    } else {
-      if (row_pick >= 0) continue;
-      const Group& g = p.groups[a.group];
-      const uint64_t t = std::max({b.act_ready, p.act_ready, g.act_ready, faw_t, row_bus_free_});
-      if (t <= now && !row_used) {
-        row_pick = int64_t(i);
-        row_is_act = true;
-      } else {
-        wake = std::min(wake, std::max(t, now + 1));
-      }
-    }
-  }
-  if (pre_held && !starving) wake = std::min(wake, q[0].arrival + starvation_ + 1);
+  Picks picks;
+  uint64_t wake = scan(p, p.write_mode, now, true, picks);
   bool issued = false;
-  if (row_pick >= 0) {
-    HbmAccess& a = q[size_t(row_pick)];
-    if (row_is_act) {
-      issue_act(p, a, now);
+  if (picks.row >= 0) {
+    Entry& x = p.pool[size_t(picks.row)];
+    if (picks.row_is_act) {
+      issue_act(p, x.a, now);
     } else {
-      a.kind = 2;
-      issue_pre(p, a.bank, now);
+      x.a.kind = 2;
+      issue_pre(p, x.a.bank, now);
     }
     issued = true;
   }
-  if (col_pick >= 0) {
-    issue_column(p, q, size_t(col_pick), now);
+  if (picks.col >= 0) {
+    issue_column(p, p.write_mode, picks.col, now);
     issued = true;
   }
+  if (issued) {
+    // The drain decision the next clock would take; a change wakes it at once.
+    if (next_write_mode(p, p.write_mode, wq_hi_, wq_lo_) != p.write_mode) {
+      wake = now + 1;
+    } else {
+      Picks none;
+      wake = scan(p, p.write_mode, now, false, none);
+    }
+  }
+  wake = std::min(wake, ref_wake);
   if (refresh_mode_ && !p.ref_pending) wake = std::min(wake, std::max(p.ref_due, now + 1));
-  p.wake = issued ? now + 1 : wake;
+  if (p.q[0].size == 0 && p.q[1].size == 0) {
+    // Emptied now: the next clock still starts a refresh that falls due (as an idle
+    // controller would); later ones are replayed by catch_up_refresh.
+    wake = p.ref_pending ? ref_wake : refresh_mode_ && p.ref_due <= now + 1 ? now + 1 : kNever;
+  }
+  p.wake = wake;
 }
 
 // ---------------------------------------------------------------------------------
@@ -430,7 +506,7 @@ void HbmController::schedule(Pc& p, uint64_t now) {
 
 void HbmController::settle(uint64_t now) {
   for (auto& p : pcs_)
-    if (p.rq.empty() && p.wq.empty() && !p.ref_pending) catch_up_refresh(p, now);
+    if (p.q[0].size == 0 && p.q[1].size == 0 && !p.ref_pending) catch_up_refresh(p, now);
 }
 
 void HbmController::publish(uint64_t cycles, double tck_ps) {

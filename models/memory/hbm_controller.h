@@ -6,7 +6,11 @@
 // act_bus_cycles); each pseudo-channel has its own data bus.
 //
 // Plain C++, event-driven: step(now) issues what is legal at `now` and computes the
-// next clock at which anything can issue, so an idle channel costs nothing.
+// exact next clock at which anything can issue (from the bank, group, pseudo-channel
+// and bus timing state), so neither an idle nor a waiting channel costs anything.
+// Queues are fixed pools of entries linked twice: in arrival order (FCFS, starvation,
+// write drain) and per bank (FR-FCFS looks only at banks that have work, and at the
+// oldest hit / oldest entry of each); nothing allocates on the hot path.
 #pragma once
 
 #include <cstdint>
@@ -47,8 +51,7 @@ class HbmController {
                 sim::EnergyLedger& energy, HbmAccessSink& sink);
 
   bool can_accept(uint32_t pc, bool write) const {
-    const auto& p = pcs_[pc];
-    return write ? p.wq.size() < wq_cap_ : p.rq.size() < rq_cap_;
+    return pcs_[pc].q[write].size < (write ? wq_cap_ : rq_cap_);
   }
   // Queues an access at clock `now` (the caller checked can_accept).
   void enqueue(uint32_t pc, const HbmAccess& a, uint64_t now);
@@ -72,8 +75,26 @@ class HbmController {
   struct Group {
     uint64_t act_ready = 0, rd_ready = 0, wr_ready = 0;
   };
+  // A queued access in a pool; linked in arrival order and in its bank's list.
+  struct Entry {
+    HbmAccess a;
+    uint64_t seq = 0;  // arrival order within the pseudo-channel
+    int32_t prev = -1, next = -1, bprev = -1, bnext = -1;
+  };
+  struct BankList {
+    int32_t head = -1, tail = -1;
+  };
+  struct Queue {
+    int32_t head = -1, tail = -1;
+    uint32_t size = 0;
+    uint64_t bank_mask = 0;      // banks with at least one entry
+    std::vector<BankList> bank;  // per bank, in arrival order
+  };
   struct Pc {
-    std::vector<HbmAccess> rq, wq;  // in arrival order
+    std::vector<Entry> pool;
+    std::vector<int32_t> free;
+    Queue q[2];  // 0: reads, 1: writes
+    uint64_t seq = 0;
     std::vector<Bank> banks;
     std::vector<Group> groups;
     uint64_t act_ready = 0, rd_ready = 0, wr_ready = 0, data_free = 0;
@@ -88,13 +109,22 @@ class HbmController {
     uint64_t wake = kNever;
   };
 
+  struct Picks {
+    int32_t col = -1, row = -1;
+    bool row_is_act = false;
+  };
   void schedule(Pc& p, uint64_t now);
+  // Picks what can issue at `now` (when `pick`) and returns the earliest later clock at
+  // which a candidate that was not picked can issue (kNever: none).
+  uint64_t scan(Pc& p, bool write, uint64_t now, bool pick, Picks& out);
+  static bool next_write_mode(const Pc& p, bool mode, uint32_t hi, uint32_t lo);
+  void unlink(Pc& p, bool write, int32_t e);
   uint64_t refresh_work(Pc& p, uint64_t now, bool& row_used);
   void catch_up_refresh(Pc& p, uint64_t now);
   void do_refresh_at(Pc& p, uint64_t t, bool all_bank, uint32_t bank);
   void issue_act(Pc& p, HbmAccess& a, uint64_t now);
   void issue_pre(Pc& p, uint32_t bank, uint64_t now);
-  void issue_column(Pc& p, std::vector<HbmAccess>& q, size_t i, uint64_t now);
+  void issue_column(Pc& p, bool write, int32_t e, uint64_t now);
   void recount_hits(Pc& p, uint32_t bank);
   uint32_t pick_refresh_bank(const Pc& p) const;
   void finish_bank_refresh(Pc& p);
