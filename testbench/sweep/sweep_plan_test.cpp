@@ -88,8 +88,11 @@ TEST_CASE("filters keep only the points they accept", "[unit]") {
       "filters:\n"
       "  - tile.array.rows * tile.array.cols <= 1024 and not (tile.array.rows == 16)\n"
       "  - workload == 'gen:x' or tile.array.rows > 1000\n");
-  REQUIRE(plan.points.size() == 1);  // 16x16, 16x32, 16x64 dropped by the first filter
-  CHECK(plan.points[0].labels == std::vector<std::string>{"32", "32"});
+  // Rows 16 are excluded; of rows 32 and 64, products <= 1024 are 32x16, 32x32, 64x16.
+  REQUIRE(plan.points.size() == 3);
+  CHECK(plan.points[0].labels == std::vector<std::string>{"32", "16"});
+  CHECK(plan.points[1].labels == std::vector<std::string>{"32", "32"});
+  CHECK(plan.points[2].labels == std::vector<std::string>{"64", "16"});
   CHECK_THAT(error_of("workload: gen:x\naxes: {tile.array.rows: [16]}\n"
                       "filters: [tile.array.colz > 3]\n"),
              Contains("p.yaml:3:11:") && Contains("'tile.array.colz' is not an axis"));
