@@ -65,49 +65,63 @@ void HbmStackCore::submit(uint64_t addr, uint64_t bytes, bool write, uint64_t ta
   Txn& t = txns_[id];
   t = Txn{tag, now, 0, bytes, uint32_t(bytes / access_bytes_), write, false};
   ++live_;
-  staging_.push_back(Staging{id, addr, bytes});
+  staging_.push_back(Staging{id, addr, bytes, HbmLocation{}, false});
   now_ = std::max(now_, now);
-  pump_dirty_ = true;
-  pump(now_);
+  if (pump_dirty_) {
+    pump(now_);
+  } else if (pump_one(staging_.back(), now_)) {
+    // No slot was freed since the last pump, so its blocked marks still hold and only
+    // the new transaction can move (an O(1) step instead of a pass over the queue).
+    staging_.pop_back();
+  }
+}
+
+// Queues what it can of one staged transaction, in order; marks the pseudo-channel
+// it waits on. Returns true when every access is queued.
+bool HbmStackCore::pump_one(Staging& s, uint64_t now) {
+  const bool write = txns_[s.txn].write;
+  const uint64_t arrival = txns_[s.txn].arrival;
+  while (s.left > 0) {
+    if (!s.decoded) {
+      s.loc = mapper_.decode(s.addr);
+      s.decoded = true;
+    }
+    const HbmLocation& loc = s.loc;
+    uint8_t& blocked = pc_blocked_[size_t(loc.channel) * pcs_per_channel_ + loc.pc];
+    HbmController& ch = *channels_[loc.channel];
+    if (blocked || !ch.can_accept(loc.pc, write)) {
+      blocked = 1;
+      return false;
+    }
+    HbmAccess a;
+    a.arrival = arrival;
+    a.txn = s.txn;
+    a.row = loc.row;
+    a.group = uint16_t(loc.sid * bgs_per_sid_ + loc.bank_group);
+    a.bank = uint16_t(a.group * banks_per_group_ + loc.bank);
+    a.write = write;
+    ch.enqueue(loc.pc, a, now);
+    s.addr += access_bytes_;
+    s.left -= access_bytes_;
+    s.decoded = false;
+  }
+  txns_[s.txn].staged = true;
+  retire_if_done(s.txn);
+  return true;
 }
 
 // Moves queued transactions' column accesses into the pseudo-channel queues. Per
 // pseudo-channel, accesses enter in transaction order: once one waits for a slot,
 // later transactions' accesses to that pseudo-channel wait behind it.
 void HbmStackCore::pump(uint64_t now) {
-  if (!pump_dirty_ || staging_.empty()) return;
+  if (!pump_dirty_) return;
   pump_dirty_ = false;
   std::fill(pc_blocked_.begin(), pc_blocked_.end(), 0);
   size_t keep = 0;
   for (size_t k = 0; k < staging_.size(); ++k) {
-    Staging& s = staging_[k];
-    const bool write = txns_[s.txn].write;
-    const uint64_t arrival = txns_[s.txn].arrival;
-    while (s.left > 0) {
-      const HbmLocation loc = mapper_.decode(s.addr);
-      uint8_t& blocked = pc_blocked_[size_t(loc.channel) * pcs_per_channel_ + loc.pc];
-      HbmController& ch = *channels_[loc.channel];
-      if (blocked || !ch.can_accept(loc.pc, write)) {
-        blocked = 1;
-        break;
-      }
-      HbmAccess a;
-      a.arrival = arrival;
-      a.txn = s.txn;
-      a.row = loc.row;
-      a.group = uint16_t(loc.sid * bgs_per_sid_ + loc.bank_group);
-      a.bank = uint16_t(a.group * banks_per_group_ + loc.bank);
-      a.write = write;
-      ch.enqueue(loc.pc, a, now);
-      s.addr += access_bytes_;
-      s.left -= access_bytes_;
-    }
-    if (s.left == 0) {
-      txns_[s.txn].staged = true;
-      retire_if_done(s.txn);
-    } else {
-      staging_[keep++] = s;
-    }
+    if (pump_one(staging_[k], now)) continue;
+    if (keep != k) staging_[keep] = staging_[k];
+    ++keep;
   }
   staging_.resize(keep);
 }

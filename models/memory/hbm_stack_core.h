@@ -76,10 +76,13 @@ class HbmStackCore : public HbmAccessSink {
   struct Staging {
     uint32_t txn;
     uint64_t addr;
-    uint64_t left;  // bytes not yet queued
+    uint64_t left;         // bytes not yet queued
+    HbmLocation loc;       // decoded `addr`, valid when `decoded`
+    bool decoded = false;  // a blocked access is decoded once, not at every pump
   };
   void access_done(uint32_t txn, uint64_t finish_cycle) override;
   void pump(uint64_t now);
+  bool pump_one(Staging& s, uint64_t now);
   void retire_if_done(uint32_t id);
 
   HbmConfig cfg_;
