@@ -121,6 +121,7 @@ struct HbmControllerConfig {
   double write_low_watermark = 0.2;
   uint32_t starvation_cycles = 1000;
   std::string refresh = "per-bank";
+  std::string write_response = "posted";
 
   template <class V>
   void visit(V& v) {
@@ -144,6 +145,9 @@ struct HbmControllerConfig {
             "age after which the oldest request overrides row-hit priority", sim::Range{1, 1e9});
     v.choice("refresh", refresh, {"per-bank", "all-bank", "none"},
              "refresh scheme: REFpb every tREFI/banks, REFab every tREFI, or none");
+    v.choice("write_response", write_response, {"posted", "data"},
+             "posted: a write completes when its write queue accepts it (buffered data, as "
+             "in gem5's controller); data: at its last data beat on the DRAM bus");
     v.check(transaction_queue > 0, "transaction_queue", "queue depth must be at least 1");
     v.check(read_queue > 0, "read_queue", "queue depth must be at least 1");
     v.check(write_queue > 0, "write_queue", "queue depth must be at least 1");

@@ -35,7 +35,8 @@ struct HbmAccess {
   uint16_t bank = 0;   // flat bank index within the pseudo-channel
   uint16_t group = 0;  // flat bank-group index within the pseudo-channel (SID-major)
   bool write = false;
-  uint8_t kind = 0;  // 0: row hit, 1: miss (bank was closed), 2: conflict (another row open)
+  bool posted = false;  // already acknowledged when queued: no access_done
+  uint8_t kind = 0;     // 0: row hit, 1: miss (bank was closed), 2: conflict (another row open)
 };
 
 // Told when an access's data has fully moved (its last beat).

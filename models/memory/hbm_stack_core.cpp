@@ -29,6 +29,7 @@ HbmStackCore::HbmStackCore(const HbmConfig& cfg, const sim::StatsScope& scope,
   lat_bins_.assign(8192, 0);
   staging_cap_ = cfg.controller.transaction_queue;
   pcs_per_channel_ = cfg.org.pseudo_channels;
+  posted_writes_ = cfg.controller.write_response == "posted";
   pc_blocked_.assign(size_t(cfg.org.channels) * cfg.org.pseudo_channels, 0);
   for (uint32_t c = 0; c < cfg.org.channels; ++c)
     channels_.push_back(std::make_unique<HbmController>(
@@ -100,7 +101,14 @@ bool HbmStackCore::pump_one(Staging& s, uint64_t now) {
     a.group = uint16_t(loc.sid * bgs_per_sid_ + loc.bank_group);
     a.bank = uint16_t(a.group * banks_per_group_ + loc.bank);
     a.write = write;
+    a.posted = write && posted_writes_;
     ch.enqueue(loc.pc, a, now);
+    if (a.posted) {
+      // Posted write: the write buffer holds its data; it completes on acceptance.
+      Txn& t = txns_[s.txn];
+      t.finish = std::max(t.finish, now);
+      --t.parts_left;
+    }
     s.addr += access_bytes_;
     s.left -= access_bytes_;
     s.decoded = false;

@@ -99,6 +99,7 @@ class HbmStackCore : public HbmAccessSink {
   bool pump_dirty_ = false;
   std::vector<uint8_t> pc_blocked_;  // per (channel, pc), scratch of pump()
   uint32_t pcs_per_channel_;
+  bool posted_writes_ = true;
   using Pending = std::pair<uint64_t, uint32_t>;  // (finish, txn)
   std::priority_queue<Pending, std::vector<Pending>, std::greater<Pending>> finishing_;
   std::vector<HbmCompletion> done_;

@@ -15,11 +15,13 @@ inline HbmConfig preset_config(const std::string& preset, const std::string& ext
   return load_hbm_config("preset: " + preset + "\n" + extra, "<test>");
 }
 
-// HBM3 with refresh off: the timing tests check one rule at a time. `controller` adds
-// more controller keys ("scheduler: fcfs").
+// HBM3 with refresh off and writes completing at their last data beat: the timing
+// tests check one rule at a time. `controller` adds more controller keys.
 inline HbmConfig quiet_hbm3(const std::string& controller = "") {
-  return preset_config(
-      "hbm3", "controller: {refresh: none" + (controller.empty() ? "" : ", " + controller) + "}\n");
+  std::string keys = "refresh: none";
+  if (controller.find("write_response") == std::string::npos) keys += ", write_response: data";
+  if (!controller.empty()) keys += ", " + controller;
+  return preset_config("hbm3", "controller: {" + keys + "}\n");
 }
 
 struct Harness {

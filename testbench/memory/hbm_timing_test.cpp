@@ -68,6 +68,19 @@ TEST_CASE("hbm timing: an idle write on a closed bank takes tRCDWR + tWL + BL/2"
   CHECK(h.finish[w] == 27);
 }
 
+TEST_CASE("hbm timing: a posted write completes on acceptance and still drains", "[unit]") {
+  Harness h(quiet_hbm3("write_response: posted"));
+  const auto w = h.submit(h.addr(0, 0, 0, 0, 0), true, 5);
+  const auto r = h.submit(h.addr(0, 0, 0, 0, 0, 1), false, 5);
+  h.drain();
+  // accepted into the empty write queue at clock 5: the write buffer holds the data
+  CHECK(h.finish[w] == 5);
+  // the write still goes to the DRAM (the read drains first: reads are queued)
+  CHECK(h.stat("hbm.ch0.cmd.wr") == 1);
+  // the read is unaffected: ACT 5, RD 5 + tRCD (31) = 36, 36 + tCL (20) + tBL (2) = 58
+  CHECK(h.finish[r] == 58);
+}
+
 TEST_CASE("hbm timing: ACT to ACT of one bank waits tRC", "[unit]") {
   Harness h(quiet_hbm3());
   h.submit(h.addr(0, 0, 0, 0, 0), false, 0);
