@@ -4,7 +4,9 @@
 // are skipped. Prints wall-clock and CPU-time rates: on a shared machine the CPU-time
 // figure is the one-core speed.
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
+#include <vector>
 
 #include <systemc>
 
@@ -12,14 +14,19 @@
 
 using namespace tessera::noc;
 
-int sc_main(int, char*[]) {  // libsystemc.so owns main()
+int sc_main(int argc, char* argv[]) {  // libsystemc.so owns main()
+  // Optional: measured cycles (default 200,000) and one rate (default: 0.3 and 0.01),
+  // for profiling runs under callgrind.
+  const uint64_t measure = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 200000;
+  std::vector<double> rates = {0.3, 0.01};
+  if (argc > 2) rates = {std::strtod(argv[2], nullptr)};
   NocConfig cfg;
-  for (double rate : {0.3, 0.01}) {
+  for (double rate : rates) {
     TrafficConfig tc;
     tc.rate = rate;
     tc.packet_flits = 4;
     tc.warmup_cycles = 10000;
-    tc.measure_cycles = 200000;
+    tc.measure_cycles = measure;
     const std::clock_t c0 = std::clock();
     const TrafficResult r = run_synthetic(cfg, 8, 8, tc);
     const double cpu = double(std::clock() - c0) / CLOCKS_PER_SEC;

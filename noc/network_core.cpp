@@ -57,12 +57,30 @@ NetworkCore::NetworkCore(const NocConfig& cfg, const Topology& topo, uint32_t me
     ni_[n].credits.assign(vcs_, int32_t(cfg.vc_buffer_flits));
     ni_[n].busy.assign(vcs_, 0);
   }
+  // Each router's link ends: where an output port's flits land and where an input
+  // port's credits go.
+  for (uint32_t r = 0; r < topo_.num_routers(); ++r) {
+    Router& rt = routers_[r];
+    for (uint32_t p = 0; p < P; ++p) {
+      const PortPeer& pp = topo_.peer(r, p);
+      if (pp.node >= 0)
+        rt.down_[p] = LinkEnd{uint32_t(pp.node), 0, 1, 1};
+      else if (pp.router >= 0)
+        rt.down_[p] = LinkEnd{uint32_t(pp.router), pp.port, 0, 1};
+      const Upstream& u = upstream_[size_t(r) * P + p];
+      if (u.node >= 0)
+        rt.up_[p] = LinkEnd{uint32_t(u.node), 0, 1, 1};
+      else if (u.router >= 0)
+        rt.up_[p] = LinkEnd{uint32_t(u.router), u.port, 0, 1};
+    }
+  }
   uint64_t span =
       std::max<uint64_t>({timing_.sa + timing_.xbar + timing_.link, timing_.credit, timing_.link}) +
       2;
   uint64_t w = 1;
   while (w < span) w <<= 1;
-  wheel_.resize(w);
+  flit_wheel_.resize(w);
+  credit_wheel_.resize(w);
   wheel_mask_ = w - 1;
 
   st_flits_injected_ = &stats_.counter("flits_injected", "flits", "flits sent by interfaces");
@@ -139,15 +157,14 @@ void NetworkCore::deliver(uint32_t node, const Flit& f) {
                                " flits");
   ++packets_delivered_;
   ++*st_packets_delivered_;
-  st_packet_latency_->sample(now_ - p.created);
-  st_network_latency_->sample(now_ - p.injected);
+  count_latency(lat_packet_, st_packet_latency_, now_ - p.created);
+  count_latency(lat_network_, st_network_latency_, now_ - p.injected);
   if (sink_) sink_->on_packet(f.pkt, p, now_);
   free_packets_.push_back(f.pkt);
 }
 
 void NetworkCore::step_interface(uint32_t node) {
   Interface& ni = ni_[node];
-  const uint32_t P = topo_.ports();
   for (uint32_t k = 0; k < mclasses_; ++k) {
     const uint32_t cl = (ni.rr + k) % mclasses_;
     SourceQueue& sq = ni.cls[cl];
@@ -178,11 +195,10 @@ void NetworkCore::step_interface(uint32_t node) {
     f.flags = uint8_t((sq.next_seq == 0 ? Flit::kHead : 0) |
                       (sq.next_seq + 1 == p.flits ? Flit::kTail : 0));
     --ni.credits[sq.vc];
-    Event e{};
-    e.kind = kFlitToRouter;
-    e.target = topo_.node_router(node) * P + topo_.node_port(node);
+    FlitEvent& e = flit_wheel_[(now_ + timing_.link) & wheel_mask_].emplace_back();
+    e.to = LinkEnd{topo_.node_router(node), uint16_t(topo_.node_port(node)), 0, 1};
     e.flit = f;
-    schedule(now_ + timing_.link, e);
+    ++in_flight_events_;
     ++flits_in_network_;
     ++flits_injected_;
     ++*st_flits_injected_;
@@ -206,41 +222,42 @@ void NetworkCore::step_interface(uint32_t node) {
 
 void NetworkCore::step() {
   const uint64_t c = now_;
-  std::vector<Event>& bucket = wheel_[c & wheel_mask_];
-  if (!bucket.empty()) {
-    const uint32_t P = topo_.ports();
-    for (const Event& e : bucket) {
-      switch (e.kind) {
-        case kFlitToRouter: {
-          const uint32_t r = e.target / P, port = e.target % P;
-          if (!routers_[r].accept(port, e.flit)) flow_control_violation(r, port, e.flit);
-          activate(r);
-          break;
-        }
-        case kFlitToNode:
-          deliver(e.target, e.flit);
-          last_move_ = c;
-          break;
-        case kCreditToRouter:
-          routers_[e.target / P].credit(e.target % P, e.vc, e.tail);
-          break;
-        case kCreditToNode: {
-          Interface& ni = ni_[e.target];
-          ++ni.credits[e.vc];
-          if (e.tail && cfg_.wait_for_tail_credit) ni.busy[e.vc] = 0;
-          break;
-        }
+  std::vector<FlitEvent>& flits = flit_wheel_[c & wheel_mask_];
+  if (!flits.empty()) {
+    for (const FlitEvent& e : flits) {
+      if (e.to.node) {
+        deliver(e.to.id, e.flit);
+        last_move_ = c;
+      } else {
+        if (!routers_[e.to.id].accept(e.to.port, e.flit))
+          flow_control_violation(e.to.id, e.to.port, e.flit);
+        activate(e.to.id);
       }
     }
-    in_flight_events_ -= bucket.size();
-    bucket.clear();
+    in_flight_events_ -= flits.size();
+    flits.clear();
+  }
+  std::vector<CreditEvent>& credits = credit_wheel_[c & wheel_mask_];
+  if (!credits.empty()) {
+    for (const CreditEvent& e : credits) {
+      const bool tail = e.flags & 1;
+      if (!(e.flags & 2)) {
+        if (routers_[e.id].credit(e.port, e.vc, tail)) activate(e.id);
+      } else {
+        Interface& ni = ni_[e.id];
+        ++ni.credits[e.vc];
+        if (tail && cfg_.wait_for_tail_credit) ni.busy[e.vc] = 0;
+      }
+    }
+    in_flight_events_ -= credits.size();
+    credits.clear();
   }
   if (!active_.empty()) {
     next_active_.clear();
     for (uint32_t r : active_) {
       Router& rt = routers_[r];
       rt.step(*this, c);
-      if (rt.buffered() > 0)
+      if (rt.has_work())
         next_active_.push_back(r);
       else
         rt.active_flag = false;
@@ -268,7 +285,26 @@ uint32_t NetworkCore::max_vc_occupancy() const {
   return m;
 }
 
+void NetworkCore::count_latency(std::vector<uint64_t>& bins, sim::Histogram* h, uint64_t v) {
+  if (v >= kLatencyBins) {
+    h->sample(v);
+    return;
+  }
+  if (v >= bins.size()) bins.resize(v + 1, 0);
+  ++bins[v];
+}
+
+void NetworkCore::flush_latency(std::vector<uint64_t>& bins, sim::Histogram* h) {
+  for (uint64_t v = 0; v < bins.size(); ++v)
+    if (bins[v]) {
+      h->sample(v, bins[v]);
+      bins[v] = 0;
+    }
+}
+
 void NetworkCore::publish(uint64_t cycles) {
+  flush_latency(lat_packet_, st_packet_latency_);
+  flush_latency(lat_network_, st_network_latency_);
   const uint32_t P = topo_.ports();
   for (uint32_t r = 0; r < routers_.size(); ++r) {
     uint64_t total = 0;

@@ -57,7 +57,9 @@ class NetworkCore {
   // Runs one cycle (arrivals, routers, interfaces) and advances to the next.
   void step();
   // Something is in flight or queued: the next cycle must be stepped.
-  bool busy() const { return in_flight_events_ > 0 || !active_.empty() || ni_pending_ > 0; }
+  bool busy() const {
+    return in_flight_events_ > 0 || !active_.empty() || ni_pending_ > 0 || flits_in_network_ > 0;
+  }
   // Jumps over idle cycles (only when !busy()).
   void skip_to(uint64_t cycle) {
     if (!busy() && cycle > now_) now_ = last_move_ = cycle;
@@ -72,13 +74,14 @@ class NetworkCore {
   // Largest number of flits ever held in one VC buffer (never above vc_buffer_flits).
   uint32_t max_vc_occupancy() const;
   uint64_t router_flit_hops() const { return flit_hops_; }
-  // Brings the per-router and per-link flit counters up to date and writes link
-  // utilisation over `cycles` (call before reading stats, e.g. at the end of a run).
+  // Brings the per-router and per-link flit counters and the latency histograms up to
+  // date and writes link utilisation over `cycles` (call before reading stats, e.g. at
+  // the end of a run).
   void publish(uint64_t cycles);
 
-  // Called by routers.
-  void send_flit(uint32_t router, uint32_t out_port, const Flit& f, uint64_t arrive);
-  void send_credit(uint32_t router, uint32_t in_port, uint32_t vc, bool tail, uint64_t arrive);
+  // Called by routers: a flit onto the link `to`, a credit back to `to`.
+  void push_flit(const LinkEnd& to, const Flit& f, uint8_t vc, uint64_t arrive);
+  void push_credit(const LinkEnd& to, uint32_t vc, bool tail, uint64_t arrive);
   void note_move(uint64_t now) { last_move_ = now; }
   uint32_t vcs() const { return vcs_; }
   uint32_t vcs_per_class() const { return vcs_per_dateline_; }
@@ -91,14 +94,18 @@ class NetworkCore {
   }
 
  private:
-  struct Event {
-    uint32_t target;  // router*ports+port, or node
-    uint8_t kind;
-    uint8_t vc;
-    uint8_t tail;
+  // Timing-wheel entries: flits and credits in separate compact lists (processing
+  // order between them within a cycle does not matter: they touch disjoint state).
+  struct FlitEvent {
+    LinkEnd to;
     Flit flit;
   };
-  enum : uint8_t { kFlitToRouter, kFlitToNode, kCreditToRouter, kCreditToNode };
+  struct CreditEvent {
+    uint32_t id;  // router or endpoint
+    uint16_t port;
+    uint8_t vc;
+    uint8_t flags;  // 1: tail, 2: to an endpoint
+  };
   struct SourceQueue {
     std::deque<uint32_t> q;
     int32_t cur = -1;  // packet being sent
@@ -118,7 +125,6 @@ class NetworkCore {
     int32_t node = -1;
   };
 
-  void schedule(uint64_t at, const Event& e);
   void activate(uint32_t router);
   void step_interface(uint32_t node);
   void deliver(uint32_t node, const Flit& f);
@@ -137,7 +143,8 @@ class NetworkCore {
   std::vector<Packet> packets_;
   std::vector<uint32_t> free_packets_;
   std::vector<uint32_t> active_, next_active_;
-  std::vector<std::vector<Event>> wheel_;
+  std::vector<std::vector<FlitEvent>> flit_wheel_;
+  std::vector<std::vector<CreditEvent>> credit_wheel_;
   uint64_t wheel_mask_ = 0;
   uint64_t in_flight_events_ = 0;
   uint64_t now_ = 0, last_move_ = 0;
@@ -151,6 +158,12 @@ class NetworkCore {
   sim::Histogram* st_packet_latency_;
   sim::Histogram* st_network_latency_;
   sim::EnergyAccount* energy_hop_ = nullptr;
+  // Latency samples counted per value in plain arrays and moved into the registry's
+  // histograms by publish() (the histogram's map is too slow for every packet).
+  static constexpr uint64_t kLatencyBins = 1 << 20;
+  std::vector<uint64_t> lat_packet_, lat_network_;
+  static void count_latency(std::vector<uint64_t>& bins, sim::Histogram* h, uint64_t v);
+  static void flush_latency(std::vector<uint64_t>& bins, sim::Histogram* h);
   std::vector<sim::Scalar*> link_util_;  // per router output port (nullptr: unused)
   std::vector<sim::Counter*> link_flits_;
   std::vector<sim::Counter*> router_flits_;
@@ -158,43 +171,26 @@ class NetworkCore {
   friend class Router;
 };
 
-// The hot path, inline so the router's switch allocation calls compile into it.
-inline void NetworkCore::schedule(uint64_t at, const Event& e) {
-  wheel_[at & wheel_mask_].push_back(e);
-  ++in_flight_events_;
-}
-
-inline void NetworkCore::send_flit(uint32_t router, uint32_t out_port, const Flit& f,
-                                   uint64_t arrive) {
-  const PortPeer& pp = topo_.peer(router, out_port);
-  Event e{};
+// The hot path, inline so the router's switch allocation compiles them in.
+// Fields are stored one by one into the wheel's storage: building the event on the stack
+// from narrow stores and copying it as a whole stalls on store-to-load forwarding.
+inline void NetworkCore::push_flit(const LinkEnd& to, const Flit& f, uint8_t vc, uint64_t arrive) {
+  FlitEvent& e = flit_wheel_[arrive & wheel_mask_].emplace_back();
+  e.to = to;
   e.flit = f;
-  if (pp.node >= 0) {
-    e.kind = kFlitToNode;
-    e.target = uint32_t(pp.node);
-  } else {
-    e.kind = kFlitToRouter;
-    e.target = uint32_t(pp.router) * topo_.ports() + pp.port;
-  }
-  schedule(arrive, e);
+  e.flit.vc = vc;
+  ++in_flight_events_;
   ++flit_hops_;
   if (energy_hop_) energy_hop_->charge();
 }
 
-inline void NetworkCore::send_credit(uint32_t router, uint32_t in_port, uint32_t vc, bool tail,
-                                     uint64_t arrive) {
-  const Upstream& u = upstream_[size_t(router) * topo_.ports() + in_port];
-  Event e{};
+inline void NetworkCore::push_credit(const LinkEnd& to, uint32_t vc, bool tail, uint64_t arrive) {
+  CreditEvent& e = credit_wheel_[arrive & wheel_mask_].emplace_back();
+  e.id = to.id;
+  e.port = to.port;
   e.vc = uint8_t(vc);
-  e.tail = tail;
-  if (u.node >= 0) {
-    e.kind = kCreditToNode;
-    e.target = uint32_t(u.node);
-  } else {
-    e.kind = kCreditToRouter;
-    e.target = uint32_t(u.router) * topo_.ports() + u.port;
-  }
-  schedule(arrive, e);
+  e.flags = uint8_t((tail ? 1 : 0) | (to.node ? 2 : 0));
+  ++in_flight_events_;
 }
 
 }  // namespace tessera::noc

@@ -17,6 +17,8 @@ Router::Router(uint32_t id, uint32_t ports, uint32_t vcs, uint32_t depth, bool i
       wait_tail_credit_(wait_tail_credit) {
   va_mask_.assign(ports, 0);
   sa_mask_.assign(ports, 0);
+  va_ports_.assign((ports + 63) / 64, 0);
+  sa_ports_.assign((ports + 63) / 64, 0);
   in_.resize(size_t(ports) * vcs);
   out_.resize(size_t(ports) * vcs);
   eject_.assign(ports, 0);
@@ -25,9 +27,12 @@ Router::Router(uint32_t id, uint32_t ports, uint32_t vcs, uint32_t depth, bool i
   sa_in_ptr_.assign(ports, 0);
   sa_out_ptr_.assign(ports, 0);
   va_best_.assign(size_t(ports) * vcs, -1);
-  sa_req_.assign(ports, -1);
+  sa_req_vc_.assign(ports, 0);
   sa_best_.assign(ports, -1);
+  down_.assign(ports, LinkEnd{});
+  up_.assign(ports, LinkEnd{});
   sent.assign(ports, 0);
+  touched_.reserve(size_t(ports) * vcs);
 }
 
 void Router::set_output(uint32_t port, bool eject, int32_t credits) {
@@ -36,62 +41,70 @@ void Router::set_output(uint32_t port, bool eject, int32_t credits) {
     out_[port * vcs_ + v].credits = eject ? INT32_MAX / 2 : credits;
 }
 
+// The per-cycle work is proportional to what is active: only input ports with a bit in
+// va_ports_/sa_ports_ are visited, only their requesting VCs (bit masks), and only
+// output ports that received a request are arbitrated.
 void Router::step(NetworkCore& core, uint64_t now) {
-  const RouterTiming& t = core.timing();
+  const RouterTiming& t = core.timing_;
   const uint32_t nin = ports_ * vcs_;
-  const Topology& topo = core.topology();
+  const uint32_t words = uint32_t(sa_ports_.size());
 
   // Route computation and VC allocation requests (input stage of the separable
   // VC allocator: each input VC asks for one free output VC). Only VCs holding a
   // packet that has no output VC yet take part.
-  touched_.clear();
   if (waiting_ > 0) {
-    for (uint32_t port = 0; port < ports_; ++port)
-      for (uint32_t m = va_mask_[port]; m; m &= m - 1) {
-        const uint32_t ivc = port * vcs_ + uint32_t(__builtin_ctz(m));
-        InVc& iv = in_[ivc];
-        if (iv.state == kIdle) {
-          // A new packet's head is at the front: route computation starts now.
-          iv.state = kRouting;
-          iv.ready = now + t.rc;
-          iv.in_class = uint8_t(core.dateline_class_of(ivc % vcs_));
-        }
-        if (iv.state == kRouting) {
-          if (now < iv.ready) continue;
-          iv.route = topo.route(id_, ivc / vcs_, iv.in_class, core.packet(front(ivc).pkt).dst);
-          iv.state = kVcAlloc;
-        }
-        if (now < iv.ready) continue;
-        const uint32_t mclass = core.packet(front(ivc).pkt).mclass;
-        // Among the candidate ports, a free output VC of the right class on the port
-        // with the most credit (adaptive routing); ties keep the first candidate.
-        int32_t pick = -1, pick_score = -1;
-        const uint32_t n = core.vcs_per_class();
-        for (uint32_t c = 0; c < iv.route.n; ++c) {
-          const uint32_t port = iv.route.port[c];
-          const uint32_t base = port * vcs_ + core.vc_base(mclass, iv.route.vc_class[c]);
-          uint32_t k = iv.va_rr >= n ? 0 : iv.va_rr;
-          for (uint32_t i = 0; i < n; ++i, k = (k + 1 == n) ? 0 : k + 1) {
-            const OutVc& o = out_[base + k];
-            if (o.busy) continue;
-            if (int32_t(o.credits) > pick_score) {
-              pick_score = o.credits;
-              pick = int32_t(base + k);
-            }
-            break;
+    touched_.clear();
+    const Topology& topo = core.topo_;
+    const uint32_t n = core.vcs_per_dateline_;
+    for (uint32_t w = 0; w < words; ++w)
+      for (uint64_t pm = va_ports_[w]; pm; pm &= pm - 1) {
+        const uint32_t port = w * 64 + uint32_t(__builtin_ctzll(pm));
+        for (uint32_t m = va_mask_[port]; m; m &= m - 1) {
+          const uint32_t v = uint32_t(__builtin_ctz(m));
+          const uint32_t ivc = port * vcs_ + v;
+          InVc& iv = in_[ivc];
+          if (iv.state == kIdle) {
+            // A new packet's head is at the front: route computation starts now.
+            iv.state = kRouting;
+            iv.ready = now + t.rc;
+            iv.in_class = uint8_t(core.dateline_class_of(v));
           }
-        }
-        if (pick < 0) continue;
-        // Output stage: each output VC grants one requester, round-robin from its pointer.
-        int32_t& best = va_best_[pick];
-        if (best < 0) {
-          touched_.push_back(uint32_t(pick));
-          best = int32_t(ivc);
-        } else {
-          const uint32_t p = va_ptr_[pick];
-          const uint32_t a = ivc >= p ? ivc - p : ivc + nin - p;
-          const uint32_t b = uint32_t(best) >= p ? uint32_t(best) - p : uint32_t(best) + nin - p;
-          if (a < b) best = int32_t(ivc);
+          if (iv.state == kRouting) {
+            if (now < iv.ready) continue;
+            iv.route = topo.route(id_, port, iv.in_class, core.packets_[front(ivc).pkt].dst);
+            iv.state = kVcAlloc;
+          }
+          if (now < iv.ready) continue;
+          const uint32_t mclass = core.packets_[front(ivc).pkt].mclass;
+          // Among the candidate ports, a free output VC of the right class on the port
+          // with the most credit (adaptive routing); ties keep the first candidate.
+          int32_t pick = -1, pick_score = -1;
+          for (uint32_t c = 0; c < iv.route.n; ++c) {
+            const uint32_t op = iv.route.port[c];
+            const uint32_t base = op * vcs_ + core.vc_base(mclass, iv.route.vc_class[c]);
+            uint32_t k = iv.va_rr >= n ? 0 : iv.va_rr;
+            for (uint32_t i = 0; i < n; ++i, k = (k + 1 == n) ? 0 : k + 1) {
+              const OutVc& o = out_[base + k];
+              if (o.busy) continue;
+              if (o.credits > pick_score) {
+                pick_score = o.credits;
+                pick = int32_t(base + k);
+              }
+              break;
+            }
+          }
+          if (pick < 0) continue;
+          // Output stage: each output VC grants one requester, round-robin from its pointer.
+          int32_t& best = va_best_[pick];
+          if (best < 0) {
+            touched_.push_back(uint32_t(pick));
+            best = int32_t(ivc);
+          } else {
+            const uint32_t p = va_ptr_[pick];
+            const uint32_t a = ivc >= p ? ivc - p : ivc + nin - p;
+            const uint32_t b = uint32_t(best) >= p ? uint32_t(best) - p : uint32_t(best) + nin - p;
+            if (a < b) best = int32_t(ivc);
+          }
         }
       }
     for (uint32_t ovc : touched_) {
@@ -103,65 +116,77 @@ void Router::step(NetworkCore& core, uint64_t now) {
       iv.out_vc = uint8_t(ovc % vcs_);
       iv.state = kActive;
       iv.ready = now + t.va;
-      iv.va_rr = uint8_t(uint32_t(iv.va_rr) + 1 >= core.vcs_per_class() ? 0 : iv.va_rr + 1);
+      iv.va_rr = uint8_t(uint32_t(iv.va_rr) + 1 >= core.vcs_per_dateline_ ? 0 : iv.va_rr + 1);
       va_ptr_[ovc] = uint16_t(ivc + 1 == nin ? 0 : ivc + 1);
       --waiting_;
       const uint32_t port = ivc / vcs_, bit = 1u << (ivc - port * vcs_);
-      va_mask_[port] &= ~bit;
-      if (iv.count > 0) sa_mask_[port] |= bit;
+      clear_va(port, bit);
+      if (iv.count > 0) set_sa(port, bit);
     }
   }
 
   // Switch allocation, separable input-first: each input port picks one ready VC
   // (round-robin), then each output port grants one input port (round-robin).
   touched_.clear();
-  for (uint32_t p = 0; p < ports_; ++p) {
-    sa_req_[p] = -1;
-    const uint32_t m = sa_mask_[p];
-    if (m == 0) continue;
-    // Visit the candidate VCs in round-robin order from the port's pointer.
-    const uint32_t ptr = sa_in_ptr_[p];
-    const uint32_t hi = m & (~0u << ptr), lo = m & ~(~0u << ptr);
-    for (uint32_t part : {hi, lo}) {
-      for (; part; part &= part - 1) {
-        const uint32_t v = uint32_t(__builtin_ctz(part));
-        const uint32_t ivc = p * vcs_ + v;
-        const InVc& iv = in_[ivc];
-        if (now < iv.ready) continue;
-        if (out_[iv.out_port * vcs_ + iv.out_vc].credits <= 0) continue;
-        sa_req_[p] = int32_t(ivc);
-        if (!islip_) sa_in_ptr_[p] = uint16_t(v + 1 == vcs_ ? 0 : v + 1);
-        break;
+  for (uint32_t w = 0; w < words; ++w)
+    for (uint64_t pm = sa_ports_[w]; pm; pm &= pm - 1) {
+      const uint32_t p = w * 64 + uint32_t(__builtin_ctzll(pm));
+      const uint32_t m = sa_mask_[p];
+      // Visit the candidate VCs in round-robin order from the port's pointer.
+      const uint32_t ptr = sa_in_ptr_[p];
+      const uint32_t hi = m & (~0u << ptr);
+      uint32_t order[2] = {hi, m & ~hi};
+      int32_t req = -1;
+      for (uint32_t part : order) {
+        for (; part; part &= part - 1) {
+          const uint32_t v = uint32_t(__builtin_ctz(part));
+          const InVc& iv = in_[p * vcs_ + v];
+          if (now < iv.ready) continue;
+          OutVc& o = out_[iv.out_port * vcs_ + iv.out_vc];
+          if (o.credits <= 0) {
+            // Park it until a credit for that output VC comes back (credit()).
+            o.parked_owner = int32_t(p * vcs_ + v);
+            clear_sa(p, 1u << v);
+            continue;
+          }
+          req = int32_t(v);
+          break;
+        }
+        if (req >= 0) break;
       }
-      if (sa_req_[p] >= 0) break;
+      if (req < 0) continue;
+      const uint32_t v = uint32_t(req);
+      sa_req_vc_[p] = uint8_t(v);
+      if (!islip_) sa_in_ptr_[p] = uint16_t(v + 1 == vcs_ ? 0 : v + 1);
+      const uint32_t op = in_[p * vcs_ + v].out_port;
+      int32_t& best = sa_best_[op];
+      if (best < 0) {
+        touched_.push_back(op);
+        best = int32_t(p);
+      } else {
+        const uint32_t optr = sa_out_ptr_[op];
+        const uint32_t a = p >= optr ? p - optr : p + ports_ - optr;
+        const uint32_t b =
+            uint32_t(best) >= optr ? uint32_t(best) - optr : uint32_t(best) + ports_ - optr;
+        if (a < b) best = int32_t(p);
+      }
     }
-    if (sa_req_[p] < 0) continue;
-    const uint32_t op = in_[uint32_t(sa_req_[p])].out_port;
-    int32_t& best = sa_best_[op];
-    if (best < 0) {
-      touched_.push_back(op);
-      best = int32_t(p);
-    } else {
-      const uint32_t ptr = sa_out_ptr_[op];
-      const uint32_t a = p >= ptr ? p - ptr : p + ports_ - ptr;
-      const uint32_t b =
-          uint32_t(best) >= ptr ? uint32_t(best) - ptr : uint32_t(best) + ports_ - ptr;
-      if (a < b) best = int32_t(p);
-    }
-  }
+  if (touched_.empty()) return;
+  // Switch allocation, crossbar and link: the flit is in the next buffer after these.
+  const uint64_t flit_at = now + t.sa + t.xbar + t.link, credit_at = now + t.credit;
   for (uint32_t op : touched_) {
     const uint32_t ip = uint32_t(sa_best_[op]);
     sa_best_[op] = -1;
-    const uint32_t ivc = uint32_t(sa_req_[ip]);
+    const uint32_t v = sa_req_vc_[ip];
+    const uint32_t ivc = ip * vcs_ + v;
     InVc& iv = in_[ivc];
     sa_out_ptr_[op] = uint16_t(ip + 1 == ports_ ? 0 : ip + 1);
-    const uint32_t v = ivc - ip * vcs_;
     if (islip_) sa_in_ptr_[ip] = uint16_t(v + 1 == vcs_ ? 0 : v + 1);
-    Flit f = buf_[size_t(ivc) * depth_ + iv.head];
+    const Flit& f = buf_[size_t(ivc) * depth_ + iv.head];
     iv.head = uint16_t(uint32_t(iv.head) + 1 == depth_ ? 0 : iv.head + 1);
     --iv.count;
     --buffered_;
-    if (iv.count == 0) sa_mask_[ip] &= ~(1u << v);
+    if (iv.count == 0) clear_sa(ip, 1u << v);
     OutVc& o = out_[op * vcs_ + iv.out_vc];
     --o.credits;
     const bool tail = f.tail();
@@ -169,21 +194,19 @@ void Router::step(NetworkCore& core, uint64_t now) {
     // wait_for_tail_credit, once its credit says the tail left the next buffer; an
     // endpoint returns no credits).
     if (tail && (eject_[op] || !wait_tail_credit_)) o.busy = false;
-    f.vc = iv.out_vc;
-    // Switch allocation, crossbar and link: the flit is in the next buffer after these.
-    core.send_flit(id_, op, f, now + t.sa + t.xbar + t.link);
-    core.send_credit(id_, ip, v, tail, now + t.credit);
+    core.push_flit(down_[op], f, iv.out_vc, flit_at);
+    core.push_credit(up_[ip], v, tail, credit_at);
     ++sent[op];
     if (tail) {
       iv.state = kIdle;
-      sa_mask_[ip] &= ~(1u << v);
+      clear_sa(ip, 1u << v);
       if (iv.count > 0) {  // the next packet's head is already here
         ++waiting_;
-        va_mask_[ip] |= 1u << v;
+        set_va(ip, 1u << v);
       }
     }
   }
-  if (!touched_.empty()) core.note_move(now);
+  core.note_move(now);
 }
 
 void Router::describe_blocked(const Topology& topo, std::vector<std::string>& out,

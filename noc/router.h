@@ -29,6 +29,14 @@ struct Flit {
   bool tail() const { return flags & kTail; }
 };
 
+// One end of a link: an input port of a router, or an endpoint (interface).
+struct LinkEnd {
+  uint32_t id = 0;    // router or endpoint
+  uint16_t port = 0;  // router input port (routers only)
+  uint8_t node = 0;   // 1: `id` is an endpoint
+  uint8_t valid = 0;  // 0: no link (mesh edge)
+};
+
 struct RouterTiming {
   uint32_t rc = 1, va = 1, sa = 1, xbar = 1, link = 1, credit = 1;
 };
@@ -44,17 +52,18 @@ class Router {
   // A flit written into input (port, vc) by a link; false when the buffer was full
   // (a flow-control violation: the caller reports it).
   bool accept(uint32_t port, const Flit& f) {
-    InVc& iv = in_[port * vcs_ + f.vc];
+    const uint32_t ivc = port * vcs_ + f.vc;
+    InVc& iv = in_[ivc];
     if (iv.count == depth_) return false;
     uint32_t slot = iv.head + iv.count;
     if (slot >= depth_) slot -= depth_;
-    buf_[(size_t(port * vcs_ + f.vc)) * depth_ + slot] = f;
+    buf_[size_t(ivc) * depth_ + slot] = f;
     if (iv.count == 0) {
       if (iv.state == kIdle) {
-        va_mask_[port] |= 1u << f.vc;  // a head needing a route
+        set_va(port, 1u << f.vc);  // a head needing a route
         ++waiting_;
       } else if (iv.state == kActive) {
-        sa_mask_[port] |= 1u << f.vc;  // a body flit of a packet that holds an output VC
+        set_sa(port, 1u << f.vc);  // a body flit of a packet that holds an output VC
       }
     }
     ++iv.count;
@@ -63,10 +72,28 @@ class Router {
     return true;
   }
   // A credit for output (port, vc); `tail` frees the VC (the packet left it downstream).
-  void credit(uint32_t port, uint32_t vc, bool tail) {
+  // Returns true when it woke an input VC that was parked for want of credit (the
+  // router then has switch-allocation work again).
+  bool credit(uint32_t port, uint32_t vc, bool tail) {
     OutVc& o = out_[port * vcs_ + vc];
     ++o.credits;
     if (tail && wait_tail_credit_) o.busy = false;
+    if (o.parked_owner >= 0) {
+      const uint32_t ivc = uint32_t(o.parked_owner);
+      o.parked_owner = -1;
+      const uint32_t p = ivc / vcs_;
+      set_sa(p, 1u << (ivc - p * vcs_));
+      return true;
+    }
+    return false;
+  }
+  // Something to allocate next cycle (idle routers and routers whose every flit waits
+  // for a credit are not stepped).
+  bool has_work() const {
+    if (waiting_ > 0) return true;
+    for (uint64_t w : sa_ports_)
+      if (w) return true;
+    return false;
   }
   void set_output(uint32_t port, bool eject, int32_t credits);
   uint32_t buffered() const { return buffered_; }
@@ -91,6 +118,9 @@ class Router {
   };
   struct OutVc {
     int32_t credits = 0;
+    // The input VC holding this output VC, parked (out of sa_mask_) while credits are 0,
+    // so that a blocked VC costs nothing per cycle; -1: none.
+    int32_t parked_owner = -1;
     bool busy = false;
   };
   const Flit& front(uint32_t ivc) const { return buf_[size_t(ivc) * depth_ + in_[ivc].head]; }
@@ -101,7 +131,24 @@ class Router {
   uint32_t waiting_ = 0;  // input VCs holding a head that has no output VC yet
   // Per input port, one bit per VC: VCs whose head waits for route/VC allocation, and
   // VCs holding flits of a packet that has its output VC (switch allocation candidates).
+  // va_ports_/sa_ports_: one bit per input port whose va_mask_/sa_mask_ is non-zero, so
+  // a cycle visits only ports with work (a crossbar may have thousands of ports).
   std::vector<uint32_t> va_mask_, sa_mask_;
+  std::vector<uint64_t> va_ports_, sa_ports_;
+  void set_va(uint32_t port, uint32_t bits) {
+    va_mask_[port] |= bits;
+    va_ports_[port >> 6] |= uint64_t(1) << (port & 63);
+  }
+  void clear_va(uint32_t port, uint32_t bits) {
+    if ((va_mask_[port] &= ~bits) == 0) va_ports_[port >> 6] &= ~(uint64_t(1) << (port & 63));
+  }
+  void set_sa(uint32_t port, uint32_t bits) {
+    sa_mask_[port] |= bits;
+    sa_ports_[port >> 6] |= uint64_t(1) << (port & 63);
+  }
+  void clear_sa(uint32_t port, uint32_t bits) {
+    if ((sa_mask_[port] &= ~bits) == 0) sa_ports_[port >> 6] &= ~(uint64_t(1) << (port & 63));
+  }
   uint32_t buffered_ = 0, max_occupancy_ = 0;
   std::vector<InVc> in_;
   std::vector<OutVc> out_;
@@ -112,9 +159,14 @@ class Router {
   std::vector<uint16_t> sa_in_ptr_;   // per input port: VC with priority
   std::vector<uint16_t> sa_out_ptr_;  // per output port: input port with priority
   std::vector<int32_t> va_best_;      // per output VC: winning input VC this cycle
-  std::vector<int32_t> sa_req_;       // per input port: requesting input VC
+  std::vector<uint8_t> sa_req_vc_;    // per input port: its requesting VC this cycle
   std::vector<int32_t> sa_best_;      // per output port: winning input port
+  // Scratch lists reused every cycle (capacity kept: no allocation per cycle).
   std::vector<uint32_t> touched_;
+  // Where each output port's flits and each input port's credits go (NetworkCore
+  // fills these once, so the hot path does no topology look-ups).
+  std::vector<LinkEnd> down_, up_;
+  friend class NetworkCore;
 };
 
 }  // namespace tessera::noc
