@@ -31,6 +31,7 @@ Router::Router(uint32_t id, uint32_t ports, uint32_t vcs, uint32_t depth, bool i
   sa_best_.assign(ports, -1);
   down_.assign(ports, LinkEnd{});
   up_.assign(ports, LinkEnd{});
+  va_waiters_.resize(ports);
   sent.assign(ports, 0);
   touched_.reserve(size_t(ports) * vcs);
 }
@@ -93,7 +94,12 @@ void Router::step(NetworkCore& core, uint64_t now) {
               break;
             }
           }
-          if (pick < 0) continue;
+          if (pick < 0) {
+            iv.va_parked = 1;
+            for (uint32_t c = 0; c < iv.route.n; ++c) va_waiters_[iv.route.port[c]].push_back(ivc);
+            clear_va(port, 1u << v);
+            continue;
+          }
           // Output stage: each output VC grants one requester, round-robin from its pointer.
           int32_t& best = va_best_[pick];
           if (best < 0) {
@@ -193,7 +199,10 @@ void Router::step(NetworkCore& core, uint64_t now) {
     // The output VC is free again once the tail is sent (or, with
     // wait_for_tail_credit, once its credit says the tail left the next buffer; an
     // endpoint returns no credits).
-    if (tail && (eject_[op] || !wait_tail_credit_)) o.busy = false;
+    if (tail && (eject_[op] || !wait_tail_credit_)) {
+      o.busy = false;
+      if (!va_waiters_[op].empty()) wake_va(op);
+    }
     core.push_flit(down_[op], f, iv.out_vc, flit_at);
     core.push_credit(up_[ip], v, tail, credit_at);
     ++sent[op];

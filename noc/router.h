@@ -77,7 +77,11 @@ class Router {
   bool credit(uint32_t port, uint32_t vc, bool tail) {
     OutVc& o = out_[port * vcs_ + vc];
     ++o.credits;
-    if (tail && wait_tail_credit_) o.busy = false;
+    bool woke = false;
+    if (tail && wait_tail_credit_) {
+      o.busy = false;
+      woke = wake_va(port);
+    }
     if (o.parked_owner >= 0) {
       const uint32_t ivc = uint32_t(o.parked_owner);
       o.parked_owner = -1;
@@ -85,14 +89,13 @@ class Router {
       set_sa(p, 1u << (ivc - p * vcs_));
       return true;
     }
-    return false;
+    return woke;
   }
   // Something to allocate next cycle (idle routers and routers whose every flit waits
   // for a credit are not stepped).
   bool has_work() const {
-    if (waiting_ > 0) return true;
-    for (uint64_t w : sa_ports_)
-      if (w) return true;
+    for (size_t i = 0; i < sa_ports_.size(); ++i)
+      if (sa_ports_[i] | va_ports_[i]) return true;
     return false;
   }
   void set_output(uint32_t port, bool eject, int32_t credits);
@@ -113,6 +116,7 @@ class Router {
     uint8_t out_port = 0, out_vc = 0;
     uint8_t in_class = 0;
     uint8_t va_rr = 0;
+    uint8_t va_parked = 0;  // head waits (out of va_mask_) for an output VC to free
     RouteChoice route;
     uint64_t ready = 0;
   };
@@ -166,6 +170,24 @@ class Router {
   // Where each output port's flits and each input port's credits go (NetworkCore
   // fills these once, so the hot path does no topology look-ups).
   std::vector<LinkEnd> down_, up_;
+  // Per output port, the input VCs whose head found every candidate output VC busy:
+  // parked until a VC of that port is freed, instead of retrying every cycle (a failed
+  // request changes nothing, so waking them only then gives the same allocation).
+  std::vector<std::vector<uint32_t>> va_waiters_;
+  bool wake_va(uint32_t out_port) {
+    std::vector<uint32_t>& w = va_waiters_[out_port];
+    bool woke = false;
+    for (uint32_t ivc : w) {
+      InVc& iv = in_[ivc];
+      if (!iv.va_parked) continue;  // already woken through another candidate port
+      iv.va_parked = 0;
+      const uint32_t p = ivc / vcs_;
+      set_va(p, 1u << (ivc - p * vcs_));
+      woke = true;
+    }
+    w.clear();
+    return woke;
+  }
   friend class NetworkCore;
 };
 
