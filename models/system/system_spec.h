@@ -55,6 +55,10 @@ struct ChipletConfig {
             "addresses alternate between a stack's ports every this many bytes",
             sim::Range{32, 1 << 20});
     v.check(hbm_ports <= tiles_x * tiles_y, "hbm_ports", "more ports than NoC nodes");
+    v.check(noc.topology != "torus" || (tiles_x >= 3 && tiles_y >= 3), "noc",
+            "a torus needs at least 3 tiles per dimension (use a mesh or a ring)");
+    v.check((noc.topology != "ring" && noc.topology != "crossbar") || tiles_y == 1, "noc",
+            "a ring or crossbar NoC puts the tiles in one row: set tiles_y to 1");
     v.check((hbm_port_interleave_bytes & (hbm_port_interleave_bytes - 1)) == 0,
             "hbm_port_interleave_bytes", "must be a power of two");
     v.section("hbm", hbm, "HBM stack (every stack of the chiplet is alike)");

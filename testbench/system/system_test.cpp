@@ -275,3 +275,35 @@ TEST_CASE("system: semaphore signals cross chiplets", "[unit]") {
   r.sys->load(progs);
   REQUIRE(r.sys->run() > 0);
 }
+
+namespace {
+// Builds the whole machine of a preset and runs it with no work: every module, socket
+// and binding must elaborate, and an empty run ends at time zero.
+void elaborate(const std::string& preset) {
+  Rig r({}, false, preset);
+  r.sys->load(std::vector<tile::Program>(r.map.num_tiles()));
+  REQUIRE(r.sys->run() == 0);
+  REQUIRE(r.map.num_tiles() == r.spec.total_tiles());
+}
+}  // namespace
+
+TEST_CASE("system: preset tiny elaborates", "[unit]") {
+  TESSERA_ONE_ELABORATION();
+  elaborate("tiny");
+}
+TEST_CASE("system: preset chiplet4 elaborates", "[unit]") {
+  TESSERA_ONE_ELABORATION();
+  elaborate("chiplet4");
+}
+TEST_CASE("system: preset tpu-like elaborates", "[unit]") {
+  TESSERA_ONE_ELABORATION();
+  elaborate("tpu-like");
+}
+TEST_CASE("system: preset gpu-like elaborates", "[unit]") {
+  TESSERA_ONE_ELABORATION();
+  elaborate("gpu-like");
+}
+TEST_CASE("system: preset mi300-like elaborates", "[unit]") {
+  TESSERA_ONE_ELABORATION();
+  elaborate("mi300-like");
+}

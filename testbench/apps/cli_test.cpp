@@ -1,0 +1,75 @@
+// The command line as a user meets it: exit codes and one-line errors.
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "models/sim/output_dir.h"
+
+namespace {
+struct Result {
+  int rc;
+  std::string err;
+};
+Result run_tessera(const std::string& args) {
+  const std::string log = std::string(TESSERA_BINARY_DIR) + "/cli_test.log";
+  const int st =
+      std::system((std::string(TESSERA_EXE) + " " + args + " > /dev/null 2> " + log).c_str());
+  return {WEXITSTATUS(st), tessera::sim::read_file(log)};
+}
+size_t lines(const std::string& s) {
+  size_t n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+}  // namespace
+
+TEST_CASE("cli: bad input is one line and exit code 2", "[unit]") {
+  auto r = run_tessera("run --config no_such_machine");
+  CHECK(r.rc == 2);
+  CHECK(lines(r.err) == 1);
+  CHECK(r.err.find("no_such_machine") != std::string::npos);
+  r = run_tessera("run --set tile.array.rows=0");
+  CHECK(r.rc == 2);
+  CHECK(r.err.find("tile.array.rows: 0 is out of range") != std::string::npos);
+  r = run_tessera("run --trace gen:llama2-7b,batch=x");
+  CHECK(r.rc == 2);
+  CHECK(lines(r.err) == 1);
+  r = run_tessera("run --trace no_such.tsr");
+  CHECK(r.rc == 2);
+  CHECK(lines(r.err) == 1);
+  r = run_tessera("run --bogus-option");
+  CHECK(r.rc == 2);
+  r = run_tessera("config check no_such.yaml");
+  CHECK(r.rc == 2);
+}
+
+TEST_CASE("cli: --out never overwrites a non-empty folder without --force", "[unit]") {
+  namespace fs = std::filesystem;
+  const std::string dir = std::string(TESSERA_BINARY_DIR) + "/cli_out_test";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::ofstream(dir + "/mine.txt") << "user data";
+  auto r = run_tessera("run -q --out " + dir);
+  CHECK(r.rc == 2);
+  CHECK(r.err.find("not empty") != std::string::npos);
+  CHECK(tessera::sim::read_file(dir + "/mine.txt") == "user data");
+  CHECK_FALSE(fs::exists(dir + "/report.json"));
+  r = run_tessera("run -q --out " + dir + " --force");
+  CHECK(r.rc == 0);
+  CHECK(fs::exists(dir + "/report.json"));
+  CHECK(fs::exists(dir + "/stats.json"));
+  CHECK(fs::exists(dir + "/stats.csv"));
+  CHECK(fs::exists(dir + "/config.resolved.yaml"));
+  CHECK(tessera::sim::read_file(dir + "/mine.txt") == "user data");
+}
+
+TEST_CASE("cli: every preset elaborates and prints its resolved spec", "[unit]") {
+  for (const char* p : {"tiny", "chiplet4", "tpu-like", "gpu-like", "mi300-like"}) {
+    INFO(p);
+    auto r = run_tessera(std::string("config show --config ") + TESSERA_SOURCE_DIR + "/configs/" +
+                         p + ".yaml");
+    CHECK(r.rc == 0);
+    CHECK(r.err.empty());
+  }
+}
