@@ -48,9 +48,20 @@ class AddressMap {
   const Place& stack_place(uint32_t s) const { return stacks_[s]; }
   // NoC nodes stack s is reached through, and the one an address goes to.
   const std::vector<uint32_t>& stack_ports(uint32_t s) const { return stack_ports_[s]; }
+  // Skewed interleave: unit u goes to port (u + u/n + u/n^2 + ...) mod n. Plain
+  // u mod n sent every request larger than the interleave unit (a 512-byte burst
+  // over 256-byte units starts on an even unit) to the even ports only, leaving half
+  // of them idle; the skew keeps consecutive units on consecutive ports and spreads
+  // aligned requests of any power-of-two multiple of the unit over all ports.
   uint32_t stack_node(uint32_t s, uint64_t addr) const {
     const auto& p = stack_ports_[s];
-    return p[(addr / port_interleave_) % p.size()];
+    const uint64_t n = p.size();
+    uint64_t sum = 0;
+    for (uint64_t u = addr / port_interleave_; u > 0; u /= n) {
+      sum += u;
+      if (n == 1) break;
+    }
+    return p[sum % n];
   }
   // Global tile id of the tile at (chiplet_gid, local index).
   uint32_t tile_id(uint32_t chiplet_gid, uint32_t local) const {
