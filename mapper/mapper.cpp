@@ -375,32 +375,38 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
       barrier(gt);
       for (auto& [tid, m0, n0, mm, nn] : owners) {
         TileState& t = tiles_[tid];
-        const uint64_t rows_fit = std::max<uint64_t>(1, spm_bytes_ / (2 * (s.tk + 1) * nn * 4));
+        // Pieces of rr rows x cc columns: tk partials plus the sum fit the scratchpad.
+        const uint64_t cc =
+            std::min<uint64_t>(nn, std::max<uint64_t>(8, spm_bytes_ / ((s.tk + 1) * 4)));
+        const uint64_t rows_fit = std::max<uint64_t>(1, spm_bytes_ / ((s.tk + 1) * cc * 4));
         int64_t prev = t.gate;
         for (uint64_t r0 = 0; r0 < mm; r0 += rows_fit) {
           const uint64_t rr = std::min(rows_fit, mm - r0);
-          std::vector<int64_t> loads;
-          for (uint32_t ki = 0; ki < s.tk; ++ki)
-            loads.push_back(
-                add(t,
-                    dma(CmdKind::kDmaLoad,
-                        partial_base + (uint64_t(ki) * p.m * p.n + (m0 + r0) * p.n + n0) * 4,
-                        ki * rr * nn * 4, nn * 4, rr, p.n * 4),
-                    {prev, t.gate}));
-          Command v;
-          v.kind = CmdKind::kVector;
-          v.vec.op = VecOp::kAdd;
-          v.vec.elements = rr * nn;
-          v.vec.inputs = s.tk;
-          v.vec.elem_bytes = 4;
-          v.vec.dst_addr = s.tk * rr * nn * 4;
-          loads.push_back(t.fence);
-          const int64_t vc = add(t, v, loads);
-          prev = add(t,
-                     dma(CmdKind::kDmaStore, c_base + ((m0 + r0) * p.n + n0) * eb,
-                         s.tk * rr * nn * 4, nn * eb, rr, p.n * eb),
-                     {vc});
-          plan_->link_bytes += (s.tk - 1) * rr * nn * 4;
+          for (uint64_t c0 = 0; c0 < nn; c0 += cc) {
+            const uint64_t w = std::min(cc, nn - c0);
+            std::vector<int64_t> loads;
+            for (uint32_t ki = 0; ki < s.tk; ++ki)
+              loads.push_back(
+                  add(t,
+                      dma(CmdKind::kDmaLoad,
+                          partial_base + (uint64_t(ki) * p.m * p.n + (m0 + r0) * p.n + n0 + c0) * 4,
+                          ki * rr * w * 4, w * 4, rr, p.n * 4),
+                      {prev, t.gate}));
+            Command v;
+            v.kind = CmdKind::kVector;
+            v.vec.op = VecOp::kAdd;
+            v.vec.elements = rr * w;
+            v.vec.inputs = s.tk;
+            v.vec.elem_bytes = 4;
+            v.vec.dst_addr = s.tk * rr * w * 4;
+            loads.push_back(t.fence);
+            const int64_t vc = add(t, v, loads);
+            prev = add(t,
+                       dma(CmdKind::kDmaStore, c_base + ((m0 + r0) * p.n + n0 + c0) * eb,
+                           s.tk * rr * w * 4, w * eb, rr, p.n * eb),
+                       {vc});
+            plan_->link_bytes += (s.tk - 1) * rr * w * 4;
+          }
         }
       }
     }

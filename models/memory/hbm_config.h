@@ -121,7 +121,7 @@ struct HbmControllerConfig {
   double write_low_watermark = 0.2;
   uint32_t starvation_cycles = 1000;
   std::string refresh = "per-bank";
-  std::string write_response = "posted";
+  std::string write_response = "data";
 
   template <class V>
   void visit(V& v) {

@@ -31,6 +31,7 @@ DmaEngine::DmaEngine(sc_core::sc_module_name name, const DmaConfig& cfg,
   }
   issue_time_.resize(cfg.outstanding);
   copy_.resize(cfg.outstanding);
+  words_.resize(cfg.outstanding);
 }
 
 void DmaEngine::free(tlm::tlm_generic_payload* p) {
@@ -115,9 +116,13 @@ void DmaEngine::issue(uint64_t remote, uint8_t* buf, uint32_t bytes, bool write,
 }
 
 void DmaEngine::write_word(uint64_t remote_addr, uint32_t value) {
-  word_ = value;
-  issue(remote_addr, reinterpret_cast<uint8_t*>(&word_), 4, true, 0, nullptr, 0);
-  while (in_flight_ > 0) wait(progress_);
+  // A posted write: it returns once the request is on its way, so a burst of signals
+  // (a barrier's release) pipelines instead of paying one round trip each. Each slot
+  // keeps its own copy of the value until its response returns.
+  while (pool_.empty() || open_req_) wait(progress_);
+  const size_t slot = slot_of(*pool_.back());
+  words_[slot] = value;
+  issue(remote_addr, reinterpret_cast<uint8_t*>(&words_[slot]), 4, true, 0, nullptr, 0);
 }
 
 tlm::tlm_sync_enum DmaEngine::nb_transport_bw(tlm::tlm_generic_payload& p, tlm::tlm_phase& ph,

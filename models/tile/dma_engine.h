@@ -33,7 +33,8 @@ class DmaEngine : public sc_core::sc_module, public tlm::tlm_mm_interface {
   // Blocking, called from a tile SC_THREAD: moves the descriptor and returns when the
   // last burst has completed. to_remote: scratchpad -> remote (store/send).
   void transfer(const DmaDesc& d, bool to_remote);
-  // Blocking: one 4-byte write of `value` (a semaphore signal) to a remote address.
+  // One posted 4-byte write of `value` (a semaphore signal) to a remote address:
+  // returns when the request is issued; later transfers wait for it as for any burst.
   void write_word(uint64_t remote_addr, uint32_t value);
 
   void free(tlm::tlm_generic_payload* p) override;
@@ -72,7 +73,7 @@ class DmaEngine : public sc_core::sc_module, public tlm::tlm_mm_interface {
   sim::Counter& busy_cycles_;
   sim::Histogram& burst_latency_;
   std::vector<sc_core::sc_time> issue_time_;  // by pool slot
-  uint32_t word_ = 0;
+  std::vector<uint32_t> words_;               // by pool slot: values of posted signal writes
   struct Copy {
     uint64_t remote = 0;
     uint8_t* local = nullptr;

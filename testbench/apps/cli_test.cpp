@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 #include "models/sim/output_dir.h"
 
 namespace {
@@ -72,4 +74,22 @@ TEST_CASE("cli: every preset elaborates and prints its resolved spec", "[unit]")
     CHECK(r.rc == 0);
     CHECK(r.err.empty());
   }
+}
+
+TEST_CASE("cli: --timeline writes Chrome/Perfetto trace events of every command", "[unit]") {
+  const std::string file = std::string(TESSERA_BINARY_DIR) + "/cli_timeline.json";
+  std::filesystem::remove(file);
+  auto r = run_tessera("run -q --trace gemm --timeline " + file);
+  REQUIRE(r.rc == 0);
+  const auto j = nlohmann::json::parse(tessera::sim::read_file(file));
+  size_t complete = 0;
+  for (const auto& e : j.at("traceEvents")) {
+    if (e.at("ph") != "X") continue;
+    ++complete;
+    CHECK(e.at("dur").get<double>() >= 0);
+  }
+  CHECK(complete > 10);
+  // A second run must not overwrite it silently.
+  r = run_tessera("run -q --trace gemm --timeline " + file);
+  CHECK(r.rc == 2);
 }

@@ -10,6 +10,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "models/sim/output_dir.h"
 
 namespace fs = std::filesystem;
@@ -95,4 +97,37 @@ TEST_CASE("golden: chiplet4, transformer block decode", "[golden]") {
 }
 TEST_CASE("golden: chiplet4, ResNet-50 slice", "[golden][slow]") {
   golden("chiplet4", "resnet_slice");
+}
+
+TEST_CASE("physics: 7B decode on one HBM3 stack is HBM-bound, >= weights / bandwidth", "[slow]") {
+  // tiny has one HBM3 stack (819.2 GB/s peak). Llama-2-7B in bf16 reads 13.21 GB of
+  // weights per decoded token (docs/workloads.md), so no token can take less than
+  // 13.21e9 / 819.2e9 = 16.1 ms, whatever the arrays do. One layer is simulated and
+  // the rest scaled (the report says so).
+  const std::string out = std::string(TESSERA_BINARY_DIR) + "/golden_out/tiny_llama2_7b_decode";
+  std::filesystem::remove_all(out);
+  const std::string cmd = std::string(TESSERA_EXE) +
+                          " run -q --config tiny --trace "
+                          "gen:llama2-7b,phase=decode,batch=1,context=2048 --out " +
+                          out + " > /dev/null 2>&1";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  check_rooflines(out);
+  const auto rep = nlohmann::json::parse(tessera::sim::read_file(out + "/report.json"));
+  const double weights = 13.21e9, peak = 819.2e9;
+  CHECK(rep.at("time_estimated").get<bool>());
+  CHECK(rep.at("total_time_s").get<double>() >= weights / peak);
+  // HBM-bound: the ops the report calls HBM-bound take most of the simulated time.
+  std::istringstream in(tessera::sim::read_file(out + "/ops.csv"));
+  std::string line;
+  std::getline(in, line);
+  double hbm = 0, all = 0;
+  while (std::getline(in, line)) {
+    std::vector<std::string> f;
+    std::stringstream ss(line);
+    for (std::string x; std::getline(ss, x, ',');) f.push_back(x);
+    if (f.size() != 13 || f[3] != "1") continue;
+    all += std::stod(f[7]);
+    if (f[12].rfind("HBM", 0) == 0) hbm += std::stod(f[7]);
+  }
+  CHECK(hbm > 0.5 * all);
 }

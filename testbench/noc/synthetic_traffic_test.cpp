@@ -25,7 +25,7 @@ TEST_CASE("low-load latency matches the zero-load formula and throughput matches
   CHECK(r.flits_delivered + r.flits_left == r.flits_injected);
 }
 
-TEST_CASE("same seed, same result; another seed, another sample", "[unit]") {
+TEST_CASE("same seed, same result, another seed, another sample", "[unit]") {
   NocConfig c;
   TrafficConfig t;
   t.rate = 0.3;
