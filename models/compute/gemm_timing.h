@@ -1,6 +1,6 @@
 // Closed-form timing of a GEMM on the systolic array: the sequencer's rules
 // (array_sequencer.h) solved without stepping cycles, in constant time. Derivation
-// in docs/validation/array.md.
+// in docs/validation.md (systolic array section).
 #pragma once
 
 #include "models/compute/array_sequencer.h"
