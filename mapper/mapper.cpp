@@ -150,6 +150,7 @@ class Lowering {
   uint64_t spm_bytes_ = 0;
   int64_t hidden_ = 4096;
   uint32_t act_rr_ = 0;
+  bool multi_rank_ = false;
 };
 
 void Lowering::begin_op(size_t index) {
@@ -170,8 +171,13 @@ void Lowering::end_op(bool do_barrier) {
   }
   plan_->tiles = uint32_t(used.size());
   if (!do_barrier || used.empty()) return;
-  // Barrier per rank group over every tile of the group (all must see the results).
-  for (const auto& g : groups_) barrier(g);
+  // Barrier per rank group that took part, over every tile of the group (all must see
+  // the results).
+  for (const auto& g : groups_) {
+    bool took_part = false;
+    for (uint32_t t : g) took_part = took_part || !tiles_[t].op_cmds.empty();
+    if (took_part) barrier(g);
+  }
 }
 
 void Lowering::barrier(const std::vector<uint32_t>& tiles) {
@@ -619,8 +625,13 @@ void Lowering::lower_collective(const Op& op, uint32_t group) {
 void Lowering::run() {
   // Rank groups: the trace is one rank's program (SPMD); the machine's tiles are cut
   // into as many equal groups as the trace has ranks, package- and chiplet-aligned.
-  const int64_t world = std::max<int64_t>(
-      1, as_int(w_.meta, "tp", 1) * as_int(w_.meta, "pp", 1) * as_int(w_.meta, "dp", 1));
+  // An imported multi-rank trace (Chakra: one file per rank) holds every rank's ops,
+  // each tagged with its rank; a generated trace is one rank's program (SPMD).
+  multi_rank_ = w_.meta.count("ranks") != 0 && as_int(w_.meta, "ranks", 1) > 1;
+  const int64_t world =
+      multi_rank_ ? as_int(w_.meta, "ranks", 1)
+                  : std::max<int64_t>(1, as_int(w_.meta, "tp", 1) * as_int(w_.meta, "pp", 1) *
+                                             as_int(w_.meta, "dp", 1));
   const uint32_t n_tiles = map_.num_tiles();
   if (uint64_t(world) > n_tiles || n_tiles % uint32_t(world) != 0)
     throw sim::UserError("workload has " + std::to_string(world) +
@@ -656,7 +667,14 @@ void Lowering::run() {
     begin_op(i);
     const Op& op = w_.op(i);
     const bool is_comm = traces::is_communication(op.kind);
+    if (multi_rank_ && is_comm && op.rank != 0) {
+      // The same collective as rank 0's op of that name: lowered once, over every rank.
+      out_.ops[i].strategy = "part of rank 0's collective";
+      end_op(false);
+      continue;
+    }
     for (uint32_t g = 0; g < groups_.size(); ++g) {
+      if (multi_rank_ && !is_comm && uint32_t(op.rank) != g) continue;
       switch (traces::op_class(op.kind)) {
         case traces::OpClass::kMatrix:
         case traces::OpClass::kOpaque:
@@ -675,7 +693,6 @@ void Lowering::run() {
       }
     }
     end_op(true);
-    (void)is_comm;
   }
   out_.programs.resize(tiles_.size());
   for (auto& t : tiles_) out_.programs[t.id] = std::move(t.prog);
