@@ -89,7 +89,7 @@ TEST_CASE("a non-empty folder that holds no sweep is refused without --force", "
   CHECK(fs::exists(dir + "/sweep.json"));
 }
 
-TEST_CASE("a finished run becomes an ok record; a failed one keeps its last error line", "[unit]") {
+TEST_CASE("a finished run becomes an ok record, a failed one keeps its last error line", "[unit]") {
   const auto plan = sweep::parse_plan(kPlan, "p.yaml", "");
   const std::string dir = temp_dir() + "/out";
   sweep::ResultStore store(dir, plan, false);
