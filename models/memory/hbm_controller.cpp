@@ -349,7 +349,10 @@ void HbmController::issue_column(Pc& p, bool write, int32_t e, uint64_t now) {
     b.act_ready = std::max(b.act_ready, b.pre_ready + t_.tRP);
     ++cmd_pre_;
   }
-  if (!a.posted) sink_.access_done(a.txn, finish);
+  if (a.posted)
+    sink_.slot_freed();
+  else
+    sink_.access_done(a.txn, finish);
 }
 
 // ---------------------------------------------------------------------------------

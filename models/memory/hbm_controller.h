@@ -44,6 +44,9 @@ class HbmAccessSink {
  public:
   virtual ~HbmAccessSink() = default;
   virtual void access_done(uint32_t txn, uint64_t finish_cycle) = 0;
+  // A queue slot was freed by an access that needs no access_done (a posted write):
+  // requests waiting for queue space may move in.
+  virtual void slot_freed() = 0;
 };
 
 class HbmController {

@@ -81,6 +81,7 @@ class HbmStackCore : public HbmAccessSink {
     bool decoded = false;  // a blocked access is decoded once, not at every pump
   };
   void access_done(uint32_t txn, uint64_t finish_cycle) override;
+  void slot_freed() override { pump_dirty_ = true; }
   void pump(uint64_t now);
   bool pump_one(Staging& s, uint64_t now);
   void retire_if_done(uint32_t id);

@@ -88,3 +88,20 @@ TEST_CASE("hbm bandwidth: the same seed gives identical statistics", "[unit]") {
   };
   CHECK(run() == run());
 }
+
+TEST_CASE("hbm bandwidth: a write-only stream with posted writes completes", "[unit]") {
+  // Regression: a posted write frees its queue slot without an access_done; the stack
+  // must still move waiting requests in, or a write-only stream stops once the queues
+  // fill. Every request completes, and the stream runs near peak (no reads to turn
+  // around, writes drain back to back).
+  HbmConfig cfg = test::preset_config("hbm3");
+  cfg.controller.write_response = "posted";
+  Harness h(cfg);
+  HbmTrafficSpec s;
+  s.read_fraction = 0.0;
+  s.requests = 20000;
+  s.outstanding = 256;
+  const double gbps = run_gbps(h, s);
+  CHECK(gbps > 0.8 * cfg.peak_gbps());
+  CHECK(gbps <= cfg.peak_gbps());
+}
