@@ -25,15 +25,6 @@ double mean_matching(const sim::StatsRegistry& s, const std::regex& re) {
     if (std::regex_match(n, re)) v += s.value(n), ++k;
   return k ? v / k : 0.0;
 }
-int64_t meta_int(const traces::Workload& w, const char* key, int64_t def) {
-  auto it = w.meta.find(key);
-  if (it == w.meta.end()) return def;
-  try {
-    return std::stoll(it->second);
-  } catch (...) {
-    return def;
-  }
-}
 std::string si(double v, const char* unit) {
   const char* pre[] = {"", "k", "M", "G", "T", "P"};
   int i = 0;
@@ -160,9 +151,9 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
   r.phase = ph == w.meta.end() ? "" : ph->second;
   if (r.phase == "decode" || r.phase == "prefill") {
     r.llm = true;
-    const double batch = double(meta_int(w, "batch", 1));
+    const double batch = double(w.meta_int("batch", 1));
     // Decode produces one token per sequence; prefill processes batch x seq prompt tokens.
-    const double seq = double(meta_int(w, "seq", 1));
+    const double seq = double(w.meta_int("seq", 1));
     r.tokens = r.phase == "decode" ? batch : batch * seq;
     if (r.total_time_s > 0) {
       r.tokens_per_s = r.tokens / r.total_time_s;

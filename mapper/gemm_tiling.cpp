@@ -7,28 +7,19 @@
 
 namespace tessera::mapper {
 
-namespace {
-uint64_t cdiv(uint64_t a, uint64_t b) {
-  return (a + b - 1) / b;
-}
-uint64_t round_up(uint64_t a, uint64_t b) {
-  return cdiv(a, b) * b;
-}
-}  // namespace
-
 double estimate_gemm_cycles(uint64_t m, uint64_t n, uint64_t k, const compute::ArrayConfig& a) {
   if (m == 0 || n == 0 || k == 0) return 0;
   // Every (rows x cols) fold of the stationary operand streams the moving operand
   // through the array; fill and drain add about rows + cols per fold.
   if (a.dataflow == "os") {
-    const double folds = double(cdiv(m, a.rows)) * double(cdiv(n, a.cols));
+    const double folds = double(ceil_div(m, a.rows)) * double(ceil_div(n, a.cols));
     return folds * double(k + a.rows + a.cols);
   }
   if (a.dataflow == "is") {
-    const double folds = double(cdiv(k, a.rows)) * double(cdiv(m, a.cols));
+    const double folds = double(ceil_div(k, a.rows)) * double(ceil_div(m, a.cols));
     return folds * double(n) + double(a.rows + a.cols);
   }
-  const double folds = double(cdiv(k, a.rows)) * double(cdiv(n, a.cols));
+  const double folds = double(ceil_div(k, a.rows)) * double(ceil_div(n, a.cols));
   return folds * double(m) + (a.fold_overlap ? 1 : folds) * double(a.rows + a.cols);
 }
 
@@ -38,12 +29,12 @@ GemmSplit choose_split(uint64_t m, uint64_t n, uint64_t k, uint32_t elem_bytes, 
   double best_t = -1;
   const auto& a = tc.array;
   for (uint32_t tn = 1; tn <= tiles; ++tn) {
-    if (tn > 1 && cdiv(n, tn) < 1) break;
+    if (tn > 1 && ceil_div(n, tn) < 1) break;
     for (uint32_t tm = 1; tm * tn <= tiles; ++tm) {
       for (uint32_t tk = 1; tm * tn * tk <= tiles; ++tk) {
         // Only splits that leave work on every tile.
         if (tn > n || tm > m || tk > k) continue;
-        const uint64_t mt = cdiv(m, tm), nt = cdiv(n, tn), kt = cdiv(k, tk);
+        const uint64_t mt = ceil_div(m, tm), nt = ceil_div(n, tn), kt = ceil_div(k, tk);
         const double compute = estimate_gemm_cycles(mt, nt, kt, a);
         const double bytes = double(mt * kt + kt * nt) * elem_bytes + double(mt * nt) * elem_bytes;
         const double stream = bytes / bytes_per_cycle_per_tile;
@@ -103,7 +94,6 @@ GemmBlocks choose_blocks(uint64_t m, uint64_t n, uint64_t k, uint32_t elem_bytes
     throw sim::UserError("scratchpad of " + std::to_string(spm_bytes) +
                          " bytes cannot hold double-buffered GEMM blocks of the array (" +
                          std::to_string(b.spm_bytes) + " bytes needed)");
-  (void)round_up;
   return b;
 }
 

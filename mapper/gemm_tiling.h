@@ -10,6 +10,10 @@
 
 namespace tessera::mapper {
 
+inline uint64_t ceil_div(uint64_t a, uint64_t b) {
+  return (a + b - 1) / b;
+}
+
 struct GemmSplit {
   uint32_t tm = 1, tn = 1, tk = 1;  // tiles along M, N, K (tm * tn * tk <= tiles)
   uint32_t tiles() const { return tm * tn * tk; }

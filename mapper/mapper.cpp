@@ -19,19 +19,6 @@ using traces::OpKind;
 
 namespace {
 
-uint64_t cdiv(uint64_t a, uint64_t b) {
-  return (a + b - 1) / b;
-}
-int64_t as_int(const std::map<std::string, std::string>& meta, const char* key, int64_t def) {
-  auto it = meta.find(key);
-  if (it == meta.end()) return def;
-  try {
-    return std::stoll(it->second);
-  } catch (...) {
-    return def;
-  }
-}
-
 // Semaphores used by the mapper's synchronisation.
 constexpr uint32_t kSemArrive = 0;  // barrier: tiles arrive at the group leader
 constexpr uint32_t kSemGo = 1;      // barrier: the leader releases the tiles
@@ -55,7 +42,7 @@ class Lowering {
     for (uint32_t t = 0; t < tiles_.size(); ++t) tiles_[t].id = t;
     stack_next_.assign(map.num_stacks(), 0);
     spm_bytes_ = uint64_t(spec.tile.scratchpad.size_kib) * 1024;
-    hidden_ = as_int(w.meta, "hidden", 4096);
+    hidden_ = w.meta_int("hidden", 4096);
   }
 
   void run();
@@ -342,7 +329,7 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
     strat << "split " << to_string(s) << " over " << s.tiles() << " tiles";
     // Each (mi, ni, ki) share goes to one tile. K splits write int32 partials to HBM
     // and the ki = 0 tile adds them after a barrier.
-    const uint64_t mt = cdiv(p.m, s.tm), nt = cdiv(p.n, s.tn), kt = cdiv(p.k, s.tk);
+    const uint64_t mt = ceil_div(p.m, s.tm), nt = ceil_div(p.n, s.tn), kt = ceil_div(p.k, s.tk);
     uint64_t partial_base = 0;
     if (s.tk > 1)
       partial_base = alloc(activation_stack(group), p.m * p.n * 4 * s.tk, op.name + " partials");
@@ -462,12 +449,12 @@ void Lowering::lower_vector(const Op& op, uint32_t group) {
   const uint64_t elems = uint64_t(std::max<int64_t>(op.elems, 1));
   const uint32_t inputs = uint32_t(std::max<int64_t>(op.inputs, 1));
   const uint64_t row = std::min<uint64_t>(elems, uint64_t(std::max<int64_t>(hidden_, 1)));
-  const uint64_t rows = cdiv(elems, row);
+  const uint64_t rows = ceil_div(elems, row);
   const uint64_t in_base = input_addr(op, group, elems * eb * inputs);
   const uint64_t out_base = output_addr(op, group, elems * eb);
   // Whole rows per tile; chunks of rows double-buffered in the scratchpad.
   const uint64_t ntiles = std::min<uint64_t>(gt.size(), rows);
-  const uint64_t rows_per_tile = cdiv(rows, ntiles);
+  const uint64_t rows_per_tile = ceil_div(rows, ntiles);
   const uint64_t chunk_rows = std::max<uint64_t>(1, spm_bytes_ / (2 * (inputs + 1) * row * eb));
   for (uint64_t ti = 0; ti < ntiles; ++ti) {
     TileState& t = tiles_[gt[ti]];
@@ -569,7 +556,7 @@ void Lowering::lower_collective(const Op& op, uint32_t group) {
     default:
       break;
   }
-  const uint64_t chunk = cdiv(bytes, p);
+  const uint64_t chunk = ceil_div(bytes, p);
   // Pieces small enough for two receive buffers plus the local chunk in the scratchpad.
   const uint64_t piece = std::max<uint64_t>(64, std::min<uint64_t>(chunk, spm_bytes_ / 4));
   std::vector<uint64_t> buf(p);
@@ -627,11 +614,11 @@ void Lowering::run() {
   // into as many equal groups as the trace has ranks, package- and chiplet-aligned.
   // An imported multi-rank trace (Chakra: one file per rank) holds every rank's ops,
   // each tagged with its rank; a generated trace is one rank's program (SPMD).
-  multi_rank_ = w_.meta.count("ranks") != 0 && as_int(w_.meta, "ranks", 1) > 1;
-  const int64_t world =
-      multi_rank_ ? as_int(w_.meta, "ranks", 1)
-                  : std::max<int64_t>(1, as_int(w_.meta, "tp", 1) * as_int(w_.meta, "pp", 1) *
-                                             as_int(w_.meta, "dp", 1));
+  multi_rank_ = w_.meta.count("ranks") != 0 && w_.meta_int("ranks", 1) > 1;
+  const int64_t world = multi_rank_
+                            ? w_.meta_int("ranks", 1)
+                            : std::max<int64_t>(1, w_.meta_int("tp", 1) * w_.meta_int("pp", 1) *
+                                                       w_.meta_int("dp", 1));
   const uint32_t n_tiles = map_.num_tiles();
   if (uint64_t(world) > n_tiles || n_tiles % uint32_t(world) != 0)
     throw sim::UserError("workload has " + std::to_string(world) +

@@ -457,4 +457,14 @@ int64_t Workload::total_comm_bytes() const {
   return b;
 }
 
+int64_t Workload::meta_int(const std::string& key, int64_t def) const {
+  auto it = meta.find(key);
+  if (it == meta.end()) return def;
+  try {
+    return std::stoll(it->second);
+  } catch (...) {
+    return def;
+  }
+}
+
 }  // namespace tessera::traces

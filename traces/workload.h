@@ -116,6 +116,8 @@ class Workload {
   // Workload-level attributes (model, phase, batch, seq, context, tokens, tp, pp, dp, ep,
   // rank, ...), written as `meta` lines. Ordered, so output is deterministic.
   std::map<std::string, std::string> meta;
+  // A meta value as an integer; `def` when absent or not a number.
+  int64_t meta_int(const std::string& key, int64_t def) const;
 
   const std::vector<Op>& ops() const { return ops_; }
   size_t size() const { return ops_.size(); }

@@ -1,5 +1,7 @@
 #include "models/sim/stats_registry.h"
 
+#include "models/sim/config_schema.h"
+
 #include <algorithm>
 #include <cmath>
 #include <iomanip>
@@ -165,16 +167,9 @@ void StatsRegistry::write_json(std::ostream& os) const {
 }
 
 namespace {
-// Shortest text that reads back to the same double.
+// Shortest text that reads back to the same double (shared with the config writer).
 std::string num(double v) {
-  if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 1e15) {
-    std::ostringstream s;
-    s << static_cast<long long>(v);
-    return s.str();
-  }
-  std::ostringstream s;
-  s << std::setprecision(17) << v;
-  return s.str();
+  return format_double(v);
 }
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\n") == std::string::npos) return s;

@@ -79,10 +79,7 @@ Target AddressMap::decode(uint64_t addr) const {
 }
 
 uint32_t AddressMap::chiplet_of(uint64_t addr) const {
-  const Target t = decode(addr);
-  if (t.kind == Target::kHbm) return stacks_[t.index].chiplet_gid;
-  if (t.kind == Target::kTile) return tiles_[t.index].chiplet_gid;
-  return ~0u;
+  return owner_chiplet(decode(addr));
 }
 
 uint32_t AddressMap::hops(uint32_t tile, uint32_t stack) const {

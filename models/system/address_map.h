@@ -71,6 +71,12 @@ class AddressMap {
     return chiplet_gid * stacks_per_chiplet_ + local;
   }
   Target decode(uint64_t addr) const;
+  // The chiplet holding a decoded target (kNone: ~0u).
+  uint32_t owner_chiplet(const Target& t) const {
+    if (t.kind == Target::kHbm) return stacks_[t.index].chiplet_gid;
+    if (t.kind == Target::kTile) return tiles_[t.index].chiplet_gid;
+    return ~0u;
+  }
   // The chiplet that owns an address (its stack or tile), or ~0u.
   uint32_t chiplet_of(uint64_t addr) const;
   // NoC hops (Manhattan distance on the chiplet mesh) from a tile to a stack on the

@@ -158,8 +158,7 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
       const Chiplet& me = *chiplets_[g];
       const Target t = map_.decode(addr);
       if (t.kind == Target::kNone) return 0;
-      const uint32_t owner = t.kind == Target::kHbm ? map_.stack_place(t.index).chiplet_gid
-                                                    : map_.tile_place(t.index).chiplet_gid;
+      const uint32_t owner = map_.owner_chiplet(t);
       if (owner == g)
         return t.kind == Target::kHbm ? map_.stack_node(t.index, addr)
                                       : map_.tile_place(t.index).node;
@@ -188,8 +187,7 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
         const auto& ps = me.ports[node];
         const Target t = map_.decode(addr);
         if (t.kind == Target::kNone) return -1;
-        const uint32_t owner = t.kind == Target::kHbm ? map_.stack_place(t.index).chiplet_gid
-                                                      : map_.tile_place(t.index).chiplet_gid;
+        const uint32_t owner = map_.owner_chiplet(t);
         for (size_t i = 0; i < ps.size(); ++i) {
           const auto& p = ps[i];
           if (owner == g) {

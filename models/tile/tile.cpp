@@ -167,8 +167,6 @@ void Tile::execute_gemm(const Command& c) {
   const uint64_t cycles = std::max<uint64_t>(t.cycles, spm_.stream_cycles(sram_bytes));
   *gemm_stall_ += cycles - t.cycles;
   wait(clock_.duration(sim::Cycles(cycles)));
-  (void)a_bytes;
-  (void)b_bytes;
 }
 
 void Tile::signal_remote(uint32_t tile, uint32_t semaphore, uint32_t count) {

@@ -33,20 +33,28 @@ std::string run_case(const std::string& machine, const std::string& trace) {
 
 // Every op's simulated span is at least its compute floor (its FLOPs at the peak of
 // the tiles it ran on) and its memory floor (its HBM bytes at the peak of all stacks).
-void check_rooflines(const std::string& out) {
+// The simulated ops of a run's ops.csv, split into their 13 fields.
+std::vector<std::vector<std::string>> simulated_ops(const std::string& out) {
   std::istringstream in(tessera::sim::read_file(out + "/ops.csv"));
   std::string line;
   std::getline(in, line);
   REQUIRE(line.rfind("name,kind,layer,simulated,tiles,start_s,end_s,time_s,flops,", 0) == 0);
-  int checked = 0;
+  std::vector<std::vector<std::string>> ops;
   while (std::getline(in, line)) {
     std::vector<std::string> f;
     std::stringstream ss(line);
     for (std::string x; std::getline(ss, x, ',');) f.push_back(x);
     REQUIRE(f.size() == 13);
-    if (f[3] != "1") continue;
+    if (f[3] == "1") ops.push_back(std::move(f));
+  }
+  return ops;
+}
+
+void check_rooflines(const std::string& out) {
+  int checked = 0;
+  for (const auto& f : simulated_ops(out)) {
     const double t = std::stod(f[7]), compute = std::stod(f[9]), memory = std::stod(f[10]);
-    INFO(line);
+    INFO(f[0]);
     CHECK(t >= compute * (1 - 1e-9));
     CHECK(t >= memory * (1 - 1e-9));
     ++checked;
@@ -117,15 +125,8 @@ TEST_CASE("physics: 7B decode on one HBM3 stack is HBM-bound, >= weights / bandw
   CHECK(rep.at("time_estimated").get<bool>());
   CHECK(rep.at("total_time_s").get<double>() >= weights / peak);
   // HBM-bound: the ops the report calls HBM-bound take most of the simulated time.
-  std::istringstream in(tessera::sim::read_file(out + "/ops.csv"));
-  std::string line;
-  std::getline(in, line);
   double hbm = 0, all = 0;
-  while (std::getline(in, line)) {
-    std::vector<std::string> f;
-    std::stringstream ss(line);
-    for (std::string x; std::getline(ss, x, ',');) f.push_back(x);
-    if (f.size() != 13 || f[3] != "1") continue;
+  for (const auto& f : simulated_ops(out)) {
     all += std::stod(f[7]);
     if (f[12].rfind("HBM", 0) == 0) hbm += std::stod(f[7]);
   }
