@@ -38,12 +38,15 @@ Network::Network(sc_core::sc_module_name name, const NocConfig& cfg, uint32_t kx
     initiator.emplace_back(std::make_unique<tlm_utils::simple_initiator_socket_tagged<Network>>(
         ("initiator" + std::to_string(i)).c_str()));
     initiator.back()->register_nb_transport_bw(this, &Network::nb_transport_bw, int(i));
-    serve_ev_.emplace_back(std::make_unique<sc_core::sc_event>());
     // Several server threads per interface, so that a target with parallelism of its
     // own (an HBM stack with many banks and channels) sees many requests at once;
     // one thread would serialise them behind each other's latency.
-    idle_servers_.push_back(0);
-    for (uint32_t k = 0; k < kServersPerNode; ++k) spawn_server(i);
+    sleeping_.emplace_back();
+    awake_.push_back(0);
+    for (uint32_t k = 0; k < kServersPerNode; ++k) {
+      spawn_server(i);
+      ++awake_[i];
+    }
   }
   txn_latency_ = &stats.histogram("transaction_latency", "ps",
                                   "request entering the network to response delivered");
@@ -179,12 +182,7 @@ void Network::on_packet(uint32_t, const Packet& p, uint64_t) {
     }
     if (--t.req_left == 0) {
       serve_q_[t.dst].push_back(p.tag);
-      // A request that finds every server busy gets a new one: a server blocks until
-      // its target answers, and a target may forward over a link into another
-      // network, so a fixed pool could close a cycle of waits between chiplets that
-      // the hardware (buffered link adapters) would not have.
-      if (idle_servers_[t.dst] < serve_q_[t.dst].size()) spawn_server(t.dst);
-      serve_ev_[t.dst]->notify(SC_ZERO_TIME);
+      dispatch(t.dst);
     }
     return;
   }
@@ -199,18 +197,37 @@ void Network::on_packet(uint32_t, const Packet& p, uint64_t) {
   txns_.erase(it);
 }
 
-void Network::spawn_server(uint32_t node) {
-  sc_core::sc_spawn_options opt;
-  sc_core::sc_spawn([this, node] { serve_thread(node); }, sc_core::sc_gen_unique_name("serve"),
-                    &opt);
-  // Counted idle from now on, so a burst of requests in one delta spawns enough.
-  ++idle_servers_[node];
+void Network::dispatch(uint32_t node) {
+  while (awake_[node] < serve_q_[node].size()) {
+    if (!sleeping_[node].empty()) {
+      sleeping_[node].front()->notify(SC_ZERO_TIME);
+      sleeping_[node].pop_front();
+    } else {
+      // A request that finds every server busy gets a new one: a server blocks until
+      // its target answers, and a target may forward over a link into another
+      // network, so a fixed pool could close a cycle of waits between chiplets that
+      // the hardware (buffered link adapters) would not have.
+      spawn_server(node);
+    }
+    ++awake_[node];
+  }
 }
 
-void Network::serve_thread(uint32_t node) {
+void Network::spawn_server(uint32_t node) {
+  sc_core::sc_event* ev = &server_ev_.emplace_back();
+  sc_core::sc_spawn_options opt;
+  sc_core::sc_spawn([this, node, ev] { serve_thread(node, ev); },
+                    sc_core::sc_gen_unique_name("serve"), &opt);
+}
+
+void Network::serve_thread(uint32_t node, sc_core::sc_event* ev) {
+  --awake_[node];  // counted awake when spawned
   while (true) {
-    while (serve_q_[node].empty()) wait(*serve_ev_[node]);  // notify wakes every server
-    --idle_servers_[node];                                  // spawn_server counted this thread idle
+    while (serve_q_[node].empty()) {
+      sleeping_[node].push_back(ev);
+      wait(*ev);
+      --awake_[node];
+    }
     const uint64_t tag = serve_q_[node].front();
     serve_q_[node].pop_front();
     Txn& t = txns_.at(tag);
@@ -220,7 +237,6 @@ void Network::serve_thread(uint32_t node) {
     Txn& t2 = txns_.at(tag);
     sync_core();
     send_packets(node, t2.src, response_flits(*t2.trans), 1, tag);
-    ++idle_servers_[node];
   }
 }
 

@@ -75,8 +75,10 @@ class Network : public sc_core::sc_module, private PacketSink {
   uint32_t packets_for(uint32_t flits) const;
   void on_packet(uint32_t id, const Packet& p, uint64_t now) override;
   void step_method();
-  void serve_thread(uint32_t node);
+  void serve_thread(uint32_t node, sc_core::sc_event* ev);
   void spawn_server(uint32_t node);
+  // Wakes (or spawns) exactly as many servers as requests wait at `node`.
+  void dispatch(uint32_t node);
   void respond_method_for(uint32_t node);
   void sync_core();
 
@@ -88,8 +90,10 @@ class Network : public sc_core::sc_module, private PacketSink {
   uint64_t next_tag_ = 1;
   sc_core::sc_event wake_;
   std::vector<std::deque<uint64_t>> serve_q_;  // per node: requests for its target
-  std::vector<std::unique_ptr<sc_core::sc_event>> serve_ev_;
-  std::vector<size_t> idle_servers_;  // per node: servers waiting for a request
+  // Each server thread sleeps on its own event, so a request wakes one server, not all.
+  std::deque<sc_core::sc_event> server_ev_;               // stable addresses
+  std::vector<std::deque<sc_core::sc_event*>> sleeping_;  // per node: parked servers
+  std::vector<size_t> awake_;  // per node: servers woken or spawned, not yet at the queue
   std::vector<std::deque<tlm::tlm_generic_payload*>> held_req_;  // END_REQ withheld
   std::vector<std::deque<tlm::tlm_generic_payload*>> resp_q_;    // BEGIN_RESP to send
   std::vector<uint8_t> resp_busy_;                               // a BEGIN_RESP awaits END_RESP

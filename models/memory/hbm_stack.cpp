@@ -112,8 +112,8 @@ void HbmStack::run() {
   if (!done.empty()) resp_event_.notify(SC_ZERO_TIME);
   done.clear();
   if (core_.can_submit()) {
-    accept_event_.notify(SC_ZERO_TIME);
     try_accept();
+    wake_next_acceptor();
   }
   schedule_wake();
 }
@@ -140,15 +140,26 @@ void HbmStack::b_transport(tlm::tlm_generic_payload& t, sc_time& delay) {
   delay = SC_ZERO_TIME;
   const uint64_t addr = t.get_address();
   if (reject_if_bad(t)) return;
-  while (pending_req_ || !core_.can_submit()) wait(accept_event_);
+  if (pending_req_ || !core_.can_submit() || !accept_waiters_.empty()) {
+    sc_event space;
+    accept_waiters_.push_back(&space);
+    while (accept_waiters_.front() != &space || pending_req_ || !core_.can_submit()) wait(space);
+    accept_waiters_.pop_front();
+  }
   sc_event done;
   const uint64_t tag = (next_btag_++ << 1) | 1;  // odd: never a payload address
   blocking_[tag] = &done;
   core_.submit(addr - base_, t.get_data_length(), t.is_write(), tag,
                std::max(cycle_now(), core_.now()));
   schedule_wake();
+  wake_next_acceptor();
   wait(done);
   t.set_response_status(tlm::TLM_OK_RESPONSE);
+}
+
+void HbmStack::wake_next_acceptor() {
+  if (!accept_waiters_.empty() && !pending_req_ && core_.can_submit())
+    accept_waiters_.front()->notify(SC_ZERO_TIME);
 }
 
 void HbmStack::publish_stats(const sc_time& sim_time) {

@@ -64,7 +64,10 @@ class HbmStack : public sc_core::sc_module {
   tlm_utils::peq_with_cb_and_phase<HbmStack> peq_;
   sc_core::sc_event wake_event_;
   sc_core::sc_event resp_event_;
-  sc_core::sc_event accept_event_;
+  // b_transport callers waiting for transaction-queue space, oldest first: only the
+  // oldest is woken when space frees (no herd of wake-ups, no starvation).
+  std::deque<sc_core::sc_event*> accept_waiters_;
+  void wake_next_acceptor();
   tlm::tlm_generic_payload* pending_req_ = nullptr;  // waiting for queue space
   std::deque<tlm::tlm_generic_payload*> responses_;
   bool resp_busy_ = false;                           // BEGIN_RESP sent, END_RESP not yet received

@@ -25,11 +25,20 @@ const char* to_string(StatKind k) {
   return "?";
 }
 
-void Histogram::sample(uint64_t v, uint64_t n) {
-  if (n == 0) return;
-  bins_[v] += n;
-  sum_ += static_cast<unsigned __int128>(v) * n;
-  count_ += n;
+void Histogram::merge() const {
+  std::sort(pending_.begin(), pending_.end());
+  auto hint = bins_.begin();
+  for (size_t i = 0; i < pending_.size();) {
+    const uint64_t v = pending_[i].first;
+    uint64_t n = 0;
+    for (; i < pending_.size() && pending_[i].first == v; ++i) n += pending_[i].second;
+    hint = bins_.lower_bound(v);
+    if (hint != bins_.end() && hint->first == v)
+      hint->second += n;
+    else
+      hint = bins_.emplace_hint(hint, v, n);
+  }
+  pending_.clear();
 }
 
 uint64_t Histogram::percentile(double p) const {
@@ -39,7 +48,7 @@ uint64_t Histogram::percentile(double p) const {
   uint64_t rank = static_cast<uint64_t>(std::ceil(p / 100.0 * double(count_)));
   if (rank == 0) rank = 1;
   uint64_t seen = 0;
-  for (const auto& [v, n] : bins_) {
+  for (const auto& [v, n] : bins()) {
     seen += n;
     if (seen >= rank) return v;
   }

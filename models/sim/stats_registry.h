@@ -73,18 +73,32 @@ class Average {
 // percentiles are exact, memory grows with the number of distinct values only.
 class Histogram {
  public:
-  void sample(uint64_t v, uint64_t n = 1);
+  void sample(uint64_t v, uint64_t n = 1) {
+    if (n == 0) return;
+    sum_ += static_cast<unsigned __int128>(v) * n;
+    count_ += n;
+    // Hot path: samples are appended and merged into the exact bins in sorted batches
+    // (a map insertion per sample was a tenth of a whole-model run).
+    pending_.push_back({v, n});
+    if (pending_.size() >= kPendingMax) merge();
+  }
   uint64_t count() const { return count_; }
   double mean() const { return count_ ? double(sum_) / double(count_) : 0.0; }
-  uint64_t min() const { return count_ ? bins_.begin()->first : 0; }
-  uint64_t max() const { return count_ ? bins_.rbegin()->first : 0; }
+  uint64_t min() const { return count_ ? bins().begin()->first : 0; }
+  uint64_t max() const { return count_ ? bins().rbegin()->first : 0; }
   // The smallest sample value v such that at least p% of samples are <= v
   // (nearest-rank definition). p in [0, 100]; 0 samples give 0.
   uint64_t percentile(double p) const;
-  const std::map<uint64_t, uint64_t>& bins() const { return bins_; }
+  const std::map<uint64_t, uint64_t>& bins() const {
+    if (!pending_.empty()) merge();
+    return bins_;
+  }
 
  private:
-  std::map<uint64_t, uint64_t> bins_;
+  static constexpr size_t kPendingMax = 1 << 14;
+  void merge() const;
+  mutable std::map<uint64_t, uint64_t> bins_;
+  mutable std::vector<std::pair<uint64_t, uint64_t>> pending_;
   unsigned __int128 sum_ = 0;
   uint64_t count_ = 0;
 };
