@@ -99,8 +99,16 @@ uint64_t Network::start(uint32_t src, tlm::tlm_generic_payload& trans, bool nb,
     throw sim::SimulationError("noc: address 0x" + std::to_string(trans.get_address()) +
                                " decodes to endpoint " + std::to_string(dst) + " of " +
                                std::to_string(core_.num_nodes()));
-  const uint64_t tag = next_tag_++;
+  uint64_t tag;
+  if (free_tags_.empty()) {
+    tag = txns_.size();
+    txns_.emplace_back();
+  } else {
+    tag = free_tags_.back();
+    free_tags_.pop_back();
+  }
   Txn& t = txns_[tag];
+  t = Txn{};
   t.trans = &trans;
   t.src = src;
   t.dst = dst;
@@ -166,35 +174,37 @@ void Network::respond_method_for(uint32_t n) {
 }
 
 void Network::on_packet(uint32_t, const Packet& p, uint64_t) {
-  auto it = txns_.find(p.tag);
-  if (it == txns_.end()) return;
-  Txn& t = it->second;
   if (p.mclass == 0) {
-    --req_queued_[t.src];
+    const uint32_t src = txns_[p.tag].src;
+    --req_queued_[src];
     // Room at the interface again: admit a held request (its END_REQ goes back now).
-    while (!held_req_[t.src].empty() && req_queued_[t.src] < kRequestQueuePackets) {
-      tlm::tlm_generic_payload* h = held_req_[t.src].front();
-      held_req_[t.src].pop_front();
-      start(t.src, *h, true, nullptr);
+    while (!held_req_[src].empty() && req_queued_[src] < kRequestQueuePackets) {
+      tlm::tlm_generic_payload* h = held_req_[src].front();
+      held_req_[src].pop_front();
+      start(src, *h, true, nullptr);  // may grow txns_
       tlm::tlm_phase ph = tlm::END_REQ;
       sc_time d = SC_ZERO_TIME;
-      (*target[t.src])->nb_transport_bw(*h, ph, d);
+      (*target[src])->nb_transport_bw(*h, ph, d);
     }
+    Txn& t = txns_[p.tag];
     if (--t.req_left == 0) {
       serve_q_[t.dst].push_back(p.tag);
       dispatch(t.dst);
     }
     return;
   }
+  Txn& t = txns_[p.tag];
   if (--t.resp_left > 0) return;
   txn_latency_->sample(sc_core::sc_time_stamp().value() - t.start_ps);
-  if (t.nb) {
-    resp_q_[t.src].push_back(t.trans);
-    respond_method_for(t.src);
+  const Txn done = t;  // the slot is free from here on
+  t.trans = nullptr;
+  free_tags_.push_back(p.tag);
+  if (done.nb) {
+    resp_q_[done.src].push_back(done.trans);
+    respond_method_for(done.src);
   } else {
-    t.done->notify(SC_ZERO_TIME);
+    done.done->notify(SC_ZERO_TIME);
   }
-  txns_.erase(it);
 }
 
 void Network::dispatch(uint32_t node) {
@@ -230,11 +240,11 @@ void Network::serve_thread(uint32_t node, sc_core::sc_event* ev) {
     }
     const uint64_t tag = serve_q_[node].front();
     serve_q_[node].pop_front();
-    Txn& t = txns_.at(tag);
+    Txn& t = txns_[tag];
     sc_time d = SC_ZERO_TIME;
     (*initiator[node])->b_transport(*t.trans, d);
     wait(d);
-    Txn& t2 = txns_.at(tag);
+    Txn& t2 = txns_[tag];  // the table may have grown while the target ran
     sync_core();
     send_packets(node, t2.src, response_flits(*t2.trans), 1, tag);
   }

@@ -86,8 +86,9 @@ class Network : public sc_core::sc_module, private PacketSink {
   sim::ClockDomain clock_;
   Decoder decode_;
   NetworkCore core_;
-  std::map<uint64_t, Txn> txns_;
-  uint64_t next_tag_ = 1;
+  // Transactions in flight, by tag (a slot of this table; slots are reused).
+  std::vector<Txn> txns_;
+  std::vector<uint64_t> free_tags_;
   sc_core::sc_event wake_;
   std::vector<std::deque<uint64_t>> serve_q_;  // per node: requests for its target
   // Each server thread sleeps on its own event, so a request wakes one server, not all.

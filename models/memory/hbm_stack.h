@@ -11,8 +11,8 @@
 
 #include <cstdint>
 #include <deque>
-#include <map>
 #include <memory>
+#include <unordered_map>
 
 #include <tlm_utils/peq_with_cb_and_phase.h>
 #include <tlm_utils/simple_target_socket.h>
@@ -70,8 +70,8 @@ class HbmStack : public sc_core::sc_module {
   void wake_next_acceptor();
   tlm::tlm_generic_payload* pending_req_ = nullptr;  // waiting for queue space
   std::deque<tlm::tlm_generic_payload*> responses_;
-  bool resp_busy_ = false;                           // BEGIN_RESP sent, END_RESP not yet received
-  std::map<uint64_t, sc_core::sc_event*> blocking_;  // b_transport callers by tag
+  bool resp_busy_ = false;  // BEGIN_RESP sent, END_RESP not yet received
+  std::unordered_map<uint64_t, sc_core::sc_event*> blocking_;  // b_transport callers by tag
   uint64_t next_btag_ = 1;
   sim::Counter& rejected_;
 };

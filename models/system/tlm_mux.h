@@ -6,7 +6,7 @@
 #pragma once
 
 #include <deque>
-#include <map>
+#include <unordered_map>
 
 #include <tlm_utils/multi_passthrough_target_socket.h>
 #include <tlm_utils/simple_initiator_socket.h>
@@ -31,7 +31,7 @@ class TlmMux : public sc_core::sc_module {
   tlm::tlm_sync_enum begin(tlm::tlm_generic_payload& p, tlm::tlm_phase& ph, sc_core::sc_time& t);
   void next_method();  // forwards the oldest queued request once the channel is free
 
-  std::map<tlm::tlm_generic_payload*, int> owner_;
+  std::unordered_map<tlm::tlm_generic_payload*, int> owner_;  // looked up, never iterated
   std::deque<tlm::tlm_generic_payload*> waiting_;
   tlm::tlm_generic_payload* open_ = nullptr;  // BEGIN_REQ sent downstream, no END_REQ yet
   sc_core::sc_event free_ev_;
