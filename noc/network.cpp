@@ -29,6 +29,8 @@ Network::Network(sc_core::sc_module_name name, const NocConfig& cfg, uint32_t kx
   held_req_.resize(n);
   resp_q_.resize(n);
   resp_busy_.assign(n, 0);
+  at_q_.resize(n);
+  at_open_.assign(n, nullptr);
   req_queued_.assign(n, 0);
   for (uint32_t i = 0; i < n; ++i) {
     target.emplace_back(std::make_unique<tlm_utils::simple_target_socket_tagged<Network>>(
@@ -155,9 +157,57 @@ tlm::tlm_sync_enum Network::nb_transport_fw(int node, tlm::tlm_generic_payload& 
   return tlm::TLM_ACCEPTED;
 }
 
-tlm::tlm_sync_enum Network::nb_transport_bw(int, tlm::tlm_generic_payload&, tlm::tlm_phase&,
-                                            sc_time&) {
-  return tlm::TLM_ACCEPTED;  // targets are called with b_transport
+tlm::tlm_sync_enum Network::nb_transport_bw(int node, tlm::tlm_generic_payload& trans,
+                                            tlm::tlm_phase& phase, sc_time&) {
+  const uint32_t n = uint32_t(node);
+  if (phase == tlm::END_REQ) {
+    if (at_open_[n] == &trans) at_open_[n] = nullptr;
+    at_send(n);
+    return tlm::TLM_ACCEPTED;
+  }
+  if (phase == tlm::BEGIN_RESP) {
+    // Responses are taken at once (END_RESP in the return).
+    at_respond(n, trans);
+    at_send(n);
+    phase = tlm::END_RESP;
+    return tlm::TLM_COMPLETED;
+  }
+  return tlm::TLM_ACCEPTED;
+}
+
+void Network::at_send(uint32_t n) {
+  while (!at_open_[n] && !at_q_[n].empty()) {
+    const uint64_t tag = at_q_[n].front();
+    at_q_[n].pop_front();
+    tlm::tlm_generic_payload& trans = *txns_[tag].trans;
+    at_tag_[&trans] = tag;
+    at_open_[n] = &trans;
+    tlm::tlm_phase ph = tlm::BEGIN_REQ;
+    sc_time d = SC_ZERO_TIME;
+    const tlm::tlm_sync_enum s = (*initiator[n])->nb_transport_fw(trans, ph, d);
+    if (s == tlm::TLM_ACCEPTED) continue;  // END_REQ (or BEGIN_RESP) comes on bw
+    if (s == tlm::TLM_UPDATED && ph == tlm::END_REQ) {
+      at_open_[n] = nullptr;
+    } else if (s == tlm::TLM_UPDATED && ph == tlm::BEGIN_RESP) {
+      at_respond(n, trans);
+      tlm::tlm_phase end = tlm::END_RESP;
+      sc_time ed = SC_ZERO_TIME;
+      (*initiator[n])->nb_transport_fw(trans, end, ed);
+    } else if (s == tlm::TLM_COMPLETED) {
+      at_respond(n, trans);
+    }
+  }
+}
+
+void Network::at_respond(uint32_t n, tlm::tlm_generic_payload& trans) {
+  auto it = at_tag_.find(&trans);
+  if (it == at_tag_.end())
+    throw sim::SimulationError("noc: a response for a request that is not outstanding");
+  const uint64_t tag = it->second;
+  at_tag_.erase(it);
+  if (at_open_[n] == &trans) at_open_[n] = nullptr;  // BEGIN_RESP ends the request phase too
+  sync_core();
+  send_packets(n, txns_[tag].src, response_flits(trans), 1, tag);
 }
 
 void Network::respond_method_for(uint32_t n) {
@@ -188,8 +238,13 @@ void Network::on_packet(uint32_t, const Packet& p, uint64_t) {
     }
     Txn& t = txns_[p.tag];
     if (--t.req_left == 0) {
-      serve_q_[t.dst].push_back(p.tag);
-      dispatch(t.dst);
+      if (nonblocking_ && nonblocking_(t.trans->get_address())) {
+        at_q_[t.dst].push_back(p.tag);
+        at_send(t.dst);
+      } else {
+        serve_q_[t.dst].push_back(p.tag);
+        dispatch(t.dst);
+      }
     }
     return;
   }

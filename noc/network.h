@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 #include <tlm_utils/simple_initiator_socket.h>
@@ -41,6 +42,12 @@ class Network : public sc_core::sc_module, private PacketSink {
   std::vector<std::unique_ptr<tlm_utils::simple_target_socket_tagged<Network>>> target;
   std::vector<std::unique_ptr<tlm_utils::simple_initiator_socket_tagged<Network>>> initiator;
   NetworkCore& core() { return core_; }
+  // Requests whose address passes `f` are handed to the target at their node with the
+  // approximately-timed base protocol (the target must take it: an HBM stack), the
+  // others with b_transport from a server thread. AT needs no thread per request.
+  void set_nonblocking_targets(std::function<bool(uint64_t addr)> f) {
+    nonblocking_ = std::move(f);
+  }
   // Brings router/link counters and utilisation up to date (also at end of simulation).
   // Copies router/link counters into the stats; utilisation over `cycles` (default:
   // up to the last cycle the network stepped).
@@ -76,6 +83,9 @@ class Network : public sc_core::sc_module, private PacketSink {
   void on_packet(uint32_t id, const Packet& p, uint64_t now) override;
   void step_method();
   void serve_thread(uint32_t node, sc_core::sc_event* ev);
+  // AT requests at a node: sends BEGIN_REQ for queued ones while the socket is free.
+  void at_send(uint32_t node);
+  void at_respond(uint32_t node, tlm::tlm_generic_payload& trans);
   void spawn_server(uint32_t node);
   // Wakes (or spawns) exactly as many servers as requests wait at `node`.
   void dispatch(uint32_t node);
@@ -95,9 +105,13 @@ class Network : public sc_core::sc_module, private PacketSink {
   std::deque<sc_core::sc_event> server_ev_;               // stable addresses
   std::vector<std::deque<sc_core::sc_event*>> sleeping_;  // per node: parked servers
   std::vector<size_t> awake_;  // per node: servers woken or spawned, not yet at the queue
-  std::vector<std::deque<tlm::tlm_generic_payload*>> held_req_;  // END_REQ withheld
-  std::vector<std::deque<tlm::tlm_generic_payload*>> resp_q_;    // BEGIN_RESP to send
-  std::vector<uint8_t> resp_busy_;                               // a BEGIN_RESP awaits END_RESP
+  std::function<bool(uint64_t)> nonblocking_;
+  std::vector<std::deque<uint64_t>> at_q_;  // per node: AT requests waiting for the socket
+  std::vector<const tlm::tlm_generic_payload*> at_open_;  // per node: awaits END_REQ
+  std::unordered_map<const tlm::tlm_generic_payload*, uint64_t> at_tag_;  // at the target
+  std::vector<std::deque<tlm::tlm_generic_payload*>> held_req_;           // END_REQ withheld
+  std::vector<std::deque<tlm::tlm_generic_payload*>> resp_q_;             // BEGIN_RESP to send
+  std::vector<uint8_t> resp_busy_;  // a BEGIN_RESP awaits END_RESP
   std::vector<size_t> req_queued_;  // request packets waiting at each interface
   sim::Histogram* txn_latency_;
 };

@@ -170,6 +170,12 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
         sc_name(cname + ".noc").c_str(), ch.noc, tx, ty,
         sim::ClockDomain::from_mhz(cname + ".noc.clock", ch.noc_clock_mhz), node_of,
         sim::StatsScope(stats, cname + ".noc"), &energy);
+    // This chiplet's HBM stacks take approximately-timed requests (no server thread per
+    // request); tiles and links are served with b_transport.
+    c.noc->set_nonblocking_targets([this, g](uint64_t addr) {
+      const Target t = map_.decode(addr);
+      return t.kind == Target::kHbm && map_.owner_chiplet(t) == g;
+    });
     // Per node: demux ports (tile, stacks, links, fabric) and the mux.
     for (uint32_t node = 0; node < nodes; ++node) {
       auto& ports = c.ports[node];

@@ -1,6 +1,8 @@
 // Interconnect glue at a NoC node: requests the network delivers to this node go to
 // one of the node's targets (the tile's scratchpad port, an HBM stack, the outbound
 // side of a die-to-die or fabric link), chosen by a routing function of the address.
+// Blocking calls pass through; so do approximately-timed ones (forward path routed by
+// address, backward path returned to the one initiator), for targets that take them.
 #pragma once
 
 #include <functional>
@@ -24,6 +26,10 @@ class TlmDemux : public sc_core::sc_module {
 
  private:
   void b_transport(tlm::tlm_generic_payload& p, sc_core::sc_time& t);
+  tlm::tlm_sync_enum nb_transport_fw(tlm::tlm_generic_payload& p, tlm::tlm_phase& ph,
+                                     sc_core::sc_time& t);
+  tlm::tlm_sync_enum nb_transport_bw(int port, tlm::tlm_generic_payload& p, tlm::tlm_phase& ph,
+                                     sc_core::sc_time& t);
   Route route_;
 };
 
