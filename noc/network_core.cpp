@@ -171,12 +171,12 @@ void NetworkCore::step_interface(uint32_t node) {
     if (sq.cur < 0) {
       if (sq.q.empty()) continue;
       const uint32_t base = vc_base(cl, 0);
+      // The free VC with the most credits (lowest on a tie): a VC whose buffer is
+      // still draining the previous packet would stall the new one behind it.
       int32_t pick = -1;
       for (uint32_t v = base; v < base + vcs_per_dateline_; ++v)
-        if (!ni.busy[v]) {
+        if (!ni.busy[v] && (pick < 0 || ni.credits[v] > ni.credits[uint32_t(pick)]))
           pick = int32_t(v);
-          break;
-        }
       if (pick < 0) continue;
       sq.cur = int32_t(sq.q.front());
       sq.q.pop_front();
