@@ -89,7 +89,9 @@ void DmaEngine::transfer(const DmaDesc& d, bool to_remote) {
 
 void DmaEngine::issue(uint64_t remote, uint8_t* buf, uint32_t bytes, bool write,
                       uint64_t copy_remote, uint8_t* copy_local, uint32_t copy_bytes) {
+  ++slot_waiters_;
   while (pool_.empty() || open_req_) wait(progress_);
+  --slot_waiters_;
   tlm::tlm_generic_payload* p = pool_.back();
   pool_.pop_back();
   p->acquire();
@@ -119,7 +121,9 @@ void DmaEngine::write_word(uint64_t remote_addr, uint32_t value) {
   // A posted write: it returns once the request is on its way, so a burst of signals
   // (a barrier's release) pipelines instead of paying one round trip each. Each slot
   // keeps its own copy of the value until its response returns.
+  ++slot_waiters_;
   while (pool_.empty() || open_req_) wait(progress_);
+  --slot_waiters_;
   const size_t slot = slot_of(*pool_.back());
   words_[slot] = value;
   issue(remote_addr, reinterpret_cast<uint8_t*>(&words_[slot]), 4, true, 0, nullptr, 0);
@@ -159,7 +163,9 @@ void DmaEngine::complete(tlm::tlm_generic_payload& p) {
   if (open_req_ == &p) open_req_ = nullptr;
   --in_flight_;
   p.release();
-  progress_.notify(sc_core::SC_ZERO_TIME);
+  // A thread draining its transfer only needs the last completion; one waiting for a
+  // slot needs each (a wake per burst was a thread switch per burst).
+  if (slot_waiters_ > 0 || in_flight_ == 0) progress_.notify(sc_core::SC_ZERO_TIME);
 }
 
 }  // namespace tessera::tile

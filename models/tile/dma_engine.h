@@ -67,6 +67,7 @@ class DmaEngine : public sc_core::sc_module, public tlm::tlm_mm_interface {
   uint32_t in_flight_ = 0;
   tlm::tlm_generic_payload* open_req_ = nullptr;  // its BEGIN_REQ awaits END_REQ
   sc_core::sc_event progress_;
+  uint32_t slot_waiters_ = 0;  // threads in issue()/write_word() waiting for a slot
   sim::Counter& bytes_read_;
   sim::Counter& bytes_written_;
   sim::Counter& bursts_;
