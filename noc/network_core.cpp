@@ -64,14 +64,14 @@ NetworkCore::NetworkCore(const NocConfig& cfg, const Topology& topo, uint32_t me
     for (uint32_t p = 0; p < P; ++p) {
       const PortPeer& pp = topo_.peer(r, p);
       if (pp.node >= 0)
-        rt.down_[p] = LinkEnd{uint32_t(pp.node), 0, 1, 1};
+        rt.port_[p].down = LinkEnd{uint32_t(pp.node), 0, 1, 1};
       else if (pp.router >= 0)
-        rt.down_[p] = LinkEnd{uint32_t(pp.router), pp.port, 0, 1};
+        rt.port_[p].down = LinkEnd{uint32_t(pp.router), pp.port, 0, 1};
       const Upstream& u = upstream_[size_t(r) * P + p];
       if (u.node >= 0)
-        rt.up_[p] = LinkEnd{uint32_t(u.node), 0, 1, 1};
+        rt.port_[p].up = LinkEnd{uint32_t(u.node), 0, 1, 1};
       else if (u.router >= 0)
-        rt.up_[p] = LinkEnd{uint32_t(u.router), u.port, 0, 1};
+        rt.port_[p].up = LinkEnd{uint32_t(u.router), u.port, 0, 1};
     }
   }
   uint64_t span =
@@ -309,7 +309,7 @@ void NetworkCore::publish(uint64_t cycles) {
   for (uint32_t r = 0; r < routers_.size(); ++r) {
     uint64_t total = 0;
     for (uint32_t p = 0; p < P; ++p) {
-      const uint64_t sent = routers_[r].sent[p];
+      const uint64_t sent = routers_[r].sent(p);
       total += sent;
       sim::Counter* c = link_flits_[size_t(r) * P + p];
       if (!c) continue;

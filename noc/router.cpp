@@ -15,55 +15,55 @@ Router::Router(uint32_t id, uint32_t ports, uint32_t vcs, uint32_t depth, bool i
       depth_(depth),
       islip_(islip),
       wait_tail_credit_(wait_tail_credit) {
-  va_mask_.assign(ports, 0);
-  sa_mask_.assign(ports, 0);
   va_ports_.assign((ports + 63) / 64, 0);
   sa_ports_.assign((ports + 63) / 64, 0);
   in_.resize(size_t(ports) * vcs);
   out_.resize(size_t(ports) * vcs);
-  eject_.assign(ports, 0);
+  port_.resize(ports);
   buf_.resize(size_t(ports) * vcs * depth);
-  va_ptr_.assign(size_t(ports) * vcs, 0);
-  sa_in_ptr_.assign(ports, 0);
-  sa_out_ptr_.assign(ports, 0);
-  va_best_.assign(size_t(ports) * vcs, -1);
-  sa_req_vc_.assign(ports, 0);
-  sa_best_.assign(ports, -1);
-  down_.assign(ports, LinkEnd{});
-  up_.assign(ports, LinkEnd{});
   va_waiters_.resize(ports);
-  sent.assign(ports, 0);
-  touched_.reserve(size_t(ports) * vcs);
+  touched_.assign(size_t(ports) * vcs, 0);
 }
 
 void Router::set_output(uint32_t port, bool eject, int32_t credits) {
-  eject_[port] = eject;
+  port_[port].eject = eject;
   for (uint32_t v = 0; v < vcs_; ++v)
     out_[port * vcs_ + v].credits = eject ? INT32_MAX / 2 : credits;
 }
 
 // The per-cycle work is proportional to what is active: only input ports with a bit in
 // va_ports_/sa_ports_ are visited, only their requesting VCs (bit masks), and only
-// output ports that received a request are arbitrated.
+// output ports that received a request are arbitrated. The arrays are read through
+// local pointers: a store through a byte-sized field may alias anything, and would
+// otherwise make the compiler reload every vector's base after each one.
 void Router::step(NetworkCore& core, uint64_t now) {
   const RouterTiming& t = core.timing_;
-  const uint32_t nin = ports_ * vcs_;
+  const uint32_t vcs = vcs_, depth = depth_, nports = ports_;
+  const uint32_t nin = nports * vcs;
   const uint32_t words = uint32_t(sa_ports_.size());
+  InVc* const in = in_.data();
+  OutVc* const out = out_.data();
+  Port* const pt = port_.data();
+  Flit* const buf = buf_.data();
+  uint64_t* const va_ports = va_ports_.data();
+  uint64_t* const sa_ports = sa_ports_.data();
+  uint32_t* const touched = touched_.data();  // nin entries: enough for any cycle
+  uint32_t ntouched = 0;
 
   // Route computation and VC allocation requests (input stage of the separable
   // VC allocator: each input VC asks for one free output VC). Only VCs holding a
   // packet that has no output VC yet take part.
   if (waiting_ > 0) {
-    touched_.clear();
     const Topology& topo = core.topo_;
+    const Packet* const packets = core.packets_.data();
     const uint32_t n = core.vcs_per_dateline_;
     for (uint32_t w = 0; w < words; ++w)
-      for (uint64_t pm = va_ports_[w]; pm; pm &= pm - 1) {
+      for (uint64_t pm = va_ports[w]; pm; pm &= pm - 1) {
         const uint32_t port = w * 64 + uint32_t(__builtin_ctzll(pm));
-        for (uint32_t m = va_mask_[port]; m; m &= m - 1) {
+        for (uint32_t m = pt[port].va_mask; m; m &= m - 1) {
           const uint32_t v = uint32_t(__builtin_ctz(m));
-          const uint32_t ivc = port * vcs_ + v;
-          InVc& iv = in_[ivc];
+          const uint32_t ivc = port * vcs + v;
+          InVc& iv = in[ivc];
           if (iv.state == kIdle) {
             // A new packet's head is at the front: route computation starts now.
             iv.state = kRouting;
@@ -72,20 +72,21 @@ void Router::step(NetworkCore& core, uint64_t now) {
           }
           if (iv.state == kRouting) {
             if (now < iv.ready) continue;
-            iv.route = topo.route(id_, port, iv.in_class, core.packets_[front(ivc).pkt].dst);
+            iv.route =
+                topo.route(id_, port, iv.in_class, packets[buf[ivc * depth + iv.head].pkt].dst);
             iv.state = kVcAlloc;
           }
           if (now < iv.ready) continue;
-          const uint32_t mclass = core.packets_[front(ivc).pkt].mclass;
+          const uint32_t mclass = packets[buf[ivc * depth + iv.head].pkt].mclass;
           // Among the candidate ports, a free output VC of the right class on the port
           // with the most credit (adaptive routing); ties keep the first candidate.
           int32_t pick = -1, pick_score = -1;
           for (uint32_t c = 0; c < iv.route.n; ++c) {
             const uint32_t op = iv.route.port[c];
-            const uint32_t base = op * vcs_ + core.vc_base(mclass, iv.route.vc_class[c]);
+            const uint32_t base = op * vcs + core.vc_base(mclass, iv.route.vc_class[c]);
             uint32_t k = iv.va_rr >= n ? 0 : iv.va_rr;
             for (uint32_t i = 0; i < n; ++i, k = (k + 1 == n) ? 0 : k + 1) {
-              const OutVc& o = out_[base + k];
+              const OutVc& o = out[base + k];
               if (o.busy) continue;
               if (o.credits > pick_score) {
                 pick_score = o.credits;
@@ -101,57 +102,60 @@ void Router::step(NetworkCore& core, uint64_t now) {
             continue;
           }
           // Output stage: each output VC grants one requester, round-robin from its pointer.
-          int32_t& best = va_best_[pick];
+          int32_t& best = out[pick].va_best;
           if (best < 0) {
-            touched_.push_back(uint32_t(pick));
+            touched[ntouched++] = uint32_t(pick);
             best = int32_t(ivc);
           } else {
-            const uint32_t p = va_ptr_[pick];
+            const uint32_t p = out[pick].va_ptr;
             const uint32_t a = ivc >= p ? ivc - p : ivc + nin - p;
             const uint32_t b = uint32_t(best) >= p ? uint32_t(best) - p : uint32_t(best) + nin - p;
             if (a < b) best = int32_t(ivc);
           }
         }
       }
-    for (uint32_t ovc : touched_) {
-      const uint32_t ivc = uint32_t(va_best_[ovc]);
-      va_best_[ovc] = -1;
-      InVc& iv = in_[ivc];
-      out_[ovc].busy = true;
-      iv.out_port = uint8_t(ovc / vcs_);
-      iv.out_vc = uint8_t(ovc % vcs_);
+    for (uint32_t i = 0; i < ntouched; ++i) {
+      const uint32_t ovc = touched[i];
+      OutVc& o = out[ovc];
+      const uint32_t ivc = uint32_t(o.va_best);
+      o.va_best = -1;
+      InVc& iv = in[ivc];
+      o.busy = true;
+      iv.out_port = uint8_t(ovc / vcs);
+      iv.out_vc = uint8_t(ovc % vcs);
       iv.state = kActive;
       iv.ready = now + t.va;
-      iv.va_rr = uint8_t(uint32_t(iv.va_rr) + 1 >= core.vcs_per_dateline_ ? 0 : iv.va_rr + 1);
-      va_ptr_[ovc] = uint16_t(ivc + 1 == nin ? 0 : ivc + 1);
+      iv.va_rr = uint8_t(uint32_t(iv.va_rr) + 1 >= n ? 0 : iv.va_rr + 1);
+      o.va_ptr = uint16_t(ivc + 1 == nin ? 0 : ivc + 1);
       --waiting_;
-      const uint32_t port = ivc / vcs_, bit = 1u << (ivc - port * vcs_);
+      const uint32_t port = ivc / vcs, bit = 1u << (ivc - port * vcs);
       clear_va(port, bit);
       if (iv.count > 0) set_sa(port, bit);
     }
+    ntouched = 0;
   }
 
   // Switch allocation, separable input-first: each input port picks one ready VC
   // (round-robin), then each output port grants one input port (round-robin).
-  touched_.clear();
   for (uint32_t w = 0; w < words; ++w)
-    for (uint64_t pm = sa_ports_[w]; pm; pm &= pm - 1) {
+    for (uint64_t pm = sa_ports[w]; pm; pm &= pm - 1) {
       const uint32_t p = w * 64 + uint32_t(__builtin_ctzll(pm));
-      const uint32_t m = sa_mask_[p];
+      Port& ip = pt[p];
+      const uint32_t m = ip.sa_mask;
       // Visit the candidate VCs in round-robin order from the port's pointer.
-      const uint32_t ptr = sa_in_ptr_[p];
+      const uint32_t ptr = ip.sa_in_ptr;
       const uint32_t hi = m & (~0u << ptr);
       uint32_t order[2] = {hi, m & ~hi};
       int32_t req = -1;
       for (uint32_t part : order) {
         for (; part; part &= part - 1) {
           const uint32_t v = uint32_t(__builtin_ctz(part));
-          const InVc& iv = in_[p * vcs_ + v];
+          const InVc& iv = in[p * vcs + v];
           if (now < iv.ready) continue;
-          OutVc& o = out_[iv.out_port * vcs_ + iv.out_vc];
+          OutVc& o = out[iv.out_port * vcs + iv.out_vc];
           if (o.credits <= 0) {
             // Park it until a credit for that output VC comes back (credit()).
-            o.parked_owner = int32_t(p * vcs_ + v);
+            o.parked_owner = int32_t(p * vcs + v);
             clear_sa(p, 1u << v);
             continue;
           }
@@ -162,50 +166,61 @@ void Router::step(NetworkCore& core, uint64_t now) {
       }
       if (req < 0) continue;
       const uint32_t v = uint32_t(req);
-      sa_req_vc_[p] = uint8_t(v);
-      if (!islip_) sa_in_ptr_[p] = uint16_t(v + 1 == vcs_ ? 0 : v + 1);
-      const uint32_t op = in_[p * vcs_ + v].out_port;
-      int32_t& best = sa_best_[op];
-      if (best < 0) {
-        touched_.push_back(op);
-        best = int32_t(p);
+      ip.sa_req_vc = uint8_t(v);
+      if (!islip_) ip.sa_in_ptr = uint16_t(v + 1 == vcs ? 0 : v + 1);
+      const uint32_t op = in[p * vcs + v].out_port;
+      Port& o = pt[op];
+      if (o.sa_best < 0) {
+        touched[ntouched++] = op;
+        o.sa_best = int32_t(p);
       } else {
-        const uint32_t optr = sa_out_ptr_[op];
-        const uint32_t a = p >= optr ? p - optr : p + ports_ - optr;
-        const uint32_t b =
-            uint32_t(best) >= optr ? uint32_t(best) - optr : uint32_t(best) + ports_ - optr;
-        if (a < b) best = int32_t(p);
+        const uint32_t optr = o.sa_out_ptr;
+        const uint32_t a = p >= optr ? p - optr : p + nports - optr;
+        const uint32_t b = uint32_t(o.sa_best) >= optr ? uint32_t(o.sa_best) - optr
+                                                       : uint32_t(o.sa_best) + nports - optr;
+        if (a < b) o.sa_best = int32_t(p);
       }
     }
-  if (touched_.empty()) return;
+  if (ntouched == 0) return;
   // Switch allocation, crossbar and link: the flit is in the next buffer after these.
-  const uint64_t flit_at = now + t.sa + t.xbar + t.link, credit_at = now + t.credit;
-  for (uint32_t op : touched_) {
-    const uint32_t ip = uint32_t(sa_best_[op]);
-    sa_best_[op] = -1;
-    const uint32_t v = sa_req_vc_[ip];
-    const uint32_t ivc = ip * vcs_ + v;
-    InVc& iv = in_[ivc];
-    sa_out_ptr_[op] = uint16_t(ip + 1 == ports_ ? 0 : ip + 1);
-    if (islip_) sa_in_ptr_[ip] = uint16_t(v + 1 == vcs_ ? 0 : v + 1);
-    const Flit& f = buf_[size_t(ivc) * depth_ + iv.head];
-    iv.head = uint16_t(uint32_t(iv.head) + 1 == depth_ ? 0 : iv.head + 1);
+  // Every grant of this cycle lands in the same wheel slots.
+  auto& flits = core.flit_wheel_[(now + t.sa + t.xbar + t.link) & core.wheel_mask_];
+  auto& credits = core.credit_wheel_[(now + t.credit) & core.wheel_mask_];
+  for (uint32_t i = 0; i < ntouched; ++i) {
+    const uint32_t op = touched[i];
+    Port& outp = pt[op];
+    const uint32_t ip = uint32_t(outp.sa_best);
+    outp.sa_best = -1;
+    Port& inp = pt[ip];
+    const uint32_t v = inp.sa_req_vc;
+    const uint32_t ivc = ip * vcs + v;
+    InVc& iv = in[ivc];
+    outp.sa_out_ptr = uint16_t(ip + 1 == nports ? 0 : ip + 1);
+    if (islip_) inp.sa_in_ptr = uint16_t(v + 1 == vcs ? 0 : v + 1);
+    const Flit f = buf[ivc * depth + iv.head];
+    iv.head = uint16_t(uint32_t(iv.head) + 1 == depth ? 0 : iv.head + 1);
     --iv.count;
-    --buffered_;
     if (iv.count == 0) clear_sa(ip, 1u << v);
-    OutVc& o = out_[op * vcs_ + iv.out_vc];
+    OutVc& o = out[op * vcs + iv.out_vc];
     --o.credits;
     const bool tail = f.tail();
     // The output VC is free again once the tail is sent (or, with
     // wait_for_tail_credit, once its credit says the tail left the next buffer; an
     // endpoint returns no credits).
-    if (tail && (eject_[op] || !wait_tail_credit_)) {
+    if (tail && (outp.eject || !wait_tail_credit_)) {
       o.busy = false;
       if (!va_waiters_[op].empty()) wake_va(op);
     }
-    core.push_flit(down_[op], f, iv.out_vc, flit_at);
-    core.push_credit(up_[ip], v, tail, credit_at);
-    ++sent[op];
+    NetworkCore::FlitEvent& fe = flits.emplace_back();
+    fe.to = outp.down;
+    fe.flit = f;
+    fe.flit.vc = iv.out_vc;
+    NetworkCore::CreditEvent& ce = credits.emplace_back();
+    ce.id = inp.up.id;
+    ce.port = inp.up.port;
+    ce.vc = uint8_t(v);
+    ce.flags = uint8_t((tail ? 1 : 0) | (inp.up.node ? 2 : 0));
+    ++outp.sent;
     if (tail) {
       iv.state = kIdle;
       clear_sa(ip, 1u << v);
@@ -215,6 +230,10 @@ void Router::step(NetworkCore& core, uint64_t now) {
       }
     }
   }
+  buffered_ -= ntouched;
+  core.in_flight_events_ += 2 * ntouched;
+  core.flit_hops_ += ntouched;
+  if (core.energy_hop_) core.energy_hop_->charge(ntouched);
   core.note_move(now);
 }
 
