@@ -9,8 +9,18 @@ namespace tessera::noc {
 NetworkCore::NetworkCore(const NocConfig& cfg, const Topology& topo, uint32_t message_classes,
                          const sim::StatsScope& stats, sim::EnergyLedger* energy)
     : cfg_(cfg), topo_(topo), mclasses_(message_classes), vcs_(cfg.vcs), stats_(stats) {
-  timing_ = RouterTiming{cfg.routing_cycles,  cfg.vc_alloc_cycles, cfg.sw_alloc_cycles,
-                         cfg.crossbar_cycles, cfg.link_cycles,     cfg.credit_cycles};
+  // Lookahead: the route was computed upstream, no routing stage at this router.
+  timing_ = RouterTiming{cfg.lookahead_routing ? 0 : cfg.routing_cycles,
+                         cfg.vc_alloc_cycles,
+                         cfg.sw_alloc_cycles,
+                         cfg.crossbar_cycles,
+                         cfg.link_cycles,
+                         cfg.credit_cycles};
+  if (cfg.speculative_sa && cfg.vc_alloc_cycles > cfg.sw_alloc_cycles)
+    throw sim::UserError("noc.speculative_sa needs vc_alloc_cycles <= sw_alloc_cycles");
+  if (cfg.lookahead_routing && cfg.routing_cycles > cfg.lookahead_window())
+    throw sim::UserError("noc.lookahead_routing needs routing_cycles <= " +
+                         std::to_string(cfg.lookahead_window()) + " (the cycles it overlaps with)");
   const uint32_t dclasses = topo_.vc_classes();
   if (mclasses_ < 1) mclasses_ = 1;
   if (vcs_ < mclasses_ * dclasses)
@@ -29,7 +39,8 @@ NetworkCore::NetworkCore(const NocConfig& cfg, const Topology& topo, uint32_t me
   link_util_.assign(size_t(topo_.num_routers()) * P, nullptr);
   link_flits_.assign(size_t(topo_.num_routers()) * P, nullptr);
   for (uint32_t r = 0; r < topo_.num_routers(); ++r) {
-    routers_.emplace_back(r, P, vcs_, cfg.vc_buffer_flits, islip, cfg.wait_for_tail_credit);
+    routers_.emplace_back(r, P, vcs_, cfg.vc_buffer_flits, islip, cfg.wait_for_tail_credit,
+                          cfg.speculative_sa);
     Router& rt = routers_.back();
     const sim::StatsScope rs = stats_.child("router" + std::to_string(r));
     router_flits_.push_back(&rs.counter("flits", "flits", "flits switched by this router"));
@@ -277,6 +288,12 @@ void NetworkCore::step() {
   if ((flits_in_network_ > 0 || queued_packets_ > 0) && c - last_move_ > cfg_.watchdog_cycles)
     report_deadlock();
   now_ = c + 1;
+}
+
+uint64_t NetworkCore::misspeculations() const {
+  uint64_t n = 0;
+  for (const Router& r : routers_) n += r.misspeculations();
+  return n;
 }
 
 uint32_t NetworkCore::max_vc_occupancy() const {

@@ -73,6 +73,8 @@ class NetworkCore {
   uint64_t source_queue_packets() const { return queued_packets_; }
   // Largest number of flits ever held in one VC buffer (never above vc_buffer_flits).
   uint32_t max_vc_occupancy() const;
+  // Speculative switch grants wasted by heads that lost their VC (speculative_sa).
+  uint64_t misspeculations() const;
   uint64_t router_flit_hops() const { return flit_hops_; }
   // Brings the per-router and per-link flit counters and the latency histograms up to
   // date and writes link utilisation over `cycles` (call before reading stats, e.g. at

@@ -8,15 +8,17 @@
 namespace tessera::noc {
 
 Router::Router(uint32_t id, uint32_t ports, uint32_t vcs, uint32_t depth, bool islip,
-               bool wait_tail_credit)
+               bool wait_tail_credit, bool speculative)
     : id_(id),
       ports_(ports),
       vcs_(vcs),
       depth_(depth),
       islip_(islip),
-      wait_tail_credit_(wait_tail_credit) {
+      wait_tail_credit_(wait_tail_credit),
+      speculative_(speculative) {
   va_ports_.assign((ports + 63) / 64, 0);
   sa_ports_.assign((ports + 63) / 64, 0);
+  spec_ports_.assign((ports + 63) / 64, 0);
   in_.resize(size_t(ports) * vcs);
   out_.resize(size_t(ports) * vcs);
   port_.resize(ports);
@@ -47,6 +49,8 @@ void Router::step(NetworkCore& core, uint64_t now) {
   Flit* const buf = buf_.data();
   uint64_t* const va_ports = va_ports_.data();
   uint64_t* const sa_ports = sa_ports_.data();
+  uint64_t* const spec_ports = spec_ports_.data();
+  bool any_spec = false;
   uint32_t* const touched = touched_.data();  // nin entries: enough for any cycle
   uint32_t ntouched = 0;
 
@@ -81,6 +85,7 @@ void Router::step(NetworkCore& core, uint64_t now) {
           // Among the candidate ports, a free output VC of the right class on the port
           // with the most credit (adaptive routing); ties keep the first candidate.
           int32_t pick = -1, pick_score = -1;
+          uint32_t pick_port = 0;
           for (uint32_t c = 0; c < iv.route.n; ++c) {
             const uint32_t op = iv.route.port[c];
             const uint32_t base = op * vcs + core.vc_base(mclass, iv.route.vc_class[c]);
@@ -91,6 +96,7 @@ void Router::step(NetworkCore& core, uint64_t now) {
               if (o.credits > pick_score) {
                 pick_score = o.credits;
                 pick = int32_t(base + k);
+                pick_port = op;
               }
               break;
             }
@@ -100,6 +106,14 @@ void Router::step(NetworkCore& core, uint64_t now) {
             for (uint32_t c = 0; c < iv.route.n; ++c) va_waiters_[iv.route.port[c]].push_back(ivc);
             clear_va(port, 1u << v);
             continue;
+          }
+          // Speculative router: the head bids for the switch in this same cycle, towards
+          // the VC it asks for (only if that VC could take a flit: it has a credit).
+          if (speculative_ && pick_score > 0) {
+            iv.spec_port = uint8_t(pick_port);
+            pt[port].spec_mask |= 1u << v;
+            spec_ports[w] |= uint64_t(1) << (port & 63);
+            any_spec = true;
           }
           // Output stage: each output VC grants one requester, round-robin from its pointer.
           int32_t& best = out[pick].va_best;
@@ -137,8 +151,10 @@ void Router::step(NetworkCore& core, uint64_t now) {
 
   // Switch allocation, separable input-first: each input port picks one ready VC
   // (round-robin), then each output port grants one input port (round-robin).
+  // Speculative router: a port with no ready VC bids with one of this cycle's VC
+  // allocation requesters instead, and outputs grant non-speculative bids first.
   for (uint32_t w = 0; w < words; ++w)
-    for (uint64_t pm = sa_ports[w]; pm; pm &= pm - 1) {
+    for (uint64_t pm = sa_ports[w] | (any_spec ? spec_ports[w] : 0); pm; pm &= pm - 1) {
       const uint32_t p = w * 64 + uint32_t(__builtin_ctzll(pm));
       Port& ip = pt[p];
       const uint32_t m = ip.sa_mask;
@@ -164,24 +180,42 @@ void Router::step(NetworkCore& core, uint64_t now) {
         }
         if (req >= 0) break;
       }
-      if (req < 0) continue;
+      bool spec = false;
+      if (req < 0) {
+        const uint32_t sm = ip.spec_mask;
+        if (sm == 0) continue;
+        const uint32_t shi = sm & (~0u << ptr);
+        req = int32_t(__builtin_ctz(shi ? shi : sm));
+        spec = true;
+      }
       const uint32_t v = uint32_t(req);
       ip.sa_req_vc = uint8_t(v);
+      ip.sa_req_spec = spec;
       if (!islip_) ip.sa_in_ptr = uint16_t(v + 1 == vcs ? 0 : v + 1);
-      const uint32_t op = in[p * vcs + v].out_port;
+      const InVc& iv = in[p * vcs + v];
+      const uint32_t op = spec ? iv.spec_port : iv.out_port;
       Port& o = pt[op];
-      if (o.sa_best < 0) {
-        touched[ntouched++] = op;
-        o.sa_best = int32_t(p);
+      if (o.sa_best < 0 && o.sa_best_spec < 0) touched[ntouched++] = op;
+      int32_t& best = spec ? o.sa_best_spec : o.sa_best;
+      if (best < 0) {
+        best = int32_t(p);
       } else {
         const uint32_t optr = o.sa_out_ptr;
         const uint32_t a = p >= optr ? p - optr : p + nports - optr;
-        const uint32_t b = uint32_t(o.sa_best) >= optr ? uint32_t(o.sa_best) - optr
-                                                       : uint32_t(o.sa_best) + nports - optr;
-        if (a < b) o.sa_best = int32_t(p);
+        const uint32_t b =
+            uint32_t(best) >= optr ? uint32_t(best) - optr : uint32_t(best) + nports - optr;
+        if (a < b) best = int32_t(p);
       }
     }
+  if (any_spec) {
+    for (uint32_t w = 0; w < words; ++w) {
+      for (uint64_t pm = spec_ports[w]; pm; pm &= pm - 1)
+        pt[w * 64 + uint32_t(__builtin_ctzll(pm))].spec_mask = 0;
+      spec_ports[w] = 0;
+    }
+  }
   if (ntouched == 0) return;
+  uint32_t ntouched_moved = ntouched;  // grants that move a flit
   // Switch allocation, crossbar and link: the flit is in the next buffer after these.
   // Every grant of this cycle lands in the same wheel slots.
   auto& flits = core.flit_wheel_[(now + t.sa + t.xbar + t.link) & core.wheel_mask_];
@@ -189,14 +223,21 @@ void Router::step(NetworkCore& core, uint64_t now) {
   for (uint32_t i = 0; i < ntouched; ++i) {
     const uint32_t op = touched[i];
     Port& outp = pt[op];
-    const uint32_t ip = uint32_t(outp.sa_best);
-    outp.sa_best = -1;
+    const uint32_t ip = uint32_t(outp.sa_best >= 0 ? outp.sa_best : outp.sa_best_spec);
+    outp.sa_best = outp.sa_best_spec = -1;
     Port& inp = pt[ip];
     const uint32_t v = inp.sa_req_vc;
     const uint32_t ivc = ip * vcs + v;
     InVc& iv = in[ivc];
     outp.sa_out_ptr = uint16_t(ip + 1 == nports ? 0 : ip + 1);
     if (islip_) inp.sa_in_ptr = uint16_t(v + 1 == vcs ? 0 : v + 1);
+    if (inp.sa_req_spec && iv.state != kActive) {
+      // The speculation failed (another input VC won the output VC): the switch
+      // slot is lost, nothing crosses.
+      ++misspeculations_;
+      --ntouched_moved;
+      continue;
+    }
     const Flit f = buf[ivc * depth + iv.head];
     iv.head = uint16_t(uint32_t(iv.head) + 1 == depth ? 0 : iv.head + 1);
     --iv.count;
@@ -230,10 +271,11 @@ void Router::step(NetworkCore& core, uint64_t now) {
       }
     }
   }
-  buffered_ -= ntouched;
-  core.in_flight_events_ += 2 * ntouched;
-  core.flit_hops_ += ntouched;
-  if (core.energy_hop_) core.energy_hop_->charge(ntouched);
+  if (ntouched_moved == 0) return;
+  buffered_ -= ntouched_moved;
+  core.in_flight_events_ += 2 * ntouched_moved;
+  core.flit_hops_ += ntouched_moved;
+  if (core.energy_hop_) core.energy_hop_->charge(ntouched_moved);
   core.note_move(now);
 }
 

@@ -46,7 +46,7 @@ class Router {
   enum VcState : uint8_t { kIdle, kRouting, kVcAlloc, kActive };
 
   Router(uint32_t id, uint32_t ports, uint32_t vcs, uint32_t depth, bool islip,
-         bool wait_tail_credit);
+         bool wait_tail_credit, bool speculative);
   // One cycle of route computation, VC allocation and switch allocation.
   void step(NetworkCore& core, uint64_t now);
   // A flit written into input (port, vc) by a link; false when the buffer was full
@@ -102,6 +102,8 @@ class Router {
   uint32_t buffered() const { return buffered_; }
   uint32_t max_occupancy() const { return max_occupancy_; }
   uint32_t id() const { return id_; }
+  // Speculative switch grants lost because the head did not win its VC (wasted slots).
+  uint64_t misspeculations() const { return misspeculations_; }
   bool active_flag = false;  // on the core's active list
   // Flits sent on an output port; NetworkCore::publish copies them into the registry
   // (plain counters here keep the hot path off the registry's scattered storage).
@@ -117,6 +119,7 @@ class Router {
     uint8_t in_class = 0;
     uint8_t va_rr = 0;
     uint8_t va_parked = 0;  // head waits (out of va_mask) for an output VC to free
+    uint8_t spec_port = 0;  // output port of this cycle's speculative switch request
     RouteChoice route;
     uint64_t ready = 0;
   };
@@ -135,11 +138,16 @@ class Router {
     // Input: one bit per VC whose head waits for route/VC allocation, and per VC
     // holding flits of a packet that has its output VC (switch allocation candidates).
     uint32_t va_mask = 0, sa_mask = 0;
-    uint16_t sa_in_ptr = 0;   // input: VC with priority
-    uint16_t sa_out_ptr = 0;  // output: input port with priority
-    int32_t sa_best = -1;     // output: winning input port this cycle
-    uint8_t sa_req_vc = 0;    // input: its requesting VC this cycle
-    uint8_t eject = 0;        // output ejects to an endpoint (never short of credits)
+    // Input, speculative routers only: heads that asked for an output VC this cycle and
+    // bid for the switch at the same time, before knowing whether they got the VC.
+    uint32_t spec_mask = 0;
+    uint16_t sa_in_ptr = 0;     // input: VC with priority
+    uint16_t sa_out_ptr = 0;    // output: input port with priority
+    int32_t sa_best = -1;       // output: winning non-speculative input port this cycle
+    int32_t sa_best_spec = -1;  // output: winning speculative input port this cycle
+    uint8_t sa_req_vc = 0;      // input: its requesting VC this cycle
+    uint8_t sa_req_spec = 0;    // input: that request is speculative
+    uint8_t eject = 0;          // output ejects to an endpoint (never short of credits)
     // Where the output's flits and the input's credits go (NetworkCore fills these
     // once, so the hot path does no topology look-ups).
     LinkEnd down, up;
@@ -150,10 +158,13 @@ class Router {
   uint32_t id_, ports_, vcs_, depth_;
   bool islip_;
   bool wait_tail_credit_;
+  bool speculative_;
+  uint64_t misspeculations_ = 0;
   uint32_t waiting_ = 0;  // input VCs holding a head that has no output VC yet
   // va_ports_/sa_ports_: one bit per input port whose va_mask/sa_mask is non-zero, so
   // a cycle visits only ports with work (a crossbar may have thousands of ports).
   std::vector<uint64_t> va_ports_, sa_ports_;
+  std::vector<uint64_t> spec_ports_;  // same for spec_mask (speculative routers only)
   void set_va(uint32_t port, uint32_t bits) {
     port_[port].va_mask |= bits;
     va_ports_[port >> 6] |= uint64_t(1) << (port & 63);

@@ -89,10 +89,71 @@ TEST_CASE("torus, ring and crossbar zero-load latency", "[unit]") {
   CHECK(one_packet(c, xb, 3, 12, 8) == 13);
 }
 
+TEST_CASE("zero-load latency of the speculative and lookahead pipelines", "[unit]") {
+  // Lookahead routing: the head arrives with its route (computed upstream, by the
+  // interface for the first router), so a router costs VA + SA + ST + link.
+  // Speculative switch allocation: VA and SA in one stage of t_SA (t_VA <= t_SA), so
+  // a router costs RC + SA + ST + link. Both: SA + ST + link.
+  NocConfig c;
+  const Topology t = make(c, 8, 8);
+  c.lookahead_routing = true;
+  CHECK(c.router_cycles() == 4);
+  CHECK(one_packet(c, t, 0, 63, 1) == 1 + 15 * 4);
+  c.lookahead_routing = false;
+  c.speculative_sa = true;
+  CHECK(c.router_cycles() == 4);
+  CHECK(one_packet(c, t, 0, 63, 1) == 1 + 15 * 4);
+  c.lookahead_routing = true;
+  CHECK(c.router_cycles() == 3);
+  CHECK(one_packet(c, t, 0, 63, 1) == 46);  // 1 + 15 x 3
+  CHECK(one_packet(c, t, 0, 63, 5) == 50);
+  CHECK(one_packet(c, t, 9, 9, 1) == 4);  // 1 + 1 x 3
+  for (uint32_t s = 0; s < 64; s += 7)
+    for (uint32_t d = 0; d < 64; d += 5)
+      CHECK(one_packet(c, t, s, d, 4) == zero_load_latency(c, t.routers_on_path(s, d), 4));
+
+  // Deeper pipeline, 4x4 mesh, (0,0) -> (3,2): 6 routers, 8 flits, link 3.
+  NocConfig d;
+  d.routing_cycles = 2;
+  d.vc_alloc_cycles = 1;
+  d.sw_alloc_cycles = 2;
+  d.crossbar_cycles = 1;
+  d.link_cycles = 3;
+  const Topology t4 = make(d, 4, 4);
+  d.speculative_sa = true;  // 3 + 6 x (RC 2 + SA 2 + ST 1 + 3) + 7 = 58
+  CHECK(one_packet(d, t4, 0, 11, 8) == 58);
+  d.lookahead_routing = true;  // 3 + 6 x (SA 2 + ST 1 + 3) + 7 = 46
+  CHECK(one_packet(d, t4, 0, 11, 8) == 46);
+  d.speculative_sa = false;  // 3 + 6 x (VA 1 + SA 2 + ST 1 + 3) + 7 = 52
+  CHECK(one_packet(d, t4, 0, 11, 8) == 52);
+
+  // Torus (dateline classes are chosen with the lookahead route) and crossbar.
+  c.topology = "torus";
+  CHECK(one_packet(c, make(c, 8, 8), 0, 63, 1) == 1 + 3 * 3);
+  CHECK(one_packet(c, make(c, 8, 8), 0, 4 * 8 + 4, 4) == 1 + 9 * 3 + 3);
+  c.topology = "crossbar";
+  CHECK(one_packet(c, make(c, 16, 1), 3, 12, 8) == 1 + 3 + 7);
+}
+
+TEST_CASE("speculation and lookahead refuse pipelines they cannot overlap", "[unit]") {
+  NocConfig c;
+  sim::StatsRegistry reg;
+  const Topology t = make(c, 4, 4);
+  c.speculative_sa = true;
+  c.vc_alloc_cycles = 2;  // the VC would be known only after the switch grant is used
+  CHECK_THROWS_AS(NetworkCore(c, t, 1, sim::StatsScope(reg, "a"), nullptr), sim::UserError);
+  c.vc_alloc_cycles = 1;
+  c.lookahead_routing = true;
+  c.routing_cycles = 4;  // longer than SA 1 + ST 1 + link 1, the time it overlaps with
+  CHECK_THROWS_AS(NetworkCore(c, t, 1, sim::StatsScope(reg, "b"), nullptr), sim::UserError);
+  c.routing_cycles = 3;
+  CHECK_NOTHROW(NetworkCore(c, t, 1, sim::StatsScope(reg, "c"), nullptr));
+}
+
 // Floods a network with random packets of random sizes from every node, checks every
 // flit arrives once, in order (the core throws otherwise), and no buffer ever exceeds
 // its depth (the core throws on a full-buffer write as well).
-static void flood(NocConfig c, uint32_t kx, uint32_t ky, double rate, uint64_t cycles) {
+static uint64_t flood(NocConfig c, uint32_t kx, uint32_t ky, double rate, uint64_t cycles) {
   const Topology t = make(c, kx, ky);
   sim::StatsRegistry reg;
   NetworkCore core(c, t, 1, sim::StatsScope(reg, "noc"), nullptr);
@@ -114,6 +175,7 @@ static void flood(NocConfig c, uint32_t kx, uint32_t ky, double rate, uint64_t c
   CHECK(core.flits_in_network() == 0);
   CHECK(core.max_vc_occupancy() <= c.vc_buffer_flits);
   CHECK(core.max_vc_occupancy() >= 1);
+  return core.misspeculations();
 }
 
 TEST_CASE("flow control holds below and past saturation on every topology", "[unit]") {
@@ -138,6 +200,45 @@ TEST_CASE("flow control holds below and past saturation on every topology", "[un
   c.vcs = 4;
   c.allocator = "islip";
   flood(c, 4, 4, 1.0, 3000);
+}
+
+TEST_CASE("flow control holds with speculative switch allocation and lookahead routing", "[unit]") {
+  NocConfig c;
+  c.speculative_sa = true;
+  c.lookahead_routing = true;
+  uint64_t wasted = 0;
+  for (double rate : {0.1, 0.4, 1.0}) {
+    INFO("rate " << rate);
+    for (uint32_t vcs : {2u, 4u}) {
+      c.vcs = vcs;
+      c.topology = "mesh";
+      c.routing = "dor";
+      wasted += flood(c, 6, 6, rate, 3000);
+      c.routing = "west_first";
+      wasted += flood(c, 6, 6, rate, 3000);
+      c.routing = "dor";
+      c.topology = "torus";
+      wasted += flood(c, 5, 5, rate, 3000);
+      c.topology = "ring";
+      wasted += flood(c, 9, 1, rate, 3000);
+      c.topology = "crossbar";
+      wasted += flood(c, 8, 1, rate, 3000);
+    }
+  }
+  // Past saturation heads do lose VC allocation after winning the switch.
+  CHECK(wasted > 0);
+  // Each option alone, shallow buffers, iSLIP, atomic VCs.
+  c.topology = "mesh";
+  c.vc_buffer_flits = 2;
+  c.allocator = "islip";
+  c.wait_for_tail_credit = true;
+  c.lookahead_routing = false;
+  flood(c, 4, 4, 1.0, 3000);
+  c.speculative_sa = false;
+  c.lookahead_routing = true;
+  flood(c, 4, 4, 1.0, 3000);
+  // A textbook router never speculates.
+  CHECK(flood(NocConfig{}, 6, 6, 1.0, 3000) == 0);
 }
 
 TEST_CASE("a torus with too few VCs for its dateline classes is refused", "[unit]") {
