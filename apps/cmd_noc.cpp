@@ -28,6 +28,7 @@ struct NocOptions {
   std::string allocator = "round_robin";
   bool speculative = false;
   bool lookahead = false;
+  uint32_t sa_iterations = 1;
   uint64_t seed = 1;
   uint64_t warmup = 2000;
   uint64_t measure = 10000;
@@ -74,6 +75,7 @@ void run(const NocOptions& o) {
   cfg.allocator = o.allocator;
   cfg.speculative_sa = o.speculative;
   cfg.lookahead_routing = o.lookahead;
+  cfg.sw_alloc_iterations = o.sa_iterations;
   if (cfg.routing == "west_first" && cfg.topology != "mesh")
     throw sim::UserError("--routing west_first needs --topology mesh");
   const uint32_t ky = (o.topology == "mesh" || o.topology == "torus") ? (o.ky ? o.ky : o.k) : 1;
@@ -163,6 +165,8 @@ void add_noc_command(CLI::App& app) {
   cmd->add_flag("--speculative", o.speculative,
                 "speculative switch allocation in parallel with VC allocation");
   cmd->add_flag("--lookahead", o.lookahead, "lookahead routing (route computed one hop ahead)");
+  cmd->add_option("--sa-iterations", o.sa_iterations, "switch allocation iterations per cycle")
+      ->check(CLI::Range(1u, 8u));
   cmd->add_option("--seed", o.seed, "random seed");
   cmd->add_option("--warmup", o.warmup, "warm-up cycles");
   cmd->add_option("--measure", o.measure, "measurement cycles");

@@ -35,6 +35,8 @@ struct NocConfig {
   // Lookahead routing: each router computes the route of the next one (the interface
   // that of the first), so the head arrives with its output port known.
   bool lookahead_routing = false;
+  // Switch allocation iterations per cycle (unmatched inputs and outputs try again).
+  uint32_t sw_alloc_iterations = 1;
   // Network interfaces: the largest packet a transaction is cut into.
   uint32_t max_packet_flits = 9;
   // Deadlock/livelock watch: cycles without any flit moving while flits are inside.
@@ -82,6 +84,10 @@ struct NocConfig {
     v.field("speculative_sa", speculative_sa, "",
             "speculative switch allocation in parallel with VC allocation (Peh & Dally "
             "2001): non-speculative bids win, a head that loses its VC wastes its grant");
+    v.field("sw_alloc_iterations", sw_alloc_iterations, "",
+            "switch allocation iterations per cycle: inputs and outputs left unmatched "
+            "try again (pointers move in the first only, as in iSLIP)",
+            sim::Range{1, 8});
     v.field("lookahead_routing", lookahead_routing, "",
             "route computed one router ahead (at the interface for the first router), "
             "off the head's critical path");

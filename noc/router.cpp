@@ -8,17 +8,20 @@
 namespace tessera::noc {
 
 Router::Router(uint32_t id, uint32_t ports, uint32_t vcs, uint32_t depth, bool islip,
-               bool wait_tail_credit, bool speculative)
+               bool wait_tail_credit, bool speculative, uint32_t iterations)
     : id_(id),
       ports_(ports),
       vcs_(vcs),
       depth_(depth),
       islip_(islip),
       wait_tail_credit_(wait_tail_credit),
-      speculative_(speculative) {
+      speculative_(speculative),
+      iterations_(iterations < 1 ? 1 : iterations) {
   va_ports_.assign((ports + 63) / 64, 0);
   sa_ports_.assign((ports + 63) / 64, 0);
   spec_ports_.assign((ports + 63) / 64, 0);
+  in_matched_.assign((ports + 63) / 64, 0);
+  out_matched_.assign((ports + 63) / 64, 0);
   in_.resize(size_t(ports) * vcs);
   out_.resize(size_t(ports) * vcs);
   port_.resize(ports);
@@ -153,60 +156,148 @@ void Router::step(NetworkCore& core, uint64_t now) {
   // (round-robin), then each output port grants one input port (round-robin).
   // Speculative router: a port with no ready VC bids with one of this cycle's VC
   // allocation requesters instead, and outputs grant non-speculative bids first.
-  for (uint32_t w = 0; w < words; ++w)
-    for (uint64_t pm = sa_ports[w] | (any_spec ? spec_ports[w] : 0); pm; pm &= pm - 1) {
-      const uint32_t p = w * 64 + uint32_t(__builtin_ctzll(pm));
-      Port& ip = pt[p];
-      const uint32_t m = ip.sa_mask;
-      // Visit the candidate VCs in round-robin order from the port's pointer.
-      const uint32_t ptr = ip.sa_in_ptr;
-      const uint32_t hi = m & (~0u << ptr);
-      uint32_t order[2] = {hi, m & ~hi};
-      int32_t req = -1;
-      for (uint32_t part : order) {
-        for (; part; part &= part - 1) {
-          const uint32_t v = uint32_t(__builtin_ctz(part));
-          const InVc& iv = in[p * vcs + v];
-          if (now < iv.ready) continue;
-          OutVc& o = out[iv.out_port * vcs + iv.out_vc];
-          if (o.credits <= 0) {
-            // Park it until a credit for that output VC comes back (credit()).
-            o.parked_owner = int32_t(p * vcs + v);
-            clear_sa(p, 1u << v);
-            continue;
+  // With sw_alloc_iterations > 1, inputs and outputs left unmatched try again, each
+  // input with a VC bound for a still unmatched output; as in iSLIP, only the first
+  // iteration moves the round-robin pointers.
+  auto& flits = core.flit_wheel_[(now + t.sa + t.xbar + t.link) & core.wheel_mask_];
+  auto& credits = core.credit_wheel_[(now + t.credit) & core.wheel_mask_];
+  uint64_t* const in_matched = in_matched_.data();
+  uint64_t* const out_matched = out_matched_.data();
+  auto matched = [](const uint64_t* set, uint32_t port) {
+    return (set[port >> 6] >> (port & 63)) & 1;
+  };
+  uint32_t moved = 0;
+  for (uint32_t it = 0; it < iterations_; ++it) {
+    const bool first = it == 0;
+    ntouched = 0;
+    for (uint32_t w = 0; w < words; ++w)
+      for (uint64_t pm =
+               (sa_ports[w] | (any_spec ? spec_ports[w] : 0)) & ~(first ? 0 : in_matched[w]);
+           pm; pm &= pm - 1) {
+        const uint32_t p = w * 64 + uint32_t(__builtin_ctzll(pm));
+        Port& ip = pt[p];
+        const uint32_t m = ip.sa_mask;
+        // Visit the candidate VCs in round-robin order from the port's pointer.
+        const uint32_t ptr = ip.sa_in_ptr;
+        const uint32_t hi = m & (~0u << ptr);
+        uint32_t order[2] = {hi, m & ~hi};
+        int32_t req = -1;
+        for (uint32_t part : order) {
+          for (; part; part &= part - 1) {
+            const uint32_t v = uint32_t(__builtin_ctz(part));
+            const InVc& iv = in[p * vcs + v];
+            if (now < iv.ready) continue;
+            if (!first && matched(out_matched, iv.out_port)) continue;
+            OutVc& o = out[iv.out_port * vcs + iv.out_vc];
+            if (o.credits <= 0) {
+              // Park it until a credit for that output VC comes back (credit()).
+              o.parked_owner = int32_t(p * vcs + v);
+              clear_sa(p, 1u << v);
+              continue;
+            }
+            req = int32_t(v);
+            break;
           }
-          req = int32_t(v);
-          break;
+          if (req >= 0) break;
         }
-        if (req >= 0) break;
+        bool spec = false;
+        if (req < 0) {
+          const uint32_t sm = ip.spec_mask;
+          const uint32_t shi = sm & (~0u << ptr);
+          uint32_t sorder[2] = {shi, sm & ~shi};
+          for (uint32_t part : sorder) {
+            for (; part; part &= part - 1) {
+              const uint32_t v = uint32_t(__builtin_ctz(part));
+              if (!first && matched(out_matched, in[p * vcs + v].spec_port)) continue;
+              req = int32_t(v);
+              break;
+            }
+            if (req >= 0) break;
+          }
+          if (req < 0) continue;
+          spec = true;
+        }
+        const uint32_t v = uint32_t(req);
+        ip.sa_req_vc = uint8_t(v);
+        ip.sa_req_spec = spec;
+        if (!islip_ && first) ip.sa_in_ptr = uint16_t(v + 1 == vcs ? 0 : v + 1);
+        const InVc& iv = in[p * vcs + v];
+        const uint32_t op = spec ? iv.spec_port : iv.out_port;
+        Port& o = pt[op];
+        if (o.sa_best < 0 && o.sa_best_spec < 0) touched[ntouched++] = op;
+        int32_t& best = spec ? o.sa_best_spec : o.sa_best;
+        if (best < 0) {
+          best = int32_t(p);
+        } else {
+          const uint32_t optr = o.sa_out_ptr;
+          const uint32_t a = p >= optr ? p - optr : p + nports - optr;
+          const uint32_t b =
+              uint32_t(best) >= optr ? uint32_t(best) - optr : uint32_t(best) + nports - optr;
+          if (a < b) best = int32_t(p);
+        }
       }
-      bool spec = false;
-      if (req < 0) {
-        const uint32_t sm = ip.spec_mask;
-        if (sm == 0) continue;
-        const uint32_t shi = sm & (~0u << ptr);
-        req = int32_t(__builtin_ctz(shi ? shi : sm));
-        spec = true;
+    if (ntouched == 0) break;
+    // Switch allocation, crossbar and link: the flit is in the next buffer after these.
+    for (uint32_t i = 0; i < ntouched; ++i) {
+      const uint32_t op = touched[i];
+      Port& outp = pt[op];
+      const uint32_t ip = uint32_t(outp.sa_best >= 0 ? outp.sa_best : outp.sa_best_spec);
+      outp.sa_best = outp.sa_best_spec = -1;
+      Port& inp = pt[ip];
+      const uint32_t v = inp.sa_req_vc;
+      const uint32_t ivc = ip * vcs + v;
+      InVc& iv = in[ivc];
+      if (first) {
+        outp.sa_out_ptr = uint16_t(ip + 1 == nports ? 0 : ip + 1);
+        if (islip_) inp.sa_in_ptr = uint16_t(v + 1 == vcs ? 0 : v + 1);
       }
-      const uint32_t v = uint32_t(req);
-      ip.sa_req_vc = uint8_t(v);
-      ip.sa_req_spec = spec;
-      if (!islip_) ip.sa_in_ptr = uint16_t(v + 1 == vcs ? 0 : v + 1);
-      const InVc& iv = in[p * vcs + v];
-      const uint32_t op = spec ? iv.spec_port : iv.out_port;
-      Port& o = pt[op];
-      if (o.sa_best < 0 && o.sa_best_spec < 0) touched[ntouched++] = op;
-      int32_t& best = spec ? o.sa_best_spec : o.sa_best;
-      if (best < 0) {
-        best = int32_t(p);
-      } else {
-        const uint32_t optr = o.sa_out_ptr;
-        const uint32_t a = p >= optr ? p - optr : p + nports - optr;
-        const uint32_t b =
-            uint32_t(best) >= optr ? uint32_t(best) - optr : uint32_t(best) + nports - optr;
-        if (a < b) best = int32_t(p);
+      if (iterations_ > 1) {
+        in_matched[ip >> 6] |= uint64_t(1) << (ip & 63);
+        out_matched[op >> 6] |= uint64_t(1) << (op & 63);
+      }
+      if (inp.sa_req_spec && iv.state != kActive) {
+        // The speculation failed (another input VC won the output VC): the switch
+        // slot is lost, nothing crosses.
+        ++misspeculations_;
+        continue;
+      }
+      const Flit f = buf[ivc * depth + iv.head];
+      iv.head = uint16_t(uint32_t(iv.head) + 1 == depth ? 0 : iv.head + 1);
+      --iv.count;
+      if (iv.count == 0) clear_sa(ip, 1u << v);
+      OutVc& o = out[op * vcs + iv.out_vc];
+      --o.credits;
+      const bool tail = f.tail();
+      // The output VC is free again once the tail is sent (or, with
+      // wait_for_tail_credit, once its credit says the tail left the next buffer; an
+      // endpoint returns no credits).
+      if (tail && (outp.eject || !wait_tail_credit_)) {
+        o.busy = false;
+        if (!va_waiters_[op].empty()) wake_va(op);
+      }
+      NetworkCore::FlitEvent& fe = flits.emplace_back();
+      fe.to = outp.down;
+      fe.flit = f;
+      fe.flit.vc = iv.out_vc;
+      NetworkCore::CreditEvent& ce = credits.emplace_back();
+      ce.id = inp.up.id;
+      ce.port = inp.up.port;
+      ce.vc = uint8_t(v);
+      ce.flags = uint8_t((tail ? 1 : 0) | (inp.up.node ? 2 : 0));
+      ++outp.sent;
+      ++moved;
+      if (tail) {
+        iv.state = kIdle;
+        clear_sa(ip, 1u << v);
+        if (iv.count > 0) {  // the next packet's head is already here
+          ++waiting_;
+          set_va(ip, 1u << v);
+        }
       }
     }
+  }
+  if (iterations_ > 1)
+    for (uint32_t w = 0; w < words; ++w) in_matched[w] = out_matched[w] = 0;
   if (any_spec) {
     for (uint32_t w = 0; w < words; ++w) {
       for (uint64_t pm = spec_ports[w]; pm; pm &= pm - 1)
@@ -214,68 +305,11 @@ void Router::step(NetworkCore& core, uint64_t now) {
       spec_ports[w] = 0;
     }
   }
-  if (ntouched == 0) return;
-  uint32_t ntouched_moved = ntouched;  // grants that move a flit
-  // Switch allocation, crossbar and link: the flit is in the next buffer after these.
-  // Every grant of this cycle lands in the same wheel slots.
-  auto& flits = core.flit_wheel_[(now + t.sa + t.xbar + t.link) & core.wheel_mask_];
-  auto& credits = core.credit_wheel_[(now + t.credit) & core.wheel_mask_];
-  for (uint32_t i = 0; i < ntouched; ++i) {
-    const uint32_t op = touched[i];
-    Port& outp = pt[op];
-    const uint32_t ip = uint32_t(outp.sa_best >= 0 ? outp.sa_best : outp.sa_best_spec);
-    outp.sa_best = outp.sa_best_spec = -1;
-    Port& inp = pt[ip];
-    const uint32_t v = inp.sa_req_vc;
-    const uint32_t ivc = ip * vcs + v;
-    InVc& iv = in[ivc];
-    outp.sa_out_ptr = uint16_t(ip + 1 == nports ? 0 : ip + 1);
-    if (islip_) inp.sa_in_ptr = uint16_t(v + 1 == vcs ? 0 : v + 1);
-    if (inp.sa_req_spec && iv.state != kActive) {
-      // The speculation failed (another input VC won the output VC): the switch
-      // slot is lost, nothing crosses.
-      ++misspeculations_;
-      --ntouched_moved;
-      continue;
-    }
-    const Flit f = buf[ivc * depth + iv.head];
-    iv.head = uint16_t(uint32_t(iv.head) + 1 == depth ? 0 : iv.head + 1);
-    --iv.count;
-    if (iv.count == 0) clear_sa(ip, 1u << v);
-    OutVc& o = out[op * vcs + iv.out_vc];
-    --o.credits;
-    const bool tail = f.tail();
-    // The output VC is free again once the tail is sent (or, with
-    // wait_for_tail_credit, once its credit says the tail left the next buffer; an
-    // endpoint returns no credits).
-    if (tail && (outp.eject || !wait_tail_credit_)) {
-      o.busy = false;
-      if (!va_waiters_[op].empty()) wake_va(op);
-    }
-    NetworkCore::FlitEvent& fe = flits.emplace_back();
-    fe.to = outp.down;
-    fe.flit = f;
-    fe.flit.vc = iv.out_vc;
-    NetworkCore::CreditEvent& ce = credits.emplace_back();
-    ce.id = inp.up.id;
-    ce.port = inp.up.port;
-    ce.vc = uint8_t(v);
-    ce.flags = uint8_t((tail ? 1 : 0) | (inp.up.node ? 2 : 0));
-    ++outp.sent;
-    if (tail) {
-      iv.state = kIdle;
-      clear_sa(ip, 1u << v);
-      if (iv.count > 0) {  // the next packet's head is already here
-        ++waiting_;
-        set_va(ip, 1u << v);
-      }
-    }
-  }
-  if (ntouched_moved == 0) return;
-  buffered_ -= ntouched_moved;
-  core.in_flight_events_ += 2 * ntouched_moved;
-  core.flit_hops_ += ntouched_moved;
-  if (core.energy_hop_) core.energy_hop_->charge(ntouched_moved);
+  if (moved == 0) return;
+  buffered_ -= moved;
+  core.in_flight_events_ += 2 * moved;
+  core.flit_hops_ += moved;
+  if (core.energy_hop_) core.energy_hop_->charge(moved);
   core.note_move(now);
 }
 

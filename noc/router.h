@@ -46,7 +46,7 @@ class Router {
   enum VcState : uint8_t { kIdle, kRouting, kVcAlloc, kActive };
 
   Router(uint32_t id, uint32_t ports, uint32_t vcs, uint32_t depth, bool islip,
-         bool wait_tail_credit, bool speculative);
+         bool wait_tail_credit, bool speculative, uint32_t iterations);
   // One cycle of route computation, VC allocation and switch allocation.
   void step(NetworkCore& core, uint64_t now);
   // A flit written into input (port, vc) by a link; false when the buffer was full
@@ -159,12 +159,15 @@ class Router {
   bool islip_;
   bool wait_tail_credit_;
   bool speculative_;
+  uint32_t iterations_;  // switch allocation iterations per cycle
   uint64_t misspeculations_ = 0;
   uint32_t waiting_ = 0;  // input VCs holding a head that has no output VC yet
   // va_ports_/sa_ports_: one bit per input port whose va_mask/sa_mask is non-zero, so
   // a cycle visits only ports with work (a crossbar may have thousands of ports).
   std::vector<uint64_t> va_ports_, sa_ports_;
   std::vector<uint64_t> spec_ports_;  // same for spec_mask (speculative routers only)
+  // Switch allocation with several iterations: ports matched so far this cycle.
+  std::vector<uint64_t> in_matched_, out_matched_;
   void set_va(uint32_t port, uint32_t bits) {
     port_[port].va_mask |= bits;
     va_ports_[port >> 6] |= uint64_t(1) << (port & 63);

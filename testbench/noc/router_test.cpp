@@ -1,6 +1,7 @@
 // Zero-load latency, flow control and deadlock watch of the cycle-level network core.
 #include <catch2/catch.hpp>
 
+#include <map>
 #include <random>
 
 #include "models/sim/errors.h"
@@ -135,6 +136,39 @@ TEST_CASE("zero-load latency of the speculative and lookahead pipelines", "[unit
   CHECK(one_packet(c, make(c, 16, 1), 3, 12, 8) == 1 + 3 + 7);
 }
 
+TEST_CASE("a failed speculation wastes the switch slot, non-speculative bids win", "[unit]") {
+  // 4-port crossbar, 2 VCs, speculative + lookahead (a router costs SA + ST + link = 3).
+  // Atomic VCs make endpoint 2's interface put its second packet on VC 1.
+  NocConfig c;
+  c.topology = "crossbar";
+  c.speculative_sa = true;
+  c.lookahead_routing = true;
+  c.wait_for_tail_credit = true;
+  const Topology t = make(c, 4, 1);
+  sim::StatsRegistry reg;
+  NetworkCore core(c, t, 1, sim::StatsScope(reg, "noc"), nullptr);
+  struct Log : PacketSink {
+    std::map<uint64_t, uint64_t> at;
+    void on_packet(uint32_t, const Packet& p, uint64_t now) override { at[p.tag] = now; }
+  } log;
+  core.set_sink(&log);
+  core.skip_to(100);
+  // P1 (2 -> 3, VC 0) is alone at the router in cycle 101 and moves both round-robin
+  // pointers of output 3: VC allocation now favours input VC (2,1), the switch port 0.
+  core.inject(2, 3, 1, 0, 1);
+  core.inject(2, 3, 1, 0, 2);  // P2, on VC 1 (VC 0 waits for P1's tail credit)
+  core.step();
+  core.inject(0, 3, 1, 0, 0);  // P0, reaches the router with P2 in cycle 102
+  while (core.busy()) core.step();
+  CHECK(log.at[1] == 100 + 4);  // 1 + 3: no contention
+  // Cycle 102: P2 wins the output VC, P0 wins the switch speculatively: the slot is
+  // lost. Cycle 103: P2 bids non-speculatively and beats P0's new speculative bid
+  // (P0 got VC 1 meanwhile); cycle 104: P0.
+  CHECK(core.misspeculations() == 1);
+  CHECK(log.at[2] == 101 + 5);
+  CHECK(log.at[0] == 101 + 6);
+}
+
 TEST_CASE("speculation and lookahead refuse pipelines they cannot overlap", "[unit]") {
   NocConfig c;
   sim::StatsRegistry reg;
@@ -227,6 +261,18 @@ TEST_CASE("flow control holds with speculative switch allocation and lookahead r
   }
   // Past saturation heads do lose VC allocation after winning the switch.
   CHECK(wasted > 0);
+  // Several switch allocation iterations, with and without speculation.
+  c.vcs = 4;
+  c.sw_alloc_iterations = 3;
+  c.topology = "mesh";
+  flood(c, 6, 6, 1.0, 3000);
+  c.topology = "crossbar";
+  flood(c, 8, 1, 1.0, 3000);
+  c.speculative_sa = false;
+  c.topology = "torus";
+  flood(c, 5, 5, 1.0, 3000);
+  c.speculative_sa = true;
+  c.sw_alloc_iterations = 1;
   // Each option alone, shallow buffers, iSLIP, atomic VCs.
   c.topology = "mesh";
   c.vc_buffer_flits = 2;
