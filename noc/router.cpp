@@ -42,7 +42,19 @@ void Router::set_output(uint32_t port, bool eject, int32_t credits) {
 // local pointers: a store through a byte-sized field may alias anything, and would
 // otherwise make the compiler reload every vector's base after each one.
 void Router::step(NetworkCore& core, uint64_t now) {
+  if (speculative_ || iterations_ > 1)
+    step_impl<true>(core, now);
+  else
+    step_impl<false>(core, now);
+}
+
+// kExtended: speculation or several switch allocation iterations may be on; the
+// textbook router is compiled without their tests.
+template <bool kExtended>
+void Router::step_impl(NetworkCore& core, uint64_t now) {
   const RouterTiming& t = core.timing_;
+  const bool speculative = kExtended && speculative_;
+  const uint32_t iterations = kExtended ? iterations_ : 1;
   const uint32_t vcs = vcs_, depth = depth_, nports = ports_;
   const uint32_t nin = nports * vcs;
   const uint32_t words = uint32_t(sa_ports_.size());
@@ -112,7 +124,7 @@ void Router::step(NetworkCore& core, uint64_t now) {
           }
           // Speculative router: the head bids for the switch in this same cycle, towards
           // the VC it asks for (only if that VC could take a flit: it has a credit).
-          if (speculative_ && pick_score > 0) {
+          if (speculative && pick_score > 0) {
             iv.spec_port = uint8_t(pick_port);
             pt[port].spec_mask |= 1u << v;
             spec_ports[w] |= uint64_t(1) << (port & 63);
@@ -167,8 +179,8 @@ void Router::step(NetworkCore& core, uint64_t now) {
     return (set[port >> 6] >> (port & 63)) & 1;
   };
   uint32_t moved = 0;
-  for (uint32_t it = 0; it < iterations_; ++it) {
-    const bool first = it == 0;
+  for (uint32_t it = 0; it < iterations; ++it) {
+    const bool first = !kExtended || it == 0;
     ntouched = 0;
     for (uint32_t w = 0; w < words; ++w)
       for (uint64_t pm =
@@ -202,6 +214,7 @@ void Router::step(NetworkCore& core, uint64_t now) {
         }
         bool spec = false;
         if (req < 0) {
+          if (!speculative) continue;
           const uint32_t sm = ip.spec_mask;
           const uint32_t shi = sm & (~0u << ptr);
           uint32_t sorder[2] = {shi, sm & ~shi};
@@ -219,12 +232,12 @@ void Router::step(NetworkCore& core, uint64_t now) {
         }
         const uint32_t v = uint32_t(req);
         ip.sa_req_vc = uint8_t(v);
-        ip.sa_req_spec = spec;
+        if (speculative) ip.sa_req_spec = spec;
         if (!islip_ && first) ip.sa_in_ptr = uint16_t(v + 1 == vcs ? 0 : v + 1);
         const InVc& iv = in[p * vcs + v];
         const uint32_t op = spec ? iv.spec_port : iv.out_port;
         Port& o = pt[op];
-        if (o.sa_best < 0 && o.sa_best_spec < 0) touched[ntouched++] = op;
+        if (o.sa_best < 0 && (!speculative || o.sa_best_spec < 0)) touched[ntouched++] = op;
         int32_t& best = spec ? o.sa_best_spec : o.sa_best;
         if (best < 0) {
           best = int32_t(p);
@@ -251,7 +264,7 @@ void Router::step(NetworkCore& core, uint64_t now) {
         outp.sa_out_ptr = uint16_t(ip + 1 == nports ? 0 : ip + 1);
         if (islip_) inp.sa_in_ptr = uint16_t(v + 1 == vcs ? 0 : v + 1);
       }
-      if (iterations_ > 1) {
+      if (iterations > 1) {
         in_matched[ip >> 6] |= uint64_t(1) << (ip & 63);
         out_matched[op >> 6] |= uint64_t(1) << (op & 63);
       }
@@ -296,7 +309,7 @@ void Router::step(NetworkCore& core, uint64_t now) {
       }
     }
   }
-  if (iterations_ > 1)
+  if (iterations > 1)
     for (uint32_t w = 0; w < words; ++w) in_matched[w] = out_matched[w] = 0;
   if (any_spec) {
     for (uint32_t w = 0; w < words; ++w) {

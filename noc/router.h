@@ -153,6 +153,8 @@ class Router {
     LinkEnd down, up;
     uint64_t sent = 0;  // flits sent on the output
   };
+  template <bool kExtended>
+  void step_impl(NetworkCore& core, uint64_t now);
   const Flit& front(uint32_t ivc) const { return buf_[size_t(ivc) * depth_ + in_[ivc].head]; }
 
   uint32_t id_, ports_, vcs_, depth_;
