@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -94,7 +95,7 @@ class Router {
   // Something to allocate next cycle (idle routers and routers whose every flit waits
   // for a credit are not stepped).
   bool has_work() const {
-    for (size_t i = 0; i < sa_ports_.size(); ++i)
+    for (uint32_t i = 0; i < words_; ++i)
       if (sa_ports_[i] | va_ports_[i]) return true;
     return false;
   }
@@ -164,12 +165,23 @@ class Router {
   uint32_t iterations_;  // switch allocation iterations per cycle
   uint64_t misspeculations_ = 0;
   uint32_t waiting_ = 0;  // input VCs holding a head that has no output VC yet
+  // All per-router arrays live in one allocation, hottest first, reached through
+  // plain pointers: fewer cache lines per step than a dozen separate vectors.
+  std::unique_ptr<uint64_t[]> arena_;
+  uint32_t words_ = 0;  // 64-bit words of a per-port bit set
   // va_ports_/sa_ports_: one bit per input port whose va_mask/sa_mask is non-zero, so
   // a cycle visits only ports with work (a crossbar may have thousands of ports).
-  std::vector<uint64_t> va_ports_, sa_ports_;
-  std::vector<uint64_t> spec_ports_;  // same for spec_mask (speculative routers only)
+  uint64_t* va_ports_ = nullptr;
+  uint64_t* sa_ports_ = nullptr;
+  uint64_t* spec_ports_ = nullptr;  // same for spec_mask (speculative routers only)
   // Switch allocation with several iterations: ports matched so far this cycle.
-  std::vector<uint64_t> in_matched_, out_matched_;
+  uint64_t* in_matched_ = nullptr;
+  uint64_t* out_matched_ = nullptr;
+  Port* port_ = nullptr;
+  InVc* in_ = nullptr;
+  OutVc* out_ = nullptr;
+  uint32_t* touched_ = nullptr;  // scratch list, ports x vcs entries
+  Flit* buf_ = nullptr;
   void set_va(uint32_t port, uint32_t bits) {
     port_[port].va_mask |= bits;
     va_ports_[port >> 6] |= uint64_t(1) << (port & 63);
@@ -185,12 +197,6 @@ class Router {
     if ((port_[port].sa_mask &= ~bits) == 0) sa_ports_[port >> 6] &= ~(uint64_t(1) << (port & 63));
   }
   uint32_t buffered_ = 0, max_occupancy_ = 0;
-  std::vector<InVc> in_;
-  std::vector<OutVc> out_;
-  std::vector<Port> port_;
-  std::vector<Flit> buf_;
-  // Scratch list reused every cycle (capacity kept: no allocation per cycle).
-  std::vector<uint32_t> touched_;
   // Per output port, the input VCs whose head found every candidate output VC busy:
   // parked until a VC of that port is freed, instead of retrying every cycle (a failed
   // request changes nothing, so waking them only then gives the same allocation).
