@@ -138,6 +138,9 @@ void run(const NocOptions& o) {
       o.topology, o.k, o.traffic, o.rate, o.packet_flits, r.avg_packet_latency,
       r.avg_network_latency, r.accepted_rate, r.zero_load_latency, r.measured_packets,
       r.drained ? "" : " (not all drained: past saturation)");
+  if (o.speculative)
+    std::cout << fmt::format("  wasted switch grants     {} (speculations that lost the VC)\n",
+                             r.misspeculations);
 }
 
 }  // namespace

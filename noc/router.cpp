@@ -82,6 +82,7 @@ void Router::step_impl(NetworkCore& core, uint64_t now) {
   const uint32_t iterations = kExtended ? iterations_ : 1;
   const uint32_t vcs = vcs_, depth = depth_, nports = ports_;
   const uint32_t nin = nports * vcs;
+  const uint32_t all_vcs = vcs >= 32 ? ~0u : (1u << vcs) - 1;
   const uint32_t words = words_;
   InVc* const in = in_;
   OutVc* const out = out_;
@@ -214,43 +215,40 @@ void Router::step_impl(NetworkCore& core, uint64_t now) {
         const uint32_t p = w * 64 + uint32_t(__builtin_ctzll(pm));
         Port& ip = pt[p];
         const uint32_t m = ip.sa_mask;
-        // Visit the candidate VCs in round-robin order from the port's pointer.
+        // Visit the candidate VCs in round-robin order from the port's pointer: the mask
+        // rotated so that bit i is VC (ptr + i) mod vcs.
         const uint32_t ptr = ip.sa_in_ptr;
-        const uint32_t hi = m & (~0u << ptr);
-        uint32_t order[2] = {hi, m & ~hi};
+        auto rotate = [ptr, vcs, all_vcs](uint32_t bits) {
+          return uint32_t(((uint64_t(bits) << vcs) | bits) >> ptr) & all_vcs;
+        };
+        auto vc_of = [ptr, vcs](uint32_t r) {
+          const uint32_t v = ptr + uint32_t(__builtin_ctz(r));
+          return v >= vcs ? v - vcs : v;
+        };
         int32_t req = -1;
-        for (uint32_t part : order) {
-          for (; part; part &= part - 1) {
-            const uint32_t v = uint32_t(__builtin_ctz(part));
-            const InVc& iv = in[p * vcs + v];
-            if (now < iv.ready) continue;
-            if (!first && matched(out_matched, iv.out_port)) continue;
-            OutVc& o = out[iv.out_port * vcs + iv.out_vc];
-            if (o.credits <= 0) {
-              // Park it until a credit for that output VC comes back (credit()).
-              o.parked_owner = int32_t(p * vcs + v);
-              clear_sa(p, 1u << v);
-              continue;
-            }
-            req = int32_t(v);
-            break;
+        for (uint32_t r = rotate(m); r; r &= r - 1) {
+          const uint32_t v = vc_of(r);
+          const InVc& iv = in[p * vcs + v];
+          if (now < iv.ready) continue;
+          if (!first && matched(out_matched, iv.out_port)) continue;
+          OutVc& o = out[iv.out_port * vcs + iv.out_vc];
+          if (o.credits <= 0) {
+            // Park it until a credit for that output VC comes back (credit()).
+            o.parked_owner = int32_t(p * vcs + v);
+            clear_sa(p, 1u << v);
+            continue;
           }
-          if (req >= 0) break;
+          req = int32_t(v);
+          break;
         }
         bool spec = false;
         if (req < 0) {
           if (!speculative) continue;
-          const uint32_t sm = ip.spec_mask;
-          const uint32_t shi = sm & (~0u << ptr);
-          uint32_t sorder[2] = {shi, sm & ~shi};
-          for (uint32_t part : sorder) {
-            for (; part; part &= part - 1) {
-              const uint32_t v = uint32_t(__builtin_ctz(part));
-              if (!first && matched(out_matched, in[p * vcs + v].spec_port)) continue;
-              req = int32_t(v);
-              break;
-            }
-            if (req >= 0) break;
+          for (uint32_t r = rotate(ip.spec_mask); r; r &= r - 1) {
+            const uint32_t v = vc_of(r);
+            if (!first && matched(out_matched, in[p * vcs + v].spec_port)) continue;
+            req = int32_t(v);
+            break;
           }
           if (req < 0) continue;
           spec = true;
