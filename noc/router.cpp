@@ -65,7 +65,7 @@ void Router::set_output(uint32_t port, bool eject, int32_t credits) {
 // va_ports_/sa_ports_ are visited, only their requesting VCs (bit masks), and only
 // output ports that received a request are arbitrated. The arrays are read through
 // local pointers: a store through a byte-sized field may alias anything, and would
-// otherwise make the compiler reload every vector's base after each one.
+// otherwise make the compiler reload every array base (a member) after each one.
 void Router::step(NetworkCore& core, uint64_t now) {
   if (speculative_ || iterations_ > 1)
     step_impl<true>(core, now);

@@ -1,8 +1,10 @@
 // An input-buffered virtual-channel router with credit-based flow control: per input
 // VC a FIFO and a state machine (idle -> routing -> VC allocation -> active), separable
 // VC and switch allocators, wormhole packets of head/body/tail flits. Each pipeline
-// stage has its own configurable delay. Plain C++, stepped by NetworkCore only while
-// it holds flits.
+// stage has its own configurable delay. Options: speculative switch allocation (a head
+// bids for the switch while it asks for a VC) and several switch allocation iterations
+// (lookahead routing is a timing change NetworkCore makes). Plain C++, stepped by
+// NetworkCore only while it holds flits.
 #pragma once
 
 #include <cstdint>
