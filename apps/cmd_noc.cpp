@@ -26,6 +26,9 @@ struct NocOptions {
   uint32_t vc_buffer = 8;
   std::string routing = "dor";
   std::string allocator = "round_robin";
+  bool speculative = false;
+  bool lookahead = false;
+  uint32_t sa_iterations = 1;
   uint64_t seed = 1;
   uint64_t warmup = 2000;
   uint64_t measure = 10000;
@@ -70,6 +73,9 @@ void run(const NocOptions& o) {
   cfg.vc_buffer_flits = o.vc_buffer;
   cfg.routing = o.routing;
   cfg.allocator = o.allocator;
+  cfg.speculative_sa = o.speculative;
+  cfg.lookahead_routing = o.lookahead;
+  cfg.sw_alloc_iterations = o.sa_iterations;
   if (cfg.routing == "west_first" && cfg.topology != "mesh")
     throw sim::UserError("--routing west_first needs --topology mesh");
   const uint32_t ky = (o.topology == "mesh" || o.topology == "torus") ? (o.ky ? o.ky : o.k) : 1;
@@ -132,6 +138,9 @@ void run(const NocOptions& o) {
       o.topology, o.k, o.traffic, o.rate, o.packet_flits, r.avg_packet_latency,
       r.avg_network_latency, r.accepted_rate, r.zero_load_latency, r.measured_packets,
       r.drained ? "" : " (not all drained: past saturation)");
+  if (o.speculative)
+    std::cout << fmt::format("  wasted switch grants     {} (speculations that lost the VC)\n",
+                             r.misspeculations);
 }
 
 }  // namespace
@@ -156,6 +165,11 @@ void add_noc_command(CLI::App& app) {
       ->check(CLI::IsMember({"dor", "west_first"}));
   cmd->add_option("--allocator", o.allocator, "round_robin | islip")
       ->check(CLI::IsMember({"round_robin", "islip"}));
+  cmd->add_flag("--speculative", o.speculative,
+                "speculative switch allocation in parallel with VC allocation");
+  cmd->add_flag("--lookahead", o.lookahead, "lookahead routing (route computed one hop ahead)");
+  cmd->add_option("--sa-iterations", o.sa_iterations, "switch allocation iterations per cycle")
+      ->check(CLI::Range(1u, 8u));
   cmd->add_option("--seed", o.seed, "random seed");
   cmd->add_option("--warmup", o.warmup, "warm-up cycles");
   cmd->add_option("--measure", o.measure, "measurement cycles");

@@ -35,6 +35,11 @@ int sc_main(int argc, char* argv[]) {  // libsystemc.so owns main()
         "%.3f s CPU = %.0f cycles/CPU-s (latency %.2f, accepted %.4f)\n",
         rate, (unsigned long long)r.cycles, r.wall_seconds, double(r.cycles) / r.wall_seconds, cpu,
         double(r.cycles) / cpu, r.avg_packet_latency, r.accepted_rate);
+    // The goal is stated for the 0.3 point; say plainly whether this run meets it.
+    if (rate == 0.3)
+      std::printf("  goal >= 100,000 cycles/s on one core: %s (wall), %s (CPU time)\n",
+                  double(r.cycles) / r.wall_seconds >= 100000 ? "met" : "NOT met",
+                  double(r.cycles) / cpu >= 100000 ? "met" : "NOT met");
   }
   return 0;
 }

@@ -9,8 +9,18 @@ namespace tessera::noc {
 NetworkCore::NetworkCore(const NocConfig& cfg, const Topology& topo, uint32_t message_classes,
                          const sim::StatsScope& stats, sim::EnergyLedger* energy)
     : cfg_(cfg), topo_(topo), mclasses_(message_classes), vcs_(cfg.vcs), stats_(stats) {
-  timing_ = RouterTiming{cfg.routing_cycles,  cfg.vc_alloc_cycles, cfg.sw_alloc_cycles,
-                         cfg.crossbar_cycles, cfg.link_cycles,     cfg.credit_cycles};
+  // Lookahead: the route was computed upstream, no routing stage at this router.
+  timing_ = RouterTiming{cfg.lookahead_routing ? 0 : cfg.routing_cycles,
+                         cfg.vc_alloc_cycles,
+                         cfg.sw_alloc_cycles,
+                         cfg.crossbar_cycles,
+                         cfg.link_cycles,
+                         cfg.credit_cycles};
+  if (cfg.speculative_sa && cfg.vc_alloc_cycles > cfg.sw_alloc_cycles)
+    throw sim::UserError("noc.speculative_sa needs vc_alloc_cycles <= sw_alloc_cycles");
+  if (cfg.lookahead_routing && cfg.routing_cycles > cfg.lookahead_window())
+    throw sim::UserError("noc.lookahead_routing needs routing_cycles <= " +
+                         std::to_string(cfg.lookahead_window()) + " (the cycles it overlaps with)");
   const uint32_t dclasses = topo_.vc_classes();
   if (mclasses_ < 1) mclasses_ = 1;
   if (vcs_ < mclasses_ * dclasses)
@@ -29,7 +39,8 @@ NetworkCore::NetworkCore(const NocConfig& cfg, const Topology& topo, uint32_t me
   link_util_.assign(size_t(topo_.num_routers()) * P, nullptr);
   link_flits_.assign(size_t(topo_.num_routers()) * P, nullptr);
   for (uint32_t r = 0; r < topo_.num_routers(); ++r) {
-    routers_.emplace_back(r, P, vcs_, cfg.vc_buffer_flits, islip, cfg.wait_for_tail_credit);
+    routers_.emplace_back(r, P, vcs_, cfg.vc_buffer_flits, islip, cfg.wait_for_tail_credit,
+                          cfg.speculative_sa, cfg.sw_alloc_iterations);
     Router& rt = routers_.back();
     const sim::StatsScope rs = stats_.child("router" + std::to_string(r));
     router_flits_.push_back(&rs.counter("flits", "flits", "flits switched by this router"));
@@ -64,14 +75,14 @@ NetworkCore::NetworkCore(const NocConfig& cfg, const Topology& topo, uint32_t me
     for (uint32_t p = 0; p < P; ++p) {
       const PortPeer& pp = topo_.peer(r, p);
       if (pp.node >= 0)
-        rt.down_[p] = LinkEnd{uint32_t(pp.node), 0, 1, 1};
+        rt.port_[p].down = LinkEnd{uint32_t(pp.node), 0, 1, 1};
       else if (pp.router >= 0)
-        rt.down_[p] = LinkEnd{uint32_t(pp.router), pp.port, 0, 1};
+        rt.port_[p].down = LinkEnd{uint32_t(pp.router), pp.port, 0, 1};
       const Upstream& u = upstream_[size_t(r) * P + p];
       if (u.node >= 0)
-        rt.up_[p] = LinkEnd{uint32_t(u.node), 0, 1, 1};
+        rt.port_[p].up = LinkEnd{uint32_t(u.node), 0, 1, 1};
       else if (u.router >= 0)
-        rt.up_[p] = LinkEnd{uint32_t(u.router), u.port, 0, 1};
+        rt.port_[p].up = LinkEnd{uint32_t(u.router), u.port, 0, 1};
     }
   }
   uint64_t span =
@@ -279,6 +290,12 @@ void NetworkCore::step() {
   now_ = c + 1;
 }
 
+uint64_t NetworkCore::misspeculations() const {
+  uint64_t n = 0;
+  for (const Router& r : routers_) n += r.misspeculations();
+  return n;
+}
+
 uint32_t NetworkCore::max_vc_occupancy() const {
   uint32_t m = 0;
   for (const Router& r : routers_) m = std::max(m, r.max_occupancy());
@@ -309,7 +326,7 @@ void NetworkCore::publish(uint64_t cycles) {
   for (uint32_t r = 0; r < routers_.size(); ++r) {
     uint64_t total = 0;
     for (uint32_t p = 0; p < P; ++p) {
-      const uint64_t sent = routers_[r].sent[p];
+      const uint64_t sent = routers_[r].sent(p);
       total += sent;
       sim::Counter* c = link_flits_[size_t(r) * P + p];
       if (!c) continue;

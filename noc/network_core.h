@@ -73,15 +73,14 @@ class NetworkCore {
   uint64_t source_queue_packets() const { return queued_packets_; }
   // Largest number of flits ever held in one VC buffer (never above vc_buffer_flits).
   uint32_t max_vc_occupancy() const;
+  // Speculative switch grants wasted by heads that lost their VC (speculative_sa).
+  uint64_t misspeculations() const;
   uint64_t router_flit_hops() const { return flit_hops_; }
   // Brings the per-router and per-link flit counters and the latency histograms up to
   // date and writes link utilisation over `cycles` (call before reading stats, e.g. at
   // the end of a run).
   void publish(uint64_t cycles);
 
-  // Called by routers: a flit onto the link `to`, a credit back to `to`.
-  void push_flit(const LinkEnd& to, const Flit& f, uint8_t vc, uint64_t arrive);
-  void push_credit(const LinkEnd& to, uint32_t vc, bool tail, uint64_t arrive);
   void note_move(uint64_t now) { last_move_ = now; }
   uint32_t vcs() const { return vcs_; }
   uint32_t vcs_per_class() const { return vcs_per_dateline_; }
@@ -170,27 +169,5 @@ class NetworkCore {
 
   friend class Router;
 };
-
-// The hot path, inline so the router's switch allocation compiles them in.
-// Fields are stored one by one into the wheel's storage: building the event on the stack
-// from narrow stores and copying it as a whole stalls on store-to-load forwarding.
-inline void NetworkCore::push_flit(const LinkEnd& to, const Flit& f, uint8_t vc, uint64_t arrive) {
-  FlitEvent& e = flit_wheel_[arrive & wheel_mask_].emplace_back();
-  e.to = to;
-  e.flit = f;
-  e.flit.vc = vc;
-  ++in_flight_events_;
-  ++flit_hops_;
-  if (energy_hop_) energy_hop_->charge();
-}
-
-inline void NetworkCore::push_credit(const LinkEnd& to, uint32_t vc, bool tail, uint64_t arrive) {
-  CreditEvent& e = credit_wheel_[arrive & wheel_mask_].emplace_back();
-  e.id = to.id;
-  e.port = to.port;
-  e.vc = uint8_t(vc);
-  e.flags = uint8_t((tail ? 1 : 0) | (to.node ? 2 : 0));
-  ++in_flight_events_;
-}
 
 }  // namespace tessera::noc

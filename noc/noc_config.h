@@ -28,11 +28,34 @@ struct NocConfig {
   // false: an output VC may take a new packet once the previous tail has been sent;
   // true: only once the tail's credit came back (the next buffer is empty of it).
   bool wait_for_tail_credit = false;
+  // Throughput features of the literature, off in the textbook router.
+  // Speculative switch allocation (Peh & Dally 2001): a head bids for the switch in the
+  // cycle it asks for an output VC; the grant is used only if it also won the VC.
+  bool speculative_sa = false;
+  // Lookahead routing: each router computes the route of the next one (the interface
+  // that of the first), so the head arrives with its output port known.
+  bool lookahead_routing = false;
+  // Switch allocation iterations per cycle (unmatched inputs and outputs try again).
+  uint32_t sw_alloc_iterations = 1;
   // Network interfaces: the largest packet a transaction is cut into.
   uint32_t max_packet_flits = 9;
   // Deadlock/livelock watch: cycles without any flit moving while flits are inside.
   uint32_t watchdog_cycles = 10000;
   double pj_per_flit_hop = 10.0;
+
+  // Cycles a head spends in one router and its output link: route computation (none
+  // with lookahead: it was done upstream), VC and switch allocation (one combined stage
+  // of sw_alloc_cycles when speculative), crossbar, link.
+  uint32_t router_cycles() const {
+    const uint32_t alloc = speculative_sa ? sw_alloc_cycles : vc_alloc_cycles + sw_alloc_cycles;
+    return (lookahead_routing ? 0 : routing_cycles) + alloc + crossbar_cycles + link_cycles;
+  }
+  // Lookahead: the next router's route is computed while the head is allocated,
+  // switched and sent, so it must fit in that time.
+  uint32_t lookahead_window() const {
+    return (speculative_sa ? sw_alloc_cycles : vc_alloc_cycles + sw_alloc_cycles) +
+           crossbar_cycles + link_cycles;
+  }
 
   template <class V>
   void visit(V& v) {
@@ -58,6 +81,16 @@ struct NocConfig {
     v.field("credit_cycles", credit_cycles, "cycles", "credit return delay", sim::Range{1, 64});
     v.field("wait_for_tail_credit", wait_for_tail_credit, "",
             "reallocate an output VC only after the tail's credit returns (atomic VCs)");
+    v.field("speculative_sa", speculative_sa, "",
+            "speculative switch allocation in parallel with VC allocation (Peh & Dally "
+            "2001): non-speculative bids win, a head that loses its VC wastes its grant");
+    v.field("sw_alloc_iterations", sw_alloc_iterations, "",
+            "switch allocation iterations per cycle: inputs and outputs left unmatched "
+            "try again (pointers move in the first only, as in iSLIP)",
+            sim::Range{1, 8});
+    v.field("lookahead_routing", lookahead_routing, "",
+            "route computed one router ahead (at the interface for the first router), "
+            "off the head's critical path");
     v.field("max_packet_flits", max_packet_flits, "flits",
             "largest packet (header + data flits) a transaction is cut into", sim::Range{2, 1024});
     v.field("watchdog_cycles", watchdog_cycles, "cycles",
@@ -67,6 +100,12 @@ struct NocConfig {
             "energy of one flit through one router and its output link", sim::Range{0, 1e6});
     v.check(routing != "west_first" || topology == "mesh", "routing",
             "west_first routing needs topology mesh");
+    v.check(!speculative_sa || vc_alloc_cycles <= sw_alloc_cycles, "speculative_sa",
+            "speculative switch allocation needs vc_alloc_cycles <= sw_alloc_cycles (the VC "
+            "must be known when the switch grant is used)");
+    v.check(!lookahead_routing || routing_cycles <= lookahead_window(), "lookahead_routing",
+            "lookahead routing needs routing_cycles <= the allocation, crossbar and link "
+            "cycles it overlaps with");
   }
 };
 

@@ -1,6 +1,9 @@
 #include "noc/router.h"
 
 #include <climits>
+#include <cstdint>
+#include <memory>
+#include <type_traits>
 
 #include "models/sim/stats_registry.h"
 #include "noc/network_core.h"
@@ -8,62 +11,104 @@
 namespace tessera::noc {
 
 Router::Router(uint32_t id, uint32_t ports, uint32_t vcs, uint32_t depth, bool islip,
-               bool wait_tail_credit)
+               bool wait_tail_credit, bool speculative, uint32_t iterations)
     : id_(id),
       ports_(ports),
       vcs_(vcs),
       depth_(depth),
       islip_(islip),
-      wait_tail_credit_(wait_tail_credit) {
-  va_mask_.assign(ports, 0);
-  sa_mask_.assign(ports, 0);
-  va_ports_.assign((ports + 63) / 64, 0);
-  sa_ports_.assign((ports + 63) / 64, 0);
-  in_.resize(size_t(ports) * vcs);
-  out_.resize(size_t(ports) * vcs);
-  eject_.assign(ports, 0);
-  buf_.resize(size_t(ports) * vcs * depth);
-  va_ptr_.assign(size_t(ports) * vcs, 0);
-  sa_in_ptr_.assign(ports, 0);
-  sa_out_ptr_.assign(ports, 0);
-  va_best_.assign(size_t(ports) * vcs, -1);
-  sa_req_vc_.assign(ports, 0);
-  sa_best_.assign(ports, -1);
-  down_.assign(ports, LinkEnd{});
-  up_.assign(ports, LinkEnd{});
+      wait_tail_credit_(wait_tail_credit),
+      speculative_(speculative),
+      iterations_(iterations < 1 ? 1 : iterations) {
+  words_ = (ports + 63) / 64;
+  const size_t nin = size_t(ports) * vcs;
+  // One block for all arrays, packed (8-byte aligned; padding each to a cache line
+  // measured more misses): offsets first, then allocate (zeroed) and construct.
+  size_t bytes = 0;
+  auto place = [&bytes](size_t size) {
+    const size_t at = bytes;
+    bytes += (size + 7) / 8 * 8;
+    return at;
+  };
+  const size_t at_bits = place(5 * words_ * sizeof(uint64_t));
+  const size_t at_port = place(ports * sizeof(Port));
+  const size_t at_in = place(nin * sizeof(InVc)), at_out = place(nin * sizeof(OutVc));
+  const size_t at_touched = place(nin * sizeof(uint32_t));
+  const size_t at_buf = place(nin * depth * sizeof(Flit));
+  arena_.reset(new uint64_t[bytes / 8 + 8]());  // 8 more words to align the start
+  char* const base =
+      reinterpret_cast<char*>((reinterpret_cast<uintptr_t>(arena_.get()) + 63) & ~uintptr_t(63));
+  auto make = [base](auto*& ptr, size_t at, size_t n) {
+    ptr = reinterpret_cast<std::remove_reference_t<decltype(ptr)>>(base + at);
+    std::uninitialized_value_construct_n(ptr, n);
+  };
+  make(va_ports_, at_bits, 5 * words_);
+  sa_ports_ = va_ports_ + words_;
+  spec_ports_ = sa_ports_ + words_;
+  in_matched_ = spec_ports_ + words_;
+  out_matched_ = in_matched_ + words_;
+  make(port_, at_port, ports);
+  make(in_, at_in, nin);
+  make(out_, at_out, nin);
+  make(touched_, at_touched, nin);
+  make(buf_, at_buf, nin * depth);
   va_waiters_.resize(ports);
-  sent.assign(ports, 0);
-  touched_.reserve(size_t(ports) * vcs);
 }
 
 void Router::set_output(uint32_t port, bool eject, int32_t credits) {
-  eject_[port] = eject;
+  port_[port].eject = eject;
   for (uint32_t v = 0; v < vcs_; ++v)
     out_[port * vcs_ + v].credits = eject ? INT32_MAX / 2 : credits;
 }
 
 // The per-cycle work is proportional to what is active: only input ports with a bit in
 // va_ports_/sa_ports_ are visited, only their requesting VCs (bit masks), and only
-// output ports that received a request are arbitrated.
+// output ports that received a request are arbitrated. The arrays are read through
+// local pointers: a store through a byte-sized field may alias anything, and would
+// otherwise make the compiler reload every array base (a member) after each one.
 void Router::step(NetworkCore& core, uint64_t now) {
+  if (speculative_ || iterations_ > 1)
+    step_impl<true>(core, now);
+  else
+    step_impl<false>(core, now);
+}
+
+// kExtended: speculation or several switch allocation iterations may be on; the
+// textbook router is compiled without their tests.
+template <bool kExtended>
+void Router::step_impl(NetworkCore& core, uint64_t now) {
   const RouterTiming& t = core.timing_;
-  const uint32_t nin = ports_ * vcs_;
-  const uint32_t words = uint32_t(sa_ports_.size());
+  const bool speculative = kExtended && speculative_;
+  const uint32_t iterations = kExtended ? iterations_ : 1;
+  const uint32_t vcs = vcs_, depth = depth_, nports = ports_;
+  const uint32_t nin = nports * vcs;
+  const uint32_t all_vcs = vcs >= 32 ? ~0u : (1u << vcs) - 1;
+  const uint32_t words = words_;
+  InVc* const in = in_;
+  OutVc* const out = out_;
+  Port* const pt = port_;
+  Flit* const buf = buf_;
+  uint64_t* const va_ports = va_ports_;
+  uint64_t* const sa_ports = sa_ports_;
+  uint64_t* const spec_ports = spec_ports_;
+  bool any_spec = false;
+  uint32_t* const touched = touched_;  // nin entries: enough for any cycle
+  uint32_t ntouched = 0;
 
   // Route computation and VC allocation requests (input stage of the separable
   // VC allocator: each input VC asks for one free output VC). Only VCs holding a
   // packet that has no output VC yet take part.
   if (waiting_ > 0) {
-    touched_.clear();
     const Topology& topo = core.topo_;
+    const Packet* const packets = core.packets_.data();
     const uint32_t n = core.vcs_per_dateline_;
     for (uint32_t w = 0; w < words; ++w)
-      for (uint64_t pm = va_ports_[w]; pm; pm &= pm - 1) {
+      for (uint64_t pm = va_ports[w]; pm; pm &= pm - 1) {
         const uint32_t port = w * 64 + uint32_t(__builtin_ctzll(pm));
-        for (uint32_t m = va_mask_[port]; m; m &= m - 1) {
+        for (uint32_t m = pt[port].va_mask; m; m &= m - 1) {
           const uint32_t v = uint32_t(__builtin_ctz(m));
-          const uint32_t ivc = port * vcs_ + v;
-          InVc& iv = in_[ivc];
+          const uint32_t ivc = port * vcs + v;
+          InVc& iv = in[ivc];
           if (iv.state == kIdle) {
             // A new packet's head is at the front: route computation starts now.
             iv.state = kRouting;
@@ -72,24 +117,27 @@ void Router::step(NetworkCore& core, uint64_t now) {
           }
           if (iv.state == kRouting) {
             if (now < iv.ready) continue;
-            iv.route = topo.route(id_, port, iv.in_class, core.packets_[front(ivc).pkt].dst);
+            iv.route =
+                topo.route(id_, port, iv.in_class, packets[buf[ivc * depth + iv.head].pkt].dst);
             iv.state = kVcAlloc;
           }
           if (now < iv.ready) continue;
-          const uint32_t mclass = core.packets_[front(ivc).pkt].mclass;
+          const uint32_t mclass = packets[buf[ivc * depth + iv.head].pkt].mclass;
           // Among the candidate ports, a free output VC of the right class on the port
           // with the most credit (adaptive routing); ties keep the first candidate.
           int32_t pick = -1, pick_score = -1;
+          uint32_t pick_port = 0;
           for (uint32_t c = 0; c < iv.route.n; ++c) {
             const uint32_t op = iv.route.port[c];
-            const uint32_t base = op * vcs_ + core.vc_base(mclass, iv.route.vc_class[c]);
+            const uint32_t base = op * vcs + core.vc_base(mclass, iv.route.vc_class[c]);
             uint32_t k = iv.va_rr >= n ? 0 : iv.va_rr;
             for (uint32_t i = 0; i < n; ++i, k = (k + 1 == n) ? 0 : k + 1) {
-              const OutVc& o = out_[base + k];
+              const OutVc& o = out[base + k];
               if (o.busy) continue;
               if (o.credits > pick_score) {
                 pick_score = o.credits;
                 pick = int32_t(base + k);
+                pick_port = op;
               }
               break;
             }
@@ -100,121 +148,204 @@ void Router::step(NetworkCore& core, uint64_t now) {
             clear_va(port, 1u << v);
             continue;
           }
+          // Speculative router: the head bids for the switch in this same cycle, towards
+          // the VC it asks for (only if that VC could take a flit: it has a credit).
+          if (speculative && pick_score > 0) {
+            iv.spec_port = uint8_t(pick_port);
+            pt[port].spec_mask |= 1u << v;
+            spec_ports[w] |= uint64_t(1) << (port & 63);
+            any_spec = true;
+          }
           // Output stage: each output VC grants one requester, round-robin from its pointer.
-          int32_t& best = va_best_[pick];
+          int32_t& best = out[pick].va_best;
           if (best < 0) {
-            touched_.push_back(uint32_t(pick));
+            touched[ntouched++] = uint32_t(pick);
             best = int32_t(ivc);
           } else {
-            const uint32_t p = va_ptr_[pick];
+            const uint32_t p = out[pick].va_ptr;
             const uint32_t a = ivc >= p ? ivc - p : ivc + nin - p;
             const uint32_t b = uint32_t(best) >= p ? uint32_t(best) - p : uint32_t(best) + nin - p;
             if (a < b) best = int32_t(ivc);
           }
         }
       }
-    for (uint32_t ovc : touched_) {
-      const uint32_t ivc = uint32_t(va_best_[ovc]);
-      va_best_[ovc] = -1;
-      InVc& iv = in_[ivc];
-      out_[ovc].busy = true;
-      iv.out_port = uint8_t(ovc / vcs_);
-      iv.out_vc = uint8_t(ovc % vcs_);
+    for (uint32_t i = 0; i < ntouched; ++i) {
+      const uint32_t ovc = touched[i];
+      OutVc& o = out[ovc];
+      const uint32_t ivc = uint32_t(o.va_best);
+      o.va_best = -1;
+      InVc& iv = in[ivc];
+      o.busy = true;
+      iv.out_port = uint8_t(ovc / vcs);
+      iv.out_vc = uint8_t(ovc % vcs);
       iv.state = kActive;
       iv.ready = now + t.va;
-      iv.va_rr = uint8_t(uint32_t(iv.va_rr) + 1 >= core.vcs_per_dateline_ ? 0 : iv.va_rr + 1);
-      va_ptr_[ovc] = uint16_t(ivc + 1 == nin ? 0 : ivc + 1);
+      iv.va_rr = uint8_t(uint32_t(iv.va_rr) + 1 >= n ? 0 : iv.va_rr + 1);
+      o.va_ptr = uint16_t(ivc + 1 == nin ? 0 : ivc + 1);
       --waiting_;
-      const uint32_t port = ivc / vcs_, bit = 1u << (ivc - port * vcs_);
+      const uint32_t port = ivc / vcs, bit = 1u << (ivc - port * vcs);
       clear_va(port, bit);
       if (iv.count > 0) set_sa(port, bit);
     }
+    ntouched = 0;
   }
 
   // Switch allocation, separable input-first: each input port picks one ready VC
   // (round-robin), then each output port grants one input port (round-robin).
-  touched_.clear();
-  for (uint32_t w = 0; w < words; ++w)
-    for (uint64_t pm = sa_ports_[w]; pm; pm &= pm - 1) {
-      const uint32_t p = w * 64 + uint32_t(__builtin_ctzll(pm));
-      const uint32_t m = sa_mask_[p];
-      // Visit the candidate VCs in round-robin order from the port's pointer.
-      const uint32_t ptr = sa_in_ptr_[p];
-      const uint32_t hi = m & (~0u << ptr);
-      uint32_t order[2] = {hi, m & ~hi};
-      int32_t req = -1;
-      for (uint32_t part : order) {
-        for (; part; part &= part - 1) {
-          const uint32_t v = uint32_t(__builtin_ctz(part));
-          const InVc& iv = in_[p * vcs_ + v];
+  // Speculative router: a port with no ready VC bids with one of this cycle's VC
+  // allocation requesters instead, and outputs grant non-speculative bids first.
+  // With sw_alloc_iterations > 1, inputs and outputs left unmatched try again, each
+  // input with a VC bound for a still unmatched output; as in iSLIP, only the first
+  // iteration moves the round-robin pointers.
+  auto& flits = core.flit_wheel_[(now + t.sa + t.xbar + t.link) & core.wheel_mask_];
+  auto& credits = core.credit_wheel_[(now + t.credit) & core.wheel_mask_];
+  uint64_t* const in_matched = in_matched_;
+  uint64_t* const out_matched = out_matched_;
+  auto matched = [](const uint64_t* set, uint32_t port) {
+    return (set[port >> 6] >> (port & 63)) & 1;
+  };
+  uint32_t moved = 0;
+  for (uint32_t it = 0; it < iterations; ++it) {
+    const bool first = !kExtended || it == 0;
+    ntouched = 0;
+    for (uint32_t w = 0; w < words; ++w)
+      for (uint64_t pm =
+               (sa_ports[w] | (any_spec ? spec_ports[w] : 0)) & ~(first ? 0 : in_matched[w]);
+           pm; pm &= pm - 1) {
+        const uint32_t p = w * 64 + uint32_t(__builtin_ctzll(pm));
+        Port& ip = pt[p];
+        const uint32_t m = ip.sa_mask;
+        // Visit the candidate VCs in round-robin order from the port's pointer: the mask
+        // rotated so that bit i is VC (ptr + i) mod vcs.
+        const uint32_t ptr = ip.sa_in_ptr;
+        auto rotate = [ptr, vcs, all_vcs](uint32_t bits) {
+          return uint32_t(((uint64_t(bits) << vcs) | bits) >> ptr) & all_vcs;
+        };
+        auto vc_of = [ptr, vcs](uint32_t r) {
+          const uint32_t v = ptr + uint32_t(__builtin_ctz(r));
+          return v >= vcs ? v - vcs : v;
+        };
+        int32_t req = -1;
+        for (uint32_t r = rotate(m); r; r &= r - 1) {
+          const uint32_t v = vc_of(r);
+          const InVc& iv = in[p * vcs + v];
           if (now < iv.ready) continue;
-          OutVc& o = out_[iv.out_port * vcs_ + iv.out_vc];
+          if (!first && matched(out_matched, iv.out_port)) continue;
+          OutVc& o = out[iv.out_port * vcs + iv.out_vc];
           if (o.credits <= 0) {
             // Park it until a credit for that output VC comes back (credit()).
-            o.parked_owner = int32_t(p * vcs_ + v);
+            o.parked_owner = int32_t(p * vcs + v);
             clear_sa(p, 1u << v);
             continue;
           }
           req = int32_t(v);
           break;
         }
-        if (req >= 0) break;
+        bool spec = false;
+        if (req < 0) {
+          if (!speculative) continue;
+          for (uint32_t r = rotate(ip.spec_mask); r; r &= r - 1) {
+            const uint32_t v = vc_of(r);
+            if (!first && matched(out_matched, in[p * vcs + v].spec_port)) continue;
+            req = int32_t(v);
+            break;
+          }
+          if (req < 0) continue;
+          spec = true;
+        }
+        const uint32_t v = uint32_t(req);
+        ip.sa_req_vc = uint8_t(v);
+        if (speculative) ip.sa_req_spec = spec;
+        if (!islip_ && first) ip.sa_in_ptr = uint16_t(v + 1 == vcs ? 0 : v + 1);
+        const InVc& iv = in[p * vcs + v];
+        const uint32_t op = spec ? iv.spec_port : iv.out_port;
+        Port& o = pt[op];
+        if (o.sa_best < 0 && (!speculative || o.sa_best_spec < 0)) touched[ntouched++] = op;
+        int32_t& best = spec ? o.sa_best_spec : o.sa_best;
+        if (best < 0) {
+          best = int32_t(p);
+        } else {
+          const uint32_t optr = o.sa_out_ptr;
+          const uint32_t a = p >= optr ? p - optr : p + nports - optr;
+          const uint32_t b =
+              uint32_t(best) >= optr ? uint32_t(best) - optr : uint32_t(best) + nports - optr;
+          if (a < b) best = int32_t(p);
+        }
       }
-      if (req < 0) continue;
-      const uint32_t v = uint32_t(req);
-      sa_req_vc_[p] = uint8_t(v);
-      if (!islip_) sa_in_ptr_[p] = uint16_t(v + 1 == vcs_ ? 0 : v + 1);
-      const uint32_t op = in_[p * vcs_ + v].out_port;
-      int32_t& best = sa_best_[op];
-      if (best < 0) {
-        touched_.push_back(op);
-        best = int32_t(p);
-      } else {
-        const uint32_t optr = sa_out_ptr_[op];
-        const uint32_t a = p >= optr ? p - optr : p + ports_ - optr;
-        const uint32_t b =
-            uint32_t(best) >= optr ? uint32_t(best) - optr : uint32_t(best) + ports_ - optr;
-        if (a < b) best = int32_t(p);
+    if (ntouched == 0) break;
+    // Switch allocation, crossbar and link: the flit is in the next buffer after these.
+    for (uint32_t i = 0; i < ntouched; ++i) {
+      const uint32_t op = touched[i];
+      Port& outp = pt[op];
+      const uint32_t ip = uint32_t(outp.sa_best >= 0 ? outp.sa_best : outp.sa_best_spec);
+      outp.sa_best = outp.sa_best_spec = -1;
+      Port& inp = pt[ip];
+      const uint32_t v = inp.sa_req_vc;
+      const uint32_t ivc = ip * vcs + v;
+      InVc& iv = in[ivc];
+      if (first) {
+        outp.sa_out_ptr = uint16_t(ip + 1 == nports ? 0 : ip + 1);
+        if (islip_) inp.sa_in_ptr = uint16_t(v + 1 == vcs ? 0 : v + 1);
       }
-    }
-  if (touched_.empty()) return;
-  // Switch allocation, crossbar and link: the flit is in the next buffer after these.
-  const uint64_t flit_at = now + t.sa + t.xbar + t.link, credit_at = now + t.credit;
-  for (uint32_t op : touched_) {
-    const uint32_t ip = uint32_t(sa_best_[op]);
-    sa_best_[op] = -1;
-    const uint32_t v = sa_req_vc_[ip];
-    const uint32_t ivc = ip * vcs_ + v;
-    InVc& iv = in_[ivc];
-    sa_out_ptr_[op] = uint16_t(ip + 1 == ports_ ? 0 : ip + 1);
-    if (islip_) sa_in_ptr_[ip] = uint16_t(v + 1 == vcs_ ? 0 : v + 1);
-    const Flit& f = buf_[size_t(ivc) * depth_ + iv.head];
-    iv.head = uint16_t(uint32_t(iv.head) + 1 == depth_ ? 0 : iv.head + 1);
-    --iv.count;
-    --buffered_;
-    if (iv.count == 0) clear_sa(ip, 1u << v);
-    OutVc& o = out_[op * vcs_ + iv.out_vc];
-    --o.credits;
-    const bool tail = f.tail();
-    // The output VC is free again once the tail is sent (or, with
-    // wait_for_tail_credit, once its credit says the tail left the next buffer; an
-    // endpoint returns no credits).
-    if (tail && (eject_[op] || !wait_tail_credit_)) {
-      o.busy = false;
-      if (!va_waiters_[op].empty()) wake_va(op);
-    }
-    core.push_flit(down_[op], f, iv.out_vc, flit_at);
-    core.push_credit(up_[ip], v, tail, credit_at);
-    ++sent[op];
-    if (tail) {
-      iv.state = kIdle;
-      clear_sa(ip, 1u << v);
-      if (iv.count > 0) {  // the next packet's head is already here
-        ++waiting_;
-        set_va(ip, 1u << v);
+      if (iterations > 1) {
+        in_matched[ip >> 6] |= uint64_t(1) << (ip & 63);
+        out_matched[op >> 6] |= uint64_t(1) << (op & 63);
+      }
+      if (inp.sa_req_spec && iv.state != kActive) {
+        // The speculation failed (another input VC won the output VC): the switch
+        // slot is lost, nothing crosses.
+        ++misspeculations_;
+        continue;
+      }
+      const Flit f = buf[ivc * depth + iv.head];
+      iv.head = uint16_t(uint32_t(iv.head) + 1 == depth ? 0 : iv.head + 1);
+      --iv.count;
+      if (iv.count == 0) clear_sa(ip, 1u << v);
+      OutVc& o = out[op * vcs + iv.out_vc];
+      --o.credits;
+      const bool tail = f.tail();
+      // The output VC is free again once the tail is sent (or, with
+      // wait_for_tail_credit, once its credit says the tail left the next buffer; an
+      // endpoint returns no credits).
+      if (tail && (outp.eject || !wait_tail_credit_)) {
+        o.busy = false;
+        if (!va_waiters_[op].empty()) wake_va(op);
+      }
+      NetworkCore::FlitEvent& fe = flits.emplace_back();
+      fe.to = outp.down;
+      fe.flit = f;
+      fe.flit.vc = iv.out_vc;
+      NetworkCore::CreditEvent& ce = credits.emplace_back();
+      ce.id = inp.up.id;
+      ce.port = inp.up.port;
+      ce.vc = uint8_t(v);
+      ce.flags = uint8_t((tail ? 1 : 0) | (inp.up.node ? 2 : 0));
+      ++outp.sent;
+      ++moved;
+      if (tail) {
+        iv.state = kIdle;
+        clear_sa(ip, 1u << v);
+        if (iv.count > 0) {  // the next packet's head is already here
+          ++waiting_;
+          set_va(ip, 1u << v);
+        }
       }
     }
   }
+  if (iterations > 1)
+    for (uint32_t w = 0; w < words; ++w) in_matched[w] = out_matched[w] = 0;
+  if (any_spec) {
+    for (uint32_t w = 0; w < words; ++w) {
+      for (uint64_t pm = spec_ports[w]; pm; pm &= pm - 1)
+        pt[w * 64 + uint32_t(__builtin_ctzll(pm))].spec_mask = 0;
+      spec_ports[w] = 0;
+    }
+  }
+  if (moved == 0) return;
+  buffered_ -= moved;
+  core.in_flight_events_ += 2 * moved;
+  core.flit_hops_ += moved;
+  if (core.energy_hop_) core.energy_hop_->charge(moved);
   core.note_move(now);
 }
 

@@ -1,11 +1,14 @@
 // An input-buffered virtual-channel router with credit-based flow control: per input
 // VC a FIFO and a state machine (idle -> routing -> VC allocation -> active), separable
 // VC and switch allocators, wormhole packets of head/body/tail flits. Each pipeline
-// stage has its own configurable delay. Plain C++, stepped by NetworkCore only while
-// it holds flits.
+// stage has its own configurable delay. Options: speculative switch allocation (a head
+// bids for the switch while it asks for a VC) and several switch allocation iterations
+// (lookahead routing is a timing change NetworkCore makes). Plain C++, stepped by
+// NetworkCore only while it holds flits.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -46,7 +49,7 @@ class Router {
   enum VcState : uint8_t { kIdle, kRouting, kVcAlloc, kActive };
 
   Router(uint32_t id, uint32_t ports, uint32_t vcs, uint32_t depth, bool islip,
-         bool wait_tail_credit);
+         bool wait_tail_credit, bool speculative, uint32_t iterations);
   // One cycle of route computation, VC allocation and switch allocation.
   void step(NetworkCore& core, uint64_t now);
   // A flit written into input (port, vc) by a link; false when the buffer was full
@@ -94,7 +97,7 @@ class Router {
   // Something to allocate next cycle (idle routers and routers whose every flit waits
   // for a credit are not stepped).
   bool has_work() const {
-    for (size_t i = 0; i < sa_ports_.size(); ++i)
+    for (uint32_t i = 0; i < words_; ++i)
       if (sa_ports_[i] | va_ports_[i]) return true;
     return false;
   }
@@ -102,10 +105,12 @@ class Router {
   uint32_t buffered() const { return buffered_; }
   uint32_t max_occupancy() const { return max_occupancy_; }
   uint32_t id() const { return id_; }
+  // Speculative switch grants lost because the head did not win its VC (wasted slots).
+  uint64_t misspeculations() const { return misspeculations_; }
   bool active_flag = false;  // on the core's active list
-  // Flits sent per output port; NetworkCore::publish copies them into the registry
+  // Flits sent on an output port; NetworkCore::publish copies them into the registry
   // (plain counters here keep the hot path off the registry's scattered storage).
-  std::vector<uint64_t> sent;
+  uint64_t sent(uint32_t port) const { return port_[port].sent; }
   // One line per non-empty VC: what it holds and what it waits for (deadlock report).
   void describe_blocked(const Topology& topo, std::vector<std::string>& out, uint64_t now) const;
 
@@ -116,60 +121,84 @@ class Router {
     uint8_t out_port = 0, out_vc = 0;
     uint8_t in_class = 0;
     uint8_t va_rr = 0;
-    uint8_t va_parked = 0;  // head waits (out of va_mask_) for an output VC to free
+    uint8_t va_parked = 0;  // head waits (out of va_mask) for an output VC to free
+    uint8_t spec_port = 0;  // output port of this cycle's speculative switch request
     RouteChoice route;
     uint64_t ready = 0;
   };
   struct OutVc {
     int32_t credits = 0;
-    // The input VC holding this output VC, parked (out of sa_mask_) while credits are 0,
+    // The input VC holding this output VC, parked (out of sa_mask) while credits are 0,
     // so that a blocked VC costs nothing per cycle; -1: none.
     int32_t parked_owner = -1;
+    int32_t va_best = -1;  // VC allocation: winning input VC this cycle
+    uint16_t va_ptr = 0;   // VC allocation: input VC with priority
     bool busy = false;
   };
+  // Per port, its input side and its output side in one place (a flit-hop touches
+  // both), so that a router's hot state is a few contiguous arrays.
+  struct Port {
+    // Input: one bit per VC whose head waits for route/VC allocation, and per VC
+    // holding flits of a packet that has its output VC (switch allocation candidates).
+    uint32_t va_mask = 0, sa_mask = 0;
+    // Input, speculative routers only: heads that asked for an output VC this cycle and
+    // bid for the switch at the same time, before knowing whether they got the VC.
+    uint32_t spec_mask = 0;
+    uint16_t sa_in_ptr = 0;     // input: VC with priority
+    uint16_t sa_out_ptr = 0;    // output: input port with priority
+    int32_t sa_best = -1;       // output: winning non-speculative input port this cycle
+    int32_t sa_best_spec = -1;  // output: winning speculative input port this cycle
+    uint8_t sa_req_vc = 0;      // input: its requesting VC this cycle
+    uint8_t sa_req_spec = 0;    // input: that request is speculative
+    uint8_t eject = 0;          // output ejects to an endpoint (never short of credits)
+    // Where the output's flits and the input's credits go (NetworkCore fills these
+    // once, so the hot path does no topology look-ups).
+    LinkEnd down, up;
+    uint64_t sent = 0;  // flits sent on the output
+  };
+  template <bool kExtended>
+  void step_impl(NetworkCore& core, uint64_t now);
   const Flit& front(uint32_t ivc) const { return buf_[size_t(ivc) * depth_ + in_[ivc].head]; }
 
   uint32_t id_, ports_, vcs_, depth_;
   bool islip_;
   bool wait_tail_credit_;
+  bool speculative_;
+  uint32_t iterations_;  // switch allocation iterations per cycle
+  uint64_t misspeculations_ = 0;
   uint32_t waiting_ = 0;  // input VCs holding a head that has no output VC yet
-  // Per input port, one bit per VC: VCs whose head waits for route/VC allocation, and
-  // VCs holding flits of a packet that has its output VC (switch allocation candidates).
-  // va_ports_/sa_ports_: one bit per input port whose va_mask_/sa_mask_ is non-zero, so
+  // All per-router arrays live in one allocation, hottest first, reached through
+  // plain pointers: fewer cache lines per step than a dozen separate vectors.
+  std::unique_ptr<uint64_t[]> arena_;
+  uint32_t words_ = 0;  // 64-bit words of a per-port bit set
+  // va_ports_/sa_ports_: one bit per input port whose va_mask/sa_mask is non-zero, so
   // a cycle visits only ports with work (a crossbar may have thousands of ports).
-  std::vector<uint32_t> va_mask_, sa_mask_;
-  std::vector<uint64_t> va_ports_, sa_ports_;
+  uint64_t* va_ports_ = nullptr;
+  uint64_t* sa_ports_ = nullptr;
+  uint64_t* spec_ports_ = nullptr;  // same for spec_mask (speculative routers only)
+  // Switch allocation with several iterations: ports matched so far this cycle.
+  uint64_t* in_matched_ = nullptr;
+  uint64_t* out_matched_ = nullptr;
+  Port* port_ = nullptr;
+  InVc* in_ = nullptr;
+  OutVc* out_ = nullptr;
+  uint32_t* touched_ = nullptr;  // scratch list, ports x vcs entries
+  Flit* buf_ = nullptr;
   void set_va(uint32_t port, uint32_t bits) {
-    va_mask_[port] |= bits;
+    port_[port].va_mask |= bits;
     va_ports_[port >> 6] |= uint64_t(1) << (port & 63);
   }
   void clear_va(uint32_t port, uint32_t bits) {
-    if ((va_mask_[port] &= ~bits) == 0) va_ports_[port >> 6] &= ~(uint64_t(1) << (port & 63));
+    if ((port_[port].va_mask &= ~bits) == 0) va_ports_[port >> 6] &= ~(uint64_t(1) << (port & 63));
   }
   void set_sa(uint32_t port, uint32_t bits) {
-    sa_mask_[port] |= bits;
+    port_[port].sa_mask |= bits;
     sa_ports_[port >> 6] |= uint64_t(1) << (port & 63);
   }
   void clear_sa(uint32_t port, uint32_t bits) {
-    if ((sa_mask_[port] &= ~bits) == 0) sa_ports_[port >> 6] &= ~(uint64_t(1) << (port & 63));
+    if ((port_[port].sa_mask &= ~bits) == 0) sa_ports_[port >> 6] &= ~(uint64_t(1) << (port & 63));
   }
   uint32_t buffered_ = 0, max_occupancy_ = 0;
-  std::vector<InVc> in_;
-  std::vector<OutVc> out_;
-  std::vector<uint8_t> eject_;  // output port ejects to an endpoint (never short of credits)
-  std::vector<Flit> buf_;
-  // Allocator state: round-robin pointers and per-cycle scratch.
-  std::vector<uint16_t> va_ptr_;      // per output VC: input VC with priority
-  std::vector<uint16_t> sa_in_ptr_;   // per input port: VC with priority
-  std::vector<uint16_t> sa_out_ptr_;  // per output port: input port with priority
-  std::vector<int32_t> va_best_;      // per output VC: winning input VC this cycle
-  std::vector<uint8_t> sa_req_vc_;    // per input port: its requesting VC this cycle
-  std::vector<int32_t> sa_best_;      // per output port: winning input port
-  // Scratch lists reused every cycle (capacity kept: no allocation per cycle).
-  std::vector<uint32_t> touched_;
-  // Where each output port's flits and each input port's credits go (NetworkCore
-  // fills these once, so the hot path does no topology look-ups).
-  std::vector<LinkEnd> down_, up_;
   // Per output port, the input VCs whose head found every candidate output VC busy:
   // parked until a VC of that port is freed, instead of retrying every cycle (a failed
   // request changes nothing, so waking them only then gives the same allocation).

@@ -71,9 +71,7 @@ uint32_t TrafficSource::destination(uint32_t src, Rng& rng) const {
 }
 
 uint64_t zero_load_latency(const NocConfig& c, uint32_t routers, uint32_t packet_flits) {
-  const uint64_t per_router = uint64_t(c.routing_cycles) + c.vc_alloc_cycles + c.sw_alloc_cycles +
-                              c.crossbar_cycles + c.link_cycles;
-  return c.link_cycles + routers * per_router + (packet_flits - 1);
+  return c.link_cycles + uint64_t(routers) * c.router_cycles() + (packet_flits - 1);
 }
 
 double TrafficSource::zero_load_latency(const Topology& topo, const NocConfig& noc) const {
@@ -94,9 +92,7 @@ double TrafficSource::zero_load_latency(const Topology& topo, const NocConfig& n
     sum += r;
   }
   const double routers = sum / n_;
-  const double per_router = double(noc.routing_cycles) + noc.vc_alloc_cycles + noc.sw_alloc_cycles +
-                            noc.crossbar_cycles + noc.link_cycles;
-  return noc.link_cycles + routers * per_router;  // + (F - 1) added by the caller
+  return noc.link_cycles + routers * double(noc.router_cycles());  // + (F - 1) added by the caller
 }
 
 namespace {
@@ -187,6 +183,7 @@ TrafficResult run_synthetic(const NocConfig& noc, uint32_t kx, uint32_t ky,
   res.flits_delivered = core.flits_delivered();
   res.flits_left = core.flits_in_network();
   res.max_vc_occupancy = core.max_vc_occupancy();
+  res.misspeculations = core.misspeculations();
   return res;
 }
 

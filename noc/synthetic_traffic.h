@@ -45,6 +45,7 @@ struct TrafficResult {
   bool drained = true;  // every measured packet arrived within max_drain_cycles
   uint64_t flits_injected = 0, flits_delivered = 0, flits_left = 0;
   uint32_t max_vc_occupancy = 0;
+  uint64_t misspeculations = 0;  // speculative switch grants wasted (speculative_sa)
   double wall_seconds = 0;
 };
 
@@ -65,8 +66,8 @@ class TrafficSource {
 };
 
 // Zero-load latency of one packet: the interface-to-router link, then per router
-// routing + VC allocation + switch allocation + crossbar + output link, then the
-// remaining flits one per cycle.
+// NocConfig::router_cycles() (textbook: routing + VC allocation + switch allocation +
+// crossbar + output link), then the remaining flits one per cycle.
 uint64_t zero_load_latency(const NocConfig& noc, uint32_t routers, uint32_t packet_flits);
 
 TrafficResult run_synthetic(const NocConfig& noc, uint32_t kx, uint32_t ky,

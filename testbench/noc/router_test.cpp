@@ -1,6 +1,7 @@
 // Zero-load latency, flow control and deadlock watch of the cycle-level network core.
 #include <catch2/catch.hpp>
 
+#include <map>
 #include <random>
 
 #include "models/sim/errors.h"
@@ -89,10 +90,104 @@ TEST_CASE("torus, ring and crossbar zero-load latency", "[unit]") {
   CHECK(one_packet(c, xb, 3, 12, 8) == 13);
 }
 
+TEST_CASE("zero-load latency of the speculative and lookahead pipelines", "[unit]") {
+  // Lookahead routing: the head arrives with its route (computed upstream, by the
+  // interface for the first router), so a router costs VA + SA + ST + link.
+  // Speculative switch allocation: VA and SA in one stage of t_SA (t_VA <= t_SA), so
+  // a router costs RC + SA + ST + link. Both: SA + ST + link.
+  NocConfig c;
+  const Topology t = make(c, 8, 8);
+  c.lookahead_routing = true;
+  CHECK(c.router_cycles() == 4);
+  CHECK(one_packet(c, t, 0, 63, 1) == 1 + 15 * 4);
+  c.lookahead_routing = false;
+  c.speculative_sa = true;
+  CHECK(c.router_cycles() == 4);
+  CHECK(one_packet(c, t, 0, 63, 1) == 1 + 15 * 4);
+  c.lookahead_routing = true;
+  CHECK(c.router_cycles() == 3);
+  CHECK(one_packet(c, t, 0, 63, 1) == 46);  // 1 + 15 x 3
+  CHECK(one_packet(c, t, 0, 63, 5) == 50);
+  CHECK(one_packet(c, t, 9, 9, 1) == 4);  // 1 + 1 x 3
+  for (uint32_t s = 0; s < 64; s += 7)
+    for (uint32_t d = 0; d < 64; d += 5)
+      CHECK(one_packet(c, t, s, d, 4) == zero_load_latency(c, t.routers_on_path(s, d), 4));
+
+  // Deeper pipeline, 4x4 mesh, (0,0) -> (3,2): 6 routers, 8 flits, link 3.
+  NocConfig d;
+  d.routing_cycles = 2;
+  d.vc_alloc_cycles = 1;
+  d.sw_alloc_cycles = 2;
+  d.crossbar_cycles = 1;
+  d.link_cycles = 3;
+  const Topology t4 = make(d, 4, 4);
+  d.speculative_sa = true;  // 3 + 6 x (RC 2 + SA 2 + ST 1 + 3) + 7 = 58
+  CHECK(one_packet(d, t4, 0, 11, 8) == 58);
+  d.lookahead_routing = true;  // 3 + 6 x (SA 2 + ST 1 + 3) + 7 = 46
+  CHECK(one_packet(d, t4, 0, 11, 8) == 46);
+  d.speculative_sa = false;  // 3 + 6 x (VA 1 + SA 2 + ST 1 + 3) + 7 = 52
+  CHECK(one_packet(d, t4, 0, 11, 8) == 52);
+
+  // Torus (dateline classes are chosen with the lookahead route) and crossbar.
+  c.topology = "torus";
+  CHECK(one_packet(c, make(c, 8, 8), 0, 63, 1) == 1 + 3 * 3);
+  CHECK(one_packet(c, make(c, 8, 8), 0, 4 * 8 + 4, 4) == 1 + 9 * 3 + 3);
+  c.topology = "crossbar";
+  CHECK(one_packet(c, make(c, 16, 1), 3, 12, 8) == 1 + 3 + 7);
+}
+
+TEST_CASE("a failed speculation wastes the switch slot, non-speculative bids win", "[unit]") {
+  // 4-port crossbar, 2 VCs, speculative + lookahead (a router costs SA + ST + link = 3).
+  // Atomic VCs make endpoint 2's interface put its second packet on VC 1.
+  NocConfig c;
+  c.topology = "crossbar";
+  c.speculative_sa = true;
+  c.lookahead_routing = true;
+  c.wait_for_tail_credit = true;
+  const Topology t = make(c, 4, 1);
+  sim::StatsRegistry reg;
+  NetworkCore core(c, t, 1, sim::StatsScope(reg, "noc"), nullptr);
+  struct Log : PacketSink {
+    std::map<uint64_t, uint64_t> at;
+    void on_packet(uint32_t, const Packet& p, uint64_t now) override { at[p.tag] = now; }
+  } log;
+  core.set_sink(&log);
+  core.skip_to(100);
+  // P1 (2 -> 3, VC 0) is alone at the router in cycle 101 and moves both round-robin
+  // pointers of output 3: VC allocation now favours input VC (2,1), the switch port 0.
+  core.inject(2, 3, 1, 0, 1);
+  core.inject(2, 3, 1, 0, 2);  // P2, on VC 1 (VC 0 waits for P1's tail credit)
+  core.step();
+  core.inject(0, 3, 1, 0, 0);  // P0, reaches the router with P2 in cycle 102
+  while (core.busy()) core.step();
+  CHECK(log.at[1] == 100 + 4);  // 1 + 3: no contention
+  // Cycle 102: P2 wins the output VC, P0 wins the switch speculatively: the slot is
+  // lost. Cycle 103: P2 bids non-speculatively and beats P0's new speculative bid
+  // (P0 got VC 1 meanwhile); cycle 104: P0.
+  CHECK(core.misspeculations() == 1);
+  CHECK(log.at[2] == 101 + 5);
+  CHECK(log.at[0] == 101 + 6);
+}
+
+TEST_CASE("speculation and lookahead refuse pipelines they cannot overlap", "[unit]") {
+  NocConfig c;
+  sim::StatsRegistry reg;
+  const Topology t = make(c, 4, 4);
+  c.speculative_sa = true;
+  c.vc_alloc_cycles = 2;  // the VC would be known only after the switch grant is used
+  CHECK_THROWS_AS(NetworkCore(c, t, 1, sim::StatsScope(reg, "a"), nullptr), sim::UserError);
+  c.vc_alloc_cycles = 1;
+  c.lookahead_routing = true;
+  c.routing_cycles = 4;  // longer than SA 1 + ST 1 + link 1, the time it overlaps with
+  CHECK_THROWS_AS(NetworkCore(c, t, 1, sim::StatsScope(reg, "b"), nullptr), sim::UserError);
+  c.routing_cycles = 3;
+  CHECK_NOTHROW(NetworkCore(c, t, 1, sim::StatsScope(reg, "c"), nullptr));
+}
+
 // Floods a network with random packets of random sizes from every node, checks every
 // flit arrives once, in order (the core throws otherwise), and no buffer ever exceeds
 // its depth (the core throws on a full-buffer write as well).
-static void flood(NocConfig c, uint32_t kx, uint32_t ky, double rate, uint64_t cycles) {
+static uint64_t flood(NocConfig c, uint32_t kx, uint32_t ky, double rate, uint64_t cycles) {
   const Topology t = make(c, kx, ky);
   sim::StatsRegistry reg;
   NetworkCore core(c, t, 1, sim::StatsScope(reg, "noc"), nullptr);
@@ -114,6 +209,7 @@ static void flood(NocConfig c, uint32_t kx, uint32_t ky, double rate, uint64_t c
   CHECK(core.flits_in_network() == 0);
   CHECK(core.max_vc_occupancy() <= c.vc_buffer_flits);
   CHECK(core.max_vc_occupancy() >= 1);
+  return core.misspeculations();
 }
 
 TEST_CASE("flow control holds below and past saturation on every topology", "[unit]") {
@@ -138,6 +234,57 @@ TEST_CASE("flow control holds below and past saturation on every topology", "[un
   c.vcs = 4;
   c.allocator = "islip";
   flood(c, 4, 4, 1.0, 3000);
+}
+
+TEST_CASE("flow control holds with speculative switch allocation and lookahead routing", "[unit]") {
+  NocConfig c;
+  c.speculative_sa = true;
+  c.lookahead_routing = true;
+  uint64_t wasted = 0;
+  for (double rate : {0.1, 0.4, 1.0}) {
+    INFO("rate " << rate);
+    for (uint32_t vcs : {2u, 4u}) {
+      c.vcs = vcs;
+      c.topology = "mesh";
+      c.routing = "dor";
+      wasted += flood(c, 6, 6, rate, 3000);
+      c.routing = "west_first";
+      wasted += flood(c, 6, 6, rate, 3000);
+      c.routing = "dor";
+      c.topology = "torus";
+      wasted += flood(c, 5, 5, rate, 3000);
+      c.topology = "ring";
+      wasted += flood(c, 9, 1, rate, 3000);
+      c.topology = "crossbar";
+      wasted += flood(c, 8, 1, rate, 3000);
+    }
+  }
+  // Past saturation heads do lose VC allocation after winning the switch.
+  CHECK(wasted > 0);
+  // Several switch allocation iterations, with and without speculation.
+  c.vcs = 4;
+  c.sw_alloc_iterations = 3;
+  c.topology = "mesh";
+  flood(c, 6, 6, 1.0, 3000);
+  c.topology = "crossbar";
+  flood(c, 8, 1, 1.0, 3000);
+  c.speculative_sa = false;
+  c.topology = "torus";
+  flood(c, 5, 5, 1.0, 3000);
+  c.speculative_sa = true;
+  c.sw_alloc_iterations = 1;
+  // Each option alone, shallow buffers, iSLIP, atomic VCs.
+  c.topology = "mesh";
+  c.vc_buffer_flits = 2;
+  c.allocator = "islip";
+  c.wait_for_tail_credit = true;
+  c.lookahead_routing = false;
+  flood(c, 4, 4, 1.0, 3000);
+  c.speculative_sa = false;
+  c.lookahead_routing = true;
+  flood(c, 4, 4, 1.0, 3000);
+  // A textbook router never speculates.
+  CHECK(flood(NocConfig{}, 6, 6, 1.0, 3000) == 0);
 }
 
 TEST_CASE("a torus with too few VCs for its dateline classes is refused", "[unit]") {
