@@ -17,12 +17,16 @@
 // -DTESSERA_COSIM_BENCH_SIZES="16x16;32x32" (see bench/CMakeLists.txt).
 //
 // Usage: gemm_cosim_bench [seconds per measurement, default 2] [rounds, default 3]
+//                         [only this way, e.g. sc] [only this size, e.g. 16x16]
+// (the last two to profile one way, e.g. under perf record)
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -44,6 +48,13 @@ namespace {
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// CPU time of this process: on a shared machine less sensitive to load than wall time.
+double cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
 }
 
 struct Case {
@@ -87,9 +98,9 @@ struct Outcome {
   uint64_t cycles = 0;  // array-cycles per job
   uint64_t jobs = 0;
   double wall_s = 0;    // wall time of the timed jobs
+  double cpu_s = 0;     // CPU time of the timed jobs
   uint64_t deltas = 0;  // SystemC delta cycles over the timed jobs (0: no kernel)
   uint64_t evals = 0;   // runs of the --sc eval() method (counting run only)
-  double sim_ps = 0;    // simulated time of the timed jobs
 };
 
 // Runs jobs until min_s of wall time has passed; `run` does one job.
@@ -98,8 +109,8 @@ void timed_jobs(const Problem& p, double min_s, Outcome& o, RunOne run) {
   std::vector<int32_t> out(p.expect.size());
   o.ok = true;
   const uint64_t d0 = sc_core::sc_delta_count();
-  const double t0_ps = double(sc_core::sc_time_stamp().value());
   const auto t0 = Clock::now();
+  const double c0 = cpu_seconds();
   do {
     std::fill(out.begin(), out.end(), 0);
     const uint64_t cyc = run(p.job(out));
@@ -108,8 +119,8 @@ void timed_jobs(const Problem& p, double min_s, Outcome& o, RunOne run) {
     ++o.jobs;
   } while (seconds_since(t0) < min_s);
   o.wall_s = seconds_since(t0);
+  o.cpu_s = cpu_seconds() - c0;
   o.deltas = sc_core::sc_delta_count() - d0;
-  o.sim_ps = double(sc_core::sc_time_stamp().value()) - t0_ps;
 }
 
 // RtlArray as the driver's datapath (RtlDatapath builds its own --cc array).
@@ -225,33 +236,43 @@ Outcome measure_in_child(const Problem& p, const std::string& variant, double mi
 int sc_main(int argc, char* argv[]) {
   const double min_s = argc > 1 ? std::atof(argv[1]) : 2.0;
   const int rounds = argc > 2 ? std::atoi(argv[2]) : 3;
+  const std::string only_way = argc > 3 ? argv[3] : "";
+  const std::string only_size = argc > 4 ? argv[4] : "";
   const Case cases[] = {{16, 16, 256, 64, 64, "ws"}, {32, 32, 256, 128, 128, "ws"}};
   const char* variants[] = {"cc", "cc-mod", "sc"};
   bool all_ok = true;
   std::printf("tile clock 1 GHz; %.1f s per measurement, %d rounds\n", min_s, rounds);
   for (const Case& c : cases) {
+    if (!only_size.empty() && only_size != std::to_string(c.R) + "x" + std::to_string(c.C))
+      continue;
     const Problem p(c);
     std::printf("\n%ux%u %s %ux%ux%u: %llu cycles per job (C++ model)\n", c.R, c.C, c.df, c.m, c.n,
                 c.k, (unsigned long long)p.expect_cycles);
-    std::printf("  %-6s %5s %7s %14s %12s %10s\n", "way", "round", "jobs", "cycles/s",
-                "deltas/cycle", "check");
-    std::vector<double> best(3, 0.0);
+    std::printf("  %-6s %5s %5s %12s %14s %12s %10s\n", "way", "round", "jobs", "cycles/s",
+                "CPU us/cycle", "deltas/cycle", "check");
+    // Best wall rate and least CPU time per cycle over the rounds, per way.
+    std::vector<double> best(3, 0.0), cpu(3, 0.0);
     for (int r = 0; r < rounds; ++r) {
       for (int v = 0; v < 3; ++v) {
+        if (!only_way.empty() && only_way != variants[v]) continue;
         const Outcome o = measure_in_child(p, variants[v], min_s, false);
-        const double rate = o.wall_s > 0 ? double(o.cycles * o.jobs) / o.wall_s : 0;
-        if (rate > best[v]) best[v] = rate;
+        const double cycles = double(o.cycles * o.jobs);
+        const double rate = o.wall_s > 0 ? cycles / o.wall_s : 0;
+        const double us = cycles > 0 ? 1e6 * o.cpu_s / cycles : 0;
+        best[v] = std::max(best[v], rate);
+        if (us > 0 && (cpu[v] == 0 || us < cpu[v])) cpu[v] = us;
         all_ok = all_ok && o.ok;
-        std::printf("  %-6s %5d %7llu %14.0f %12.2f %10s\n", variants[v], r,
-                    (unsigned long long)o.jobs, rate,
-                    o.jobs ? double(o.deltas) / double(o.cycles * o.jobs) : 0.0,
-                    o.ok ? "equal" : "DIFFERENT");
+        std::printf("  %-6s %5d %5llu %12.0f %14.2f %12.2f %10s\n", variants[v], r,
+                    (unsigned long long)o.jobs, rate, us,
+                    cycles > 0 ? double(o.deltas) / cycles : 0.0, o.ok ? "equal" : "DIFFERENT");
       }
     }
     // One untimed job with a counter on the --sc eval()'s sensitivity.
     const Outcome counted = measure_in_child(p, "sc", 0.0, true);
-    std::printf("  best: cc %.0f, cc-mod %.0f, sc %.0f cycles/s; cc-mod / sc = %.2f\n", best[0],
+    std::printf("  best cycles/s: cc %.0f, cc-mod %.0f, sc %.0f; cc-mod / sc = %.2f\n", best[0],
                 best[1], best[2], best[2] > 0 ? best[1] / best[2] : 0.0);
+    std::printf("  least CPU us/cycle: cc %.2f, cc-mod %.2f, sc %.2f; sc / cc-mod = %.2f\n", cpu[0],
+                cpu[1], cpu[2], cpu[1] > 0 ? cpu[2] / cpu[1] : 0.0);
     std::printf("  sc: %.2f eval() runs per cycle (counted over one job)\n",
                 counted.jobs ? double(counted.evals) / double(counted.cycles * counted.jobs) : 0.0);
   }
