@@ -5,6 +5,9 @@
 // closed form's GEMMs per second on a few shapes. Sizes whose RTL was not built
 // (TESSERA_RTL_SIZES; 128x128 is not in the default list) say so.
 //
+// 128x128 RTL: configure with -DTESSERA_RTL_SIZES="16x16;32x32;128x128" (about 32
+// CPU-minutes more; see docs/validation.md, "Building the 128x128 RTL").
+//
 // Usage: gemm_bench [seconds per measurement, default 1] [rounds, default 2]
 #include <array>
 #include <chrono>

@@ -16,6 +16,8 @@
 // matrix and cycle count against the C++ model. Build: configure with
 // -DTESSERA_COSIM_BENCH_SIZES="16x16;32x32" (see bench/CMakeLists.txt).
 //
+// Figures and the profile that explains them: docs/validation.md ("Co-simulation").
+//
 // Usage: gemm_cosim_bench [seconds per measurement, default 2] [rounds, default 3]
 //                         [only this way, e.g. sc] [only this size, e.g. 16x16]
 // (the last two to profile one way, e.g. under perf record)
