@@ -1,5 +1,5 @@
-// RtlArray over one Verilated size (V = the generated class). Included only by the
-// per-size sources CMake generates.
+// RtlArray over one Verilated size (V = the generated class; Traced: Verilated with
+// --trace). Included only by the per-size sources CMake generates.
 #pragma once
 
 #include <memory>
@@ -9,6 +9,7 @@
 #include <verilated.h>
 #include <verilated_vcd_c.h>
 
+#include "models/sim/errors.h"
 #include "rtl/rtl_array.h"
 
 namespace tessera::rtl {
@@ -37,18 +38,24 @@ inline int32_t get32(const VlWide<N>& port, unsigned idx) {
 }
 }  // namespace detail
 
-template <class V>
+template <class V, bool Traced>
 class RtlArrayAdapter final : public RtlArray {
  public:
   RtlArrayAdapter(uint32_t rows, uint32_t cols, const std::string& vcd_path)
       : rows_(rows), cols_(cols) {
+    if (!Traced && !vcd_path.empty())
+      throw sim::UserError("array: the " + std::to_string(rows) + "x" + std::to_string(cols) +
+                           " RTL was built without tracing (more than "
+                           "TESSERA_RTL_TRACE_MAX_PES PEs); no VCD");
     ctx_ = std::make_unique<VerilatedContext>();
     if (!vcd_path.empty()) ctx_->traceEverOn(true);
     top_ = std::make_unique<V>(ctx_.get(), "array");
-    if (!vcd_path.empty()) {
-      vcd_ = std::make_unique<VerilatedVcdC>();
-      top_->trace(vcd_.get(), 99);
-      vcd_->open(vcd_path.c_str());
+    if constexpr (Traced) {
+      if (!vcd_path.empty()) {
+        vcd_ = std::make_unique<VerilatedVcdC>();
+        top_->trace(vcd_.get(), 99);
+        vcd_->open(vcd_path.c_str());
+      }
     }
     top_->clk = 0;
     top_->eval();

@@ -46,6 +46,22 @@ TEST_CASE("cli: bad input is one line and exit code 2", "[unit]") {
   CHECK(r.rc == 2);
 }
 
+TEST_CASE("cli: tessera gemm bad input is one line and exit code 2", "[unit]") {
+  // 1024x1024 passes the size check but is never Verilated (TESSERA_RTL_SIZES).
+  for (const char* args :
+       {"gemm --m 0", "gemm --k=-4", "gemm --n -4", "gemm --array 0x16", "gemm --array 16x2048",
+        "gemm --array 16", "gemm --dataflow xs", "gemm --impl fast",
+        "gemm --impl rtl --array 1024x1024 --m 4 --n 4 --k 4"}) {
+    INFO(args);
+    const auto r = run_tessera(args);
+    CHECK(r.rc == 2);
+    CHECK(lines(r.err) == 1);
+  }
+  CHECK(run_tessera("gemm --impl rtl --array 1024x1024 --m 4 --n 4 --k 4")
+            .err.find("no RTL built for 1024x1024") != std::string::npos);
+  CHECK(run_tessera("gemm --dataflow xs").err.find("xs") != std::string::npos);
+}
+
 TEST_CASE("cli: --out never overwrites a non-empty folder without --force", "[unit]") {
   namespace fs = std::filesystem;
   const std::string dir = std::string(TESSERA_BINARY_DIR) + "/cli_out_test";

@@ -20,14 +20,8 @@ using namespace tessera::compute::test;
 
 namespace {
 
-bool built(uint32_t R, uint32_t C) {
-  for (const auto& [r, c] : rtl::built_rtl_sizes())
-    if (r == R && c == C) return true;
-  return false;
-}
-
 void rtl_vs_model(uint32_t R, uint32_t C, size_t shapes_per_mode, uint64_t seed) {
-  if (!built(R, C)) {
+  if (!rtl_built(R, C)) {
     // Only when TESSERA_RTL_SIZES was narrowed from its default.
     WARN("RTL " << R << "x" << C << " not built (TESSERA_RTL_SIZES); nothing checked");
     return;
@@ -95,6 +89,10 @@ TEST_CASE("rtl: a size that was not built is a one-line user error", "[rtl]") {
 }
 
 TEST_CASE("rtl: impl both through the engine, with a VCD waveform", "[rtl]") {
+  if (!rtl_built(4, 4)) {
+    WARN("RTL 4x4 not built (TESSERA_RTL_SIZES); nothing checked");
+    return;
+  }
   const std::string vcd = std::string(TESSERA_BINARY_DIR) + "/compute_test_both.vcd";
   std::remove(vcd.c_str());
   sim::StatsRegistry reg;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "models/compute/array_config.h"
+#include "rtl/rtl_array.h"
 
 namespace tessera::compute::test {
 
@@ -79,6 +80,13 @@ inline ArrayConfig array_config(uint32_t R, uint32_t C, const std::string& df, b
   cfg.fold_overlap = overlap;
   cfg.impl = impl;
   return cfg;
+}
+
+// Whether this build Verilated the RxC array (TESSERA_RTL_SIZES may be narrowed).
+inline bool rtl_built(uint32_t R, uint32_t C) {
+  for (const auto& [r, c] : rtl::built_rtl_sizes())
+    if (r == R && c == C) return true;
+  return false;
 }
 
 }  // namespace tessera::compute::test
