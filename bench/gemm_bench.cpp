@@ -19,18 +19,17 @@
 
 #include <systemc>
 
+#include "bench/bench_timer.h"
 #include "models/compute/gemm_engine.h"
 #include "models/sim/errors.h"
 
 using namespace tessera;
 using namespace tessera::compute;
-using Clock = std::chrono::steady_clock;
+using tessera::bench::Clock;
+using tessera::bench::cpu_seconds;
+using tessera::bench::seconds_since;
 
 namespace {
-
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
 
 struct Case {
   uint32_t R, C, m, n, k;

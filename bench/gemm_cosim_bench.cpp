@@ -36,6 +36,7 @@
 
 #include <systemc>
 
+#include "bench/bench_timer.h"
 #include "bench/rtl_sc_array.h"
 #include "models/compute/gemm_array_module.h"
 #include "models/compute/gemm_driver.h"
@@ -44,20 +45,11 @@
 
 using namespace tessera;
 using namespace tessera::compute;
-using Clock = std::chrono::steady_clock;
+using tessera::bench::Clock;
+using tessera::bench::cpu_seconds;
+using tessera::bench::seconds_since;
 
 namespace {
-
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-// CPU time of this process: on a shared machine less sensitive to load than wall time.
-double cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
-}
 
 struct Case {
   uint32_t R, C, m, n, k;

@@ -12,17 +12,13 @@
 #include <iostream>
 #include <string>
 
+#include "bench/bench_timer.h"
 #include "models/memory/hbm_traffic.h"
 #include "models/sim/energy_ledger.h"
 #include "models/sim/stats_registry.h"
 
 using namespace tessera;
-
-namespace {
-double cpu_seconds() {
-  return double(std::clock()) / CLOCKS_PER_SEC;
-}
-}  // namespace
+using tessera::bench::cpu_seconds;
 
 int main(int argc, char** argv) {
   const uint64_t n = argc > 1 ? std::stoull(argv[1]) : 2000000;
