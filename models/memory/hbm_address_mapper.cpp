@@ -78,12 +78,20 @@ HbmAddressMapper::HbmAddressMapper(const HbmConfig& cfg)
   };
   add(kColumnLow);
   for (auto it = msb_first.rbegin(); it != msb_first.rend(); ++it) add(*it);
+  low_ = digits_[0].radix;
+  for (const auto& d : digits_) {
+    if (!d.pow2) break;
+    fields_[n_fields_++] = {d.field, rest_shift_, d.radix - 1};
+    pos_[d.field] = rest_shift_;
+    mask_[d.field] = d.radix - 1;
+    rest_shift_ += d.shift;
+  }
 }
 
-HbmLocation HbmAddressMapper::decode(uint64_t addr) const {
-  uint64_t v = addr >> access_shift_;
-  uint32_t val[kFields] = {};
-  for (const auto& d : digits_) {
+// The digits from the first whose radix is not a power of two (mixed radix).
+void HbmAddressMapper::decode_rest(uint64_t v, uint32_t* val) const {
+  for (size_t i = n_fields_; i < digits_.size(); ++i) {
+    const Digit& d = digits_[i];
     if (d.pow2) {
       val[d.field] = uint32_t(v & (d.radix - 1));
       v >>= d.shift;
@@ -92,21 +100,6 @@ HbmLocation HbmAddressMapper::decode(uint64_t addr) const {
       v /= d.radix;
     }
   }
-  HbmLocation loc;
-  loc.channel = val[kChannel];
-  loc.pc = val[kPc];
-  loc.sid = val[kSid];
-  loc.bank_group = val[kBankGroup];
-  loc.bank = val[kBank];
-  loc.row = val[kRow];
-  const uint64_t low = digits_[0].radix;
-  loc.column = uint32_t(uint64_t(val[kColumn]) * low + val[kColumnLow]);
-  if (xor_hash_) {
-    // Low row bits flip bank and bank-group bits: a bijection for each row.
-    loc.bank ^= loc.row & (banks_per_group_ - 1);
-    loc.bank_group ^= (loc.row >> bank_shift_) & (bank_groups_ - 1);
-  }
-  return loc;
 }
 
 uint64_t HbmAddressMapper::encode(const HbmLocation& in) const {

@@ -3,12 +3,11 @@
 #include <algorithm>
 #include <cmath>
 
+#include "models/sim/config_schema.h"
+
 namespace tessera::memory {
 
 namespace {
-inline uint64_t sub_floor(uint64_t a, uint64_t b) {
-  return a > b ? a - b : 0;
-}
 constexpr size_t kLatBins = 8192;
 }  // namespace
 
@@ -66,9 +65,11 @@ HbmController::HbmController(const HbmConfig& cfg, uint32_t channel, const sim::
   const uint32_t npc = cfg.org.pseudo_channels;
   const uint32_t total = cfg.org.channels * npc;
   pcs_.resize(npc);
+  if (npc > 4) throw sim::ConfigError("HBM controller: at most 4 pseudo-channels");
   for (uint32_t i = 0; i < npc; ++i) {
     Pc& p = pcs_[i];
     p.banks.resize(banks);
+    for (uint32_t b = 0; b < banks; ++b) p.banks[b].group = b / banks_per_group_;
     p.groups.resize(cfg.org.sids * cfg.org.bank_groups);
     p.pool.resize(size_t(rq_cap_) + wq_cap_);
     for (int32_t e = int32_t(p.pool.size()) - 1; e >= 0; --e) p.free.push_back(e);
@@ -102,17 +103,18 @@ void HbmController::enqueue(uint32_t pc, const HbmAccess& a, uint64_t now) {
   q.bank_mask |= uint64_t(1) << a.bank;
   ++q.size;
   if (idle) catch_up_refresh(p, now);  // sees the new access, so refresh avoids its bank
-  Bank& b = p.banks[a.bank];
-  if (b.open_row == int64_t(a.row)) ++(a.write ? b.hits_w : b.hits_r);
-  p.wake = now;
+  if (bl.hit < 0 && p.banks[a.bank].open_row == int64_t(a.row)) q.set_hit(a.bank, e);
+  // Wake at once, even when nothing new can issue: the stack's SystemC wrapper runs the
+  // core at every next_event(), so the wake pattern is part of the observable timing.
+  pc_wake_[pc] = now;
   wake_ = std::min(wake_, now);
 }
 
 void HbmController::step(uint64_t now) {
   uint64_t w = kNever;
-  for (auto& p : pcs_) {
-    if (p.wake <= now) schedule(p, now);
-    w = std::min(w, p.wake);
+  for (size_t i = 0; i < pcs_.size(); ++i) {
+    if (pc_wake_[i] <= now) pc_wake_[i] = schedule(pcs_[i], now);
+    w = std::min(w, pc_wake_[i]);
   }
   wake_ = w;
 }
@@ -195,17 +197,18 @@ void HbmController::catch_up_refresh(Pc& p, uint64_t now) {
       p.ref_due += skip * ref_interval_;
       continue;
     }
-    auto close = [&](Bank& b) {
+    auto close = [&](uint32_t i) {
+      Bank& b = p.banks[i];
       if (b.open_row < 0) return;
       b.open_row = -1;
-      b.hits_r = b.hits_w = 0;
+      clear_hits(p, i);
       b.act_ready = std::max(b.act_ready, std::max(p.ref_due, b.pre_ready) + t_.tRP);
       ++cmd_pre_;
     };
     if (all) {
-      for (auto& b : p.banks) close(b);
+      for (uint32_t i = 0; i < nb; ++i) close(i);
     } else {
-      close(p.banks[p.ref_bank]);
+      close(p.ref_bank);
     }
     do_refresh_at(p, t_ref, all, p.ref_bank);
     if (!all) finish_bank_refresh(p);
@@ -253,14 +256,13 @@ uint64_t HbmController::refresh_work(Pc& p, uint64_t now, bool& row_used) {
 // ---------------------------------------------------------------------------------
 // Commands
 
-void HbmController::recount_hits(Pc& p, uint32_t bank) {
-  Bank& b = p.banks[bank];
-  uint32_t hits[2] = {0, 0};
-  for (int w = 0; w < 2; ++w)
-    for (int32_t e = p.q[w].bank[bank].head; e >= 0; e = p.pool[size_t(e)].bnext)
-      hits[w] += int64_t(p.pool[size_t(e)].a.row) == b.open_row;
-  b.hits_r = hits[0];
-  b.hits_w = hits[1];
+void HbmController::find_hits(Pc& p, uint32_t bank) {
+  const int64_t row = p.banks[bank].open_row;
+  for (auto& q : p.q) {
+    int32_t e = q.bank[bank].head;
+    while (e >= 0 && int64_t(p.pool[size_t(e)].a.row) != row) e = p.pool[size_t(e)].bnext;
+    q.set_hit(bank, e);
+  }
 }
 
 void HbmController::unlink(Pc& p, bool write, int32_t e) {
@@ -291,7 +293,7 @@ void HbmController::issue_act(Pc& p, HbmAccess& a, uint64_t now) {
   ++p.faw_count;
   row_bus_free_ = now + t_.act_bus_cycles;
   if (a.kind == 0) a.kind = 1;
-  recount_hits(p, a.bank);
+  find_hits(p, a.bank);
   ++cmd_act_;
   e_act_.charge();
 }
@@ -299,7 +301,7 @@ void HbmController::issue_act(Pc& p, HbmAccess& a, uint64_t now) {
 void HbmController::issue_pre(Pc& p, uint32_t bank, uint64_t now) {
   Bank& b = p.banks[bank];
   b.open_row = -1;
-  b.hits_r = b.hits_w = 0;
+  clear_hits(p, bank);
   b.act_ready = std::max(b.act_ready, now + t_.tRP);
   row_bus_free_ = now + 1;
   ++cmd_pre_;
@@ -307,6 +309,11 @@ void HbmController::issue_pre(Pc& p, uint32_t bank, uint64_t now) {
 
 void HbmController::issue_column(Pc& p, bool write, int32_t e, uint64_t now) {
   const HbmAccess a = p.pool[size_t(e)].a;
+  // `e` is its bank's oldest hit (scan picks no other): the next hit is younger.
+  int32_t next_hit = p.pool[size_t(e)].bnext;
+  while (next_hit >= 0 && p.pool[size_t(next_hit)].a.row != a.row)
+    next_hit = p.pool[size_t(next_hit)].bnext;
+  p.q[write].set_hit(a.bank, next_hit);
   unlink(p, write, e);
   Bank& b = p.banks[a.bank];
   Group& g = p.groups[a.group];
@@ -317,7 +324,6 @@ void HbmController::issue_column(Pc& p, bool write, int32_t e, uint64_t now) {
     p.wr_ready = std::max(p.wr_ready, now + t_.tRTW);
     g.rd_ready = std::max(g.rd_ready, now + t_.tCCD_L);
     b.pre_ready = std::max(b.pre_ready, now + t_.tRTP);
-    --b.hits_r;
     ++cmd_rd_;
     ++reads_;
     bytes_read_ += access_bytes_;
@@ -334,7 +340,6 @@ void HbmController::issue_column(Pc& p, bool write, int32_t e, uint64_t now) {
     g.wr_ready = std::max(g.wr_ready, now + t_.tCCD_L);
     g.rd_ready = std::max(g.rd_ready, finish + t_.tWTR_L);
     b.pre_ready = std::max(b.pre_ready, finish + t_.tWR);
-    --b.hits_w;
     ++cmd_wr_;
     ++writes_;
     bytes_written_ += access_bytes_;
@@ -344,7 +349,7 @@ void HbmController::issue_column(Pc& p, bool write, int32_t e, uint64_t now) {
   col_bus_free_ = now + 1;
   (a.kind == 0 ? row_hits_ : a.kind == 1 ? row_misses_ : row_conflicts_).add();
   // Closed page: auto-precharge once no queued access wants this row.
-  if (closed_page_ && b.hits_r == 0 && b.hits_w == 0) {
+  if (closed_page_ && p.q[0].bank[a.bank].hit < 0 && p.q[1].bank[a.bank].hit < 0) {
     b.open_row = -1;
     b.act_ready = std::max(b.act_ready, b.pre_ready + t_.tRP);
     ++cmd_pre_;
@@ -368,92 +373,88 @@ bool HbmController::next_write_mode(const Pc& p, bool mode, uint32_t hi, uint32_
 // oldest entry (PRE or ACT); every hit of a bank is ready at the same clock, as is
 // every entry needing a row command, so the oldest stands for all. Picks are the
 // oldest ready candidate of each kind, as a scan of the whole queue in arrival order.
+// The candidate banks are bit masks (the banks' oldest hits are kept on the queue), so
+// the loops only compute clocks; the pseudo-channel terms shared by every bank are
+// applied once per loop.
 uint64_t HbmController::scan(Pc& p, bool write, uint64_t now, bool pick, Picks& out) {
   Queue& q = p.q[write];
-  uint64_t wake = kNever;
-  if (q.size == 0) return wake;
-  const bool row_used = row_bus_free_ > now;
-  const bool col_busy = col_bus_free_ > now;
+  if (q.size == 0) return kNever;
   const bool all_ref = p.ref_pending && refresh_mode_ == 1;
-  if (all_ref) return wake;  // the refresh's own wake covers the end of it
-  const int64_t ref_bank = p.ref_pending && refresh_mode_ == 2 ? int64_t(p.ref_bank) : -1;
-  const int32_t e0 = q.head;
-  const HbmAccess& a0 = p.pool[size_t(e0)].a;
-  // Starvation cap: an old request whose row conflicts takes its bank back from hits.
+  if (all_ref) return kNever;  // the refresh's own wake covers the end of it
+  const uint64_t ref_bit =
+      p.ref_pending && refresh_mode_ == 2 ? uint64_t(1) << p.ref_bank : 0;  // refresh owns it
+  const HbmAccess& a0 = p.pool[size_t(q.head)].a;
+  const uint64_t bit0 = uint64_t(1) << a0.bank;
+  const bool hit0 = q.bank[a0.bank].hit == q.head;
+  // Starvation cap: an old request whose row conflicts takes its bank back from hits
+  // (its PRE goes ahead of the bank's hits, which wait).
   const bool starving = now - a0.arrival > starvation_;
-  int64_t starve_bank = -1;
-  if (starving) {
-    const Bank& b0 = p.banks[a0.bank];
-    if (b0.open_row >= 0 && b0.open_row != int64_t(a0.row)) starve_bank = a0.bank;
+  uint64_t wake = starving ? kNever : a0.arrival + starvation_ + 1;  // when the cap binds
+  uint64_t col_banks, row_banks;
+  if (fcfs_) {
+    // Only the oldest request: its bank's list starts with it.
+    col_banks = hit0 ? bit0 : 0;
+    row_banks = hit0 ? 0 : bit0;
   } else {
-    wake = a0.arrival + starvation_ + 1;  // when the cap starts to bind
+    const uint64_t starve_bit = starving && !hit0 && p.banks[a0.bank].open_row >= 0 ? bit0 : 0;
+    // Hits first: a bank with a hit issues no row command.
+    col_banks = q.hit_mask & ~starve_bit;
+    row_banks = (q.bank_mask & ~q.hit_mask) | starve_bit;
   }
-  const uint64_t faw_t = faw_ready(p);
-  const uint64_t data_col = write ? sub_floor(p.data_free, t_.tWL) : sub_floor(p.data_free, t_.tCL);
-  const uint64_t pc_col = std::max({write ? p.wr_ready : p.rd_ready, data_col, col_bus_free_});
-  const uint64_t pc_act = std::max({p.act_ready, faw_t, row_bus_free_});
-  uint64_t col_seq = kNever, row_seq = kNever;
+  col_banks &= ~ref_bit;
+  row_banks &= ~ref_bit;
 
-  auto consider = [&](uint32_t bank, bool fcfs_only) {
-    if (int64_t(bank) == ref_bank) return;  // refresh owns this bank
-    const Bank& b = p.banks[bank];
-    const BankList& bl = q.bank[bank];
-    const uint32_t hits = write ? b.hits_w : b.hits_r;
-    const Entry& h = p.pool[size_t(bl.head)];
-    if (b.open_row >= 0 && hits > 0 && int64_t(bank) != starve_bank &&
-        (!fcfs_only || int64_t(h.a.row) == b.open_row)) {
-      int32_t e = bl.head;
-      while (int64_t(p.pool[size_t(e)].a.row) != b.open_row) e = p.pool[size_t(e)].bnext;
-      const Group& g = p.groups[p.pool[size_t(e)].a.group];
-      const uint64_t t =
-          std::max({pc_col, write ? b.wr_ready : b.rd_ready, write ? g.wr_ready : g.rd_ready});
-      const uint64_t seq = p.pool[size_t(e)].seq;
-      if (pick && t <= now && !col_busy) {
+  uint64_t first = kNever;  // earliest clock of a candidate not picked
+  if (col_banks) {
+    const uint64_t pc_col = col_ready(p, write);
+    const bool can = pick && pc_col <= now;  // pc_col covers the column bus
+    uint64_t col_seq = kNever, x_min = kNever;
+    for (uint64_t m = col_banks; m; m &= m - 1) {
+      const uint32_t k = uint32_t(__builtin_ctzll(m));
+      const Bank& b = p.banks[k];
+      const Group& g = p.groups[b.group];
+      const uint64_t x =
+          write ? std::max(b.wr_ready, g.wr_ready) : std::max(b.rd_ready, g.rd_ready);
+      if (can && x <= now) {
+        const int32_t e = q.bank[k].hit;
+        const uint64_t seq = p.pool[size_t(e)].seq;
         if (seq < col_seq) {
           col_seq = seq;
           out.col = e;
         }
       } else {
-        wake = std::min(wake, std::max(t, now + 1));
+        x_min = std::min(x_min, x);
       }
     }
-    if (b.open_row >= 0) {
-      if (int64_t(h.a.row) == b.open_row) return;  // the oldest is a hit: no row command
-      if (hits > 0 && !fcfs_only && !(starving && bl.head == e0)) return;  // hits first
-      const uint64_t t = std::max(b.pre_ready, row_bus_free_);
-      if (pick && t <= now && !row_used) {
-        if (h.seq < row_seq) {
-          row_seq = h.seq;
-          out.row = bl.head;
-          out.row_is_act = false;
-        }
-      } else {
-        wake = std::min(wake, std::max(t, now + 1));
-      }
-    } else {
-      const Group& g = p.groups[h.a.group];
-      const uint64_t t = std::max({pc_act, b.act_ready, g.act_ready});
-      if (pick && t <= now && !row_used) {
-        if (h.seq < row_seq) {
-          row_seq = h.seq;
-          out.row = bl.head;
-          out.row_is_act = true;
-        }
-      } else {
-        wake = std::min(wake, std::max(t, now + 1));
-      }
-    }
-  };
-  if (fcfs_) {
-    // Only the oldest request: its bank's list starts with it.
-    consider(a0.bank, true);
-  } else {
-    for (uint64_t m = q.bank_mask; m; m &= m - 1) consider(uint32_t(__builtin_ctzll(m)), false);
+    first = std::max(x_min, pc_col);
   }
-  return wake;
+  if (row_banks) {
+    const uint64_t pc_act = act_ready(p);
+    const bool can = pick && row_bus_free_ <= now;
+    uint64_t row_seq = kNever;
+    for (uint64_t m = row_banks; m; m &= m - 1) {
+      const uint32_t k = uint32_t(__builtin_ctzll(m));
+      const Bank& b = p.banks[k];
+      const bool act = b.open_row < 0;
+      const uint64_t t = act ? std::max({pc_act, b.act_ready, p.groups[b.group].act_ready})
+                             : std::max(b.pre_ready, row_bus_free_);
+      if (can && t <= now) {
+        const int32_t e = q.bank[k].head;
+        const uint64_t seq = p.pool[size_t(e)].seq;
+        if (seq < row_seq) {
+          row_seq = seq;
+          out.row = e;
+          out.row_is_act = act;
+        }
+      } else {
+        first = std::min(first, t);
+      }
+    }
+  }
+  return std::min(wake, std::max(first, now + 1));
 }
 
-void HbmController::schedule(Pc& p, uint64_t now) {
+uint64_t HbmController::schedule(Pc& p, uint64_t now) {
   if (refresh_mode_ && !p.ref_pending && now >= p.ref_due) {
     p.ref_pending = true;
     if (refresh_mode_ == 2) p.ref_bank = pick_refresh_bank(p);
@@ -464,10 +465,7 @@ void HbmController::schedule(Pc& p, uint64_t now) {
 
   // Write drain by watermarks; an empty read queue lets writes go.
   p.write_mode = next_write_mode(p, p.write_mode, wq_hi_, wq_lo_);
-  if (p.q[p.write_mode].size == 0) {  // both queues empty
-    p.wake = p.ref_pending ? ref_wake : kNever;
-    return;
-  }
+  if (p.q[p.write_mode].size == 0) return p.ref_pending ? ref_wake : kNever;  // both empty
   Picks picks;
   uint64_t wake = scan(p, p.write_mode, now, true, picks);
   bool issued = false;
@@ -501,7 +499,7 @@ void HbmController::schedule(Pc& p, uint64_t now) {
     // controller would); later ones are replayed by catch_up_refresh.
     wake = p.ref_pending ? ref_wake : refresh_mode_ && p.ref_due <= now + 1 ? now + 1 : kNever;
   }
-  p.wake = wake;
+  return wake;
 }
 
 // ---------------------------------------------------------------------------------

@@ -13,6 +13,7 @@
 // oldest hit / oldest entry of each); nothing allocates on the hot path.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <map>
@@ -74,7 +75,7 @@ class HbmController {
   struct Bank {
     int64_t open_row = -1;
     uint64_t act_ready = 0, pre_ready = 0, rd_ready = 0, wr_ready = 0;
-    uint32_t hits_r = 0, hits_w = 0;  // queued accesses to the open row
+    uint32_t group = 0;  // its bank group (index into Pc::groups)
   };
   struct Group {
     uint64_t act_ready = 0, rd_ready = 0, wr_ready = 0;
@@ -87,12 +88,19 @@ class HbmController {
   };
   struct BankList {
     int32_t head = -1, tail = -1;
+    int32_t hit = -1;  // oldest entry to the bank's open row (-1: none, or bank closed)
   };
   struct Queue {
     int32_t head = -1, tail = -1;
     uint32_t size = 0;
     uint64_t bank_mask = 0;      // banks with at least one entry
+    uint64_t hit_mask = 0;       // banks with an entry to their open row (hit >= 0)
     std::vector<BankList> bank;  // per bank, in arrival order
+    void set_hit(uint32_t b, int32_t e) {
+      bank[b].hit = e;
+      const uint64_t bit = uint64_t(1) << b;
+      hit_mask = e >= 0 ? hit_mask | bit : hit_mask & ~bit;
+    }
   };
   struct Pc {
     std::vector<Entry> pool;
@@ -110,14 +118,14 @@ class HbmController {
     uint64_t ref_due = 0;
     uint32_t ref_bank = 0;
     uint64_t ref_done = 0;  // per-bank: banks refreshed in the current round (bit mask)
-    uint64_t wake = kNever;
   };
 
   struct Picks {
     int32_t col = -1, row = -1;
     bool row_is_act = false;
   };
-  void schedule(Pc& p, uint64_t now);
+  // Issues what is legal at `now`; returns the pseudo-channel's next wake.
+  uint64_t schedule(Pc& p, uint64_t now);
   // Picks what can issue at `now` (when `pick`) and returns the earliest later clock at
   // which a candidate that was not picked can issue (kNever: none).
   uint64_t scan(Pc& p, bool write, uint64_t now, bool pick, Picks& out);
@@ -129,12 +137,36 @@ class HbmController {
   void issue_act(Pc& p, HbmAccess& a, uint64_t now);
   void issue_pre(Pc& p, uint32_t bank, uint64_t now);
   void issue_column(Pc& p, bool write, int32_t e, uint64_t now);
-  void recount_hits(Pc& p, uint32_t bank);
+  void find_hits(Pc& p, uint32_t bank);
+  void clear_hits(Pc& p, uint32_t bank) {
+    p.q[0].set_hit(bank, -1);
+    p.q[1].set_hit(bank, -1);
+  }
   uint32_t pick_refresh_bank(const Pc& p) const;
   void finish_bank_refresh(Pc& p);
   uint64_t faw_ready(const Pc& p) const {
     return p.faw_count >= 4 ? p.faw[p.faw_head] + t_.tFAW : 0;
   }
+  // The pseudo-channel and bus terms of a column command's (ACT's) earliest clock.
+  uint64_t col_ready(const Pc& p, bool write) const {
+    const uint64_t data = p.data_free > (write ? t_.tWL : t_.tCL)
+                              ? p.data_free - (write ? t_.tWL : t_.tCL)
+                              : 0;  // the data bus frees in time for this burst
+    return std::max({write ? p.wr_ready : p.rd_ready, data, col_bus_free_});
+  }
+  uint64_t act_ready(const Pc& p) const {
+    return std::max({p.act_ready, faw_ready(p), row_bus_free_});
+  }
+
+  // What step() and scan() read first, together at the start of the object.
+  std::vector<Pc> pcs_;
+  // Per pseudo-channel next wake (at most 4, see the config), inline beside pcs_ and
+  // apart from the large Pc, so that a step touches only the pseudo-channels that are
+  // due (the whole-machine run is bound by cache misses here).
+  uint64_t pc_wake_[4] = {kNever, kNever, kNever, kNever};
+  uint64_t row_bus_free_ = 0;
+  uint64_t col_bus_free_ = 0;
+  uint64_t wake_ = kNever;
 
   HbmTiming t_;
   uint32_t tBL_;
@@ -148,10 +180,6 @@ class HbmController {
   uint32_t access_bytes_;
   uint32_t banks_per_group_;
 
-  std::vector<Pc> pcs_;
-  uint64_t row_bus_free_ = 0;
-  uint64_t col_bus_free_ = 0;
-  uint64_t wake_ = kNever;
   HbmAccessSink& sink_;
 
   // Stats handles.

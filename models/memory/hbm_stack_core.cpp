@@ -34,6 +34,7 @@ HbmStackCore::HbmStackCore(const HbmConfig& cfg, const sim::StatsScope& scope,
   for (uint32_t c = 0; c < cfg.org.channels; ++c)
     channels_.push_back(std::make_unique<HbmController>(
         cfg, c, scope.child("ch" + std::to_string(c)), energy, *this));
+  wake_.assign(cfg.org.channels, kNever);
 }
 
 HbmStackCore::~HbmStackCore() = default;
@@ -103,6 +104,7 @@ bool HbmStackCore::pump_one(Staging& s, uint64_t now) {
     a.write = write;
     a.posted = write && posted_writes_;
     ch.enqueue(loc.pc, a, now);
+    wake_[loc.channel] = ch.next_wake();
     if (a.posted) {
       // Posted write: the write buffer holds its data; it completes on acceptance.
       Txn& t = txns_[s.txn];
@@ -149,7 +151,7 @@ void HbmStackCore::retire_if_done(uint32_t id) {
 
 uint64_t HbmStackCore::next_event() const {
   uint64_t t = finishing_.empty() ? kNever : finishing_.top().first;
-  for (const auto& c : channels_) t = std::min(t, c->next_wake());
+  for (const uint64_t w : wake_) t = std::min(t, w);
   return t;
 }
 
@@ -178,8 +180,11 @@ void HbmStackCore::advance(uint64_t until) {
       free_txns_.push_back(id);
       --live_;
     }
-    for (auto& c : channels_)
-      if (c->next_wake() <= now_) c->step(now_);
+    for (size_t c = 0; c < wake_.size(); ++c) {
+      if (wake_[c] > now_) continue;
+      channels_[c]->step(now_);
+      wake_[c] = channels_[c]->next_wake();
+    }
     pump(now_);
   }
   now_ = std::max(now_, until == kNever ? now_ : until);

@@ -93,6 +93,9 @@ class HbmStackCore : public HbmAccessSink {
   uint32_t bgs_per_sid_;
   uint32_t banks_per_group_;
   std::vector<std::unique_ptr<HbmController>> channels_;
+  // Each channel's next_wake(), refreshed after every enqueue and step: the event loop
+  // reads one flat array instead of every controller.
+  std::vector<uint64_t> wake_;
   std::vector<Txn> txns_;
   std::vector<uint32_t> free_txns_;
   std::vector<Staging> staging_;  // front-end queue, in arrival order
