@@ -43,6 +43,7 @@ class Lowering {
     stack_next_.assign(map.num_stacks(), 0);
     spm_bytes_ = uint64_t(spec.tile.scratchpad.size_kib) * 1024;
     hidden_ = w.meta_int("hidden", 4096);
+    assign_home_stacks();
   }
 
   void run();
@@ -86,14 +87,33 @@ class Lowering {
     return map_.stack_base(stack) + a;
   }
   // The stack nearest to a tile (same chiplet, fewest NoC hops; ties by index).
-  uint32_t near_stack(uint32_t tile) const {
-    uint32_t best = 0, best_h = ~0u;
-    for (uint32_t s = 0; s < map_.num_stacks(); ++s) {
-      const uint32_t h = map_.hops(tile, s);
-      if (h < best_h) best_h = h, best = s;
+  // A tile's home stack (its weights and K/V go there): the nearest stack; a tile
+  // equally near to several goes to the one with the fewest tiles so far, so that
+  // equidistant tiles do not all load the lowest-numbered stack.
+  void assign_home_stacks() {
+    const uint32_t n = map_.num_tiles(), ns = map_.num_stacks();
+    home_.assign(n, 0);
+    if (ns == 0) return;
+    std::vector<uint32_t> load(ns, 0);
+    std::vector<std::vector<uint32_t>> nearest(n);
+    for (uint32_t t = 0; t < n; ++t) {
+      uint32_t best_h = ~0u;
+      for (uint32_t s = 0; s < ns; ++s) {
+        const uint32_t h = map_.hops(t, s);
+        if (h < best_h) best_h = h, nearest[t].clear();
+        if (h == best_h) nearest[t].push_back(s);
+      }
+      if (nearest[t].size() == 1) ++load[home_[t] = nearest[t][0]];
     }
-    return best;
+    for (uint32_t t = 0; t < n; ++t) {
+      if (nearest[t].size() == 1) continue;
+      uint32_t pick = nearest[t][0];
+      for (uint32_t s : nearest[t])
+        if (load[s] < load[pick]) pick = s;
+      ++load[home_[t] = pick];
+    }
   }
+  uint32_t near_stack(uint32_t tile) const { return home_[tile]; }
   // Activation tensors live in the stacks of the group, spread op by op.
   uint32_t activation_stack(uint32_t group) {
     const auto& g = groups_[group];
@@ -131,6 +151,7 @@ class Lowering {
   std::vector<uint64_t> stack_next_;
   std::vector<uint32_t> op_tiles_;                        // tiles used by the current op
   std::map<std::string, std::vector<uint64_t>> outputs_;  // op name -> output addr per group
+  std::vector<uint32_t> home_;                            // per tile: its home stack
   const Op* cur_op_ = nullptr;
   size_t cur_index_ = 0;
   OpPlan* plan_ = nullptr;
