@@ -86,10 +86,9 @@ class Lowering {
     stack_next_[stack] = a + bytes;
     return map_.stack_base(stack) + a;
   }
-  // The stack nearest to a tile (same chiplet, fewest NoC hops; ties by index).
-  // A tile's home stack (its weights and K/V go there): the nearest stack; a tile
-  // equally near to several goes to the one with the fewest tiles so far, so that
-  // equidistant tiles do not all load the lowest-numbered stack.
+  // A tile's home stack (its weights and K/V go there): the nearest stack (same
+  // chiplet, fewest NoC hops); a tile equally near to several goes to the one with the
+  // fewest tiles so far, so that equidistant tiles do not all load the lowest-numbered.
   void assign_home_stacks() {
     const uint32_t n = map_.num_tiles(), ns = map_.num_stacks();
     home_.assign(n, 0);

@@ -16,9 +16,9 @@ NetworkCore::NetworkCore(const NocConfig& cfg, const Topology& topo, uint32_t me
                          cfg.crossbar_cycles,
                          cfg.link_cycles,
                          cfg.credit_cycles};
-  if (cfg.speculative_sa && cfg.vc_alloc_cycles > cfg.sw_alloc_cycles)
+  if (!cfg.speculation_fits())
     throw sim::UserError("noc.speculative_sa needs vc_alloc_cycles <= sw_alloc_cycles");
-  if (cfg.lookahead_routing && cfg.routing_cycles > cfg.lookahead_window())
+  if (!cfg.lookahead_fits())
     throw sim::UserError("noc.lookahead_routing needs routing_cycles <= " +
                          std::to_string(cfg.lookahead_window()) + " (the cycles it overlaps with)");
   const uint32_t dclasses = topo_.vc_classes();

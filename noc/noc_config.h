@@ -47,15 +47,18 @@ struct NocConfig {
   // with lookahead: it was done upstream), VC and switch allocation (one combined stage
   // of sw_alloc_cycles when speculative), crossbar, link.
   uint32_t router_cycles() const {
-    const uint32_t alloc = speculative_sa ? sw_alloc_cycles : vc_alloc_cycles + sw_alloc_cycles;
-    return (lookahead_routing ? 0 : routing_cycles) + alloc + crossbar_cycles + link_cycles;
+    return (lookahead_routing ? 0 : routing_cycles) + lookahead_window();
+  }
+  // VC and switch allocation: one combined stage of sw_alloc_cycles when speculative.
+  uint32_t alloc_cycles() const {
+    return speculative_sa ? sw_alloc_cycles : vc_alloc_cycles + sw_alloc_cycles;
   }
   // Lookahead: the next router's route is computed while the head is allocated,
   // switched and sent, so it must fit in that time.
-  uint32_t lookahead_window() const {
-    return (speculative_sa ? sw_alloc_cycles : vc_alloc_cycles + sw_alloc_cycles) +
-           crossbar_cycles + link_cycles;
-  }
+  uint32_t lookahead_window() const { return alloc_cycles() + crossbar_cycles + link_cycles; }
+  // The pipelines the options can overlap (checked at load and by NetworkCore).
+  bool speculation_fits() const { return !speculative_sa || vc_alloc_cycles <= sw_alloc_cycles; }
+  bool lookahead_fits() const { return !lookahead_routing || routing_cycles <= lookahead_window(); }
 
   template <class V>
   void visit(V& v) {
@@ -100,10 +103,10 @@ struct NocConfig {
             "energy of one flit through one router and its output link", sim::Range{0, 1e6});
     v.check(routing != "west_first" || topology == "mesh", "routing",
             "west_first routing needs topology mesh");
-    v.check(!speculative_sa || vc_alloc_cycles <= sw_alloc_cycles, "speculative_sa",
+    v.check(speculation_fits(), "speculative_sa",
             "speculative switch allocation needs vc_alloc_cycles <= sw_alloc_cycles (the VC "
             "must be known when the switch grant is used)");
-    v.check(!lookahead_routing || routing_cycles <= lookahead_window(), "lookahead_routing",
+    v.check(lookahead_fits(), "lookahead_routing",
             "lookahead routing needs routing_cycles <= the allocation, crossbar and link "
             "cycles it overlaps with");
   }

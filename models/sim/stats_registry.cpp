@@ -27,16 +27,15 @@ const char* to_string(StatKind k) {
 
 void Histogram::merge() const {
   std::sort(pending_.begin(), pending_.end());
-  auto hint = bins_.begin();
   for (size_t i = 0; i < pending_.size();) {
     const uint64_t v = pending_[i].first;
     uint64_t n = 0;
     for (; i < pending_.size() && pending_[i].first == v; ++i) n += pending_[i].second;
-    hint = bins_.lower_bound(v);
-    if (hint != bins_.end() && hint->first == v)
-      hint->second += n;
+    const auto it = bins_.lower_bound(v);
+    if (it != bins_.end() && it->first == v)
+      it->second += n;
     else
-      hint = bins_.emplace_hint(hint, v, n);
+      bins_.emplace_hint(it, v, n);
   }
   pending_.clear();
 }
