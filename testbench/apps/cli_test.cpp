@@ -44,6 +44,18 @@ TEST_CASE("cli: bad input is one line and exit code 2", "[unit]") {
   CHECK(r.rc == 2);
   r = run_tessera("config check no_such.yaml");
   CHECK(r.rc == 2);
+  // Router options whose pipelines cannot overlap are refused at load, naming the key.
+  r = run_tessera("run --set chiplet.noc.speculative_sa=true --set chiplet.noc.vc_alloc_cycles=2");
+  CHECK(r.rc == 2);
+  CHECK(lines(r.err) == 1);
+  CHECK(r.err.find("chiplet.noc.speculative_sa") != std::string::npos);
+  r = run_tessera(
+      "run --set chiplet.noc.lookahead_routing=true --set chiplet.noc.routing_cycles=9");
+  CHECK(r.rc == 2);
+  CHECK(r.err.find("chiplet.noc.lookahead_routing") != std::string::npos);
+  r = run_tessera("noc --sa-iterations 9");
+  CHECK(r.rc == 2);
+  CHECK(lines(r.err) == 1);
 }
 
 TEST_CASE("cli: tessera gemm bad input is one line and exit code 2", "[unit]") {
