@@ -102,6 +102,13 @@ Topology Topology::build(TopologyKind kind, uint32_t kx, uint32_t ky, RoutingKin
       break;
     }
   }
+  if ((kind == TopologyKind::kMesh || kind == TopologyKind::kCrossbar) &&
+      uint64_t(t.num_routers_) * t.num_nodes_ <= (uint64_t(1) << 20)) {
+    t.route_table_.resize(size_t(t.num_routers_) * t.num_nodes_);
+    for (uint32_t r = 0; r < t.num_routers_; ++r)
+      for (uint32_t d = 0; d < t.num_nodes_; ++d)
+        t.route_table_[size_t(r) * t.num_nodes_ + d] = t.compute_route(r, 0, 0, d);
+  }
   return t;
 }
 
@@ -124,8 +131,8 @@ uint32_t Topology::routers_on_path(uint32_t src, uint32_t dst) const {
   return 1;
 }
 
-RouteChoice Topology::route(uint32_t router, uint32_t in_port, uint32_t in_class,
-                            uint32_t dst) const {
+RouteChoice Topology::compute_route(uint32_t router, uint32_t in_port, uint32_t in_class,
+                                    uint32_t dst) const {
   RouteChoice c;
   auto add = [&](uint32_t port, uint32_t cls) {
     c.port[c.n] = uint8_t(port);

@@ -63,7 +63,10 @@ class Topology {
   uint32_t routers_on_path(uint32_t src, uint32_t dst) const;
   // Route computation at `router` for a head flit that came in on `in_port` with VC
   // class `in_class`, heading to endpoint `dst`.
-  RouteChoice route(uint32_t router, uint32_t in_port, uint32_t in_class, uint32_t dst) const;
+  RouteChoice route(uint32_t router, uint32_t in_port, uint32_t in_class, uint32_t dst) const {
+    if (!route_table_.empty()) return route_table_[size_t(router) * num_nodes_ + dst];
+    return compute_route(router, in_port, in_class, dst);
+  }
   std::string port_name(uint32_t port) const;
 
  private:
@@ -75,6 +78,11 @@ class Topology {
   std::vector<uint32_t> node_router_, node_port_;
   // Shortest signed offset along a ring of size k (ties go the positive way).
   static int ring_offset(int from, int to, int k);
+  RouteChoice compute_route(uint32_t router, uint32_t in_port, uint32_t in_class,
+                            uint32_t dst) const;
+  // Mesh and crossbar routes depend on (router, destination) only: looked up in a
+  // table (built when it is small) instead of recomputed for every head flit.
+  std::vector<RouteChoice> route_table_;
 };
 
 }  // namespace tessera::noc
