@@ -30,6 +30,7 @@ DmaEngine::DmaEngine(sc_core::sc_module_name name, const DmaConfig& cfg,
     pool_.push_back(&payloads_[i]);
   }
   issue_time_.resize(cfg.outstanding);
+  slot_desc_.assign(cfg.outstanding, -1);
   copy_.resize(cfg.outstanding);
   words_.resize(cfg.outstanding);
 }
@@ -60,8 +61,27 @@ void DmaEngine::split(const DmaDesc& d, std::vector<Burst>& out) const {
 }
 
 void DmaEngine::transfer(const DmaDesc& d, bool to_remote) {
+  bool done = false;
+  sc_core::sc_event ev;
+  submit(d, to_remote, [&done, &ev] {
+    done = true;
+    ev.notify(sc_core::SC_ZERO_TIME);
+  });
+  while (!done) wait(ev);
+}
+
+void DmaEngine::submit(const DmaDesc& d, bool to_remote, std::function<void()> done) {
   spm_.check_range(d.local_addr, d.bytes(), std::string(name()) + " transfer");
-  const sc_core::sc_time start = sc_core::sc_time_stamp();
+  uint32_t di;
+  if (!free_descs_.empty()) {
+    di = free_descs_.back();
+    free_descs_.pop_back();
+  } else {
+    di = uint32_t(descs_.size());
+    descs_.emplace_back();
+  }
+  descs_[di] = Desc{0, false, std::move(done)};
+  if (active_descs_++ == 0) busy_since_ = sc_core::sc_time_stamp();
   wait(clock_.duration(sim::Cycles(cfg_.setup_cycles)));
   std::vector<Burst> bursts;
   split(d, bursts);
@@ -72,7 +92,7 @@ void DmaEngine::transfer(const DmaDesc& d, bool to_remote) {
     // one moves the whole unit (masked on writes), as a real DMA does.
     const uint64_t a = cfg_.align_bytes;
     const uint64_t lo = b.remote / a * a, hi = (b.remote + b.bytes + a - 1) / a * a;
-    issue(lo, scratch_.data(), uint32_t(hi - lo), to_remote, b.remote, local, b.bytes);
+    issue(lo, scratch_.data(), uint32_t(hi - lo), to_remote, b.remote, local, b.bytes, int32_t(di));
     if (to_remote) {
       bytes_written_ += b.bytes;
       spm_.record_read(SpmClient::kDma, b.bytes);
@@ -81,14 +101,25 @@ void DmaEngine::transfer(const DmaDesc& d, bool to_remote) {
       spm_.record_write(SpmClient::kDma, b.bytes);
     }
   }
-  while (in_flight_ > 0) wait(progress_);
-  const sim::Cycles busy = clock_.cycles_at(sim::Picoseconds::from_sc(sc_core::sc_time_stamp())) -
-                           clock_.cycles_at(sim::Picoseconds::from_sc(start));
-  busy_cycles_ += busy.v;
+  descs_[di].issued = true;
+  if (descs_[di].outstanding == 0) finish_desc(di);
+}
+
+void DmaEngine::finish_desc(uint32_t di) {
+  std::function<void()> done = std::move(descs_[di].done);
+  descs_[di].done = nullptr;
+  free_descs_.push_back(di);
+  if (--active_descs_ == 0) {
+    const sim::Cycles busy = clock_.cycles_at(sim::Picoseconds::from_sc(sc_core::sc_time_stamp())) -
+                             clock_.cycles_at(sim::Picoseconds::from_sc(busy_since_));
+    busy_cycles_ += busy.v;
+  }
+  if (done) done();
 }
 
 void DmaEngine::issue(uint64_t remote, uint8_t* buf, uint32_t bytes, bool write,
-                      uint64_t copy_remote, uint8_t* copy_local, uint32_t copy_bytes) {
+                      uint64_t copy_remote, uint8_t* copy_local, uint32_t copy_bytes,
+                      int32_t desc) {
   ++slot_waiters_;
   while (pool_.empty() || open_req_) wait(progress_);
   --slot_waiters_;
@@ -103,6 +134,8 @@ void DmaEngine::issue(uint64_t remote, uint8_t* buf, uint32_t bytes, bool write,
   p->set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
   issue_time_[slot_of(*p)] = sc_core::sc_time_stamp();
   copy_[slot_of(*p)] = {copy_remote, copy_local, copy_bytes};
+  slot_desc_[slot_of(*p)] = desc;
+  if (desc >= 0) ++descs_[size_t(desc)].outstanding;
   ++in_flight_;
   ++bursts_;
   open_req_ = p;
@@ -126,7 +159,7 @@ void DmaEngine::write_word(uint64_t remote_addr, uint32_t value) {
   --slot_waiters_;
   const size_t slot = slot_of(*pool_.back());
   words_[slot] = value;
-  issue(remote_addr, reinterpret_cast<uint8_t*>(&words_[slot]), 4, true, 0, nullptr, 0);
+  issue(remote_addr, reinterpret_cast<uint8_t*>(&words_[slot]), 4, true, 0, nullptr, 0, -1);
 }
 
 tlm::tlm_sync_enum DmaEngine::nb_transport_bw(tlm::tlm_generic_payload& p, tlm::tlm_phase& ph,
@@ -162,10 +195,15 @@ void DmaEngine::complete(tlm::tlm_generic_payload& p) {
   // A BEGIN_RESP also ends the request phase if END_REQ was skipped.
   if (open_req_ == &p) open_req_ = nullptr;
   --in_flight_;
+  const int32_t desc = slot_desc_[slot_of(p)];
   p.release();
-  // A thread draining its transfer only needs the last completion; one waiting for a
-  // slot needs each (a wake per burst was a thread switch per burst).
-  if (slot_waiters_ > 0 || in_flight_ == 0) progress_.notify(sc_core::SC_ZERO_TIME);
+  // Only a thread waiting for a slot needs each completion (a wake per burst was a
+  // thread switch per burst); a descriptor's owner is told by its action.
+  if (slot_waiters_ > 0) progress_.notify(sc_core::SC_ZERO_TIME);
+  if (desc >= 0) {
+    Desc& d = descs_[size_t(desc)];
+    if (--d.outstanding == 0 && d.issued) finish_desc(uint32_t(desc));
+  }
 }
 
 }  // namespace tessera::tile

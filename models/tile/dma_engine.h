@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,6 +34,11 @@ class DmaEngine : public sc_core::sc_module, public tlm::tlm_mm_interface {
   // Blocking, called from a tile SC_THREAD: moves the descriptor and returns when the
   // last burst has completed. to_remote: scratchpad -> remote (store/send).
   void transfer(const DmaDesc& d, bool to_remote);
+  // Called from a tile SC_THREAD: issues every burst of the descriptor (waiting for
+  // free slots) and returns once the last one is issued, so the caller can start the
+  // next descriptor while these are in flight. `done` runs, in the completing
+  // process's context (it must not wait), when the last burst has completed.
+  void submit(const DmaDesc& d, bool to_remote, std::function<void()> done);
   // One posted 4-byte write of `value` (a semaphore signal) to a remote address:
   // returns when the request is issued; later transfers wait for it as for any burst.
   void write_word(uint64_t remote_addr, uint32_t value);
@@ -48,8 +54,11 @@ class DmaEngine : public sc_core::sc_module, public tlm::tlm_mm_interface {
   void split(const DmaDesc& d, std::vector<Burst>& out) const;
   // Issues one burst (waits for a free slot and for the request channel).
   // copy_*: the bytes a load copies into the scratchpad at completion (functional).
+  // desc: the descriptor record the burst belongs to (-1: a posted signal write).
   void issue(uint64_t remote, uint8_t* buf, uint32_t bytes, bool write, uint64_t copy_remote,
-             uint8_t* copy_local, uint32_t copy_bytes);
+             uint8_t* copy_local, uint32_t copy_bytes, int32_t desc);
+  // A descriptor finished (its last burst completed, or it had none in flight).
+  void finish_desc(uint32_t desc);
   tlm::tlm_sync_enum nb_transport_bw(tlm::tlm_generic_payload& p, tlm::tlm_phase& ph,
                                      sc_core::sc_time& t);
   void peq_cb(tlm::tlm_generic_payload& p, const tlm::tlm_phase& ph);
@@ -81,6 +90,19 @@ class DmaEngine : public sc_core::sc_module, public tlm::tlm_mm_interface {
     uint32_t bytes = 0;
   };
   std::vector<Copy> copy_;  // by pool slot
+  // Descriptors with bursts in flight: their outstanding count and completion action.
+  struct Desc {
+    uint32_t outstanding = 0;
+    bool issued = false;  // every burst issued
+    std::function<void()> done;
+  };
+  std::vector<Desc> descs_;
+  std::vector<uint32_t> free_descs_;
+  std::vector<int32_t> slot_desc_;  // by pool slot
+  // "cycles with a transfer in progress": descriptors overlap, so the union of their
+  // intervals is counted (from the first to start to the last to finish).
+  uint32_t active_descs_ = 0;
+  sc_core::sc_time busy_since_;
 };
 
 }  // namespace tessera::tile

@@ -38,7 +38,8 @@ Tile::Tile(sc_core::sc_module_name name, uint32_t global_id, uint64_t base, cons
   current_.assign(kNumUnits, ~0u);
   for (int u = 0; u < kNumUnits; ++u) {
     const std::string unit = to_string(Unit(u));
-    track_[u] = timeline_.track(path_ + "." + unit);
+    units_[u].tracks.push_back(timeline_.track(path_ + "." + unit));
+    units_[u].lane_busy.push_back(0);
     unit_busy_[u] = &stats.counter("unit_busy_cycles." + unit, "cycles",
                                    "cycles the " + unit + " unit ran commands");
     sc_core::sc_spawn_options opt;
@@ -70,19 +71,56 @@ void Tile::unit_thread(Unit u) {
     }
     const uint64_t start = sc_core::sc_time_stamp().value();
     start_ps_[id] = start;
+    const uint32_t lane = begin_command(u);
+    if (cfg_.dma.overlap_descriptors &&
+        (c.kind == CmdKind::kDmaLoad || c.kind == CmdKind::kDmaStore)) {
+      // A descriptor queue: the unit moves on once the bursts are issued; the command
+      // is done when its last burst completes.
+      DmaEngine& dma = c.kind == CmdKind::kDmaLoad ? *dma_in_ : *dma_out_;
+      dma.submit(c.dma, c.kind == CmdKind::kDmaStore,
+                 [this, u, id, lane] { finish_command(u, id, lane); });
+      continue;
+    }
     execute(c);
-    const uint64_t end = sc_core::sc_time_stamp().value();
-    end_ps_[id] = end;
-    *unit_busy_[int(u)] +=
-        clock_.cycles_at(sim::Picoseconds(end)).v - clock_.cycles_at(sim::Picoseconds(start)).v;
-    timeline_.record(track_[int(u)], c.label.empty() ? to_string(c.kind) : c.label, start, end,
-                     to_string(c.kind));
-    done_[id] = 1;
-    ++completed_;
-    any_done_.notify(sc_core::SC_ZERO_TIME);
-    if (completed_ == program_.size()) finished_ev_.notify(sc_core::SC_ZERO_TIME);
+    finish_command(u, id, lane);
   }
   current_[int(u)] = ~0u;
+}
+
+uint32_t Tile::begin_command(Unit u) {
+  UnitState& us = units_[int(u)];
+  if (us.active++ == 0) us.busy_since = sc_core::sc_time_stamp().value();
+  // The lowest timeline lane with no command running (overlapping DMA descriptors get
+  // lanes of their own, so that no two slices of a track overlap).
+  uint32_t lane = 0;
+  while (lane < us.lane_busy.size() && us.lane_busy[lane]) ++lane;
+  if (lane == us.lane_busy.size()) {
+    us.lane_busy.push_back(0);
+    const std::string unit = to_string(u);
+    us.tracks.push_back(timeline_.track(path_ + "." + unit +
+                                        (lane ? "#" + std::to_string(lane + 1) : std::string())));
+  }
+  us.lane_busy[lane] = 1;
+  return lane;
+}
+
+void Tile::finish_command(Unit u, uint32_t id, uint32_t lane) {
+  const Command& c = program_[id];
+  UnitState& us = units_[int(u)];
+  const uint64_t start = start_ps_[id];
+  const uint64_t end = sc_core::sc_time_stamp().value();
+  end_ps_[id] = end;
+  // Busy cycles: the union of the unit's command intervals.
+  if (--us.active == 0)
+    *unit_busy_[int(u)] += clock_.cycles_at(sim::Picoseconds(end)).v -
+                           clock_.cycles_at(sim::Picoseconds(us.busy_since)).v;
+  us.lane_busy[lane] = 0;
+  timeline_.record(us.tracks[lane], c.label.empty() ? to_string(c.kind) : c.label, start, end,
+                   to_string(c.kind));
+  done_[id] = 1;
+  ++completed_;
+  any_done_.notify(sc_core::SC_ZERO_TIME);
+  if (completed_ == program_.size()) finished_ev_.notify(sc_core::SC_ZERO_TIME);
 }
 
 void Tile::execute(const Command& c) {

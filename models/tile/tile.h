@@ -76,6 +76,9 @@ class Tile : public sc_core::sc_module {
 
  private:
   void unit_thread(Unit u);
+  // Bookkeeping around a command: busy time, timeline lane, completion.
+  uint32_t begin_command(Unit u);
+  void finish_command(Unit u, uint32_t id, uint32_t lane);
   void execute(const Command& c);
   void execute_gemm(const Command& c);
   void b_transport(tlm::tlm_generic_payload& p, sc_core::sc_time& t);
@@ -108,7 +111,13 @@ class Tile : public sc_core::sc_module {
   sc_core::sc_event finished_ev_;
   std::vector<uint32_t> semaphores_;
   sc_core::sc_event semaphore_ev_;
-  uint32_t track_[kNumUnits];
+  struct UnitState {
+    uint32_t active = 0;      // commands started and not finished
+    uint64_t busy_since = 0;  // ps: when `active` last left 0
+    std::vector<uint8_t> lane_busy;
+    std::vector<uint32_t> tracks;  // timeline track per lane
+  };
+  UnitState units_[kNumUnits];
   sim::Counter* unit_busy_[kNumUnits];
   sim::Counter& gemm_cmds_;
   sim::Counter* gemm_stall_;

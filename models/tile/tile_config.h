@@ -58,6 +58,7 @@ struct DmaConfig {
   uint32_t outstanding = 32;
   uint32_t setup_cycles = 4;
   uint32_t align_bytes = 32;
+  bool overlap_descriptors = true;
 
   template <class V>
   void visit(V& v) {
@@ -69,6 +70,9 @@ struct DmaConfig {
     v.field("align_bytes", align_bytes, "bytes",
             "memory access unit: a transfer's ends are widened to it (HBM: 32-byte bursts)",
             sim::Range{1, 4096});
+    v.field("overlap_descriptors", overlap_descriptors, "",
+            "the next load/store descriptor starts issuing while the previous one's bursts are "
+            "in flight (a descriptor queue); false: each waits for the previous to drain");
     v.check((burst_bytes & (burst_bytes - 1)) == 0, "burst_bytes", "must be a power of two");
     v.check((align_bytes & (align_bytes - 1)) == 0 && align_bytes <= burst_bytes, "align_bytes",
             "must be a power of two no larger than burst_bytes");
