@@ -233,7 +233,7 @@ void NetworkCore::step_interface(uint32_t node) {
 
 void NetworkCore::step() {
   const uint64_t c = now_;
-  std::vector<FlitEvent>& flits = flit_wheel_[c & wheel_mask_];
+  EventList<FlitEvent>& flits = flit_wheel_[c & wheel_mask_];
   if (!flits.empty()) {
     for (const FlitEvent& e : flits) {
       if (e.to.node) {
@@ -248,7 +248,7 @@ void NetworkCore::step() {
     in_flight_events_ -= flits.size();
     flits.clear();
   }
-  std::vector<CreditEvent>& credits = credit_wheel_[c & wheel_mask_];
+  EventList<CreditEvent>& credits = credit_wheel_[c & wheel_mask_];
   if (!credits.empty()) {
     for (const CreditEvent& e : credits) {
       const bool tail = e.flags & 1;
@@ -267,8 +267,7 @@ void NetworkCore::step() {
     next_active_.clear();
     for (uint32_t r : active_) {
       Router& rt = routers_[r];
-      rt.step(*this, c);
-      if (rt.has_work())
+      if (rt.step(*this, c))
         next_active_.push_back(r);
       else
         rt.active_flag = false;

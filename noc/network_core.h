@@ -5,8 +5,10 @@
 // the synthetic-traffic benchmark and wrapped by noc::Network for SystemC/TLM.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,6 +19,36 @@
 #include "noc/topology.h"
 
 namespace tessera::noc {
+
+// A growable array of plain records for the timing wheel's slots: the producer makes
+// room for a step's worst case once (`room`), then appends without checks (`push`).
+template <class T>
+class EventList {
+ public:
+  void room(size_t n) {
+    if (cap_ - size_ >= n) return;
+    size_t cap = cap_ ? cap_ : 16;
+    while (cap - size_ < n) cap *= 2;
+    std::unique_ptr<T[]> d(new T[cap]);
+    std::copy(data_.get(), data_.get() + size_, d.get());
+    data_ = std::move(d);
+    cap_ = cap;
+  }
+  T& push() { return data_[size_++]; }  // after room()
+  T& emplace_back() {
+    room(1);
+    return push();
+  }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  void clear() { size_ = 0; }
+  const T* begin() const { return data_.get(); }
+  const T* end() const { return data_.get() + size_; }
+
+ private:
+  std::unique_ptr<T[]> data_;
+  size_t size_ = 0, cap_ = 0;
+};
 
 struct Packet {
   uint32_t src = 0, dst = 0;
@@ -142,8 +174,8 @@ class NetworkCore {
   std::vector<Packet> packets_;
   std::vector<uint32_t> free_packets_;
   std::vector<uint32_t> active_, next_active_;
-  std::vector<std::vector<FlitEvent>> flit_wheel_;
-  std::vector<std::vector<CreditEvent>> credit_wheel_;
+  std::vector<EventList<FlitEvent>> flit_wheel_;
+  std::vector<EventList<CreditEvent>> credit_wheel_;
   uint64_t wheel_mask_ = 0;
   uint64_t in_flight_events_ = 0;
   uint64_t now_ = 0, last_move_ = 0;

@@ -66,24 +66,25 @@ void Router::set_output(uint32_t port, bool eject, int32_t credits) {
 // output ports that received a request are arbitrated. The arrays are read through
 // local pointers: a store through a byte-sized field may alias anything, and would
 // otherwise make the compiler reload every array base (a member) after each one.
-void Router::step(NetworkCore& core, uint64_t now) {
-  if (speculative_ || iterations_ > 1)
-    step_impl<true>(core, now);
-  else
-    step_impl<false>(core, now);
+bool Router::step(NetworkCore& core, uint64_t now) {
+  if (speculative_ || iterations_ > 1) return step_impl<true, 0, 0, 0>(core, now);
+  if (vcs_ == 2 && depth_ == 8 && ports_ == 5)
+    return step_impl<false, 2, 8, 5>(core, now);  // the textbook mesh router: sizes as constants
+  return step_impl<false, 0, 0, 0>(core, now);
 }
 
 // kExtended: speculation or several switch allocation iterations may be on; the
 // textbook router is compiled without their tests.
-template <bool kExtended>
-void Router::step_impl(NetworkCore& core, uint64_t now) {
+template <bool kExtended, uint32_t kVcs, uint32_t kDepth, uint32_t kPorts>
+bool Router::step_impl(NetworkCore& core, uint64_t now) {
   const RouterTiming& t = core.timing_;
   const bool speculative = kExtended && speculative_;
   const uint32_t iterations = kExtended ? iterations_ : 1;
-  const uint32_t vcs = vcs_, depth = depth_, nports = ports_;
+  const uint32_t vcs = kVcs ? kVcs : vcs_, depth = kDepth ? kDepth : depth_;
+  const uint32_t nports = kPorts ? kPorts : ports_;
   const uint32_t nin = nports * vcs;
   const uint32_t all_vcs = vcs >= 32 ? ~0u : (1u << vcs) - 1;
-  const uint32_t words = words_;
+  const uint32_t words = kPorts && kPorts <= 64 ? 1 : words_;
   InVc* const in = in_;
   OutVc* const out = out_;
   Port* const pt = port_;
@@ -199,6 +200,9 @@ void Router::step_impl(NetworkCore& core, uint64_t now) {
   // iteration moves the round-robin pointers.
   auto& flits = core.flit_wheel_[(now + t.sa + t.xbar + t.link) & core.wheel_mask_];
   auto& credits = core.credit_wheel_[(now + t.credit) & core.wheel_mask_];
+  // At most one flit per output port per iteration.
+  flits.room(size_t(nports) * iterations);
+  credits.room(size_t(nports) * iterations);
   uint64_t* const in_matched = in_matched_;
   uint64_t* const out_matched = out_matched_;
   auto matched = [](const uint64_t* set, uint32_t port) {
@@ -311,11 +315,11 @@ void Router::step_impl(NetworkCore& core, uint64_t now) {
         o.busy = false;
         if (!va_waiters_[op].empty()) wake_va(op);
       }
-      NetworkCore::FlitEvent& fe = flits.emplace_back();
+      NetworkCore::FlitEvent& fe = flits.push();
       fe.to = outp.down;
       fe.flit = f;
       fe.flit.vc = iv.out_vc;
-      NetworkCore::CreditEvent& ce = credits.emplace_back();
+      NetworkCore::CreditEvent& ce = credits.push();
       ce.id = inp.up.id;
       ce.port = inp.up.port;
       ce.vc = uint8_t(v);
@@ -341,12 +345,16 @@ void Router::step_impl(NetworkCore& core, uint64_t now) {
       spec_ports[w] = 0;
     }
   }
-  if (moved == 0) return;
-  buffered_ -= moved;
-  core.in_flight_events_ += 2 * moved;
-  core.flit_hops_ += moved;
-  if (core.energy_hop_) core.energy_hop_->charge(moved);
-  core.note_move(now);
+  if (moved > 0) {
+    buffered_ -= moved;
+    core.in_flight_events_ += 2 * moved;
+    core.flit_hops_ += moved;
+    if (core.energy_hop_) core.energy_hop_->charge(moved);
+    core.note_move(now);
+  }
+  for (uint32_t w = 0; w < words; ++w)
+    if (sa_ports[w] | va_ports[w]) return true;
+  return false;
 }
 
 void Router::describe_blocked(const Topology& topo, std::vector<std::string>& out,

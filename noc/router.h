@@ -50,8 +50,9 @@ class Router {
 
   Router(uint32_t id, uint32_t ports, uint32_t vcs, uint32_t depth, bool islip,
          bool wait_tail_credit, bool speculative, uint32_t iterations);
-  // One cycle of route computation, VC allocation and switch allocation.
-  void step(NetworkCore& core, uint64_t now);
+  // One cycle of route computation, VC allocation and switch allocation; returns
+  // has_work() afterwards.
+  bool step(NetworkCore& core, uint64_t now);
   // A flit written into input (port, vc) by a link; false when the buffer was full
   // (a flow-control violation: the caller reports it).
   bool accept(uint32_t port, const Flit& f) {
@@ -156,8 +157,10 @@ class Router {
     LinkEnd down, up;
     uint64_t sent = 0;  // flits sent on the output
   };
-  template <bool kExtended>
-  void step_impl(NetworkCore& core, uint64_t now);
+  // kVcs, kDepth, kPorts: sizes fixed at compile time for the common router (0: read
+  // from the members).
+  template <bool kExtended, uint32_t kVcs, uint32_t kDepth, uint32_t kPorts>
+  bool step_impl(NetworkCore& core, uint64_t now);
   const Flit& front(uint32_t ivc) const { return buf_[size_t(ivc) * depth_ + in_[ivc].head]; }
 
   uint32_t id_, ports_, vcs_, depth_;
