@@ -32,6 +32,7 @@ DmaEngine::DmaEngine(sc_core::sc_module_name name, const DmaConfig& cfg,
   issue_time_.resize(cfg.outstanding);
   copy_.resize(cfg.outstanding);
   words_.resize(cfg.outstanding);
+  reduce_.resize(cfg.outstanding);
 }
 
 void DmaEngine::free(tlm::tlm_generic_payload* p) {
@@ -59,7 +60,7 @@ void DmaEngine::split(const DmaDesc& d, std::vector<Burst>& out) const {
   }
 }
 
-void DmaEngine::transfer(const DmaDesc& d, bool to_remote) {
+void DmaEngine::transfer(const DmaDesc& d, bool to_remote, const noc::ReduceExtension* reduce) {
   spm_.check_range(d.local_addr, d.bytes(), std::string(name()) + " transfer");
   const sc_core::sc_time start = sc_core::sc_time_stamp();
   wait(clock_.duration(sim::Cycles(cfg_.setup_cycles)));
@@ -67,6 +68,16 @@ void DmaEngine::transfer(const DmaDesc& d, bool to_remote) {
   split(d, bursts);
   for (const Burst& b : bursts) {
     uint8_t* local = spm_.functional() ? spm_.data(b.local) : nullptr;
+    if (reduce) {
+      // A contribution: exactly the burst's bytes, to the switch, no functional copy.
+      noc::ReduceExtension e = *reduce;
+      e.offset = b.remote - d.remote_addr;
+      e.bytes = b.bytes;
+      issue(b.remote, scratch_.data(), b.bytes, true, b.remote, nullptr, b.bytes, &e);
+      bytes_written_ += b.bytes;
+      spm_.record_read(SpmClient::kDma, b.bytes);
+      continue;
+    }
     if (to_remote && local && data_) data_->write(b.remote, local, b.bytes);
     // Memory is accessed in whole aligned units: a burst that starts or ends inside
     // one moves the whole unit (masked on writes), as a real DMA does.
@@ -88,7 +99,8 @@ void DmaEngine::transfer(const DmaDesc& d, bool to_remote) {
 }
 
 void DmaEngine::issue(uint64_t remote, uint8_t* buf, uint32_t bytes, bool write,
-                      uint64_t copy_remote, uint8_t* copy_local, uint32_t copy_bytes) {
+                      uint64_t copy_remote, uint8_t* copy_local, uint32_t copy_bytes,
+                      const noc::ReduceExtension* reduce) {
   ++slot_waiters_;
   while (pool_.empty() || open_req_) wait(progress_);
   --slot_waiters_;
@@ -103,6 +115,12 @@ void DmaEngine::issue(uint64_t remote, uint8_t* buf, uint32_t bytes, bool write,
   p->set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
   issue_time_[slot_of(*p)] = sc_core::sc_time_stamp();
   copy_[slot_of(*p)] = {copy_remote, copy_local, copy_bytes};
+  if (reduce) {
+    reduce_[slot_of(*p)] = *reduce;
+    p->set_extension(&reduce_[slot_of(*p)]);
+  } else {
+    p->clear_extension<noc::ReduceExtension>();
+  }
   ++in_flight_;
   ++bursts_;
   open_req_ = p;
@@ -162,6 +180,9 @@ void DmaEngine::complete(tlm::tlm_generic_payload& p) {
   // A BEGIN_RESP also ends the request phase if END_REQ was skipped.
   if (open_req_ == &p) open_req_ = nullptr;
   --in_flight_;
+  // The slot owns its contribution extension: detach it (a payload frees the
+  // extensions still set when it is destroyed).
+  p.clear_extension<noc::ReduceExtension>();
   p.release();
   // A thread draining its transfer only needs the last completion; one waiting for a
   // slot needs each (a wake per burst was a thread switch per burst).

@@ -20,6 +20,7 @@
 #include "models/tile/program.h"
 #include "models/tile/scratchpad.h"
 #include "models/tile/tile_config.h"
+#include "noc/reduce_extension.h"
 
 namespace tessera::tile {
 
@@ -32,7 +33,10 @@ class DmaEngine : public sc_core::sc_module, public tlm::tlm_mm_interface {
 
   // Blocking, called from a tile SC_THREAD: moves the descriptor and returns when the
   // last burst has completed. to_remote: scratchpad -> remote (store/send).
-  void transfer(const DmaDesc& d, bool to_remote);
+  // reduce: every burst is an in-network reduction contribution carrying a copy of
+  // this extension (offset and bytes set per burst); it is not written through the
+  // functional data plane (the switch's sums are timing-only).
+  void transfer(const DmaDesc& d, bool to_remote, const noc::ReduceExtension* reduce = nullptr);
   // One posted 4-byte write of `value` (a semaphore signal) to a remote address:
   // returns when the request is issued; later transfers wait for it as for any burst.
   void write_word(uint64_t remote_addr, uint32_t value);
@@ -49,7 +53,8 @@ class DmaEngine : public sc_core::sc_module, public tlm::tlm_mm_interface {
   // Issues one burst (waits for a free slot and for the request channel).
   // copy_*: the bytes a load copies into the scratchpad at completion (functional).
   void issue(uint64_t remote, uint8_t* buf, uint32_t bytes, bool write, uint64_t copy_remote,
-             uint8_t* copy_local, uint32_t copy_bytes);
+             uint8_t* copy_local, uint32_t copy_bytes,
+             const noc::ReduceExtension* reduce = nullptr);
   tlm::tlm_sync_enum nb_transport_bw(tlm::tlm_generic_payload& p, tlm::tlm_phase& ph,
                                      sc_core::sc_time& t);
   void peq_cb(tlm::tlm_generic_payload& p, const tlm::tlm_phase& ph);
@@ -80,7 +85,8 @@ class DmaEngine : public sc_core::sc_module, public tlm::tlm_mm_interface {
     uint8_t* local = nullptr;
     uint32_t bytes = 0;
   };
-  std::vector<Copy> copy_;  // by pool slot
+  std::vector<Copy> copy_;                    // by pool slot
+  std::vector<noc::ReduceExtension> reduce_;  // by pool slot: a contribution's extension
 };
 
 }  // namespace tessera::tile
