@@ -91,6 +91,7 @@ traces::Workload load_workload(const std::string& trace) {
 void add_run_command(CLI::App& app) {
   auto* run = app.add_subcommand("run", "simulate a workload on a machine and report");
   static std::string config = "tiny", trace = "block", out, format = "text", timeline, dump;
+  static std::string collective = "auto";
   static std::vector<std::string> sets;
   static bool force = false, explain = false, quiet = false;
   static uint32_t layers = 1;
@@ -108,6 +109,10 @@ void add_run_command(CLI::App& app) {
   run->add_option("--simulate-layers", layers,
                   "simulate this many of a model's identical layers and scale the rest "
                   "(the report marks the result estimated); 0 simulates every layer");
+  run->add_option("--collective", collective,
+                  "collective lowering: auto (the switch fabric's in-network reduction or "
+                  "multicast where the machine allows it, else a ring), ring, or switch")
+      ->check(CLI::IsMember({"auto", "ring", "switch"}));
   run->add_flag("--explain", explain, "print the mapping decisions");
   run->add_option("--dump-programs", dump, "write every tile's program (one command a line) here");
   run->add_flag("--force", force, "write into a non-empty --out folder");
@@ -123,6 +128,7 @@ void add_run_command(CLI::App& app) {
     const system::AddressMap map(spec);
     mapper::MapOptions mo;
     mo.simulate_layers = layers;
+    mo.collective = collective;
     const mapper::Mapping mapping = mapper::map_workload(w, spec, map, mo);
     if (!dump.empty()) {
       std::string text;

@@ -23,6 +23,7 @@ namespace {
 constexpr uint32_t kSemArrive = 0;  // barrier: tiles arrive at the group leader
 constexpr uint32_t kSemGo = 1;      // barrier: the leader releases the tiles
 constexpr uint32_t kSemRing = 2;    // ring collectives: a chunk has arrived
+constexpr uint32_t kSemSwitch = 3;  // switch collectives: a piece of the result has landed
 
 // Per-tile bookkeeping while programs are built.
 struct TileState {
@@ -136,6 +137,9 @@ class Lowering {
   void lower_vector(const Op& op, uint32_t group);
   void lower_embedding(const Op& op, uint32_t group);
   void lower_collective(const Op& op, uint32_t group);
+  // Why the switch fabric cannot run this collective ("" when it can).
+  std::string switch_blocker(const Op& op) const;
+  void lower_switch_collective(const Op& op);
   VecOp vec_op_of(OpKind k) const;
   uint64_t output_addr(const Op& op, uint32_t group, uint64_t bytes);
   uint64_t input_addr(const Op& op, uint32_t group, uint64_t bytes);
@@ -158,6 +162,7 @@ class Lowering {
   int64_t hidden_ = 4096;
   uint32_t act_rr_ = 0;
   bool multi_rank_ = false;
+  uint64_t next_reduce_id_ = 0;
 };
 
 void Lowering::begin_op(size_t index) {
@@ -576,6 +581,15 @@ void Lowering::lower_collective(const Op& op, uint32_t group) {
     default:
       break;
   }
+  const std::string blocker = switch_blocker(op);
+  if (blocker.empty()) {
+    lower_switch_collective(op);
+    return;
+  }
+  if (opt_.collective == "switch" &&
+      (op.kind == OpKind::kAllReduce || op.kind == OpKind::kAllGather))
+    throw sim::UserError("--collective switch: " + op.name +
+                         " cannot use the switch fabric: " + blocker);
   const uint64_t chunk = ceil_div(bytes, p);
   // Pieces small enough for two receive buffers plus the local chunk in the scratchpad.
   const uint64_t piece = std::max<uint64_t>(64, std::min<uint64_t>(chunk, spm_bytes_ / 4));
@@ -627,6 +641,90 @@ void Lowering::lower_collective(const Op& op, uint32_t group) {
   plan_->strategy = "ring over " + std::to_string(p) + " rank groups, " +
                     std::to_string(rs_steps + ag_steps) + " steps of " + std::to_string(chunk) +
                     " bytes";
+  if (spec_.system.packages > 1) plan_->strategy += " (not the switch: " + blocker + ")";
+}
+
+std::string Lowering::switch_blocker(const Op& op) const {
+  if (opt_.collective == "ring") return "--collective ring";
+  if (op.kind != OpKind::kAllReduce && op.kind != OpKind::kAllGather)
+    return std::string("the switch runs all-reduce and all-gather only, not ") +
+           traces::to_string(op.kind);
+  if (spec_.system.packages < 2) return "one package, no fabric";
+  if (!spec_.system.fabric.in_network_reduction) return "system.fabric.in_network_reduction is off";
+  std::set<uint32_t> packages;
+  for (const auto& g : groups_)
+    if (!packages.insert(map_.tile_place(g[0]).package).second)
+      return "rank groups share a package (" + std::to_string(groups_.size()) + " groups on " +
+             std::to_string(spec_.system.packages) + " packages)";
+  return "";
+}
+
+void Lowering::lower_switch_collective(const Op& op) {
+  // Every rank group's leader streams its data from HBM through the scratchpad to the
+  // switch, piece by piece (four scratchpad slots, so loads run ahead of the sends).
+  // All-reduce: each piece is a contribution from every rank; the switch sums them and
+  // multicasts the sum into every rank's buffer in HBM. All-gather: each rank's own
+  // N/p chunk is multicast (one contributor) into the other ranks' buffers. A leader
+  // then waits until every piece it is owed has landed (one semaphore signal each).
+  const uint32_t p = uint32_t(groups_.size());
+  const uint64_t bytes = uint64_t(op.bytes);
+  const bool reduce = op.kind == OpKind::kAllReduce;
+  const uint64_t span = reduce ? bytes : ceil_div(bytes, p);  // what each rank sends
+  constexpr uint32_t kSlots = 4;
+  const uint64_t piece = std::max<uint64_t>(
+      4096, std::min<uint64_t>(ceil_div(span, 4096) * 4096, spm_bytes_ / kSlots / 4096 * 4096));
+  std::vector<uint64_t> buf(p);
+  for (uint32_t r = 0; r < p; ++r) buf[r] = output_addr(op, r, bytes);
+  const uint64_t pieces = ceil_div(span, piece);
+  const uint64_t first_id = next_reduce_id_;
+  for (uint32_t r = 0; r < p; ++r) {
+    TileState& t = tiles_[groups_[r][0]];
+    const uint64_t base = reduce ? 0 : r * span;  // this rank's data within the buffer
+    const uint64_t mine = reduce ? span : std::min(span, bytes - std::min(bytes, base));
+    std::vector<int64_t> sent;
+    for (uint64_t k = 0; k * piece < mine; ++k) {
+      const uint64_t off = base + k * piece, len = std::min(piece, mine - k * piece);
+      const uint64_t slot = (k % kSlots) * piece;
+      const int64_t reuse = k >= kSlots ? sent[k - kSlots] : -1;
+      const int64_t ld =
+          add(t, dma(CmdKind::kDmaLoad, buf[r] + off, slot, len, 1, 0), {reuse, t.gate, t.fence});
+      // Addressed to the next rank's copy (in another package), so the chiplet networks
+      // route it to the fabric port; the extension makes it a contribution.
+      Command c = dma(CmdKind::kReduce, buf[(r + 1) % p] + off, slot, len, 1, 0);
+      c.reduce.id = first_id + (reduce ? k : r * pieces + k);
+      c.reduce.contributors = reduce ? p : 1;
+      c.reduce.semaphore = kSemSwitch;
+      for (uint32_t m = 0; m < p; ++m) {
+        if (!reduce && m == r) continue;  // a rank already holds its own chunk
+        c.reduce.results.push_back(buf[m] + off);
+        c.reduce.notify.push_back(groups_[m][0]);
+      }
+      sent.push_back(add(t, c, {ld}));
+      plan_->link_bytes += len;
+    }
+    // Pieces this rank is owed: every piece of the sum, or every other rank's chunk.
+    uint32_t owed = 0;
+    for (uint32_t q = 0; q < p; ++q) {
+      if (!reduce && q == r) continue;
+      const uint64_t b = reduce ? 0 : q * span;
+      const uint64_t n = reduce ? span : std::min(span, bytes - std::min(bytes, b));
+      owed += uint32_t(ceil_div(n, piece));
+      if (reduce) break;
+    }
+    if (owed > 0) {
+      Command w;
+      w.kind = CmdKind::kWait;
+      w.sync = {t.id, kSemSwitch, owed};
+      add(t, w, {sent.empty() ? t.gate : sent.back()});
+    }
+  }
+  next_reduce_id_ = first_id + (reduce ? pieces : p * pieces);
+  plan_->strategy = std::string(reduce ? "switch all-reduce" : "switch all-gather") +
+                    " (in-network " + (reduce ? "reduction" : "multicast") + ") over " +
+                    std::to_string(p) + " rank groups in " + std::to_string(p) +
+                    " packages: each rank sends " + std::to_string(span) + " bytes once in " +
+                    std::to_string(pieces) + " pieces" +
+                    (opt_.collective == "switch" ? " (--collective switch)" : " (auto)");
 }
 
 void Lowering::run() {
@@ -733,6 +831,8 @@ std::string Mapping::explain() const {
 
 Mapping map_workload(const traces::Workload& w, const system::SystemSpec& spec,
                      const system::AddressMap& map, const MapOptions& opt) {
+  if (opt.collective != "auto" && opt.collective != "ring" && opt.collective != "switch")
+    throw sim::UserError("--collective: '" + opt.collective + "' is not one of auto, ring, switch");
   Mapping out;
   Lowering(w, spec, map, opt, out).run();
   return out;

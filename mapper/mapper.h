@@ -1,7 +1,8 @@
 // The mapper lowers a workload (op DAG) onto a machine (SystemSpec): it splits each op
 // over the tiles, tiles GEMMs to the arrays and scratchpads with double buffering,
 // places weights, activations and KV caches in HBM stacks near the tiles that read
-// them, turns collectives into ring transfers between rank groups, and emits one
+// them, turns collectives into ring transfers between rank groups or into reductions
+// and multicasts in the package switch fabric, and emits one
 // program per tile. It knows the spec and the address map, never the modules.
 #pragma once
 
@@ -21,6 +22,12 @@ struct MapOptions {
   // `simulate_layers` layers are lowered and simulated; the report scales the layer
   // part by the repeat count and says so (an estimate, not a simulation).
   uint32_t simulate_layers = 0;
+  // How collectives between rank groups are lowered: "auto" uses the switch fabric's
+  // in-network reduction (all-reduce) or multicast (all-gather) when every rank group's
+  // leader is in its own package and the fabric has in_network_reduction, else a ring;
+  // "ring" always uses the ring; "switch" requires the switch for every all-reduce and
+  // all-gather (an error names what stops it).
+  std::string collective = "auto";
 };
 
 // What the mapper decided for one workload op.

@@ -144,6 +144,7 @@ struct FabricConfig {
   uint32_t chunk_bytes = 4096;
   uint32_t output_queue_chunks = 16;
   bool in_network_reduction = true;
+  uint32_t reduction_buffer_kib = 1024;
   double pj_per_bit = 2.0;
   template <class V>
   void visit(V& v) {
@@ -162,6 +163,10 @@ struct FabricConfig {
             sim::Range{1, 1 << 20});
     v.field("in_network_reduction", in_network_reduction, "",
             "the switch can sum all-reduce contributions and multicast the result");
+    v.field("reduction_buffer_kib", reduction_buffer_kib, "KiB",
+            "switch buffer for partial sums waiting for their last contribution; a "
+            "contribution that would open a new sum in a full buffer is held on its link",
+            sim::Range{1, 1 << 20});
     v.field("pj_per_bit", pj_per_bit, "pJ/bit", "energy per bit through port links and switch",
             sim::Range{0, 1e3});
   }

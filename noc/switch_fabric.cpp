@@ -27,7 +27,15 @@ FabricCore::FabricCore(const FabricConfig& cfg, uint32_t ports, const sim::Stats
     port_bytes_out_.push_back(
         &ps.counter("bytes_out", "bytes", "bytes from the switch to the endpoint"));
   }
-  reductions_ = &stats.counter("reduced_chunks", "chunks", "chunks summed in the switch");
+  reductions_ = &stats.counter("reduced_chunks", "chunks",
+                               "sums completed in the switch (one per chunk, or per contributed "
+                               "burst of a simulated collective)");
+  contributions_ = &stats.counter("reduce_contributions", "requests",
+                                  "in-network reduction contributions taken by the switch");
+  contribution_bytes_ =
+      &stats.counter("reduce_bytes_in", "bytes", "bytes of in-network reduction contributions");
+  multicast_bytes_ = &stats.counter("multicast_bytes", "bytes",
+                                    "bytes the switch multicast to members (all copies)");
   if (energy)
     energy_bit_ =
         &energy->account(stats.prefix().empty() ? "fabric" : stats.prefix(), "bit", cfg.pj_per_bit);
@@ -89,30 +97,59 @@ double FabricCore::ring_all_reduce(uint32_t p, uint64_t n, double t) {
   return *std::max_element(ready.begin(), ready.end());
 }
 
+double FabricCore::contribute(uint32_t src, uint32_t plane, uint64_t bytes, double t) {
+  const size_t i = idx(src, plane);
+  const double start = std::max(t, in_free_[i]);
+  in_free_[i] = start + double(bytes) / plane_bytes_per_ps_;
+  *port_bytes_in_[src] += bytes;
+  ++*contributions_;
+  *contribution_bytes_ += bytes;
+  return in_free_[i] + link_ps_;
+}
+
+void FabricCore::multicast(const std::vector<uint32_t>& srcs, const std::vector<uint32_t>& dsts,
+                           uint32_t plane, uint64_t bytes, double all_in,
+                           std::vector<double>& arrive) {
+  if (srcs.size() > 1) ++*reductions_;
+  arrive.assign(dsts.size(), 0.0);
+  double last_entered = all_in;
+  for (size_t k = 0; k < dsts.size(); ++k) {
+    double entered;
+    arrive[k] = enqueue_out(dsts[k], plane, bytes, all_in + switch_ps_, &entered);
+    last_entered = std::max(last_entered, entered);
+    *multicast_bytes_ += bytes;
+  }
+  // Backpressure: the sum's buffer frees once every copy is queued; until then its
+  // contributors' links hold their next chunks.
+  for (uint32_t s : srcs) {
+    const size_t i = idx(s, plane);
+    in_free_[i] = std::max(in_free_[i], last_entered - link_ps_ - switch_ps_);
+  }
+}
+
+double FabricCore::from_switch(uint32_t dst, uint32_t plane, uint64_t bytes, double t) {
+  double entered;
+  return enqueue_out(dst, plane, bytes, t, &entered);
+}
+
 double FabricCore::switch_all_reduce(uint32_t p, uint64_t n, double t) {
   if (!cfg_.in_network_reduction)
     throw sim::UserError("fabric.in_network_reduction is off: no switch-offloaded all-reduce");
   if (p < 2 || p > ports_) throw sim::UserError("fabric: all-reduce needs 2..ports ranks");
   double done = t;
   uint64_t left = std::max<uint64_t>(n, 1);
+  std::vector<uint32_t> ranks(p);
+  for (uint32_t r = 0; r < p; ++r) ranks[r] = r;
+  std::vector<double> arrive;
   for (uint32_t k = 0; left > 0; ++k) {
     const uint64_t b = std::min<uint64_t>(left, cfg_.chunk_bytes);
     const uint32_t plane = k % planes_;
     // Every rank's contribution of chunk k reaches the reduction unit...
     double all_in = t;
-    for (uint32_t r = 0; r < p; ++r) {
-      const size_t i = idx(r, plane);
-      const double start = std::max(t, in_free_[i]);
-      in_free_[i] = start + double(b) / plane_bytes_per_ps_;
-      *port_bytes_in_[r] += b;
-      all_in = std::max(all_in, in_free_[i] + link_ps_);
-    }
-    ++*reductions_;
+    for (uint32_t r = 0; r < p; ++r) all_in = std::max(all_in, contribute(r, plane, b, t));
     // ...which multicasts the sum to every rank's output queue.
-    for (uint32_t r = 0; r < p; ++r) {
-      double entered;
-      done = std::max(done, enqueue_out(r, plane, b, all_in + switch_ps_, &entered));
-    }
+    multicast(ranks, ranks, plane, b, all_in, arrive);
+    for (double a : arrive) done = std::max(done, a);
     left -= b;
   }
   return done;
@@ -121,6 +158,9 @@ double FabricCore::switch_all_reduce(uint32_t p, uint64_t n, double t) {
 SwitchFabric::SwitchFabric(sc_core::sc_module_name name, const FabricConfig& cfg, uint32_t ports,
                            Decoder decode, const sim::StatsScope& stats, sim::EnergyLedger* energy)
     : sc_module(name), core_(cfg, ports, stats, energy), decode_(std::move(decode)) {
+  buffer_bytes_ = uint64_t(cfg.reduction_buffer_kib) * 1024;
+  buffer_peak_ = &stats.scalar("reduction_buffer_peak_bytes", "bytes",
+                               "most bytes of partial sums held in the switch at once");
   for (uint32_t p = 0; p < ports; ++p) {
     in.emplace_back(std::make_unique<tlm_utils::simple_target_socket_tagged<SwitchFabric>>(
         ("in" + std::to_string(p)).c_str()));
@@ -131,6 +171,10 @@ SwitchFabric::SwitchFabric(sc_core::sc_module_name name, const FabricConfig& cfg
 }
 
 void SwitchFabric::b_transport(int port, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
+  if (const ReduceExtension* ext = trans.get_extension<ReduceExtension>(); ext && ext->group) {
+    contribution(uint32_t(port), *ext, trans, delay);
+    return;
+  }
   const uint32_t dst = decode_(trans.get_address());
   if (dst >= core_.ports()) {
     trans.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
@@ -152,6 +196,111 @@ void SwitchFabric::b_transport(int port, tlm::tlm_generic_payload& trans, sc_cor
                                  double(sc_core::sc_time_stamp().value()));
   wait(sc_core::sc_time::from_value(uint64_t(back + 0.5)) - sc_core::sc_time_stamp());
   delay = sc_core::SC_ZERO_TIME;
+}
+
+void SwitchFabric::contribution(uint32_t port, const ReduceExtension& ext,
+                                tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
+  const FabricConfig& cfg = core_.config();
+  if (!cfg.in_network_reduction || !trans.is_write()) {
+    trans.set_response_status(tlm::TLM_COMMAND_ERROR_RESPONSE);
+    return;
+  }
+  wait(delay);
+  delay = sc_core::SC_ZERO_TIME;
+  const std::shared_ptr<const ReduceGroup> g = ext.group;
+  const auto key = std::make_pair(g->id, ext.offset);
+  // A contribution that opens a new sum needs room in the reduction buffer (an empty
+  // buffer takes any one, so an oversized burst cannot wait forever).
+  while (open_.count(key) == 0 && held_bytes_ > 0 && held_bytes_ + ext.bytes > buffer_bytes_)
+    wait(buffer_freed_);
+  if (open_.count(key) == 0) {
+    held_bytes_ += ext.bytes;
+    buffer_peak_->set(std::max(buffer_peak_->value(), double(held_bytes_)));
+  }
+  Pending& pend = open_[key];
+  pend.srcs.push_back(port);
+  // Contributions are striped over the planes chunk by chunk of the piece.
+  const uint32_t plane = uint32_t((ext.offset / cfg.chunk_bytes) % core_.planes());
+  const double now = double(sc_core::sc_time_stamp().value());
+  const double in_at = core_.contribute(port, plane, kHeaderBytes + ext.bytes, now);
+  wait(sc_core::sc_time::from_value(uint64_t(in_at + 0.5)) - sc_core::sc_time_stamp());
+  // Counted when it is in the reduction unit, so the last one counted is the latest in.
+  Pending& p = open_.at(key);
+  if (++p.count == g->contributors) {
+    std::vector<uint32_t> dsts(g->results.size());
+    for (size_t m = 0; m < dsts.size(); ++m) dsts[m] = decode_(g->results[m]);
+    std::vector<double> arrive;
+    core_.multicast(p.srcs, dsts, plane, kHeaderBytes + ext.bytes,
+                    double(sc_core::sc_time_stamp().value()), arrive);
+    for (size_t m = 0; m < dsts.size(); ++m)
+      dispatch({dsts[m], arrive[m], g->results[m] + ext.offset, ext.bytes, g, uint32_t(m), false});
+    open_.erase(key);
+    held_bytes_ -= ext.bytes;
+    buffer_freed_.notify(sc_core::SC_ZERO_TIME);
+  }
+  // The acknowledgement takes one link latency back.
+  wait(sc_core::sc_time(cfg.link_latency_ns, sc_core::SC_NS));
+  trans.set_response_status(tlm::TLM_OK_RESPONSE);
+}
+
+void SwitchFabric::dispatch(Delivery d) {
+  jobs_.push_back(std::move(d));
+  if (!idle_.empty()) {
+    sc_core::sc_event* ev = idle_.back();
+    idle_.pop_back();
+    ev->notify(sc_core::SC_ZERO_TIME);
+    return;
+  }
+  sc_core::sc_event* ev = &worker_ev_.emplace_back();
+  sc_core::sc_spawn_options opt;
+  sc_core::sc_spawn([this, ev] { worker_thread(ev); }, sc_core::sc_gen_unique_name("deliver"),
+                    &opt);
+}
+
+void SwitchFabric::worker_thread(sc_core::sc_event* ev) {
+  tlm::tlm_generic_payload p;
+  std::vector<uint8_t> buf;
+  for (;;) {
+    while (jobs_.empty()) {
+      idle_.push_back(ev);
+      wait(*ev);
+    }
+    Delivery d = std::move(jobs_.front());
+    jobs_.pop_front();
+    deliver(d, p, buf);
+  }
+}
+
+void SwitchFabric::deliver(Delivery& d, tlm::tlm_generic_payload& p, std::vector<uint8_t>& buf) {
+  const sc_core::sc_time at = sc_core::sc_time::from_value(uint64_t(d.at_ps + 0.5));
+  if (at > sc_core::sc_time_stamp()) wait(at - sc_core::sc_time_stamp());
+  const uint32_t len = d.signal ? 4 : d.bytes;
+  buf.assign(std::max<uint32_t>(len, 4), 0);
+  if (d.signal) buf[0] = 1;  // little-endian 1: the semaphore adds one
+  p.set_command(tlm::TLM_WRITE_COMMAND);
+  p.set_address(d.addr);
+  p.set_data_ptr(buf.data());
+  p.set_data_length(len);
+  p.set_streaming_width(len);
+  p.set_byte_enable_ptr(nullptr);
+  p.set_dmi_allowed(false);
+  p.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  sc_core::sc_time t = sc_core::SC_ZERO_TIME;
+  (*out[d.port])->b_transport(p, t);
+  wait(t);
+  if (p.is_response_error())
+    throw sim::SimulationError("fabric: multicast write to address " + std::to_string(d.addr) +
+                               " failed: " + p.get_response_string());
+  if (d.signal) return;
+  // The member's whole piece has landed: signal its semaphore (after the data).
+  const auto key = std::make_pair(d.group->id, d.member);
+  uint64_t& landed = landed_[key];
+  landed += d.bytes;
+  if (landed < d.group->bytes) return;
+  landed_.erase(key);
+  const double now = double(sc_core::sc_time_stamp().value());
+  const double arrive = core_.from_switch(d.port, 0, kHeaderBytes + 4, now);
+  dispatch({d.port, arrive, d.group->semaphores[d.member], 4, d.group, d.member, true});
 }
 
 }  // namespace tessera::noc

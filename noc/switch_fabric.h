@@ -10,8 +10,11 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
+#include <map>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include <tlm_utils/simple_initiator_socket.h>
@@ -22,6 +25,7 @@
 #include "models/sim/energy_ledger.h"
 #include "models/sim/stats_registry.h"
 #include "noc/noc_config.h"
+#include "noc/reduce_extension.h"
 
 namespace tessera::noc {
 
@@ -46,6 +50,22 @@ class FabricCore {
   // The α of the α-β cost model on this fabric: endpoint link, switch, link, plus the
   // one chunk the switch stores before forwarding.
   double step_latency_ps() const;
+  // In-network reduction one piece at a time (what switch_all_reduce and the SystemC
+  // fabric's contributions use). A contribution of `bytes` from port src on `plane`,
+  // no earlier than t_ps: books the ingress link; returns the time it is in the
+  // switch's reduction unit.
+  double contribute(uint32_t src, uint32_t plane, uint64_t bytes, double t_ps);
+  // The sum, complete at all_in, leaves the reduction unit after the switch latency as
+  // one copy per port of dsts through their output queues; arrive[i] is the time the
+  // copy reached dsts[i]. The contributors' links (srcs) are held until every copy is
+  // queued (a full output queue backs up into the reduction buffer and its inputs).
+  void multicast(const std::vector<uint32_t>& srcs, const std::vector<uint32_t>& dsts,
+                 uint32_t plane, uint64_t bytes, double all_in, std::vector<double>& arrive);
+  // A small message the switch itself sends to port dst on `plane` (a semaphore signal
+  // after a multicast): books the output queue and link; returns its arrival.
+  double from_switch(uint32_t dst, uint32_t plane, uint64_t bytes, double t_ps);
+  uint32_t planes() const { return planes_; }
+  const FabricConfig& config() const { return cfg_; }
 
  private:
   // Books one chunk (on one plane) through the switch; returns its arrival at dst.
@@ -64,12 +84,25 @@ class FabricCore {
   std::vector<uint64_t> out_count_;
   std::vector<sim::Counter*> port_bytes_in_, port_bytes_out_;
   sim::Counter* reductions_;
+  sim::Counter* contributions_;
+  sim::Counter* contribution_bytes_;
+  sim::Counter* multicast_bytes_;
   sim::EnergyAccount* energy_bit_ = nullptr;
 };
 
 // The SystemC wrapper: port i has a target socket `in[i]` (the endpoint's requests come
 // in) and an initiator socket `out[i]` (requests for the endpoint go out). The
 // destination port of a transaction comes from the decoder.
+//
+// A write carrying a ReduceExtension is an in-network reduction contribution (see
+// noc/reduce_extension.h): it is held in the reduction buffer until the last
+// contribution of its (group, offset) arrives, then the sum is multicast to every
+// member through the output queues (posted writes: the switch does not wait for the
+// members' acknowledgements before taking more), and each member's semaphore is
+// signalled once its whole piece has landed. The contributor is acknowledged when its
+// burst is in the reduction unit (one link latency back; acknowledgements are not
+// booked on the links). Partial sums are not computed on data: collectives are timed,
+// not functionally modelled.
 class SwitchFabric : public sc_core::sc_module {
  public:
   using Decoder = std::function<uint32_t(uint64_t addr)>;
@@ -83,8 +116,39 @@ class SwitchFabric : public sc_core::sc_module {
 
  private:
   void b_transport(int port, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
+  void contribution(uint32_t port, const ReduceExtension& ext, tlm::tlm_generic_payload& trans,
+                    sc_core::sc_time& delay);
+  // One copy of a multicast (or a member's semaphore signal) handed to a worker thread.
+  struct Delivery {
+    uint32_t port;
+    double at_ps;  // when it reaches the port
+    uint64_t addr;
+    uint32_t bytes;
+    std::shared_ptr<const ReduceGroup> group;
+    uint32_t member;
+    bool signal;  // a 4-byte semaphore add instead of result data
+  };
+  void dispatch(Delivery d);
+  void worker_thread(sc_core::sc_event* ev);
+  void deliver(Delivery& d, tlm::tlm_generic_payload& p, std::vector<uint8_t>& buf);
+
   FabricCore core_;
   Decoder decode_;
+  // The reduction buffer: open sums by (group id, offset).
+  struct Pending {
+    uint32_t count = 0;
+    std::vector<uint32_t> srcs;
+  };
+  std::map<std::pair<uint64_t, uint64_t>, Pending> open_;
+  uint64_t held_bytes_ = 0, buffer_bytes_ = 0;
+  sc_core::sc_event buffer_freed_;
+  // Bytes of each (group id, member) landed so far; signalled when complete.
+  std::map<std::pair<uint64_t, uint32_t>, uint64_t> landed_;
+  // Delivery workers: started on demand, each sleeping on its own event when idle.
+  std::deque<Delivery> jobs_;
+  std::deque<sc_core::sc_event> worker_ev_;
+  std::vector<sc_core::sc_event*> idle_;
+  sim::Scalar* buffer_peak_;
 };
 
 }  // namespace tessera::noc

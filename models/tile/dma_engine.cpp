@@ -33,6 +33,7 @@ DmaEngine::DmaEngine(sc_core::sc_module_name name, const DmaConfig& cfg,
   slot_desc_.assign(cfg.outstanding, -1);
   copy_.resize(cfg.outstanding);
   words_.resize(cfg.outstanding);
+  reduce_.resize(cfg.outstanding);
 }
 
 void DmaEngine::free(tlm::tlm_generic_payload* p) {
@@ -60,17 +61,21 @@ void DmaEngine::split(const DmaDesc& d, std::vector<Burst>& out) const {
   }
 }
 
-void DmaEngine::transfer(const DmaDesc& d, bool to_remote) {
+void DmaEngine::transfer(const DmaDesc& d, bool to_remote, const noc::ReduceExtension* reduce) {
   bool done = false;
   sc_core::sc_event ev;
-  submit(d, to_remote, [&done, &ev] {
-    done = true;
-    ev.notify(sc_core::SC_ZERO_TIME);
-  });
+  submit(
+      d, to_remote,
+      [&done, &ev] {
+        done = true;
+        ev.notify(sc_core::SC_ZERO_TIME);
+      },
+      reduce);
   while (!done) wait(ev);
 }
 
-void DmaEngine::submit(const DmaDesc& d, bool to_remote, std::function<void()> done) {
+void DmaEngine::submit(const DmaDesc& d, bool to_remote, std::function<void()> done,
+                       const noc::ReduceExtension* reduce) {
   spm_.check_range(d.local_addr, d.bytes(), std::string(name()) + " transfer");
   uint32_t di;
   if (!free_descs_.empty()) {
@@ -87,6 +92,16 @@ void DmaEngine::submit(const DmaDesc& d, bool to_remote, std::function<void()> d
   split(d, bursts);
   for (const Burst& b : bursts) {
     uint8_t* local = spm_.functional() ? spm_.data(b.local) : nullptr;
+    if (reduce) {
+      // A contribution: exactly the burst's bytes, to the switch, no functional copy.
+      noc::ReduceExtension e = *reduce;
+      e.offset = b.remote - d.remote_addr;
+      e.bytes = b.bytes;
+      issue(b.remote, scratch_.data(), b.bytes, true, b.remote, nullptr, b.bytes, int32_t(di), &e);
+      bytes_written_ += b.bytes;
+      spm_.record_read(SpmClient::kDma, b.bytes);
+      continue;
+    }
     if (to_remote && local && data_) data_->write(b.remote, local, b.bytes);
     // Memory is accessed in whole aligned units: a burst that starts or ends inside
     // one moves the whole unit (masked on writes), as a real DMA does.
@@ -118,8 +133,8 @@ void DmaEngine::finish_desc(uint32_t di) {
 }
 
 void DmaEngine::issue(uint64_t remote, uint8_t* buf, uint32_t bytes, bool write,
-                      uint64_t copy_remote, uint8_t* copy_local, uint32_t copy_bytes,
-                      int32_t desc) {
+                      uint64_t copy_remote, uint8_t* copy_local, uint32_t copy_bytes, int32_t desc,
+                      const noc::ReduceExtension* reduce) {
   ++slot_waiters_;
   while (pool_.empty() || open_req_) wait(progress_);
   --slot_waiters_;
@@ -136,6 +151,12 @@ void DmaEngine::issue(uint64_t remote, uint8_t* buf, uint32_t bytes, bool write,
   copy_[slot_of(*p)] = {copy_remote, copy_local, copy_bytes};
   slot_desc_[slot_of(*p)] = desc;
   if (desc >= 0) ++descs_[size_t(desc)].outstanding;
+  if (reduce) {
+    reduce_[slot_of(*p)] = *reduce;
+    p->set_extension(&reduce_[slot_of(*p)]);
+  } else {
+    p->clear_extension<noc::ReduceExtension>();
+  }
   ++in_flight_;
   ++bursts_;
   open_req_ = p;
@@ -196,6 +217,9 @@ void DmaEngine::complete(tlm::tlm_generic_payload& p) {
   if (open_req_ == &p) open_req_ = nullptr;
   --in_flight_;
   const int32_t desc = slot_desc_[slot_of(p)];
+  // The slot owns its contribution extension: detach it (a payload frees the
+  // extensions still set when it is destroyed).
+  p.clear_extension<noc::ReduceExtension>();
   p.release();
   // Only a thread waiting for a slot needs each completion (a wake per burst was a
   // thread switch per burst); a descriptor's owner is told by its action.

@@ -21,6 +21,7 @@
 #include "models/tile/program.h"
 #include "models/tile/scratchpad.h"
 #include "models/tile/tile_config.h"
+#include "noc/reduce_extension.h"
 
 namespace tessera::tile {
 
@@ -33,12 +34,16 @@ class DmaEngine : public sc_core::sc_module, public tlm::tlm_mm_interface {
 
   // Blocking, called from a tile SC_THREAD: moves the descriptor and returns when the
   // last burst has completed. to_remote: scratchpad -> remote (store/send).
-  void transfer(const DmaDesc& d, bool to_remote);
+  // reduce: every burst is an in-network reduction contribution carrying a copy of
+  // this extension (offset and bytes set per burst); it is not written through the
+  // functional data plane (the switch's sums are timing-only).
+  void transfer(const DmaDesc& d, bool to_remote, const noc::ReduceExtension* reduce = nullptr);
   // Called from a tile SC_THREAD: issues every burst of the descriptor (waiting for
   // free slots) and returns once the last one is issued, so the caller can start the
   // next descriptor while these are in flight. `done` runs, in the completing
   // process's context (it must not wait), when the last burst has completed.
-  void submit(const DmaDesc& d, bool to_remote, std::function<void()> done);
+  void submit(const DmaDesc& d, bool to_remote, std::function<void()> done,
+              const noc::ReduceExtension* reduce = nullptr);
   // One posted 4-byte write of `value` (a semaphore signal) to a remote address:
   // returns when the request is issued; later transfers wait for it as for any burst.
   void write_word(uint64_t remote_addr, uint32_t value);
@@ -56,7 +61,8 @@ class DmaEngine : public sc_core::sc_module, public tlm::tlm_mm_interface {
   // copy_*: the bytes a load copies into the scratchpad at completion (functional).
   // desc: the descriptor record the burst belongs to (-1: a posted signal write).
   void issue(uint64_t remote, uint8_t* buf, uint32_t bytes, bool write, uint64_t copy_remote,
-             uint8_t* copy_local, uint32_t copy_bytes, int32_t desc);
+             uint8_t* copy_local, uint32_t copy_bytes, int32_t desc,
+             const noc::ReduceExtension* reduce = nullptr);
   // A descriptor finished (its last burst completed, or it had none in flight).
   void finish_desc(uint32_t desc);
   tlm::tlm_sync_enum nb_transport_bw(tlm::tlm_generic_payload& p, tlm::tlm_phase& ph,
@@ -89,7 +95,8 @@ class DmaEngine : public sc_core::sc_module, public tlm::tlm_mm_interface {
     uint8_t* local = nullptr;
     uint32_t bytes = 0;
   };
-  std::vector<Copy> copy_;  // by pool slot
+  std::vector<Copy> copy_;                    // by pool slot
+  std::vector<noc::ReduceExtension> reduce_;  // by pool slot: a contribution's extension
   // Descriptors with bursts in flight: their outstanding count and completion action.
   struct Desc {
     uint32_t outstanding = 0;

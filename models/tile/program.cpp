@@ -36,6 +36,8 @@ const char* to_string(CmdKind k) {
       return "wait";
     case CmdKind::kSignal:
       return "signal";
+    case CmdKind::kReduce:
+      return "reduce";
   }
   return "?";
 }
@@ -56,6 +58,8 @@ Unit unit_of(CmdKind k) {
       return Unit::kSync;
     case CmdKind::kSignal:
       return Unit::kDmaOut;  // a signal is a write on the store path
+    case CmdKind::kReduce:
+      return Unit::kDmaOut;
   }
   return Unit::kSync;
 }
@@ -91,6 +95,11 @@ void validate_program(const Program& p, const std::string& who) {
     if (p[i].id != i)
       throw sim::UserError(who + ": command " + std::to_string(i) + " has id " +
                            std::to_string(p[i].id));
+    if (p[i].kind == CmdKind::kReduce &&
+        (p[i].reduce.contributors == 0 || p[i].reduce.results.empty() ||
+         p[i].reduce.results.size() != p[i].reduce.notify.size()))
+      throw sim::UserError(who + ": reduce command " + std::to_string(i) +
+                           " needs contributors and one tile to signal per result");
     for (uint32_t d : p[i].deps)
       if (d >= i)
         throw sim::UserError(who + ": command " + std::to_string(i) +
@@ -115,12 +124,20 @@ std::string describe(const Command& c) {
     case CmdKind::kDmaLoad:
     case CmdKind::kDmaStore:
     case CmdKind::kSend:
+    case CmdKind::kReduce:
       s += " remote=" + hex(c.dma.remote_addr) + " local=" + std::to_string(c.dma.local_addr) +
            " size=" + std::to_string(c.dma.size[0]) + "x" + std::to_string(c.dma.size[1]) + "x" +
            std::to_string(c.dma.size[2]) + " stride=" + std::to_string(c.dma.remote_stride[1]);
       if (c.kind == CmdKind::kSend)
         s += " signal tile" + std::to_string(c.sync.tile) + " sem" +
              std::to_string(c.sync.semaphore);
+      if (c.kind == CmdKind::kReduce) {
+        s += " reduce id=" + std::to_string(c.reduce.id) +
+             " contributors=" + std::to_string(c.reduce.contributors) + " to";
+        for (size_t i = 0; i < c.reduce.results.size(); ++i)
+          s += " " + hex(c.reduce.results[i]) + "/tile" + std::to_string(c.reduce.notify[i]);
+        s += " sem" + std::to_string(c.reduce.semaphore);
+      }
       break;
     case CmdKind::kGemm:
       s += " m=" + std::to_string(c.gemm.m) + " n=" + std::to_string(c.gemm.n) +

@@ -22,6 +22,7 @@ enum class CmdKind : uint8_t {
   kSend,      // DMA store to another tile's scratchpad, then signal its semaphore
   kWait,      // wait until a local semaphore reaches a count, then take it
   kSignal,    // add to a semaphore of another (or this) tile
+  kReduce,    // DMA a piece to the switch fabric as an in-network reduction contribution
 };
 const char* to_string(CmdKind k);
 Unit unit_of(CmdKind k);
@@ -73,6 +74,17 @@ struct SyncDesc {
   uint32_t count = 1;      // wait: count to take; signal: amount to add
 };
 
+// An in-network reduction (or, with one contributor, a switch multicast) of one piece:
+// the switch sums `contributors` copies of the piece and writes the result to each
+// member's address, then adds 1 to semaphore `semaphore` of that member's tile.
+struct ReduceDesc {
+  uint64_t id = 0;  // unique per (collective, piece) in the whole mapping
+  uint32_t contributors = 1;
+  std::vector<uint64_t> results;  // per member: global address of its copy of the result
+  std::vector<uint32_t> notify;   // per member: global id of the tile to signal
+  uint32_t semaphore = 0;
+};
+
 struct Command {
   uint32_t id = 0;  // index in the program
   CmdKind kind = CmdKind::kGemm;
@@ -83,6 +95,7 @@ struct Command {
   GemmDesc gemm;
   VectorDesc vec;
   SyncDesc sync;
+  ReduceDesc reduce;  // kReduce only
 };
 
 using Program = std::vector<Command>;

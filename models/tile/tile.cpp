@@ -138,6 +138,21 @@ void Tile::execute(const Command& c) {
     case CmdKind::kSignal:
       signal_remote(c.sync.tile, c.sync.semaphore, c.sync.count);
       break;
+    case CmdKind::kReduce: {
+      if (!directory_) throw sim::UserError(path_ + ": reduce without a tile directory");
+      auto g = std::make_shared<noc::ReduceGroup>();
+      g->id = c.reduce.id;
+      g->contributors = c.reduce.contributors;
+      g->bytes = c.dma.bytes();
+      g->results = c.reduce.results;
+      for (uint32_t t : c.reduce.notify)
+        g->semaphores.push_back(directory_->tile_base(t) + spm_.size_bytes() +
+                                4ull * c.reduce.semaphore);
+      noc::ReduceExtension e;
+      e.group = std::move(g);
+      dma_out_->transfer(c.dma, true, &e);
+      break;
+    }
     case CmdKind::kWait: {
       if (c.sync.semaphore >= kNumSemaphores)
         throw sim::UserError(path_ + ": semaphore " + std::to_string(c.sync.semaphore) +
