@@ -17,6 +17,7 @@ FabricCore::FabricCore(const FabricConfig& cfg, uint32_t ports, const sim::Stats
   switch_ps_ = cfg.switch_latency_ns * 1000.0;
   const size_t n = size_t(ports) * planes_;
   in_free_.assign(n, 0.0);
+  next_plane_.assign(ports, 0);
   out_free_.assign(n, 0.0);
   out_left_.assign(n, std::vector<double>(cfg.output_queue_chunks, 0.0));
   out_count_.assign(n, 0);
@@ -78,9 +79,11 @@ double FabricCore::send(uint32_t src, uint32_t dst, uint64_t bytes, double t) {
   if (src >= ports_ || dst >= ports_) throw sim::SimulationError("fabric: port out of range");
   double done = t;
   uint64_t left = std::max<uint64_t>(bytes, 1);
-  for (uint32_t k = 0; left > 0; ++k) {
+  uint32_t& plane = next_plane_[src];
+  while (left > 0) {
     const uint64_t b = std::min<uint64_t>(left, cfg_.chunk_bytes);
-    done = std::max(done, chunk(src, dst, k % planes_, b, t));
+    done = std::max(done, chunk(src, dst, plane, b, t));
+    plane = plane + 1 == planes_ ? 0 : plane + 1;
     left -= b;
   }
   return done;

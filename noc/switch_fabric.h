@@ -79,6 +79,10 @@ class FabricCore {
   uint32_t ports_, planes_;
   double bytes_per_ps_, plane_bytes_per_ps_, link_ps_, switch_ps_;
   std::vector<double> in_free_, out_free_;
+  // Per source port, the plane its next chunk takes: a port's traffic is striped over
+  // the planes chunk by chunk, across messages too (small requests would otherwise
+  // all land on plane 0 and get a 1/planes share of the port).
+  std::vector<uint32_t> next_plane_;
   // Per output queue: the times its last `output_queue_chunks` chunks left it (a ring).
   std::vector<std::vector<double>> out_left_;
   std::vector<uint64_t> out_count_;
