@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <unordered_map>
 
 #include "mapper/gemm_tiling.h"
 #include "models/sim/errors.h"
@@ -194,35 +195,63 @@ void Lowering::end_op(bool do_barrier) {
 
 void Lowering::barrier(const std::vector<uint32_t>& tiles) {
   if (tiles.size() < 2) return;
-  TileState& leader = tiles_[tiles[0]];
-  // Arrive: every other tile signals the leader once its work is done.
-  for (size_t i = 1; i < tiles.size(); ++i) {
-    TileState& t = tiles_[tiles[i]];
+  // A tree barrier: tiles arrive at their chiplet's leader, chiplet leaders at their
+  // package's, package leaders at the group's (tiles[0]); the release runs back down.
+  // A flat barrier over many tiles would send every arrival and release across the
+  // die-to-die links and the fabric, one by one through a single leader's DMA.
+  // Leaders are the first tile of their chiplet / package in `tiles` order, so tiles[0]
+  // leads at every level.
+  const size_t n = tiles.size();
+  std::vector<int64_t> parent(n, -1);
+  {
+    std::unordered_map<uint32_t, size_t> chiplet_lead, package_lead;
+    for (size_t i = 0; i < n; ++i) {
+      const system::Place& pl = map_.tile_place(tiles_[tiles[i]].id);
+      auto c = chiplet_lead.emplace(pl.chiplet_gid, i);
+      if (!c.second) {
+        parent[i] = int64_t(c.first->second);  // a tile under its chiplet's leader
+        continue;
+      }
+      auto p = package_lead.emplace(pl.package, i);
+      if (!p.second) {
+        parent[i] = int64_t(p.first->second);  // a chiplet leader under its package's
+        continue;
+      }
+      if (i != 0) parent[i] = 0;  // a package leader under the group's leader
+    }
+  }
+  std::vector<std::vector<size_t>> children(n);
+  for (size_t i = 1; i < n; ++i) children[size_t(parent[i])].push_back(i);
+  auto signal = [&](size_t from, size_t to, uint32_t sem, std::vector<int64_t> deps) {
     Command c;
     c.kind = CmdKind::kSignal;
-    c.sync = {leader.id, kSemArrive, 1};
-    const int64_t last = t.prog.empty() ? -1 : int64_t(t.prog.size()) - 1;
-    add(t, c, {last});
-  }
-  Command wait;
-  wait.kind = CmdKind::kWait;
-  wait.sync = {leader.id, kSemArrive, uint32_t(tiles.size() - 1)};
-  const int64_t leader_last = leader.prog.empty() ? -1 : int64_t(leader.prog.size()) - 1;
-  const uint32_t w = add(leader, wait, {leader_last});
-  leader.gate = w;
-  // Release.
-  for (size_t i = 1; i < tiles.size(); ++i) {
-    Command c;
-    c.kind = CmdKind::kSignal;
-    c.sync = {tiles_[tiles[i]].id, kSemGo, 1};
-    add(leader, c, {w});
-  }
-  for (size_t i = 1; i < tiles.size(); ++i) {
-    TileState& t = tiles_[tiles[i]];
+    c.sync = {tiles_[tiles[to]].id, sem, 1};
+    return add(tiles_[tiles[from]], c, std::move(deps));
+  };
+  auto wait = [&](size_t at, uint32_t sem, uint32_t count, std::vector<int64_t> deps) {
     Command c;
     c.kind = CmdKind::kWait;
-    c.sync = {t.id, kSemGo, 1};
-    t.gate = add(t, c, {});
+    c.sync = {tiles_[tiles[at]].id, sem, count};
+    return add(tiles_[tiles[at]], c, std::move(deps));
+  };
+  // Arrive, leaves first: a node signals its parent once its own work is done and
+  // (for a leader) its children have arrived. Children have larger indices than their
+  // parent, so a reverse walk visits every child before its parent.
+  std::vector<int64_t> arrived(n, -1);
+  for (size_t k = n; k-- > 0;) {
+    TileState& t = tiles_[tiles[k]];
+    int64_t last = t.prog.empty() ? -1 : int64_t(t.prog.size()) - 1;
+    if (!children[k].empty()) last = wait(k, kSemArrive, uint32_t(children[k].size()), {last});
+    arrived[k] = last;
+    if (k != 0) signal(k, size_t(parent[k]), kSemArrive, {last});
+  }
+  // Release, root first: a node waits for its go (the root has it once all arrived),
+  // then releases its children.
+  for (size_t k = 0; k < n; ++k) {
+    TileState& t = tiles_[tiles[k]];
+    const int64_t go = k == 0 ? arrived[0] : int64_t(wait(k, kSemGo, 1, {}));
+    t.gate = go;
+    for (size_t c : children[k]) signal(k, c, kSemGo, {go});
   }
 }
 
