@@ -101,14 +101,7 @@ uint64_t Network::start(uint32_t src, tlm::tlm_generic_payload& trans, bool nb,
     throw sim::SimulationError("noc: address 0x" + std::to_string(trans.get_address()) +
                                " decodes to endpoint " + std::to_string(dst) + " of " +
                                std::to_string(core_.num_nodes()));
-  uint64_t tag;
-  if (free_tags_.empty()) {
-    tag = txns_.size();
-    txns_.emplace_back();
-  } else {
-    tag = free_tags_.back();
-    free_tags_.pop_back();
-  }
+  const uint64_t tag = txns_.acquire();
   Txn& t = txns_[tag];
   t = Txn{};
   t.trans = &trans;
@@ -253,7 +246,7 @@ void Network::on_packet(uint32_t, const Packet& p, uint64_t) {
   txn_latency_->sample(sc_core::sc_time_stamp().value() - t.start_ps);
   const Txn done = t;  // the slot is free from here on
   t.trans = nullptr;
-  free_tags_.push_back(p.tag);
+  txns_.release(uint32_t(p.tag));
   if (done.nb) {
     resp_q_[done.src].push_back(done.trans);
     respond_method_for(done.src);

@@ -24,6 +24,7 @@
 
 #include "models/sim/clock_domain.h"
 #include "models/sim/energy_ledger.h"
+#include "models/sim/slot_table.h"
 #include "models/sim/stats_registry.h"
 #include "noc/network_core.h"
 #include "noc/noc_config.h"
@@ -96,8 +97,7 @@ class Network : public sc_core::sc_module, private PacketSink {
   Decoder decode_;
   NetworkCore core_;
   // Transactions in flight, by tag (a slot of this table; slots are reused).
-  std::vector<Txn> txns_;
-  std::vector<uint64_t> free_tags_;
+  sim::SlotTable<Txn> txns_;
   sc_core::sc_event wake_;
   std::vector<std::deque<uint64_t>> serve_q_;  // per node: requests for its target
   // Each server thread sleeps on its own event, so a request wakes one server, not all.

@@ -113,14 +113,7 @@ uint32_t NetworkCore::inject(uint32_t src, uint32_t dst, uint32_t flits, uint32_
                                std::to_string(dst) + " of a " + std::to_string(num_nodes()) +
                                "-endpoint network");
   if (flits < 1 || flits > 65535) throw sim::SimulationError("noc: packet of 0 or > 65535 flits");
-  uint32_t id;
-  if (!free_packets_.empty()) {
-    id = free_packets_.back();
-    free_packets_.pop_back();
-  } else {
-    id = uint32_t(packets_.size());
-    packets_.emplace_back();
-  }
+  const uint32_t id = packets_.acquire();
   Packet& p = packets_[id];
   p = Packet{};
   p.src = src;
@@ -171,7 +164,7 @@ void NetworkCore::deliver(uint32_t node, const Flit& f) {
   count_latency(lat_packet_, st_packet_latency_, now_ - p.created);
   count_latency(lat_network_, st_network_latency_, now_ - p.injected);
   if (sink_) sink_->on_packet(f.pkt, p, now_);
-  free_packets_.push_back(f.pkt);
+  packets_.release(f.pkt);
 }
 
 void NetworkCore::step_interface(uint32_t node) {

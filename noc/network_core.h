@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "models/sim/energy_ledger.h"
+#include "models/sim/slot_table.h"
 #include "models/sim/stats_registry.h"
 #include "noc/noc_config.h"
 #include "noc/router.h"
@@ -171,8 +172,7 @@ class NetworkCore {
   std::vector<Interface> ni_;
   std::vector<uint32_t> ni_active_;
   uint64_t ni_pending_ = 0;
-  std::vector<Packet> packets_;
-  std::vector<uint32_t> free_packets_;
+  sim::SlotTable<Packet> packets_;
   std::vector<uint32_t> active_, next_active_;
   std::vector<EventList<FlitEvent>> flit_wheel_;
   std::vector<EventList<CreditEvent>> credit_wheel_;

@@ -56,14 +56,7 @@ void HbmStackCore::submit(uint64_t addr, uint64_t bytes, bool write, uint64_t ta
   const std::string why = check_request(addr, bytes);
   if (!why.empty()) throw sim::UserError("HBM request rejected: " + why);
   if (!can_submit()) throw sim::SimulationError("HBM: submit while the transaction queue is full");
-  uint32_t id;
-  if (!free_txns_.empty()) {
-    id = free_txns_.back();
-    free_txns_.pop_back();
-  } else {
-    id = uint32_t(txns_.size());
-    txns_.emplace_back();
-  }
+  const uint32_t id = txns_.acquire();
   Txn& t = txns_[id];
   t = Txn{tag, now, 0, bytes, uint32_t(bytes / access_bytes_), write, false};
   ++live_;
@@ -177,7 +170,7 @@ void HbmStackCore::advance(uint64_t until) {
           ++lat_overflow_[lat];
       }
       done_.push_back({x.tag, x.arrival, x.finish, x.write});
-      free_txns_.push_back(id);
+      txns_.release(id);
       --live_;
     }
     for (size_t c = 0; c < wake_.size(); ++c) {

@@ -18,6 +18,7 @@
 #include "models/memory/hbm_config.h"
 #include "models/memory/hbm_controller.h"
 #include "models/sim/energy_ledger.h"
+#include "models/sim/slot_table.h"
 #include "models/sim/stats_registry.h"
 
 namespace tessera::memory {
@@ -96,8 +97,7 @@ class HbmStackCore : public HbmAccessSink {
   // Each channel's next_wake(), refreshed after every enqueue and step: the event loop
   // reads one flat array instead of every controller.
   std::vector<uint64_t> wake_;
-  std::vector<Txn> txns_;
-  std::vector<uint32_t> free_txns_;
+  sim::SlotTable<Txn> txns_;
   std::vector<Staging> staging_;  // front-end queue, in arrival order
   size_t staging_cap_;
   bool pump_dirty_ = false;

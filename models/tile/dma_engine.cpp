@@ -77,14 +77,7 @@ void DmaEngine::transfer(const DmaDesc& d, bool to_remote, const noc::ReduceExte
 void DmaEngine::submit(const DmaDesc& d, bool to_remote, std::function<void()> done,
                        const noc::ReduceExtension* reduce) {
   spm_.check_range(d.local_addr, d.bytes(), std::string(name()) + " transfer");
-  uint32_t di;
-  if (!free_descs_.empty()) {
-    di = free_descs_.back();
-    free_descs_.pop_back();
-  } else {
-    di = uint32_t(descs_.size());
-    descs_.emplace_back();
-  }
+  const uint32_t di = descs_.acquire();
   descs_[di] = Desc{0, false, std::move(done)};
   if (active_descs_++ == 0) busy_since_ = sc_core::sc_time_stamp();
   wait(clock_.duration(sim::Cycles(cfg_.setup_cycles)));
@@ -123,7 +116,7 @@ void DmaEngine::submit(const DmaDesc& d, bool to_remote, std::function<void()> d
 void DmaEngine::finish_desc(uint32_t di) {
   std::function<void()> done = std::move(descs_[di].done);
   descs_[di].done = nullptr;
-  free_descs_.push_back(di);
+  descs_.release(di);
   if (--active_descs_ == 0) {
     const sim::Cycles busy = clock_.cycles_at(sim::Picoseconds::from_sc(sc_core::sc_time_stamp())) -
                              clock_.cycles_at(sim::Picoseconds::from_sc(busy_since_));

@@ -16,6 +16,7 @@
 #include <tlm>
 
 #include "models/sim/clock_domain.h"
+#include "models/sim/slot_table.h"
 #include "models/sim/stats_registry.h"
 #include "models/tile/data_plane.h"
 #include "models/tile/program.h"
@@ -103,8 +104,7 @@ class DmaEngine : public sc_core::sc_module, public tlm::tlm_mm_interface {
     bool issued = false;  // every burst issued
     std::function<void()> done;
   };
-  std::vector<Desc> descs_;
-  std::vector<uint32_t> free_descs_;
+  sim::SlotTable<Desc> descs_;
   std::vector<int32_t> slot_desc_;  // by pool slot
   // "cycles with a transfer in progress": descriptors overlap, so the union of their
   // intervals is counted (from the first to start to the last to finish).
