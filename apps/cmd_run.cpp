@@ -94,7 +94,7 @@ void add_run_command(CLI::App& app) {
   static std::string collective = "auto";
   static std::vector<std::string> sets;
   static bool force = false, explain = false, quiet = false;
-  static uint32_t layers = 1;
+  static uint32_t layers = 1, channels = 0;
   run->add_option("--config,-c", config, "machine: config file or built-in preset name");
   run->add_option("--trace,-t", trace,
                   "workload: a trace file, a built-in example (block), or a generator "
@@ -113,6 +113,9 @@ void add_run_command(CLI::App& app) {
                   "collective lowering: auto (the switch fabric's in-network reduction or "
                   "multicast where the machine allows it, else a ring), ring, or switch")
       ->check(CLI::IsMember({"auto", "ring", "switch"}));
+  run->add_option("--collective-channels", channels,
+                  "tiles per rank group that each move a slice of a collective, like NCCL "
+                  "channels; 0 (the default) chooses from the machine and the size");
   run->add_flag("--explain", explain, "print the mapping decisions");
   run->add_option("--dump-programs", dump, "write every tile's program (one command a line) here");
   run->add_flag("--force", force, "write into a non-empty --out folder");
@@ -129,6 +132,7 @@ void add_run_command(CLI::App& app) {
     mapper::MapOptions mo;
     mo.simulate_layers = layers;
     mo.collective = collective;
+    mo.collective_channels = channels;
     const mapper::Mapping mapping = mapper::map_workload(w, spec, map, mo);
     if (!dump.empty()) {
       std::string text;

@@ -26,6 +26,19 @@ constexpr uint32_t kSemGo = 1;      // barrier: the leader releases the tiles
 constexpr uint32_t kSemRing = 2;    // ring collectives: a chunk has arrived
 constexpr uint32_t kSemSwitch = 3;  // switch collectives: a piece of the result has landed
 
+// How a collective is cut into channels: `count` tiles per rank group, each moving a
+// contiguous `slice` of the buffer (a multiple of the DMA burst; the last may be shorter).
+struct Channels {
+  uint32_t count = 1;
+  uint64_t slice = 0;
+  uint32_t group_tiles = 1;
+  std::string why;
+  // Index within a rank group of channel c's tile: spread over the group, so that the
+  // channels' traffic starts from different parts of the chiplet network; channel 0 is
+  // the group's leader.
+  uint32_t tile(uint32_t c) const { return uint32_t(uint64_t(c) * group_tiles / count); }
+};
+
 // Per-tile bookkeeping while programs are built.
 struct TileState {
   uint32_t id = 0;
@@ -141,6 +154,11 @@ class Lowering {
   // Why the switch fabric cannot run this collective ("" when it can).
   std::string switch_blocker(const Op& op) const;
   void lower_switch_collective(const Op& op);
+  // One tile's DMA window: the bytes it keeps in flight per round trip.
+  uint64_t dma_window() const {
+    return uint64_t(spec_.tile.dma.outstanding) * spec_.tile.dma.burst_bytes;
+  }
+  Channels channels_for(uint64_t span, uint64_t min_slice, bool in_switch) const;
   VecOp vec_op_of(OpKind k) const;
   uint64_t output_addr(const Op& op, uint32_t group, uint64_t bytes);
   uint64_t input_addr(const Op& op, uint32_t group, uint64_t bytes);
@@ -619,58 +637,117 @@ void Lowering::lower_collective(const Op& op, uint32_t group) {
       (op.kind == OpKind::kAllReduce || op.kind == OpKind::kAllGather))
     throw sim::UserError("--collective switch: " + op.name +
                          " cannot use the switch fabric: " + blocker);
-  const uint64_t chunk = ceil_div(bytes, p);
-  // Pieces small enough for two receive buffers plus the local chunk in the scratchpad.
-  const uint64_t piece = std::max<uint64_t>(64, std::min<uint64_t>(chunk, spm_bytes_ / 4));
+  // Channels: tile groups_[r][ch.tile(c)] of every rank r runs its own ring over its
+  // slice of the buffer, all channels at once (per-tile semaphores and scratchpad
+  // slots, so channels do not collide). A ring step moves slice/p bytes per channel.
+  const Channels ch = channels_for(bytes, uint64_t(p) * dma_window(), false);
   std::vector<uint64_t> buf(p);
   for (uint32_t r = 0; r < p; ++r) buf[r] = output_addr(op, r, bytes);
-  std::vector<int64_t> last(p, -1);
-  for (uint32_t r = 0; r < p; ++r) last[r] = tiles_[groups_[r][0]].gate;
-  uint32_t step_id = 0;
-  auto run_step = [&](bool reduce) {
-    for (uint64_t off = 0; off < chunk; off += piece, ++step_id) {
-      const uint64_t len = std::min(piece, chunk - off);
-      const uint64_t slot = (step_id % 2) * 2 * piece;
-      // Every rank sends its piece to the next rank's scratchpad, then waits for the
-      // piece from the previous rank (and adds it to its own chunk when reducing).
-      std::vector<int64_t> sent(p);
-      for (uint32_t r = 0; r < p; ++r) {
-        TileState& t = tiles_[groups_[r][0]];
-        const uint32_t next = (r + 1) % p;
-        const int64_t ld =
-            add(t, dma(CmdKind::kDmaLoad, buf[r] + off, slot, len, 1, 0), {last[r], t.fence});
-        Command s =
-            dma(CmdKind::kSend, map_.tile_base(groups_[next][0]) + slot + piece, slot, len, 1, 0);
-        s.sync = {groups_[next][0], kSemRing, 1};
-        sent[r] = add(t, s, {ld});
-        plan_->link_bytes += len;
-      }
-      for (uint32_t r = 0; r < p; ++r) {
-        TileState& t = tiles_[groups_[r][0]];
-        Command wc;
-        wc.kind = CmdKind::kWait;
-        wc.sync = {t.id, kSemRing, 1};
-        int64_t done = add(t, wc, {sent[r]});
-        if (reduce) {
-          Command v;
-          v.kind = CmdKind::kVector;
-          v.vec.op = VecOp::kAdd;
-          v.vec.elements = len / 2;
-          v.vec.inputs = 2;
-          v.vec.elem_bytes = 2;
-          v.vec.src_addr = slot;
-          done = add(t, v, {done});
+  uint64_t chunk_max = 0;
+  for (uint32_t c = 0; c < ch.count; ++c) {
+    const uint64_t base = c * ch.slice, len_c = std::min(ch.slice, bytes - base);
+    const uint64_t chunk = ceil_div(len_c, p);
+    chunk_max = std::max(chunk_max, chunk);
+    // Pieces small enough for two receive buffers plus the local chunk in the scratchpad.
+    const uint64_t piece = std::max<uint64_t>(64, std::min<uint64_t>(chunk, spm_bytes_ / 4));
+    std::vector<uint32_t> tile(p);
+    for (uint32_t r = 0; r < p; ++r) tile[r] = groups_[r][ch.tile(c)];
+    std::vector<int64_t> last(p, -1);
+    for (uint32_t r = 0; r < p; ++r) last[r] = tiles_[tile[r]].gate;
+    uint32_t step_id = 0;
+    auto run_step = [&](bool reduce) {
+      for (uint64_t off = 0; off < chunk; off += piece, ++step_id) {
+        const uint64_t len = std::min(piece, chunk - off);
+        const uint64_t slot = (step_id % 2) * 2 * piece;
+        // Every rank sends its piece to the next rank's scratchpad, then waits for the
+        // piece from the previous rank (and adds it to its own chunk when reducing).
+        std::vector<int64_t> sent(p);
+        for (uint32_t r = 0; r < p; ++r) {
+          TileState& t = tiles_[tile[r]];
+          const uint32_t next = tile[(r + 1) % p];
+          const int64_t ld = add(t, dma(CmdKind::kDmaLoad, buf[r] + base + off, slot, len, 1, 0),
+                                 {last[r], t.fence});
+          Command s = dma(CmdKind::kSend, map_.tile_base(next) + slot + piece, slot, len, 1, 0);
+          s.sync = {next, kSemRing, 1};
+          sent[r] = add(t, s, {ld});
+          plan_->link_bytes += len;
         }
-        last[r] = add(t, dma(CmdKind::kDmaStore, buf[r] + off, slot, len, 1, 0), {done});
+        for (uint32_t r = 0; r < p; ++r) {
+          TileState& t = tiles_[tile[r]];
+          Command wc;
+          wc.kind = CmdKind::kWait;
+          wc.sync = {t.id, kSemRing, 1};
+          int64_t done = add(t, wc, {sent[r]});
+          if (reduce) {
+            Command v;
+            v.kind = CmdKind::kVector;
+            v.vec.op = VecOp::kAdd;
+            v.vec.elements = len / 2;
+            v.vec.inputs = 2;
+            v.vec.elem_bytes = 2;
+            v.vec.src_addr = slot;
+            done = add(t, v, {done});
+          }
+          last[r] = add(t, dma(CmdKind::kDmaStore, buf[r] + base + off, slot, len, 1, 0), {done});
+        }
       }
-    }
-  };
-  for (uint32_t s = 0; s < rs_steps; ++s) run_step(true);
-  for (uint32_t s = 0; s < ag_steps; ++s) run_step(false);
-  plan_->strategy = "ring over " + std::to_string(p) + " rank groups, " +
-                    std::to_string(rs_steps + ag_steps) + " steps of " + std::to_string(chunk) +
-                    " bytes";
+    };
+    for (uint32_t s = 0; s < rs_steps; ++s) run_step(true);
+    for (uint32_t s = 0; s < ag_steps; ++s) run_step(false);
+  }
+  plan_->strategy = "ring over " + std::to_string(p) + " rank groups x " +
+                    std::to_string(ch.count) + (ch.count == 1 ? " channel" : " channels") + " (" +
+                    ch.why + "), " + std::to_string(rs_steps + ag_steps) + " steps of " +
+                    std::to_string(chunk_max) + " bytes" + (ch.count == 1 ? "" : " per channel");
   if (spec_.system.packages > 1) plan_->strategy += " (not the switch: " + blocker + ")";
+}
+
+Channels Lowering::channels_for(uint64_t span, uint64_t min_slice, bool in_switch) const {
+  // `span` bytes are cut into channels. Auto: enough channels that their DMA windows
+  // cover the bandwidth of the way out of a rank group times its round trip, no more
+  // than the group's tiles, and no more than leave each channel `min_slice` bytes (a
+  // slice smaller than one DMA window, per ring step for the ring, finishes in one round
+  // trip anyway, so splitting it further only adds per-channel overhead). The way out is
+  // the fabric port, reached through one node of the package's first chiplet, so it is
+  // also capped by one NoC link (flit x NoC clock); on one package, one NoC link. The
+  // round trip is the fabric's plus the NoC across the chiplet and back at about two
+  // cycles a hop; in the fabric, a ring send goes link, switch, link to the other
+  // package and back, a switch contribution is acknowledged by the reduction unit (one
+  // link each way). Measured on a 4-package, 16-tile machine at 32 GB/s per port: more
+  // channels than this covers do not help, and twice as many cost ~15 % (NoC and HBM
+  // contention), so the estimate is not padded.
+  Channels ch;
+  ch.group_tiles = uint32_t(groups_[0].size());
+  const uint64_t burst = spec_.tile.dma.burst_bytes;
+  if (opt_.collective_channels > 0) {
+    ch.count = opt_.collective_channels;
+    ch.why = "--collective-channels " + std::to_string(opt_.collective_channels);
+  } else {
+    const auto& c = spec_.chiplet;
+    double gbytes_per_s = double(c.noc.flit_bytes) * double(c.noc_clock_mhz) / 1000.0;
+    double rtt_ns = 2.0 * 2.0 * double(c.tiles_x + c.tiles_y) * 1000.0 / double(c.noc_clock_mhz);
+    if (spec_.system.packages > 1) {
+      const auto& f = spec_.system.fabric;
+      gbytes_per_s = std::min(gbytes_per_s, f.port_gbytes_per_s);
+      rtt_ns += in_switch ? 2.0 * f.link_latency_ns
+                          : 2.0 * (2.0 * f.link_latency_ns + f.switch_latency_ns);
+    }
+    const uint64_t need =
+        std::max<uint64_t>(1, uint64_t(std::ceil(gbytes_per_s * rtt_ns / double(dma_window()))));
+    const uint64_t by_size = std::max<uint64_t>(1, span / std::max<uint64_t>(1, min_slice));
+    ch.count = uint32_t(std::min<uint64_t>({ch.group_tiles, need, by_size}));
+    std::ostringstream why;
+    why << "auto: " << need << " DMA windows of " << dma_window() << " bytes cover "
+        << std::lround(gbytes_per_s) << " GB/s x " << std::lround(rtt_ns) << " ns";
+    if (ch.count == by_size && by_size < need) why << ", capped by the size";
+    if (ch.count == ch.group_tiles && ch.group_tiles < need) why << ", capped by the group's tiles";
+    ch.why = why.str();
+  }
+  // Every channel gets at least one burst.
+  ch.count = uint32_t(std::max<uint64_t>(1, std::min<uint64_t>(ch.count, ceil_div(span, burst))));
+  ch.slice = ceil_div(ceil_div(std::max<uint64_t>(span, 1), ch.count), burst) * burst;
+  ch.count = uint32_t(std::max<uint64_t>(1, ceil_div(span, ch.slice)));
+  return ch;
 }
 
 std::string Lowering::switch_blocker(const Op& op) const {
@@ -689,70 +766,91 @@ std::string Lowering::switch_blocker(const Op& op) const {
 }
 
 void Lowering::lower_switch_collective(const Op& op) {
-  // Every rank group's leader streams its data from HBM through the scratchpad to the
-  // switch, piece by piece (four scratchpad slots, so loads run ahead of the sends).
-  // All-reduce: each piece is a contribution from every rank; the switch sums them and
-  // multicasts the sum into every rank's buffer in HBM. All-gather: each rank's own
-  // N/p chunk is multicast (one contributor) into the other ranks' buffers. A leader
-  // then waits until every piece it is owed has landed (one semaphore signal each).
+  // Every rank group's channel tiles stream their slices from HBM through the
+  // scratchpad to the switch, piece by piece (four scratchpad slots, so loads run ahead
+  // of the sends). All-reduce: each piece is a contribution from every rank's tile of
+  // that channel; the switch sums them and multicasts the sum into every rank's buffer
+  // in HBM and signals that rank's tile of the same channel. All-gather: each rank's own
+  // N/p chunk, cut into the channels' slices, is multicast (one contributor) into the
+  // other ranks' buffers. A channel tile then waits until every piece it is owed has
+  // landed (one semaphore signal each). Reduction ids are unique per piece, so channels
+  // and collectives never share a sum.
   const uint32_t p = uint32_t(groups_.size());
   const uint64_t bytes = uint64_t(op.bytes);
   const bool reduce = op.kind == OpKind::kAllReduce;
   const uint64_t span = reduce ? bytes : ceil_div(bytes, p);  // what each rank sends
+  const Channels ch = channels_for(span, dma_window(), true);
   constexpr uint32_t kSlots = 4;
-  const uint64_t piece = std::max<uint64_t>(
-      4096, std::min<uint64_t>(ceil_div(span, 4096) * 4096, spm_bytes_ / kSlots / 4096 * 4096));
   std::vector<uint64_t> buf(p);
   for (uint32_t r = 0; r < p; ++r) buf[r] = output_addr(op, r, bytes);
-  const uint64_t pieces = ceil_div(span, piece);
-  const uint64_t first_id = next_reduce_id_;
-  for (uint32_t r = 0; r < p; ++r) {
-    TileState& t = tiles_[groups_[r][0]];
-    const uint64_t base = reduce ? 0 : r * span;  // this rank's data within the buffer
-    const uint64_t mine = reduce ? span : std::min(span, bytes - std::min(bytes, base));
-    std::vector<int64_t> sent;
-    for (uint64_t k = 0; k * piece < mine; ++k) {
-      const uint64_t off = base + k * piece, len = std::min(piece, mine - k * piece);
-      const uint64_t slot = (k % kSlots) * piece;
-      const int64_t reuse = k >= kSlots ? sent[k - kSlots] : -1;
-      const int64_t ld =
-          add(t, dma(CmdKind::kDmaLoad, buf[r] + off, slot, len, 1, 0), {reuse, t.gate, t.fence});
-      // Addressed to the next rank's copy (in another package), so the chiplet networks
-      // route it to the fabric port; the extension makes it a contribution.
-      Command c = dma(CmdKind::kReduce, buf[(r + 1) % p] + off, slot, len, 1, 0);
-      c.reduce.id = first_id + (reduce ? k : r * pieces + k);
-      c.reduce.contributors = reduce ? p : 1;
-      c.reduce.semaphore = kSemSwitch;
-      for (uint32_t m = 0; m < p; ++m) {
-        if (!reduce && m == r) continue;  // a rank already holds its own chunk
-        c.reduce.results.push_back(buf[m] + off);
-        c.reduce.notify.push_back(groups_[m][0]);
+  // Rank q's data of channel c within the buffer: [begin, begin + len).
+  auto part = [&](uint32_t q, uint32_t c) {
+    const uint64_t rank_base = reduce ? 0 : q * span;
+    const uint64_t rank_len = reduce ? span : std::min(span, bytes - std::min(bytes, rank_base));
+    const uint64_t lo = std::min(rank_len, c * ch.slice);
+    return std::make_pair(rank_base + lo, std::min(ch.slice, rank_len - lo));
+  };
+  // Pieces: a scratchpad slot at most; below that, a quarter of the slice (so that a
+  // channel's first send waits for a small load, not a whole slot), but no less than one
+  // DMA window or 4 KiB: splitting a slice that fits one window only adds round trips
+  // (measured on gpu-like: an 8 KiB all-reduce in two pieces took 5.9 us, in one 3.9 us).
+  const uint64_t piece =
+      std::min<uint64_t>(std::max<uint64_t>({4096, ceil_div(dma_window(), 4096) * 4096,
+                                             ceil_div(ch.slice, uint64_t(kSlots) * 4096) * 4096}),
+                         std::max<uint64_t>(4096, spm_bytes_ / kSlots / 4096 * 4096));
+  uint64_t pieces_total = 0;
+  for (uint32_t c = 0; c < ch.count; ++c) {
+    // Ids of this channel's pieces: one per (contributing rank, piece) for all-gather.
+    const uint64_t first_id = next_reduce_id_;
+    const uint64_t pieces = ceil_div(ch.slice, piece);
+    for (uint32_t r = 0; r < p; ++r) {
+      TileState& t = tiles_[groups_[r][ch.tile(c)]];
+      const auto [base, mine] = part(r, c);
+      std::vector<int64_t> sent;
+      for (uint64_t k = 0; k * piece < mine; ++k) {
+        const uint64_t off = base + k * piece, len = std::min(piece, mine - k * piece);
+        const uint64_t slot = (k % kSlots) * piece;
+        const int64_t reuse = k >= kSlots ? sent[k - kSlots] : -1;
+        const int64_t ld =
+            add(t, dma(CmdKind::kDmaLoad, buf[r] + off, slot, len, 1, 0), {reuse, t.gate, t.fence});
+        // Addressed to the next rank's copy (in another package), so the chiplet networks
+        // route it to the fabric port; the extension makes it a contribution.
+        Command cmd = dma(CmdKind::kReduce, buf[(r + 1) % p] + off, slot, len, 1, 0);
+        cmd.reduce.id = first_id + (reduce ? k : r * pieces + k);
+        cmd.reduce.contributors = reduce ? p : 1;
+        cmd.reduce.semaphore = kSemSwitch;
+        for (uint32_t m = 0; m < p; ++m) {
+          if (!reduce && m == r) continue;  // a rank already holds its own chunk
+          cmd.reduce.results.push_back(buf[m] + off);
+          cmd.reduce.notify.push_back(groups_[m][ch.tile(c)]);
+        }
+        sent.push_back(add(t, cmd, {ld}));
+        plan_->link_bytes += len;
       }
-      sent.push_back(add(t, c, {ld}));
-      plan_->link_bytes += len;
+      // Pieces this tile is owed: every piece of its slice of the sum, or the slice of
+      // this channel in every other rank's chunk.
+      uint32_t owed = 0;
+      for (uint32_t q = 0; q < p; ++q) {
+        if (!reduce && q == r) continue;
+        owed += uint32_t(ceil_div(part(q, c).second, piece));
+        if (reduce) break;
+      }
+      if (owed > 0) {
+        Command w;
+        w.kind = CmdKind::kWait;
+        w.sync = {t.id, kSemSwitch, owed};
+        add(t, w, {sent.empty() ? t.gate : sent.back()});
+      }
     }
-    // Pieces this rank is owed: every piece of the sum, or every other rank's chunk.
-    uint32_t owed = 0;
-    for (uint32_t q = 0; q < p; ++q) {
-      if (!reduce && q == r) continue;
-      const uint64_t b = reduce ? 0 : q * span;
-      const uint64_t n = reduce ? span : std::min(span, bytes - std::min(bytes, b));
-      owed += uint32_t(ceil_div(n, piece));
-      if (reduce) break;
-    }
-    if (owed > 0) {
-      Command w;
-      w.kind = CmdKind::kWait;
-      w.sync = {t.id, kSemSwitch, owed};
-      add(t, w, {sent.empty() ? t.gate : sent.back()});
-    }
+    next_reduce_id_ = first_id + (reduce ? pieces : p * pieces);
+    pieces_total += pieces;
   }
-  next_reduce_id_ = first_id + (reduce ? pieces : p * pieces);
   plan_->strategy = std::string(reduce ? "switch all-reduce" : "switch all-gather") +
                     " (in-network " + (reduce ? "reduction" : "multicast") + ") over " +
-                    std::to_string(p) + " rank groups in " + std::to_string(p) +
-                    " packages: each rank sends " + std::to_string(span) + " bytes once in " +
-                    std::to_string(pieces) + " pieces" +
+                    std::to_string(p) + " rank groups in " + std::to_string(p) + " packages x " +
+                    std::to_string(ch.count) + (ch.count == 1 ? " channel" : " channels") + " (" +
+                    ch.why + "): each rank sends " + std::to_string(span) + " bytes once in " +
+                    std::to_string(pieces_total) + " pieces" +
                     (opt_.collective == "switch" ? " (--collective switch)" : " (auto)");
 }
 
@@ -775,6 +873,11 @@ void Lowering::run() {
   groups_.resize(size_t(world));
   for (uint32_t t = 0; t < n_tiles; ++t) groups_[t / per].push_back(t);
   out_.groups = uint32_t(world);
+  if (opt_.collective_channels > per)
+    throw sim::UserError("--collective-channels " + std::to_string(opt_.collective_channels) +
+                         ": a rank group has only " + std::to_string(per) + " tiles (" +
+                         std::to_string(world) + " groups of " + std::to_string(n_tiles) +
+                         " tiles)");
 
   // Layers to simulate.
   std::set<int64_t> layers;

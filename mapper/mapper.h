@@ -28,6 +28,12 @@ struct MapOptions {
   // "ring" always uses the ring; "switch" requires the switch for every all-reduce and
   // all-gather (an error names what stops it).
   std::string collective = "auto";
+  // Channels of a collective between rank groups: tiles of each group that move a
+  // contiguous slice of the buffer each, concurrently, as NCCL's channels do (one tile's
+  // DMA window per round trip would otherwise cap the collective). 0 chooses from the
+  // machine (see Lowering::channels_for in mapper.cpp); N > 0 uses N, fewer when the
+  // buffer has fewer DMA bursts than N. More than a rank group's tiles is an error.
+  uint32_t collective_channels = 0;
 };
 
 // What the mapper decided for one workload op.

@@ -16,6 +16,13 @@
 // step; at a faster fabric that on-package part, not the fabric, would dominate the
 // ring. The switch lowering pipelines its loads under the sends, so only the first
 // load (~3 us) adds to N/B.
+//
+// Channels: the mapper cuts a collective over several tiles per rank group (like NCCL
+// channels) when one tile's DMA window (outstanding x burst per round trip) cannot keep
+// the fabric busy. On the slow fabric above one tile's window (32 x 4 KiB) covers the
+// port many times over, so auto picks one channel and these models hold unchanged;
+// the "channels" tests below use a fast fabric relative to a deliberately small DMA
+// window instead.
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
@@ -172,4 +179,127 @@ TEST_CASE(
   CHECK(rc_of("--collective tree") == 2);
   log = tessera::sim::read_file(out + ".log");
   CHECK(log.find("--collective") != std::string::npos);
+}
+
+// --- channels ------------------------------------------------------------------------
+// A fast fabric relative to one tile's DMA: 4 packages of one 4x4-tile chiplet (16 tiles
+// per rank group), 32 GB/s per port, 200 ns links, 100 ns switch, and DMA engines with 8
+// outstanding 256-byte bursts (a 2 KiB window: one tile moves ~3.9 GB/s through the
+// fabric). The NoC (64-byte flits at 1 GHz) and the HBM stack are faster than the port.
+namespace {
+
+const double kFastB = 32e9 * 1e-12;  // bytes per ps
+// Each 256-byte burst carries a 16-byte header through the fabric.
+const double kFastBeff = kFastB * 256.0 / 272.0;
+// 2 link latencies + switch latency + one 4 KiB chunk stored in the switch.
+const double kFastAlpha = 2 * 200e3 + 100e3 + 4096 / kFastB;
+
+Run run_fast(const std::string& name, const std::string& kind, uint64_t n,
+             const std::string& collective, uint32_t channels) {
+  return run(name, kind, 4, n, collective,
+             "--set chiplet.tiles_x=4 --set chiplet.tiles_y=4"
+             " --set system.fabric.port_gbytes_per_s=32 --set system.fabric.link_latency_ns=200"
+             " --set system.fabric.switch_latency_ns=100 --set tile.dma.burst_bytes=256"
+             " --set tile.dma.outstanding=8 --collective-channels " +
+                 std::to_string(channels));
+}
+
+}  // namespace
+
+TEST_CASE("fabric collectives over channels: C channels ~C x faster until the fabric is full",
+          "[unit]") {
+  // 2 MiB all-reduce over 4 packages. Measured (switch): 1 channel 506.7 us (4.1 GB/s,
+  // DMA-window bound), 4 channels 133.7 us (3.8x), auto = 7 channels 79.6 us; model
+  // N/B + alpha = 2 MiB / (32 GB/s x 256/272) + 0.628 us = 70.3 us, so auto is 13 % above
+  // it (the first piece's HBM load, NoC and HBM contention between channels). Ring:
+  // 1 channel 2.109 ms, 4 channels 542.7 us (3.9x), auto = 16 channels 164.7 us
+  // (2(P-1)/P N/B = 104 us: the ring still serialises each piece's load, send, add and
+  // store within a channel).
+  const uint64_t n = uint64_t(2) << 20;
+  const Run sw1 = run_fast("ch_sw_c1", "allreduce", n, "switch", 1);
+  const Run sw4 = run_fast("ch_sw_c4", "allreduce", n, "switch", 4);
+  const Run swa = run_fast("ch_sw_auto", "allreduce", n, "switch", 0);
+  const double model = double(n) / kFastBeff + kFastAlpha;
+  INFO("switch: 1 channel " << sw1.sim_ps << " ps, 4 channels " << sw4.sim_ps << " ps, auto "
+                            << swa.sim_ps << " ps, model N/B + alpha " << model << " ps");
+  CHECK(sw1.log.find("x 1 channel (--collective-channels 1)") != std::string::npos);
+  CHECK(sw4.log.find("x 4 channels (--collective-channels 4)") != std::string::npos);
+  // Auto: 32 GB/s x (2 x 200 ns links + 2 x 2 x 8 NoC hops at 1 ns) = 13.8 KB in flight,
+  // 7 windows of 2 KiB.
+  CHECK(swa.log.find("x 7 channels (auto: 7 DMA windows of 2048 bytes") != std::string::npos);
+  CHECK(sw1.sim_ps > 2.0 * sw4.sim_ps);  // C/2 = 2
+  CHECK(swa.sim_ps <= 1.2 * model);
+  CHECK(swa.sim_ps >= model);
+  // Channels cut the buffer in burst-aligned slices: the switch sums the same bursts.
+  for (const Run* r : {&sw4, &swa}) {
+    CHECK(stat(*r, "fabric.reduce_contributions") == 4 * n / 256);
+    CHECK(stat(*r, "fabric.reduced_chunks") == n / 256);
+    CHECK(stat(*r, "fabric.multicast_bytes") == 4 * (n / 256) * (256 + 16));
+  }
+
+  const Run ring1 = run_fast("ch_ring_c1", "allreduce", n, "ring", 1);
+  const Run ring4 = run_fast("ch_ring_c4", "allreduce", n, "ring", 4);
+  const Run ringa = run_fast("ch_ring_auto", "allreduce", n, "ring", 0);
+  INFO("ring: 1 channel " << ring1.sim_ps << " ps, 4 channels " << ring4.sim_ps << " ps, auto "
+                          << ringa.sim_ps << " ps");
+  CHECK(ring4.log.find("ring over 4 rank groups x 4 channels") != std::string::npos);
+  CHECK(ringa.log.find("ring over 4 rank groups x 16 channels (auto:") != std::string::npos);
+  CHECK(ring1.sim_ps > 2.0 * ring4.sim_ps);
+  CHECK(ring4.sim_ps > 2.0 * ringa.sim_ps);  // 16 channels: C/2 = 2 over 4 channels
+  CHECK(ringa.sim_ps > 2.0 * (4 - 1) / 4 * double(n) / kFastBeff);
+}
+
+TEST_CASE("fabric all-gather over channels: multicast within 20 % of (P-1)/P N/B + alpha",
+          "[unit]") {
+  // Measured: 1 channel 129.9 us, auto (7 channels) 54.39 us; model 52.8 us.
+  const uint64_t n = uint64_t(2) << 20;
+  const Run ag1 = run_fast("ch_ag_c1", "allgather", n, "switch", 1);
+  const Run aga = run_fast("ch_ag_auto", "allgather", n, "switch", 0);
+  const double model = 3.0 / 4 * double(n) / kFastBeff + kFastAlpha;
+  INFO("1 channel " << ag1.sim_ps << " ps, auto " << aga.sim_ps << " ps, model " << model);
+  CHECK(aga.log.find("x 7 channels (auto:") != std::string::npos);
+  CHECK(ag1.sim_ps > 2.0 * aga.sim_ps);
+  CHECK(aga.sim_ps <= 1.2 * model);
+  CHECK(stat(aga, "fabric.multicast_bytes") == 3 * (n / 256) * (256 + 16));
+}
+
+TEST_CASE("fabric collectives over channels: the same run twice gives the same statistics",
+          "[unit]") {
+  const uint64_t n = uint64_t(512) << 10;
+  const Run a = run_fast("ch_det_a", "allreduce", n, "switch", 0);
+  const Run b = run_fast("ch_det_b", "allreduce", n, "switch", 0);
+  CHECK(a.log.find("channels (auto:") != std::string::npos);
+  CHECK(a.stats_text == b.stats_text);
+  const Run c = run_fast("ch_det_ring_a", "allreduce", n, "ring", 0);
+  const Run d = run_fast("ch_det_ring_b", "allreduce", n, "ring", 0);
+  CHECK(c.stats_text == d.stats_text);
+}
+
+TEST_CASE("fabric collectives: --collective-channels beyond a rank group's tiles is exit 2",
+          "[unit]") {
+  const std::string out = dir("bad_channels");
+  fs::create_directories(fs::path(out).parent_path());
+  {
+    std::ofstream t(out + ".tsr");
+    t << "tessera-trace 1\nmeta dp=2\nallreduce c bytes=65536 group=2 dtype=bf16\n";
+  }
+  auto rc_of = [&](const std::string& args) {
+    const int rc = std::system((std::string(TESSERA_EXE) + " run -q --trace " + out + ".tsr " +
+                                args + " > " + out + ".log 2>&1")
+                                   .c_str());
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  };
+  // tiny on 2 packages: 2 rank groups of 4 tiles.
+  CHECK(rc_of("--set system.packages=2 --collective-channels 5") == 2);
+  std::string log = tessera::sim::read_file(out + ".log");
+  CHECK(log.find("--collective-channels 5: a rank group has only 4 tiles") != std::string::npos);
+  CHECK(std::count(log.begin(), log.end(), '\n') == 1);
+  CHECK(rc_of("--set system.packages=2 --collective-channels -1") == 2);
+  log = tessera::sim::read_file(out + ".log");
+  CHECK(log.find("--collective-channels") != std::string::npos);
+  CHECK(std::count(log.begin(), log.end(), '\n') == 1);
+  // Within the group: runs, and a 64 KiB buffer over 4 channels is 4 slices of 16 KiB.
+  CHECK(rc_of("--set system.packages=2 --collective-channels 4 --explain") == 0);
+  log = tessera::sim::read_file(out + ".log");
+  CHECK(log.find("x 4 channels (--collective-channels 4)") != std::string::npos);
 }
