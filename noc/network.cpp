@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "models/sim/errors.h"
+#include "models/sim/thread_budget.h"
 
 namespace tessera::noc {
 
@@ -272,6 +273,7 @@ void Network::dispatch(uint32_t node) {
 }
 
 void Network::spawn_server(uint32_t node) {
+  sim::take_thread(std::string(name()) + " node " + std::to_string(node));
   sc_core::sc_event* ev = &server_ev_.emplace_back();
   sc_core::sc_spawn_options opt;
   sc_core::sc_spawn([this, node, ev] { serve_thread(node, ev); },

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "models/sim/errors.h"
+#include "models/sim/thread_budget.h"
 
 namespace tessera::noc {
 
@@ -254,6 +255,7 @@ void SwitchFabric::dispatch(Delivery d) {
     ev->notify(sc_core::SC_ZERO_TIME);
     return;
   }
+  sim::take_thread(std::string(name()) + " multicast");
   sc_core::sc_event* ev = &worker_ev_.emplace_back();
   sc_core::sc_spawn_options opt;
   sc_core::sc_spawn([this, ev] { worker_thread(ev); }, sc_core::sc_gen_unique_name("deliver"),

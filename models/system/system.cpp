@@ -340,7 +340,16 @@ std::string System::deadlock_report() const {
 }
 
 uint64_t System::run() {
-  sc_core::sc_start();
+  try {
+    sc_core::sc_start();
+  } catch (const sc_core::sc_report& r) {
+    // SystemC reports an exception that leaves a process as an "uncaught exception"
+    // error whose message is the exception's text; give back our one-line error with
+    // the process and time it rose in.
+    if (std::string(r.get_msg_type()).find("uncaught exception") == std::string::npos) throw;
+    throw sim::SimulationError(std::string(r.get_msg()) + " (in " + r.get_process_name() + " at " +
+                               sc_core::sc_time_stamp().to_string() + ")");
+  }
   if (opt_.progress) std::cerr << "\r" << std::string(70, ' ') << "\r" << std::flush;
   if (!failure_.empty()) throw sim::SimulationError("deadlock: " + failure_);
   if (!done_)

@@ -36,6 +36,11 @@ DmaEngine::DmaEngine(sc_core::sc_module_name name, const DmaConfig& cfg,
   reduce_.resize(cfg.outstanding);
 }
 
+DmaEngine::~DmaEngine() {
+  for (uint32_t i = 0; i < cfg_.outstanding; ++i)
+    payloads_[i].clear_extension<noc::ReduceExtension>();
+}
+
 void DmaEngine::free(tlm::tlm_generic_payload* p) {
   p->reset();  // drops any extensions a target left
   pool_.push_back(p);

@@ -32,6 +32,9 @@ class DmaEngine : public sc_core::sc_module, public tlm::tlm_mm_interface {
 
   DmaEngine(sc_core::sc_module_name name, const DmaConfig& cfg, const sim::ClockDomain& clock,
             const sim::StatsScope& stats, Scratchpad& spm, DataPlane* data);
+  // A run stopped mid-flight leaves contribution extensions set; they belong to this
+  // engine (reduce_), not to the payloads, which would free them.
+  ~DmaEngine() override;
 
   // Blocking, called from a tile SC_THREAD: moves the descriptor and returns when the
   // last burst has completed. to_remote: scratchpad -> remote (store/send).
