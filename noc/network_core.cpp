@@ -257,6 +257,12 @@ void NetworkCore::step() {
     credits.clear();
   }
   if (!active_.empty()) {
+    // Every router sends at most one flit (and one credit) per output port and
+    // switch-allocation iteration: make room once for all of them.
+    const size_t most =
+        active_.size() * topo_.ports() * std::max<uint32_t>(1, cfg_.sw_alloc_iterations);
+    flit_wheel_[(c + timing_.sa + timing_.xbar + timing_.link) & wheel_mask_].room(most);
+    credit_wheel_[(c + timing_.credit) & wheel_mask_].room(most);
     next_active_.clear();
     for (uint32_t r : active_) {
       Router& rt = routers_[r];

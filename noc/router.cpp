@@ -20,6 +20,9 @@ Router::Router(uint32_t id, uint32_t ports, uint32_t vcs, uint32_t depth, bool i
       wait_tail_credit_(wait_tail_credit),
       speculative_(speculative),
       iterations_(iterations < 1 ? 1 : iterations) {
+  impl_ = speculative_ || iterations_ > 1           ? kExtended
+          : vcs_ == 2 && depth_ == 8 && ports_ == 5 ? kTextbookMesh
+                                                    : kPlain;
   words_ = (ports + 63) / 64;
   const size_t nin = size_t(ports) * vcs;
   // One block for all arrays, packed (8-byte aligned; padding each to a cache line
@@ -67,10 +70,14 @@ void Router::set_output(uint32_t port, bool eject, int32_t credits) {
 // local pointers: a store through a byte-sized field may alias anything, and would
 // otherwise make the compiler reload every array base (a member) after each one.
 bool Router::step(NetworkCore& core, uint64_t now) {
-  if (speculative_ || iterations_ > 1) return step_impl<true, 0, 0, 0>(core, now);
-  if (vcs_ == 2 && depth_ == 8 && ports_ == 5)
-    return step_impl<false, 2, 8, 5>(core, now);  // the textbook mesh router: sizes as constants
-  return step_impl<false, 0, 0, 0>(core, now);
+  switch (impl_) {
+    case kTextbookMesh:
+      return step_impl<false, 2, 8, 5>(core, now);  // sizes as constants
+    case kPlain:
+      return step_impl<false, 0, 0, 0>(core, now);
+    default:
+      return step_impl<true, 0, 0, 0>(core, now);
+  }
 }
 
 // kExtended: speculation or several switch allocation iterations may be on; the
@@ -200,9 +207,7 @@ bool Router::step_impl(NetworkCore& core, uint64_t now) {
   // iteration moves the round-robin pointers.
   auto& flits = core.flit_wheel_[(now + t.sa + t.xbar + t.link) & core.wheel_mask_];
   auto& credits = core.credit_wheel_[(now + t.credit) & core.wheel_mask_];
-  // At most one flit per output port per iteration.
-  flits.room(size_t(nports) * iterations);
-  credits.room(size_t(nports) * iterations);
+  // NetworkCore::step made room in both slots for every active router's worst case.
   uint64_t* const in_matched = in_matched_;
   uint64_t* const out_matched = out_matched_;
   auto matched = [](const uint64_t* set, uint32_t port) {

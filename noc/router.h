@@ -168,6 +168,9 @@ class Router {
   bool wait_tail_credit_;
   bool speculative_;
   uint32_t iterations_;  // switch allocation iterations per cycle
+  // Which compiled step runs: speculation / iterations, the textbook mesh router with
+  // its sizes as constants (2 VCs x 8 flits, 5 ports), or any other plain router.
+  enum Impl : uint8_t { kExtended, kTextbookMesh, kPlain } impl_ = kPlain;
   uint64_t misspeculations_ = 0;
   uint32_t waiting_ = 0;  // input VCs holding a head that has no output VC yet
   // All per-router arrays live in one allocation, hottest first, reached through
