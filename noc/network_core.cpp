@@ -31,6 +31,8 @@ NetworkCore::NetworkCore(const NocConfig& cfg, const Topology& topo, uint32_t me
   if (vcs_ > 32) throw sim::UserError("noc.vcs: at most 32");
   vcs_per_mclass_ = vcs_ / mclasses_;
   vcs_per_dateline_ = vcs_per_mclass_ / dclasses;
+  for (uint32_t v = 0; v < vcs_; ++v)
+    dclass_of_vc_[v] = uint8_t((v % vcs_per_mclass_) / vcs_per_dateline_);
 
   const uint32_t P = topo_.ports();
   const bool islip = cfg.allocator == "islip";
@@ -170,7 +172,8 @@ void NetworkCore::deliver(uint32_t node, const Flit& f) {
 void NetworkCore::step_interface(uint32_t node) {
   Interface& ni = ni_[node];
   for (uint32_t k = 0; k < mclasses_; ++k) {
-    const uint32_t cl = (ni.rr + k) % mclasses_;
+    uint32_t cl = ni.rr + k;  // round-robin over the classes, from ni.rr
+    if (cl >= mclasses_) cl -= mclasses_;
     SourceQueue& sq = ni.cls[cl];
     if (sq.cur < 0) {
       if (sq.q.empty()) continue;
@@ -213,7 +216,7 @@ void NetworkCore::step_interface(uint32_t node) {
     } else {
       ++sq.next_seq;
     }
-    ni.rr = uint8_t((cl + 1) % mclasses_);
+    ni.rr = uint8_t(cl + 1 == mclasses_ ? 0 : cl + 1);
     break;  // the injection link carries one flit per cycle
   }
   bool pending = false;

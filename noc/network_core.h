@@ -121,9 +121,7 @@ class NetworkCore {
   uint32_t vc_base(uint32_t mclass, uint32_t dclass) const {
     return mclass * vcs_per_mclass_ + dclass * vcs_per_dateline_;
   }
-  uint32_t dateline_class_of(uint32_t vc) const {
-    return (vc % vcs_per_mclass_) / vcs_per_dateline_;
-  }
+  uint32_t dateline_class_of(uint32_t vc) const { return dclass_of_vc_[vc]; }
 
  private:
   // Timing-wheel entries: flits and credits in separate compact lists (processing
@@ -167,6 +165,7 @@ class NetworkCore {
   Topology topo_;
   RouterTiming timing_;
   uint32_t mclasses_, vcs_, vcs_per_mclass_, vcs_per_dateline_;
+  uint8_t dclass_of_vc_[32] = {};  // dateline class of each VC (a table: no divisions)
   std::vector<Router> routers_;
   std::vector<Upstream> upstream_;  // per router input port
   std::vector<Interface> ni_;
