@@ -357,9 +357,7 @@ bool Router::step_impl(NetworkCore& core, uint64_t now) {
     if (core.energy_hop_) core.energy_hop_->charge(moved);
     core.note_move(now);
   }
-  for (uint32_t w = 0; w < words; ++w)
-    if (sa_ports[w] | va_ports[w]) return true;
-  return false;
+  return has_work();
 }
 
 void Router::describe_blocked(const Topology& topo, std::vector<std::string>& out,

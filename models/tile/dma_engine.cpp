@@ -20,8 +20,8 @@ DmaEngine::DmaEngine(sc_core::sc_module_name name, const DmaConfig& cfg,
       bytes_read_(stats.counter("bytes_loaded", "bytes", "bytes moved into the scratchpad")),
       bytes_written_(stats.counter("bytes_stored", "bytes", "bytes moved out of the scratchpad")),
       bursts_(stats.counter("bursts", "requests", "memory requests issued")),
-      busy_cycles_(stats.counter("busy_cycles", "cycles", "cycles with a transfer in progress")),
-      burst_latency_(stats.histogram("burst_latency", "ps", "request issue to response")) {
+      burst_latency_(stats.histogram("burst_latency", "ps", "request issue to response")),
+      busy_(clock_, stats.counter("busy_cycles", "cycles", "cycles with a transfer in progress")) {
   socket.register_nb_transport_bw(this, &DmaEngine::nb_transport_bw);
   scratch_.assign(cfg.burst_bytes + 2 * cfg.align_bytes, 0);
   payloads_.reset(new tlm::tlm_generic_payload[cfg.outstanding]);
@@ -84,7 +84,7 @@ void DmaEngine::submit(const DmaDesc& d, bool to_remote, std::function<void()> d
   spm_.check_range(d.local_addr, d.bytes(), std::string(name()) + " transfer");
   const uint32_t di = descs_.acquire();
   descs_[di] = Desc{0, false, std::move(done)};
-  if (active_descs_++ == 0) busy_since_ = sc_core::sc_time_stamp();
+  busy_.begin(sim::Picoseconds::from_sc(sc_core::sc_time_stamp()));
   wait(clock_.duration(sim::Cycles(cfg_.setup_cycles)));
   std::vector<Burst> bursts;
   split(d, bursts);
@@ -122,11 +122,7 @@ void DmaEngine::finish_desc(uint32_t di) {
   std::function<void()> done = std::move(descs_[di].done);
   descs_[di].done = nullptr;
   descs_.release(di);
-  if (--active_descs_ == 0) {
-    const sim::Cycles busy = clock_.cycles_at(sim::Picoseconds::from_sc(sc_core::sc_time_stamp())) -
-                             clock_.cycles_at(sim::Picoseconds::from_sc(busy_since_));
-    busy_cycles_ += busy.v;
-  }
+  busy_.end(sim::Picoseconds::from_sc(sc_core::sc_time_stamp()));
   if (done) done();
 }
 

@@ -15,6 +15,7 @@
 #include <systemc>
 #include <tlm>
 
+#include "models/sim/busy_time.h"
 #include "models/sim/clock_domain.h"
 #include "models/sim/slot_table.h"
 #include "models/sim/stats_registry.h"
@@ -90,7 +91,6 @@ class DmaEngine : public sc_core::sc_module, public tlm::tlm_mm_interface {
   sim::Counter& bytes_read_;
   sim::Counter& bytes_written_;
   sim::Counter& bursts_;
-  sim::Counter& busy_cycles_;
   sim::Histogram& burst_latency_;
   std::vector<sc_core::sc_time> issue_time_;  // by pool slot
   std::vector<uint32_t> words_;               // by pool slot: values of posted signal writes
@@ -110,9 +110,8 @@ class DmaEngine : public sc_core::sc_module, public tlm::tlm_mm_interface {
   sim::SlotTable<Desc> descs_;
   std::vector<int32_t> slot_desc_;  // by pool slot
   // "cycles with a transfer in progress": descriptors overlap, so the union of their
-  // intervals is counted (from the first to start to the last to finish).
-  uint32_t active_descs_ = 0;
-  sc_core::sc_time busy_since_;
+  // intervals is counted.
+  sim::BusyTime busy_;
 };
 
 }  // namespace tessera::tile

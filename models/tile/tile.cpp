@@ -40,8 +40,9 @@ Tile::Tile(sc_core::sc_module_name name, uint32_t global_id, uint64_t base, cons
     const std::string unit = to_string(Unit(u));
     units_[u].tracks.push_back(timeline_.track(path_ + "." + unit));
     units_[u].lane_busy.push_back(0);
-    unit_busy_[u] = &stats.counter("unit_busy_cycles." + unit, "cycles",
-                                   "cycles the " + unit + " unit ran commands");
+    units_[u].busy = std::make_unique<sim::BusyTime>(
+        clock_, stats.counter("unit_busy_cycles." + unit, "cycles",
+                              "cycles the " + unit + " unit ran commands"));
     sc_core::sc_spawn_options opt;
     sc_core::sc_spawn([this, u] { unit_thread(Unit(u)); }, ("unit_" + unit).c_str(), &opt);
   }
@@ -89,7 +90,7 @@ void Tile::unit_thread(Unit u) {
 
 uint32_t Tile::begin_command(Unit u) {
   UnitState& us = units_[int(u)];
-  if (us.active++ == 0) us.busy_since = sc_core::sc_time_stamp().value();
+  us.busy->begin(sim::Picoseconds::from_sc(sc_core::sc_time_stamp()));
   // The lowest timeline lane with no command running (overlapping DMA descriptors get
   // lanes of their own, so that no two slices of a track overlap).
   uint32_t lane = 0;
@@ -110,10 +111,7 @@ void Tile::finish_command(Unit u, uint32_t id, uint32_t lane) {
   const uint64_t start = start_ps_[id];
   const uint64_t end = sc_core::sc_time_stamp().value();
   end_ps_[id] = end;
-  // Busy cycles: the union of the unit's command intervals.
-  if (--us.active == 0)
-    *unit_busy_[int(u)] += clock_.cycles_at(sim::Picoseconds(end)).v -
-                           clock_.cycles_at(sim::Picoseconds(us.busy_since)).v;
+  us.busy->end(sim::Picoseconds(end));
   us.lane_busy[lane] = 0;
   timeline_.record(us.tracks[lane], c.label.empty() ? to_string(c.kind) : c.label, start, end,
                    to_string(c.kind));
@@ -139,15 +137,13 @@ void Tile::execute(const Command& c) {
       signal_remote(c.sync.tile, c.sync.semaphore, c.sync.count);
       break;
     case CmdKind::kReduce: {
-      if (!directory_) throw sim::UserError(path_ + ": reduce without a tile directory");
       auto g = std::make_shared<noc::ReduceGroup>();
       g->id = c.reduce.id;
       g->contributors = c.reduce.contributors;
       g->bytes = c.dma.bytes();
       g->results = c.reduce.results;
       for (uint32_t t : c.reduce.notify)
-        g->semaphores.push_back(directory_->tile_base(t) + spm_.size_bytes() +
-                                4ull * c.reduce.semaphore);
+        g->semaphores.push_back(semaphore_addr(t, c.reduce.semaphore));
       noc::ReduceExtension e;
       e.group = std::move(g);
       dma_out_->transfer(c.dma, true, &e);
@@ -222,9 +218,14 @@ void Tile::execute_gemm(const Command& c) {
   wait(clock_.duration(sim::Cycles(cycles)));
 }
 
+uint64_t Tile::semaphore_addr(uint32_t tile, uint32_t semaphore) const {
+  if (!directory_)
+    throw sim::UserError(path_ + ": another tile's semaphore without a tile directory");
+  return directory_->tile_base(tile) + spm_.size_bytes() + 4ull * semaphore;
+}
+
 void Tile::signal_remote(uint32_t tile, uint32_t semaphore, uint32_t count) {
-  if (!directory_) throw sim::UserError(path_ + ": signal without a tile directory");
-  dma_out_->write_word(directory_->tile_base(tile) + spm_.size_bytes() + 4ull * semaphore, count);
+  dma_out_->write_word(semaphore_addr(tile, semaphore), count);
 }
 
 sc_core::sc_time Tile::remote_access(tlm::tlm_generic_payload& p) {

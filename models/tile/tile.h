@@ -21,6 +21,7 @@
 #include <tlm>
 
 #include "models/compute/gemm_engine_if.h"
+#include "models/sim/busy_time.h"
 #include "models/sim/clock_domain.h"
 #include "models/sim/energy_ledger.h"
 #include "models/sim/stats_registry.h"
@@ -86,6 +87,8 @@ class Tile : public sc_core::sc_module {
                                      sc_core::sc_time& t);
   sc_core::sc_time remote_access(tlm::tlm_generic_payload& p);
   void signal_remote(uint32_t tile, uint32_t semaphore, uint32_t count);
+  // Global address of another tile's semaphore (a 4-byte add there signals it).
+  uint64_t semaphore_addr(uint32_t tile, uint32_t semaphore) const;
 
   uint32_t id_;
   uint64_t base_;
@@ -112,13 +115,11 @@ class Tile : public sc_core::sc_module {
   std::vector<uint32_t> semaphores_;
   sc_core::sc_event semaphore_ev_;
   struct UnitState {
-    uint32_t active = 0;      // commands started and not finished
-    uint64_t busy_since = 0;  // ps: when `active` last left 0
+    std::unique_ptr<sim::BusyTime> busy;  // the union of the unit's command intervals
     std::vector<uint8_t> lane_busy;
     std::vector<uint32_t> tracks;  // timeline track per lane
   };
   UnitState units_[kNumUnits];
-  sim::Counter* unit_busy_[kNumUnits];
   sim::Counter& gemm_cmds_;
   sim::Counter* gemm_stall_;
   uint32_t signal_word_ = 0;
