@@ -80,6 +80,22 @@ Run run(const std::string& name, const std::string& kind, uint32_t p, uint64_t n
   return r;
 }
 
+// `tessera run` of a 64 KiB all-reduce between 2 ranks with `args`: its exit code, and
+// its output in `log` (for the bad-input tests).
+int run_args(const std::string& name, const std::string& args, std::string& log) {
+  const std::string out = dir(name);
+  fs::create_directories(fs::path(out).parent_path());
+  {
+    std::ofstream t(out + ".tsr");
+    t << "tessera-trace 1\nmeta dp=2\nallreduce c bytes=65536 group=2 dtype=bf16\n";
+  }
+  const int rc = std::system((std::string(TESSERA_EXE) + " run -q --trace " + out + ".tsr " + args +
+                              " > " + out + ".log 2>&1")
+                                 .c_str());
+  log = tessera::sim::read_file(out + ".log");
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
 double stat(const Run& r, const std::string& name) {
   return r.stats.at(name)["value"].get<double>();
 }
@@ -159,25 +175,12 @@ TEST_CASE(
     "fabric collectives: --collective switch where the machine has no fabric, or a bad value, is "
     "exit 2",
     "[unit]") {
-  const std::string out = dir("bad");
-  fs::create_directories(fs::path(out).parent_path());
-  {
-    std::ofstream t(out + ".tsr");
-    t << "tessera-trace 1\nmeta dp=2\nallreduce c bytes=65536 group=2 dtype=bf16\n";
-  }
-  auto rc_of = [&](const std::string& args) {
-    const int rc = std::system((std::string(TESSERA_EXE) + " run -q --trace " + out + ".tsr " +
-                                args + " > " + out + ".log 2>&1")
-                                   .c_str());
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  };
-  CHECK(rc_of("--collective switch") == 2);
-  std::string log = tessera::sim::read_file(out + ".log");
+  std::string log;
+  CHECK(run_args("bad", "--collective switch", log) == 2);
   CHECK(log.find("--collective switch: c cannot use the switch fabric: one package") !=
         std::string::npos);
   CHECK(std::count(log.begin(), log.end(), '\n') == 1);
-  CHECK(rc_of("--collective tree") == 2);
-  log = tessera::sim::read_file(out + ".log");
+  CHECK(run_args("bad", "--collective tree", log) == 2);
   CHECK(log.find("--collective") != std::string::npos);
 }
 
@@ -277,29 +280,16 @@ TEST_CASE("fabric collectives over channels: the same run twice gives the same s
 
 TEST_CASE("fabric collectives: --collective-channels beyond a rank group's tiles is exit 2",
           "[unit]") {
-  const std::string out = dir("bad_channels");
-  fs::create_directories(fs::path(out).parent_path());
-  {
-    std::ofstream t(out + ".tsr");
-    t << "tessera-trace 1\nmeta dp=2\nallreduce c bytes=65536 group=2 dtype=bf16\n";
-  }
-  auto rc_of = [&](const std::string& args) {
-    const int rc = std::system((std::string(TESSERA_EXE) + " run -q --trace " + out + ".tsr " +
-                                args + " > " + out + ".log 2>&1")
-                                   .c_str());
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  };
+  std::string log;
   // tiny on 2 packages: 2 rank groups of 4 tiles.
-  CHECK(rc_of("--set system.packages=2 --collective-channels 5") == 2);
-  std::string log = tessera::sim::read_file(out + ".log");
+  CHECK(run_args("bad_channels", "--set system.packages=2 --collective-channels 5", log) == 2);
   CHECK(log.find("--collective-channels 5: a rank group has only 4 tiles") != std::string::npos);
   CHECK(std::count(log.begin(), log.end(), '\n') == 1);
-  CHECK(rc_of("--set system.packages=2 --collective-channels -1") == 2);
-  log = tessera::sim::read_file(out + ".log");
+  CHECK(run_args("bad_channels", "--set system.packages=2 --collective-channels -1", log) == 2);
   CHECK(log.find("--collective-channels") != std::string::npos);
   CHECK(std::count(log.begin(), log.end(), '\n') == 1);
   // Within the group: runs, and a 64 KiB buffer over 4 channels is 4 slices of 16 KiB.
-  CHECK(rc_of("--set system.packages=2 --collective-channels 4 --explain") == 0);
-  log = tessera::sim::read_file(out + ".log");
+  CHECK(run_args("bad_channels", "--set system.packages=2 --collective-channels 4 --explain",
+                 log) == 0);
   CHECK(log.find("x 4 channels (--collective-channels 4)") != std::string::npos);
 }

@@ -1,20 +1,13 @@
 // The network interface's injection: which VC a new packet takes.
 #include <catch2/catch.hpp>
 
+#include "arrival_sink.h"
 #include "noc/network_core.h"
 
 using namespace tessera;
 using namespace tessera::noc;
 
 namespace {
-
-struct Count : PacketSink {
-  uint64_t last = 0, count = 0;
-  void on_packet(uint32_t, const Packet&, uint64_t now) override {
-    last = now;
-    ++count;
-  }
-};
 
 // Cycles to deliver `packets` packets of `flits` flits from node 0 to node 1 of a 4x4
 // mesh, all queued at once at node 0.
@@ -24,12 +17,12 @@ uint64_t stream(uint32_t vcs, uint32_t packets, uint32_t flits) {
   const Topology t = Topology::build(parse_topology(c.topology), 4, 4, parse_routing(c.routing));
   sim::StatsRegistry reg;
   NetworkCore core(c, t, 1, sim::StatsScope(reg, "noc"), nullptr);
-  Count n;
+  ArrivalSink n;
   core.set_sink(&n);
   for (uint32_t i = 0; i < packets; ++i) core.inject(0, 1, flits, 0);
   while (core.busy()) core.step();
   REQUIRE(n.count == packets);
-  return n.last;
+  return n.cycle;
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <map>
 #include <random>
 
+#include "arrival_sink.h"
 #include "models/sim/errors.h"
 #include "noc/network_core.h"
 #include "noc/synthetic_traffic.h"
@@ -13,26 +14,29 @@ using namespace tessera::noc;
 
 namespace {
 
-struct Arrival : PacketSink {
-  uint64_t cycle = 0, count = 0;
-  void on_packet(uint32_t, const Packet&, uint64_t now) override {
-    cycle = now;
-    ++count;
-  }
-};
-
 // Sends one packet into an empty network and returns its latency in cycles.
 uint64_t one_packet(const NocConfig& cfg, const Topology& topo, uint32_t src, uint32_t dst,
                     uint32_t flits) {
   sim::StatsRegistry reg;
   NetworkCore core(cfg, topo, 1, sim::StatsScope(reg, "noc"), nullptr);
-  Arrival a;
+  ArrivalSink a;
   core.set_sink(&a);
   core.skip_to(100);
   core.inject(src, dst, flits, 0);
   while (core.busy()) core.step();
   REQUIRE(a.count == 1);
   return a.cycle - 100;
+}
+
+// Routing 2, VC allocation 1, switch allocation 2, crossbar 1 cycles; 3-cycle links.
+NocConfig deep_pipeline() {
+  NocConfig c;
+  c.routing_cycles = 2;
+  c.vc_alloc_cycles = 1;
+  c.sw_alloc_cycles = 2;
+  c.crossbar_cycles = 1;
+  c.link_cycles = 3;
+  return c;
 }
 
 Topology make(const NocConfig& c, uint32_t kx, uint32_t ky) {
@@ -58,12 +62,7 @@ TEST_CASE("mesh zero-load latency equals the pipeline formula", "[unit]") {
 }
 
 TEST_CASE("zero-load latency with a deeper pipeline and slow links", "[unit]") {
-  NocConfig c;
-  c.routing_cycles = 2;
-  c.vc_alloc_cycles = 1;
-  c.sw_alloc_cycles = 2;
-  c.crossbar_cycles = 1;
-  c.link_cycles = 3;
+  const NocConfig c = deep_pipeline();
   const Topology t = make(c, 4, 4);
   // (0,0) -> (3,2): 5 hops, 6 routers: 3 + 6 x (2+1+2+1+3) + (8-1) = 3 + 54 + 7 = 64.
   CHECK(one_packet(c, t, 0, 2 * 4 + 3, 8) == 64);
@@ -114,12 +113,7 @@ TEST_CASE("zero-load latency of the speculative and lookahead pipelines", "[unit
       CHECK(one_packet(c, t, s, d, 4) == zero_load_latency(c, t.routers_on_path(s, d), 4));
 
   // Deeper pipeline, 4x4 mesh, (0,0) -> (3,2): 6 routers, 8 flits, link 3.
-  NocConfig d;
-  d.routing_cycles = 2;
-  d.vc_alloc_cycles = 1;
-  d.sw_alloc_cycles = 2;
-  d.crossbar_cycles = 1;
-  d.link_cycles = 3;
+  NocConfig d = deep_pipeline();
   const Topology t4 = make(d, 4, 4);
   d.speculative_sa = true;  // 3 + 6 x (RC 2 + SA 2 + ST 1 + 3) + 7 = 58
   CHECK(one_packet(d, t4, 0, 11, 8) == 58);

@@ -8,6 +8,20 @@
 
 using namespace tessera::noc;
 
+namespace {
+
+// 4-flit packets, a short warm-up and measurement, and room to drain past saturation.
+TrafficConfig sweep_traffic() {
+  TrafficConfig t;
+  t.packet_flits = 4;
+  t.warmup_cycles = 1000;
+  t.measure_cycles = 3000;
+  t.max_drain_cycles = 20000;
+  return t;
+}
+
+}  // namespace
+
 TEST_CASE("low-load latency matches the zero-load formula and throughput matches offer", "[unit]") {
   NocConfig c;
   TrafficConfig t;
@@ -43,11 +57,7 @@ TEST_CASE("same seed, same result, another seed, another sample", "[unit]") {
 
 TEST_CASE("8x8 mesh: uniform saturates near the bisection bound, transpose lower", "[unit]") {
   NocConfig c;  // DOR, 2 VCs x 8 flits
-  TrafficConfig t;
-  t.packet_flits = 4;
-  t.warmup_cycles = 1000;
-  t.measure_cycles = 3000;
-  t.max_drain_cycles = 20000;
+  TrafficConfig t = sweep_traffic();
   std::vector<double> rates;
   for (int i = 1; i <= 14; ++i) rates.push_back(0.05 * i);
   const SweepResult uni = run_sweep(c, 8, 8, t, rates);
@@ -69,11 +79,7 @@ TEST_CASE("8x8 mesh: uniform saturates near the bisection bound, transpose lower
 }
 
 TEST_CASE("8x8 mesh: speculation, lookahead, VCs and iterations lift saturation", "[unit]") {
-  TrafficConfig t;
-  t.packet_flits = 4;
-  t.warmup_cycles = 1000;
-  t.measure_cycles = 3000;
-  t.max_drain_cycles = 20000;
+  TrafficConfig t = sweep_traffic();
   std::vector<double> rates;
   for (int i = 1; i <= 28; ++i) rates.push_back(0.025 * i);
   const double bound = 4.0 / 8;
