@@ -88,6 +88,14 @@ class Lowering {
     c.dma.remote_stride[1] = stride;
     return c;
   }
+  // A semaphore command: kSignal adds `count` to tile's semaphore, kWait (on the tile's
+  // own) waits until it holds `count` and takes it.
+  Command sync(CmdKind k, uint32_t tile, uint32_t semaphore, uint32_t count) {
+    Command c;
+    c.kind = k;
+    c.sync = {tile, semaphore, count};
+    return c;
+  }
   // --- HBM placement ------------------------------------------------------------------
   // Allocates `bytes` in a stack; returns the global address.
   uint64_t alloc(uint32_t stack, uint64_t bytes, const std::string& what) {
@@ -241,16 +249,12 @@ void Lowering::barrier(const std::vector<uint32_t>& tiles) {
   std::vector<std::vector<size_t>> children(n);
   for (size_t i = 1; i < n; ++i) children[size_t(parent[i])].push_back(i);
   auto signal = [&](size_t from, size_t to, uint32_t sem, std::vector<int64_t> deps) {
-    Command c;
-    c.kind = CmdKind::kSignal;
-    c.sync = {tiles_[tiles[to]].id, sem, 1};
-    return add(tiles_[tiles[from]], c, std::move(deps));
+    return add(tiles_[tiles[from]], sync(CmdKind::kSignal, tiles_[tiles[to]].id, sem, 1),
+               std::move(deps));
   };
   auto wait = [&](size_t at, uint32_t sem, uint32_t count, std::vector<int64_t> deps) {
-    Command c;
-    c.kind = CmdKind::kWait;
-    c.sync = {tiles_[tiles[at]].id, sem, count};
-    return add(tiles_[tiles[at]], c, std::move(deps));
+    return add(tiles_[tiles[at]], sync(CmdKind::kWait, tiles_[tiles[at]].id, sem, count),
+               std::move(deps));
   };
   // Arrive, leaves first: a node signals its parent once its own work is done and
   // (for a leader) its children have arrived. Children have larger indices than their
@@ -674,10 +678,7 @@ void Lowering::lower_collective(const Op& op, uint32_t group) {
         }
         for (uint32_t r = 0; r < p; ++r) {
           TileState& t = tiles_[tile[r]];
-          Command wc;
-          wc.kind = CmdKind::kWait;
-          wc.sync = {t.id, kSemRing, 1};
-          int64_t done = add(t, wc, {sent[r]});
+          int64_t done = add(t, sync(CmdKind::kWait, t.id, kSemRing, 1), {sent[r]});
           if (reduce) {
             Command v;
             v.kind = CmdKind::kVector;
@@ -836,10 +837,7 @@ void Lowering::lower_switch_collective(const Op& op) {
         if (reduce) break;
       }
       if (owed > 0) {
-        Command w;
-        w.kind = CmdKind::kWait;
-        w.sync = {t.id, kSemSwitch, owed};
-        add(t, w, {sent.empty() ? t.gate : sent.back()});
+        add(t, sync(CmdKind::kWait, t.id, kSemSwitch, owed), {sent.empty() ? t.gate : sent.back()});
       }
     }
     next_reduce_id_ = first_id + (reduce ? pieces : p * pieces);
