@@ -264,8 +264,10 @@ void NetworkCore::step() {
     // switch-allocation iteration: make room once for all of them.
     const size_t most =
         active_.size() * topo_.ports() * std::max<uint32_t>(1, cfg_.sw_alloc_iterations);
-    flit_wheel_[(c + timing_.sa + timing_.xbar + timing_.link) & wheel_mask_].room(most);
-    credit_wheel_[(c + timing_.credit) & wheel_mask_].room(most);
+    step_flits_ = &flit_wheel_[(c + timing_.sa + timing_.xbar + timing_.link) & wheel_mask_];
+    step_credits_ = &credit_wheel_[(c + timing_.credit) & wheel_mask_];
+    step_flits_->room(most);
+    step_credits_->room(most);
     next_active_.clear();
     for (uint32_t r : active_) {
       Router& rt = routers_[r];

@@ -175,6 +175,9 @@ class NetworkCore {
   std::vector<uint32_t> active_, next_active_;
   std::vector<EventList<FlitEvent>> flit_wheel_;
   std::vector<EventList<CreditEvent>> credit_wheel_;
+  // The slots this cycle's router steps write to (set by step() before it steps them).
+  EventList<FlitEvent>* step_flits_ = nullptr;
+  EventList<CreditEvent>* step_credits_ = nullptr;
   uint64_t wheel_mask_ = 0;
   uint64_t in_flight_events_ = 0;
   uint64_t now_ = 0, last_move_ = 0;

@@ -97,6 +97,8 @@ bool Router::step_impl(NetworkCore& core, uint64_t now) {
   Port* const pt = port_;
   Flit* const buf = buf_;
   uint64_t* const va_ports = va_ports_;
+  // Members read in the loops below, loaded once (a byte store may alias them).
+  const bool islip = islip_, wait_tail_credit = wait_tail_credit_;
   uint64_t* const sa_ports = sa_ports_;
   uint64_t* const spec_ports = spec_ports_;
   bool any_spec = false;
@@ -153,7 +155,7 @@ bool Router::step_impl(NetworkCore& core, uint64_t now) {
           if (pick < 0) {
             iv.va_parked = 1;
             for (uint32_t c = 0; c < iv.route.n; ++c) va_waiters_[iv.route.port[c]].push_back(ivc);
-            clear_va(port, 1u << v);
+            clear_bit(pt[port].va_mask, va_ports, port, 1u << v);
             continue;
           }
           // Speculative router: the head bids for the switch in this same cycle, towards
@@ -192,8 +194,8 @@ bool Router::step_impl(NetworkCore& core, uint64_t now) {
       o.va_ptr = uint16_t(ivc + 1 == nin ? 0 : ivc + 1);
       --waiting_;
       const uint32_t port = ivc / vcs, bit = 1u << (ivc - port * vcs);
-      clear_va(port, bit);
-      if (iv.count > 0) set_sa(port, bit);
+      clear_bit(pt[port].va_mask, va_ports, port, bit);
+      if (iv.count > 0) set_bit(pt[port].sa_mask, sa_ports, port, bit);
     }
     ntouched = 0;
   }
@@ -205,9 +207,10 @@ bool Router::step_impl(NetworkCore& core, uint64_t now) {
   // With sw_alloc_iterations > 1, inputs and outputs left unmatched try again, each
   // input with a VC bound for a still unmatched output; as in iSLIP, only the first
   // iteration moves the round-robin pointers.
-  auto& flits = core.flit_wheel_[(now + t.sa + t.xbar + t.link) & core.wheel_mask_];
-  auto& credits = core.credit_wheel_[(now + t.credit) & core.wheel_mask_];
-  // NetworkCore::step made room in both slots for every active router's worst case.
+  // The wheel slots of this cycle's flits and credits; NetworkCore::step chose them and
+  // made room in both for every active router's worst case.
+  auto& flits = *core.step_flits_;
+  auto& credits = *core.step_credits_;
   uint64_t* const in_matched = in_matched_;
   uint64_t* const out_matched = out_matched_;
   auto matched = [](const uint64_t* set, uint32_t port) {
@@ -244,7 +247,7 @@ bool Router::step_impl(NetworkCore& core, uint64_t now) {
           if (o.credits <= 0) {
             // Park it until a credit for that output VC comes back (credit()).
             o.parked_owner = int32_t(p * vcs + v);
-            clear_sa(p, 1u << v);
+            clear_bit(pt[p].sa_mask, sa_ports, p, 1u << v);
             continue;
           }
           req = int32_t(v);
@@ -265,7 +268,7 @@ bool Router::step_impl(NetworkCore& core, uint64_t now) {
         const uint32_t v = uint32_t(req);
         ip.sa_req_vc = uint8_t(v);
         if (speculative) ip.sa_req_spec = spec;
-        if (!islip_ && first) ip.sa_in_ptr = uint16_t(v + 1 == vcs ? 0 : v + 1);
+        if (!islip && first) ip.sa_in_ptr = uint16_t(v + 1 == vcs ? 0 : v + 1);
         const InVc& iv = in[p * vcs + v];
         const uint32_t op = spec ? iv.spec_port : iv.out_port;
         Port& o = pt[op];
@@ -294,7 +297,7 @@ bool Router::step_impl(NetworkCore& core, uint64_t now) {
       InVc& iv = in[ivc];
       if (first) {
         outp.sa_out_ptr = uint16_t(ip + 1 == nports ? 0 : ip + 1);
-        if (islip_) inp.sa_in_ptr = uint16_t(v + 1 == vcs ? 0 : v + 1);
+        if (islip) inp.sa_in_ptr = uint16_t(v + 1 == vcs ? 0 : v + 1);
       }
       if (iterations > 1) {
         in_matched[ip >> 6] |= uint64_t(1) << (ip & 63);
@@ -309,14 +312,14 @@ bool Router::step_impl(NetworkCore& core, uint64_t now) {
       const Flit f = buf[ivc * depth + iv.head];
       iv.head = uint16_t(uint32_t(iv.head) + 1 == depth ? 0 : iv.head + 1);
       --iv.count;
-      if (iv.count == 0) clear_sa(ip, 1u << v);
+      if (iv.count == 0) clear_bit(pt[ip].sa_mask, sa_ports, ip, 1u << v);
       OutVc& o = out[op * vcs + iv.out_vc];
       --o.credits;
       const bool tail = f.tail();
       // The output VC is free again once the tail is sent (or, with
       // wait_for_tail_credit, once its credit says the tail left the next buffer; an
       // endpoint returns no credits).
-      if (tail && (outp.eject || !wait_tail_credit_)) {
+      if (tail && (outp.eject || !wait_tail_credit)) {
         o.busy = false;
         if (!va_waiters_[op].empty()) wake_va(op);
       }
@@ -333,10 +336,10 @@ bool Router::step_impl(NetworkCore& core, uint64_t now) {
       ++moved;
       if (tail) {
         iv.state = kIdle;
-        clear_sa(ip, 1u << v);
+        clear_bit(pt[ip].sa_mask, sa_ports, ip, 1u << v);
         if (iv.count > 0) {  // the next packet's head is already here
           ++waiting_;
-          set_va(ip, 1u << v);
+          set_bit(pt[ip].va_mask, va_ports, ip, 1u << v);
         }
       }
     }
@@ -357,7 +360,7 @@ bool Router::step_impl(NetworkCore& core, uint64_t now) {
     if (core.energy_hop_) core.energy_hop_->charge(moved);
     core.note_move(now);
   }
-  return has_work();
+  return any_bit(sa_ports, va_ports, words);  // has_work(), with `words` a constant here
 }
 
 void Router::describe_blocked(const Topology& topo, std::vector<std::string>& out,

@@ -97,11 +97,7 @@ class Router {
   }
   // Something to allocate next cycle (idle routers and routers whose every flit waits
   // for a credit are not stepped).
-  bool has_work() const {
-    for (uint32_t i = 0; i < words_; ++i)
-      if (sa_ports_[i] | va_ports_[i]) return true;
-    return false;
-  }
+  bool has_work() const { return any_bit(sa_ports_, va_ports_, words_); }
   void set_output(uint32_t port, bool eject, int32_t credits);
   uint32_t buffered() const { return buffered_; }
   uint32_t max_occupancy() const { return max_occupancy_; }
@@ -190,19 +186,26 @@ class Router {
   OutVc* out_ = nullptr;
   uint32_t* touched_ = nullptr;  // scratch list, ports x vcs entries
   Flit* buf_ = nullptr;
-  void set_va(uint32_t port, uint32_t bits) {
-    port_[port].va_mask |= bits;
-    va_ports_[port >> 6] |= uint64_t(1) << (port & 63);
+  static bool any_bit(const uint64_t* a, const uint64_t* b, uint32_t words) {
+    for (uint32_t i = 0; i < words; ++i)
+      if (a[i] | b[i]) return true;
+    return false;
   }
+  // A port's VC mask and the bit set of ports with a non-empty mask, kept together.
+  static void set_bit(uint32_t& mask, uint64_t* ports, uint32_t port, uint32_t bits) {
+    mask |= bits;
+    ports[port >> 6] |= uint64_t(1) << (port & 63);
+  }
+  static void clear_bit(uint32_t& mask, uint64_t* ports, uint32_t port, uint32_t bits) {
+    if ((mask &= ~bits) == 0) ports[port >> 6] &= ~(uint64_t(1) << (port & 63));
+  }
+  void set_va(uint32_t port, uint32_t bits) { set_bit(port_[port].va_mask, va_ports_, port, bits); }
   void clear_va(uint32_t port, uint32_t bits) {
-    if ((port_[port].va_mask &= ~bits) == 0) va_ports_[port >> 6] &= ~(uint64_t(1) << (port & 63));
+    clear_bit(port_[port].va_mask, va_ports_, port, bits);
   }
-  void set_sa(uint32_t port, uint32_t bits) {
-    port_[port].sa_mask |= bits;
-    sa_ports_[port >> 6] |= uint64_t(1) << (port & 63);
-  }
+  void set_sa(uint32_t port, uint32_t bits) { set_bit(port_[port].sa_mask, sa_ports_, port, bits); }
   void clear_sa(uint32_t port, uint32_t bits) {
-    if ((port_[port].sa_mask &= ~bits) == 0) sa_ports_[port >> 6] &= ~(uint64_t(1) << (port & 63));
+    clear_bit(port_[port].sa_mask, sa_ports_, port, bits);
   }
   uint32_t buffered_ = 0, max_occupancy_ = 0;
   // Per output port, the input VCs whose head found every candidate output VC busy:
