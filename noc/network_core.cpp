@@ -165,7 +165,8 @@ void NetworkCore::deliver(uint32_t node, const Flit& f) {
   ++*st_packets_delivered_;
   count_latency(lat_packet_, st_packet_latency_, now_ - p.created);
   count_latency(lat_network_, st_network_latency_, now_ - p.injected);
-  if (sink_) sink_->on_packet(f.pkt, p, now_);
+  // The sink gets a copy: it may inject packets, and a growing table moves `p`.
+  if (sink_) sink_->on_packet(f.pkt, Packet(p), now_);
   packets_.release(f.pkt);
 }
 

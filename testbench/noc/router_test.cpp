@@ -326,3 +326,36 @@ TEST_CASE("the watchdog reports a deadlocked ring instead of hanging", "[unit]")
   while (ok.busy()) ok.step();
   CHECK(ok.flits_in_network() == 0);
 }
+
+TEST_CASE("a sink may inject packets while it is told of one", "[unit]") {
+  // The network interface answers a request from inside the delivery callback, which
+  // injects packets; the packet table may grow (and move) meanwhile. The packet the
+  // sink was given must stay valid through the callback: it used to be a reference
+  // into the table, and a large all-reduce crashed reading it after such a growth.
+  NocConfig c;
+  const Topology t = make(c, 2, 2);
+  sim::StatsRegistry reg;
+  NetworkCore core(c, t, 1, sim::StatsScope(reg, "noc"), nullptr);
+  struct Grower : PacketSink {
+    NetworkCore* core = nullptr;
+    std::map<uint32_t, uint64_t> tag_of;  // packet id -> the tag it was injected with
+    uint64_t checked = 0, wrong = 0;
+    void on_packet(uint32_t id, const Packet& p, uint64_t) override {
+      if (checked == 0)  // many more packets than the table holds: it must grow
+        for (uint32_t i = 0; i < 40000; ++i) core->inject(1, 2, 1, 0, 1000000 + i);
+      ++checked;
+      const auto it = tag_of.find(id);
+      if (it != tag_of.end() && (p.tag != it->second || p.dst != 3)) ++wrong;
+      if (it != tag_of.end()) tag_of.erase(it);
+    }
+  } sink;
+  sink.core = &core;
+  core.set_sink(&sink);
+  // Enough packets queued that the table is large (well past what malloc keeps in
+  // its heap, so the storage it leaves is returned to the system).
+  for (uint32_t i = 0; i < 8000; ++i) sink.tag_of[core.inject(0, 3, 1, 0, i)] = i;
+  while (core.busy()) core.step();
+  CHECK(sink.wrong == 0);
+  CHECK(sink.tag_of.empty());
+  CHECK(sink.checked == 48000);
+}
