@@ -32,17 +32,17 @@ double D2dLink::wire_ps(uint64_t bytes) const {
          ps_per_byte_;
 }
 
-double D2dLink::book(int dir, uint64_t bytes, double t) {
-  const double start = std::max(t, free_[dir]);
+double D2dLink::book(int dir, uint64_t bytes, double t, bool control) {
+  const double start = control ? t : std::max(t, free_[dir]);
   const double w = wire_ps(bytes);
-  free_[dir] = start + w;
+  if (!control) free_[dir] = start + w;
   busy_ps_[dir] += w;
   const uint64_t flits = flits_for(bytes);
   *bytes_[dir] += bytes;
   *flits_[dir] += flits;
   if (energy_bit_)
     energy_bit_->charge(flits * (cfg_.flit_payload_bytes + cfg_.flit_overhead_bytes) * 8);
-  return free_[dir] + cfg_.latency_ns * 1000.0;
+  return start + w + cfg_.latency_ns * 1000.0;
 }
 
 void D2dLink::publish(double elapsed_ps) {
@@ -55,13 +55,13 @@ void D2dLink::b_transport(int side, tlm::tlm_generic_payload& trans, sc_core::sc
   const bool write = trans.is_write();
   const uint64_t len = trans.get_data_length();
   const double t0 = double((sc_core::sc_time_stamp() + delay).value());
-  const double there = book(side, write ? len : kCommandBytes, t0);
+  const double there = book(side, write ? len : kCommandBytes, t0, !write);
   wait(sc_time::from_value(uint64_t(there + 0.5)) - sc_core::sc_time_stamp());
   sc_time d = sc_core::SC_ZERO_TIME;
   (side == 0 ? b_out : a_out)->b_transport(trans, d);
   wait(d);
   const double back =
-      book(1 - side, write ? kCommandBytes : len, double(sc_core::sc_time_stamp().value()));
+      book(1 - side, write ? kCommandBytes : len, double(sc_core::sc_time_stamp().value()), write);
   wait(sc_time::from_value(uint64_t(back + 0.5)) - sc_core::sc_time_stamp());
   delay = sc_core::SC_ZERO_TIME;
 }

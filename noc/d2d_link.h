@@ -1,9 +1,10 @@
 // A UCIe-style die-to-die link between gateway endpoints of two chiplets' networks:
 // per direction `lanes` x `gbps_per_lane`, a fixed latency, and data carried in link
 // flits of flit_payload_bytes plus flit_overhead_bytes (header/CRC). Each direction is
-// a FIFO serialiser: a transaction's flits go on the wire after everything booked
-// before them. Side A's target socket takes transactions bound for side B (delivered
-// through b_out), and the other way round; responses return on the reverse direction.
+// a FIFO serialiser: a transaction's data flits go on the wire after everything booked
+// before them (commands and completions are interleaved, see book()). Side A's target socket takes
+// transactions bound for side B (delivered through b_out), and the other way round; responses
+// return on the reverse direction.
 #pragma once
 
 #include <cstdint>
@@ -30,8 +31,10 @@ class D2dLink : public sc_core::sc_module {
   uint64_t flits_for(uint64_t bytes) const;
   double wire_ps(uint64_t bytes) const;
   // Books a message on direction dir (0: A->B, 1: B->A) no earlier than t_ps; returns
-  // the time its last bit arrived on the far side.
-  double book(int dir, uint64_t bytes, double t_ps);
+  // the time its last bit arrived on the far side. A control message (a read request,
+  // a write completion) is interleaved with data at flit granularity, so it does not
+  // wait for the messages booked ahead of it: its wire time is counted, not booked.
+  double book(int dir, uint64_t bytes, double t_ps, bool control = false);
   // Bytes a read request or a write response carries (a command / completion).
   static constexpr uint32_t kCommandBytes = 8;
   // Writes per-direction utilisation over the elapsed time.

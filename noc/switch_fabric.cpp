@@ -90,6 +90,15 @@ double FabricCore::send(uint32_t src, uint32_t dst, uint64_t bytes, double t) {
   return done;
 }
 
+double FabricCore::control(uint32_t src, uint32_t dst, uint64_t bytes, double t) {
+  if (src >= ports_ || dst >= ports_) throw sim::SimulationError("fabric: port out of range");
+  *port_bytes_in_[src] += bytes;
+  *port_bytes_out_[dst] += bytes;
+  if (energy_bit_) energy_bit_->charge(bytes * 8);
+  const double ser = double(bytes) / plane_bytes_per_ps_;
+  return t + ser + link_ps_ + switch_ps_ + ser + link_ps_;
+}
+
 double FabricCore::ring_all_reduce(uint32_t p, uint64_t n, double t) {
   if (p < 2 || p > ports_) throw sim::UserError("fabric: all-reduce needs 2..ports ranks");
   const uint64_t part = (n + p - 1) / p;  // each step moves one n/p segment
@@ -187,17 +196,20 @@ void SwitchFabric::b_transport(int port, tlm::tlm_generic_payload& trans, sc_cor
   const bool write = trans.is_write();
   const uint64_t len = trans.get_data_length();
   const double t0 = double((sc_core::sc_time_stamp() + delay).value());
-  // Request: header, plus the data of a write.
-  const double at_dst = core_.send(uint32_t(port), dst, kHeaderBytes + (write ? len : 0), t0);
+  // Request: header, plus the data of a write (a read request is a control message).
+  const double at_dst = write ? core_.send(uint32_t(port), dst, kHeaderBytes + len, t0)
+                              : core_.control(uint32_t(port), dst, kHeaderBytes, t0);
   sc_core::sc_time d =
       sc_core::sc_time::from_value(uint64_t(at_dst + 0.5)) - sc_core::sc_time_stamp();
   wait(d);
   sc_core::sc_time td = sc_core::SC_ZERO_TIME;
   (*out[dst])->b_transport(trans, td);
   wait(td);
-  // Response: header, plus the data of a read.
-  const double back = core_.send(dst, uint32_t(port), kHeaderBytes + (write ? 0 : len),
-                                 double(sc_core::sc_time_stamp().value()));
+  // Response: header, plus the data of a read (a write's acknowledgement is a control
+  // message).
+  const double now = double(sc_core::sc_time_stamp().value());
+  const double back = write ? core_.control(dst, uint32_t(port), kHeaderBytes, now)
+                            : core_.send(dst, uint32_t(port), kHeaderBytes + len, now);
   wait(sc_core::sc_time::from_value(uint64_t(back + 0.5)) - sc_core::sc_time_stamp());
   delay = sc_core::SC_ZERO_TIME;
 }

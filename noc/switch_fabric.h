@@ -39,6 +39,12 @@ class FabricCore {
   // Moves `bytes` from port src to port dst, starting no earlier than t_ps; returns the
   // time the last byte reached dst.
   double send(uint32_t src, uint32_t dst, uint64_t bytes, double t_ps);
+  // A control message of `bytes` (a request without data, a write acknowledgement)
+  // from src to dst at t_ps; returns its arrival. Links interleave such messages with
+  // data at flit granularity (their own message class), so they are not queued behind
+  // the chunks booked on the links ahead of them; their bytes are counted, not booked
+  // (a 16-byte header per 4 KiB chunk).
+  double control(uint32_t src, uint32_t dst, uint64_t bytes, double t_ps);
   // All-reduce of n_bytes per rank among ports 0..p-1, all starting at t_ps; returns the
   // finish time (every rank holds the sum).
   // Ring: reduce-scatter then all-gather, 2(p-1) steps of n/p bytes to the next rank,
