@@ -21,10 +21,11 @@ using traces::OpKind;
 namespace {
 
 // Semaphores used by the mapper's synchronisation.
-constexpr uint32_t kSemArrive = 0;  // barrier: tiles arrive at the group leader
-constexpr uint32_t kSemGo = 1;      // barrier: the leader releases the tiles
-constexpr uint32_t kSemRing = 2;    // ring collectives: a chunk has arrived
-constexpr uint32_t kSemSwitch = 3;  // switch collectives: a piece of the result has landed
+constexpr uint32_t kSemArrive = 0;      // barrier: tiles arrive at the group leader
+constexpr uint32_t kSemGo = 1;          // barrier: the leader releases the tiles
+constexpr uint32_t kSemRing = 2;        // ring collectives: a chunk has arrived
+constexpr uint32_t kSemSwitch = 3;      // switch collectives: a piece of the result has landed
+constexpr uint32_t kSemRingCredit = 4;  // ring collectives: the next rank has a free slot
 
 // How a collective is cut into channels: `count` tiles per rank group, each moving a
 // contiguous `slice` of the buffer (a multiple of the DMA burst; the last may be shorter).
@@ -166,7 +167,9 @@ class Lowering {
   uint64_t dma_window() const {
     return uint64_t(spec_.tile.dma.outstanding) * spec_.tile.dma.burst_bytes;
   }
-  Channels channels_for(uint64_t span, uint64_t min_slice, bool in_switch) const;
+  // `ring_reduces`: a ring whose channels add pieces on their vector units.
+  Channels channels_for(uint64_t span, uint64_t min_slice, bool in_switch,
+                        bool ring_reduces = false) const;
   VecOp vec_op_of(OpKind k) const;
   uint64_t output_addr(const Op& op, uint32_t group, uint64_t bytes);
   uint64_t input_addr(const Op& op, uint32_t group, uint64_t bytes);
@@ -643,67 +646,127 @@ void Lowering::lower_collective(const Op& op, uint32_t group) {
                          " cannot use the switch fabric: " + blocker);
   // Channels: tile groups_[r][ch.tile(c)] of every rank r runs its own ring over its
   // slice of the buffer, all channels at once (per-tile semaphores and scratchpad
-  // slots, so channels do not collide). A ring step moves slice/p bytes per channel.
-  const Channels ch = channels_for(bytes, uint64_t(p) * dma_window(), false);
+  // slots, so channels do not collide).
+  //
+  // Each channel's ring is pipelined as NCCL's is. The slice is cut into p chunks; a
+  // piece of chunk q makes T = rs_steps + ag_steps sends around the ring: the first
+  // from the rank's own data, each reduce-scatter step adding the received piece to the
+  // rank's own copy (loaded from HBM) and sending the sum on, each all-gather step
+  // storing the received (final) piece and forwarding it; the last receive is stored.
+  // Pieces go out in rounds of K: all sends of step t of a round, then of step t + 1, so
+  // a send waits for a piece that arrived K sends earlier, not for the one just sent,
+  // and the link stays busy. Receives land in B = 2K scratchpad slots that the sender
+  // may fill only with a credit: the receiver grants B when its scratchpad is free, and
+  // one more per slot it has finished with (K receives later, so a slow HBM store does
+  // not hold up the receiver's semaphore unit).
+  const Channels ch = channels_for(bytes, uint64_t(p) * dma_window(), false, rs_steps > 0);
+  const uint32_t eb = uint32_t(traces::dtype_bytes(op.dtype));
   std::vector<uint64_t> buf(p);
   for (uint32_t r = 0; r < p; ++r) buf[r] = output_addr(op, r, bytes);
-  uint64_t chunk_max = 0;
+  const uint32_t T = rs_steps + ag_steps;  // sends per piece
+  constexpr uint64_t K = 4, B = 2 * K;     // pieces per round, receive (and load) slots
+  auto reduces = [&](uint32_t t) { return t >= 1 && t <= rs_steps; };  // t = T: last receive
+  auto stores = [&](uint32_t t) { return t == T || (ag_steps > 0 && t >= std::max(rs_steps, 1u)); };
+  uint64_t chunk_max = 0, piece_max = 0;
   for (uint32_t c = 0; c < ch.count; ++c) {
     const uint64_t base = c * ch.slice, len_c = std::min(ch.slice, bytes - base);
     const uint64_t chunk = ceil_div(len_c, p);
     chunk_max = std::max(chunk_max, chunk);
-    // Pieces small enough for two receive buffers plus the local chunk in the scratchpad.
-    const uint64_t piece = std::max<uint64_t>(64, std::min<uint64_t>(chunk, spm_bytes_ / 4));
-    std::vector<uint32_t> tile(p);
-    for (uint32_t r = 0; r < p; ++r) tile[r] = groups_[r][ch.tile(c)];
-    std::vector<int64_t> last(p, -1);
-    for (uint32_t r = 0; r < p; ++r) last[r] = tiles_[tile[r]].gate;
-    uint32_t step_id = 0;
-    auto run_step = [&](bool reduce) {
-      for (uint64_t off = 0; off < chunk; off += piece, ++step_id) {
-        const uint64_t len = std::min(piece, chunk - off);
-        const uint64_t slot = (step_id % 2) * 2 * piece;
-        // Every rank sends its piece to the next rank's scratchpad, then waits for the
-        // piece from the previous rank (and adds it to its own chunk when reducing).
-        std::vector<int64_t> sent(p);
-        for (uint32_t r = 0; r < p; ++r) {
-          TileState& t = tiles_[tile[r]];
-          const uint32_t next = tile[(r + 1) % p];
-          const int64_t ld = add(t, dma(CmdKind::kDmaLoad, buf[r] + base + off, slot, len, 1, 0),
-                                 {last[r], t.fence});
-          Command s = dma(CmdKind::kSend, map_.tile_base(next) + slot + piece, slot, len, 1, 0);
-          s.sync = {next, kSemRing, 1};
-          sent[r] = add(t, s, {ld});
-          plan_->link_bytes += len;
-        }
-        for (uint32_t r = 0; r < p; ++r) {
-          TileState& t = tiles_[tile[r]];
-          int64_t done = add(t, sync(CmdKind::kWait, t.id, kSemRing, 1), {sent[r]});
-          if (reduce) {
-            Command v;
-            v.kind = CmdKind::kVector;
-            v.vec.op = VecOp::kAdd;
-            v.vec.elements = len / 2;
-            v.vec.inputs = 2;
-            v.vec.elem_bytes = 2;
-            v.vec.src_addr = slot;
-            done = add(t, v, {done});
+    // B receive and B load slots in the scratchpad.
+    const uint64_t piece =
+        std::max<uint64_t>(64, std::min<uint64_t>(chunk, spm_bytes_ / (2 * B) / 64 * 64));
+    piece_max = std::max(piece_max, piece);
+    const uint64_t pieces = ceil_div(chunk, piece);
+    const uint64_t sends = pieces * T;  // per rank, and receives as many
+    auto recv_slot = [&](uint64_t j) { return (j % B) * piece; };
+    auto load_slot = [&](uint64_t j) { return (B + j % B) * piece; };
+    for (uint32_t r = 0; r < p; ++r) {
+      TileState& t = tiles_[groups_[r][ch.tile(c)]];
+      const uint32_t next = groups_[(r + 1) % p][ch.tile(c)];
+      const uint32_t prev = groups_[(r + p - 1) % p][ch.tile(c)];
+      const std::vector<int64_t> start = {t.gate, t.fence};
+      // Chunk of send t (and of the piece received for it): rank r starts with its own.
+      auto addr = [&](uint32_t step, uint64_t off) {
+        return buf[r] + base + ((r + p * T - step) % p) * chunk + off;
+      };
+      add(t, sync(CmdKind::kSignal, prev, kSemRingCredit, uint32_t(std::min<uint64_t>(B, sends))),
+          start);
+      std::vector<std::vector<int64_t>> load_users(B), recv_users(B);
+      uint64_t nsend = 0, nrecv = 0, nload = 0;
+      // Credit for receive slot j once its users are done (not for the last B receives:
+      // the sender has no send left that needs them).
+      auto credit = [&](uint64_t j) {
+        if (j + B >= sends) return;
+        add(t, sync(CmdKind::kSignal, prev, kSemRingCredit, 1), recv_users[j % B]);
+      };
+      for (uint64_t g = 0; g < pieces; g += K) {
+        const uint64_t kn = std::min<uint64_t>(K, pieces - g);
+        for (uint32_t step = 0; step <= T; ++step)
+          for (uint64_t k = 0; k < kn; ++k) {
+            const uint64_t off = (g + k) * piece, len = std::min(piece, chunk - off);
+            int64_t data = -1;  // the command that makes this step's piece ready
+            uint64_t at = 0;    // and where it is
+            if (step > 0) {
+              const uint64_t j = nrecv++;
+              data = add(t, sync(CmdKind::kWait, t.id, kSemRing, 1), {});
+              at = recv_slot(j);
+              recv_users[j % B] = {data};
+              if (j >= K) credit(j - K);
+            }
+            if (step == 0 || reduces(step)) {
+              const uint64_t li = nload++;
+              const uint64_t ls = load_slot(li);
+              std::vector<int64_t> deps = load_users[li % B];
+              deps.insert(deps.end(), start.begin(), start.end());
+              const int64_t ld =
+                  add(t, dma(CmdKind::kDmaLoad, addr(step, off), ls, len, 1, 0), deps);
+              load_users[li % B] = {ld};
+              if (step == 0) {
+                data = ld;
+              } else {
+                Command v;
+                v.kind = CmdKind::kVector;
+                v.vec.op = VecOp::kAdd;
+                v.vec.elements = std::max<uint64_t>(1, len / eb);
+                v.vec.inputs = 2;
+                v.vec.elem_bytes = eb;
+                v.vec.src_addr = at;
+                v.vec.dst_addr = ls;
+                data = add(t, v, {data, ld});
+                recv_users[(nrecv - 1) % B].push_back(data);
+                load_users[li % B].push_back(data);
+              }
+              at = ls;
+            }
+            auto& users = step > 0 && !reduces(step) ? recv_users[(nrecv - 1) % B]
+                                                     : load_users[(nload - 1) % B];
+            if (stores(step)) {
+              users.push_back(
+                  add(t, dma(CmdKind::kDmaStore, addr(step, off), at, len, 1, 0), {data}));
+            }
+            if (step < T) {
+              const int64_t wc = add(t, sync(CmdKind::kWait, t.id, kSemRingCredit, 1), {});
+              Command snd =
+                  dma(CmdKind::kSend, map_.tile_base(next) + recv_slot(nsend++), at, len, 1, 0);
+              snd.sync = {next, kSemRing, 1};
+              users.push_back(add(t, snd, {data, wc}));
+              plan_->link_bytes += len;
+            }
           }
-          last[r] = add(t, dma(CmdKind::kDmaStore, buf[r] + base + off, slot, len, 1, 0), {done});
-        }
       }
-    };
-    for (uint32_t s = 0; s < rs_steps; ++s) run_step(true);
-    for (uint32_t s = 0; s < ag_steps; ++s) run_step(false);
+      for (uint64_t j = nrecv > K ? nrecv - K : 0; j < nrecv; ++j) credit(j);
+    }
   }
   plan_->strategy = "ring over " + std::to_string(p) + " rank groups x " +
                     std::to_string(ch.count) + (ch.count == 1 ? " channel" : " channels") + " (" +
                     ch.why + "), " + std::to_string(rs_steps + ag_steps) + " steps of " +
-                    std::to_string(chunk_max) + " bytes" + (ch.count == 1 ? "" : " per channel");
+                    std::to_string(chunk_max) + " bytes" + (ch.count == 1 ? "" : " per channel") +
+                    " in pipelined pieces of " + std::to_string(piece_max) + " bytes";
   if (spec_.system.packages > 1) plan_->strategy += " (not the switch: " + blocker + ")";
 }
 
-Channels Lowering::channels_for(uint64_t span, uint64_t min_slice, bool in_switch) const {
+Channels Lowering::channels_for(uint64_t span, uint64_t min_slice, bool in_switch,
+                                bool ring_reduces) const {
   // `span` bytes are cut into channels. Auto: enough channels that their DMA windows
   // cover the bandwidth of the way out of a rank group times its round trip, no more
   // than the group's tiles, and no more than leave each channel `min_slice` bytes (a
@@ -733,13 +796,34 @@ Channels Lowering::channels_for(uint64_t span, uint64_t min_slice, bool in_switc
       rtt_ns += in_switch ? 2.0 * f.link_latency_ns
                           : 2.0 * (2.0 * f.link_latency_ns + f.switch_latency_ns);
     }
-    const uint64_t need =
+    // A ring channel moves each piece through its tile: in, out, and (reducing) through
+    // the vector unit, so one channel carries at most half a NoC link, or what its vector
+    // unit adds (lanes / 2 inputs elements a cycle). Between chiplets of a package the
+    // ring's link is also capped by the die-to-die link.
+    double per_channel = 0;  // GB/s one ring channel carries (0: not a ring)
+    if (!in_switch) {
+      if (spec_.system.packages == 1 && spec_.package.chiplets > 1) {
+        const auto& d = spec_.package.d2d;
+        gbytes_per_s = std::min(gbytes_per_s, double(d.lanes) * d.gbps_per_lane / 8.0);
+      }
+      per_channel = double(c.noc.flit_bytes) * double(c.noc_clock_mhz) / 2000.0;
+      if (ring_reduces)
+        per_channel = std::min(per_channel, double(spec_.tile.vector.lanes) / 2.0 * 2.0 *
+                                                double(spec_.tile.clock_mhz) / 1000.0);
+    }
+    const uint64_t by_window =
         std::max<uint64_t>(1, uint64_t(std::ceil(gbytes_per_s * rtt_ns / double(dma_window()))));
+    const uint64_t by_rate =
+        per_channel > 0 ? uint64_t(std::ceil(gbytes_per_s / per_channel)) : uint64_t(1);
+    const uint64_t need = std::max(by_window, by_rate);
     const uint64_t by_size = std::max<uint64_t>(1, span / std::max<uint64_t>(1, min_slice));
     ch.count = uint32_t(std::min<uint64_t>({ch.group_tiles, need, by_size}));
     std::ostringstream why;
-    why << "auto: " << need << " DMA windows of " << dma_window() << " bytes cover "
+    why << "auto: " << by_window << " DMA windows of " << dma_window() << " bytes cover "
         << std::lround(gbytes_per_s) << " GB/s x " << std::lround(rtt_ns) << " ns";
+    if (per_channel > 0)
+      why << ", " << by_rate << " ring channels of " << std::lround(per_channel)
+          << " GB/s carry it";
     if (ch.count == by_size && by_size < need) why << ", capped by the size";
     if (ch.count == ch.group_tiles && ch.group_tiles < need) why << ", capped by the group's tiles";
     ch.why = why.str();
