@@ -772,13 +772,15 @@ Channels Lowering::channels_for(uint64_t span, uint64_t min_slice, bool in_switc
   // than the group's tiles, and no more than leave each channel `min_slice` bytes (a
   // slice smaller than one DMA window, per ring step for the ring, finishes in one round
   // trip anyway, so splitting it further only adds per-channel overhead). The way out is
-  // the fabric port, reached through one node of the package's first chiplet, so it is
-  // also capped by one NoC link (flit x NoC clock); on one package, one NoC link. The
-  // round trip is the fabric's plus the NoC across the chiplet and back at about two
-  // cycles a hop; in the fabric, a ring send goes link, switch, link to the other
-  // package and back, a switch contribution is acknowledged by the reduction unit (one
-  // link each way). Measured on a 4-package, 16-tile machine at 32 GB/s per port: more
-  // channels than this covers do not help, and twice as many cost ~15 % (NoC and HBM
+  // the fabric port, also capped by one NoC link (flit x NoC clock); on one package, one
+  // NoC link. (With several system.fabric.attach_nodes the NoC would allow more, but
+  // every request waiting on the fabric holds a NoC server thread, and on gpu-like the
+  // channels that would cover the port exceed the process's memory maps; so the cap
+  // stays one NoC link.) The round trip is the fabric's plus the NoC across the chiplet
+  // and back at about two cycles a hop; in the fabric, a ring send goes link, switch,
+  // link to the other package and back, a switch contribution is acknowledged by the
+  // reduction unit (one link each way). Measured on a 4-package, 16-tile machine at 32 GB/s per
+  // port: more channels than this covers do not help, and twice as many cost ~15 % (NoC and HBM
   // contention), so the estimate is not padded.
   Channels ch;
   ch.group_tiles = uint32_t(groups_[0].size());

@@ -146,6 +146,7 @@ struct FabricConfig {
   bool in_network_reduction = true;
   uint32_t reduction_buffer_kib = 1024;
   double pj_per_bit = 2.0;
+  uint32_t attach_nodes = 1;
   template <class V>
   void visit(V& v) {
     v.field("port_gbytes_per_s", port_gbytes_per_s, "GB/s",
@@ -169,6 +170,11 @@ struct FabricConfig {
             sim::Range{1, 1 << 20});
     v.field("pj_per_bit", pj_per_bit, "pJ/bit", "energy per bit through port links and switch",
             sim::Range{0, 1e3});
+    v.field("attach_nodes", attach_nodes, "nodes",
+            "NoC nodes of a package's first chiplet that reach its fabric port (spread along "
+            "its south and north edges); addresses alternate between them every 4 KiB. The "
+            "port's bandwidth stays port_gbytes_per_s",
+            sim::Range{1, 4096});
   }
 };
 

@@ -172,6 +172,9 @@ SwitchFabric::SwitchFabric(sc_core::sc_module_name name, const FabricConfig& cfg
                            Decoder decode, const sim::StatsScope& stats, sim::EnergyLedger* energy)
     : sc_module(name), core_(cfg, ports, stats, energy), decode_(std::move(decode)) {
   buffer_bytes_ = uint64_t(cfg.reduction_buffer_kib) * 1024;
+  window_bytes_ = uint64_t(cfg.output_queue_chunks) * cfg.chunk_bytes;
+  waiting_.resize(ports);
+  in_flight_.assign(ports, 0);
   buffer_peak_ = &stats.scalar("reduction_buffer_peak_bytes", "bytes",
                                "most bytes of partial sums held in the switch at once");
   for (uint32_t p = 0; p < ports; ++p) {
@@ -260,18 +263,30 @@ void SwitchFabric::contribution(uint32_t port, const ReduceExtension& ext,
 }
 
 void SwitchFabric::dispatch(Delivery d) {
-  jobs_.push_back(std::move(d));
-  if (!idle_.empty()) {
-    sc_core::sc_event* ev = idle_.back();
-    idle_.pop_back();
-    ev->notify(sc_core::SC_ZERO_TIME);
-    return;
+  const uint32_t port = d.port;
+  waiting_[port].push_back(std::move(d));
+  start_deliveries(port);
+}
+
+void SwitchFabric::start_deliveries(uint32_t port) {
+  std::deque<Delivery>& q = waiting_[port];
+  while (!q.empty() &&
+         (in_flight_[port] == 0 || in_flight_[port] + q.front().bytes <= window_bytes_)) {
+    in_flight_[port] += q.front().bytes;
+    jobs_.push_back(std::move(q.front()));
+    q.pop_front();
+    if (!idle_.empty()) {
+      sc_core::sc_event* ev = idle_.back();
+      idle_.pop_back();
+      ev->notify(sc_core::SC_ZERO_TIME);
+      continue;
+    }
+    sim::take_thread(std::string(name()) + " multicast");
+    sc_core::sc_event* ev = &worker_ev_.emplace_back();
+    sc_core::sc_spawn_options opt;
+    sc_core::sc_spawn([this, ev] { worker_thread(ev); }, sc_core::sc_gen_unique_name("deliver"),
+                      &opt);
   }
-  sim::take_thread(std::string(name()) + " multicast");
-  sc_core::sc_event* ev = &worker_ev_.emplace_back();
-  sc_core::sc_spawn_options opt;
-  sc_core::sc_spawn([this, ev] { worker_thread(ev); }, sc_core::sc_gen_unique_name("deliver"),
-                    &opt);
 }
 
 void SwitchFabric::worker_thread(sc_core::sc_event* ev) {
@@ -308,6 +323,8 @@ void SwitchFabric::deliver(Delivery& d, tlm::tlm_generic_payload& p, std::vector
   if (p.is_response_error())
     throw sim::SimulationError("fabric: multicast write to address " + std::to_string(d.addr) +
                                " failed: " + p.get_response_string());
+  in_flight_[d.port] -= d.bytes;
+  start_deliveries(d.port);
   if (d.signal) return;
   // The member's whole piece has landed: signal its semaphore (after the data).
   const auto key = std::make_pair(d.group->id, d.member);

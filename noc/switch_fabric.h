@@ -139,6 +139,8 @@ class SwitchFabric : public sc_core::sc_module {
     bool signal;  // a 4-byte semaphore add instead of result data
   };
   void dispatch(Delivery d);
+  // Hands port's queued copies to workers while its window has room.
+  void start_deliveries(uint32_t port);
   void worker_thread(sc_core::sc_event* ev);
   void deliver(Delivery& d, tlm::tlm_generic_payload& p, std::vector<uint8_t>& buf);
 
@@ -154,6 +156,16 @@ class SwitchFabric : public sc_core::sc_module {
   sc_core::sc_event buffer_freed_;
   // Bytes of each (group id, member) landed so far; signalled when complete.
   std::map<std::pair<uint64_t, uint32_t>, uint64_t> landed_;
+  // Copies waiting for room in their port's delivery window, and the bytes of each
+  // port's copies handed to the package but not yet acknowledged by it. The window is
+  // one plane's output queue (output_queue_chunks x chunk_bytes): the link into the
+  // package is credit-controlled, so a package that takes its copies slower than the
+  // switch sends them leaves them queued in the switch instead of taking ever more
+  // writes at once. (Without the bound, on gpu-like with several attach nodes, the
+  // writes in flight, one worker thread each, ran the process out of memory maps.)
+  std::vector<std::deque<Delivery>> waiting_;
+  std::vector<uint64_t> in_flight_;
+  uint64_t window_bytes_ = 0;
   // Delivery workers: started on demand, each sleeping on its own event when idle.
   std::deque<Delivery> jobs_;
   std::deque<sc_core::sc_event> worker_ev_;

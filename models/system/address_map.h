@@ -24,6 +24,19 @@ struct Place {
   uint32_t x = 0, y = 0;
 };
 
+// Skewed interleave of address units over n ports: unit u goes to port
+// (u + u/n + u/n^2 + ...) mod n. Plain u mod n sent every request larger than the
+// unit (a 512-byte burst over 256-byte units starts on an even unit) to the even ports
+// only, leaving half of them idle; the skew keeps consecutive units on consecutive
+// ports and spreads aligned requests of any power-of-two multiple of the unit over all
+// ports.
+inline uint32_t skewed_port(uint64_t unit, uint64_t n) {
+  if (n <= 1) return 0;
+  uint64_t sum = 0;
+  for (uint64_t u = unit; u > 0; u /= n) sum += u;
+  return uint32_t(sum % n);
+}
+
 struct Target {
   enum Kind { kNone, kHbm, kTile } kind = kNone;
   uint32_t index = 0;   // global stack or tile index
@@ -48,20 +61,10 @@ class AddressMap {
   const Place& stack_place(uint32_t s) const { return stacks_[s]; }
   // NoC nodes stack s is reached through, and the one an address goes to.
   const std::vector<uint32_t>& stack_ports(uint32_t s) const { return stack_ports_[s]; }
-  // Skewed interleave: unit u goes to port (u + u/n + u/n^2 + ...) mod n. Plain
-  // u mod n sent every request larger than the interleave unit (a 512-byte burst
-  // over 256-byte units starts on an even unit) to the even ports only, leaving half
-  // of them idle; the skew keeps consecutive units on consecutive ports and spreads
-  // aligned requests of any power-of-two multiple of the unit over all ports.
+  // Addresses alternate between the ports every hbm_port_interleave_bytes (skewed).
   uint32_t stack_node(uint32_t s, uint64_t addr) const {
     const auto& p = stack_ports_[s];
-    const uint64_t n = p.size();
-    uint64_t sum = 0;
-    for (uint64_t u = addr / port_interleave_; u > 0; u /= n) {
-      sum += u;
-      if (n == 1) break;
-    }
-    return p[sum % n];
+    return p[skewed_port(addr / port_interleave_, p.size())];
   }
   // Global tile id of the tile at (chiplet_gid, local index).
   uint32_t tile_id(uint32_t chiplet_gid, uint32_t local) const {

@@ -14,6 +14,14 @@ namespace tessera::system {
 
 namespace {
 constexpr uint32_t kToFabric = ~0u - 1;
+// A package's addresses alternate between its fabric attach nodes every this many bytes
+// (skewed, as HBM ports), both ways: toward the fabric (the NoC's node_of sees only the
+// address, so "nearest to the source" is not available there) and from it (a
+// multicast's copies all target one buffer, often in one HBM stack: "nearest to the
+// target" would send them all through one attach node again). 4 KiB: a DMA window of
+// bursts to consecutive addresses still spreads over several nodes, and a burst never
+// straddles two.
+constexpr uint64_t kFabricInterleaveBytes = 4096;
 
 // SystemC object names may not contain dots; statistics keep the dotted path.
 std::string sc_name(std::string path) {
@@ -44,8 +52,49 @@ struct System::Chiplet {
   };
   std::vector<std::vector<Port>> ports;
   std::vector<uint32_t> gateway_node;  // by neighbour chiplet gid (~0u: not a neighbour)
-  uint32_t fabric_node = ~0u;
+  std::vector<uint32_t> fabric_nodes;  // where the package's fabric port attaches
 };
+
+std::vector<uint32_t> fabric_attach_nodes(uint32_t count, uint32_t tx, uint32_t ty,
+                                          const std::vector<uint32_t>& avoid) {
+  const uint32_t nodes = tx * ty;
+  count = std::min(count, nodes);
+  std::vector<uint32_t> out;
+  std::vector<char> used(nodes, 0);
+  auto bad = [&](uint32_t n) {
+    return used[n] || std::find(avoid.begin(), avoid.end(), n) != avoid.end();
+  };
+  auto take = [&](uint32_t n) {
+    used[n] = 1;
+    out.push_back(n);
+  };
+  // South edge (row ty-1) first, then north (row 0); the south edge takes the odd one.
+  const uint32_t rows = ty > 1 ? 2 : 1;
+  for (uint32_t r = 0; r < rows; ++r) {
+    const uint32_t y = r == 0 ? ty - 1 : 0;
+    const uint32_t want = std::min(tx, count / rows + (r < count % rows ? 1 : 0));
+    for (uint32_t j = 0; j < want; ++j) {
+      // Evenly spaced from the east end: x = tx-1, tx-1-tx/want, ...
+      const uint32_t x = tx - 1 - uint32_t(uint64_t(j) * tx / want);
+      // The nearest free node of the row (east first on a tie).
+      for (uint32_t d = 0; d < tx; ++d) {
+        if (x + d < tx && !bad(y * tx + x + d)) {
+          take(y * tx + x + d);
+          break;
+        }
+        if (d > 0 && x >= d && !bad(y * tx + x - d)) {
+          take(y * tx + x - d);
+          break;
+        }
+      }
+    }
+  }
+  for (uint32_t n = nodes; n-- > 0 && out.size() < count;)
+    if (!bad(n)) take(n);
+  for (uint32_t n = nodes; n-- > 0 && out.size() < count;)
+    if (!used[n]) take(n);
+  return out;
+}
 
 uint32_t System::next_chiplet(uint32_t from, uint32_t to) const {
   const uint32_t n = spec_.package.chiplets;
@@ -142,13 +191,24 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
     c->local = g % n;
     c->gateway_node.assign(nchip, ~0u);
     c->ports.resize(nodes);
-    if (spec.system.packages > 1 && c->local == 0) c->fabric_node = nodes - 1;
     chiplets_[g] = std::move(c);
   }
   for (const auto& [a, b] : pairs) {
     chiplets_[a]->gateway_node[b] = candidates[links_at[a]++ % 4];
     chiplets_[b]->gateway_node[a] = candidates[links_at[b]++ % 4];
   }
+  // The fabric port of a package is reached from several nodes of its first chiplet
+  // (system.fabric.attach_nodes), as a GPU reaches its NVLink ports from many points
+  // of its on-chip network: one node's links (one flit per cycle each way) would cap
+  // the port far below its bandwidth.
+  if (spec.system.packages > 1)
+    for (uint32_t g = 0; g < nchip; g += n) {
+      Chiplet& c = *chiplets_[g];
+      std::vector<uint32_t> gateways;
+      for (uint32_t node : c.gateway_node)
+        if (node != ~0u) gateways.push_back(node);
+      c.fabric_nodes = fabric_attach_nodes(spec.system.fabric.attach_nodes, tx, ty, gateways);
+    }
 
   for (uint32_t g = 0; g < nchip; ++g) {
     Chiplet& c = *chiplets_[g];
@@ -163,7 +223,8 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
         return t.kind == Target::kHbm ? map_.stack_node(t.index, addr)
                                       : map_.tile_place(t.index).node;
       const uint32_t next = next_chiplet(g, owner);
-      if (next == kToFabric) return me.fabric_node;
+      if (next == kToFabric)
+        return me.fabric_nodes[skewed_port(addr / kFabricInterleaveBytes, me.fabric_nodes.size())];
       return me.gateway_node[next];
     };
     c.noc = std::make_unique<noc::Network>(
@@ -187,7 +248,8 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
       }
       for (uint32_t nb = 0; nb < nchip; ++nb)
         if (c.gateway_node[nb] == node) ports.push_back({Chiplet::Port::kLink, nb});
-      if (c.fabric_node == node) ports.push_back({Chiplet::Port::kFabric, 0});
+      if (std::find(c.fabric_nodes.begin(), c.fabric_nodes.end(), node) != c.fabric_nodes.end())
+        ports.push_back({Chiplet::Port::kFabric, 0});
       auto route = [this, g, node](uint64_t addr) -> int {
         const Chiplet& me = *chiplets_[g];
         const auto& ps = me.ports[node];
@@ -255,11 +317,24 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
                                             package_of, sim::StatsScope(stats, "fabric"), &energy);
     for (uint32_t p = 0; p < spec.system.packages; ++p) {
       Chiplet& c = *chiplets_[p * n];
-      const uint32_t node = c.fabric_node;
-      const auto& ports = c.ports[node];
-      for (size_t i = 0; i < ports.size(); ++i)
-        if (ports[i].kind == Chiplet::Port::kFabric) c.demux[node]->out[i]->bind(*fabric_->in[p]);
-      fabric_->out[p]->bind(c.mux[node]->in);
+      const std::string pn = "pkg" + std::to_string(p);
+      // Every attach node's demux feeds the one port through a mux...
+      fabric_mux_.push_back(std::make_unique<TlmMux>((pn + "_fabric_mux").c_str()));
+      fabric_mux_.back()->out.bind(*fabric_->in[p]);
+      for (uint32_t node : c.fabric_nodes) {
+        const auto& ports = c.ports[node];
+        for (size_t i = 0; i < ports.size(); ++i)
+          if (ports[i].kind == Chiplet::Port::kFabric)
+            c.demux[node]->out[i]->bind(fabric_mux_.back()->in);
+      }
+      // ...and what the fabric delivers enters at the attach node of its address.
+      const size_t k = c.fabric_nodes.size();
+      fabric_demux_.push_back(std::make_unique<TlmDemux>(
+          (pn + "_fabric_demux").c_str(), k,
+          [k](uint64_t addr) { return int(skewed_port(addr / kFabricInterleaveBytes, k)); }));
+      fabric_->out[p]->bind(fabric_demux_.back()->in);
+      for (size_t i = 0; i < k; ++i)
+        fabric_demux_.back()->out[i]->bind(c.mux[c.fabric_nodes[i]]->in);
     }
   }
   SC_HAS_PROCESS(System);
@@ -267,6 +342,10 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
 }
 
 System::~System() = default;
+
+const std::vector<uint32_t>& System::fabric_nodes(uint32_t package) const {
+  return chiplets_.at(package * spec_.package.chiplets)->fabric_nodes;
+}
 
 void System::load(const std::vector<tile::Program>& programs) {
   if (programs.size() != tiles_.size())

@@ -40,6 +40,15 @@ struct SystemOptions {
   uint64_t watchdog_us = 10000;
 };
 
+// The NoC nodes of a tiles_x x tiles_y chiplet where a package reaches its fabric port,
+// `count` of them: spread evenly along the south edge (from the south-east corner, the
+// one node of count 1) and the north edge, as NVLink ports sit along a GPU die's edges
+// away from its HBM sides; a node in `avoid` (die-to-die gateways) moves to the nearest
+// free node of its edge. More than the two edges hold fill the remaining nodes, highest
+// index first, gateways last.
+std::vector<uint32_t> fabric_attach_nodes(uint32_t count, uint32_t tiles_x, uint32_t tiles_y,
+                                          const std::vector<uint32_t>& avoid);
+
 class System : public sc_core::sc_module, public tile::TileDirectory {
  public:
   System(sc_core::sc_module_name name, const SystemSpec& spec, const AddressMap& map,
@@ -64,6 +73,8 @@ class System : public sc_core::sc_module, public tile::TileDirectory {
   // The chiplet one hop from `from` on the way to `to` (same package), or the next
   // step toward another package (chiplet 0 of the package, then the fabric).
   uint32_t next_chiplet(uint32_t from, uint32_t to) const;
+  // The NoC nodes (of the package's first chiplet) where `package` reaches the fabric.
+  const std::vector<uint32_t>& fabric_nodes(uint32_t package) const;
 
  private:
   struct Chiplet;
@@ -81,6 +92,10 @@ class System : public sc_core::sc_module, public tile::TileDirectory {
   std::vector<std::unique_ptr<TlmMux>> stack_mux_;
   std::vector<std::unique_ptr<noc::D2dLink>> links_;
   std::unique_ptr<noc::SwitchFabric> fabric_;
+  // Per package: the mux joining its attach nodes at its fabric port, and the demux
+  // handing what the fabric delivers to one of them.
+  std::vector<std::unique_ptr<TlmMux>> fabric_mux_;
+  std::vector<std::unique_ptr<TlmDemux>> fabric_demux_;
   uint64_t end_ps_ = 0;
   bool done_ = false;
   std::string failure_;

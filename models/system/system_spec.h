@@ -125,6 +125,9 @@ struct SystemSpec {
     v.section("package", package, "package of chiplets");
     v.section("system", system, "packages and the fabric between them");
     v.section("cost", cost, "cost model");
+    v.check(system.fabric.attach_nodes <= tiles_per_chiplet(), "system.fabric.attach_nodes",
+            "more fabric attach nodes than NoC nodes of a chiplet (" +
+                std::to_string(tiles_per_chiplet()) + ")");
   }
 
   uint32_t tiles_per_chiplet() const { return chiplet.tiles_x * chiplet.tiles_y; }

@@ -337,3 +337,41 @@ TEST_CASE("in-package ring all-reduce: pipelined over channels, bounded by the d
   // 390 us (8 x the bound); pipelined over 4 channels it is 162 us.
   CHECK(sim_ps <= 4.0 * wire_ps);
 }
+
+// --- fabric attach nodes -------------------------------------------------------------
+// A package whose NoC links are slow next to its fabric port (16-byte flits at 1 GHz,
+// 16 GB/s a link, against a 64 GB/s port): through one attach node every contribution
+// and every multicast copy crosses that node's one injection and one ejection link.
+// Measured (1 MiB switch all-reduce, 4 packages of 4x4 tiles, 16 channels): one attach
+// node 114.8 us (9.1 GB/s a port), four 72.7 us. N/B + alpha is 18 us: the rest is the
+// same slow NoC elsewhere (the one HBM stack holding each rank's buffer, 4 ports of
+// 16 GB/s, takes its loads and all the copies).
+TEST_CASE("fabric attach nodes: several NoC nodes reach the port, lifting the one-node cap",
+          "[unit]") {
+  const uint64_t n = uint64_t(1) << 20;
+  auto go = [&](uint32_t attach) {
+    return run("attach" + std::to_string(attach), "allreduce", 4, n, "switch",
+               "--set chiplet.tiles_x=4 --set chiplet.tiles_y=4 --set chiplet.noc.flit_bytes=16"
+               " --set system.fabric.port_gbytes_per_s=64 --set system.fabric.link_latency_ns=200"
+               " --set system.fabric.switch_latency_ns=100 --set tile.dma.burst_bytes=256"
+               " --set tile.dma.outstanding=8 --collective-channels 16"
+               " --set system.fabric.attach_nodes=" +
+                   std::to_string(attach));
+  };
+  const Run one = go(1), four = go(4);
+  INFO("one attach node " << one.sim_ps << " ps, four " << four.sim_ps << " ps");
+  CHECK(one.sim_ps > 1.4 * four.sim_ps);
+  // The same collective either way: the switch summed the same bursts.
+  CHECK(stat(four, "fabric.reduce_contributions") == stat(one, "fabric.reduce_contributions"));
+  CHECK(stat(four, "fabric.multicast_bytes") == stat(one, "fabric.multicast_bytes"));
+  // The port's bytes are the same; only the NoC nodes they cross differ.
+  CHECK(stat(four, "fabric.port0.bytes_in") == stat(one, "fabric.port0.bytes_in"));
+}
+
+TEST_CASE("fabric attach nodes: more than a chiplet's NoC nodes is exit 2, one line", "[unit]") {
+  std::string log;
+  CHECK(run_args("bad_attach", "--set system.fabric.attach_nodes=5", log) == 2);
+  CHECK(log.find("system.fabric.attach_nodes") != std::string::npos);
+  CHECK(log.find("more fabric attach nodes than NoC nodes of a chiplet (4)") != std::string::npos);
+  CHECK(std::count(log.begin(), log.end(), '\n') == 1);
+}

@@ -1,6 +1,10 @@
 #include "models/system/address_map.h"
 
+#include <set>
+
 #include <catch2/catch.hpp>
+
+#include "models/system/system.h"
 
 using namespace tessera::system;
 
@@ -30,4 +34,21 @@ TEST_CASE("address map: stacks then tiles, decoded back", "[unit]") {
   REQUIRE(m.hops(0, 1) == 2);
   REQUIRE(m.hops(3, 1) == 0);
   REQUIRE(m.hops(0, 2) >= 1000);  // another chiplet
+}
+
+TEST_CASE("fabric attach nodes: spread along the south and north edges, gateways avoided",
+          "[unit]") {
+  // One node: the south-east corner, where the port always attached.
+  CHECK(fabric_attach_nodes(1, 8, 8, {}) == std::vector<uint32_t>{63});
+  // Eight on an 8x8 chiplet: four on the south edge, four on the north, evenly spaced.
+  CHECK(fabric_attach_nodes(8, 8, 8, {}) == std::vector<uint32_t>{63, 61, 59, 57, 7, 5, 3, 1});
+  // A die-to-die gateway moves an attach node to its nearest free neighbour.
+  CHECK(fabric_attach_nodes(2, 8, 8, {63}) == std::vector<uint32_t>{62, 7});
+  // More than both edges hold: the rest from the highest free node down, distinct.
+  const auto all = fabric_attach_nodes(16, 4, 4, {5});
+  CHECK(all.size() == 16);
+  CHECK(std::set<uint32_t>(all.begin(), all.end()).size() == 16);
+  CHECK(all.back() == 5);
+  // One row: every node is on the edge.
+  CHECK(fabric_attach_nodes(3, 8, 1, {}) == std::vector<uint32_t>{7, 5, 2});
 }
