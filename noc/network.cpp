@@ -41,9 +41,9 @@ Network::Network(sc_core::sc_module_name name, const NocConfig& cfg, uint32_t kx
     initiator.emplace_back(std::make_unique<tlm_utils::simple_initiator_socket_tagged<Network>>(
         ("initiator" + std::to_string(i)).c_str()));
     initiator.back()->register_nb_transport_bw(this, &Network::nb_transport_bw, int(i));
-    // Several server threads per interface, so that a target with parallelism of its
-    // own (an HBM stack with many banks and channels) sees many requests at once;
-    // one thread would serialise them behind each other's latency.
+    // Server threads for blocking targets: several requests may wait on one target at
+    // once (one thread would serialise them behind each other's latency); more start
+    // on demand (dispatch).
     sleeping_.emplace_back();
     awake_.push_back(0);
     for (uint32_t k = 0; k < kServersPerNode; ++k) {

@@ -58,8 +58,11 @@ class Network : public sc_core::sc_module, private PacketSink {
   uint32_t response_flits(const tlm::tlm_generic_payload& t) const;
   // Request packets an interface queues before it withholds END_REQ.
   static constexpr size_t kRequestQueuePackets = 8;
-  // Requests an interface has outstanding at its target at once.
-  static constexpr uint32_t kServersPerNode = 32;
+  // Server threads an interface starts with for blocking targets (more are started
+  // when every one is busy). Few: a thread is a stack and memory maps, a large machine
+  // has thousands of interfaces, and the targets with parallelism of their own (HBM
+  // stacks) are served without threads (approximately-timed).
+  static constexpr uint32_t kServersPerNode = 2;
 
  private:
   struct Txn {
