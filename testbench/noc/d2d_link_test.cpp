@@ -77,3 +77,32 @@ TEST_CASE("d2d write and read times follow lanes, rate, flit overhead and latenc
   // Energy: every wire bit, overhead included: (128 + 2 flits) x 68 B x 8 bits x 0.5 pJ.
   CHECK(led.total_pj() == Approx(130.0 * 68 * 8 * 0.5));
 }
+
+TEST_CASE("d2d completions and read commands are not queued behind the other way's data",
+          "[unit]") {
+  // B writes 64 KiB to A (B->A busy for 1024 flits x 68 B x 7.8125 ps = 544,000 ps) while
+  // A writes 64 bytes to B. A's completion returns B->A: a link interleaves it with the
+  // bulk data at flit granularity, so it takes its own flit (531.25 ps) and the latency,
+  // not the 544 ns of data booked ahead of it. (It used to wait behind all of it.)
+  TESSERA_ONE_ELABORATION();
+  D2dConfig c;
+  c.latency_ns = 2;
+  c.flit_payload_bytes = 64;
+  c.flit_overhead_bytes = 4;
+  sim::StatsRegistry reg;
+  D2dLink link("link", c, sim::StatsScope(reg, "d2d"), nullptr);
+  Sender small("small", 64, true, 1), bulk("bulk", 65536, true, 1);
+  Memory mb("mb"), ma("ma");
+  small.socket.bind(link.a_in);
+  link.b_out.bind(mb.socket);
+  bulk.socket.bind(link.b_in);
+  link.a_out.bind(ma.socket);
+  sc_core::sc_start();
+  REQUIRE(small.done_ps.size() == 1);
+  REQUIRE(bulk.done_ps.size() == 1);
+  // 1 flit A->B + 2 ns, 1 flit B->A + 2 ns.
+  CHECK(std::abs(double(small.done_ps[0]) - 2 * (531.25 + 2000)) <= 2.0);
+  CHECK(double(bulk.done_ps[0]) >= 544000.0 + 2000.0);
+  // Its bytes and flits are still counted on the B->A direction.
+  CHECK(reg.find_counter("d2d.b2a.flits")->value() == 1024 + 1);
+}
