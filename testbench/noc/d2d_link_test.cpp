@@ -45,23 +45,38 @@ struct Sender : sc_core::sc_module {
     }
   }
 };
+// A link of 64 lanes x 16 Gb/s = 1024 Gb/s = 128 B/ns (7.8125 ps per byte), 2 ns, flits
+// of 64 + 4 bytes, with a sender and a memory on each side: `a` sends A->B, `b` B->A.
+struct Rig {
+  D2dConfig c = [] {
+    D2dConfig d;
+    d.latency_ns = 2;
+    d.flit_payload_bytes = 64;
+    d.flit_overhead_bytes = 4;
+    return d;
+  }();
+  sim::StatsRegistry reg;
+  sim::EnergyLedger led;
+  D2dLink link{"link", c, sim::StatsScope(reg, "d2d"), &led};
+  Sender a, b;
+  Memory mb{"mb"}, ma{"ma"};
+  Rig(uint32_t a_bytes, bool a_write, uint32_t b_bytes, bool b_write)
+      : a("a", a_bytes, a_write, 1), b("b", b_bytes, b_write, 1) {
+    a.socket.bind(link.a_in);
+    link.b_out.bind(mb.socket);
+    b.socket.bind(link.b_in);
+    link.a_out.bind(ma.socket);
+  }
+};
 }  // namespace
 
 TEST_CASE("d2d write and read times follow lanes, rate, flit overhead and latency", "[unit]") {
   TESSERA_ONE_ELABORATION();
-  D2dConfig c;  // 64 lanes x 16 Gb/s = 1024 Gb/s = 128 B/ns: 7.8125 ps per byte
-  c.latency_ns = 2;
-  c.flit_payload_bytes = 64;
-  c.flit_overhead_bytes = 4;
-  sim::StatsRegistry reg;
-  sim::EnergyLedger led;
-  D2dLink link("link", c, sim::StatsScope(reg, "d2d"), &led);
-  Sender w("w", 4096, true, 1), r("r", 4096, false, 1);
-  Memory mb("mb"), ma("ma");
-  w.socket.bind(link.a_in);
-  link.b_out.bind(mb.socket);
-  r.socket.bind(link.b_in);
-  link.a_out.bind(ma.socket);
+  Rig rig(4096, true, 4096, false);  // a write from A, a read from B
+  const Sender &w = rig.a, &r = rig.b;
+  const Memory &mb = rig.mb, &ma = rig.ma;
+  sim::StatsRegistry& reg = rig.reg;
+  sim::EnergyLedger& led = rig.led;
   sc_core::sc_start();
   // Write A->B: 4096 B = 64 flits x 68 B = 4352 B x 7.8125 = 34000 ps, + 2000 latency;
   // completion B->A: 1 flit of 68 B = 531.25 ps + 2000. Total 38531.25 ps.
@@ -85,18 +100,9 @@ TEST_CASE("d2d completions and read commands are not queued behind the other way
   // bulk data at flit granularity, so it takes its own flit (531.25 ps) and the latency,
   // not the 544 ns of data booked ahead of it. (It used to wait behind all of it.)
   TESSERA_ONE_ELABORATION();
-  D2dConfig c;
-  c.latency_ns = 2;
-  c.flit_payload_bytes = 64;
-  c.flit_overhead_bytes = 4;
-  sim::StatsRegistry reg;
-  D2dLink link("link", c, sim::StatsScope(reg, "d2d"), nullptr);
-  Sender small("small", 64, true, 1), bulk("bulk", 65536, true, 1);
-  Memory mb("mb"), ma("ma");
-  small.socket.bind(link.a_in);
-  link.b_out.bind(mb.socket);
-  bulk.socket.bind(link.b_in);
-  link.a_out.bind(ma.socket);
+  Rig rig(64, true, 65536, true);
+  const Sender &small = rig.a, &bulk = rig.b;
+  sim::StatsRegistry& reg = rig.reg;
   sc_core::sc_start();
   REQUIRE(small.done_ps.size() == 1);
   REQUIRE(bulk.done_ps.size() == 1);
