@@ -169,7 +169,7 @@ class Lowering {
   }
   // `ring_reduces`: a ring whose channels add pieces on their vector units.
   Channels channels_for(uint64_t span, uint64_t min_slice, bool in_switch,
-                        bool ring_reduces = false) const;
+                        bool ring_reduces = false, uint32_t elem_bytes = 2) const;
   VecOp vec_op_of(OpKind k) const;
   uint64_t output_addr(const Op& op, uint32_t group, uint64_t bytes);
   uint64_t input_addr(const Op& op, uint32_t group, uint64_t bytes);
@@ -659,12 +659,18 @@ void Lowering::lower_collective(const Op& op, uint32_t group) {
   // may fill only with a credit: the receiver grants B when its scratchpad is free, and
   // one more per slot it has finished with (K receives later, so a slow HBM store does
   // not hold up the receiver's semaphore unit).
-  const Channels ch = channels_for(bytes, uint64_t(p) * dma_window(), false, rs_steps > 0);
-  const uint32_t eb = uint32_t(traces::dtype_bytes(op.dtype));
-  std::vector<uint64_t> buf(p);
-  for (uint32_t r = 0; r < p; ++r) buf[r] = output_addr(op, r, bytes);
   const uint32_t T = rs_steps + ag_steps;  // sends per piece
-  constexpr uint64_t K = 4, B = 2 * K;     // pieces per round, receive (and load) slots
+  if (T == 0) {                            // e.g. a barrier given bytes: nothing moves
+    plan_->strategy = "nothing to exchange";
+    return;
+  }
+  const uint32_t eb = uint32_t(traces::dtype_bytes(op.dtype));
+  const Channels ch = channels_for(bytes, uint64_t(p) * dma_window(), false, rs_steps > 0, eb);
+  // Chunks are ceil(slice / p) bytes, so the last may run up to p - 1 bytes past its
+  // slice: the buffers are padded for it.
+  std::vector<uint64_t> buf(p);
+  for (uint32_t r = 0; r < p; ++r) buf[r] = output_addr(op, r, bytes + uint64_t(p) * ch.count);
+  constexpr uint64_t K = 4, B = 2 * K;  // pieces per round, receive (and load) slots
   auto reduces = [&](uint32_t t) { return t >= 1 && t <= rs_steps; };  // t = T: last receive
   auto stores = [&](uint32_t t) { return t == T || (ag_steps > 0 && t >= std::max(rs_steps, 1u)); };
   uint64_t chunk_max = 0, piece_max = 0;
@@ -754,7 +760,12 @@ void Lowering::lower_collective(const Op& op, uint32_t group) {
             }
           }
       }
-      for (uint64_t j = nrecv > K ? nrecv - K : 0; j < nrecv; ++j) credit(j);
+      // The op ends when every slot's last user is done (its stores included), so the
+      // next op's fence covers them.
+      std::vector<int64_t> all;
+      for (const auto& u : recv_users) all.insert(all.end(), u.begin(), u.end());
+      for (const auto& u : load_users) all.insert(all.end(), u.begin(), u.end());
+      add(t, sync(CmdKind::kWait, t.id, kSemRing, 0), all);
     }
   }
   plan_->strategy = "ring over " + std::to_string(p) + " rank groups x " +
@@ -766,7 +777,7 @@ void Lowering::lower_collective(const Op& op, uint32_t group) {
 }
 
 Channels Lowering::channels_for(uint64_t span, uint64_t min_slice, bool in_switch,
-                                bool ring_reduces) const {
+                                bool ring_reduces, uint32_t elem_bytes) const {
   // `span` bytes are cut into channels. Auto: enough channels that their DMA windows
   // cover the bandwidth of the way out of a rank group times its round trip, no more
   // than the group's tiles, and no more than leave each channel `min_slice` bytes (a
@@ -811,7 +822,7 @@ Channels Lowering::channels_for(uint64_t span, uint64_t min_slice, bool in_switc
       }
       per_channel = double(c.noc.flit_bytes) * double(c.noc_clock_mhz) / 2000.0;
       if (ring_reduces)
-        per_channel = std::min(per_channel, double(spec_.tile.vector.lanes) / 2.0 * 2.0 *
+        per_channel = std::min(per_channel, double(spec_.tile.vector.lanes) / 2.0 * elem_bytes *
                                                 double(spec_.tile.clock_mhz) / 1000.0);
     }
     const uint64_t by_window =
