@@ -29,6 +29,7 @@ struct NocOptions {
   bool speculative = false;
   bool lookahead = false;
   uint32_t sa_iterations = 1;
+  uint32_t input_speedup = 1;
   uint64_t seed = 1;
   uint64_t warmup = 2000;
   uint64_t measure = 10000;
@@ -76,6 +77,10 @@ void run(const NocOptions& o) {
   cfg.speculative_sa = o.speculative;
   cfg.lookahead_routing = o.lookahead;
   cfg.sw_alloc_iterations = o.sa_iterations;
+  cfg.input_speedup = o.input_speedup;
+  if (o.input_speedup > o.vcs)
+    throw sim::UserError("--input-speedup " + std::to_string(o.input_speedup) + " exceeds --vcs " +
+                         std::to_string(o.vcs) + " (each crossbar input serves at least one VC)");
   if (cfg.routing == "west_first" && cfg.topology != "mesh")
     throw sim::UserError("--routing west_first needs --topology mesh");
   const uint32_t ky = (o.topology == "mesh" || o.topology == "torus") ? (o.ky ? o.ky : o.k) : 1;
@@ -169,6 +174,9 @@ void add_noc_command(CLI::App& app) {
                 "speculative switch allocation in parallel with VC allocation");
   cmd->add_flag("--lookahead", o.lookahead, "lookahead routing (route computed one hop ahead)");
   cmd->add_option("--sa-iterations", o.sa_iterations, "switch allocation iterations per cycle")
+      ->check(CLI::Range(1u, 8u));
+  cmd->add_option("--input-speedup", o.input_speedup,
+                  "crossbar inputs per router input port (VC v on input v mod S)")
       ->check(CLI::Range(1u, 8u));
   cmd->add_option("--seed", o.seed, "random seed");
   cmd->add_option("--warmup", o.warmup, "warm-up cycles");

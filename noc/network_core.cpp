@@ -42,7 +42,7 @@ NetworkCore::NetworkCore(const NocConfig& cfg, const Topology& topo, uint32_t me
   link_flits_.assign(size_t(topo_.num_routers()) * P, nullptr);
   for (uint32_t r = 0; r < topo_.num_routers(); ++r) {
     routers_.emplace_back(r, P, vcs_, cfg.vc_buffer_flits, islip, cfg.wait_for_tail_credit,
-                          cfg.speculative_sa, cfg.sw_alloc_iterations);
+                          cfg.speculative_sa, cfg.sw_alloc_iterations, cfg.input_speedup);
     Router& rt = routers_.back();
     const sim::StatsScope rs = stats_.child("router" + std::to_string(r));
     router_flits_.push_back(&rs.counter("flits", "flits", "flits switched by this router"));

@@ -37,6 +37,9 @@ struct NocConfig {
   bool lookahead_routing = false;
   // Switch allocation iterations per cycle (unmatched inputs and outputs try again).
   uint32_t sw_alloc_iterations = 1;
+  // Input speedup: crossbar inputs per input port (VC v on input v mod S), so up to S
+  // VCs of one port cross in the same cycle, to different outputs.
+  uint32_t input_speedup = 1;
   // Network interfaces: the largest packet a transaction is cut into.
   uint32_t max_packet_flits = 9;
   // Deadlock/livelock watch: cycles without any flit moving while flits are inside.
@@ -91,6 +94,10 @@ struct NocConfig {
             "switch allocation iterations per cycle: inputs and outputs left unmatched "
             "try again (pointers move in the first only, as in iSLIP)",
             sim::Range{1, 8});
+    v.field("input_speedup", input_speedup, "",
+            "crossbar inputs per router input port; VC v uses input v mod S, so up to S "
+            "VCs of a port can cross in one cycle to different outputs (1: none)",
+            sim::Range{1, 8});
     v.field("lookahead_routing", lookahead_routing, "",
             "route computed one router ahead (at the interface for the first router), "
             "off the head's critical path");
@@ -106,6 +113,8 @@ struct NocConfig {
     v.check(speculation_fits(), "speculative_sa",
             "speculative switch allocation needs vc_alloc_cycles <= sw_alloc_cycles (the VC "
             "must be known when the switch grant is used)");
+    v.check(input_speedup <= vcs, "input_speedup",
+            "input_speedup cannot exceed vcs (each crossbar input serves at least one VC)");
     v.check(lookahead_fits(), "lookahead_routing",
             "lookahead routing needs routing_cycles <= the allocation, crossbar and link "
             "cycles it overlaps with");

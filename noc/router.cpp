@@ -1,5 +1,6 @@
 #include "noc/router.h"
 
+#include <algorithm>
 #include <climits>
 #include <cstdint>
 #include <memory>
@@ -11,7 +12,7 @@
 namespace tessera::noc {
 
 Router::Router(uint32_t id, uint32_t ports, uint32_t vcs, uint32_t depth, bool islip,
-               bool wait_tail_credit, bool speculative, uint32_t iterations)
+               bool wait_tail_credit, bool speculative, uint32_t iterations, uint32_t input_speedup)
     : id_(id),
       ports_(ports),
       vcs_(vcs),
@@ -19,11 +20,14 @@ Router::Router(uint32_t id, uint32_t ports, uint32_t vcs, uint32_t depth, bool i
       islip_(islip),
       wait_tail_credit_(wait_tail_credit),
       speculative_(speculative),
-      iterations_(iterations < 1 ? 1 : iterations) {
-  impl_ = speculative_ || iterations_ > 1           ? kExtended
-          : vcs_ == 2 && depth_ == 8 && ports_ == 5 ? kTextbookMesh
-                                                    : kPlain;
+      iterations_(iterations < 1 ? 1 : iterations),
+      speedup_(std::clamp<uint32_t>(input_speedup, 1, std::min<uint32_t>(vcs, 8))) {
+  impl_ = speculative_ || iterations_ > 1 || speedup_ > 1 ? kExtended
+          : vcs_ == 2 && depth_ == 8 && ports_ == 5       ? kTextbookMesh
+                                                          : kPlain;
   words_ = (ports + 63) / 64;
+  xwords_ = (ports * speedup_ + 63) / 64;
+  for (uint32_t v = 0; v < vcs; ++v) sub_mask_[v % speedup_] |= 1u << v;
   const size_t nin = size_t(ports) * vcs;
   // One block for all arrays, packed (8-byte aligned; padding each to a cache line
   // measured more misses): offsets first, then allocate (zeroed) and construct.
@@ -33,8 +37,9 @@ Router::Router(uint32_t id, uint32_t ports, uint32_t vcs, uint32_t depth, bool i
     bytes += (size + 7) / 8 * 8;
     return at;
   };
-  const size_t at_bits = place(5 * words_ * sizeof(uint64_t));
+  const size_t at_bits = place((4 * words_ + xwords_) * sizeof(uint64_t));
   const size_t at_port = place(ports * sizeof(Port));
+  const size_t at_xin = place(speedup_ > 1 ? ports * speedup_ * sizeof(XIn) : 0);
   const size_t at_in = place(nin * sizeof(InVc)), at_out = place(nin * sizeof(OutVc));
   const size_t at_touched = place(nin * sizeof(uint32_t));
   const size_t at_buf = place(nin * depth * sizeof(Flit));
@@ -45,12 +50,13 @@ Router::Router(uint32_t id, uint32_t ports, uint32_t vcs, uint32_t depth, bool i
     ptr = reinterpret_cast<std::remove_reference_t<decltype(ptr)>>(base + at);
     std::uninitialized_value_construct_n(ptr, n);
   };
-  make(va_ports_, at_bits, 5 * words_);
+  make(va_ports_, at_bits, 4 * words_ + xwords_);
   sa_ports_ = va_ports_ + words_;
   spec_ports_ = sa_ports_ + words_;
-  in_matched_ = spec_ports_ + words_;
-  out_matched_ = in_matched_ + words_;
+  out_matched_ = spec_ports_ + words_;
+  in_matched_ = out_matched_ + words_;  // xwords_ words
   make(port_, at_port, ports);
+  if (speedup_ > 1) make(xin_, at_xin, ports * speedup_);
   make(in_, at_in, nin);
   make(out_, at_out, nin);
   make(touched_, at_touched, nin);
@@ -217,71 +223,83 @@ bool Router::step_impl(NetworkCore& core, uint64_t now) {
     return (set[port >> 6] >> (port & 63)) & 1;
   };
   uint32_t moved = 0;
+  // Input speedup S: crossbar input x = port * S + s serves the port's VCs v with
+  // v mod S == s (S = 1: x is the port).
+  const uint32_t S = kExtended ? speedup_ : 1;
+  const uint32_t nx = nports * S;
+  XIn* const xin = kExtended && S > 1 ? xin_ : nullptr;
+  auto xin_of = [&](uint32_t x) -> XIn& { return kExtended && S > 1 ? xin[x] : pt[x].xin; };
   for (uint32_t it = 0; it < iterations; ++it) {
     const bool first = !kExtended || it == 0;
     ntouched = 0;
     for (uint32_t w = 0; w < words; ++w)
-      for (uint64_t pm =
-               (sa_ports[w] | (any_spec ? spec_ports[w] : 0)) & ~(first ? 0 : in_matched[w]);
+      for (uint64_t pm = (sa_ports[w] | (any_spec ? spec_ports[w] : 0)) &
+                         ~(first || S > 1 ? 0 : in_matched[w]);
            pm; pm &= pm - 1) {
         const uint32_t p = w * 64 + uint32_t(__builtin_ctzll(pm));
         Port& ip = pt[p];
-        const uint32_t m = ip.sa_mask;
-        // Visit the candidate VCs in round-robin order from the port's pointer: the mask
-        // rotated so that bit i is VC (ptr + i) mod vcs.
-        const uint32_t ptr = ip.sa_in_ptr;
-        auto rotate = [ptr, vcs, all_vcs](uint32_t bits) {
-          return uint32_t(((uint64_t(bits) << vcs) | bits) >> ptr) & all_vcs;
-        };
-        auto vc_of = [ptr, vcs](uint32_t r) {
-          const uint32_t v = ptr + uint32_t(__builtin_ctz(r));
-          return v >= vcs ? v - vcs : v;
-        };
-        int32_t req = -1;
-        for (uint32_t r = rotate(m); r; r &= r - 1) {
-          const uint32_t v = vc_of(r);
-          const InVc& iv = in[p * vcs + v];
-          if (now < iv.ready) continue;
-          if (!first && matched(out_matched, iv.out_port)) continue;
-          OutVc& o = out[iv.out_port * vcs + iv.out_vc];
-          if (o.credits <= 0) {
-            // Park it until a credit for that output VC comes back (credit()).
-            o.parked_owner = int32_t(p * vcs + v);
-            clear_bit(pt[p].sa_mask, sa_ports, p, 1u << v);
-            continue;
-          }
-          req = int32_t(v);
-          break;
-        }
-        bool spec = false;
-        if (req < 0) {
-          if (!speculative) continue;
-          for (uint32_t r = rotate(ip.spec_mask); r; r &= r - 1) {
+        for (uint32_t s = 0; s < S; ++s) {
+          const uint32_t x = p * S + s;
+          if (S > 1 && !first && matched(in_matched, x)) continue;
+          const uint32_t sub = S > 1 ? sub_mask_[s] : all_vcs;
+          XIn& xi = xin_of(x);
+          const uint32_t m = ip.sa_mask & sub;
+          // Visit the candidate VCs in round-robin order from the input's pointer: the
+          // mask rotated so that bit i is VC (ptr + i) mod vcs.
+          const uint32_t ptr = xi.in_ptr;
+          auto rotate = [ptr, vcs, all_vcs](uint32_t bits) {
+            return uint32_t(((uint64_t(bits) << vcs) | bits) >> ptr) & all_vcs;
+          };
+          auto vc_of = [ptr, vcs](uint32_t r) {
+            const uint32_t v = ptr + uint32_t(__builtin_ctz(r));
+            return v >= vcs ? v - vcs : v;
+          };
+          int32_t req = -1;
+          for (uint32_t r = rotate(m); r; r &= r - 1) {
             const uint32_t v = vc_of(r);
-            if (!first && matched(out_matched, in[p * vcs + v].spec_port)) continue;
+            const InVc& iv = in[p * vcs + v];
+            if (now < iv.ready) continue;
+            if (!first && matched(out_matched, iv.out_port)) continue;
+            OutVc& o = out[iv.out_port * vcs + iv.out_vc];
+            if (o.credits <= 0) {
+              // Park it until a credit for that output VC comes back (credit()).
+              o.parked_owner = int32_t(p * vcs + v);
+              clear_bit(pt[p].sa_mask, sa_ports, p, 1u << v);
+              continue;
+            }
             req = int32_t(v);
             break;
           }
-          if (req < 0) continue;
-          spec = true;
-        }
-        const uint32_t v = uint32_t(req);
-        ip.sa_req_vc = uint8_t(v);
-        if (speculative) ip.sa_req_spec = spec;
-        if (!islip && first) ip.sa_in_ptr = uint16_t(v + 1 == vcs ? 0 : v + 1);
-        const InVc& iv = in[p * vcs + v];
-        const uint32_t op = spec ? iv.spec_port : iv.out_port;
-        Port& o = pt[op];
-        if (o.sa_best < 0 && (!speculative || o.sa_best_spec < 0)) touched[ntouched++] = op;
-        int32_t& best = spec ? o.sa_best_spec : o.sa_best;
-        if (best < 0) {
-          best = int32_t(p);
-        } else {
-          const uint32_t optr = o.sa_out_ptr;
-          const uint32_t a = p >= optr ? p - optr : p + nports - optr;
-          const uint32_t b =
-              uint32_t(best) >= optr ? uint32_t(best) - optr : uint32_t(best) + nports - optr;
-          if (a < b) best = int32_t(p);
+          bool spec = false;
+          if (req < 0) {
+            if (!speculative) continue;
+            for (uint32_t r = rotate(ip.spec_mask & sub); r; r &= r - 1) {
+              const uint32_t v = vc_of(r);
+              if (!first && matched(out_matched, in[p * vcs + v].spec_port)) continue;
+              req = int32_t(v);
+              break;
+            }
+            if (req < 0) continue;
+            spec = true;
+          }
+          const uint32_t v = uint32_t(req);
+          xi.req_vc = uint8_t(v);
+          if (speculative) xi.req_spec = spec;
+          if (!islip && first) xi.in_ptr = uint16_t(v + 1 == vcs ? 0 : v + 1);
+          const InVc& iv = in[p * vcs + v];
+          const uint32_t op = spec ? iv.spec_port : iv.out_port;
+          Port& o = pt[op];
+          if (o.sa_best < 0 && (!speculative || o.sa_best_spec < 0)) touched[ntouched++] = op;
+          int32_t& best = spec ? o.sa_best_spec : o.sa_best;
+          if (best < 0) {
+            best = int32_t(x);
+          } else {
+            const uint32_t optr = o.sa_out_ptr;
+            const uint32_t a = x >= optr ? x - optr : x + nx - optr;
+            const uint32_t b =
+                uint32_t(best) >= optr ? uint32_t(best) - optr : uint32_t(best) + nx - optr;
+            if (a < b) best = int32_t(x);
+          }
         }
       }
     if (ntouched == 0) break;
@@ -289,21 +307,23 @@ bool Router::step_impl(NetworkCore& core, uint64_t now) {
     for (uint32_t i = 0; i < ntouched; ++i) {
       const uint32_t op = touched[i];
       Port& outp = pt[op];
-      const uint32_t ip = uint32_t(outp.sa_best >= 0 ? outp.sa_best : outp.sa_best_spec);
+      const uint32_t x = uint32_t(outp.sa_best >= 0 ? outp.sa_best : outp.sa_best_spec);
       outp.sa_best = outp.sa_best_spec = -1;
+      const uint32_t ip = S > 1 ? x / S : x;
       Port& inp = pt[ip];
-      const uint32_t v = inp.sa_req_vc;
+      XIn& xi = xin_of(x);
+      const uint32_t v = xi.req_vc;
       const uint32_t ivc = ip * vcs + v;
       InVc& iv = in[ivc];
       if (first) {
-        outp.sa_out_ptr = uint16_t(ip + 1 == nports ? 0 : ip + 1);
-        if (islip) inp.sa_in_ptr = uint16_t(v + 1 == vcs ? 0 : v + 1);
+        outp.sa_out_ptr = uint16_t(x + 1 == nx ? 0 : x + 1);
+        if (islip) xi.in_ptr = uint16_t(v + 1 == vcs ? 0 : v + 1);
       }
       if (iterations > 1) {
-        in_matched[ip >> 6] |= uint64_t(1) << (ip & 63);
+        in_matched[x >> 6] |= uint64_t(1) << (x & 63);
         out_matched[op >> 6] |= uint64_t(1) << (op & 63);
       }
-      if (inp.sa_req_spec && iv.state != kActive) {
+      if (xi.req_spec && iv.state != kActive) {
         // The speculation failed (another input VC won the output VC): the switch
         // slot is lost, nothing crosses.
         ++misspeculations_;
@@ -344,8 +364,10 @@ bool Router::step_impl(NetworkCore& core, uint64_t now) {
       }
     }
   }
-  if (iterations > 1)
-    for (uint32_t w = 0; w < words; ++w) in_matched[w] = out_matched[w] = 0;
+  if (iterations > 1) {
+    for (uint32_t w = 0; w < words; ++w) out_matched[w] = 0;
+    for (uint32_t w = 0; w < (S > 1 ? xwords_ : words); ++w) in_matched[w] = 0;
+  }
   if (any_spec) {
     for (uint32_t w = 0; w < words; ++w) {
       for (uint64_t pm = spec_ports[w]; pm; pm &= pm - 1)

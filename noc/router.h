@@ -3,7 +3,9 @@
 // VC and switch allocators, wormhole packets of head/body/tail flits. Each pipeline
 // stage has its own configurable delay. Options: speculative switch allocation (a head
 // bids for the switch while it asks for a VC) and several switch allocation iterations
-// (lookahead routing is a timing change NetworkCore makes). Plain C++, stepped by
+// (lookahead routing is a timing change NetworkCore makes), and input speedup (each
+// input port has S crossbar inputs, VC v on input v mod S, so up to S of its VCs can
+// cross in one cycle to different outputs). Plain C++, stepped by
 // NetworkCore only while it holds flits.
 #pragma once
 
@@ -49,7 +51,7 @@ class Router {
   enum VcState : uint8_t { kIdle, kRouting, kVcAlloc, kActive };
 
   Router(uint32_t id, uint32_t ports, uint32_t vcs, uint32_t depth, bool islip,
-         bool wait_tail_credit, bool speculative, uint32_t iterations);
+         bool wait_tail_credit, bool speculative, uint32_t iterations, uint32_t input_speedup = 1);
   // One cycle of route computation, VC allocation and switch allocation; returns
   // has_work() afterwards.
   bool step(NetworkCore& core, uint64_t now);
@@ -134,6 +136,13 @@ class Router {
   };
   // Per port, its input side and its output side in one place (a flit-hop touches
   // both), so that a router's hot state is a few contiguous arrays.
+  // Switch allocation state of one crossbar input: the port's own with no input
+  // speedup, one per group of VCs (VC v on crossbar input v mod S) with speedup S.
+  struct XIn {
+    uint16_t in_ptr = 0;   // VC with priority
+    uint8_t req_vc = 0;    // its requesting VC this cycle
+    uint8_t req_spec = 0;  // that request is speculative
+  };
   struct Port {
     // Input: one bit per VC whose head waits for route/VC allocation, and per VC
     // holding flits of a packet that has its output VC (switch allocation candidates).
@@ -141,12 +150,10 @@ class Router {
     // Input, speculative routers only: heads that asked for an output VC this cycle and
     // bid for the switch at the same time, before knowing whether they got the VC.
     uint32_t spec_mask = 0;
-    uint16_t sa_in_ptr = 0;     // input: VC with priority
-    uint16_t sa_out_ptr = 0;    // output: input port with priority
-    int32_t sa_best = -1;       // output: winning non-speculative input port this cycle
-    int32_t sa_best_spec = -1;  // output: winning speculative input port this cycle
-    uint8_t sa_req_vc = 0;      // input: its requesting VC this cycle
-    uint8_t sa_req_spec = 0;    // input: that request is speculative
+    XIn xin;                    // input: its crossbar input (no input speedup)
+    uint16_t sa_out_ptr = 0;    // output: crossbar input with priority
+    int32_t sa_best = -1;       // output: winning non-speculative crossbar input this cycle
+    int32_t sa_best_spec = -1;  // output: winning speculative crossbar input this cycle
     uint8_t eject = 0;          // output ejects to an endpoint (never short of credits)
     // Where the output's flits and the input's credits go (NetworkCore fills these
     // once, so the hot path does no topology look-ups).
@@ -163,7 +170,11 @@ class Router {
   bool islip_;
   bool wait_tail_credit_;
   bool speculative_;
-  uint32_t iterations_;  // switch allocation iterations per cycle
+  uint32_t iterations_;        // switch allocation iterations per cycle
+  uint32_t speedup_;           // crossbar inputs per input port (input speedup)
+  uint32_t xwords_ = 0;        // 64-bit words of a per-crossbar-input bit set
+  XIn* xin_ = nullptr;         // crossbar inputs, with input speedup > 1
+  uint32_t sub_mask_[8] = {};  // VCs on each crossbar input of a port
   // Which compiled step runs: speculation / iterations, the textbook mesh router with
   // its sizes as constants (2 VCs x 8 flits, 5 ports), or any other plain router.
   enum Impl : uint8_t { kExtended, kTextbookMesh, kPlain } impl_ = kPlain;
@@ -178,7 +189,8 @@ class Router {
   uint64_t* va_ports_ = nullptr;
   uint64_t* sa_ports_ = nullptr;
   uint64_t* spec_ports_ = nullptr;  // same for spec_mask (speculative routers only)
-  // Switch allocation with several iterations: ports matched so far this cycle.
+  // Switch allocation with several iterations: crossbar inputs and output ports
+  // matched so far this cycle.
   uint64_t* in_matched_ = nullptr;
   uint64_t* out_matched_ = nullptr;
   Port* port_ = nullptr;

@@ -56,6 +56,14 @@ TEST_CASE("cli: bad input is one line and exit code 2", "[unit]") {
   r = run_tessera("noc --sa-iterations 9");
   CHECK(r.rc == 2);
   CHECK(lines(r.err) == 1);
+  // More crossbar inputs than VCs to serve them.
+  r = run_tessera("run --set chiplet.noc.input_speedup=3");
+  CHECK(r.rc == 2);
+  CHECK(lines(r.err) == 1);
+  CHECK(r.err.find("chiplet.noc.input_speedup") != std::string::npos);
+  r = run_tessera("noc --vcs 2 --input-speedup 4");
+  CHECK(r.rc == 2);
+  CHECK(lines(r.err) == 1);
 }
 
 TEST_CASE("cli: tessera gemm bad input is one line and exit code 2", "[unit]") {

@@ -163,6 +163,41 @@ TEST_CASE("a failed speculation wastes the switch slot, non-speculative bids win
   CHECK(log.at[0] == 101 + 6);
 }
 
+TEST_CASE("input speedup lets a second VC of a port cross while the first loses", "[unit]") {
+  // 4-port crossbar, 2 VCs. Endpoint 0 sends a long packet to 1 and then one to 2 (on
+  // its other VC); endpoint 3 sends a long packet to 1 as well. Output 1 alternates
+  // between inputs 0 and 3. Without speedup, input 0 offers one VC per cycle and loses
+  // the cycles it offers the packet bound for 1 and the other input wins; with speedup
+  // 2 its packet to 2 bids every cycle on its own crossbar input.
+  auto finish = [](uint32_t speedup) {
+    NocConfig c;
+    c.topology = "crossbar";
+    c.input_speedup = speedup;
+    const Topology t = make(c, 4, 1);
+    sim::StatsRegistry reg;
+    NetworkCore core(c, t, 1, sim::StatsScope(reg, "noc"), nullptr);
+    struct Log : PacketSink {
+      std::map<uint64_t, uint64_t> at;
+      void on_packet(uint32_t, const Packet& p, uint64_t now) override { at[p.tag] = now; }
+    } log;
+    core.set_sink(&log);
+    core.skip_to(100);
+    core.inject(0, 1, 24, 0, 1);
+    core.inject(3, 1, 24, 0, 3);
+    core.inject(0, 2, 24, 0, 2);
+    while (core.busy()) core.step();
+    REQUIRE(log.at.size() == 3);
+    return log.at;
+  };
+  const auto one = finish(1), two = finish(2);
+  INFO("speedup 1: " << one.at(1) << " " << one.at(2) << " " << one.at(3)
+                     << "; speedup 2: " << two.at(1) << " " << two.at(2) << " " << two.at(3));
+  CHECK(two.at(2) < one.at(2));
+  // Output 1 still sends one flit per cycle: its two packets need 48 cycles either way.
+  CHECK(std::max(two.at(1), two.at(3)) >= 100 + 48);
+  CHECK(std::max(one.at(1), one.at(3)) >= 100 + 48);
+}
+
 TEST_CASE("speculation and lookahead refuse pipelines they cannot overlap", "[unit]") {
   NocConfig c;
   sim::StatsRegistry reg;
@@ -279,6 +314,43 @@ TEST_CASE("flow control holds with speculative switch allocation and lookahead r
   flood(c, 4, 4, 1.0, 3000);
   // A textbook router never speculates.
   CHECK(flood(NocConfig{}, 6, 6, 1.0, 3000) == 0);
+}
+
+TEST_CASE("flow control holds with input speedup", "[unit]") {
+  NocConfig c;
+  for (double rate : {0.1, 0.4, 1.0}) {
+    INFO("rate " << rate);
+    for (uint32_t s : {2u, 3u}) {
+      c.vcs = 4;
+      c.input_speedup = s;
+      c.topology = "mesh";
+      flood(c, 6, 6, rate, 3000);
+      c.routing = "west_first";
+      flood(c, 6, 6, rate, 3000);
+      c.routing = "dor";
+      c.topology = "torus";
+      flood(c, 5, 5, rate, 3000);
+      c.topology = "ring";
+      flood(c, 9, 1, rate, 3000);
+      c.topology = "crossbar";
+      flood(c, 8, 1, rate, 3000);
+    }
+  }
+  // With speculation, lookahead and several iterations; with shallow buffers and iSLIP.
+  c.topology = "mesh";
+  c.input_speedup = 2;
+  c.speculative_sa = true;
+  c.lookahead_routing = true;
+  c.sw_alloc_iterations = 2;
+  c.vcs = 8;
+  flood(c, 6, 6, 1.0, 3000);
+  c.topology = "crossbar";
+  flood(c, 8, 1, 1.0, 3000);
+  c.topology = "mesh";
+  c.vcs = 2;
+  c.vc_buffer_flits = 2;
+  c.allocator = "islip";
+  flood(c, 4, 4, 1.0, 3000);
 }
 
 TEST_CASE("a torus with too few VCs for its dateline classes is refused", "[unit]") {
