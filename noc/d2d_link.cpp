@@ -6,11 +6,22 @@ namespace tessera::noc {
 
 D2dLink::D2dLink(sc_core::sc_module_name name, const D2dConfig& cfg, const sim::StatsScope& stats,
                  sim::EnergyLedger* energy)
-    : sc_module(name), a_in("a_in"), b_in("b_in"), a_out("a_out"), b_out("b_out"), cfg_(cfg) {
+    : sc_module(name),
+      a_in("a_in"),
+      b_in("b_in"),
+      a_out("a_out"),
+      b_out("b_out"),
+      arrive_q_("arrive", [this](Hop& h) { arrived(h.dir, *h.trans); }),
+      return_q_("return", [this](Hop& h) { returned(h.dir, *h.trans); }),
+      cfg_(cfg) {
   // lanes x Gb/s -> bits per ns; a byte takes 8 / that ns.
   ps_per_byte_ = 8.0 * 1000.0 / (double(cfg.lanes) * cfg.gbps_per_lane);
   a_in.register_b_transport(this, &D2dLink::b_transport, 0);
   b_in.register_b_transport(this, &D2dLink::b_transport, 1);
+  a_in.register_nb_transport_fw(this, &D2dLink::nb_fw, 0);
+  b_in.register_nb_transport_fw(this, &D2dLink::nb_fw, 1);
+  b_out.register_nb_transport_bw(this, &D2dLink::nb_bw, 0);
+  a_out.register_nb_transport_bw(this, &D2dLink::nb_bw, 1);
   const char* dir[2] = {"a2b", "b2a"};
   for (int d = 0; d < 2; ++d) {
     const sim::StatsScope s = stats.child(dir[d]);
@@ -64,6 +75,80 @@ void D2dLink::b_transport(int side, tlm::tlm_generic_payload& trans, sc_core::sc
       book(1 - side, write ? kCommandBytes : len, double(sc_core::sc_time_stamp().value()), write);
   wait(sc_time::from_value(uint64_t(back + 0.5)) - sc_core::sc_time_stamp());
   delay = sc_core::SC_ZERO_TIME;
+}
+
+namespace {
+sc_core::sc_time until(double t_ps) {
+  const sc_core::sc_time at = sc_core::sc_time::from_value(uint64_t(t_ps + 0.5));
+  return at > sc_core::sc_time_stamp() ? at - sc_core::sc_time_stamp() : sc_core::SC_ZERO_TIME;
+}
+}  // namespace
+
+tlm::tlm_sync_enum D2dLink::nb_fw(int side, tlm::tlm_generic_payload& trans, tlm::tlm_phase& ph,
+                                  sc_core::sc_time& delay) {
+  if (ph == tlm::END_RESP) return tlm::TLM_COMPLETED;
+  if (ph != tlm::BEGIN_REQ) return tlm::TLM_ACCEPTED;
+  const bool write = trans.is_write();
+  const double t0 = double((sc_core::sc_time_stamp() + delay).value());
+  const double there = book(side, write ? trans.get_data_length() : kCommandBytes, t0, !write);
+  arrive_q_.push(until(there), Hop{side, &trans});
+  ph = tlm::END_REQ;
+  return tlm::TLM_UPDATED;
+}
+
+void D2dLink::arrived(int dir, tlm::tlm_generic_payload& trans) {
+  fwd_q_[dir].push_back(&trans);
+  forward(dir);
+}
+
+void D2dLink::forward(int dir) {
+  while (!fwd_open_[dir] && !fwd_q_[dir].empty()) {
+    tlm::tlm_generic_payload& p = *fwd_q_[dir].front();
+    fwd_q_[dir].pop_front();
+    fwd_open_[dir] = &p;
+    tlm::tlm_phase ph = tlm::BEGIN_REQ;
+    sc_core::sc_time d = sc_core::SC_ZERO_TIME;
+    const tlm::tlm_sync_enum s = out_of(dir)->nb_transport_fw(p, ph, d);
+    if (s == tlm::TLM_ACCEPTED) continue;  // END_REQ (or BEGIN_RESP) comes on bw
+    fwd_open_[dir] = nullptr;
+    if (s == tlm::TLM_UPDATED && ph == tlm::BEGIN_RESP) {
+      answered(dir, p);
+      tlm::tlm_phase end = tlm::END_RESP;
+      sc_core::sc_time ed = sc_core::SC_ZERO_TIME;
+      out_of(dir)->nb_transport_fw(p, end, ed);
+    } else if (s == tlm::TLM_COMPLETED) {
+      answered(dir, p);
+    }
+  }
+}
+
+tlm::tlm_sync_enum D2dLink::nb_bw(int dir, tlm::tlm_generic_payload& trans, tlm::tlm_phase& ph,
+                                  sc_core::sc_time&) {
+  if (ph == tlm::END_REQ || ph == tlm::BEGIN_RESP) {
+    if (fwd_open_[dir] == &trans) fwd_open_[dir] = nullptr;  // BEGIN_RESP ends it too
+    if (ph == tlm::BEGIN_RESP) answered(dir, trans);
+    forward(dir);
+    if (ph == tlm::BEGIN_RESP) {
+      ph = tlm::END_RESP;
+      return tlm::TLM_COMPLETED;
+    }
+  }
+  return tlm::TLM_ACCEPTED;
+}
+
+void D2dLink::answered(int dir, tlm::tlm_generic_payload& trans) {
+  const bool write = trans.is_write();
+  const double now = double(sc_core::sc_time_stamp().value());
+  const double back = book(1 - dir, write ? kCommandBytes : trans.get_data_length(), now, write);
+  return_q_.push(until(back), Hop{dir, &trans});
+}
+
+void D2dLink::returned(int dir, tlm::tlm_generic_payload& trans) {
+  // The networks take every response at once (TLM_COMPLETED); an END_RESP that came
+  // later instead would need no action here either.
+  tlm::tlm_phase ph = tlm::BEGIN_RESP;
+  sc_core::sc_time d = sc_core::SC_ZERO_TIME;
+  in_of(dir)->nb_transport_bw(trans, ph, d);
 }
 
 }  // namespace tessera::noc

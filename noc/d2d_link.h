@@ -5,9 +5,19 @@
 // before them (commands and completions are interleaved, see book()). Side A's target socket takes
 // transactions bound for side B (delivered through b_out), and the other way round; responses
 // return on the reverse direction.
+//
+// Both TLM styles are served. Approximately-timed (what the chiplet networks use): a
+// request is taken at once (END_REQ in the return: the link's booking is its queue),
+// offered to the far side's network when its last bit arrives, one open request per
+// direction as the base protocol asks (the far side's backpressure holds the others
+// here), and its response is booked on the reverse direction and handed back when it
+// arrives. No thread waits per request. Blocking (b_transport) does the same timing
+// in the caller's thread.
 #pragma once
 
 #include <cstdint>
+
+#include <deque>
 
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
@@ -16,6 +26,7 @@
 
 #include "models/sim/energy_ledger.h"
 #include "models/sim/stats_registry.h"
+#include "models/sim/timed_queue.h"
 #include "noc/noc_config.h"
 
 namespace tessera::noc {
@@ -25,7 +36,7 @@ class D2dLink : public sc_core::sc_module {
   D2dLink(sc_core::sc_module_name name, const D2dConfig& cfg, const sim::StatsScope& stats,
           sim::EnergyLedger* energy);
   tlm_utils::simple_target_socket_tagged<D2dLink> a_in, b_in;
-  tlm_utils::simple_initiator_socket<D2dLink> a_out, b_out;
+  tlm_utils::simple_initiator_socket_tagged<D2dLink> a_out, b_out;
 
   // Link flits and wire time of a message of `bytes` payload bytes.
   uint64_t flits_for(uint64_t bytes) const;
@@ -42,6 +53,31 @@ class D2dLink : public sc_core::sc_module {
 
  private:
   void b_transport(int side, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
+  // AT: requests in on side `side` (0: a_in) cross in direction `side`.
+  tlm::tlm_sync_enum nb_fw(int side, tlm::tlm_generic_payload& trans, tlm::tlm_phase& ph,
+                           sc_core::sc_time& delay);
+  // AT: the far side's answers on the out socket of direction `dir` (0: b_out).
+  tlm::tlm_sync_enum nb_bw(int dir, tlm::tlm_generic_payload& trans, tlm::tlm_phase& ph,
+                           sc_core::sc_time& delay);
+  void arrived(int dir, tlm::tlm_generic_payload& trans);   // last bit on the far side
+  void forward(int dir);                                    // offer the oldest downstream
+  void answered(int dir, tlm::tlm_generic_payload& trans);  // the far side responded
+  void returned(int dir, tlm::tlm_generic_payload& trans);  // the response is back
+  tlm_utils::simple_target_socket_tagged<D2dLink>& in_of(int side) {
+    return side == 0 ? a_in : b_in;
+  }
+  tlm_utils::simple_initiator_socket_tagged<D2dLink>& out_of(int dir) {
+    return dir == 0 ? b_out : a_out;
+  }
+  // Per direction: requests that arrived, waiting for the far side to take them, the
+  // one it has not taken yet, and the timed hand-overs.
+  std::deque<tlm::tlm_generic_payload*> fwd_q_[2];
+  tlm::tlm_generic_payload* fwd_open_[2] = {nullptr, nullptr};
+  struct Hop {
+    int dir;
+    tlm::tlm_generic_payload* trans;
+  };
+  sim::TimedQueue<Hop> arrive_q_, return_q_;
   D2dConfig cfg_;
   double ps_per_byte_;
   double free_[2] = {0, 0};

@@ -232,7 +232,7 @@ void Network::on_packet(uint32_t, const Packet& p, uint64_t) {
     }
     Txn& t = txns_[p.tag];
     if (--t.req_left == 0) {
-      if (nonblocking_ && nonblocking_(t.trans->get_address())) {
+      if (nonblocking_ && nonblocking_(*t.trans)) {
         at_q_[t.dst].push_back(p.tag);
         at_send(t.dst);
       } else {

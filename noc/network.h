@@ -42,10 +42,11 @@ class Network : public sc_core::sc_module, private PacketSink {
   std::vector<std::unique_ptr<tlm_utils::simple_target_socket_tagged<Network>>> target;
   std::vector<std::unique_ptr<tlm_utils::simple_initiator_socket_tagged<Network>>> initiator;
   NetworkCore& core() { return core_; }
-  // Requests whose address passes `f` are handed to the target at their node with the
-  // approximately-timed base protocol (the target must take it: an HBM stack), the
-  // others with b_transport from a server thread. AT needs no thread per request.
-  void set_nonblocking_targets(std::function<bool(uint64_t addr)> f) {
+  // Requests that pass `f` are handed to the target at their node with the
+  // approximately-timed base protocol (the target must take it: an HBM stack, a
+  // die-to-die link, the fabric), the others with b_transport from a server thread.
+  // AT needs no thread per request.
+  void set_nonblocking_targets(std::function<bool(const tlm::tlm_generic_payload&)> f) {
     nonblocking_ = std::move(f);
   }
   // Brings router/link counters and utilisation up to date (also at end of simulation).
@@ -107,7 +108,7 @@ class Network : public sc_core::sc_module, private PacketSink {
   std::deque<sc_core::sc_event> server_ev_;               // stable addresses
   std::vector<std::deque<sc_core::sc_event*>> sleeping_;  // per node: parked servers
   std::vector<size_t> awake_;  // per node: servers woken or spawned, not yet at the queue
-  std::function<bool(uint64_t)> nonblocking_;
+  std::function<bool(const tlm::tlm_generic_payload&)> nonblocking_;
   std::vector<std::deque<uint64_t>> at_q_;  // per node: AT requests waiting for the socket
   std::vector<const tlm::tlm_generic_payload*> at_open_;  // per node: awaits END_REQ
   std::unordered_map<const tlm::tlm_generic_payload*, uint64_t> at_tag_;  // at the target

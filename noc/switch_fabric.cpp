@@ -170,7 +170,13 @@ double FabricCore::switch_all_reduce(uint32_t p, uint64_t n, double t) {
 
 SwitchFabric::SwitchFabric(sc_core::sc_module_name name, const FabricConfig& cfg, uint32_t ports,
                            Decoder decode, const sim::StatsScope& stats, sim::EnergyLedger* energy)
-    : sc_module(name), core_(cfg, ports, stats, energy), decode_(std::move(decode)) {
+    : sc_module(name),
+      arrive_q_("arrive", [this](tlm::tlm_generic_payload*& t) { arrived(*t); }),
+      return_q_("return", [this](tlm::tlm_generic_payload*& t) { returned(*t); }),
+      core_(cfg, ports, stats, energy),
+      decode_(std::move(decode)) {
+  fwd_q_.resize(ports);
+  fwd_open_.assign(ports, nullptr);
   buffer_bytes_ = uint64_t(cfg.reduction_buffer_kib) * 1024;
   window_bytes_ = uint64_t(cfg.output_queue_chunks) * cfg.chunk_bytes;
   waiting_.resize(ports);
@@ -181,8 +187,10 @@ SwitchFabric::SwitchFabric(sc_core::sc_module_name name, const FabricConfig& cfg
     in.emplace_back(std::make_unique<tlm_utils::simple_target_socket_tagged<SwitchFabric>>(
         ("in" + std::to_string(p)).c_str()));
     in.back()->register_b_transport(this, &SwitchFabric::b_transport, int(p));
+    in.back()->register_nb_transport_fw(this, &SwitchFabric::nb_fw, int(p));
     out.emplace_back(std::make_unique<tlm_utils::simple_initiator_socket_tagged<SwitchFabric>>(
         ("out" + std::to_string(p)).c_str()));
+    out.back()->register_nb_transport_bw(this, &SwitchFabric::nb_bw, int(p));
   }
 }
 
@@ -215,6 +223,95 @@ void SwitchFabric::b_transport(int port, tlm::tlm_generic_payload& trans, sc_cor
                             : core_.send(dst, uint32_t(port), kHeaderBytes + len, now);
   wait(sc_core::sc_time::from_value(uint64_t(back + 0.5)) - sc_core::sc_time_stamp());
   delay = sc_core::SC_ZERO_TIME;
+}
+
+namespace {
+sc_core::sc_time until(double t_ps) {
+  const sc_core::sc_time at = sc_core::sc_time::from_value(uint64_t(t_ps + 0.5));
+  return at > sc_core::sc_time_stamp() ? at - sc_core::sc_time_stamp() : sc_core::SC_ZERO_TIME;
+}
+}  // namespace
+
+tlm::tlm_sync_enum SwitchFabric::nb_fw(int port, tlm::tlm_generic_payload& trans,
+                                       tlm::tlm_phase& ph, sc_core::sc_time& delay) {
+  if (ph == tlm::END_RESP) return tlm::TLM_COMPLETED;
+  if (ph != tlm::BEGIN_REQ) return tlm::TLM_ACCEPTED;
+  if (const ReduceExtension* ext = trans.get_extension<ReduceExtension>(); ext && ext->group)
+    throw sim::SimulationError("fabric: a reduction contribution must come through b_transport");
+  const uint32_t dst = decode_(trans.get_address());
+  if (dst >= core_.ports()) {
+    trans.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+    return tlm::TLM_COMPLETED;
+  }
+  const bool write = trans.is_write();
+  const uint64_t len = trans.get_data_length();
+  const double t0 = double((sc_core::sc_time_stamp() + delay).value());
+  const double at_dst = write ? core_.send(uint32_t(port), dst, kHeaderBytes + len, t0)
+                              : core_.control(uint32_t(port), dst, kHeaderBytes, t0);
+  routes_[&trans] = Route{uint32_t(port), dst};
+  arrive_q_.push(until(at_dst), &trans);
+  ph = tlm::END_REQ;
+  return tlm::TLM_UPDATED;
+}
+
+void SwitchFabric::arrived(tlm::tlm_generic_payload& trans) {
+  const uint32_t dst = routes_.at(&trans).dst;
+  fwd_q_[dst].push_back(&trans);
+  forward(dst);
+}
+
+void SwitchFabric::forward(uint32_t dst) {
+  while (!fwd_open_[dst] && !fwd_q_[dst].empty()) {
+    tlm::tlm_generic_payload& p = *fwd_q_[dst].front();
+    fwd_q_[dst].pop_front();
+    fwd_open_[dst] = &p;
+    tlm::tlm_phase ph = tlm::BEGIN_REQ;
+    sc_core::sc_time d = sc_core::SC_ZERO_TIME;
+    const tlm::tlm_sync_enum s = (*out[dst])->nb_transport_fw(p, ph, d);
+    if (s == tlm::TLM_ACCEPTED) continue;  // END_REQ (or BEGIN_RESP) comes on bw
+    fwd_open_[dst] = nullptr;
+    if (s == tlm::TLM_UPDATED && ph == tlm::BEGIN_RESP) {
+      answered(p);
+      tlm::tlm_phase end = tlm::END_RESP;
+      sc_core::sc_time ed = sc_core::SC_ZERO_TIME;
+      (*out[dst])->nb_transport_fw(p, end, ed);
+    } else if (s == tlm::TLM_COMPLETED) {
+      answered(p);
+    }
+  }
+}
+
+tlm::tlm_sync_enum SwitchFabric::nb_bw(int port, tlm::tlm_generic_payload& trans,
+                                       tlm::tlm_phase& ph, sc_core::sc_time&) {
+  if (ph == tlm::END_REQ || ph == tlm::BEGIN_RESP) {
+    const uint32_t dst = uint32_t(port);
+    if (fwd_open_[dst] == &trans) fwd_open_[dst] = nullptr;  // BEGIN_RESP ends it too
+    if (ph == tlm::BEGIN_RESP) answered(trans);
+    forward(dst);
+    if (ph == tlm::BEGIN_RESP) {
+      ph = tlm::END_RESP;
+      return tlm::TLM_COMPLETED;
+    }
+  }
+  return tlm::TLM_ACCEPTED;
+}
+
+void SwitchFabric::answered(tlm::tlm_generic_payload& trans) {
+  const Route r = routes_.at(&trans);
+  const bool write = trans.is_write();
+  const double now = double(sc_core::sc_time_stamp().value());
+  const double back = write ? core_.control(r.dst, r.src, kHeaderBytes, now)
+                            : core_.send(r.dst, r.src, kHeaderBytes + trans.get_data_length(), now);
+  return_q_.push(until(back), &trans);
+}
+
+void SwitchFabric::returned(tlm::tlm_generic_payload& trans) {
+  auto it = routes_.find(&trans);
+  const uint32_t src = it->second.src;
+  routes_.erase(it);
+  tlm::tlm_phase ph = tlm::BEGIN_RESP;
+  sc_core::sc_time d = sc_core::SC_ZERO_TIME;
+  (*in[src])->nb_transport_bw(trans, ph, d);
 }
 
 void SwitchFabric::contribution(uint32_t port, const ReduceExtension& ext,

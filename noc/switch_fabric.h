@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include <unordered_map>
+
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
 #include <systemc>
@@ -24,6 +26,7 @@
 
 #include "models/sim/energy_ledger.h"
 #include "models/sim/stats_registry.h"
+#include "models/sim/timed_queue.h"
 #include "noc/noc_config.h"
 #include "noc/reduce_extension.h"
 
@@ -126,6 +129,25 @@ class SwitchFabric : public sc_core::sc_module {
 
  private:
   void b_transport(int port, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
+  // Approximately-timed ordinary messages (no thread per request): taken at once,
+  // offered to the destination package when they arrive there (one open request per
+  // port), the response booked back and handed over when it arrives. Reduction
+  // contributions come through b_transport.
+  tlm::tlm_sync_enum nb_fw(int port, tlm::tlm_generic_payload& trans, tlm::tlm_phase& ph,
+                           sc_core::sc_time& delay);
+  tlm::tlm_sync_enum nb_bw(int port, tlm::tlm_generic_payload& trans, tlm::tlm_phase& ph,
+                           sc_core::sc_time& delay);
+  void arrived(tlm::tlm_generic_payload& trans);
+  void returned(tlm::tlm_generic_payload& trans);
+  void forward(uint32_t dst);
+  void answered(tlm::tlm_generic_payload& trans);
+  struct Route {
+    uint32_t src, dst;
+  };
+  std::unordered_map<tlm::tlm_generic_payload*, Route> routes_;  // AT messages in flight
+  std::vector<std::deque<tlm::tlm_generic_payload*>> fwd_q_;     // per destination port
+  std::vector<tlm::tlm_generic_payload*> fwd_open_;
+  sim::TimedQueue<tlm::tlm_generic_payload*> arrive_q_, return_q_;
   void contribution(uint32_t port, const ReduceExtension& ext, tlm::tlm_generic_payload& trans,
                     sc_core::sc_time& delay);
   // One copy of a multicast (or a member's semaphore signal) handed to a worker thread.

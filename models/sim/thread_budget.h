@@ -14,8 +14,14 @@
 
 namespace tessera::sim {
 
+// Threads started on demand so far in this process (tests read it).
+inline uint64_t& threads_taken() {
+  static uint64_t n = 0;
+  return n;
+}
+
 inline void take_thread(const std::string& who) {
-  static uint64_t taken = 0;
+  uint64_t& taken = threads_taken();
   static uint64_t limit = [] {
     uint64_t n = 0;
     std::ifstream f("/proc/sys/vm/max_map_count");

@@ -7,6 +7,7 @@
 
 #include "../elaboration_guard.h"
 #include "models/compute/gemm_engine_if.h"
+#include "models/sim/thread_budget.h"
 #include "models/tile/vector_unit.h"
 
 using namespace tessera;
@@ -256,6 +257,35 @@ TEST_CASE("system: every chiplet of a ring reaches every other", "[unit]") {
   for (uint32_t d = 0; d < 4; ++d)
     REQUIRE(r.stats.value("pkg0.chiplet" + std::to_string(d) +
                           ".tile0.scratchpad.write_bytes.remote") == 3 * 256);
+}
+
+TEST_CASE("system: traffic over die-to-die links and the fabric starts no thread per request",
+          "[unit]") {
+  // Two packages of two chiplets: every tile stores 64 KiB into the stack of the other
+  // chiplet of its package (a die-to-die link) and 64 KiB into the other package's
+  // first stack (the fabric), with 32 bursts in flight each. Both targets take
+  // approximately-timed requests, so no server thread is started on demand (a blocking
+  // target needed one per waiting request: 128 per tile here).
+  TESSERA_ONE_ELABORATION();
+  Rig r({"package.chiplets=2", "system.packages=2"});
+  const uint64_t before = sim::threads_taken();
+  std::vector<tile::Program> progs(r.map.num_tiles());
+  const uint32_t per_chiplet = 4;
+  for (uint32_t t = 0; t < r.map.num_tiles(); ++t) {
+    const uint32_t chiplet = t / per_chiplet, package = chiplet / 2;
+    const uint32_t sibling = package * 2 + (1 - chiplet % 2), far = (1 - package) * 2;
+    const uint64_t off = uint64_t(t) << 20;
+    progs[t] = numbered({store(r.map.stack_base(sibling) + off, 0, 64 << 10),
+                         store(r.map.stack_base(far) + off, 0, 64 << 10)});
+  }
+  r.sys->load(progs);
+  REQUIRE(r.sys->run() > 0);
+  CHECK(sim::threads_taken() == before);
+  double written = 0;
+  for (uint32_t s = 0; s < 4; ++s)
+    written += r.stats.value("pkg" + std::to_string(s / 2) + ".chiplet" + std::to_string(s % 2) +
+                             ".hbm0.bytes_written");
+  CHECK(written == 16.0 * 2 * (64 << 10));
 }
 
 TEST_CASE("system: semaphore signals cross chiplets", "[unit]") {
