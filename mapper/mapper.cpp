@@ -26,6 +26,8 @@ constexpr uint32_t kSemGo = 1;          // barrier: the leader releases the tile
 constexpr uint32_t kSemRing = 2;        // ring collectives: a chunk has arrived
 constexpr uint32_t kSemSwitch = 3;      // switch collectives: a piece of the result has landed
 constexpr uint32_t kSemRingCredit = 4;  // ring collectives: the next rank has a free slot
+constexpr uint32_t kSemA2A = 5;         // all-to-all: a peer's data to this rank has landed
+constexpr uint32_t kSemA2AReady = 6;    // all-to-all: a peer has entered the op
 
 // How a collective is cut into channels: `count` tiles per rank group, each moving a
 // contiguous `slice` of the buffer (a multiple of the DMA burst; the last may be shorter).
@@ -163,6 +165,7 @@ class Lowering {
   // Why the switch fabric cannot run this collective ("" when it can).
   std::string switch_blocker(const Op& op) const;
   void lower_switch_collective(const Op& op);
+  void lower_all_to_all(const Op& op);
   // One tile's DMA window: the bytes it keeps in flight per round trip.
   uint64_t dma_window() const {
     return uint64_t(spec_.tile.dma.outstanding) * spec_.tile.dma.burst_bytes;
@@ -610,6 +613,10 @@ void Lowering::lower_collective(const Op& op, uint32_t group) {
     plan_->strategy = "single rank group: nothing to exchange";
     return;
   }
+  if (op.kind == OpKind::kAllToAll) {
+    lower_all_to_all(op);
+    return;
+  }
   uint32_t rs_steps = 0, ag_steps = 0;
   switch (op.kind) {
     case OpKind::kAllReduce:
@@ -623,9 +630,6 @@ void Lowering::lower_collective(const Op& op, uint32_t group) {
     case OpKind::kBroadcast:
     case OpKind::kGather:
     case OpKind::kScatter:
-      ag_steps = p - 1;
-      break;
-    case OpKind::kAllToAll:
       ag_steps = p - 1;
       break;
     case OpKind::kSend:
@@ -774,6 +778,79 @@ void Lowering::lower_collective(const Op& op, uint32_t group) {
                     std::to_string(chunk_max) + " bytes" + (ch.count == 1 ? "" : " per channel") +
                     " in pipelined pieces of " + std::to_string(piece_max) + " bytes";
   if (spec_.system.packages > 1) plan_->strategy += " (not the switch: " + blocker + ")";
+}
+
+void Lowering::lower_all_to_all(const Op& op) {
+  // Pairwise exchange, as NCCL's all-to-all (a send and a receive per peer): rank r's
+  // buffer holds p chunks of N/p bytes, chunk q for rank q; each channel tile of rank r
+  // copies its slice of chunk q from its HBM through its scratchpad straight into rank
+  // q's output buffer at chunk r, peers in the staggered order r+1, r+2, ... so that at
+  // any time every rank writes to a different one. The data takes the machine's own
+  // path (NoC, die-to-die links through intermediate chiplets, the fabric), so a ring
+  // of chiplets carries each chunk over as many links as lie between the ranks. A rank
+  // writes into a peer only once every peer has entered the op (one ready signal each,
+  // so an earlier op of a slower peer cannot be overwritten), and tells each peer when
+  // all its stores to it have completed; the op ends when all peers have told it.
+  const uint32_t p = uint32_t(groups_.size());
+  const uint64_t bytes = uint64_t(op.bytes);
+  const uint64_t chunk = ceil_div(bytes, p);
+  const uint32_t eb = uint32_t(traces::dtype_bytes(op.dtype));
+  // A channel moves its slice to each of the p - 1 peers: one DMA window in all is
+  // enough per channel.
+  const Channels ch = channels_for(chunk, ceil_div(dma_window(), p - 1), false, false, eb);
+  std::vector<uint64_t> in(p), out(p);
+  for (uint32_t r = 0; r < p; ++r) {
+    in[r] = input_addr(op, r, chunk * p);
+    out[r] = output_addr(op, r, chunk * p);
+  }
+  constexpr uint64_t kSlots = 8;
+  const uint64_t piece_cap = std::max<uint64_t>(64, spm_bytes_ / (2 * kSlots) / 64 * 64);
+  uint64_t piece_max = 0;
+  for (uint32_t c = 0; c < ch.count; ++c) {
+    const uint64_t base = c * ch.slice;
+    if (base >= chunk) break;
+    const uint64_t len = std::min(ch.slice, chunk - base);
+    const uint64_t piece = std::min(len, piece_cap);
+    piece_max = std::max(piece_max, piece);
+    for (uint32_t r = 0; r < p; ++r) {
+      TileState& t = tiles_[groups_[r][ch.tile(c)]];
+      // Ready: this tile may be written by its peers' tiles of the same channel.
+      std::vector<int64_t> all;
+      for (uint32_t k = 1; k < p; ++k)
+        all.push_back(add(t,
+                          sync(CmdKind::kSignal, groups_[(r + k) % p][ch.tile(c)], kSemA2AReady, 1),
+                          {t.gate, t.fence}));
+      const int64_t ready = add(t, sync(CmdKind::kWait, t.id, kSemA2AReady, p - 1), {});
+      std::vector<int64_t> slot_user(kSlots, -1);
+      uint64_t n = 0;
+      for (uint32_t k = 0; k < p; ++k) {  // k = 0: the rank's own chunk, a local copy
+        const uint32_t q = (r + k) % p;
+        std::vector<int64_t> stores;
+        for (uint64_t off = 0; off < len; off += piece, ++n) {
+          const uint64_t l = std::min(piece, len - off);
+          const uint64_t slot = (n % kSlots) * piece;
+          const int64_t ld =
+              add(t, dma(CmdKind::kDmaLoad, in[r] + q * chunk + base + off, slot, l, 1, 0),
+                  {slot_user[n % kSlots], t.gate, t.fence});
+          const int64_t st =
+              add(t, dma(CmdKind::kDmaStore, out[q] + r * chunk + base + off, slot, l, 1, 0),
+                  {ld, k == 0 ? -1 : ready});
+          slot_user[n % kSlots] = st;
+          stores.push_back(st);
+          if (k > 0) plan_->link_bytes += l;
+        }
+        all.insert(all.end(), stores.begin(), stores.end());
+        if (k > 0)
+          all.push_back(add(t, sync(CmdKind::kSignal, groups_[q][ch.tile(c)], kSemA2A, 1), stores));
+      }
+      add(t, sync(CmdKind::kWait, t.id, kSemA2A, p - 1), all);
+    }
+  }
+  plan_->hbm_bytes += 2 * chunk * p * p;
+  plan_->strategy = "pairwise all-to-all over " + std::to_string(p) + " rank groups x " +
+                    std::to_string(ch.count) + (ch.count == 1 ? " channel" : " channels") + " (" +
+                    ch.why + "): each rank copies " + std::to_string(chunk) +
+                    " bytes to each peer in pieces of " + std::to_string(piece_max) + " bytes";
 }
 
 Channels Lowering::channels_for(uint64_t span, uint64_t min_slice, bool in_switch,
