@@ -861,7 +861,8 @@ Channels Lowering::channels_for(uint64_t span, uint64_t min_slice, bool in_switc
   // slice smaller than one DMA window, per ring step for the ring, finishes in one round
   // trip anyway, so splitting it further only adds per-channel overhead). The way out is
   // the fabric port, reached through system.fabric.attach_nodes NoC nodes, so it is also
-  // capped by that many NoC links (flit x NoC clock); on one package, one NoC link. The
+  // capped by that many NoC links (flit x NoC clock); on one package, the die-to-die link
+  // and package.d2d.attach_nodes NoC links. The
   // round trip is the fabric's plus the NoC across the chiplet and back at about two
   // cycles a hop; in the fabric, a ring send goes link, switch, link to the other
   // package and back, a switch contribution is acknowledged by the reduction unit (one
@@ -894,8 +895,11 @@ Channels Lowering::channels_for(uint64_t span, uint64_t min_slice, bool in_switc
     double per_channel = 0;  // GB/s one ring channel carries (0: not a ring)
     if (!in_switch) {
       if (spec_.system.packages == 1 && spec_.package.chiplets > 1) {
+        // Each link end is reached through package.d2d.attach_nodes NoC nodes (at most
+        // an edge's length; the shorter edge, as the ring's links may sit on either).
         const auto& d = spec_.package.d2d;
-        gbytes_per_s = std::min(gbytes_per_s, double(d.lanes) * d.gbps_per_lane / 8.0);
+        const uint32_t attach = std::min(d.attach_nodes, std::min(c.tiles_x, c.tiles_y));
+        gbytes_per_s = std::min(gbytes_per_s * attach, double(d.lanes) * d.gbps_per_lane / 8.0);
       }
       per_channel = double(c.noc.flit_bytes) * double(c.noc_clock_mhz) / 2000.0;
       if (ring_reduces)

@@ -129,6 +129,7 @@ struct D2dConfig {
   uint32_t flit_payload_bytes = 64;
   uint32_t flit_overhead_bytes = 4;
   double pj_per_bit = 0.5;
+  uint32_t attach_nodes = 1;
   template <class V>
   void visit(V& v) {
     v.field("lanes", lanes, "lanes", "UCIe lanes per link and direction", sim::Range{1, 1024});
@@ -141,6 +142,12 @@ struct D2dConfig {
             "header/CRC bytes added to every link flit", sim::Range{0, 4096});
     v.field("pj_per_bit", pj_per_bit, "pJ/bit", "energy per bit on the wire (overhead included)",
             sim::Range{0, 1e3});
+    v.field("attach_nodes", attach_nodes, "nodes",
+            "NoC nodes of a chiplet that reach each end of a link, evenly spaced along the "
+            "chiplet edge of the link's end (1: its middle node); addresses alternate between "
+            "them every 4 KiB. Clamped to the edge's length. The link's bandwidth stays lanes "
+            "x gbps_per_lane: one node's links move one NoC flit per cycle each way",
+            sim::Range{1, 64});
   }
 };
 

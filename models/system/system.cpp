@@ -14,14 +14,17 @@ namespace tessera::system {
 
 namespace {
 constexpr uint32_t kToFabric = ~0u - 1;
-// A package's addresses alternate between its fabric attach nodes every this many bytes
-// (skewed, as HBM ports), both ways: toward the fabric (the NoC's node_of sees only the
-// address, so "nearest to the source" is not available there) and from it (a
-// multicast's copies all target one buffer, often in one HBM stack: "nearest to the
-// target" would send them all through one attach node again). 4 KiB: a DMA window of
-// bursts to consecutive addresses still spreads over several nodes, and a burst never
-// straddles two.
-constexpr uint64_t kFabricInterleaveBytes = 4096;
+// Addresses alternate between the attach nodes of a package's fabric port, and between
+// those of a die-to-die link's end, every this many bytes (skewed, as HBM ports), both
+// ways: toward the port or link (the NoC's node_of sees only the address, so "nearest to
+// the source" is not available there) and from it (a multicast's copies all target one
+// buffer, often in one HBM stack: "nearest to the target" would send them all through
+// one attach node again). 4 KiB: a DMA window of bursts to consecutive addresses still
+// spreads over several nodes, and a burst never straddles two.
+constexpr uint64_t kAttachInterleaveBytes = 4096;
+uint32_t attach_index(uint64_t addr, size_t nodes) {
+  return skewed_port(addr / kAttachInterleaveBytes, nodes);
+}
 
 // SystemC object names may not contain dots; statistics keep the dotted path.
 std::string sc_name(std::string path) {
@@ -51,9 +54,57 @@ struct System::Chiplet {
     uint32_t index;  // stack id, or neighbour chiplet gid for a link
   };
   std::vector<std::vector<Port>> ports;
-  std::vector<uint32_t> gateway_node;  // by neighbour chiplet gid (~0u: not a neighbour)
+  // By neighbour chiplet gid: the nodes where the link to it attaches (empty: not a
+  // neighbour).
+  std::vector<std::vector<uint32_t>> d2d_nodes;
   std::vector<uint32_t> fabric_nodes;  // where the package's fabric port attaches
 };
+
+std::vector<uint32_t> d2d_attach_nodes(uint32_t count, uint32_t tx, uint32_t ty, uint32_t edge,
+                                       const std::vector<uint32_t>& avoid) {
+  edge %= 4;
+  const uint32_t len = edge < 2 ? ty : tx;
+  auto node_at = [&](uint32_t i) -> uint32_t {
+    switch (edge) {
+      case 0:
+        return i * tx + tx - 1;  // east column
+      case 1:
+        return i * tx;  // west column
+      case 2:
+        return i;  // north row
+      default:
+        return (ty - 1) * tx + i;  // south row
+    }
+  };
+  count = std::max(1u, std::min(count, len));
+  // One node: the middle of the edge, always (the one gateway of old, shared by two
+  // links when a chiplet has more than four).
+  if (count == 1) return {node_at(len / 2)};
+  std::vector<uint32_t> out;
+  auto mine = [&](uint32_t n) { return std::find(out.begin(), out.end(), n) != out.end(); };
+  auto avoided = [&](uint32_t n) {
+    return std::find(avoid.begin(), avoid.end(), n) != avoid.end();
+  };
+  for (uint32_t j = 0; j < count; ++j) {
+    // The middle of the j-th of `count` equal stretches of the edge...
+    const uint32_t want = uint32_t((2 * uint64_t(j) + 1) * len / (2 * uint64_t(count)));
+    // ...or the nearest free node of the edge (the higher index first on a tie); if
+    // other links hold all of them, the nearest not yet this link's.
+    uint32_t pick = ~0u;
+    for (int pass = 0; pass < 2 && pick == ~0u; ++pass)
+      for (uint32_t d = 0; d < len && pick == ~0u; ++d)
+        for (const int64_t i : {int64_t(want) + d, int64_t(want) - d}) {
+          if (i < 0 || i >= int64_t(len)) continue;
+          const uint32_t n = node_at(uint32_t(i));
+          if (!mine(n) && (pass == 1 || !avoided(n))) {
+            pick = n;
+            break;
+          }
+        }
+    out.push_back(pick);
+  }
+  return out;
+}
 
 std::vector<uint32_t> fabric_attach_nodes(uint32_t count, uint32_t tx, uint32_t ty,
                                           const std::vector<uint32_t>& avoid) {
@@ -181,21 +232,31 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
   // Chiplets: gateways first (which node each link and the fabric port attach to).
   chiplets_.resize(nchip);
   const uint32_t tx = ch.tiles_x, ty = ch.tiles_y;
-  const uint32_t candidates[4] = {(ty / 2) * tx + (tx - 1), (ty / 2) * tx, tx / 2,
-                                  (ty - 1) * tx + tx / 2};
   std::vector<uint32_t> links_at(nchip, 0);
   for (uint32_t g = 0; g < nchip; ++g) {
     auto c = std::make_unique<Chiplet>();
     c->gid = g;
     c->package = g / n;
     c->local = g % n;
-    c->gateway_node.assign(nchip, ~0u);
+    c->d2d_nodes.assign(nchip, {});
     c->ports.resize(nodes);
     chiplets_[g] = std::move(c);
   }
+  // Each end of a link is reached from package.d2d.attach_nodes nodes along one edge of
+  // its chiplet (a chiplet's links take the east, west, north and south edges in turn),
+  // as a UCIe PHY spans the die edge facing the neighbour: one node's links (one flit
+  // per cycle each way) would cap the link below its lanes' bandwidth. Nodes another
+  // link of the chiplet already holds are avoided where the edge has others.
+  auto attach_link_end = [&](uint32_t me, uint32_t other) {
+    Chiplet& c = *chiplets_[me];
+    std::vector<uint32_t> taken;
+    for (const auto& v : c.d2d_nodes) taken.insert(taken.end(), v.begin(), v.end());
+    c.d2d_nodes[other] =
+        d2d_attach_nodes(spec.package.d2d.attach_nodes, tx, ty, links_at[me]++ % 4, taken);
+  };
   for (const auto& [a, b] : pairs) {
-    chiplets_[a]->gateway_node[b] = candidates[links_at[a]++ % 4];
-    chiplets_[b]->gateway_node[a] = candidates[links_at[b]++ % 4];
+    attach_link_end(a, b);
+    attach_link_end(b, a);
   }
   // The fabric port of a package is reached from several nodes of its first chiplet
   // (system.fabric.attach_nodes), as a GPU reaches its NVLink ports from many points
@@ -205,8 +266,7 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
     for (uint32_t g = 0; g < nchip; g += n) {
       Chiplet& c = *chiplets_[g];
       std::vector<uint32_t> gateways;
-      for (uint32_t node : c.gateway_node)
-        if (node != ~0u) gateways.push_back(node);
+      for (const auto& v : c.d2d_nodes) gateways.insert(gateways.end(), v.begin(), v.end());
       c.fabric_nodes = fabric_attach_nodes(spec.system.fabric.attach_nodes, tx, ty, gateways);
     }
 
@@ -223,9 +283,8 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
         return t.kind == Target::kHbm ? map_.stack_node(t.index, addr)
                                       : map_.tile_place(t.index).node;
       const uint32_t next = next_chiplet(g, owner);
-      if (next == kToFabric)
-        return me.fabric_nodes[skewed_port(addr / kFabricInterleaveBytes, me.fabric_nodes.size())];
-      return me.gateway_node[next];
+      const auto& at = next == kToFabric ? me.fabric_nodes : me.d2d_nodes[next];
+      return at[attach_index(addr, at.size())];
     };
     c.noc = std::make_unique<noc::Network>(
         sc_name(cname + ".noc").c_str(), ch.noc, tx, ty,
@@ -253,7 +312,9 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
           ports.push_back({Chiplet::Port::kStack, map.stack_id(g, s)});
       }
       for (uint32_t nb = 0; nb < nchip; ++nb)
-        if (c.gateway_node[nb] == node) ports.push_back({Chiplet::Port::kLink, nb});
+        if (std::find(c.d2d_nodes[nb].begin(), c.d2d_nodes[nb].end(), node) !=
+            c.d2d_nodes[nb].end())
+          ports.push_back({Chiplet::Port::kLink, nb});
       if (std::find(c.fabric_nodes.begin(), c.fabric_nodes.end(), node) != c.fabric_nodes.end())
         ports.push_back({Chiplet::Port::kFabric, 0});
       auto route = [this, g, node](uint64_t addr) -> int {
@@ -303,13 +364,24 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
     for (int side = 0; side < 2; ++side) {
       const uint32_t me = side == 0 ? a : b, other = side == 0 ? b : a;
       Chiplet& c = *chiplets_[me];
-      const uint32_t node = c.gateway_node[other];
-      const auto& ports = c.ports[node];
-      for (size_t i = 0; i < ports.size(); ++i)
-        if (ports[i].kind == Chiplet::Port::kLink && ports[i].index == other)
-          c.demux[node]->out[i]->bind(side == 0 ? link.a_in : link.b_in);
-      // What crosses toward this side leaves the link on this side's out socket.
-      (side == 0 ? link.a_out : link.b_out).bind(c.mux[node]->in);
+      const auto& at = c.d2d_nodes[other];
+      const std::string en = sc_name(path) + (side == 0 ? "_a" : "_b");
+      // Every attach node's demux feeds this end of the link through a mux...
+      d2d_mux_.push_back(std::make_unique<TlmMux>((en + "_mux").c_str()));
+      d2d_mux_.back()->out.bind(side == 0 ? link.a_in : link.b_in);
+      for (uint32_t node : at) {
+        const auto& ports = c.ports[node];
+        for (size_t i = 0; i < ports.size(); ++i)
+          if (ports[i].kind == Chiplet::Port::kLink && ports[i].index == other)
+            c.demux[node]->out[i]->bind(d2d_mux_.back()->in);
+      }
+      // ...and what crosses toward this side leaves the link on this side's out socket
+      // and enters the chiplet at the attach node of its address.
+      const size_t k = at.size();
+      d2d_demux_.push_back(std::make_unique<TlmDemux>(
+          (en + "_demux").c_str(), k, [k](uint64_t addr) { return int(attach_index(addr, k)); }));
+      (side == 0 ? link.a_out : link.b_out).bind(d2d_demux_.back()->in);
+      for (size_t i = 0; i < k; ++i) d2d_demux_.back()->out[i]->bind(c.mux[at[i]]->in);
     }
   }
   // The fabric between packages.
@@ -335,9 +407,9 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
       }
       // ...and what the fabric delivers enters at the attach node of its address.
       const size_t k = c.fabric_nodes.size();
-      fabric_demux_.push_back(std::make_unique<TlmDemux>(
-          (pn + "_fabric_demux").c_str(), k,
-          [k](uint64_t addr) { return int(skewed_port(addr / kFabricInterleaveBytes, k)); }));
+      fabric_demux_.push_back(
+          std::make_unique<TlmDemux>((pn + "_fabric_demux").c_str(), k,
+                                     [k](uint64_t addr) { return int(attach_index(addr, k)); }));
       fabric_->out[p]->bind(fabric_demux_.back()->in);
       for (size_t i = 0; i < k; ++i)
         fabric_demux_.back()->out[i]->bind(c.mux[c.fabric_nodes[i]]->in);
@@ -351,6 +423,10 @@ System::~System() = default;
 
 const std::vector<uint32_t>& System::fabric_nodes(uint32_t package) const {
   return chiplets_.at(package * spec_.package.chiplets)->fabric_nodes;
+}
+
+const std::vector<uint32_t>& System::d2d_nodes(uint32_t chiplet, uint32_t neighbour) const {
+  return chiplets_.at(chiplet)->d2d_nodes.at(neighbour);
 }
 
 void System::load(const std::vector<tile::Program>& programs) {

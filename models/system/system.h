@@ -49,6 +49,15 @@ struct SystemOptions {
 std::vector<uint32_t> fabric_attach_nodes(uint32_t count, uint32_t tiles_x, uint32_t tiles_y,
                                           const std::vector<uint32_t>& avoid);
 
+// The NoC nodes of a tiles_x x tiles_y chiplet where one end of a die-to-die link
+// attaches, `count` of them (clamped to the edge's length) on edge `edge` (0 east, 1
+// west, 2 north, 3 south; the chiplet's links take them in turn): count 1 is the middle
+// of the edge; more sit at the middles of `count` equal stretches of it, as a UCIe PHY
+// spans the die edge facing the neighbour. A node in `avoid` (another link's) moves to
+// the nearest free node of the edge, and is shared only when the edge has none.
+std::vector<uint32_t> d2d_attach_nodes(uint32_t count, uint32_t tiles_x, uint32_t tiles_y,
+                                       uint32_t edge, const std::vector<uint32_t>& avoid);
+
 class System : public sc_core::sc_module, public tile::TileDirectory {
  public:
   System(sc_core::sc_module_name name, const SystemSpec& spec, const AddressMap& map,
@@ -75,6 +84,8 @@ class System : public sc_core::sc_module, public tile::TileDirectory {
   uint32_t next_chiplet(uint32_t from, uint32_t to) const;
   // The NoC nodes (of the package's first chiplet) where `package` reaches the fabric.
   const std::vector<uint32_t>& fabric_nodes(uint32_t package) const;
+  // The NoC nodes of `chiplet` where its link to `neighbour` attaches (empty: none).
+  const std::vector<uint32_t>& d2d_nodes(uint32_t chiplet, uint32_t neighbour) const;
 
  private:
   struct Chiplet;
@@ -96,6 +107,10 @@ class System : public sc_core::sc_module, public tile::TileDirectory {
   // handing what the fabric delivers to one of them.
   std::vector<std::unique_ptr<TlmMux>> fabric_mux_;
   std::vector<std::unique_ptr<TlmDemux>> fabric_demux_;
+  // Per link end (link l: 2l side A, 2l+1 side B): the mux joining its attach nodes at
+  // the link's in socket, and the demux behind its out socket.
+  std::vector<std::unique_ptr<TlmMux>> d2d_mux_;
+  std::vector<std::unique_ptr<TlmDemux>> d2d_demux_;
   uint64_t end_ps_ = 0;
   bool done_ = false;
   std::string failure_;

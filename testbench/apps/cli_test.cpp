@@ -64,6 +64,14 @@ TEST_CASE("cli: bad input is one line and exit code 2", "[unit]") {
   r = run_tessera("noc --vcs 2 --input-speedup 4");
   CHECK(r.rc == 2);
   CHECK(lines(r.err) == 1);
+  // Die-to-die attach nodes: at least one, at most 64 (more are clamped to the edge).
+  for (const char* bad : {"0", "65", "-1", "two"}) {
+    INFO("package.d2d.attach_nodes=" << bad);
+    r = run_tessera(std::string("run --config chiplet4 --set package.d2d.attach_nodes=") + bad);
+    CHECK(r.rc == 2);
+    CHECK(lines(r.err) == 1);
+    CHECK(r.err.find("package.d2d.attach_nodes") != std::string::npos);
+  }
 }
 
 TEST_CASE("cli: tessera gemm bad input is one line and exit code 2", "[unit]") {

@@ -52,3 +52,29 @@ TEST_CASE("fabric attach nodes: spread along the south and north edges, gateways
   // One row: every node is on the edge.
   CHECK(fabric_attach_nodes(3, 8, 1, {}) == std::vector<uint32_t>{7, 5, 2});
 }
+
+TEST_CASE("d2d attach nodes: spread along the link's edge, other links' nodes avoided", "[unit]") {
+  // One node: the middle of the edge (east, west, north, south), the one gateway of old.
+  CHECK(d2d_attach_nodes(1, 4, 4, 0, {}) == std::vector<uint32_t>{11});
+  CHECK(d2d_attach_nodes(1, 4, 4, 1, {}) == std::vector<uint32_t>{8});
+  CHECK(d2d_attach_nodes(1, 4, 4, 2, {}) == std::vector<uint32_t>{2});
+  CHECK(d2d_attach_nodes(1, 4, 4, 3, {}) == std::vector<uint32_t>{14});
+  CHECK(d2d_attach_nodes(1, 6, 6, 0, {}) == std::vector<uint32_t>{23});
+  // A chiplet's fifth link takes the east edge again (and shares its middle at one node).
+  CHECK(d2d_attach_nodes(1, 4, 4, 4, {11}) == std::vector<uint32_t>{11});
+  // Several: the middles of equal stretches of the edge.
+  CHECK(d2d_attach_nodes(2, 4, 4, 0, {}) == std::vector<uint32_t>{7, 15});
+  CHECK(d2d_attach_nodes(4, 4, 4, 1, {}) == std::vector<uint32_t>{0, 4, 8, 12});
+  CHECK(d2d_attach_nodes(2, 8, 8, 2, {}) == std::vector<uint32_t>{2, 6});
+  CHECK(d2d_attach_nodes(4, 8, 8, 3, {}) == std::vector<uint32_t>{57, 59, 61, 63});
+  // Clamped to the edge's length.
+  CHECK(d2d_attach_nodes(64, 4, 4, 0, {}) == std::vector<uint32_t>{3, 7, 11, 15});
+  CHECK(d2d_attach_nodes(4, 8, 1, 0, {}) == std::vector<uint32_t>{7});
+  // Another link's node moves to the nearest free node of the edge...
+  CHECK(d2d_attach_nodes(2, 4, 4, 0, {7}) == std::vector<uint32_t>{11, 15});
+  CHECK(d2d_attach_nodes(4, 4, 4, 2, {3}) == std::vector<uint32_t>{0, 1, 2, 3});
+  const auto north = d2d_attach_nodes(3, 4, 4, 2, {0, 3});
+  CHECK(north == std::vector<uint32_t>{1, 2, 3});
+  // ...and is shared only when the edge has no other.
+  CHECK(d2d_attach_nodes(2, 4, 4, 0, {3, 7, 11, 15}) == std::vector<uint32_t>{7, 15});
+}
