@@ -173,6 +173,7 @@ SwitchFabric::SwitchFabric(sc_core::sc_module_name name, const FabricConfig& cfg
     : sc_module(name),
       arrive_q_("arrive", [this](tlm::tlm_generic_payload*& t) { arrived(*t); }),
       return_q_("return", [this](tlm::tlm_generic_payload*& t) { returned(*t); }),
+      contrib_q_("contribution", [this](Contribution& c) { contribution_in(c); }),
       core_(cfg, ports, stats, energy),
       decode_(std::move(decode)) {
   fwd_q_.resize(ports);
@@ -236,8 +237,22 @@ tlm::tlm_sync_enum SwitchFabric::nb_fw(int port, tlm::tlm_generic_payload& trans
                                        tlm::tlm_phase& ph, sc_core::sc_time& delay) {
   if (ph == tlm::END_RESP) return tlm::TLM_COMPLETED;
   if (ph != tlm::BEGIN_REQ) return tlm::TLM_ACCEPTED;
-  if (const ReduceExtension* ext = trans.get_extension<ReduceExtension>(); ext && ext->group)
-    throw sim::SimulationError("fabric: a reduction contribution must come through b_transport");
+  if (const ReduceExtension* ext = trans.get_extension<ReduceExtension>(); ext && ext->group) {
+    if (!core_.config().in_network_reduction || !trans.is_write()) {
+      trans.set_response_status(tlm::TLM_COMMAND_ERROR_RESPONSE);
+      return tlm::TLM_COMPLETED;
+    }
+    routes_[&trans] = Route{uint32_t(port), uint32_t(port)};
+    const Contribution c{uint32_t(port), &trans};
+    if (delay > sc_core::SC_ZERO_TIME)
+      throw sim::SimulationError("fabric: an annotated delay on a contribution is not supported");
+    if (admit(*ext))
+      contribute_at(c);
+    else
+      held_.push_back(c);
+    ph = tlm::END_REQ;
+    return tlm::TLM_UPDATED;
+  }
   const uint32_t dst = decode_(trans.get_address());
   if (dst >= core_.ports()) {
     trans.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
@@ -314,6 +329,65 @@ void SwitchFabric::returned(tlm::tlm_generic_payload& trans) {
   (*in[src])->nb_transport_bw(trans, ph, d);
 }
 
+// A contribution that opens a new sum needs room in the reduction buffer (an empty
+// buffer takes any one, so an oversized burst cannot wait forever). True: admitted.
+bool SwitchFabric::admit(const ReduceExtension& ext) {
+  const auto key = std::make_pair(ext.group->id, ext.offset);
+  if (open_.count(key) == 0) {
+    if (held_bytes_ > 0 && held_bytes_ + ext.bytes > buffer_bytes_) return false;
+    held_bytes_ += ext.bytes;
+    buffer_peak_->set(std::max(buffer_peak_->value(), double(held_bytes_)));
+  }
+  return true;
+}
+
+// Contributions are striped over the planes chunk by chunk of the piece.
+void SwitchFabric::contribute_at(const Contribution& c) {
+  const ReduceExtension& ext = *c.trans->get_extension<ReduceExtension>();
+  open_[std::make_pair(ext.group->id, ext.offset)].srcs.push_back(c.port);
+  const uint32_t plane = uint32_t((ext.offset / core_.config().chunk_bytes) % core_.planes());
+  const double now = double(sc_core::sc_time_stamp().value());
+  const double in_at = core_.contribute(c.port, plane, kHeaderBytes + ext.bytes, now);
+  contrib_q_.push(until(in_at), c);
+}
+
+void SwitchFabric::contribution_in(Contribution& c) {
+  const ReduceExtension& ext = *c.trans->get_extension<ReduceExtension>();
+  const uint32_t plane = uint32_t((ext.offset / core_.config().chunk_bytes) % core_.planes());
+  if (++open_.at(std::make_pair(ext.group->id, ext.offset)).count == ext.group->contributors) {
+    sum_complete(ext, plane);
+    // Room again: admit what waited, in order (those whose sum is open need none).
+    std::deque<Contribution> still;
+    for (const Contribution& h : held_) {
+      if (admit(*h.trans->get_extension<ReduceExtension>()))
+        contribute_at(h);
+      else
+        still.push_back(h);
+    }
+    held_.swap(still);
+  }
+  // The acknowledgement takes one link latency back.
+  c.trans->set_response_status(tlm::TLM_OK_RESPONSE);
+  return_q_.push(sc_core::sc_time(core_.config().link_latency_ns, sc_core::SC_NS), c.trans);
+}
+
+// The last contribution is in: multicast the sum to every member and free its room.
+void SwitchFabric::sum_complete(const ReduceExtension& ext, uint32_t plane) {
+  const std::shared_ptr<const ReduceGroup> g = ext.group;
+  const auto key = std::make_pair(g->id, ext.offset);
+  Pending& p = open_.at(key);
+  std::vector<uint32_t> dsts(g->results.size());
+  for (size_t m = 0; m < dsts.size(); ++m) dsts[m] = decode_(g->results[m]);
+  std::vector<double> arrive;
+  core_.multicast(p.srcs, dsts, plane, kHeaderBytes + ext.bytes,
+                  double(sc_core::sc_time_stamp().value()), arrive);
+  for (size_t m = 0; m < dsts.size(); ++m)
+    dispatch({dsts[m], arrive[m], g->results[m] + ext.offset, ext.bytes, g, uint32_t(m), false});
+  open_.erase(key);
+  held_bytes_ -= ext.bytes;
+  buffer_freed_.notify(sc_core::SC_ZERO_TIME);
+}
+
 void SwitchFabric::contribution(uint32_t port, const ReduceExtension& ext,
                                 tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
   const FabricConfig& cfg = core_.config();
@@ -323,37 +397,15 @@ void SwitchFabric::contribution(uint32_t port, const ReduceExtension& ext,
   }
   wait(delay);
   delay = sc_core::SC_ZERO_TIME;
-  const std::shared_ptr<const ReduceGroup> g = ext.group;
-  const auto key = std::make_pair(g->id, ext.offset);
-  // A contribution that opens a new sum needs room in the reduction buffer (an empty
-  // buffer takes any one, so an oversized burst cannot wait forever).
-  while (open_.count(key) == 0 && held_bytes_ > 0 && held_bytes_ + ext.bytes > buffer_bytes_)
-    wait(buffer_freed_);
-  if (open_.count(key) == 0) {
-    held_bytes_ += ext.bytes;
-    buffer_peak_->set(std::max(buffer_peak_->value(), double(held_bytes_)));
-  }
-  Pending& pend = open_[key];
-  pend.srcs.push_back(port);
-  // Contributions are striped over the planes chunk by chunk of the piece.
+  while (!admit(ext)) wait(buffer_freed_);
+  open_[std::make_pair(ext.group->id, ext.offset)].srcs.push_back(port);
   const uint32_t plane = uint32_t((ext.offset / cfg.chunk_bytes) % core_.planes());
   const double now = double(sc_core::sc_time_stamp().value());
   const double in_at = core_.contribute(port, plane, kHeaderBytes + ext.bytes, now);
   wait(sc_core::sc_time::from_value(uint64_t(in_at + 0.5)) - sc_core::sc_time_stamp());
   // Counted when it is in the reduction unit, so the last one counted is the latest in.
-  Pending& p = open_.at(key);
-  if (++p.count == g->contributors) {
-    std::vector<uint32_t> dsts(g->results.size());
-    for (size_t m = 0; m < dsts.size(); ++m) dsts[m] = decode_(g->results[m]);
-    std::vector<double> arrive;
-    core_.multicast(p.srcs, dsts, plane, kHeaderBytes + ext.bytes,
-                    double(sc_core::sc_time_stamp().value()), arrive);
-    for (size_t m = 0; m < dsts.size(); ++m)
-      dispatch({dsts[m], arrive[m], g->results[m] + ext.offset, ext.bytes, g, uint32_t(m), false});
-    open_.erase(key);
-    held_bytes_ -= ext.bytes;
-    buffer_freed_.notify(sc_core::SC_ZERO_TIME);
-  }
+  if (++open_.at(std::make_pair(ext.group->id, ext.offset)).count == ext.group->contributors)
+    sum_complete(ext, plane);
   // The acknowledgement takes one link latency back.
   wait(sc_core::sc_time(cfg.link_latency_ns, sc_core::SC_NS));
   trans.set_response_status(tlm::TLM_OK_RESPONSE);

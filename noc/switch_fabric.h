@@ -129,10 +129,11 @@ class SwitchFabric : public sc_core::sc_module {
 
  private:
   void b_transport(int port, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
-  // Approximately-timed ordinary messages (no thread per request): taken at once,
-  // offered to the destination package when they arrive there (one open request per
-  // port), the response booked back and handed over when it arrives. Reduction
-  // contributions come through b_transport.
+  // Approximately-timed messages (no thread per request): taken at once, offered to
+  // the destination package when they arrive there (one open request per port), the
+  // response booked back and handed over when it arrives. A reduction contribution is
+  // taken at once too; one that would open a new sum in a full reduction buffer waits
+  // in the switch, off its link, until a sum completes (as a blocked sender would).
   tlm::tlm_sync_enum nb_fw(int port, tlm::tlm_generic_payload& trans, tlm::tlm_phase& ph,
                            sc_core::sc_time& delay);
   tlm::tlm_sync_enum nb_bw(int port, tlm::tlm_generic_payload& trans, tlm::tlm_phase& ph,
@@ -150,6 +151,18 @@ class SwitchFabric : public sc_core::sc_module {
   sim::TimedQueue<tlm::tlm_generic_payload*> arrive_q_, return_q_;
   void contribution(uint32_t port, const ReduceExtension& ext, tlm::tlm_generic_payload& trans,
                     sc_core::sc_time& delay);
+  // AT contributions: admitted to the reduction buffer (booked on the link from then),
+  // counted when they are in the reduction unit, acknowledged a link latency later.
+  struct Contribution {
+    uint32_t port;
+    tlm::tlm_generic_payload* trans;
+  };
+  bool admit(const ReduceExtension& ext);
+  void contribute_at(const Contribution& c);
+  void contribution_in(Contribution& c);
+  void sum_complete(const ReduceExtension& ext, uint32_t plane);
+  std::deque<Contribution> held_;  // waiting for room in the reduction buffer
+  sim::TimedQueue<Contribution> contrib_q_;
   // One copy of a multicast (or a member's semaphore signal) handed to a worker thread.
   struct Delivery {
     uint32_t port;

@@ -291,16 +291,14 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
         sim::ClockDomain::from_mhz(cname + ".noc.clock", ch.noc_clock_mhz), node_of,
         sim::StatsScope(stats, cname + ".noc"), &energy);
     // This chiplet's HBM stacks, its die-to-die links and the fabric take
-    // approximately-timed requests (no server thread per request); tiles and the
-    // fabric's reduction contributions are served with b_transport.
+    // approximately-timed requests (no server thread per request); tiles are served
+    // with b_transport.
     c.noc->set_nonblocking_targets([this, g](const tlm::tlm_generic_payload& p) {
       const Target t = map_.decode(p.get_address());
       if (t.kind == Target::kNone) return false;
       const uint32_t owner = map_.owner_chiplet(t);
       if (owner == g) return t.kind == Target::kHbm;
-      if (next_chiplet(g, owner) != kToFabric) return true;  // a die-to-die link
-      const noc::ReduceExtension* ext = p.get_extension<noc::ReduceExtension>();
-      return !(ext && ext->group);
+      return true;  // a die-to-die link or the fabric
     });
     // Per node: demux ports (tile, stacks, links, fabric) and the mux.
     for (uint32_t node = 0; node < nodes; ++node) {
