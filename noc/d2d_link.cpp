@@ -11,7 +11,13 @@ D2dLink::D2dLink(sc_core::sc_module_name name, const D2dConfig& cfg, const sim::
       b_in("b_in"),
       a_out("a_out"),
       b_out("b_out"),
-      arrive_q_("arrive", [this](Hop& h) { arrived(h.dir, *h.trans); }),
+      fwd_{AtForward([this](tlm::tlm_generic_payload& p, tlm::tlm_phase& ph,
+                            sc_core::sc_time& d) { return b_out->nb_transport_fw(p, ph, d); },
+                     [this](tlm::tlm_generic_payload& p) { answered(0, p); }),
+           AtForward([this](tlm::tlm_generic_payload& p, tlm::tlm_phase& ph,
+                            sc_core::sc_time& d) { return a_out->nb_transport_fw(p, ph, d); },
+                     [this](tlm::tlm_generic_payload& p) { answered(1, p); })},
+      arrive_q_("arrive", [this](Hop& h) { fwd_[h.dir].push(*h.trans); }),
       return_q_("return", [this](Hop& h) { returned(h.dir, *h.trans); }),
       cfg_(cfg) {
   // lanes x Gb/s -> bits per ns; a byte takes 8 / that ns.
@@ -96,44 +102,9 @@ tlm::tlm_sync_enum D2dLink::nb_fw(int side, tlm::tlm_generic_payload& trans, tlm
   return tlm::TLM_UPDATED;
 }
 
-void D2dLink::arrived(int dir, tlm::tlm_generic_payload& trans) {
-  fwd_q_[dir].push_back(&trans);
-  forward(dir);
-}
-
-void D2dLink::forward(int dir) {
-  while (!fwd_open_[dir] && !fwd_q_[dir].empty()) {
-    tlm::tlm_generic_payload& p = *fwd_q_[dir].front();
-    fwd_q_[dir].pop_front();
-    fwd_open_[dir] = &p;
-    tlm::tlm_phase ph = tlm::BEGIN_REQ;
-    sc_core::sc_time d = sc_core::SC_ZERO_TIME;
-    const tlm::tlm_sync_enum s = out_of(dir)->nb_transport_fw(p, ph, d);
-    if (s == tlm::TLM_ACCEPTED) continue;  // END_REQ (or BEGIN_RESP) comes on bw
-    fwd_open_[dir] = nullptr;
-    if (s == tlm::TLM_UPDATED && ph == tlm::BEGIN_RESP) {
-      answered(dir, p);
-      tlm::tlm_phase end = tlm::END_RESP;
-      sc_core::sc_time ed = sc_core::SC_ZERO_TIME;
-      out_of(dir)->nb_transport_fw(p, end, ed);
-    } else if (s == tlm::TLM_COMPLETED) {
-      answered(dir, p);
-    }
-  }
-}
-
 tlm::tlm_sync_enum D2dLink::nb_bw(int dir, tlm::tlm_generic_payload& trans, tlm::tlm_phase& ph,
                                   sc_core::sc_time&) {
-  if (ph == tlm::END_REQ || ph == tlm::BEGIN_RESP) {
-    if (fwd_open_[dir] == &trans) fwd_open_[dir] = nullptr;  // BEGIN_RESP ends it too
-    if (ph == tlm::BEGIN_RESP) answered(dir, trans);
-    forward(dir);
-    if (ph == tlm::BEGIN_RESP) {
-      ph = tlm::END_RESP;
-      return tlm::TLM_COMPLETED;
-    }
-  }
-  return tlm::TLM_ACCEPTED;
+  return fwd_[dir].bw(trans, ph);
 }
 
 void D2dLink::answered(int dir, tlm::tlm_generic_payload& trans) {

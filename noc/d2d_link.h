@@ -17,8 +17,6 @@
 
 #include <cstdint>
 
-#include <deque>
-
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
 #include <systemc>
@@ -27,6 +25,7 @@
 #include "models/sim/energy_ledger.h"
 #include "models/sim/stats_registry.h"
 #include "models/sim/timed_queue.h"
+#include "noc/at_forward.h"
 #include "noc/noc_config.h"
 
 namespace tessera::noc {
@@ -59,8 +58,6 @@ class D2dLink : public sc_core::sc_module {
   // AT: the far side's answers on the out socket of direction `dir` (0: b_out).
   tlm::tlm_sync_enum nb_bw(int dir, tlm::tlm_generic_payload& trans, tlm::tlm_phase& ph,
                            sc_core::sc_time& delay);
-  void arrived(int dir, tlm::tlm_generic_payload& trans);   // last bit on the far side
-  void forward(int dir);                                    // offer the oldest downstream
   void answered(int dir, tlm::tlm_generic_payload& trans);  // the far side responded
   void returned(int dir, tlm::tlm_generic_payload& trans);  // the response is back
   tlm_utils::simple_target_socket_tagged<D2dLink>& in_of(int side) {
@@ -69,10 +66,8 @@ class D2dLink : public sc_core::sc_module {
   tlm_utils::simple_initiator_socket_tagged<D2dLink>& out_of(int dir) {
     return dir == 0 ? b_out : a_out;
   }
-  // Per direction: requests that arrived, waiting for the far side to take them, the
-  // one it has not taken yet, and the timed hand-overs.
-  std::deque<tlm::tlm_generic_payload*> fwd_q_[2];
-  tlm::tlm_generic_payload* fwd_open_[2] = {nullptr, nullptr};
+  // Per direction: what arrived on the far side, handed to its network in order.
+  AtForward fwd_[2];
   struct Hop {
     int dir;
     tlm::tlm_generic_payload* trans;

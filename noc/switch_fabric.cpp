@@ -171,13 +171,12 @@ double FabricCore::switch_all_reduce(uint32_t p, uint64_t n, double t) {
 SwitchFabric::SwitchFabric(sc_core::sc_module_name name, const FabricConfig& cfg, uint32_t ports,
                            Decoder decode, const sim::StatsScope& stats, sim::EnergyLedger* energy)
     : sc_module(name),
-      arrive_q_("arrive", [this](tlm::tlm_generic_payload*& t) { arrived(*t); }),
+      arrive_q_("arrive",
+                [this](tlm::tlm_generic_payload*& t) { fwd_[routes_.at(t).dst].push(*t); }),
       return_q_("return", [this](tlm::tlm_generic_payload*& t) { returned(*t); }),
       contrib_q_("contribution", [this](Contribution& c) { contribution_in(c); }),
       core_(cfg, ports, stats, energy),
       decode_(std::move(decode)) {
-  fwd_q_.resize(ports);
-  fwd_open_.assign(ports, nullptr);
   buffer_bytes_ = uint64_t(cfg.reduction_buffer_kib) * 1024;
   window_bytes_ = uint64_t(cfg.output_queue_chunks) * cfg.chunk_bytes;
   waiting_.resize(ports);
@@ -192,6 +191,11 @@ SwitchFabric::SwitchFabric(sc_core::sc_module_name name, const FabricConfig& cfg
     out.emplace_back(std::make_unique<tlm_utils::simple_initiator_socket_tagged<SwitchFabric>>(
         ("out" + std::to_string(p)).c_str()));
     out.back()->register_nb_transport_bw(this, &SwitchFabric::nb_bw, int(p));
+    fwd_.emplace_back(
+        [this, p](tlm::tlm_generic_payload& t, tlm::tlm_phase& ph, sc_core::sc_time& d) {
+          return (*out[p])->nb_transport_fw(t, ph, d);
+        },
+        [this](tlm::tlm_generic_payload& t) { answered(t); });
   }
 }
 
@@ -269,46 +273,9 @@ tlm::tlm_sync_enum SwitchFabric::nb_fw(int port, tlm::tlm_generic_payload& trans
   return tlm::TLM_UPDATED;
 }
 
-void SwitchFabric::arrived(tlm::tlm_generic_payload& trans) {
-  const uint32_t dst = routes_.at(&trans).dst;
-  fwd_q_[dst].push_back(&trans);
-  forward(dst);
-}
-
-void SwitchFabric::forward(uint32_t dst) {
-  while (!fwd_open_[dst] && !fwd_q_[dst].empty()) {
-    tlm::tlm_generic_payload& p = *fwd_q_[dst].front();
-    fwd_q_[dst].pop_front();
-    fwd_open_[dst] = &p;
-    tlm::tlm_phase ph = tlm::BEGIN_REQ;
-    sc_core::sc_time d = sc_core::SC_ZERO_TIME;
-    const tlm::tlm_sync_enum s = (*out[dst])->nb_transport_fw(p, ph, d);
-    if (s == tlm::TLM_ACCEPTED) continue;  // END_REQ (or BEGIN_RESP) comes on bw
-    fwd_open_[dst] = nullptr;
-    if (s == tlm::TLM_UPDATED && ph == tlm::BEGIN_RESP) {
-      answered(p);
-      tlm::tlm_phase end = tlm::END_RESP;
-      sc_core::sc_time ed = sc_core::SC_ZERO_TIME;
-      (*out[dst])->nb_transport_fw(p, end, ed);
-    } else if (s == tlm::TLM_COMPLETED) {
-      answered(p);
-    }
-  }
-}
-
 tlm::tlm_sync_enum SwitchFabric::nb_bw(int port, tlm::tlm_generic_payload& trans,
                                        tlm::tlm_phase& ph, sc_core::sc_time&) {
-  if (ph == tlm::END_REQ || ph == tlm::BEGIN_RESP) {
-    const uint32_t dst = uint32_t(port);
-    if (fwd_open_[dst] == &trans) fwd_open_[dst] = nullptr;  // BEGIN_RESP ends it too
-    if (ph == tlm::BEGIN_RESP) answered(trans);
-    forward(dst);
-    if (ph == tlm::BEGIN_RESP) {
-      ph = tlm::END_RESP;
-      return tlm::TLM_COMPLETED;
-    }
-  }
-  return tlm::TLM_ACCEPTED;
+  return fwd_[uint32_t(port)].bw(trans, ph);
 }
 
 void SwitchFabric::answered(tlm::tlm_generic_payload& trans) {

@@ -27,6 +27,7 @@
 #include "models/sim/energy_ledger.h"
 #include "models/sim/stats_registry.h"
 #include "models/sim/timed_queue.h"
+#include "noc/at_forward.h"
 #include "noc/noc_config.h"
 #include "noc/reduce_extension.h"
 
@@ -138,16 +139,13 @@ class SwitchFabric : public sc_core::sc_module {
                            sc_core::sc_time& delay);
   tlm::tlm_sync_enum nb_bw(int port, tlm::tlm_generic_payload& trans, tlm::tlm_phase& ph,
                            sc_core::sc_time& delay);
-  void arrived(tlm::tlm_generic_payload& trans);
   void returned(tlm::tlm_generic_payload& trans);
-  void forward(uint32_t dst);
   void answered(tlm::tlm_generic_payload& trans);
   struct Route {
     uint32_t src, dst;
   };
   std::unordered_map<tlm::tlm_generic_payload*, Route> routes_;  // AT messages in flight
-  std::vector<std::deque<tlm::tlm_generic_payload*>> fwd_q_;     // per destination port
-  std::vector<tlm::tlm_generic_payload*> fwd_open_;
+  std::vector<AtForward> fwd_;  // per destination port: into its package, in order
   sim::TimedQueue<tlm::tlm_generic_payload*> arrive_q_, return_q_;
   void contribution(uint32_t port, const ReduceExtension& ext, tlm::tlm_generic_payload& trans,
                     sc_core::sc_time& delay);

@@ -97,6 +97,29 @@ int run_args(const std::string& name, const std::string& args, std::string& log)
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
+// `tessera run` of one collective of `n` bytes over chiplet4's 4 chiplets (one rank
+// group each), as it is (no fabric, the preset's links).
+Run run_chiplet4(const std::string& name, const std::string& kind, uint64_t n) {
+  const std::string out = dir(name);
+  fs::remove_all(out);
+  fs::create_directories(fs::path(out).parent_path());
+  {
+    std::ofstream t(out + ".tsr");
+    t << "tessera-trace 1\nmeta dp=4\n" << kind << " c bytes=" << n << " group=4 dtype=bf16\n";
+  }
+  const std::string cmd = std::string(TESSERA_EXE) +
+                          " run -q --explain --config chiplet4 --trace " + out + ".tsr --out " +
+                          out + " > " + out + ".log 2>&1";
+  const int rc = std::system(cmd.c_str());
+  Run r;
+  r.log = tessera::sim::read_file(out + ".log");
+  INFO(r.log);
+  REQUIRE(rc == 0);
+  r.stats = nlohmann::json::parse(tessera::sim::read_file(out + "/stats.json"))["stats"];
+  r.sim_ps = r.stats["system.sim_time"]["value"].get<double>();
+  return r;
+}
+
 double stat(const Run& r, const std::string& name) {
   return r.stats.at(name)["value"].get<double>();
 }
@@ -302,25 +325,15 @@ TEST_CASE("in-package ring all-reduce: pipelined over channels, bounded by the d
   // at 1 GHz = 128 GB/s each). A 4 MiB all-reduce over the 4 chiplets moves 2(P-1)/P N
   // over each ring link, one way.
   const uint64_t n = uint64_t(4) << 20;
-  const std::string out = dir("pkg_ring");
-  fs::remove_all(out);
-  fs::create_directories(fs::path(out).parent_path());
-  {
-    std::ofstream t(out + ".tsr");
-    t << "tessera-trace 1\nmeta dp=4\nallreduce c bytes=" << n << " group=4 dtype=bf16\n";
-  }
-  const std::string cmd = std::string(TESSERA_EXE) +
-                          " run -q --explain --config chiplet4 --trace " + out + ".tsr --out " +
-                          out + " > " + out + ".log 2>&1";
-  REQUIRE(std::system(cmd.c_str()) == 0);
-  const std::string log = tessera::sim::read_file(out + ".log");
+  const Run r = run_chiplet4("pkg_ring", "allreduce", n);
+  const std::string& log = r.log;
   INFO(log);
   // Channels from the vector units' add rate: 32 lanes / 2 inputs x 2 bytes x 1 GHz =
   // 32 GB/s a channel, 256 GB/s to carry (two attach nodes' NoC links, the UCIe link).
   CHECK(log.find("ring over 4 rank groups x 8 channels") != std::string::npos);
   CHECK(log.find("pipelined pieces of 65536 bytes") != std::string::npos);
-  const auto stats = nlohmann::json::parse(tessera::sim::read_file(out + "/stats.json"))["stats"];
-  const double sim_ps = stats["system.sim_time"]["value"].get<double>();
+  const auto& stats = r.stats;
+  const double sim_ps = r.sim_ps;
   // Every ring link carried 2(P-1)/P N one way (the ring's direction), nothing the other
   // way but signals.
   for (int l = 0; l < 4; ++l) {
@@ -355,21 +368,11 @@ TEST_CASE("in-package all-to-all: each chunk goes the shortest way round the rin
   // r-1's to r+1 passing through) and 1 the other way: 4N in all, where the old
   // all-gather-style lowering moved 3N and never used the second direction.
   const uint64_t n = uint64_t(4) << 20;
-  const std::string out = dir("pkg_a2a");
-  fs::remove_all(out);
-  fs::create_directories(fs::path(out).parent_path());
-  {
-    std::ofstream t(out + ".tsr");
-    t << "tessera-trace 1\nmeta dp=4\nalltoall c bytes=" << n << " group=4 dtype=bf16\n";
-  }
-  const std::string cmd = std::string(TESSERA_EXE) +
-                          " run -q --explain --config chiplet4 --trace " + out + ".tsr --out " +
-                          out + " > " + out + ".log 2>&1";
-  REQUIRE(std::system(cmd.c_str()) == 0);
-  const std::string log = tessera::sim::read_file(out + ".log");
+  const Run r = run_chiplet4("pkg_a2a", "alltoall", n);
+  const std::string& log = r.log;
   INFO(log);
   CHECK(log.find("pairwise all-to-all over 4 rank groups") != std::string::npos);
-  const auto stats = nlohmann::json::parse(tessera::sim::read_file(out + "/stats.json"))["stats"];
+  const auto& stats = r.stats;
   const double chunk = double(n) / 4;
   double total = 0;
   for (int l = 0; l < 4; ++l) {
@@ -386,7 +389,7 @@ TEST_CASE("in-package all-to-all: each chunk goes the shortest way round the rin
   }
   CHECK(total >= 4.0 * double(n));
   // No faster than the busiest direction's wire: 3 chunks at the UCIe rate.
-  const double sim_ps = stats["system.sim_time"]["value"].get<double>();
+  const double sim_ps = r.sim_ps;
   CHECK(sim_ps >= 3 * chunk / 256e9 * 1e12);
 }
 

@@ -43,6 +43,24 @@ Topology make(const NocConfig& c, uint32_t kx, uint32_t ky) {
   return Topology::build(parse_topology(c.topology), kx, ky, parse_routing(c.routing));
 }
 
+// A k-port network of `c`'s topology (one row), idle until cycle 100, that records the
+// cycle each packet (by tag) arrived.
+struct TaggedRig {
+  struct Log : PacketSink {
+    std::map<uint64_t, uint64_t> at;
+    void on_packet(uint32_t, const Packet& p, uint64_t now) override { at[p.tag] = now; }
+  };
+  Topology t;
+  sim::StatsRegistry reg;
+  NetworkCore core;
+  Log log;
+  TaggedRig(const NocConfig& c, uint32_t k)
+      : t(make(c, k, 1)), core(c, t, 1, sim::StatsScope(reg, "noc"), nullptr) {
+    core.set_sink(&log);
+    core.skip_to(100);
+  }
+};
+
 }  // namespace
 
 TEST_CASE("mesh zero-load latency equals the pipeline formula", "[unit]") {
@@ -138,15 +156,9 @@ TEST_CASE("a failed speculation wastes the switch slot, non-speculative bids win
   c.speculative_sa = true;
   c.lookahead_routing = true;
   c.wait_for_tail_credit = true;
-  const Topology t = make(c, 4, 1);
-  sim::StatsRegistry reg;
-  NetworkCore core(c, t, 1, sim::StatsScope(reg, "noc"), nullptr);
-  struct Log : PacketSink {
-    std::map<uint64_t, uint64_t> at;
-    void on_packet(uint32_t, const Packet& p, uint64_t now) override { at[p.tag] = now; }
-  } log;
-  core.set_sink(&log);
-  core.skip_to(100);
+  TaggedRig rig(c, 4);
+  NetworkCore& core = rig.core;
+  auto& log = rig.log;
   // P1 (2 -> 3, VC 0) is alone at the router in cycle 101 and moves both round-robin
   // pointers of output 3: VC allocation now favours input VC (2,1), the switch port 0.
   core.inject(2, 3, 1, 0, 1);
@@ -173,15 +185,9 @@ TEST_CASE("input speedup lets a second VC of a port cross while the first loses"
     NocConfig c;
     c.topology = "crossbar";
     c.input_speedup = speedup;
-    const Topology t = make(c, 4, 1);
-    sim::StatsRegistry reg;
-    NetworkCore core(c, t, 1, sim::StatsScope(reg, "noc"), nullptr);
-    struct Log : PacketSink {
-      std::map<uint64_t, uint64_t> at;
-      void on_packet(uint32_t, const Packet& p, uint64_t now) override { at[p.tag] = now; }
-    } log;
-    core.set_sink(&log);
-    core.skip_to(100);
+    TaggedRig rig(c, 4);
+    NetworkCore& core = rig.core;
+    auto& log = rig.log;
     core.inject(0, 1, 24, 0, 1);
     core.inject(3, 1, 24, 0, 3);
     core.inject(0, 2, 24, 0, 2);
@@ -241,21 +247,30 @@ static uint64_t flood(NocConfig c, uint32_t kx, uint32_t ky, double rate, uint64
   return core.misspeculations();
 }
 
+// flood() on a 6x6 mesh (DOR and west-first), a 5x5 torus, a 9-node ring and an
+// 8-port crossbar; returns the wasted speculative grants of all of them.
+static uint64_t flood_every_topology(NocConfig c, double rate) {
+  uint64_t wasted = 0;
+  c.topology = "mesh";
+  c.routing = "dor";
+  wasted += flood(c, 6, 6, rate, 3000);
+  c.routing = "west_first";
+  wasted += flood(c, 6, 6, rate, 3000);
+  c.routing = "dor";
+  c.topology = "torus";
+  wasted += flood(c, 5, 5, rate, 3000);
+  c.topology = "ring";
+  wasted += flood(c, 9, 1, rate, 3000);
+  c.topology = "crossbar";
+  wasted += flood(c, 8, 1, rate, 3000);
+  return wasted;
+}
+
 TEST_CASE("flow control holds below and past saturation on every topology", "[unit]") {
   NocConfig c;
   for (double rate : {0.1, 0.4, 1.0}) {
     INFO("rate " << rate);
-    c.topology = "mesh";
-    flood(c, 6, 6, rate, 3000);
-    c.routing = "west_first";
-    flood(c, 6, 6, rate, 3000);
-    c.routing = "dor";
-    c.topology = "torus";
-    flood(c, 5, 5, rate, 3000);
-    c.topology = "ring";
-    flood(c, 9, 1, rate, 3000);
-    c.topology = "crossbar";
-    flood(c, 8, 1, rate, 3000);
+    flood_every_topology(c, rate);
   }
   // Shallow buffers and the iSLIP-style allocator.
   c.topology = "mesh";
@@ -274,18 +289,7 @@ TEST_CASE("flow control holds with speculative switch allocation and lookahead r
     INFO("rate " << rate);
     for (uint32_t vcs : {2u, 4u}) {
       c.vcs = vcs;
-      c.topology = "mesh";
-      c.routing = "dor";
-      wasted += flood(c, 6, 6, rate, 3000);
-      c.routing = "west_first";
-      wasted += flood(c, 6, 6, rate, 3000);
-      c.routing = "dor";
-      c.topology = "torus";
-      wasted += flood(c, 5, 5, rate, 3000);
-      c.topology = "ring";
-      wasted += flood(c, 9, 1, rate, 3000);
-      c.topology = "crossbar";
-      wasted += flood(c, 8, 1, rate, 3000);
+      wasted += flood_every_topology(c, rate);
     }
   }
   // Past saturation heads do lose VC allocation after winning the switch.
@@ -323,17 +327,7 @@ TEST_CASE("flow control holds with input speedup", "[unit]") {
     for (uint32_t s : {2u, 3u}) {
       c.vcs = 4;
       c.input_speedup = s;
-      c.topology = "mesh";
-      flood(c, 6, 6, rate, 3000);
-      c.routing = "west_first";
-      flood(c, 6, 6, rate, 3000);
-      c.routing = "dor";
-      c.topology = "torus";
-      flood(c, 5, 5, rate, 3000);
-      c.topology = "ring";
-      flood(c, 9, 1, rate, 3000);
-      c.topology = "crossbar";
-      flood(c, 8, 1, rate, 3000);
+      flood_every_topology(c, rate);
     }
   }
   // With speculation, lookahead and several iterations; with shallow buffers and iSLIP.

@@ -1,0 +1,70 @@
+// The initiator side of the approximately-timed base protocol for a block that hands
+// requests on (a die-to-die link into the far chiplet, a fabric port into the
+// destination package): requests go out in order through one socket, at most one open
+// (BEGIN_REQ without its END_REQ) at a time, so the target's END_REQ is the
+// backpressure and the rest wait here. Responses are taken at once.
+#pragma once
+
+#include <deque>
+#include <functional>
+
+#include <systemc>
+#include <tlm>
+
+namespace tessera::noc {
+
+class AtForward {
+ public:
+  // Sends BEGIN_REQ on the socket; called with (payload, phase, delay).
+  using Fw = std::function<tlm::tlm_sync_enum(tlm::tlm_generic_payload&, tlm::tlm_phase&,
+                                              sc_core::sc_time&)>;
+  // Told of each response (its BEGIN_RESP, or a request completed in one call).
+  using Answered = std::function<void(tlm::tlm_generic_payload&)>;
+
+  AtForward(Fw fw, Answered answered) : fw_(std::move(fw)), answered_(std::move(answered)) {}
+
+  void push(tlm::tlm_generic_payload& p) {
+    q_.push_back(&p);
+    pump();
+  }
+  // The target's backward call on the socket.
+  tlm::tlm_sync_enum bw(tlm::tlm_generic_payload& p, tlm::tlm_phase& ph) {
+    if (ph != tlm::END_REQ && ph != tlm::BEGIN_RESP) return tlm::TLM_ACCEPTED;
+    if (open_ == &p) open_ = nullptr;  // BEGIN_RESP ends the request phase too
+    const bool resp = ph == tlm::BEGIN_RESP;
+    if (resp) answered_(p);
+    pump();
+    if (!resp) return tlm::TLM_ACCEPTED;
+    ph = tlm::END_RESP;
+    return tlm::TLM_COMPLETED;
+  }
+
+ private:
+  void pump() {
+    while (!open_ && !q_.empty()) {
+      tlm::tlm_generic_payload& p = *q_.front();
+      q_.pop_front();
+      open_ = &p;
+      tlm::tlm_phase ph = tlm::BEGIN_REQ;
+      sc_core::sc_time d = sc_core::SC_ZERO_TIME;
+      const tlm::tlm_sync_enum s = fw_(p, ph, d);
+      if (s == tlm::TLM_ACCEPTED) continue;  // END_REQ (or BEGIN_RESP) comes on bw
+      open_ = nullptr;
+      if (s == tlm::TLM_UPDATED && ph == tlm::BEGIN_RESP) {
+        answered_(p);
+        tlm::tlm_phase end = tlm::END_RESP;
+        sc_core::sc_time ed = sc_core::SC_ZERO_TIME;
+        fw_(p, end, ed);
+      } else if (s == tlm::TLM_COMPLETED) {
+        answered_(p);
+      }
+    }
+  }
+
+  Fw fw_;
+  Answered answered_;
+  std::deque<tlm::tlm_generic_payload*> q_;
+  tlm::tlm_generic_payload* open_ = nullptr;
+};
+
+}  // namespace tessera::noc
