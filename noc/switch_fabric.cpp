@@ -28,6 +28,11 @@ FabricCore::FabricCore(const FabricConfig& cfg, uint32_t ports, const sim::Stats
         &ps.counter("bytes_in", "bytes", "bytes from the endpoint into the switch"));
     port_bytes_out_.push_back(
         &ps.counter("bytes_out", "bytes", "bytes from the switch to the endpoint"));
+    port_util_.push_back(&ps.scalar("in_utilisation", "ratio",
+                                    "bytes into the switch over the port's bandwidth and the run"));
+    port_util_.push_back(
+        &ps.scalar("out_utilisation", "ratio",
+                   "bytes out of the switch over the port's bandwidth and the run"));
   }
   reductions_ = &stats.counter("reduced_chunks", "chunks",
                                "sums completed in the switch (one per chunk, or per contributed "
@@ -41,6 +46,14 @@ FabricCore::FabricCore(const FabricConfig& cfg, uint32_t ports, const sim::Stats
   if (energy)
     energy_bit_ =
         &energy->account(stats.prefix().empty() ? "fabric" : stats.prefix(), "bit", cfg.pj_per_bit);
+}
+
+void FabricCore::publish(double elapsed_ps) {
+  if (elapsed_ps <= 0) return;
+  for (uint32_t p = 0; p < ports_; ++p) {
+    port_util_[2 * p]->set(double(port_bytes_in_[p]->value()) / (bytes_per_ps_ * elapsed_ps));
+    port_util_[2 * p + 1]->set(double(port_bytes_out_[p]->value()) / (bytes_per_ps_ * elapsed_ps));
+  }
 }
 
 double FabricCore::step_latency_ps() const {

@@ -75,6 +75,8 @@ class FabricCore {
   // after a multicast): books the output queue and link; returns its arrival.
   double from_switch(uint32_t dst, uint32_t plane, uint64_t bytes, double t_ps);
   uint32_t planes() const { return planes_; }
+  // Per port and direction, bytes moved over what the port could move in `elapsed_ps`.
+  void publish(double elapsed_ps);
   const FabricConfig& config() const { return cfg_; }
 
  private:
@@ -97,6 +99,7 @@ class FabricCore {
   std::vector<std::vector<double>> out_left_;
   std::vector<uint64_t> out_count_;
   std::vector<sim::Counter*> port_bytes_in_, port_bytes_out_;
+  std::vector<sim::Scalar*> port_util_;  // per port: in, out
   sim::Counter* reductions_;
   sim::Counter* contributions_;
   sim::Counter* contribution_bytes_;

@@ -521,6 +521,7 @@ void System::publish(uint64_t end_ps) {
   const sc_core::sc_time t = sc_core::sc_time::from_value(end_ps);
   for (auto& s : stacks_) s->publish_stats(t);
   for (auto& l : links_) l->publish(double(end_ps));
+  if (fabric_) fabric_->core().publish(double(end_ps));
   const auto noc_clock = sim::ClockDomain::from_mhz("noc", spec_.chiplet.noc_clock_mhz);
   for (auto& c : chiplets_) c->noc->publish(noc_clock.cycles_at(sim::Picoseconds(end_ps)).v);
   stats_.scalar("system.sim_time", "ps", "simulated time to the last command's end")

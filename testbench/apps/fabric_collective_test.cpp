@@ -175,6 +175,18 @@ TEST_CASE("fabric all-reduce: the switch counts contributions, sums and multicas
   CHECK(stat(a, "fabric.multicast_bytes") == p * bursts * (4096 + 16));
   CHECK(stat(a, "fabric.reduction_buffer_peak_bytes") > 0);
   CHECK(stat(a, "fabric.reduction_buffer_peak_bytes") <= 1024 * 1024);
+  // Utilisation: each port's bytes over its bandwidth and the run (the report's "fabric"
+  // figure is their mean; it read 0 before the switch published any). This all-reduce
+  // is bound by the fabric, so the ports are busy nearly all the time.
+  for (uint32_t q = 0; q < p; ++q)
+    for (const char* dir : {"in", "out"}) {
+      const std::string port = "fabric.port" + std::to_string(q) + ".";
+      const double u = stat(a, port + dir + "_utilisation");
+      CHECK(u == Approx(stat(a, port + "bytes_" + dir) / (kB * a.sim_ps)));
+      CHECK(u > 0.8);
+      CHECK(u <= 1.0);
+    }
+  CHECK(a.log.find("fabric 0.0 %") == std::string::npos);
   // Same spec, same workload: the same statistics, to the bit.
   const Run b = run("stats_b", "allreduce", p, n, "switch");
   CHECK(a.stats_text == b.stats_text);
