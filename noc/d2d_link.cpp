@@ -52,7 +52,12 @@ double D2dLink::wire_ps(uint64_t bytes) const {
 double D2dLink::book(int dir, uint64_t bytes, double t, bool control) {
   const double start = control ? t : std::max(t, free_[dir]);
   const double w = wire_ps(bytes);
-  if (!control) free_[dir] = start + w;
+  if (!control) {
+    free_[dir] = start + w;
+  } else if (free_[dir] > t) {
+    // Interleaved into booked data: its flits take their wire time from what follows.
+    free_[dir] += w;
+  }
   busy_ps_[dir] += w;
   const uint64_t flits = flits_for(bytes);
   *bytes_[dir] += bytes;

@@ -43,7 +43,8 @@ class D2dLink : public sc_core::sc_module {
   // Books a message on direction dir (0: A->B, 1: B->A) no earlier than t_ps; returns
   // the time its last bit arrived on the far side. A control message (a read request,
   // a write completion) is interleaved with data at flit granularity, so it does not
-  // wait for the messages booked ahead of it: its wire time is counted, not booked.
+  // wait for the messages booked ahead of it; its flits still take their wire time,
+  // from the data booked after it.
   double book(int dir, uint64_t bytes, double t_ps, bool control = false);
   // Bytes a read request or a write response carries (a command / completion).
   static constexpr uint32_t kCommandBytes = 8;

@@ -112,3 +112,21 @@ TEST_CASE("d2d completions and read commands are not queued behind the other way
   // Its bytes and flits are still counted on the B->A direction.
   CHECK(reg.find_counter("d2d.b2a.flits")->value() == 1024 + 1);
 }
+
+TEST_CASE("d2d control flits take their wire time from the data booked after them", "[unit]") {
+  // 4 KiB of data at t = 0 (64 flits, 34,000 ps on the wire), a command at t = 100 ps
+  // interleaved into it (one flit, 531.25 ps, arriving after its own flit time), then
+  // 4 KiB more: the second block starts when the first and the command's flit are done.
+  TESSERA_ONE_ELABORATION();
+  Rig rig(64, true, 64, true);
+  D2dLink& l = rig.link;
+  const double first = l.book(0, 4096, 0);
+  CHECK(first == Approx(34000.0 + 2000.0));
+  const double cmd = l.book(0, D2dLink::kCommandBytes, 100, true);
+  CHECK(cmd == Approx(100 + 531.25 + 2000.0));
+  const double second = l.book(0, 4096, 200);
+  CHECK(second == Approx(34000.0 + 531.25 + 34000.0 + 2000.0));
+  // The wire was never busy for longer than it existed.
+  l.publish(second - 2000.0);
+  CHECK(rig.reg.value("d2d.a2b.utilisation") <= 1.0 + 1e-12);
+}
