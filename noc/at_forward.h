@@ -49,7 +49,7 @@ class AtForward {
       sc_core::sc_time d = sc_core::SC_ZERO_TIME;
       const tlm::tlm_sync_enum s = fw_(p, ph, d);
       if (s == tlm::TLM_ACCEPTED) continue;  // END_REQ (or BEGIN_RESP) comes on bw
-      open_ = nullptr;
+      if (open_ == &p) open_ = nullptr;      // (a nested bw may have opened another)
       if (s == tlm::TLM_UPDATED && ph == tlm::BEGIN_RESP) {
         answered_(p);
         tlm::tlm_phase end = tlm::END_RESP;

@@ -1,5 +1,7 @@
 #include "noc/d2d_link.h"
 
+#include "models/sim/errors.h"
+
 #include <algorithm>
 
 namespace tessera::noc {
@@ -52,12 +54,9 @@ double D2dLink::wire_ps(uint64_t bytes) const {
 double D2dLink::book(int dir, uint64_t bytes, double t, bool control) {
   const double start = control ? t : std::max(t, free_[dir]);
   const double w = wire_ps(bytes);
-  if (!control) {
-    free_[dir] = start + w;
-  } else if (free_[dir] > t) {
-    // Interleaved into booked data: its flits take their wire time from what follows.
-    free_[dir] += w;
-  }
+  // A control message goes out at once, interleaved into booked data: its flits take
+  // their wire time from whatever is booked after it.
+  free_[dir] = control ? std::max(free_[dir], t) + w : start + w;
   busy_ps_[dir] += w;
   const uint64_t flits = flits_for(bytes);
   *bytes_[dir] += bytes;
@@ -124,7 +123,9 @@ void D2dLink::returned(int dir, tlm::tlm_generic_payload& trans) {
   // later instead would need no action here either.
   tlm::tlm_phase ph = tlm::BEGIN_RESP;
   sc_core::sc_time d = sc_core::SC_ZERO_TIME;
-  in_of(dir)->nb_transport_bw(trans, ph, d);
+  if (in_of(dir)->nb_transport_bw(trans, ph, d) == tlm::TLM_ACCEPTED)
+    throw sim::SimulationError(std::string(name()) +
+                               ": the initiator must take a response at once (END_RESP)");
 }
 
 }  // namespace tessera::noc

@@ -306,7 +306,8 @@ void SwitchFabric::returned(tlm::tlm_generic_payload& trans) {
   routes_.erase(it);
   tlm::tlm_phase ph = tlm::BEGIN_RESP;
   sc_core::sc_time d = sc_core::SC_ZERO_TIME;
-  (*in[src])->nb_transport_bw(trans, ph, d);
+  if ((*in[src])->nb_transport_bw(trans, ph, d) == tlm::TLM_ACCEPTED)
+    throw sim::SimulationError("fabric: the initiator must take a response at once (END_RESP)");
 }
 
 // A contribution that opens a new sum needs room in the reduction buffer (an empty
@@ -334,18 +335,8 @@ void SwitchFabric::contribute_at(const Contribution& c) {
 void SwitchFabric::contribution_in(Contribution& c) {
   const ReduceExtension& ext = *c.trans->get_extension<ReduceExtension>();
   const uint32_t plane = uint32_t((ext.offset / core_.config().chunk_bytes) % core_.planes());
-  if (++open_.at(std::make_pair(ext.group->id, ext.offset)).count == ext.group->contributors) {
+  if (++open_.at(std::make_pair(ext.group->id, ext.offset)).count == ext.group->contributors)
     sum_complete(ext, plane);
-    // Room again: admit what waited, in order (those whose sum is open need none).
-    std::deque<Contribution> still;
-    for (const Contribution& h : held_) {
-      if (admit(*h.trans->get_extension<ReduceExtension>()))
-        contribute_at(h);
-      else
-        still.push_back(h);
-    }
-    held_.swap(still);
-  }
   // The acknowledgement takes one link latency back.
   c.trans->set_response_status(tlm::TLM_OK_RESPONSE);
   return_q_.push(sc_core::sc_time(core_.config().link_latency_ns, sc_core::SC_NS), c.trans);
@@ -366,6 +357,16 @@ void SwitchFabric::sum_complete(const ReduceExtension& ext, uint32_t plane) {
   open_.erase(key);
   held_bytes_ -= ext.bytes;
   buffer_freed_.notify(sc_core::SC_ZERO_TIME);
+  // Room again: admit the AT contributions that waited, in order (those whose sum is
+  // open need none).
+  std::deque<Contribution> still;
+  for (const Contribution& h : held_) {
+    if (admit(*h.trans->get_extension<ReduceExtension>()))
+      contribute_at(h);
+    else
+      still.push_back(h);
+  }
+  held_.swap(still);
 }
 
 void SwitchFabric::contribution(uint32_t port, const ReduceExtension& ext,

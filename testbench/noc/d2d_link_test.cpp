@@ -129,4 +129,8 @@ TEST_CASE("d2d control flits take their wire time from the data booked after the
   // The wire was never busy for longer than it existed.
   l.publish(second - 2000.0);
   CHECK(rig.reg.value("d2d.a2b.utilisation") <= 1.0 + 1e-12);
+  // On an idle wire too: a command, then data at the same instant, go one after the other.
+  const double t = second;  // the other direction is idle; use it
+  CHECK(l.book(1, D2dLink::kCommandBytes, t, true) == Approx(t + 531.25 + 2000.0));
+  CHECK(l.book(1, 4096, t) == Approx(t + 531.25 + 34000.0 + 2000.0));
 }
