@@ -24,8 +24,6 @@ D2dLink::D2dLink(sc_core::sc_module_name name, const D2dConfig& cfg, const sim::
       cfg_(cfg) {
   // lanes x Gb/s -> bits per ns; a byte takes 8 / that ns.
   ps_per_byte_ = 8.0 * 1000.0 / (double(cfg.lanes) * cfg.gbps_per_lane);
-  a_in.register_b_transport(this, &D2dLink::b_transport, 0);
-  b_in.register_b_transport(this, &D2dLink::b_transport, 1);
   a_in.register_nb_transport_fw(this, &D2dLink::nb_fw, 0);
   b_in.register_nb_transport_fw(this, &D2dLink::nb_fw, 1);
   b_out.register_nb_transport_bw(this, &D2dLink::nb_bw, 0);
@@ -71,29 +69,6 @@ void D2dLink::publish(double elapsed_ps) {
   for (int d = 0; d < 2; ++d) util_[d]->set(busy_ps_[d] / elapsed_ps);
 }
 
-void D2dLink::b_transport(int side, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
-  using sc_core::sc_time;
-  const bool write = trans.is_write();
-  const uint64_t len = trans.get_data_length();
-  const double t0 = double((sc_core::sc_time_stamp() + delay).value());
-  const double there = book(side, write ? len : kCommandBytes, t0, !write);
-  wait(sc_time::from_value(uint64_t(there + 0.5)) - sc_core::sc_time_stamp());
-  sc_time d = sc_core::SC_ZERO_TIME;
-  (side == 0 ? b_out : a_out)->b_transport(trans, d);
-  wait(d);
-  const double back =
-      book(1 - side, write ? kCommandBytes : len, double(sc_core::sc_time_stamp().value()), write);
-  wait(sc_time::from_value(uint64_t(back + 0.5)) - sc_core::sc_time_stamp());
-  delay = sc_core::SC_ZERO_TIME;
-}
-
-namespace {
-sc_core::sc_time until(double t_ps) {
-  const sc_core::sc_time at = sc_core::sc_time::from_value(uint64_t(t_ps + 0.5));
-  return at > sc_core::sc_time_stamp() ? at - sc_core::sc_time_stamp() : sc_core::SC_ZERO_TIME;
-}
-}  // namespace
-
 tlm::tlm_sync_enum D2dLink::nb_fw(int side, tlm::tlm_generic_payload& trans, tlm::tlm_phase& ph,
                                   sc_core::sc_time& delay) {
   if (ph == tlm::END_RESP) return tlm::TLM_COMPLETED;
@@ -101,7 +76,7 @@ tlm::tlm_sync_enum D2dLink::nb_fw(int side, tlm::tlm_generic_payload& trans, tlm
   const bool write = trans.is_write();
   const double t0 = double((sc_core::sc_time_stamp() + delay).value());
   const double there = book(side, write ? trans.get_data_length() : kCommandBytes, t0, !write);
-  arrive_q_.push(until(there), Hop{side, &trans});
+  arrive_q_.push_at(there, Hop{side, &trans});
   ph = tlm::END_REQ;
   return tlm::TLM_UPDATED;
 }
@@ -115,12 +90,12 @@ void D2dLink::answered(int dir, tlm::tlm_generic_payload& trans) {
   const bool write = trans.is_write();
   const double now = double(sc_core::sc_time_stamp().value());
   const double back = book(1 - dir, write ? kCommandBytes : trans.get_data_length(), now, write);
-  return_q_.push(until(back), Hop{dir, &trans});
+  return_q_.push_at(back, Hop{dir, &trans});
 }
 
 void D2dLink::returned(int dir, tlm::tlm_generic_payload& trans) {
-  // The networks take every response at once (TLM_COMPLETED); an END_RESP that came
-  // later instead would need no action here either.
+  // The networks take every response at once (TLM_COMPLETED); the base protocol would
+  // hold the next BEGIN_RESP until a later END_RESP, which is not modelled.
   tlm::tlm_phase ph = tlm::BEGIN_RESP;
   sc_core::sc_time d = sc_core::SC_ZERO_TIME;
   if (in_of(dir)->nb_transport_bw(trans, ph, d) == tlm::TLM_ACCEPTED)

@@ -6,13 +6,12 @@
 // transactions bound for side B (delivered through b_out), and the other way round; responses
 // return on the reverse direction.
 //
-// Both TLM styles are served. Approximately-timed (what the chiplet networks use): a
-// request is taken at once (END_REQ in the return: the link's booking is its queue),
-// offered to the far side's network when its last bit arrives, one open request per
-// direction as the base protocol asks (the far side's backpressure holds the others
-// here), and its response is booked on the reverse direction and handed back when it
-// arrives. No thread waits per request. Blocking (b_transport) does the same timing
-// in the caller's thread.
+// The link is an approximately-timed target and initiator (a blocking caller is
+// adapted by the TLM sockets, on both sides): a request is taken at once (END_REQ in the return:
+// the link's booking is its queue), offered to the far side's network when its last bit arrives,
+// one open request per direction as the base protocol asks (the far side's backpressure holds the
+// others here), and its response is booked on the reverse direction and handed back when it
+// arrives. No thread waits per request.
 #pragma once
 
 #include <cstdint>
@@ -52,7 +51,6 @@ class D2dLink : public sc_core::sc_module {
   void publish(double elapsed_ps);
 
  private:
-  void b_transport(int side, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
   // AT: requests in on side `side` (0: a_in) cross in direction `side`.
   tlm::tlm_sync_enum nb_fw(int side, tlm::tlm_generic_payload& trans, tlm::tlm_phase& ph,
                            sc_core::sc_time& delay);

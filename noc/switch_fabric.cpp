@@ -199,7 +199,6 @@ SwitchFabric::SwitchFabric(sc_core::sc_module_name name, const FabricConfig& cfg
   for (uint32_t p = 0; p < ports; ++p) {
     in.emplace_back(std::make_unique<tlm_utils::simple_target_socket_tagged<SwitchFabric>>(
         ("in" + std::to_string(p)).c_str()));
-    in.back()->register_b_transport(this, &SwitchFabric::b_transport, int(p));
     in.back()->register_nb_transport_fw(this, &SwitchFabric::nb_fw, int(p));
     out.emplace_back(std::make_unique<tlm_utils::simple_initiator_socket_tagged<SwitchFabric>>(
         ("out" + std::to_string(p)).c_str()));
@@ -211,44 +210,6 @@ SwitchFabric::SwitchFabric(sc_core::sc_module_name name, const FabricConfig& cfg
         [this](tlm::tlm_generic_payload& t) { answered(t); });
   }
 }
-
-void SwitchFabric::b_transport(int port, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
-  if (const ReduceExtension* ext = trans.get_extension<ReduceExtension>(); ext && ext->group) {
-    contribution(uint32_t(port), *ext, trans, delay);
-    return;
-  }
-  const uint32_t dst = decode_(trans.get_address());
-  if (dst >= core_.ports()) {
-    trans.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
-    return;
-  }
-  const bool write = trans.is_write();
-  const uint64_t len = trans.get_data_length();
-  const double t0 = double((sc_core::sc_time_stamp() + delay).value());
-  // Request: header, plus the data of a write (a read request is a control message).
-  const double at_dst = write ? core_.send(uint32_t(port), dst, kHeaderBytes + len, t0)
-                              : core_.control(uint32_t(port), dst, kHeaderBytes, t0);
-  sc_core::sc_time d =
-      sc_core::sc_time::from_value(uint64_t(at_dst + 0.5)) - sc_core::sc_time_stamp();
-  wait(d);
-  sc_core::sc_time td = sc_core::SC_ZERO_TIME;
-  (*out[dst])->b_transport(trans, td);
-  wait(td);
-  // Response: header, plus the data of a read (a write's acknowledgement is a control
-  // message).
-  const double now = double(sc_core::sc_time_stamp().value());
-  const double back = write ? core_.control(dst, uint32_t(port), kHeaderBytes, now)
-                            : core_.send(dst, uint32_t(port), kHeaderBytes + len, now);
-  wait(sc_core::sc_time::from_value(uint64_t(back + 0.5)) - sc_core::sc_time_stamp());
-  delay = sc_core::SC_ZERO_TIME;
-}
-
-namespace {
-sc_core::sc_time until(double t_ps) {
-  const sc_core::sc_time at = sc_core::sc_time::from_value(uint64_t(t_ps + 0.5));
-  return at > sc_core::sc_time_stamp() ? at - sc_core::sc_time_stamp() : sc_core::SC_ZERO_TIME;
-}
-}  // namespace
 
 tlm::tlm_sync_enum SwitchFabric::nb_fw(int port, tlm::tlm_generic_payload& trans,
                                        tlm::tlm_phase& ph, sc_core::sc_time& delay) {
@@ -281,7 +242,7 @@ tlm::tlm_sync_enum SwitchFabric::nb_fw(int port, tlm::tlm_generic_payload& trans
   const double at_dst = write ? core_.send(uint32_t(port), dst, kHeaderBytes + len, t0)
                               : core_.control(uint32_t(port), dst, kHeaderBytes, t0);
   routes_[&trans] = Route{uint32_t(port), dst};
-  arrive_q_.push(until(at_dst), &trans);
+  arrive_q_.push_at(at_dst, &trans);
   ph = tlm::END_REQ;
   return tlm::TLM_UPDATED;
 }
@@ -297,7 +258,7 @@ void SwitchFabric::answered(tlm::tlm_generic_payload& trans) {
   const double now = double(sc_core::sc_time_stamp().value());
   const double back = write ? core_.control(r.dst, r.src, kHeaderBytes, now)
                             : core_.send(r.dst, r.src, kHeaderBytes + trans.get_data_length(), now);
-  return_q_.push(until(back), &trans);
+  return_q_.push_at(back, &trans);
 }
 
 void SwitchFabric::returned(tlm::tlm_generic_payload& trans) {
@@ -329,7 +290,7 @@ void SwitchFabric::contribute_at(const Contribution& c) {
   const uint32_t plane = uint32_t((ext.offset / core_.config().chunk_bytes) % core_.planes());
   const double now = double(sc_core::sc_time_stamp().value());
   const double in_at = core_.contribute(c.port, plane, kHeaderBytes + ext.bytes, now);
-  contrib_q_.push(until(in_at), c);
+  contrib_q_.push_at(in_at, c);
 }
 
 void SwitchFabric::contribution_in(Contribution& c) {
@@ -356,7 +317,6 @@ void SwitchFabric::sum_complete(const ReduceExtension& ext, uint32_t plane) {
     dispatch({dsts[m], arrive[m], g->results[m] + ext.offset, ext.bytes, g, uint32_t(m), false});
   open_.erase(key);
   held_bytes_ -= ext.bytes;
-  buffer_freed_.notify(sc_core::SC_ZERO_TIME);
   // Room again: admit the AT contributions that waited, in order (those whose sum is
   // open need none).
   std::deque<Contribution> still;
@@ -367,29 +327,6 @@ void SwitchFabric::sum_complete(const ReduceExtension& ext, uint32_t plane) {
       still.push_back(h);
   }
   held_.swap(still);
-}
-
-void SwitchFabric::contribution(uint32_t port, const ReduceExtension& ext,
-                                tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
-  const FabricConfig& cfg = core_.config();
-  if (!cfg.in_network_reduction || !trans.is_write()) {
-    trans.set_response_status(tlm::TLM_COMMAND_ERROR_RESPONSE);
-    return;
-  }
-  wait(delay);
-  delay = sc_core::SC_ZERO_TIME;
-  while (!admit(ext)) wait(buffer_freed_);
-  open_[std::make_pair(ext.group->id, ext.offset)].srcs.push_back(port);
-  const uint32_t plane = uint32_t((ext.offset / cfg.chunk_bytes) % core_.planes());
-  const double now = double(sc_core::sc_time_stamp().value());
-  const double in_at = core_.contribute(port, plane, kHeaderBytes + ext.bytes, now);
-  wait(sc_core::sc_time::from_value(uint64_t(in_at + 0.5)) - sc_core::sc_time_stamp());
-  // Counted when it is in the reduction unit, so the last one counted is the latest in.
-  if (++open_.at(std::make_pair(ext.group->id, ext.offset)).count == ext.group->contributors)
-    sum_complete(ext, plane);
-  // The acknowledgement takes one link latency back.
-  wait(sc_core::sc_time(cfg.link_latency_ns, sc_core::SC_NS));
-  trans.set_response_status(tlm::TLM_OK_RESPONSE);
 }
 
 void SwitchFabric::dispatch(Delivery d) {

@@ -109,7 +109,8 @@ class FabricCore {
 
 // The SystemC wrapper: port i has a target socket `in[i]` (the endpoint's requests come
 // in) and an initiator socket `out[i]` (requests for the endpoint go out). The
-// destination port of a transaction comes from the decoder.
+// destination port of a transaction comes from the decoder. Both sides use the
+// approximately-timed base protocol (a blocking caller is adapted by the sockets).
 //
 // A write carrying a ReduceExtension is an in-network reduction contribution (see
 // noc/reduce_extension.h): it is held in the reduction buffer until the last
@@ -132,7 +133,6 @@ class SwitchFabric : public sc_core::sc_module {
   static constexpr uint32_t kHeaderBytes = 16;
 
  private:
-  void b_transport(int port, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
   // Approximately-timed messages (no thread per request): taken at once, offered to
   // the destination package when they arrive there (one open request per port), the
   // response booked back and handed over when it arrives. A reduction contribution is
@@ -150,8 +150,6 @@ class SwitchFabric : public sc_core::sc_module {
   std::unordered_map<tlm::tlm_generic_payload*, Route> routes_;  // AT messages in flight
   std::vector<AtForward> fwd_;  // per destination port: into its package, in order
   sim::TimedQueue<tlm::tlm_generic_payload*> arrive_q_, return_q_;
-  void contribution(uint32_t port, const ReduceExtension& ext, tlm::tlm_generic_payload& trans,
-                    sc_core::sc_time& delay);
   // AT contributions: admitted to the reduction buffer (booked on the link from then),
   // counted when they are in the reduction unit, acknowledged a link latency later.
   struct Contribution {
@@ -189,7 +187,6 @@ class SwitchFabric : public sc_core::sc_module {
   };
   std::map<std::pair<uint64_t, uint64_t>, Pending> open_;
   uint64_t held_bytes_ = 0, buffer_bytes_ = 0;
-  sc_core::sc_event buffer_freed_;
   // Bytes of each (group id, member) landed so far; signalled when complete.
   std::map<std::pair<uint64_t, uint32_t>, uint64_t> landed_;
   // Copies waiting for room in their port's delivery window, and the bytes of each

@@ -31,6 +31,12 @@ class TimedQueue {
     heap_.push(Entry{(sc_core::sc_time_stamp() + delay).value(), seq_++, std::move(item)});
     ev_.notify(delay);  // an earlier pending notification wins
   }
+  // Hands `item` to the callback at `t_ps` (rounded to the picosecond; now if past).
+  void push_at(double t_ps, T item) {
+    const sc_core::sc_time at = sc_core::sc_time::from_value(uint64_t(t_ps + 0.5));
+    const sc_core::sc_time now = sc_core::sc_time_stamp();
+    push(at > now ? at - now : sc_core::SC_ZERO_TIME, std::move(item));
+  }
   size_t size() const { return heap_.size(); }
 
  private:
