@@ -297,8 +297,7 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
       const Target t = map_.decode(p.get_address());
       if (t.kind == Target::kNone) return false;
       const uint32_t owner = map_.owner_chiplet(t);
-      if (owner == g) return t.kind == Target::kHbm;
-      return true;  // a die-to-die link or the fabric
+      return owner != g || t.kind == Target::kHbm;  // not ours: a link or the fabric
     });
     // Per node: demux ports (tile, stacks, links, fabric) and the mux.
     for (uint32_t node = 0; node < nodes; ++node) {
@@ -352,6 +351,27 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
       }
     }
   }
+  // A port off the chiplet (a link end, the fabric port) reached from several attach
+  // nodes: every node's demux port toward it (`kind`, `index`) feeds its `in` socket
+  // through a mux, and what leaves its `out` socket enters the chiplet at the attach
+  // node of its address.
+  auto join_attach_nodes = [this](Chiplet& c, const std::vector<uint32_t>& at,
+                                  Chiplet::Port::Kind kind, uint32_t index, const std::string& name,
+                                  auto& in, auto& out) {
+    attach_mux_.push_back(std::make_unique<TlmMux>((name + "_mux").c_str()));
+    attach_mux_.back()->out.bind(in);
+    for (uint32_t node : at) {
+      const auto& ports = c.ports[node];
+      for (size_t i = 0; i < ports.size(); ++i)
+        if (ports[i].kind == kind && ports[i].index == index)
+          c.demux[node]->out[i]->bind(attach_mux_.back()->in);
+    }
+    const size_t k = at.size();
+    attach_demux_.push_back(std::make_unique<TlmDemux>(
+        (name + "_demux").c_str(), k, [k](uint64_t addr) { return int(attach_index(addr, k)); }));
+    out.bind(attach_demux_.back()->in);
+    for (size_t i = 0; i < k; ++i) attach_demux_.back()->out[i]->bind(c.mux[at[i]]->in);
+  };
   // Links: side A is the lower chiplet id.
   for (size_t l = 0; l < pairs.size(); ++l) {
     const auto [a, b] = pairs[l];
@@ -362,24 +382,9 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
     for (int side = 0; side < 2; ++side) {
       const uint32_t me = side == 0 ? a : b, other = side == 0 ? b : a;
       Chiplet& c = *chiplets_[me];
-      const auto& at = c.d2d_nodes[other];
-      const std::string en = sc_name(path) + (side == 0 ? "_a" : "_b");
-      // Every attach node's demux feeds this end of the link through a mux...
-      d2d_mux_.push_back(std::make_unique<TlmMux>((en + "_mux").c_str()));
-      d2d_mux_.back()->out.bind(side == 0 ? link.a_in : link.b_in);
-      for (uint32_t node : at) {
-        const auto& ports = c.ports[node];
-        for (size_t i = 0; i < ports.size(); ++i)
-          if (ports[i].kind == Chiplet::Port::kLink && ports[i].index == other)
-            c.demux[node]->out[i]->bind(d2d_mux_.back()->in);
-      }
-      // ...and what crosses toward this side leaves the link on this side's out socket
-      // and enters the chiplet at the attach node of its address.
-      const size_t k = at.size();
-      d2d_demux_.push_back(std::make_unique<TlmDemux>(
-          (en + "_demux").c_str(), k, [k](uint64_t addr) { return int(attach_index(addr, k)); }));
-      (side == 0 ? link.a_out : link.b_out).bind(d2d_demux_.back()->in);
-      for (size_t i = 0; i < k; ++i) d2d_demux_.back()->out[i]->bind(c.mux[at[i]]->in);
+      join_attach_nodes(c, c.d2d_nodes[other], Chiplet::Port::kLink, other,
+                        sc_name(path) + (side == 0 ? "_a" : "_b"),
+                        side == 0 ? link.a_in : link.b_in, side == 0 ? link.a_out : link.b_out);
     }
   }
   // The fabric between packages.
@@ -393,24 +398,8 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
                                             package_of, sim::StatsScope(stats, "fabric"), &energy);
     for (uint32_t p = 0; p < spec.system.packages; ++p) {
       Chiplet& c = *chiplets_[p * n];
-      const std::string pn = "pkg" + std::to_string(p);
-      // Every attach node's demux feeds the one port through a mux...
-      fabric_mux_.push_back(std::make_unique<TlmMux>((pn + "_fabric_mux").c_str()));
-      fabric_mux_.back()->out.bind(*fabric_->in[p]);
-      for (uint32_t node : c.fabric_nodes) {
-        const auto& ports = c.ports[node];
-        for (size_t i = 0; i < ports.size(); ++i)
-          if (ports[i].kind == Chiplet::Port::kFabric)
-            c.demux[node]->out[i]->bind(fabric_mux_.back()->in);
-      }
-      // ...and what the fabric delivers enters at the attach node of its address.
-      const size_t k = c.fabric_nodes.size();
-      fabric_demux_.push_back(
-          std::make_unique<TlmDemux>((pn + "_fabric_demux").c_str(), k,
-                                     [k](uint64_t addr) { return int(attach_index(addr, k)); }));
-      fabric_->out[p]->bind(fabric_demux_.back()->in);
-      for (size_t i = 0; i < k; ++i)
-        fabric_demux_.back()->out[i]->bind(c.mux[c.fabric_nodes[i]]->in);
+      join_attach_nodes(c, c.fabric_nodes, Chiplet::Port::kFabric, 0,
+                        "pkg" + std::to_string(p) + "_fabric", *fabric_->in[p], *fabric_->out[p]);
     }
   }
   SC_HAS_PROCESS(System);

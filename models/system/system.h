@@ -103,14 +103,11 @@ class System : public sc_core::sc_module, public tile::TileDirectory {
   std::vector<std::unique_ptr<TlmMux>> stack_mux_;
   std::vector<std::unique_ptr<noc::D2dLink>> links_;
   std::unique_ptr<noc::SwitchFabric> fabric_;
-  // Per package: the mux joining its attach nodes at its fabric port, and the demux
-  // handing what the fabric delivers to one of them.
-  std::vector<std::unique_ptr<TlmMux>> fabric_mux_;
-  std::vector<std::unique_ptr<TlmDemux>> fabric_demux_;
-  // Per link end (link l: 2l side A, 2l+1 side B): the mux joining its attach nodes at
-  // the link's in socket, and the demux behind its out socket.
-  std::vector<std::unique_ptr<TlmMux>> d2d_mux_;
-  std::vector<std::unique_ptr<TlmDemux>> d2d_demux_;
+  // Per link end (link l: 2l side A, 2l+1 side B), then per package's fabric port: the
+  // mux joining its attach nodes at its in socket, and the demux behind its out socket
+  // handing what comes out to one of them.
+  std::vector<std::unique_ptr<TlmMux>> attach_mux_;
+  std::vector<std::unique_ptr<TlmDemux>> attach_demux_;
   uint64_t end_ps_ = 0;
   bool done_ = false;
   std::string failure_;
