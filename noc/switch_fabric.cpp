@@ -284,34 +284,36 @@ bool SwitchFabric::admit(const ReduceExtension& ext) {
 }
 
 // Contributions are striped over the planes chunk by chunk of the piece.
+uint32_t SwitchFabric::plane_of(const ReduceExtension& ext) const {
+  return uint32_t((ext.offset / core_.config().chunk_bytes) % core_.planes());
+}
+
 void SwitchFabric::contribute_at(const Contribution& c) {
   const ReduceExtension& ext = *c.trans->get_extension<ReduceExtension>();
   open_[std::make_pair(ext.group->id, ext.offset)].srcs.push_back(c.port);
-  const uint32_t plane = uint32_t((ext.offset / core_.config().chunk_bytes) % core_.planes());
   const double now = double(sc_core::sc_time_stamp().value());
-  const double in_at = core_.contribute(c.port, plane, kHeaderBytes + ext.bytes, now);
+  const double in_at = core_.contribute(c.port, plane_of(ext), kHeaderBytes + ext.bytes, now);
   contrib_q_.push_at(in_at, c);
 }
 
 void SwitchFabric::contribution_in(Contribution& c) {
   const ReduceExtension& ext = *c.trans->get_extension<ReduceExtension>();
-  const uint32_t plane = uint32_t((ext.offset / core_.config().chunk_bytes) % core_.planes());
   if (++open_.at(std::make_pair(ext.group->id, ext.offset)).count == ext.group->contributors)
-    sum_complete(ext, plane);
+    sum_complete(ext);
   // The acknowledgement takes one link latency back.
   c.trans->set_response_status(tlm::TLM_OK_RESPONSE);
   return_q_.push(sc_core::sc_time(core_.config().link_latency_ns, sc_core::SC_NS), c.trans);
 }
 
 // The last contribution is in: multicast the sum to every member and free its room.
-void SwitchFabric::sum_complete(const ReduceExtension& ext, uint32_t plane) {
+void SwitchFabric::sum_complete(const ReduceExtension& ext) {
   const std::shared_ptr<const ReduceGroup> g = ext.group;
   const auto key = std::make_pair(g->id, ext.offset);
   Pending& p = open_.at(key);
   std::vector<uint32_t> dsts(g->results.size());
   for (size_t m = 0; m < dsts.size(); ++m) dsts[m] = decode_(g->results[m]);
   std::vector<double> arrive;
-  core_.multicast(p.srcs, dsts, plane, kHeaderBytes + ext.bytes,
+  core_.multicast(p.srcs, dsts, plane_of(ext), kHeaderBytes + ext.bytes,
                   double(sc_core::sc_time_stamp().value()), arrive);
   for (size_t m = 0; m < dsts.size(); ++m)
     dispatch({dsts[m], arrive[m], g->results[m] + ext.offset, ext.bytes, g, uint32_t(m), false});

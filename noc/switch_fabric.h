@@ -159,8 +159,9 @@ class SwitchFabric : public sc_core::sc_module {
   bool admit(const ReduceExtension& ext);
   void contribute_at(const Contribution& c);
   void contribution_in(Contribution& c);
-  void sum_complete(const ReduceExtension& ext, uint32_t plane);
-  std::deque<Contribution> held_;  // waiting for room in the reduction buffer
+  void sum_complete(const ReduceExtension& ext);
+  uint32_t plane_of(const ReduceExtension& ext) const;  // the plane its chunk is striped on
+  std::deque<Contribution> held_;                       // waiting for room in the reduction buffer
   sim::TimedQueue<Contribution> contrib_q_;
   // One copy of a multicast (or a member's semaphore signal) handed to a worker thread.
   struct Delivery {
