@@ -230,6 +230,9 @@ void NetworkCore::step_interface(uint32_t node) {
 
 void NetworkCore::step() {
   const uint64_t c = now_;
+  // Read through a local: the routers' byte-sized stores could alias the vector's own
+  // pointer and make the compiler reload it for every event.
+  Router* const routers = routers_.data();
   EventList<FlitEvent>& flits = flit_wheel_[c & wheel_mask_];
   if (!flits.empty()) {
     for (const FlitEvent& e : flits) {
@@ -237,7 +240,7 @@ void NetworkCore::step() {
         deliver(e.to.id, e.flit);
         last_move_ = c;
       } else {
-        if (!routers_[e.to.id].accept(e.to.port, e.flit))
+        if (!routers[e.to.id].accept(e.to.port, e.flit))
           flow_control_violation(e.to.id, e.to.port, e.flit);
         activate(e.to.id);
       }
@@ -250,11 +253,11 @@ void NetworkCore::step() {
     for (const CreditEvent& e : credits) {
       const bool tail = e.flags & 1;
       if (!(e.flags & 2)) {
-        if (routers_[e.id].credit(e.port, e.vc, tail)) activate(e.id);
+        if (routers[e.id].credit(e.port, e.vc, tail)) activate(e.id);
       } else {
         Interface& ni = ni_[e.id];
         ++ni.credits[e.vc];
-        if (tail && cfg_.wait_for_tail_credit) ni.busy[e.vc] = 0;
+        if (cfg_.wait_for_tail_credit && tail) ni.busy[e.vc] = 0;
       }
     }
     in_flight_events_ -= credits.size();
@@ -271,7 +274,7 @@ void NetworkCore::step() {
     step_credits_->room(most);
     next_active_.clear();
     for (uint32_t r : active_) {
-      Router& rt = routers_[r];
+      Router& rt = routers[r];
       if (rt.step(*this, c))
         next_active_.push_back(r);
       else

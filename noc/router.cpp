@@ -38,6 +38,7 @@ Router::Router(uint32_t id, uint32_t ports, uint32_t vcs, uint32_t depth, bool i
     return at;
   };
   const size_t at_bits = place((4 * words_ + xwords_) * sizeof(uint64_t));
+  const size_t at_req = place(ports <= 64 ? ports * sizeof(uint64_t) : 0);
   const size_t at_port = place(ports * sizeof(Port));
   const size_t at_xin = place(speedup_ > 1 ? ports * speedup_ * sizeof(XIn) : 0);
   const size_t at_in = place(nin * sizeof(InVc)), at_out = place(nin * sizeof(OutVc));
@@ -55,6 +56,7 @@ Router::Router(uint32_t id, uint32_t ports, uint32_t vcs, uint32_t depth, bool i
   spec_ports_ = sa_ports_ + words_;
   out_matched_ = spec_ports_ + words_;
   in_matched_ = out_matched_ + words_;  // xwords_ words
+  if (ports <= 64) make(sa_req_, at_req, ports);
   make(port_, at_port, ports);
   if (speedup_ > 1) make(xin_, at_xin, ports * speedup_);
   make(in_, at_in, nin);
@@ -227,6 +229,9 @@ bool Router::step_impl(NetworkCore& core, uint64_t now) {
   // v mod S == s (S = 1: x is the port).
   const uint32_t S = kExtended ? speedup_ : 1;
   const uint32_t nx = nports * S;
+  // Plain routers of up to 64 ports allocate outputs with request bit sets (sa_req_).
+  const bool matrix = !kExtended && (kPorts ? kPorts <= 64 : sa_req_ != nullptr);
+  uint64_t* const sa_req = sa_req_;
   XIn* const xin = kExtended && S > 1 ? xin_ : nullptr;
   auto xin_of = [&](uint32_t x) -> XIn& { return kExtended && S > 1 ? xin[x] : pt[x].xin; };
   for (uint32_t it = 0; it < iterations; ++it) {
@@ -288,6 +293,12 @@ bool Router::step_impl(NetworkCore& core, uint64_t now) {
           if (!islip && first) xi.in_ptr = uint16_t(v + 1 == vcs ? 0 : v + 1);
           const InVc& iv = in[p * vcs + v];
           const uint32_t op = spec ? iv.spec_port : iv.out_port;
+          if (matrix) {
+            uint64_t& rq = sa_req[op];
+            if (rq == 0) touched[ntouched++] = op;  // outputs granted in first-request order
+            rq |= uint64_t(1) << x;
+            continue;
+          }
           Port& o = pt[op];
           if (o.sa_best < 0 && (!speculative || o.sa_best_spec < 0)) touched[ntouched++] = op;
           int32_t& best = spec ? o.sa_best_spec : o.sa_best;
@@ -307,8 +318,18 @@ bool Router::step_impl(NetworkCore& core, uint64_t now) {
     for (uint32_t i = 0; i < ntouched; ++i) {
       const uint32_t op = touched[i];
       Port& outp = pt[op];
-      const uint32_t x = uint32_t(outp.sa_best >= 0 ? outp.sa_best : outp.sa_best_spec);
-      outp.sa_best = outp.sa_best_spec = -1;
+      uint32_t x;
+      if (matrix) {
+        // The requester at or after the output's pointer, else the first one.
+        const uint64_t rq = sa_req[op];
+        sa_req[op] = 0;
+        const uint32_t optr = outp.sa_out_ptr;
+        const uint64_t late = rq >> optr;  // optr < nx <= 64
+        x = late ? optr + uint32_t(__builtin_ctzll(late)) : uint32_t(__builtin_ctzll(rq));
+      } else {
+        x = uint32_t(outp.sa_best >= 0 ? outp.sa_best : outp.sa_best_spec);
+        outp.sa_best = outp.sa_best_spec = -1;
+      }
       const uint32_t ip = S > 1 ? x / S : x;
       Port& inp = pt[ip];
       XIn& xi = xin_of(x);
@@ -323,7 +344,7 @@ bool Router::step_impl(NetworkCore& core, uint64_t now) {
         in_matched[x >> 6] |= uint64_t(1) << (x & 63);
         out_matched[op >> 6] |= uint64_t(1) << (op & 63);
       }
-      if (xi.req_spec && iv.state != kActive) {
+      if (speculative && xi.req_spec && iv.state != kActive) {
         // The speculation failed (another input VC won the output VC): the switch
         // slot is lost, nothing crosses.
         ++misspeculations_;
@@ -376,7 +397,6 @@ bool Router::step_impl(NetworkCore& core, uint64_t now) {
     }
   }
   if (moved > 0) {
-    buffered_ -= moved;
     core.in_flight_events_ += 2 * moved;
     core.flit_hops_ += moved;
     if (core.energy_hop_) core.energy_hop_->charge(moved);

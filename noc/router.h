@@ -73,7 +73,6 @@ class Router {
       }
     }
     ++iv.count;
-    ++buffered_;
     if (iv.count > max_occupancy_) max_occupancy_ = iv.count;
     return true;
   }
@@ -84,7 +83,7 @@ class Router {
     OutVc& o = out_[port * vcs_ + vc];
     ++o.credits;
     bool woke = false;
-    if (tail && wait_tail_credit_) {
+    if (wait_tail_credit_ && tail) {  // the option first: it is steady, `tail` is not
       o.busy = false;
       woke = wake_va(port);
     }
@@ -101,7 +100,6 @@ class Router {
   // for a credit are not stepped).
   bool has_work() const { return any_bit(sa_ports_, va_ports_, words_); }
   void set_output(uint32_t port, bool eject, int32_t credits);
-  uint32_t buffered() const { return buffered_; }
   uint32_t max_occupancy() const { return max_occupancy_; }
   uint32_t id() const { return id_; }
   // Speculative switch grants lost because the head did not win its VC (wasted slots).
@@ -197,6 +195,10 @@ class Router {
   InVc* in_ = nullptr;
   OutVc* out_ = nullptr;
   uint32_t* touched_ = nullptr;  // scratch list, ports x vcs entries
+  // Switch allocation of a plain router with at most 64 ports: per output port, one bit
+  // per input port requesting it this cycle (the round-robin pick is then a shift and
+  // a count of trailing zeros); all zero between cycles.
+  uint64_t* sa_req_ = nullptr;
   Flit* buf_ = nullptr;
   static bool any_bit(const uint64_t* a, const uint64_t* b, uint32_t words) {
     for (uint32_t i = 0; i < words; ++i)
@@ -208,8 +210,10 @@ class Router {
     mask |= bits;
     ports[port >> 6] |= uint64_t(1) << (port & 63);
   }
+  // Branch-free: whether the mask empties depends on the traffic and predicts badly.
   static void clear_bit(uint32_t& mask, uint64_t* ports, uint32_t port, uint32_t bits) {
-    if ((mask &= ~bits) == 0) ports[port >> 6] &= ~(uint64_t(1) << (port & 63));
+    mask &= ~bits;
+    ports[port >> 6] &= ~(uint64_t(mask == 0) << (port & 63));
   }
   void set_va(uint32_t port, uint32_t bits) { set_bit(port_[port].va_mask, va_ports_, port, bits); }
   void clear_va(uint32_t port, uint32_t bits) {
@@ -219,7 +223,7 @@ class Router {
   void clear_sa(uint32_t port, uint32_t bits) {
     clear_bit(port_[port].sa_mask, sa_ports_, port, bits);
   }
-  uint32_t buffered_ = 0, max_occupancy_ = 0;
+  uint32_t max_occupancy_ = 0;
   // Per output port, the input VCs whose head found every candidate output VC busy:
   // parked until a VC of that port is freed, instead of retrying every cycle (a failed
   // request changes nothing, so waking them only then gives the same allocation).
