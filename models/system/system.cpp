@@ -25,6 +25,12 @@ constexpr uint64_t kAttachInterleaveBytes = 4096;
 uint32_t attach_index(uint64_t addr, size_t nodes) {
   return skewed_port(addr / kAttachInterleaveBytes, nodes);
 }
+// Which way round a ring an address goes when both ways are as short: alternating
+// (skewed) every 8 KiB, twice the attach interleave, so that each direction still
+// spreads over all attach nodes of its link end.
+bool ring_tie_positive(uint64_t addr) {
+  return skewed_port(addr / (2 * kAttachInterleaveBytes), 2) == 0;
+}
 
 // SystemC object names may not contain dots; statistics keep the dotted path.
 std::string sc_name(std::string path) {
@@ -147,16 +153,21 @@ std::vector<uint32_t> fabric_attach_nodes(uint32_t count, uint32_t tx, uint32_t 
   return out;
 }
 
-uint32_t System::next_chiplet(uint32_t from, uint32_t to) const {
+uint32_t System::next_chiplet(uint32_t from, uint32_t to, uint64_t addr) const {
   const uint32_t n = spec_.package.chiplets;
   const uint32_t pf = from / n, pt = to / n, a = from % n, b = to % n;
-  if (pf != pt) return a == 0 ? kToFabric : next_chiplet(from, pf * n);
+  if (pf != pt) return a == 0 ? kToFabric : next_chiplet(from, pf * n, addr);
   if (a == b) return from;
   const std::string& topo = spec_.package.topology;
   uint32_t next = b;
   if (topo == "ring") {
+    // Half-way round an even ring both ways are shortest: the address picks one, so
+    // traffic to the opposite chiplet loads both directions' links and attach nodes
+    // instead of the positive way alone. Past the first hop there is no tie, so a
+    // request keeps its direction.
     const uint32_t fwd = (b + n - a) % n;
-    next = fwd <= n / 2 ? (a + 1) % n : (a + n - 1) % n;
+    const bool positive = 2 * fwd < n || (2 * fwd == n && ring_tie_positive(addr));
+    next = positive ? (a + 1) % n : (a + n - 1) % n;
   } else if (topo == "mesh") {
     const auto [gx, gy] = chiplet_grid(n);
     (void)gy;
@@ -282,7 +293,7 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
       if (owner == g)
         return t.kind == Target::kHbm ? map_.stack_node(t.index, addr)
                                       : map_.tile_place(t.index).node;
-      const uint32_t next = next_chiplet(g, owner);
+      const uint32_t next = next_chiplet(g, owner, addr);
       const auto& at = next == kToFabric ? me.fabric_nodes : me.d2d_nodes[next];
       return at[attach_index(addr, at.size())];
     };
@@ -328,7 +339,7 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
             if (t.kind == Target::kHbm && p.kind == Chiplet::Port::kStack && p.index == t.index)
               return int(i);
           } else {
-            const uint32_t next = next_chiplet(g, owner);
+            const uint32_t next = next_chiplet(g, owner, addr);
             if (next == kToFabric && p.kind == Chiplet::Port::kFabric) return int(i);
             if (p.kind == Chiplet::Port::kLink && p.index == next) return int(i);
           }

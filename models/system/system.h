@@ -5,7 +5,8 @@
 // which it registers its statistics and energy.
 //
 // Routing: every node's demux sends an address that lives on another chiplet to the
-// link toward it (shortest way round a ring, X then Y on a chiplet mesh, direct on
+// link toward it (shortest way round a ring, half-way ties split by address, X then
+// Y on a chiplet mesh, direct on
 // all-to-all; to chiplet 0 and the fabric for another package). Requests cross
 // chiplets hop by hop through the gateways' network interfaces.
 #pragma once
@@ -80,8 +81,9 @@ class System : public sc_core::sc_module, public tile::TileDirectory {
   FunctionalMemory* data() { return data_.get(); }
   const AddressMap& address_map() const { return map_; }
   // The chiplet one hop from `from` on the way to `to` (same package), or the next
-  // step toward another package (chiplet 0 of the package, then the fabric).
-  uint32_t next_chiplet(uint32_t from, uint32_t to) const;
+  // step toward another package (chiplet 0 of the package, then the fabric). `addr`
+  // breaks the tie half-way round an even ring.
+  uint32_t next_chiplet(uint32_t from, uint32_t to, uint64_t addr) const;
   // The NoC nodes (of the package's first chiplet) where `package` reaches the fabric.
   const std::vector<uint32_t>& fabric_nodes(uint32_t package) const;
   // The NoC nodes of `chiplet` where its link to `neighbour` attaches (empty: none).
