@@ -93,7 +93,9 @@ NetworkCore::NetworkCore(const NocConfig& cfg, const Topology& topo, uint32_t me
   uint64_t w = 1;
   while (w < span) w <<= 1;
   flit_wheel_.resize(w);
+  node_flit_wheel_.resize(w);
   credit_wheel_.resize(w);
+  node_credit_wheel_.resize(w);
   wheel_mask_ = w - 1;
 
   st_flits_injected_ = &stats_.counter("flits_injected", "flits", "flits sent by interfaces");
@@ -233,45 +235,58 @@ void NetworkCore::step() {
   // Read through a local: the routers' byte-sized stores could alias the vector's own
   // pointer and make the compiler reload it for every event.
   Router* const routers = routers_.data();
-  EventList<FlitEvent>& flits = flit_wheel_[c & wheel_mask_];
+  const uint64_t slot = c & wheel_mask_;
+  // Deliveries and router arrivals touch disjoint state; each list keeps its order.
+  EventList<FlitEvent>& deliveries = node_flit_wheel_[slot];
+  if (!deliveries.empty()) {
+    for (const FlitEvent& e : deliveries) deliver(e.to.id, e.flit);
+    last_move_ = c;
+    in_flight_events_ -= deliveries.size();
+    deliveries.clear();
+  }
+  EventList<FlitEvent>& flits = flit_wheel_[slot];
   if (!flits.empty()) {
     for (const FlitEvent& e : flits) {
-      if (e.to.node) {
-        deliver(e.to.id, e.flit);
-        last_move_ = c;
-      } else {
-        if (!routers[e.to.id].accept(e.to.port, e.flit))
-          flow_control_violation(e.to.id, e.to.port, e.flit);
-        activate(e.to.id);
-      }
+      if (!routers[e.to.id].accept(e.to.port, e.flit))
+        flow_control_violation(e.to.id, e.to.port, e.flit);
+      activate(e.to.id);
     }
     in_flight_events_ -= flits.size();
     flits.clear();
   }
-  EventList<CreditEvent>& credits = credit_wheel_[c & wheel_mask_];
+  EventList<CreditEvent>& credits = credit_wheel_[slot];
   if (!credits.empty()) {
-    for (const CreditEvent& e : credits) {
-      const bool tail = e.flags & 1;
-      if (!(e.flags & 2)) {
-        if (routers[e.id].credit(e.port, e.vc, tail)) activate(e.id);
-      } else {
-        Interface& ni = ni_[e.id];
-        ++ni.credits[e.vc];
-        if (cfg_.wait_for_tail_credit && tail) ni.busy[e.vc] = 0;
-      }
-    }
+    for (const CreditEvent& e : credits)
+      if (routers[e.id].credit(e.port, e.vc, e.tail)) activate(e.id);
     in_flight_events_ -= credits.size();
     credits.clear();
+  }
+  EventList<CreditEvent>& ni_credits = node_credit_wheel_[slot];
+  if (!ni_credits.empty()) {
+    for (const CreditEvent& e : ni_credits) {
+      Interface& ni = ni_[e.id];
+      ++ni.credits[e.vc];
+      if (cfg_.wait_for_tail_credit && e.tail) ni.busy[e.vc] = 0;
+    }
+    in_flight_events_ -= ni_credits.size();
+    ni_credits.clear();
   }
   if (!active_.empty()) {
     // Every router sends at most one flit (and one credit) per output port and
     // switch-allocation iteration: make room once for all of them.
     const size_t most =
         active_.size() * topo_.ports() * std::max<uint32_t>(1, cfg_.sw_alloc_iterations);
-    step_flits_ = &flit_wheel_[(c + timing_.sa + timing_.xbar + timing_.link) & wheel_mask_];
-    step_credits_ = &credit_wheel_[(c + timing_.credit) & wheel_mask_];
-    step_flits_->room(most);
-    step_credits_->room(most);
+    const uint64_t fs = (c + timing_.sa + timing_.xbar + timing_.link) & wheel_mask_;
+    const uint64_t cs = (c + timing_.credit) & wheel_mask_;
+    step_flits_[0] = &flit_wheel_[fs];
+    step_flits_[1] = &node_flit_wheel_[fs];
+    step_credits_[0] = &credit_wheel_[cs];
+    step_credits_[1] = &node_credit_wheel_[cs];
+    for (int k = 0; k < 2; ++k) {
+      step_flits_[k]->room(most);
+      step_credits_[k]->room(most);
+    }
+    const size_t before = step_flits_[0]->size() + step_flits_[1]->size();
     next_active_.clear();
     for (uint32_t r : active_) {
       Router& rt = routers[r];
@@ -281,6 +296,15 @@ void NetworkCore::step() {
         rt.active_flag = false;
     }
     active_.swap(next_active_);
+    // Flits the routers sent this cycle (each with a credit back), counted once here
+    // rather than in every router's step.
+    const uint64_t moved = step_flits_[0]->size() + step_flits_[1]->size() - before;
+    if (moved > 0) {
+      in_flight_events_ += 2 * moved;
+      flit_hops_ += moved;
+      if (energy_hop_) energy_hop_->charge(moved);
+      last_move_ = c;
+    }
   }
   if (ni_pending_ > 0) {
     size_t keep = 0;

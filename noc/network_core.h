@@ -114,7 +114,6 @@ class NetworkCore {
   // the end of a run).
   void publish(uint64_t cycles);
 
-  void note_move(uint64_t now) { last_move_ = now; }
   uint32_t vcs() const { return vcs_; }
   uint32_t vcs_per_class() const { return vcs_per_dateline_; }
   // First VC of (message class, dateline class).
@@ -134,7 +133,7 @@ class NetworkCore {
     uint32_t id;  // router or endpoint
     uint16_t port;
     uint8_t vc;
-    uint8_t flags;  // 1: tail, 2: to an endpoint
+    uint8_t tail;
   };
   struct SourceQueue {
     std::deque<uint32_t> q;
@@ -173,11 +172,15 @@ class NetworkCore {
   uint64_t ni_pending_ = 0;
   sim::SlotTable<Packet> packets_;
   std::vector<uint32_t> active_, next_active_;
-  std::vector<EventList<FlitEvent>> flit_wheel_;
-  std::vector<EventList<CreditEvent>> credit_wheel_;
-  // The slots this cycle's router steps write to (set by step() before it steps them).
-  EventList<FlitEvent>* step_flits_ = nullptr;
-  EventList<CreditEvent>* step_credits_ = nullptr;
+  // Per slot, events for routers and events for endpoints in separate lists, so that
+  // taking them needs no test per event (and a router picks the list by the link end's
+  // `node` flag as an index, not a branch).
+  std::vector<EventList<FlitEvent>> flit_wheel_, node_flit_wheel_;
+  std::vector<EventList<CreditEvent>> credit_wheel_, node_credit_wheel_;
+  // The slots this cycle's router steps write to (set by step() before it steps them),
+  // indexed by LinkEnd::node.
+  EventList<FlitEvent>* step_flits_[2] = {nullptr, nullptr};
+  EventList<CreditEvent>* step_credits_[2] = {nullptr, nullptr};
   uint64_t wheel_mask_ = 0;
   uint64_t in_flight_events_ = 0;
   uint64_t now_ = 0, last_move_ = 0;

@@ -217,14 +217,15 @@ bool Router::step_impl(NetworkCore& core, uint64_t now) {
   // iteration moves the round-robin pointers.
   // The wheel slots of this cycle's flits and credits; NetworkCore::step chose them and
   // made room in both for every active router's worst case.
-  auto& flits = *core.step_flits_;
-  auto& credits = *core.step_credits_;
+  // Indexed by the link end's `node` flag: router or endpoint lists.
+  EventList<NetworkCore::FlitEvent>* const flits[2] = {core.step_flits_[0], core.step_flits_[1]};
+  EventList<NetworkCore::CreditEvent>* const credits[2] = {core.step_credits_[0],
+                                                           core.step_credits_[1]};
   uint64_t* const in_matched = in_matched_;
   uint64_t* const out_matched = out_matched_;
   auto matched = [](const uint64_t* set, uint32_t port) {
     return (set[port >> 6] >> (port & 63)) & 1;
   };
-  uint32_t moved = 0;
   // Input speedup S: crossbar input x = port * S + s serves the port's VCs v with
   // v mod S == s (S = 1: x is the port).
   const uint32_t S = kExtended ? speedup_ : 1;
@@ -364,17 +365,16 @@ bool Router::step_impl(NetworkCore& core, uint64_t now) {
         o.busy = false;
         if (!va_waiters_[op].empty()) wake_va(op);
       }
-      NetworkCore::FlitEvent& fe = flits.push();
+      NetworkCore::FlitEvent& fe = flits[outp.down.node]->push();
       fe.to = outp.down;
       fe.flit = f;
       fe.flit.vc = iv.out_vc;
-      NetworkCore::CreditEvent& ce = credits.push();
+      NetworkCore::CreditEvent& ce = credits[inp.up.node]->push();
       ce.id = inp.up.id;
       ce.port = inp.up.port;
       ce.vc = uint8_t(v);
-      ce.flags = uint8_t((tail ? 1 : 0) | (inp.up.node ? 2 : 0));
+      ce.tail = tail;
       ++outp.sent;
-      ++moved;
       if (tail) {
         iv.state = kIdle;
         clear_bit(pt[ip].sa_mask, sa_ports, ip, 1u << v);
@@ -395,12 +395,6 @@ bool Router::step_impl(NetworkCore& core, uint64_t now) {
         pt[w * 64 + uint32_t(__builtin_ctzll(pm))].spec_mask = 0;
       spec_ports[w] = 0;
     }
-  }
-  if (moved > 0) {
-    core.in_flight_events_ += 2 * moved;
-    core.flit_hops_ += moved;
-    if (core.energy_hop_) core.energy_hop_->charge(moved);
-    core.note_move(now);
   }
   return any_bit(sa_ports, va_ports, words);  // has_work(), with `words` a constant here
 }
