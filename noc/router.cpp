@@ -116,7 +116,7 @@ bool Router::step_impl(NetworkCore& core, uint64_t now) {
   // Route computation and VC allocation requests (input stage of the separable
   // VC allocator: each input VC asks for one free output VC). Only VCs holding a
   // packet that has no output VC yet take part.
-  if (waiting_ > 0) {
+  if (any_bit(va_ports, va_ports, words)) {
     const Topology& topo = core.topo_;
     const Packet* const packets = core.packets_.data();
     const uint32_t n = core.vcs_per_dateline_;
@@ -200,7 +200,6 @@ bool Router::step_impl(NetworkCore& core, uint64_t now) {
       iv.ready = now + t.va;
       iv.va_rr = uint8_t(uint32_t(iv.va_rr) + 1 >= n ? 0 : iv.va_rr + 1);
       o.va_ptr = uint16_t(ivc + 1 == nin ? 0 : ivc + 1);
-      --waiting_;
       const uint32_t port = ivc / vcs, bit = 1u << (ivc - port * vcs);
       clear_bit(pt[port].va_mask, va_ports, port, bit);
       if (iv.count > 0) set_bit(pt[port].sa_mask, sa_ports, port, bit);
@@ -379,7 +378,6 @@ bool Router::step_impl(NetworkCore& core, uint64_t now) {
         iv.state = kIdle;
         clear_bit(pt[ip].sa_mask, sa_ports, ip, 1u << v);
         if (iv.count > 0) {  // the next packet's head is already here
-          ++waiting_;
           set_bit(pt[ip].va_mask, va_ports, ip, 1u << v);
         }
       }

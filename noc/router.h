@@ -67,7 +67,6 @@ class Router {
     if (iv.count == 0) {
       if (iv.state == kIdle) {
         set_va(port, 1u << f.vc);  // a head needing a route
-        ++waiting_;
       } else if (iv.state == kActive) {
         set_sa(port, 1u << f.vc);  // a body flit of a packet that holds an output VC
       }
@@ -177,7 +176,6 @@ class Router {
   // its sizes as constants (2 VCs x 8 flits, 5 ports), or any other plain router.
   enum Impl : uint8_t { kExtended, kTextbookMesh, kPlain } impl_ = kPlain;
   uint64_t misspeculations_ = 0;
-  uint32_t waiting_ = 0;  // input VCs holding a head that has no output VC yet
   // All per-router arrays live in one allocation, hottest first, reached through
   // plain pointers: fewer cache lines per step than a dozen separate vectors.
   std::unique_ptr<uint64_t[]> arena_;
