@@ -23,6 +23,11 @@ NetworkCore::NetworkCore(const NocConfig& cfg, const Topology& topo, uint32_t me
                          std::to_string(cfg.lookahead_window()) + " (the cycles it overlaps with)");
   const uint32_t dclasses = topo_.vc_classes();
   if (mclasses_ < 1) mclasses_ = 1;
+  // A head flit carries its destination in 16 bits and its class in 6 (Flit).
+  if (topo_.num_nodes() > 65536)
+    throw sim::UserError("noc: at most 65,536 endpoints per network, not " +
+                         std::to_string(topo_.num_nodes()));
+  if (mclasses_ > 64) throw sim::UserError("noc: at most 64 message classes");
   if (vcs_ < mclasses_ * dclasses)
     throw sim::UserError("noc.vcs: " + std::to_string(vcs_) + " VCs cannot hold " +
                          std::to_string(mclasses_) + " message class(es) x " +
@@ -149,8 +154,8 @@ void NetworkCore::activate(uint32_t r) {
 
 void NetworkCore::deliver(uint32_t node, const Flit& f) {
   Packet& p = packets_[f.pkt];
-  if (p.dst != node || f.seq != p.received)
-    throw sim::SimulationError("noc: flit " + std::to_string(f.seq) + " of packet " +
+  if (p.dst != node || f.position() != p.received)
+    throw sim::SimulationError("noc: flit " + std::to_string(f.position()) + " of packet " +
                                std::to_string(f.pkt) + " reached endpoint " + std::to_string(node) +
                                " (expected flit " + std::to_string(p.received) + " at endpoint " +
                                std::to_string(p.dst) + ")");
@@ -200,10 +205,11 @@ void NetworkCore::step_interface(uint32_t node) {
     Packet& p = packets_[uint32_t(sq.cur)];
     Flit f;
     f.pkt = uint32_t(sq.cur);
-    f.seq = sq.next_seq;
+    f.seq = sq.next_seq == 0 ? uint16_t(p.dst) : sq.next_seq;
     f.vc = sq.vc;
-    f.flags = uint8_t((sq.next_seq == 0 ? Flit::kHead : 0) |
-                      (sq.next_seq + 1 == p.flits ? Flit::kTail : 0));
+    f.flags =
+        uint8_t((sq.next_seq == 0 ? Flit::kHead : 0) |
+                (sq.next_seq + 1 == p.flits ? Flit::kTail : 0) | (p.mclass << Flit::kClassShift));
     --ni.credits[sq.vc];
     FlitEvent& e = flit_wheel_[(now_ + timing_.link) & wheel_mask_].emplace_back();
     e.to = LinkEnd{topo_.node_router(node), uint16_t(topo_.node_port(node)), 0, 1};

@@ -118,7 +118,6 @@ bool Router::step_impl(NetworkCore& core, uint64_t now) {
   // packet that has no output VC yet take part.
   if (any_bit(va_ports, va_ports, words)) {
     const Topology& topo = core.topo_;
-    const Packet* const packets = core.packets_.data();
     const uint32_t n = core.vcs_per_dateline_;
     for (uint32_t w = 0; w < words; ++w)
       for (uint64_t pm = va_ports[w]; pm; pm &= pm - 1) {
@@ -135,12 +134,11 @@ bool Router::step_impl(NetworkCore& core, uint64_t now) {
           }
           if (iv.state == kRouting) {
             if (now < iv.ready) continue;
-            iv.route =
-                topo.route(id_, port, iv.in_class, packets[buf[ivc * depth + iv.head].pkt].dst);
+            iv.route = topo.route(id_, port, iv.in_class, buf[ivc * depth + iv.head].dst());
             iv.state = kVcAlloc;
           }
           if (now < iv.ready) continue;
-          const uint32_t mclass = packets[buf[ivc * depth + iv.head].pkt].mclass;
+          const uint32_t mclass = buf[ivc * depth + iv.head].mclass();
           // Among the candidate ports, a free output VC of the right class on the port
           // with the most credit (adaptive routing); ties keep the first candidate.
           int32_t pick = -1, pick_score = -1;

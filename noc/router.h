@@ -26,12 +26,19 @@ class NetworkCore;
 
 struct Flit {
   uint32_t pkt = 0;  // packet id (NetworkCore's packet table)
-  uint16_t seq = 0;  // position in the packet: 0 = head
-  uint8_t flags = 0;
-  uint8_t vc = 0;  // VC it occupies (downstream of the link it is on)
+  // Position in the packet; a head flit (position 0) carries its destination endpoint
+  // here instead, and its message class in `flags`, as a real head flit does, so that
+  // routing and VC allocation read the flit, not the packet table.
+  uint16_t seq = 0;
+  uint8_t flags = 0;  // kHead, kTail; bits 2-7: message class
+  uint8_t vc = 0;     // VC it occupies (downstream of the link it is on)
   static constexpr uint8_t kHead = 1, kTail = 2;
+  static constexpr uint32_t kClassShift = 2;
   bool head() const { return flags & kHead; }
   bool tail() const { return flags & kTail; }
+  uint32_t position() const { return head() ? 0 : seq; }
+  uint32_t dst() const { return seq; }  // head flits only
+  uint32_t mclass() const { return flags >> kClassShift; }
 };
 
 // One end of a link: an input port of a router, or an endpoint (interface).
