@@ -13,12 +13,12 @@ namespace tessera::noc {
 
 Router::Router(uint32_t id, uint32_t ports, uint32_t vcs, uint32_t depth, bool islip,
                bool wait_tail_credit, bool speculative, uint32_t iterations, uint32_t input_speedup)
-    : id_(id),
-      ports_(ports),
-      vcs_(vcs),
+    : vcs_(vcs),
       depth_(depth),
       islip_(islip),
       wait_tail_credit_(wait_tail_credit),
+      id_(id),
+      ports_(ports),
       speculative_(speculative),
       iterations_(iterations < 1 ? 1 : iterations),
       speedup_(std::clamp<uint32_t>(input_speedup, 1, std::min<uint32_t>(vcs, 8))) {

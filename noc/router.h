@@ -53,7 +53,8 @@ struct RouterTiming {
   uint32_t rc = 1, va = 1, sa = 1, xbar = 1, link = 1, credit = 1;
 };
 
-class Router {
+// Aligned so that the hot members at its start share one cache line.
+class alignas(64) Router {
  public:
   enum VcState : uint8_t { kIdle, kRouting, kVcAlloc, kActive };
 
@@ -110,7 +111,6 @@ class Router {
   uint32_t id() const { return id_; }
   // Speculative switch grants lost because the head did not win its VC (wasted slots).
   uint64_t misspeculations() const { return misspeculations_; }
-  bool active_flag = false;  // on the core's active list
   // Flits sent on an output port; NetworkCore::publish copies them into the registry
   // (plain counters here keep the hot path off the registry's scattered storage).
   uint64_t sent(uint32_t port) const { return port_[port].sent; }
@@ -170,41 +170,47 @@ class Router {
   bool step_impl(NetworkCore& core, uint64_t now);
   const Flit& front(uint32_t ivc) const { return buf_[size_t(ivc) * depth_ + in_[ivc].head]; }
 
-  uint32_t id_, ports_, vcs_, depth_;
+  // Which compiled step runs: speculation / iterations, the textbook mesh router with
+  // its sizes as constants (2 VCs x 8 flits, 5 ports), or any other plain router.
+  enum Impl : uint8_t { kExtended, kTextbookMesh, kPlain };
+  // What every step, accept and credit reads, first: one cache line of the object.
+  Port* port_ = nullptr;
+  InVc* in_ = nullptr;
+  OutVc* out_ = nullptr;
+  Flit* buf_ = nullptr;
+  // va_ports_/sa_ports_: one bit per input port whose va_mask/sa_mask is non-zero, so
+  // a cycle visits only ports with work (a crossbar may have thousands of ports).
+  uint64_t* va_ports_ = nullptr;
+  uint64_t* sa_ports_ = nullptr;
+  uint32_t vcs_, depth_;
   bool islip_;
   bool wait_tail_credit_;
+  Impl impl_ = kPlain;
+  bool active_flag = false;  // on the core's active list
+  uint32_t max_occupancy_ = 0;
+  // Next, the rest of a step's state.
+  uint32_t* touched_ = nullptr;  // scratch list, ports x vcs entries
+  // Switch allocation of a plain router with at most 64 ports: per output port, one bit
+  // per input port requesting it this cycle (the round-robin pick is then a shift and
+  // a count of trailing zeros); all zero between cycles.
+  uint64_t* sa_req_ = nullptr;
+  uint32_t id_, ports_;
   bool speculative_;
   uint32_t iterations_;        // switch allocation iterations per cycle
   uint32_t speedup_;           // crossbar inputs per input port (input speedup)
   uint32_t xwords_ = 0;        // 64-bit words of a per-crossbar-input bit set
   XIn* xin_ = nullptr;         // crossbar inputs, with input speedup > 1
   uint32_t sub_mask_[8] = {};  // VCs on each crossbar input of a port
-  // Which compiled step runs: speculation / iterations, the textbook mesh router with
-  // its sizes as constants (2 VCs x 8 flits, 5 ports), or any other plain router.
-  enum Impl : uint8_t { kExtended, kTextbookMesh, kPlain } impl_ = kPlain;
   uint64_t misspeculations_ = 0;
   // All per-router arrays live in one allocation, hottest first, reached through
   // plain pointers: fewer cache lines per step than a dozen separate vectors.
   std::unique_ptr<uint64_t[]> arena_;
-  uint32_t words_ = 0;  // 64-bit words of a per-port bit set
-  // va_ports_/sa_ports_: one bit per input port whose va_mask/sa_mask is non-zero, so
-  // a cycle visits only ports with work (a crossbar may have thousands of ports).
-  uint64_t* va_ports_ = nullptr;
-  uint64_t* sa_ports_ = nullptr;
+  uint32_t words_ = 0;              // 64-bit words of a per-port bit set
   uint64_t* spec_ports_ = nullptr;  // same for spec_mask (speculative routers only)
   // Switch allocation with several iterations: crossbar inputs and output ports
   // matched so far this cycle.
   uint64_t* in_matched_ = nullptr;
   uint64_t* out_matched_ = nullptr;
-  Port* port_ = nullptr;
-  InVc* in_ = nullptr;
-  OutVc* out_ = nullptr;
-  uint32_t* touched_ = nullptr;  // scratch list, ports x vcs entries
-  // Switch allocation of a plain router with at most 64 ports: per output port, one bit
-  // per input port requesting it this cycle (the round-robin pick is then a shift and
-  // a count of trailing zeros); all zero between cycles.
-  uint64_t* sa_req_ = nullptr;
-  Flit* buf_ = nullptr;
   static bool any_bit(const uint64_t* a, const uint64_t* b, uint32_t words) {
     for (uint32_t i = 0; i < words; ++i)
       if (a[i] | b[i]) return true;
@@ -228,7 +234,6 @@ class Router {
   void clear_sa(uint32_t port, uint32_t bits) {
     clear_bit(port_[port].sa_mask, sa_ports_, port, bits);
   }
-  uint32_t max_occupancy_ = 0;
   // Per output port, the input VCs whose head found every candidate output VC busy:
   // parked until a VC of that port is freed, instead of retrying every cycle (a failed
   // request changes nothing, so waking them only then gives the same allocation).
