@@ -40,6 +40,8 @@ Router::Router(uint32_t id, uint32_t ports, uint32_t vcs, uint32_t depth, bool i
   const size_t at_bits = place((4 * words_ + xwords_) * sizeof(uint64_t));
   const size_t at_req = place(ports <= 64 ? ports * sizeof(uint64_t) : 0);
   const size_t at_port = place(ports * sizeof(Port));
+  const size_t at_px = place(ports * sizeof(PortExt));
+  const size_t at_sent = place(ports * sizeof(uint64_t));
   const size_t at_xin = place(speedup_ > 1 ? ports * speedup_ * sizeof(XIn) : 0);
   const size_t at_in = place(nin * sizeof(InVc)), at_out = place(nin * sizeof(OutVc));
   const size_t at_touched = place(nin * sizeof(uint32_t));
@@ -58,6 +60,8 @@ Router::Router(uint32_t id, uint32_t ports, uint32_t vcs, uint32_t depth, bool i
   in_matched_ = out_matched_ + words_;  // xwords_ words
   if (ports <= 64) make(sa_req_, at_req, ports);
   make(port_, at_port, ports);
+  make(px_, at_px, ports);
+  make(sent_, at_sent, ports);
   if (speedup_ > 1) make(xin_, at_xin, ports * speedup_);
   make(in_, at_in, nin);
   make(out_, at_out, nin);
@@ -168,7 +172,7 @@ bool Router::step_impl(NetworkCore& core, uint64_t now) {
           // the VC it asks for (only if that VC could take a flit: it has a credit).
           if (speculative && pick_score > 0) {
             iv.spec_port = uint8_t(pick_port);
-            pt[port].spec_mask |= 1u << v;
+            px_[port].spec_mask |= 1u << v;
             spec_ports[w] |= uint64_t(1) << (port & 63);
             any_spec = true;
           }
@@ -276,7 +280,7 @@ bool Router::step_impl(NetworkCore& core, uint64_t now) {
           bool spec = false;
           if (req < 0) {
             if (!speculative) continue;
-            for (uint32_t r = rotate(ip.spec_mask & sub); r; r &= r - 1) {
+            for (uint32_t r = rotate(px_[p].spec_mask & sub); r; r &= r - 1) {
               const uint32_t v = vc_of(r);
               if (!first && matched(out_matched, in[p * vcs + v].spec_port)) continue;
               req = int32_t(v);
@@ -297,13 +301,13 @@ bool Router::step_impl(NetworkCore& core, uint64_t now) {
             rq |= uint64_t(1) << x;
             continue;
           }
-          Port& o = pt[op];
+          PortExt& o = px_[op];
           if (o.sa_best < 0 && (!speculative || o.sa_best_spec < 0)) touched[ntouched++] = op;
           int32_t& best = spec ? o.sa_best_spec : o.sa_best;
           if (best < 0) {
             best = int32_t(x);
           } else {
-            const uint32_t optr = o.sa_out_ptr;
+            const uint32_t optr = pt[op].sa_out_ptr;
             const uint32_t a = x >= optr ? x - optr : x + nx - optr;
             const uint32_t b =
                 uint32_t(best) >= optr ? uint32_t(best) - optr : uint32_t(best) + nx - optr;
@@ -325,8 +329,9 @@ bool Router::step_impl(NetworkCore& core, uint64_t now) {
         const uint64_t late = rq >> optr;  // optr < nx <= 64
         x = late ? optr + uint32_t(__builtin_ctzll(late)) : uint32_t(__builtin_ctzll(rq));
       } else {
-        x = uint32_t(outp.sa_best >= 0 ? outp.sa_best : outp.sa_best_spec);
-        outp.sa_best = outp.sa_best_spec = -1;
+        PortExt& ox = px_[op];
+        x = uint32_t(ox.sa_best >= 0 ? ox.sa_best : ox.sa_best_spec);
+        ox.sa_best = ox.sa_best_spec = -1;
       }
       const uint32_t ip = S > 1 ? x / S : x;
       Port& inp = pt[ip];
@@ -371,7 +376,7 @@ bool Router::step_impl(NetworkCore& core, uint64_t now) {
       ce.port = inp.up.port;
       ce.vc = uint8_t(v);
       ce.tail = tail;
-      ++outp.sent;
+      ++sent_[op];
       if (tail) {
         iv.state = kIdle;
         clear_bit(pt[ip].sa_mask, sa_ports, ip, 1u << v);
@@ -388,7 +393,7 @@ bool Router::step_impl(NetworkCore& core, uint64_t now) {
   if (any_spec) {
     for (uint32_t w = 0; w < words; ++w) {
       for (uint64_t pm = spec_ports[w]; pm; pm &= pm - 1)
-        pt[w * 64 + uint32_t(__builtin_ctzll(pm))].spec_mask = 0;
+        px_[w * 64 + uint32_t(__builtin_ctzll(pm))].spec_mask = 0;
       spec_ports[w] = 0;
     }
   }

@@ -113,7 +113,7 @@ class alignas(64) Router {
   uint64_t misspeculations() const { return misspeculations_; }
   // Flits sent on an output port; NetworkCore::publish copies them into the registry
   // (plain counters here keep the hot path off the registry's scattered storage).
-  uint64_t sent(uint32_t port) const { return port_[port].sent; }
+  uint64_t sent(uint32_t port) const { return sent_[port]; }
   // One line per non-empty VC: what it holds and what it waits for (deadlock report).
   void describe_blocked(const Topology& topo, std::vector<std::string>& out, uint64_t now) const;
 
@@ -147,22 +147,27 @@ class alignas(64) Router {
     uint8_t req_vc = 0;    // its requesting VC this cycle
     uint8_t req_spec = 0;  // that request is speculative
   };
+  // 32 bytes: two ports to a cache line. What only some routers or the statistics use
+  // is kept apart (PortExt, sent_).
   struct Port {
     // Input: one bit per VC whose head waits for route/VC allocation, and per VC
     // holding flits of a packet that has its output VC (switch allocation candidates).
     uint32_t va_mask = 0, sa_mask = 0;
-    // Input, speculative routers only: heads that asked for an output VC this cycle and
-    // bid for the switch at the same time, before knowing whether they got the VC.
-    uint32_t spec_mask = 0;
-    XIn xin;                    // input: its crossbar input (no input speedup)
-    uint16_t sa_out_ptr = 0;    // output: crossbar input with priority
-    int32_t sa_best = -1;       // output: winning non-speculative crossbar input this cycle
-    int32_t sa_best_spec = -1;  // output: winning speculative crossbar input this cycle
-    uint8_t eject = 0;          // output ejects to an endpoint (never short of credits)
+    XIn xin;                  // input: its crossbar input (no input speedup)
+    uint16_t sa_out_ptr = 0;  // output: crossbar input with priority
+    uint8_t eject = 0;        // output ejects to an endpoint (never short of credits)
     // Where the output's flits and the input's credits go (NetworkCore fills these
     // once, so the hot path does no topology look-ups).
     LinkEnd down, up;
-    uint64_t sent = 0;  // flits sent on the output
+  };
+  // Per port, switch allocation state of speculative, iterating or large routers (the
+  // textbook router allocates outputs with request bit sets instead, sa_req_).
+  struct PortExt {
+    // Input, speculative routers only: heads that asked for an output VC this cycle and
+    // bid for the switch at the same time, before knowing whether they got the VC.
+    uint32_t spec_mask = 0;
+    int32_t sa_best = -1;       // output: winning non-speculative crossbar input this cycle
+    int32_t sa_best_spec = -1;  // output: winning speculative crossbar input this cycle
   };
   // kVcs, kDepth, kPorts: sizes fixed at compile time for the common router (0: read
   // from the members).
@@ -194,6 +199,8 @@ class alignas(64) Router {
   // per input port requesting it this cycle (the round-robin pick is then a shift and
   // a count of trailing zeros); all zero between cycles.
   uint64_t* sa_req_ = nullptr;
+  PortExt* px_ = nullptr;     // per port
+  uint64_t* sent_ = nullptr;  // per output port: flits sent
   uint32_t id_, ports_;
   bool speculative_;
   uint32_t iterations_;        // switch allocation iterations per cycle
