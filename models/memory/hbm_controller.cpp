@@ -66,14 +66,18 @@ HbmController::HbmController(const HbmConfig& cfg, uint32_t channel, const sim::
   const uint32_t total = cfg.org.channels * npc;
   pcs_.resize(npc);
   if (npc > 4) throw sim::ConfigError("HBM controller: at most 4 pseudo-channels");
+  nb_ = banks;
   for (uint32_t i = 0; i < npc; ++i) {
     Pc& p = pcs_[i];
-    p.banks.resize(banks);
-    for (uint32_t b = 0; b < banks; ++b) p.banks[b].group = b / banks_per_group_;
-    p.groups.resize(cfg.org.sids * cfg.org.bank_groups);
+    for (uint32_t b = 0; b < kMaxBanks; ++b) {
+      p.open_row[b] = -1;
+      p.group[b] = uint8_t(b < banks ? b / banks_per_group_ : 0);
+      p.b_act[b] = p.b_pre[b] = p.b_rd[b] = p.b_wr[b] = 0;
+      p.g_act[b] = p.g_rd[b] = p.g_wr[b] = 0;
+      for (auto& l : p.bl) l.head[b] = l.tail[b] = l.hit[b] = -1;
+    }
     p.pool.resize(size_t(rq_cap_) + wq_cap_);
     for (int32_t e = int32_t(p.pool.size()) - 1; e >= 0; --e) p.free.push_back(e);
-    for (auto& q : p.q) q.bank.resize(banks);
     // Per-bank refreshes are staggered over the stack. All-bank refreshes are aligned:
     // behind one in-order port a stream stalls on any refreshing pseudo-channel, so
     // staggering would stall it 32 times per tREFI instead of once.
@@ -95,15 +99,15 @@ void HbmController::enqueue(uint32_t pc, const HbmAccess& a, uint64_t now) {
   x.next = -1;
   (q.tail >= 0 ? p.pool[size_t(q.tail)].next : q.head) = e;
   q.tail = e;
-  BankList& bl = q.bank[a.bank];
-  x.bprev = bl.tail;
+  BankLists& bl = p.bl[a.write];
+  x.bprev = bl.tail[a.bank];
   x.bnext = -1;
-  (bl.tail >= 0 ? p.pool[size_t(bl.tail)].bnext : bl.head) = e;
-  bl.tail = e;
+  (bl.tail[a.bank] >= 0 ? p.pool[size_t(bl.tail[a.bank])].bnext : bl.head[a.bank]) = e;
+  bl.tail[a.bank] = e;
   q.bank_mask |= uint64_t(1) << a.bank;
   ++q.size;
   if (idle) catch_up_refresh(p, now);  // sees the new access, so refresh avoids its bank
-  if (bl.hit < 0 && p.banks[a.bank].open_row == int64_t(a.row)) q.set_hit(a.bank, e);
+  if (bl.hit[a.bank] < 0 && p.open_row[a.bank] == int32_t(a.row)) p.set_hit(a.write, a.bank, e);
   // Wake at once, even when nothing new can issue: the stack's SystemC wrapper runs the
   // core at every next_event(), so the wake pattern is part of the observable timing.
   pc_wake_[pc] = now;
@@ -124,12 +128,11 @@ void HbmController::step(uint64_t now) {
 
 void HbmController::do_refresh_at(Pc& p, uint64_t t, bool all_bank, uint32_t bank) {
   if (all_bank) {
-    for (auto& b : p.banks) b.act_ready = std::max(b.act_ready, t + t_.tRFC);
+    for (uint32_t b = 0; b < nb_; ++b) p.b_act[b] = std::max(p.b_act[b], t + t_.tRFC);
     ++cmd_ref_;
     e_ref_.charge();
   } else {
-    Bank& b = p.banks[bank];
-    b.act_ready = std::max(b.act_ready, t + t_.tRFCpb);
+    p.b_act[bank] = std::max(p.b_act[bank], t + t_.tRFCpb);
     ++cmd_refpb_;
     e_refpb_.charge();
   }
@@ -139,7 +142,7 @@ void HbmController::do_refresh_at(Pc& p, uint64_t t, bool all_bank, uint32_t ban
 // the controller picks a bank that no queued request wants, closed if possible, so
 // that a streaming bank is not taken away for tRFCpb.
 uint32_t HbmController::pick_refresh_bank(const Pc& p) const {
-  const uint32_t nb = uint32_t(p.banks.size());
+  const uint32_t nb = nb_;
   const uint64_t wanted = p.q[0].bank_mask | p.q[1].bank_mask;
   int64_t idle_open = -1, any = -1;
   for (uint32_t k = 0; k < nb; ++k) {
@@ -147,14 +150,14 @@ uint32_t HbmController::pick_refresh_bank(const Pc& p) const {
     if (p.ref_done >> b & 1) continue;
     if (any < 0) any = b;
     if (wanted >> b & 1) continue;
-    if (p.banks[b].open_row < 0) return b;
+    if (p.open_row[b] < 0) return b;
     if (idle_open < 0) idle_open = b;
   }
   return uint32_t(idle_open >= 0 ? idle_open : any);
 }
 
 void HbmController::finish_bank_refresh(Pc& p) {
-  const uint32_t nb = uint32_t(p.banks.size());
+  const uint32_t nb = nb_;
   p.ref_done |= uint64_t(1) << p.ref_bank;
   if (p.ref_done == (nb == 64 ? ~uint64_t(0) : (uint64_t(1) << nb) - 1)) p.ref_done = 0;
   p.ref_bank = (p.ref_bank + 1) % nb;
@@ -166,19 +169,19 @@ void HbmController::finish_bank_refresh(Pc& p) {
 void HbmController::catch_up_refresh(Pc& p, uint64_t now) {
   if (refresh_mode_ == 0) return;
   const bool all = refresh_mode_ == 1;
-  const uint32_t nb = uint32_t(p.banks.size());
+  const uint32_t nb = nb_;
   while (p.ref_due <= now) {
     if (!all) p.ref_bank = pick_refresh_bank(p);
     // Where the next refresh would land.
     uint64_t t_ref = p.ref_due;
-    auto close_time = [&](const Bank& b) {
-      return b.open_row >= 0 ? std::max(p.ref_due, b.pre_ready) + t_.tRP : 0;
+    auto close_time = [&](uint32_t b) {
+      return p.open_row[b] >= 0 ? std::max(p.ref_due, p.b_pre[b]) + t_.tRP : 0;
     };
     if (all) {
-      for (const auto& b : p.banks) t_ref = std::max({t_ref, close_time(b), b.act_ready});
+      for (uint32_t b = 0; b < nb; ++b) t_ref = std::max({t_ref, close_time(b), p.b_act[b]});
     } else {
-      const Bank& b = p.banks[p.ref_bank];
-      t_ref = std::max({t_ref, close_time(b), b.act_ready});
+      const uint32_t b = p.ref_bank;
+      t_ref = std::max({t_ref, close_time(b), p.b_act[b]});
     }
     if (t_ref >= now) {
       p.ref_pending = true;  // in progress at `now`: the scheduler finishes it
@@ -189,7 +192,7 @@ void HbmController::catch_up_refresh(Pc& p, uint64_t now) {
     const uint64_t n_due = (now - p.ref_due) / ref_interval_ + 1;
     const uint64_t keep = all ? 2 : uint64_t(nb) + 1;
     bool all_closed = true;
-    for (const auto& b : p.banks) all_closed = all_closed && b.open_row < 0;
+    for (uint32_t b = 0; b < nb; ++b) all_closed = all_closed && p.open_row[b] < 0;
     if (all_closed && n_due > 2 * keep) {
       const uint64_t skip = all ? n_due - keep : (n_due - keep) / nb * nb;  // whole rounds
       (all ? cmd_ref_ : cmd_refpb_) += skip;
@@ -198,11 +201,10 @@ void HbmController::catch_up_refresh(Pc& p, uint64_t now) {
       continue;
     }
     auto close = [&](uint32_t i) {
-      Bank& b = p.banks[i];
-      if (b.open_row < 0) return;
-      b.open_row = -1;
+      if (p.open_row[i] < 0) return;
+      p.open_row[i] = -1;
       clear_hits(p, i);
-      b.act_ready = std::max(b.act_ready, std::max(p.ref_due, b.pre_ready) + t_.tRP);
+      p.b_act[i] = std::max(p.b_act[i], std::max(p.ref_due, p.b_pre[i]) + t_.tRP);
       ++cmd_pre_;
     };
     if (all) {
@@ -223,11 +225,10 @@ uint64_t HbmController::refresh_work(Pc& p, uint64_t now, bool& row_used) {
   bool any_open = false;
   uint64_t ref_t = now;
   const uint32_t first = all ? 0 : p.ref_bank;
-  const uint32_t last = all ? uint32_t(p.banks.size()) : p.ref_bank + 1;
+  const uint32_t last = all ? nb_ : p.ref_bank + 1;
   for (uint32_t i = first; i < last; ++i) {
-    Bank& b = p.banks[i];
-    if (b.open_row >= 0) {
-      const uint64_t t = std::max(b.pre_ready, row_bus_free_);
+    if (p.open_row[i] >= 0) {
+      const uint64_t t = std::max(p.b_pre[i], row_bus_free_);
       if (t <= now && !row_used) {
         issue_pre(p, i, now);
         row_used = true;
@@ -237,7 +238,7 @@ uint64_t HbmController::refresh_work(Pc& p, uint64_t now, bool& row_used) {
       }
       any_open = true;
     }
-    ref_t = std::max(ref_t, b.act_ready);
+    ref_t = std::max(ref_t, p.b_act[i]);
   }
   if (any_open) return wake;
   const uint64_t t = std::max(ref_t, row_bus_free_);
@@ -257,11 +258,11 @@ uint64_t HbmController::refresh_work(Pc& p, uint64_t now, bool& row_used) {
 // Commands
 
 void HbmController::find_hits(Pc& p, uint32_t bank) {
-  const int64_t row = p.banks[bank].open_row;
-  for (auto& q : p.q) {
-    int32_t e = q.bank[bank].head;
-    while (e >= 0 && int64_t(p.pool[size_t(e)].a.row) != row) e = p.pool[size_t(e)].bnext;
-    q.set_hit(bank, e);
+  const int32_t row = p.open_row[bank];
+  for (int w = 0; w < 2; ++w) {
+    int32_t e = p.bl[w].head[bank];
+    while (e >= 0 && int32_t(p.pool[size_t(e)].a.row) != row) e = p.pool[size_t(e)].bnext;
+    p.set_hit(w != 0, bank, e);
   }
 }
 
@@ -270,23 +271,23 @@ void HbmController::unlink(Pc& p, bool write, int32_t e) {
   Queue& q = p.q[write];
   (x.prev >= 0 ? p.pool[size_t(x.prev)].next : q.head) = x.next;
   (x.next >= 0 ? p.pool[size_t(x.next)].prev : q.tail) = x.prev;
-  BankList& bl = q.bank[x.a.bank];
-  (x.bprev >= 0 ? p.pool[size_t(x.bprev)].bnext : bl.head) = x.bnext;
-  (x.bnext >= 0 ? p.pool[size_t(x.bnext)].bprev : bl.tail) = x.bprev;
-  if (bl.head < 0) q.bank_mask &= ~(uint64_t(1) << x.a.bank);
+  BankLists& bl = p.bl[write];
+  const uint32_t b = x.a.bank;
+  (x.bprev >= 0 ? p.pool[size_t(x.bprev)].bnext : bl.head[b]) = x.bnext;
+  (x.bnext >= 0 ? p.pool[size_t(x.bnext)].bprev : bl.tail[b]) = x.bprev;
+  if (bl.head[b] < 0) q.bank_mask &= ~(uint64_t(1) << b);
   --q.size;
   p.free.push_back(e);
 }
 
 void HbmController::issue_act(Pc& p, HbmAccess& a, uint64_t now) {
-  Bank& b = p.banks[a.bank];
-  Group& g = p.groups[a.group];
-  b.open_row = a.row;
-  b.rd_ready = now + t_.tRCD;
-  b.wr_ready = now + t_.tRCDWR;
-  b.pre_ready = now + t_.tRAS;
-  b.act_ready = now + t_.tRC;
-  g.act_ready = std::max(g.act_ready, now + t_.tRRD_L);
+  const uint32_t b = a.bank;
+  p.open_row[b] = int32_t(a.row);
+  p.b_rd[b] = now + t_.tRCD;
+  p.b_wr[b] = now + t_.tRCDWR;
+  p.b_pre[b] = now + t_.tRAS;
+  p.b_act[b] = now + t_.tRC;
+  p.g_act[a.group] = std::max(p.g_act[a.group], now + t_.tRRD_L);
   p.act_ready = std::max(p.act_ready, now + t_.tRRD_S);
   p.faw[p.faw_head] = now;
   p.faw_head = (p.faw_head + 1) & 3;
@@ -299,10 +300,9 @@ void HbmController::issue_act(Pc& p, HbmAccess& a, uint64_t now) {
 }
 
 void HbmController::issue_pre(Pc& p, uint32_t bank, uint64_t now) {
-  Bank& b = p.banks[bank];
-  b.open_row = -1;
+  p.open_row[bank] = -1;
   clear_hits(p, bank);
-  b.act_ready = std::max(b.act_ready, now + t_.tRP);
+  p.b_act[bank] = std::max(p.b_act[bank], now + t_.tRP);
   row_bus_free_ = now + 1;
   ++cmd_pre_;
 }
@@ -313,17 +313,16 @@ void HbmController::issue_column(Pc& p, bool write, int32_t e, uint64_t now) {
   int32_t next_hit = p.pool[size_t(e)].bnext;
   while (next_hit >= 0 && p.pool[size_t(next_hit)].a.row != a.row)
     next_hit = p.pool[size_t(next_hit)].bnext;
-  p.q[write].set_hit(a.bank, next_hit);
+  p.set_hit(write, a.bank, next_hit);
   unlink(p, write, e);
-  Bank& b = p.banks[a.bank];
-  Group& g = p.groups[a.group];
+  const uint32_t b = a.bank, g = a.group;
   uint64_t finish;
   if (!a.write) {
     finish = now + t_.tCL + tBL_;
     p.rd_ready = std::max(p.rd_ready, now + t_.tCCD_S);
     p.wr_ready = std::max(p.wr_ready, now + t_.tRTW);
-    g.rd_ready = std::max(g.rd_ready, now + t_.tCCD_L);
-    b.pre_ready = std::max(b.pre_ready, now + t_.tRTP);
+    p.g_rd[g] = std::max(p.g_rd[g], now + t_.tCCD_L);
+    p.b_pre[b] = std::max(p.b_pre[b], now + t_.tRTP);
     ++cmd_rd_;
     ++reads_;
     bytes_read_ += access_bytes_;
@@ -337,9 +336,9 @@ void HbmController::issue_column(Pc& p, bool write, int32_t e, uint64_t now) {
     finish = now + t_.tWL + tBL_;
     p.wr_ready = std::max(p.wr_ready, now + t_.tCCD_S);
     p.rd_ready = std::max(p.rd_ready, finish + t_.tWTR_S);
-    g.wr_ready = std::max(g.wr_ready, now + t_.tCCD_L);
-    g.rd_ready = std::max(g.rd_ready, finish + t_.tWTR_L);
-    b.pre_ready = std::max(b.pre_ready, finish + t_.tWR);
+    p.g_wr[g] = std::max(p.g_wr[g], now + t_.tCCD_L);
+    p.g_rd[g] = std::max(p.g_rd[g], finish + t_.tWTR_L);
+    p.b_pre[b] = std::max(p.b_pre[b], finish + t_.tWR);
     ++cmd_wr_;
     ++writes_;
     bytes_written_ += access_bytes_;
@@ -349,9 +348,9 @@ void HbmController::issue_column(Pc& p, bool write, int32_t e, uint64_t now) {
   col_bus_free_ = now + 1;
   (a.kind == 0 ? row_hits_ : a.kind == 1 ? row_misses_ : row_conflicts_).add();
   // Closed page: auto-precharge once no queued access wants this row.
-  if (closed_page_ && p.q[0].bank[a.bank].hit < 0 && p.q[1].bank[a.bank].hit < 0) {
-    b.open_row = -1;
-    b.act_ready = std::max(b.act_ready, b.pre_ready + t_.tRP);
+  if (closed_page_ && p.bl[0].hit[b] < 0 && p.bl[1].hit[b] < 0) {
+    p.open_row[b] = -1;
+    p.b_act[b] = std::max(p.b_act[b], p.b_pre[b] + t_.tRP);
     ++cmd_pre_;
   }
   if (a.posted)
@@ -385,7 +384,8 @@ uint64_t HbmController::scan(Pc& p, bool write, uint64_t now, bool pick, Picks& 
       p.ref_pending && refresh_mode_ == 2 ? uint64_t(1) << p.ref_bank : 0;  // refresh owns it
   const HbmAccess& a0 = p.pool[size_t(q.head)].a;
   const uint64_t bit0 = uint64_t(1) << a0.bank;
-  const bool hit0 = q.bank[a0.bank].hit == q.head;
+  const BankLists& bl = p.bl[write];
+  const bool hit0 = bl.hit[a0.bank] == q.head;
   // Starvation cap: an old request whose row conflicts takes its bank back from hits
   // (its PRE goes ahead of the bank's hits, which wait).
   const bool starving = now - a0.arrival > starvation_;
@@ -396,7 +396,7 @@ uint64_t HbmController::scan(Pc& p, bool write, uint64_t now, bool pick, Picks& 
     col_banks = hit0 ? bit0 : 0;
     row_banks = hit0 ? 0 : bit0;
   } else {
-    const uint64_t starve_bit = starving && !hit0 && p.banks[a0.bank].open_row >= 0 ? bit0 : 0;
+    const uint64_t starve_bit = starving && !hit0 && p.open_row[a0.bank] >= 0 ? bit0 : 0;
     // Hits first: a bank with a hit issues no row command.
     col_banks = q.hit_mask & ~starve_bit;
     row_banks = (q.bank_mask & ~q.hit_mask) | starve_bit;
@@ -409,14 +409,13 @@ uint64_t HbmController::scan(Pc& p, bool write, uint64_t now, bool pick, Picks& 
     const uint64_t pc_col = col_ready(p, write);
     const bool can = pick && pc_col <= now;  // pc_col covers the column bus
     uint64_t col_seq = kNever, x_min = kNever;
+    const uint64_t* bt = write ? p.b_wr : p.b_rd;
+    const uint64_t* gt = write ? p.g_wr : p.g_rd;
     for (uint64_t m = col_banks; m; m &= m - 1) {
       const uint32_t k = uint32_t(__builtin_ctzll(m));
-      const Bank& b = p.banks[k];
-      const Group& g = p.groups[b.group];
-      const uint64_t x =
-          write ? std::max(b.wr_ready, g.wr_ready) : std::max(b.rd_ready, g.rd_ready);
+      const uint64_t x = std::max(bt[k], gt[p.group[k]]);
       if (can && x <= now) {
-        const int32_t e = q.bank[k].hit;
+        const int32_t e = bl.hit[k];
         const uint64_t seq = p.pool[size_t(e)].seq;
         if (seq < col_seq) {
           col_seq = seq;
@@ -434,12 +433,11 @@ uint64_t HbmController::scan(Pc& p, bool write, uint64_t now, bool pick, Picks& 
     uint64_t row_seq = kNever;
     for (uint64_t m = row_banks; m; m &= m - 1) {
       const uint32_t k = uint32_t(__builtin_ctzll(m));
-      const Bank& b = p.banks[k];
-      const bool act = b.open_row < 0;
-      const uint64_t t = act ? std::max({pc_act, b.act_ready, p.groups[b.group].act_ready})
-                             : std::max(b.pre_ready, row_bus_free_);
+      const bool act = p.open_row[k] < 0;
+      const uint64_t t = act ? std::max({pc_act, p.b_act[k], p.g_act[p.group[k]]})
+                             : std::max(p.b_pre[k], row_bus_free_);
       if (can && t <= now) {
-        const int32_t e = q.bank[k].head;
+        const int32_t e = bl.head[k];
         const uint64_t seq = p.pool[size_t(e)].seq;
         if (seq < row_seq) {
           row_seq = seq;

@@ -72,52 +72,55 @@ class HbmController {
   uint64_t access_count() const { return reads_.value() + writes_.value(); }
 
  private:
-  struct Bank {
-    int64_t open_row = -1;
-    uint64_t act_ready = 0, pre_ready = 0, rd_ready = 0, wr_ready = 0;
-    uint32_t group = 0;  // its bank group (index into Pc::groups)
-  };
-  struct Group {
-    uint64_t act_ready = 0, rd_ready = 0, wr_ready = 0;
-  };
+  // Banks (at most 64 per pseudo-channel, the width of the bank masks) and bank groups
+  // are kept as arrays of one field each inside the pseudo-channel: the scheduler's
+  // loops read one field of many banks, so each loop touches a few dense cache lines
+  // instead of one line per bank (the whole-machine run is bound by cache misses here).
+  static constexpr uint32_t kMaxBanks = 64;
   // A queued access in a pool; linked in arrival order and in its bank's list.
   struct Entry {
     HbmAccess a;
     uint64_t seq = 0;  // arrival order within the pseudo-channel
     int32_t prev = -1, next = -1, bprev = -1, bnext = -1;
   };
-  struct BankList {
-    int32_t head = -1, tail = -1;
-    int32_t hit = -1;  // oldest entry to the bank's open row (-1: none, or bank closed)
-  };
   struct Queue {
     int32_t head = -1, tail = -1;
     uint32_t size = 0;
-    uint64_t bank_mask = 0;      // banks with at least one entry
-    uint64_t hit_mask = 0;       // banks with an entry to their open row (hit >= 0)
-    std::vector<BankList> bank;  // per bank, in arrival order
-    void set_hit(uint32_t b, int32_t e) {
-      bank[b].hit = e;
-      const uint64_t bit = uint64_t(1) << b;
-      hit_mask = e >= 0 ? hit_mask | bit : hit_mask & ~bit;
-    }
+    uint64_t bank_mask = 0;  // banks with at least one entry
+    uint64_t hit_mask = 0;   // banks with an entry to their open row (hit >= 0)
+  };
+  // Per bank, in arrival order: first and last entry, and the oldest entry to the
+  // bank's open row (-1: none, or bank closed).
+  struct BankLists {
+    int32_t head[kMaxBanks], tail[kMaxBanks], hit[kMaxBanks];
   };
   struct Pc {
-    std::vector<Entry> pool;
-    std::vector<int32_t> free;
+    // What every visit reads first.
+    uint64_t act_ready = 0, rd_ready = 0, wr_ready = 0, data_free = 0;
     Queue q[2];  // 0: reads, 1: writes
     uint64_t seq = 0;
-    std::vector<Bank> banks;
-    std::vector<Group> groups;
-    uint64_t act_ready = 0, rd_ready = 0, wr_ready = 0, data_free = 0;
     uint64_t faw[4] = {0, 0, 0, 0};
     uint32_t faw_head = 0;
     uint32_t faw_count = 0;
     bool write_mode = false;
     bool ref_pending = false;
-    uint64_t ref_due = 0;
     uint32_t ref_bank = 0;
+    uint64_t ref_due = 0;
     uint64_t ref_done = 0;  // per-bank: banks refreshed in the current round (bit mask)
+    std::vector<Entry> pool;
+    std::vector<int32_t> free;
+    // Per bank.
+    int32_t open_row[kMaxBanks];  // -1: closed
+    uint8_t group[kMaxBanks];     // its bank group
+    uint64_t b_act[kMaxBanks], b_pre[kMaxBanks], b_rd[kMaxBanks], b_wr[kMaxBanks];
+    BankLists bl[2];
+    // Per bank group.
+    uint64_t g_act[kMaxBanks], g_rd[kMaxBanks], g_wr[kMaxBanks];
+    void set_hit(bool write, uint32_t b, int32_t e) {
+      bl[write].hit[b] = e;
+      const uint64_t bit = uint64_t(1) << b;
+      q[write].hit_mask = e >= 0 ? q[write].hit_mask | bit : q[write].hit_mask & ~bit;
+    }
   };
 
   struct Picks {
@@ -138,9 +141,9 @@ class HbmController {
   void issue_pre(Pc& p, uint32_t bank, uint64_t now);
   void issue_column(Pc& p, bool write, int32_t e, uint64_t now);
   void find_hits(Pc& p, uint32_t bank);
-  void clear_hits(Pc& p, uint32_t bank) {
-    p.q[0].set_hit(bank, -1);
-    p.q[1].set_hit(bank, -1);
+  static void clear_hits(Pc& p, uint32_t bank) {
+    p.set_hit(false, bank, -1);
+    p.set_hit(true, bank, -1);
   }
   uint32_t pick_refresh_bank(const Pc& p) const;
   void finish_bank_refresh(Pc& p);
@@ -179,6 +182,7 @@ class HbmController {
   uint32_t starvation_;
   uint32_t access_bytes_;
   uint32_t banks_per_group_;
+  uint32_t nb_;  // banks per pseudo-channel
 
   HbmAccessSink& sink_;
 
