@@ -70,14 +70,18 @@ HbmController::HbmController(const HbmConfig& cfg, uint32_t channel, const sim::
   for (uint32_t i = 0; i < npc; ++i) {
     Pc& p = pcs_[i];
     for (uint32_t b = 0; b < kMaxBanks; ++b) {
-      p.open_row[b] = -1;
-      p.group[b] = uint8_t(b < banks ? b / banks_per_group_ : 0);
-      p.b_act[b] = p.b_pre[b] = p.b_rd[b] = p.b_wr[b] = 0;
+      BankState& bs = p.bank[b];
+      bs.open_row = -1;
+      bs.group = uint8_t(b < banks ? b / banks_per_group_ : 0);
+      bs.act = bs.pre = bs.rd = bs.wr = 0;
+      for (int w = 0; w < 2; ++w) bs.head[w] = bs.tail[w] = bs.hit[w] = -1;
       p.g_act[b] = p.g_rd[b] = p.g_wr[b] = 0;
-      for (auto& l : p.bl) l.head[b] = l.tail[b] = l.hit[b] = -1;
     }
     p.pool.resize(size_t(rq_cap_) + wq_cap_);
-    for (int32_t e = int32_t(p.pool.size()) - 1; e >= 0; --e) p.free.push_back(e);
+    // Free entries are linked through `next`, lowest index first.
+    for (int32_t e = 0; e < int32_t(p.pool.size()); ++e)
+      p.pool[size_t(e)].next = e + 1 < int32_t(p.pool.size()) ? e + 1 : -1;
+    p.free_head = 0;
     // Per-bank refreshes are staggered over the stack. All-bank refreshes are aligned:
     // behind one in-order port a stream stalls on any refreshing pseudo-channel, so
     // staggering would stall it 32 times per tREFI instead of once.
@@ -89,9 +93,9 @@ HbmController::HbmController(const HbmConfig& cfg, uint32_t channel, const sim::
 void HbmController::enqueue(uint32_t pc, const HbmAccess& a, uint64_t now) {
   Pc& p = pcs_[pc];
   const bool idle = p.q[0].size == 0 && p.q[1].size == 0 && !p.ref_pending;
-  const int32_t e = p.free.back();
-  p.free.pop_back();
+  const int32_t e = p.free_head;
   Entry& x = p.pool[size_t(e)];
+  p.free_head = x.next;
   x.a = a;
   x.seq = p.seq++;
   Queue& q = p.q[a.write];
@@ -99,15 +103,16 @@ void HbmController::enqueue(uint32_t pc, const HbmAccess& a, uint64_t now) {
   x.next = -1;
   (q.tail >= 0 ? p.pool[size_t(q.tail)].next : q.head) = e;
   q.tail = e;
-  BankLists& bl = p.bl[a.write];
-  x.bprev = bl.tail[a.bank];
+  BankState& bs = p.bank[a.bank];
+  const int w = a.write;
+  x.bprev = bs.tail[w];
   x.bnext = -1;
-  (bl.tail[a.bank] >= 0 ? p.pool[size_t(bl.tail[a.bank])].bnext : bl.head[a.bank]) = e;
-  bl.tail[a.bank] = e;
+  (bs.tail[w] >= 0 ? p.pool[size_t(bs.tail[w])].bnext : bs.head[w]) = e;
+  bs.tail[w] = e;
   q.bank_mask |= uint64_t(1) << a.bank;
   ++q.size;
   if (idle) catch_up_refresh(p, now);  // sees the new access, so refresh avoids its bank
-  if (bl.hit[a.bank] < 0 && p.open_row[a.bank] == int32_t(a.row)) p.set_hit(a.write, a.bank, e);
+  if (bs.hit[w] < 0 && bs.open_row == int32_t(a.row)) p.set_hit(a.write, a.bank, e);
   // Wake at once, even when nothing new can issue: the stack's SystemC wrapper runs the
   // core at every next_event(), so the wake pattern is part of the observable timing.
   pc_wake_[pc] = now;
@@ -128,13 +133,11 @@ void HbmController::step(uint64_t now) {
 
 void HbmController::do_refresh_at(Pc& p, uint64_t t, bool all_bank, uint32_t bank) {
   if (all_bank) {
-    for (uint32_t b = 0; b < nb_; ++b) p.b_act[b] = std::max(p.b_act[b], t + t_.tRFC);
-    ++cmd_ref_;
-    e_ref_.charge();
+    for (uint32_t b = 0; b < nb_; ++b) p.bank[b].act = std::max(p.bank[b].act, t + t_.tRFC);
+    ++n_.ref;
   } else {
-    p.b_act[bank] = std::max(p.b_act[bank], t + t_.tRFCpb);
-    ++cmd_refpb_;
-    e_refpb_.charge();
+    p.bank[bank].act = std::max(p.bank[bank].act, t + t_.tRFCpb);
+    ++n_.refpb;
   }
 }
 
@@ -150,7 +153,7 @@ uint32_t HbmController::pick_refresh_bank(const Pc& p) const {
     if (p.ref_done >> b & 1) continue;
     if (any < 0) any = b;
     if (wanted >> b & 1) continue;
-    if (p.open_row[b] < 0) return b;
+    if (p.bank[b].open_row < 0) return b;
     if (idle_open < 0) idle_open = b;
   }
   return uint32_t(idle_open >= 0 ? idle_open : any);
@@ -175,13 +178,13 @@ void HbmController::catch_up_refresh(Pc& p, uint64_t now) {
     // Where the next refresh would land.
     uint64_t t_ref = p.ref_due;
     auto close_time = [&](uint32_t b) {
-      return p.open_row[b] >= 0 ? std::max(p.ref_due, p.b_pre[b]) + t_.tRP : 0;
+      return p.bank[b].open_row >= 0 ? std::max(p.ref_due, p.bank[b].pre) + t_.tRP : 0;
     };
     if (all) {
-      for (uint32_t b = 0; b < nb; ++b) t_ref = std::max({t_ref, close_time(b), p.b_act[b]});
+      for (uint32_t b = 0; b < nb; ++b) t_ref = std::max({t_ref, close_time(b), p.bank[b].act});
     } else {
       const uint32_t b = p.ref_bank;
-      t_ref = std::max({t_ref, close_time(b), p.b_act[b]});
+      t_ref = std::max({t_ref, close_time(b), p.bank[b].act});
     }
     if (t_ref >= now) {
       p.ref_pending = true;  // in progress at `now`: the scheduler finishes it
@@ -192,20 +195,19 @@ void HbmController::catch_up_refresh(Pc& p, uint64_t now) {
     const uint64_t n_due = (now - p.ref_due) / ref_interval_ + 1;
     const uint64_t keep = all ? 2 : uint64_t(nb) + 1;
     bool all_closed = true;
-    for (uint32_t b = 0; b < nb; ++b) all_closed = all_closed && p.open_row[b] < 0;
+    for (uint32_t b = 0; b < nb; ++b) all_closed = all_closed && p.bank[b].open_row < 0;
     if (all_closed && n_due > 2 * keep) {
       const uint64_t skip = all ? n_due - keep : (n_due - keep) / nb * nb;  // whole rounds
-      (all ? cmd_ref_ : cmd_refpb_) += skip;
-      (all ? e_ref_ : e_refpb_).charge(skip);
+      (all ? n_.ref : n_.refpb) += skip;
       p.ref_due += skip * ref_interval_;
       continue;
     }
     auto close = [&](uint32_t i) {
-      if (p.open_row[i] < 0) return;
-      p.open_row[i] = -1;
+      if (p.bank[i].open_row < 0) return;
+      p.bank[i].open_row = -1;
       clear_hits(p, i);
-      p.b_act[i] = std::max(p.b_act[i], std::max(p.ref_due, p.b_pre[i]) + t_.tRP);
-      ++cmd_pre_;
+      p.bank[i].act = std::max(p.bank[i].act, std::max(p.ref_due, p.bank[i].pre) + t_.tRP);
+      ++n_.pre;
     };
     if (all) {
       for (uint32_t i = 0; i < nb; ++i) close(i);
@@ -227,8 +229,8 @@ uint64_t HbmController::refresh_work(Pc& p, uint64_t now, bool& row_used) {
   const uint32_t first = all ? 0 : p.ref_bank;
   const uint32_t last = all ? nb_ : p.ref_bank + 1;
   for (uint32_t i = first; i < last; ++i) {
-    if (p.open_row[i] >= 0) {
-      const uint64_t t = std::max(p.b_pre[i], row_bus_free_);
+    if (p.bank[i].open_row >= 0) {
+      const uint64_t t = std::max(p.bank[i].pre, row_bus_free_);
       if (t <= now && !row_used) {
         issue_pre(p, i, now);
         row_used = true;
@@ -238,7 +240,7 @@ uint64_t HbmController::refresh_work(Pc& p, uint64_t now, bool& row_used) {
       }
       any_open = true;
     }
-    ref_t = std::max(ref_t, p.b_act[i]);
+    ref_t = std::max(ref_t, p.bank[i].act);
   }
   if (any_open) return wake;
   const uint64_t t = std::max(ref_t, row_bus_free_);
@@ -258,9 +260,9 @@ uint64_t HbmController::refresh_work(Pc& p, uint64_t now, bool& row_used) {
 // Commands
 
 void HbmController::find_hits(Pc& p, uint32_t bank) {
-  const int32_t row = p.open_row[bank];
+  const int32_t row = p.bank[bank].open_row;
   for (int w = 0; w < 2; ++w) {
-    int32_t e = p.bl[w].head[bank];
+    int32_t e = p.bank[bank].head[w];
     while (e >= 0 && int32_t(p.pool[size_t(e)].a.row) != row) e = p.pool[size_t(e)].bnext;
     p.set_hit(w != 0, bank, e);
   }
@@ -271,22 +273,23 @@ void HbmController::unlink(Pc& p, bool write, int32_t e) {
   Queue& q = p.q[write];
   (x.prev >= 0 ? p.pool[size_t(x.prev)].next : q.head) = x.next;
   (x.next >= 0 ? p.pool[size_t(x.next)].prev : q.tail) = x.prev;
-  BankLists& bl = p.bl[write];
   const uint32_t b = x.a.bank;
-  (x.bprev >= 0 ? p.pool[size_t(x.bprev)].bnext : bl.head[b]) = x.bnext;
-  (x.bnext >= 0 ? p.pool[size_t(x.bnext)].bprev : bl.tail[b]) = x.bprev;
-  if (bl.head[b] < 0) q.bank_mask &= ~(uint64_t(1) << b);
+  BankState& bs = p.bank[b];
+  (x.bprev >= 0 ? p.pool[size_t(x.bprev)].bnext : bs.head[write]) = x.bnext;
+  (x.bnext >= 0 ? p.pool[size_t(x.bnext)].bprev : bs.tail[write]) = x.bprev;
+  if (bs.head[write] < 0) q.bank_mask &= ~(uint64_t(1) << b);
   --q.size;
-  p.free.push_back(e);
+  x.next = p.free_head;
+  p.free_head = e;
 }
 
 void HbmController::issue_act(Pc& p, HbmAccess& a, uint64_t now) {
   const uint32_t b = a.bank;
-  p.open_row[b] = int32_t(a.row);
-  p.b_rd[b] = now + t_.tRCD;
-  p.b_wr[b] = now + t_.tRCDWR;
-  p.b_pre[b] = now + t_.tRAS;
-  p.b_act[b] = now + t_.tRC;
+  p.bank[b].open_row = int32_t(a.row);
+  p.bank[b].rd = now + t_.tRCD;
+  p.bank[b].wr = now + t_.tRCDWR;
+  p.bank[b].pre = now + t_.tRAS;
+  p.bank[b].act = now + t_.tRC;
   p.g_act[a.group] = std::max(p.g_act[a.group], now + t_.tRRD_L);
   p.act_ready = std::max(p.act_ready, now + t_.tRRD_S);
   p.faw[p.faw_head] = now;
@@ -295,16 +298,15 @@ void HbmController::issue_act(Pc& p, HbmAccess& a, uint64_t now) {
   row_bus_free_ = now + t_.act_bus_cycles;
   if (a.kind == 0) a.kind = 1;
   find_hits(p, a.bank);
-  ++cmd_act_;
-  e_act_.charge();
+  ++n_.act;
 }
 
 void HbmController::issue_pre(Pc& p, uint32_t bank, uint64_t now) {
-  p.open_row[bank] = -1;
+  p.bank[bank].open_row = -1;
   clear_hits(p, bank);
-  p.b_act[bank] = std::max(p.b_act[bank], now + t_.tRP);
+  p.bank[bank].act = std::max(p.bank[bank].act, now + t_.tRP);
   row_bus_free_ = now + 1;
-  ++cmd_pre_;
+  ++n_.pre;
 }
 
 void HbmController::issue_column(Pc& p, bool write, int32_t e, uint64_t now) {
@@ -322,11 +324,8 @@ void HbmController::issue_column(Pc& p, bool write, int32_t e, uint64_t now) {
     p.rd_ready = std::max(p.rd_ready, now + t_.tCCD_S);
     p.wr_ready = std::max(p.wr_ready, now + t_.tRTW);
     p.g_rd[g] = std::max(p.g_rd[g], now + t_.tCCD_L);
-    p.b_pre[b] = std::max(p.b_pre[b], now + t_.tRTP);
-    ++cmd_rd_;
-    ++reads_;
-    bytes_read_ += access_bytes_;
-    e_rd_.charge();
+    p.bank[b].pre = std::max(p.bank[b].pre, now + t_.tRTP);
+    ++n_.reads;
     const uint64_t lat = finish - a.arrival;
     if (lat < kLatBins)
       ++lat_bins_[lat];
@@ -338,20 +337,17 @@ void HbmController::issue_column(Pc& p, bool write, int32_t e, uint64_t now) {
     p.rd_ready = std::max(p.rd_ready, finish + t_.tWTR_S);
     p.g_wr[g] = std::max(p.g_wr[g], now + t_.tCCD_L);
     p.g_rd[g] = std::max(p.g_rd[g], finish + t_.tWTR_L);
-    p.b_pre[b] = std::max(p.b_pre[b], finish + t_.tWR);
-    ++cmd_wr_;
-    ++writes_;
-    bytes_written_ += access_bytes_;
-    e_wr_.charge();
+    p.bank[b].pre = std::max(p.bank[b].pre, finish + t_.tWR);
+    ++n_.writes;
   }
   p.data_free = finish;
   col_bus_free_ = now + 1;
-  (a.kind == 0 ? row_hits_ : a.kind == 1 ? row_misses_ : row_conflicts_).add();
+  ++n_.kind[a.kind];
   // Closed page: auto-precharge once no queued access wants this row.
-  if (closed_page_ && p.bl[0].hit[b] < 0 && p.bl[1].hit[b] < 0) {
-    p.open_row[b] = -1;
-    p.b_act[b] = std::max(p.b_act[b], p.b_pre[b] + t_.tRP);
-    ++cmd_pre_;
+  if (closed_page_ && p.bank[b].hit[0] < 0 && p.bank[b].hit[1] < 0) {
+    p.bank[b].open_row = -1;
+    p.bank[b].act = std::max(p.bank[b].act, p.bank[b].pre + t_.tRP);
+    ++n_.pre;
   }
   if (a.posted)
     sink_.slot_freed();
@@ -384,8 +380,7 @@ uint64_t HbmController::scan(Pc& p, bool write, uint64_t now, bool pick, Picks& 
       p.ref_pending && refresh_mode_ == 2 ? uint64_t(1) << p.ref_bank : 0;  // refresh owns it
   const HbmAccess& a0 = p.pool[size_t(q.head)].a;
   const uint64_t bit0 = uint64_t(1) << a0.bank;
-  const BankLists& bl = p.bl[write];
-  const bool hit0 = bl.hit[a0.bank] == q.head;
+  const bool hit0 = p.bank[a0.bank].hit[write] == q.head;
   // Starvation cap: an old request whose row conflicts takes its bank back from hits
   // (its PRE goes ahead of the bank's hits, which wait).
   const bool starving = now - a0.arrival > starvation_;
@@ -396,7 +391,7 @@ uint64_t HbmController::scan(Pc& p, bool write, uint64_t now, bool pick, Picks& 
     col_banks = hit0 ? bit0 : 0;
     row_banks = hit0 ? 0 : bit0;
   } else {
-    const uint64_t starve_bit = starving && !hit0 && p.open_row[a0.bank] >= 0 ? bit0 : 0;
+    const uint64_t starve_bit = starving && !hit0 && p.bank[a0.bank].open_row >= 0 ? bit0 : 0;
     // Hits first: a bank with a hit issues no row command.
     col_banks = q.hit_mask & ~starve_bit;
     row_banks = (q.bank_mask & ~q.hit_mask) | starve_bit;
@@ -409,13 +404,13 @@ uint64_t HbmController::scan(Pc& p, bool write, uint64_t now, bool pick, Picks& 
     const uint64_t pc_col = col_ready(p, write);
     const bool can = pick && pc_col <= now;  // pc_col covers the column bus
     uint64_t col_seq = kNever, x_min = kNever;
-    const uint64_t* bt = write ? p.b_wr : p.b_rd;
     const uint64_t* gt = write ? p.g_wr : p.g_rd;
     for (uint64_t m = col_banks; m; m &= m - 1) {
       const uint32_t k = uint32_t(__builtin_ctzll(m));
-      const uint64_t x = std::max(bt[k], gt[p.group[k]]);
+      const BankState& bs = p.bank[k];
+      const uint64_t x = std::max(write ? bs.wr : bs.rd, gt[bs.group]);
       if (can && x <= now) {
-        const int32_t e = bl.hit[k];
+        const int32_t e = bs.hit[write];
         const uint64_t seq = p.pool[size_t(e)].seq;
         if (seq < col_seq) {
           col_seq = seq;
@@ -433,11 +428,12 @@ uint64_t HbmController::scan(Pc& p, bool write, uint64_t now, bool pick, Picks& 
     uint64_t row_seq = kNever;
     for (uint64_t m = row_banks; m; m &= m - 1) {
       const uint32_t k = uint32_t(__builtin_ctzll(m));
-      const bool act = p.open_row[k] < 0;
-      const uint64_t t = act ? std::max({pc_act, p.b_act[k], p.g_act[p.group[k]]})
-                             : std::max(p.b_pre[k], row_bus_free_);
+      const BankState& bs = p.bank[k];
+      const bool act = bs.open_row < 0;
+      const uint64_t t =
+          act ? std::max({pc_act, bs.act, p.g_act[bs.group]}) : std::max(bs.pre, row_bus_free_);
       if (can && t <= now) {
-        const int32_t e = bl.head[k];
+        const int32_t e = bs.head[write];
         const uint64_t seq = p.pool[size_t(e)].seq;
         if (seq < row_seq) {
           row_seq = seq;
@@ -508,7 +504,30 @@ void HbmController::settle(uint64_t now) {
     if (p.q[0].size == 0 && p.q[1].size == 0 && !p.ref_pending) catch_up_refresh(p, now);
 }
 
+void HbmController::flush_stats() {
+  reads_ += n_.reads;
+  cmd_rd_ += n_.reads;
+  bytes_read_ += n_.reads * access_bytes_;
+  e_rd_.charge(n_.reads);
+  writes_ += n_.writes;
+  cmd_wr_ += n_.writes;
+  bytes_written_ += n_.writes * access_bytes_;
+  e_wr_.charge(n_.writes);
+  row_hits_ += n_.kind[0];
+  row_misses_ += n_.kind[1];
+  row_conflicts_ += n_.kind[2];
+  cmd_act_ += n_.act;
+  e_act_.charge(n_.act);
+  cmd_pre_ += n_.pre;
+  cmd_ref_ += n_.ref;
+  e_ref_.charge(n_.ref);
+  cmd_refpb_ += n_.refpb;
+  e_refpb_.charge(n_.refpb);
+  n_ = Counts{};
+}
+
 void HbmController::publish(uint64_t cycles, double tck_ps) {
+  flush_stats();
   for (size_t v = 0; v < lat_bins_.size(); ++v)
     if (lat_bins_[v]) read_latency_.sample(v, lat_bins_[v]);
   for (const auto& [v, c] : lat_overflow_) read_latency_.sample(v, c);

@@ -68,14 +68,18 @@ class HbmController {
   void settle(uint64_t now);
   // Writes derived stats (bandwidth, hit rate, latency in ns) for `cycles` of run time.
   void publish(uint64_t cycles, double tck_ps);
-  uint64_t row_hit_count() const { return row_hits_.value(); }
-  uint64_t access_count() const { return reads_.value() + writes_.value(); }
+  uint64_t row_hit_count() const { return row_hits_.value() + n_.kind[0]; }
+  uint64_t access_count() const { return reads_.value() + writes_.value() + n_.reads + n_.writes; }
+  // Adds the events counted since the last call to the registry's counters and the
+  // energy ledger (publish does this too).
+  void flush_stats();
 
  private:
   // Banks (at most 64 per pseudo-channel, the width of the bank masks) and bank groups
-  // are kept as arrays of one field each inside the pseudo-channel: the scheduler's
-  // loops read one field of many banks, so each loop touches a few dense cache lines
-  // instead of one line per bank (the whole-machine run is bound by cache misses here).
+  // are kept inside the pseudo-channel: a bank's whole state (timing and its entries in
+  // both queues) in one cache line, each bank-group field as one array, so a scan over
+  // the candidate banks touches one line per bank (the whole-machine run is bound by
+  // cache misses here).
   static constexpr uint32_t kMaxBanks = 64;
   // A queued access in a pool; linked in arrival order and in its bank's list.
   struct Entry {
@@ -89,11 +93,16 @@ class HbmController {
     uint64_t bank_mask = 0;  // banks with at least one entry
     uint64_t hit_mask = 0;   // banks with an entry to their open row (hit >= 0)
   };
-  // Per bank, in arrival order: first and last entry, and the oldest entry to the
-  // bank's open row (-1: none, or bank closed).
-  struct BankLists {
-    int32_t head[kMaxBanks], tail[kMaxBanks], hit[kMaxBanks];
+  // One bank: everything the scheduler reads of it in one cache line. Per queue (0:
+  // reads, 1: writes), in arrival order: the first and last entry of the bank's list,
+  // and the oldest entry to the bank's open row (-1: none, or bank closed).
+  struct alignas(64) BankState {
+    int32_t open_row;           // -1: closed
+    uint8_t group;              // its bank group
+    uint64_t act, pre, rd, wr;  // earliest ACT, PRE, RD, WR
+    int32_t head[2], tail[2], hit[2];
   };
+  static_assert(sizeof(BankState) == 64, "a bank is one cache line");
   struct Pc {
     // What every visit reads first.
     uint64_t act_ready = 0, rd_ready = 0, wr_ready = 0, data_free = 0;
@@ -108,16 +117,12 @@ class HbmController {
     uint64_t ref_due = 0;
     uint64_t ref_done = 0;  // per-bank: banks refreshed in the current round (bit mask)
     std::vector<Entry> pool;
-    std::vector<int32_t> free;
-    // Per bank.
-    int32_t open_row[kMaxBanks];  // -1: closed
-    uint8_t group[kMaxBanks];     // its bank group
-    uint64_t b_act[kMaxBanks], b_pre[kMaxBanks], b_rd[kMaxBanks], b_wr[kMaxBanks];
-    BankLists bl[2];
+    int32_t free_head = -1;  // free entries, linked through Entry::next
+    BankState bank[kMaxBanks];
     // Per bank group.
     uint64_t g_act[kMaxBanks], g_rd[kMaxBanks], g_wr[kMaxBanks];
     void set_hit(bool write, uint32_t b, int32_t e) {
-      bl[write].hit[b] = e;
+      bank[b].hit[write] = e;
       const uint64_t bit = uint64_t(1) << b;
       q[write].hit_mask = e >= 0 ? q[write].hit_mask | bit : q[write].hit_mask & ~bit;
     }
@@ -170,6 +175,14 @@ class HbmController {
   uint64_t row_bus_free_ = 0;
   uint64_t col_bus_free_ = 0;
   uint64_t wake_ = kNever;
+  // Event counts on the hot path, beside the scheduling state (the registry's counters
+  // and energy accounts lie elsewhere, a cache line each); flush_stats() adds them.
+  struct Counts {
+    uint64_t reads = 0, writes = 0;  // RD and WR commands (one per access)
+    uint64_t kind[3] = {0, 0, 0};    // row hits, misses, conflicts
+    uint64_t act = 0, pre = 0, ref = 0, refpb = 0;
+  };
+  Counts n_;
 
   HbmTiming t_;
   uint32_t tBL_;

@@ -63,6 +63,11 @@ class HbmStackCore : public HbmAccessSink {
   // End-of-run derived stats (bandwidth, latency in ns, hit rates, background energy)
   // for a run of `cycles` clocks.
   void publish(uint64_t cycles);
+  // Brings the channels' event counters and energy accounts up to date without the
+  // end-of-run work (publish does this too).
+  void flush_stats() {
+    for (auto& c : channels_) c->flush_stats();
+  }
 
  private:
   struct Txn {
