@@ -149,7 +149,7 @@ uint32_t HbmController::pick_refresh_bank(const Pc& p) const {
   const uint64_t wanted = p.q[0].bank_mask | p.q[1].bank_mask;
   int64_t idle_open = -1, any = -1;
   for (uint32_t k = 0; k < nb; ++k) {
-    const uint32_t b = (p.ref_bank + k) % nb;
+    const uint32_t b = p.ref_bank + k < nb ? p.ref_bank + k : p.ref_bank + k - nb;
     if (p.ref_done >> b & 1) continue;
     if (any < 0) any = b;
     if (wanted >> b & 1) continue;
@@ -372,7 +372,15 @@ bool HbmController::next_write_mode(const Pc& p, bool mode, uint32_t hi, uint32_
 // the loops only compute clocks; the pseudo-channel terms shared by every bank are
 // applied once per loop.
 uint64_t HbmController::scan(Pc& p, bool write, uint64_t now, bool pick, Picks& out) {
-  Queue& q = p.q[write];
+  if (write) return pick ? scan_t<true, true>(p, now, out) : scan_t<false, true>(p, now, out);
+  return pick ? scan_t<true, false>(p, now, out) : scan_t<false, false>(p, now, out);
+}
+
+// Compiled per queue and per use (picking, or only the next wake), so the loops carry
+// no run-time tests of either; a loop that cannot pick only takes minima.
+template <bool kPick, bool kWrite>
+uint64_t HbmController::scan_t(Pc& p, uint64_t now, Picks& out) {
+  Queue& q = p.q[kWrite];
   if (q.size == 0) return kNever;
   const bool all_ref = p.ref_pending && refresh_mode_ == 1;
   if (all_ref) return kNever;  // the refresh's own wake covers the end of it
@@ -380,7 +388,7 @@ uint64_t HbmController::scan(Pc& p, bool write, uint64_t now, bool pick, Picks& 
       p.ref_pending && refresh_mode_ == 2 ? uint64_t(1) << p.ref_bank : 0;  // refresh owns it
   const HbmAccess& a0 = p.pool[size_t(q.head)].a;
   const uint64_t bit0 = uint64_t(1) << a0.bank;
-  const bool hit0 = p.bank[a0.bank].hit[write] == q.head;
+  const bool hit0 = p.bank[a0.bank].hit[kWrite] == q.head;
   // Starvation cap: an old request whose row conflicts takes its bank back from hits
   // (its PRE goes ahead of the bank's hits, which wait).
   const bool starving = now - a0.arrival > starvation_;
@@ -401,46 +409,59 @@ uint64_t HbmController::scan(Pc& p, bool write, uint64_t now, bool pick, Picks& 
 
   uint64_t first = kNever;  // earliest clock of a candidate not picked
   if (col_banks) {
-    const uint64_t pc_col = col_ready(p, write);
-    const bool can = pick && pc_col <= now;  // pc_col covers the column bus
-    uint64_t col_seq = kNever, x_min = kNever;
-    const uint64_t* gt = write ? p.g_wr : p.g_rd;
-    for (uint64_t m = col_banks; m; m &= m - 1) {
-      const uint32_t k = uint32_t(__builtin_ctzll(m));
-      const BankState& bs = p.bank[k];
-      const uint64_t x = std::max(write ? bs.wr : bs.rd, gt[bs.group]);
-      if (can && x <= now) {
-        const int32_t e = bs.hit[write];
-        const uint64_t seq = p.pool[size_t(e)].seq;
-        if (seq < col_seq) {
-          col_seq = seq;
-          out.col = e;
+    const uint64_t pc_col = col_ready(p, kWrite);
+    const uint64_t* gt = kWrite ? p.g_wr : p.g_rd;
+    uint64_t x_min = kNever;
+    if (kPick && pc_col <= now) {  // pc_col covers the column bus
+      uint64_t col_seq = kNever;
+      for (uint64_t m = col_banks; m; m &= m - 1) {
+        const BankState& bs = p.bank[__builtin_ctzll(m)];
+        const uint64_t x = std::max(kWrite ? bs.wr : bs.rd, gt[bs.group]);
+        if (x <= now) {
+          const int32_t e = bs.hit[kWrite];
+          const uint64_t seq = p.pool[size_t(e)].seq;
+          if (seq < col_seq) {
+            col_seq = seq;
+            out.col = e;
+          }
+        } else {
+          x_min = std::min(x_min, x);
         }
-      } else {
-        x_min = std::min(x_min, x);
+      }
+    } else {
+      for (uint64_t m = col_banks; m; m &= m - 1) {
+        const BankState& bs = p.bank[__builtin_ctzll(m)];
+        x_min = std::min(x_min, std::max(kWrite ? bs.wr : bs.rd, gt[bs.group]));
       }
     }
     first = std::max(x_min, pc_col);
   }
   if (row_banks) {
     const uint64_t pc_act = act_ready(p);
-    const bool can = pick && row_bus_free_ <= now;
-    uint64_t row_seq = kNever;
-    for (uint64_t m = row_banks; m; m &= m - 1) {
-      const uint32_t k = uint32_t(__builtin_ctzll(m));
-      const BankState& bs = p.bank[k];
-      const bool act = bs.open_row < 0;
-      const uint64_t t =
-          act ? std::max({pc_act, bs.act, p.g_act[bs.group]}) : std::max(bs.pre, row_bus_free_);
-      if (can && t <= now) {
-        const int32_t e = bs.head[write];
-        const uint64_t seq = p.pool[size_t(e)].seq;
-        if (seq < row_seq) {
-          row_seq = seq;
-          out.row = e;
-          out.row_is_act = act;
+    if (kPick && row_bus_free_ <= now) {
+      uint64_t row_seq = kNever;
+      for (uint64_t m = row_banks; m; m &= m - 1) {
+        const BankState& bs = p.bank[__builtin_ctzll(m)];
+        const bool act = bs.open_row < 0;
+        const uint64_t t =
+            act ? std::max({pc_act, bs.act, p.g_act[bs.group]}) : std::max(bs.pre, row_bus_free_);
+        if (t <= now) {
+          const int32_t e = bs.head[kWrite];
+          const uint64_t seq = p.pool[size_t(e)].seq;
+          if (seq < row_seq) {
+            row_seq = seq;
+            out.row = e;
+            out.row_is_act = act;
+          }
+        } else {
+          first = std::min(first, t);
         }
-      } else {
+      }
+    } else {
+      for (uint64_t m = row_banks; m; m &= m - 1) {
+        const BankState& bs = p.bank[__builtin_ctzll(m)];
+        const uint64_t t = bs.open_row < 0 ? std::max({pc_act, bs.act, p.g_act[bs.group]})
+                                           : std::max(bs.pre, row_bus_free_);
         first = std::min(first, t);
       }
     }

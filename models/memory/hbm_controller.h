@@ -137,6 +137,8 @@ class HbmController {
   // Picks what can issue at `now` (when `pick`) and returns the earliest later clock at
   // which a candidate that was not picked can issue (kNever: none).
   uint64_t scan(Pc& p, bool write, uint64_t now, bool pick, Picks& out);
+  template <bool kPick, bool kWrite>
+  uint64_t scan_t(Pc& p, uint64_t now, Picks& out);
   static bool next_write_mode(const Pc& p, bool mode, uint32_t hi, uint32_t lo);
   void unlink(Pc& p, bool write, int32_t e);
   uint64_t refresh_work(Pc& p, uint64_t now, bool& row_used);
