@@ -11,17 +11,28 @@ namespace {
 constexpr size_t kLatBins = 8192;
 }  // namespace
 
-HbmController::HbmController(const HbmConfig& cfg, uint32_t channel, const sim::StatsScope& s,
-                             sim::EnergyLedger& energy, HbmAccessSink& sink)
-    : t_(cfg.timing),
-      tBL_(cfg.tBL()),
-      rq_cap_(cfg.controller.read_queue),
-      wq_cap_(cfg.controller.write_queue),
-      fcfs_(cfg.controller.scheduler == "fcfs"),
-      closed_page_(cfg.controller.page_policy == "closed"),
-      starvation_(cfg.controller.starvation_cycles),
-      access_bytes_(cfg.access_bytes()),
-      banks_per_group_(cfg.org.banks_per_group),
+HbmController::Params::Params(const HbmConfig& cfg)
+    : t(cfg.timing),
+      tBL(cfg.tBL()),
+      rq_cap(cfg.controller.read_queue),
+      wq_cap(cfg.controller.write_queue),
+      starvation(cfg.controller.starvation_cycles),
+      access_bytes(cfg.access_bytes()),
+      banks_per_group(cfg.org.banks_per_group),
+      nb(cfg.banks_per_pc()),
+      fcfs(cfg.controller.scheduler == "fcfs"),
+      closed_page(cfg.controller.page_policy == "closed") {
+  wq_hi = std::max<uint32_t>(1, uint32_t(std::ceil(cfg.controller.write_high_watermark * wq_cap)));
+  wq_lo = uint32_t(std::floor(cfg.controller.write_low_watermark * wq_cap));
+  const std::string& r = cfg.controller.refresh;
+  refresh_mode = r == "none" ? 0 : r == "all-bank" ? 1 : 2;
+  ref_interval = refresh_mode == 2 ? std::max<uint64_t>(1, t.tREFI / nb) : t.tREFI;
+}
+
+HbmController::HbmController(const HbmConfig& cfg, const Params& params, uint32_t channel,
+                             const sim::StatsScope& s, sim::EnergyLedger& energy,
+                             HbmAccessSink& sink)
+    : P_(params),
       sink_(sink),
       reads_(s.counter("reads", "accesses", "read column accesses (bursts)")),
       writes_(s.counter("writes", "accesses", "write column accesses (bursts)")),
@@ -55,29 +66,22 @@ HbmController::HbmController(const HbmConfig& cfg, uint32_t channel, const sim::
       e_refpb_(energy.account(s.prefix(), "refpb", cfg.energy.refpb_pj)),
       e_bg_(energy.account(s.prefix(), "background", 0.0)),
       background_mw_(cfg.energy.background_mw) {
-  wq_hi_ =
-      std::max<uint32_t>(1, uint32_t(std::ceil(cfg.controller.write_high_watermark * wq_cap_)));
-  wq_lo_ = uint32_t(std::floor(cfg.controller.write_low_watermark * wq_cap_));
-  const std::string& r = cfg.controller.refresh;
-  refresh_mode_ = r == "none" ? 0 : r == "all-bank" ? 1 : 2;
-  const uint32_t banks = cfg.banks_per_pc();
-  ref_interval_ = refresh_mode_ == 2 ? std::max<uint64_t>(1, t_.tREFI / banks) : t_.tREFI;
+  const uint32_t banks = P_.nb;
   const uint32_t npc = cfg.org.pseudo_channels;
   const uint32_t total = cfg.org.channels * npc;
   pcs_.resize(npc);
   if (npc > 4) throw sim::ConfigError("HBM controller: at most 4 pseudo-channels");
-  nb_ = banks;
   for (uint32_t i = 0; i < npc; ++i) {
     Pc& p = pcs_[i];
     for (uint32_t b = 0; b < kMaxBanks; ++b) {
       BankState& bs = p.bank[b];
       bs.open_row = -1;
-      bs.group = uint8_t(b < banks ? b / banks_per_group_ : 0);
+      bs.group = uint8_t(b < banks ? b / P_.banks_per_group : 0);
       bs.act = bs.pre = bs.rd = bs.wr = 0;
       for (int w = 0; w < 2; ++w) bs.head[w] = bs.tail[w] = bs.hit[w] = -1;
       p.g_act[b] = p.g_rd[b] = p.g_wr[b] = 0;
     }
-    p.pool.resize(size_t(rq_cap_) + wq_cap_);
+    p.pool.resize(size_t(P_.rq_cap) + P_.wq_cap);
     // Free entries are linked through `next`, lowest index first.
     for (int32_t e = 0; e < int32_t(p.pool.size()); ++e)
       p.pool[size_t(e)].next = e + 1 < int32_t(p.pool.size()) ? e + 1 : -1;
@@ -86,7 +90,8 @@ HbmController::HbmController(const HbmConfig& cfg, uint32_t channel, const sim::
     // behind one in-order port a stream stalls on any refreshing pseudo-channel, so
     // staggering would stall it 32 times per tREFI instead of once.
     const uint64_t k = uint64_t(channel) * npc + i;
-    p.ref_due = refresh_mode_ == 2 ? ref_interval_ + ref_interval_ * k / total : ref_interval_;
+    p.ref_due =
+        P_.refresh_mode == 2 ? P_.ref_interval + P_.ref_interval * k / total : P_.ref_interval;
   }
 }
 
@@ -133,10 +138,10 @@ void HbmController::step(uint64_t now) {
 
 void HbmController::do_refresh_at(Pc& p, uint64_t t, bool all_bank, uint32_t bank) {
   if (all_bank) {
-    for (uint32_t b = 0; b < nb_; ++b) p.bank[b].act = std::max(p.bank[b].act, t + t_.tRFC);
+    for (uint32_t b = 0; b < P_.nb; ++b) p.bank[b].act = std::max(p.bank[b].act, t + P_.t.tRFC);
     ++n_.ref;
   } else {
-    p.bank[bank].act = std::max(p.bank[bank].act, t + t_.tRFCpb);
+    p.bank[bank].act = std::max(p.bank[bank].act, t + P_.t.tRFCpb);
     ++n_.refpb;
   }
 }
@@ -145,7 +150,7 @@ void HbmController::do_refresh_at(Pc& p, uint64_t t, bool all_bank, uint32_t ban
 // the controller picks a bank that no queued request wants, closed if possible, so
 // that a streaming bank is not taken away for tRFCpb.
 uint32_t HbmController::pick_refresh_bank(const Pc& p) const {
-  const uint32_t nb = nb_;
+  const uint32_t nb = P_.nb;
   const uint64_t wanted = p.q[0].bank_mask | p.q[1].bank_mask;
   int64_t idle_open = -1, any = -1;
   for (uint32_t k = 0; k < nb; ++k) {
@@ -160,7 +165,7 @@ uint32_t HbmController::pick_refresh_bank(const Pc& p) const {
 }
 
 void HbmController::finish_bank_refresh(Pc& p) {
-  const uint32_t nb = nb_;
+  const uint32_t nb = P_.nb;
   p.ref_done |= uint64_t(1) << p.ref_bank;
   if (p.ref_done == (nb == 64 ? ~uint64_t(0) : (uint64_t(1) << nb) - 1)) p.ref_done = 0;
   p.ref_bank = (p.ref_bank + 1) % nb;
@@ -170,15 +175,15 @@ void HbmController::finish_bank_refresh(Pc& p) {
 // arrives, the refreshes it would have done meanwhile are replayed here exactly as an
 // idle controller issues them: PRE of open banks as soon as legal, REF after tRP.
 void HbmController::catch_up_refresh(Pc& p, uint64_t now) {
-  if (refresh_mode_ == 0) return;
-  const bool all = refresh_mode_ == 1;
-  const uint32_t nb = nb_;
+  if (P_.refresh_mode == 0) return;
+  const bool all = P_.refresh_mode == 1;
+  const uint32_t nb = P_.nb;
   while (p.ref_due <= now) {
     if (!all) p.ref_bank = pick_refresh_bank(p);
     // Where the next refresh would land.
     uint64_t t_ref = p.ref_due;
     auto close_time = [&](uint32_t b) {
-      return p.bank[b].open_row >= 0 ? std::max(p.ref_due, p.bank[b].pre) + t_.tRP : 0;
+      return p.bank[b].open_row >= 0 ? std::max(p.ref_due, p.bank[b].pre) + P_.t.tRP : 0;
     };
     if (all) {
       for (uint32_t b = 0; b < nb; ++b) t_ref = std::max({t_ref, close_time(b), p.bank[b].act});
@@ -192,21 +197,21 @@ void HbmController::catch_up_refresh(Pc& p, uint64_t now) {
     }
     // Many idle intervals in a row: every bank is closed and each refresh lands on its
     // due time; count the ones whose effect a later refresh overwrites.
-    const uint64_t n_due = (now - p.ref_due) / ref_interval_ + 1;
+    const uint64_t n_due = (now - p.ref_due) / P_.ref_interval + 1;
     const uint64_t keep = all ? 2 : uint64_t(nb) + 1;
     bool all_closed = true;
     for (uint32_t b = 0; b < nb; ++b) all_closed = all_closed && p.bank[b].open_row < 0;
     if (all_closed && n_due > 2 * keep) {
       const uint64_t skip = all ? n_due - keep : (n_due - keep) / nb * nb;  // whole rounds
       (all ? n_.ref : n_.refpb) += skip;
-      p.ref_due += skip * ref_interval_;
+      p.ref_due += skip * P_.ref_interval;
       continue;
     }
     auto close = [&](uint32_t i) {
       if (p.bank[i].open_row < 0) return;
       p.bank[i].open_row = -1;
       clear_hits(p, i);
-      p.bank[i].act = std::max(p.bank[i].act, std::max(p.ref_due, p.bank[i].pre) + t_.tRP);
+      p.bank[i].act = std::max(p.bank[i].act, std::max(p.ref_due, p.bank[i].pre) + P_.t.tRP);
       ++n_.pre;
     };
     if (all) {
@@ -216,18 +221,18 @@ void HbmController::catch_up_refresh(Pc& p, uint64_t now) {
     }
     do_refresh_at(p, t_ref, all, p.ref_bank);
     if (!all) finish_bank_refresh(p);
-    p.ref_due += ref_interval_;
+    p.ref_due += P_.ref_interval;
   }
 }
 
 // Refresh commands of a pending refresh; returns the next clock it can progress.
 uint64_t HbmController::refresh_work(Pc& p, uint64_t now, bool& row_used) {
-  const bool all = refresh_mode_ == 1;
+  const bool all = P_.refresh_mode == 1;
   uint64_t wake = kNever;
   bool any_open = false;
   uint64_t ref_t = now;
   const uint32_t first = all ? 0 : p.ref_bank;
-  const uint32_t last = all ? nb_ : p.ref_bank + 1;
+  const uint32_t last = all ? P_.nb : p.ref_bank + 1;
   for (uint32_t i = first; i < last; ++i) {
     if (p.bank[i].open_row >= 0) {
       const uint64_t t = std::max(p.bank[i].pre, row_bus_free_);
@@ -250,7 +255,7 @@ uint64_t HbmController::refresh_work(Pc& p, uint64_t now, bool& row_used) {
     row_used = true;
     p.ref_pending = false;
     if (!all) finish_bank_refresh(p);
-    p.ref_due += ref_interval_;
+    p.ref_due += P_.ref_interval;
     return now + 1;
   }
   return std::max(t, now + 1);
@@ -286,16 +291,16 @@ void HbmController::unlink(Pc& p, bool write, int32_t e) {
 void HbmController::issue_act(Pc& p, HbmAccess& a, uint64_t now) {
   const uint32_t b = a.bank;
   p.bank[b].open_row = int32_t(a.row);
-  p.bank[b].rd = now + t_.tRCD;
-  p.bank[b].wr = now + t_.tRCDWR;
-  p.bank[b].pre = now + t_.tRAS;
-  p.bank[b].act = now + t_.tRC;
-  p.g_act[a.group] = std::max(p.g_act[a.group], now + t_.tRRD_L);
-  p.act_ready = std::max(p.act_ready, now + t_.tRRD_S);
+  p.bank[b].rd = now + P_.t.tRCD;
+  p.bank[b].wr = now + P_.t.tRCDWR;
+  p.bank[b].pre = now + P_.t.tRAS;
+  p.bank[b].act = now + P_.t.tRC;
+  p.g_act[a.group] = std::max(p.g_act[a.group], now + P_.t.tRRD_L);
+  p.act_ready = std::max(p.act_ready, now + P_.t.tRRD_S);
   p.faw[p.faw_head] = now;
   p.faw_head = (p.faw_head + 1) & 3;
   ++p.faw_count;
-  row_bus_free_ = now + t_.act_bus_cycles;
+  row_bus_free_ = now + P_.t.act_bus_cycles;
   if (a.kind == 0) a.kind = 1;
   find_hits(p, a.bank);
   ++n_.act;
@@ -304,7 +309,7 @@ void HbmController::issue_act(Pc& p, HbmAccess& a, uint64_t now) {
 void HbmController::issue_pre(Pc& p, uint32_t bank, uint64_t now) {
   p.bank[bank].open_row = -1;
   clear_hits(p, bank);
-  p.bank[bank].act = std::max(p.bank[bank].act, now + t_.tRP);
+  p.bank[bank].act = std::max(p.bank[bank].act, now + P_.t.tRP);
   row_bus_free_ = now + 1;
   ++n_.pre;
 }
@@ -320,11 +325,11 @@ void HbmController::issue_column(Pc& p, bool write, int32_t e, uint64_t now) {
   const uint32_t b = a.bank, g = a.group;
   uint64_t finish;
   if (!a.write) {
-    finish = now + t_.tCL + tBL_;
-    p.rd_ready = std::max(p.rd_ready, now + t_.tCCD_S);
-    p.wr_ready = std::max(p.wr_ready, now + t_.tRTW);
-    p.g_rd[g] = std::max(p.g_rd[g], now + t_.tCCD_L);
-    p.bank[b].pre = std::max(p.bank[b].pre, now + t_.tRTP);
+    finish = now + P_.t.tCL + P_.tBL;
+    p.rd_ready = std::max(p.rd_ready, now + P_.t.tCCD_S);
+    p.wr_ready = std::max(p.wr_ready, now + P_.t.tRTW);
+    p.g_rd[g] = std::max(p.g_rd[g], now + P_.t.tCCD_L);
+    p.bank[b].pre = std::max(p.bank[b].pre, now + P_.t.tRTP);
     ++n_.reads;
     const uint64_t lat = finish - a.arrival;
     if (lat < kLatBins)
@@ -332,21 +337,21 @@ void HbmController::issue_column(Pc& p, bool write, int32_t e, uint64_t now) {
     else
       ++lat_overflow_[lat];
   } else {
-    finish = now + t_.tWL + tBL_;
-    p.wr_ready = std::max(p.wr_ready, now + t_.tCCD_S);
-    p.rd_ready = std::max(p.rd_ready, finish + t_.tWTR_S);
-    p.g_wr[g] = std::max(p.g_wr[g], now + t_.tCCD_L);
-    p.g_rd[g] = std::max(p.g_rd[g], finish + t_.tWTR_L);
-    p.bank[b].pre = std::max(p.bank[b].pre, finish + t_.tWR);
+    finish = now + P_.t.tWL + P_.tBL;
+    p.wr_ready = std::max(p.wr_ready, now + P_.t.tCCD_S);
+    p.rd_ready = std::max(p.rd_ready, finish + P_.t.tWTR_S);
+    p.g_wr[g] = std::max(p.g_wr[g], now + P_.t.tCCD_L);
+    p.g_rd[g] = std::max(p.g_rd[g], finish + P_.t.tWTR_L);
+    p.bank[b].pre = std::max(p.bank[b].pre, finish + P_.t.tWR);
     ++n_.writes;
   }
   p.data_free = finish;
   col_bus_free_ = now + 1;
   ++n_.kind[a.kind];
   // Closed page: auto-precharge once no queued access wants this row.
-  if (closed_page_ && p.bank[b].hit[0] < 0 && p.bank[b].hit[1] < 0) {
+  if (P_.closed_page && p.bank[b].hit[0] < 0 && p.bank[b].hit[1] < 0) {
     p.bank[b].open_row = -1;
-    p.bank[b].act = std::max(p.bank[b].act, p.bank[b].pre + t_.tRP);
+    p.bank[b].act = std::max(p.bank[b].act, p.bank[b].pre + P_.t.tRP);
     ++n_.pre;
   }
   if (a.posted)
@@ -382,19 +387,19 @@ template <bool kPick, bool kWrite>
 uint64_t HbmController::scan_t(Pc& p, uint64_t now, Picks& out) {
   Queue& q = p.q[kWrite];
   if (q.size == 0) return kNever;
-  const bool all_ref = p.ref_pending && refresh_mode_ == 1;
+  const bool all_ref = p.ref_pending && P_.refresh_mode == 1;
   if (all_ref) return kNever;  // the refresh's own wake covers the end of it
   const uint64_t ref_bit =
-      p.ref_pending && refresh_mode_ == 2 ? uint64_t(1) << p.ref_bank : 0;  // refresh owns it
+      p.ref_pending && P_.refresh_mode == 2 ? uint64_t(1) << p.ref_bank : 0;  // refresh owns it
   const HbmAccess& a0 = p.pool[size_t(q.head)].a;
   const uint64_t bit0 = uint64_t(1) << a0.bank;
   const bool hit0 = p.bank[a0.bank].hit[kWrite] == q.head;
   // Starvation cap: an old request whose row conflicts takes its bank back from hits
   // (its PRE goes ahead of the bank's hits, which wait).
-  const bool starving = now - a0.arrival > starvation_;
-  uint64_t wake = starving ? kNever : a0.arrival + starvation_ + 1;  // when the cap binds
+  const bool starving = now - a0.arrival > P_.starvation;
+  uint64_t wake = starving ? kNever : a0.arrival + P_.starvation + 1;  // when the cap binds
   uint64_t col_banks, row_banks;
-  if (fcfs_) {
+  if (P_.fcfs) {
     // Only the oldest request: its bank's list starts with it.
     col_banks = hit0 ? bit0 : 0;
     row_banks = hit0 ? 0 : bit0;
@@ -470,16 +475,16 @@ uint64_t HbmController::scan_t(Pc& p, uint64_t now, Picks& out) {
 }
 
 uint64_t HbmController::schedule(Pc& p, uint64_t now) {
-  if (refresh_mode_ && !p.ref_pending && now >= p.ref_due) {
+  if (P_.refresh_mode && !p.ref_pending && now >= p.ref_due) {
     p.ref_pending = true;
-    if (refresh_mode_ == 2) p.ref_bank = pick_refresh_bank(p);
+    if (P_.refresh_mode == 2) p.ref_bank = pick_refresh_bank(p);
   }
   bool row_used = row_bus_free_ > now;
   uint64_t ref_wake = kNever;
   if (p.ref_pending) ref_wake = refresh_work(p, now, row_used);
 
   // Write drain by watermarks; an empty read queue lets writes go.
-  p.write_mode = next_write_mode(p, p.write_mode, wq_hi_, wq_lo_);
+  p.write_mode = next_write_mode(p, p.write_mode, P_.wq_hi, P_.wq_lo);
   if (p.q[p.write_mode].size == 0) return p.ref_pending ? ref_wake : kNever;  // both empty
   Picks picks;
   uint64_t wake = scan(p, p.write_mode, now, true, picks);
@@ -500,7 +505,7 @@ uint64_t HbmController::schedule(Pc& p, uint64_t now) {
   }
   if (issued) {
     // The drain decision the next clock would take; a change wakes it at once.
-    if (next_write_mode(p, p.write_mode, wq_hi_, wq_lo_) != p.write_mode) {
+    if (next_write_mode(p, p.write_mode, P_.wq_hi, P_.wq_lo) != p.write_mode) {
       wake = now + 1;
     } else {
       Picks none;
@@ -508,11 +513,11 @@ uint64_t HbmController::schedule(Pc& p, uint64_t now) {
     }
   }
   wake = std::min(wake, ref_wake);
-  if (refresh_mode_ && !p.ref_pending) wake = std::min(wake, std::max(p.ref_due, now + 1));
+  if (P_.refresh_mode && !p.ref_pending) wake = std::min(wake, std::max(p.ref_due, now + 1));
   if (p.q[0].size == 0 && p.q[1].size == 0) {
     // Emptied now: the next clock still starts a refresh that falls due (as an idle
     // controller would); later ones are replayed by catch_up_refresh.
-    wake = p.ref_pending ? ref_wake : refresh_mode_ && p.ref_due <= now + 1 ? now + 1 : kNever;
+    wake = p.ref_pending ? ref_wake : P_.refresh_mode && p.ref_due <= now + 1 ? now + 1 : kNever;
   }
   return wake;
 }
@@ -528,11 +533,11 @@ void HbmController::settle(uint64_t now) {
 void HbmController::flush_stats() {
   reads_ += n_.reads;
   cmd_rd_ += n_.reads;
-  bytes_read_ += n_.reads * access_bytes_;
+  bytes_read_ += n_.reads * P_.access_bytes;
   e_rd_.charge(n_.reads);
   writes_ += n_.writes;
   cmd_wr_ += n_.writes;
-  bytes_written_ += n_.writes * access_bytes_;
+  bytes_written_ += n_.writes * P_.access_bytes;
   e_wr_.charge(n_.writes);
   row_hits_ += n_.kind[0];
   row_misses_ += n_.kind[1];

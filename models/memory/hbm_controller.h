@@ -52,11 +52,31 @@ class HbmAccessSink {
 
 class HbmController {
  public:
-  HbmController(const HbmConfig& cfg, uint32_t channel, const sim::StatsScope& scope,
-                sim::EnergyLedger& energy, HbmAccessSink& sink);
+  // The configuration the scheduler reads on every step, derived from the config once
+  // and shared by all controllers of a stack (one copy stays in cache instead of one
+  // per channel).
+  struct Params {
+    explicit Params(const HbmConfig& cfg);
+    HbmTiming t;
+    uint32_t tBL;
+    uint32_t rq_cap, wq_cap;
+    uint32_t wq_hi, wq_lo;
+    uint32_t starvation;
+    uint32_t access_bytes;
+    uint32_t banks_per_group;
+    uint32_t nb;  // banks per pseudo-channel
+    bool fcfs;
+    bool closed_page;
+    int refresh_mode;  // 0 none, 1 all-bank, 2 per-bank
+    uint64_t ref_interval;
+  };
+
+  // `params` (made from `cfg`) must outlive the controller.
+  HbmController(const HbmConfig& cfg, const Params& params, uint32_t channel,
+                const sim::StatsScope& scope, sim::EnergyLedger& energy, HbmAccessSink& sink);
 
   bool can_accept(uint32_t pc, bool write) const {
-    return pcs_[pc].q[write].size < (write ? wq_cap_ : rq_cap_);
+    return pcs_[pc].q[write].size < (write ? P_.wq_cap : P_.rq_cap);
   }
   // Queues an access at clock `now` (the caller checked can_accept).
   void enqueue(uint32_t pc, const HbmAccess& a, uint64_t now);
@@ -155,12 +175,12 @@ class HbmController {
   uint32_t pick_refresh_bank(const Pc& p) const;
   void finish_bank_refresh(Pc& p);
   uint64_t faw_ready(const Pc& p) const {
-    return p.faw_count >= 4 ? p.faw[p.faw_head] + t_.tFAW : 0;
+    return p.faw_count >= 4 ? p.faw[p.faw_head] + P_.t.tFAW : 0;
   }
   // The pseudo-channel and bus terms of a column command's (ACT's) earliest clock.
   uint64_t col_ready(const Pc& p, bool write) const {
-    const uint64_t data = p.data_free > (write ? t_.tWL : t_.tCL)
-                              ? p.data_free - (write ? t_.tWL : t_.tCL)
+    const uint64_t data = p.data_free > (write ? P_.t.tWL : P_.t.tCL)
+                              ? p.data_free - (write ? P_.t.tWL : P_.t.tCL)
                               : 0;  // the data bus frees in time for this burst
     return std::max({write ? p.wr_ready : p.rd_ready, data, col_bus_free_});
   }
@@ -177,6 +197,8 @@ class HbmController {
   uint64_t row_bus_free_ = 0;
   uint64_t col_bus_free_ = 0;
   uint64_t wake_ = kNever;
+  const Params& P_;
+  HbmAccessSink& sink_;
   // Event counts on the hot path, beside the scheduling state (the registry's counters
   // and energy accounts lie elsewhere, a cache line each); flush_stats() adds them.
   struct Counts {
@@ -185,21 +207,6 @@ class HbmController {
     uint64_t act = 0, pre = 0, ref = 0, refpb = 0;
   };
   Counts n_;
-
-  HbmTiming t_;
-  uint32_t tBL_;
-  uint32_t rq_cap_, wq_cap_;
-  uint32_t wq_hi_, wq_lo_;
-  bool fcfs_;
-  bool closed_page_;
-  int refresh_mode_;  // 0 none, 1 all-bank, 2 per-bank
-  uint64_t ref_interval_;
-  uint32_t starvation_;
-  uint32_t access_bytes_;
-  uint32_t banks_per_group_;
-  uint32_t nb_;  // banks per pseudo-channel
-
-  HbmAccessSink& sink_;
 
   // Stats handles.
   sim::Counter& reads_;

@@ -98,10 +98,12 @@ class HbmStackCore : public HbmAccessSink {
   uint32_t access_bytes_;
   uint32_t bgs_per_sid_;
   uint32_t banks_per_group_;
+  HbmController::Params params_;  // shared by the channels
   std::vector<std::unique_ptr<HbmController>> channels_;
   // Each channel's next_wake(), refreshed after every enqueue and step: the event loop
   // reads one flat array instead of every controller.
   std::vector<uint64_t> wake_;
+  uint64_t min_wake_ = kNever;  // the least of wake_
   sim::SlotTable<Txn> txns_;
   std::vector<Staging> staging_;  // front-end queue, in arrival order
   size_t staging_cap_;
