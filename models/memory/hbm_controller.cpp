@@ -104,10 +104,10 @@ void HbmController::enqueue(uint32_t pc, const HbmAccess& a, uint64_t now) {
   x.a = a;
   x.seq = p.seq++;
   Queue& q = p.q[a.write];
-  x.prev = q.tail;
+  x.prev = p.tail[a.write];
   x.next = -1;
-  (q.tail >= 0 ? p.pool[size_t(q.tail)].next : q.head) = e;
-  q.tail = e;
+  (x.prev >= 0 ? p.pool[size_t(x.prev)].next : q.head) = e;
+  p.tail[a.write] = e;
   BankState& bs = p.bank[a.bank];
   const int w = a.write;
   x.bprev = bs.tail[w];
@@ -277,7 +277,7 @@ void HbmController::unlink(Pc& p, bool write, int32_t e) {
   Entry& x = p.pool[size_t(e)];
   Queue& q = p.q[write];
   (x.prev >= 0 ? p.pool[size_t(x.prev)].next : q.head) = x.next;
-  (x.next >= 0 ? p.pool[size_t(x.next)].prev : q.tail) = x.prev;
+  (x.next >= 0 ? p.pool[size_t(x.next)].prev : p.tail[write]) = x.prev;
   const uint32_t b = x.a.bank;
   BankState& bs = p.bank[b];
   (x.bprev >= 0 ? p.pool[size_t(x.bprev)].bnext : bs.head[write]) = x.bnext;

@@ -108,8 +108,8 @@ class HbmController {
     int32_t prev = -1, next = -1, bprev = -1, bnext = -1;
   };
   struct Queue {
-    int32_t head = -1, tail = -1;
     uint32_t size = 0;
+    int32_t head = -1;       // oldest entry (its tail is Pc::tail)
     uint64_t bank_mask = 0;  // banks with at least one entry
     uint64_t hit_mask = 0;   // banks with an entry to their open row (hit >= 0)
   };
@@ -123,22 +123,27 @@ class HbmController {
     int32_t head[2], tail[2], hit[2];
   };
   static_assert(sizeof(BankState) == 64, "a bank is one cache line");
+  static_assert(sizeof(Queue) == 24,
+                "both queues, the refresh due time and the flags share a line");
+  // Laid out by use: a step's refresh and drain decisions and a scan's candidate
+  // masks in the first cache line, the command clocks and the pool in the second, the
+  // rest (written on enqueue and issue) after them.
   struct Pc {
-    // What every visit reads first.
-    uint64_t act_ready = 0, rd_ready = 0, wr_ready = 0, data_free = 0;
     Queue q[2];  // 0: reads, 1: writes
-    uint64_t seq = 0;
-    uint64_t faw[4] = {0, 0, 0, 0};
-    uint32_t faw_head = 0;
-    uint32_t faw_count = 0;
+    uint64_t ref_due = 0;
     bool write_mode = false;
     bool ref_pending = false;
     uint32_t ref_bank = 0;
-    uint64_t ref_due = 0;
-    uint64_t ref_done = 0;  // per-bank: banks refreshed in the current round (bit mask)
+    uint64_t act_ready = 0, rd_ready = 0, wr_ready = 0, data_free = 0;
     std::vector<Entry> pool;
-    int32_t free_head = -1;  // free entries, linked through Entry::next
-    BankState bank[kMaxBanks];
+    uint32_t faw_head = 0;
+    uint32_t faw_count = 0;
+    int32_t tail[2] = {-1, -1};  // newest entry of each queue
+    int32_t free_head = -1;      // free entries, linked through Entry::next
+    uint64_t faw[4] = {0, 0, 0, 0};
+    uint64_t seq = 0;
+    uint64_t ref_done = 0;      // per-bank: banks refreshed in the current round (bit mask)
+    BankState bank[kMaxBanks];  // from the fourth cache line on
     // Per bank group.
     uint64_t g_act[kMaxBanks], g_rd[kMaxBanks], g_wr[kMaxBanks];
     void set_hit(bool write, uint32_t b, int32_t e) {
