@@ -174,7 +174,7 @@ void Network::at_send(uint32_t n) {
     const uint64_t tag = at_q_[n].front();
     at_q_[n].pop_front();
     tlm::tlm_generic_payload& trans = *txns_[tag].trans;
-    at_tag_[&trans] = tag;
+    at_tag_.set(&trans, tag);
     at_open_[n] = &trans;
     tlm::tlm_phase ph = tlm::BEGIN_REQ;
     sc_time d = SC_ZERO_TIME;
@@ -194,11 +194,10 @@ void Network::at_send(uint32_t n) {
 }
 
 void Network::at_respond(uint32_t n, tlm::tlm_generic_payload& trans) {
-  auto it = at_tag_.find(&trans);
-  if (it == at_tag_.end())
-    throw sim::SimulationError("noc: a response for a request that is not outstanding");
-  const uint64_t tag = it->second;
-  at_tag_.erase(it);
+  const uint64_t* found = at_tag_.find(&trans);
+  if (!found) throw sim::SimulationError("noc: a response for a request that is not outstanding");
+  const uint64_t tag = *found;
+  at_tag_.erase(&trans);
   if (at_open_[n] == &trans) at_open_[n] = nullptr;  // BEGIN_RESP ends the request phase too
   sync_core();
   send_packets(n, txns_[tag].src, response_flits(trans), 1, tag);

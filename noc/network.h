@@ -14,7 +14,6 @@
 #include <deque>
 #include <functional>
 #include <memory>
-#include <unordered_map>
 #include <vector>
 
 #include <tlm_utils/simple_initiator_socket.h>
@@ -24,6 +23,7 @@
 
 #include "models/sim/clock_domain.h"
 #include "models/sim/energy_ledger.h"
+#include "models/sim/ptr_map.h"
 #include "models/sim/slot_table.h"
 #include "models/sim/stats_registry.h"
 #include "noc/network_core.h"
@@ -110,11 +110,11 @@ class Network : public sc_core::sc_module, private PacketSink {
   std::vector<size_t> awake_;  // per node: servers woken or spawned, not yet at the queue
   std::function<bool(const tlm::tlm_generic_payload&)> nonblocking_;
   std::vector<std::deque<uint64_t>> at_q_;  // per node: AT requests waiting for the socket
-  std::vector<const tlm::tlm_generic_payload*> at_open_;  // per node: awaits END_REQ
-  std::unordered_map<const tlm::tlm_generic_payload*, uint64_t> at_tag_;  // at the target
-  std::vector<std::deque<tlm::tlm_generic_payload*>> held_req_;           // END_REQ withheld
-  std::vector<std::deque<tlm::tlm_generic_payload*>> resp_q_;             // BEGIN_RESP to send
-  std::vector<uint8_t> resp_busy_;  // a BEGIN_RESP awaits END_RESP
+  std::vector<const tlm::tlm_generic_payload*> at_open_;         // per node: awaits END_REQ
+  sim::PtrMap<uint64_t> at_tag_;                                 // by payload, while at the target
+  std::vector<std::deque<tlm::tlm_generic_payload*>> held_req_;  // END_REQ withheld
+  std::vector<std::deque<tlm::tlm_generic_payload*>> resp_q_;    // BEGIN_RESP to send
+  std::vector<uint8_t> resp_busy_;                               // a BEGIN_RESP awaits END_RESP
   std::vector<size_t> req_queued_;  // request packets waiting at each interface
   sim::Histogram* txn_latency_;
 };

@@ -11,17 +11,28 @@ namespace {
 constexpr size_t kLatBins = 8192;
 }  // namespace
 
-HbmController::HbmController(const HbmConfig& cfg, uint32_t channel, const sim::StatsScope& s,
-                             sim::EnergyLedger& energy, HbmAccessSink& sink)
-    : t_(cfg.timing),
-      tBL_(cfg.tBL()),
-      rq_cap_(cfg.controller.read_queue),
-      wq_cap_(cfg.controller.write_queue),
-      fcfs_(cfg.controller.scheduler == "fcfs"),
-      closed_page_(cfg.controller.page_policy == "closed"),
-      starvation_(cfg.controller.starvation_cycles),
-      access_bytes_(cfg.access_bytes()),
-      banks_per_group_(cfg.org.banks_per_group),
+HbmController::Params::Params(const HbmConfig& cfg)
+    : t(cfg.timing),
+      tBL(cfg.tBL()),
+      rq_cap(cfg.controller.read_queue),
+      wq_cap(cfg.controller.write_queue),
+      starvation(cfg.controller.starvation_cycles),
+      access_bytes(cfg.access_bytes()),
+      banks_per_group(cfg.org.banks_per_group),
+      nb(cfg.banks_per_pc()),
+      fcfs(cfg.controller.scheduler == "fcfs"),
+      closed_page(cfg.controller.page_policy == "closed") {
+  wq_hi = std::max<uint32_t>(1, uint32_t(std::ceil(cfg.controller.write_high_watermark * wq_cap)));
+  wq_lo = uint32_t(std::floor(cfg.controller.write_low_watermark * wq_cap));
+  const std::string& r = cfg.controller.refresh;
+  refresh_mode = r == "none" ? 0 : r == "all-bank" ? 1 : 2;
+  ref_interval = refresh_mode == 2 ? std::max<uint64_t>(1, t.tREFI / nb) : t.tREFI;
+}
+
+HbmController::HbmController(const HbmConfig& cfg, const Params& params, uint32_t channel,
+                             const sim::StatsScope& s, sim::EnergyLedger& energy,
+                             HbmAccessSink& sink)
+    : P_(params),
       sink_(sink),
       reads_(s.counter("reads", "accesses", "read column accesses (bursts)")),
       writes_(s.counter("writes", "accesses", "write column accesses (bursts)")),
@@ -55,55 +66,58 @@ HbmController::HbmController(const HbmConfig& cfg, uint32_t channel, const sim::
       e_refpb_(energy.account(s.prefix(), "refpb", cfg.energy.refpb_pj)),
       e_bg_(energy.account(s.prefix(), "background", 0.0)),
       background_mw_(cfg.energy.background_mw) {
-  wq_hi_ =
-      std::max<uint32_t>(1, uint32_t(std::ceil(cfg.controller.write_high_watermark * wq_cap_)));
-  wq_lo_ = uint32_t(std::floor(cfg.controller.write_low_watermark * wq_cap_));
-  const std::string& r = cfg.controller.refresh;
-  refresh_mode_ = r == "none" ? 0 : r == "all-bank" ? 1 : 2;
-  const uint32_t banks = cfg.banks_per_pc();
-  ref_interval_ = refresh_mode_ == 2 ? std::max<uint64_t>(1, t_.tREFI / banks) : t_.tREFI;
+  const uint32_t banks = P_.nb;
   const uint32_t npc = cfg.org.pseudo_channels;
   const uint32_t total = cfg.org.channels * npc;
   pcs_.resize(npc);
   if (npc > 4) throw sim::ConfigError("HBM controller: at most 4 pseudo-channels");
   for (uint32_t i = 0; i < npc; ++i) {
     Pc& p = pcs_[i];
-    p.banks.resize(banks);
-    for (uint32_t b = 0; b < banks; ++b) p.banks[b].group = b / banks_per_group_;
-    p.groups.resize(cfg.org.sids * cfg.org.bank_groups);
-    p.pool.resize(size_t(rq_cap_) + wq_cap_);
-    for (int32_t e = int32_t(p.pool.size()) - 1; e >= 0; --e) p.free.push_back(e);
-    for (auto& q : p.q) q.bank.resize(banks);
+    for (uint32_t b = 0; b < kMaxBanks; ++b) {
+      BankState& bs = p.bank[b];
+      bs.open_row = -1;
+      bs.group = uint8_t(b < banks ? b / P_.banks_per_group : 0);
+      bs.act = bs.pre = bs.rd = bs.wr = 0;
+      for (int w = 0; w < 2; ++w) bs.head[w] = bs.tail[w] = bs.hit[w] = -1;
+      p.g_act[b] = p.g_rd[b] = p.g_wr[b] = 0;
+    }
+    p.pool.resize(size_t(P_.rq_cap) + P_.wq_cap);
+    // Free entries are linked through `next`, lowest index first.
+    for (int32_t e = 0; e < int32_t(p.pool.size()); ++e)
+      p.pool[size_t(e)].next = e + 1 < int32_t(p.pool.size()) ? e + 1 : -1;
+    p.free_head = 0;
     // Per-bank refreshes are staggered over the stack. All-bank refreshes are aligned:
     // behind one in-order port a stream stalls on any refreshing pseudo-channel, so
     // staggering would stall it 32 times per tREFI instead of once.
     const uint64_t k = uint64_t(channel) * npc + i;
-    p.ref_due = refresh_mode_ == 2 ? ref_interval_ + ref_interval_ * k / total : ref_interval_;
+    p.ref_due =
+        P_.refresh_mode == 2 ? P_.ref_interval + P_.ref_interval * k / total : P_.ref_interval;
   }
 }
 
 void HbmController::enqueue(uint32_t pc, const HbmAccess& a, uint64_t now) {
   Pc& p = pcs_[pc];
   const bool idle = p.q[0].size == 0 && p.q[1].size == 0 && !p.ref_pending;
-  const int32_t e = p.free.back();
-  p.free.pop_back();
+  const int32_t e = p.free_head;
   Entry& x = p.pool[size_t(e)];
+  p.free_head = x.next;
   x.a = a;
   x.seq = p.seq++;
   Queue& q = p.q[a.write];
-  x.prev = q.tail;
+  x.prev = p.tail[a.write];
   x.next = -1;
-  (q.tail >= 0 ? p.pool[size_t(q.tail)].next : q.head) = e;
-  q.tail = e;
-  BankList& bl = q.bank[a.bank];
-  x.bprev = bl.tail;
+  (x.prev >= 0 ? p.pool[size_t(x.prev)].next : q.head) = e;
+  p.tail[a.write] = e;
+  BankState& bs = p.bank[a.bank];
+  const int w = a.write;
+  x.bprev = bs.tail[w];
   x.bnext = -1;
-  (bl.tail >= 0 ? p.pool[size_t(bl.tail)].bnext : bl.head) = e;
-  bl.tail = e;
+  (bs.tail[w] >= 0 ? p.pool[size_t(bs.tail[w])].bnext : bs.head[w]) = e;
+  bs.tail[w] = e;
   q.bank_mask |= uint64_t(1) << a.bank;
   ++q.size;
   if (idle) catch_up_refresh(p, now);  // sees the new access, so refresh avoids its bank
-  if (bl.hit < 0 && p.banks[a.bank].open_row == int64_t(a.row)) q.set_hit(a.bank, e);
+  if (bs.hit[w] < 0 && bs.open_row == int32_t(a.row)) p.set_hit(a.write, a.bank, e);
   // Wake at once, even when nothing new can issue: the stack's SystemC wrapper runs the
   // core at every next_event(), so the wake pattern is part of the observable timing.
   pc_wake_[pc] = now;
@@ -124,14 +138,11 @@ void HbmController::step(uint64_t now) {
 
 void HbmController::do_refresh_at(Pc& p, uint64_t t, bool all_bank, uint32_t bank) {
   if (all_bank) {
-    for (auto& b : p.banks) b.act_ready = std::max(b.act_ready, t + t_.tRFC);
-    ++cmd_ref_;
-    e_ref_.charge();
+    for (uint32_t b = 0; b < P_.nb; ++b) p.bank[b].act = std::max(p.bank[b].act, t + P_.t.tRFC);
+    ++n_.ref;
   } else {
-    Bank& b = p.banks[bank];
-    b.act_ready = std::max(b.act_ready, t + t_.tRFCpb);
-    ++cmd_refpb_;
-    e_refpb_.charge();
+    p.bank[bank].act = std::max(p.bank[bank].act, t + P_.t.tRFCpb);
+    ++n_.refpb;
   }
 }
 
@@ -139,22 +150,22 @@ void HbmController::do_refresh_at(Pc& p, uint64_t t, bool all_bank, uint32_t ban
 // the controller picks a bank that no queued request wants, closed if possible, so
 // that a streaming bank is not taken away for tRFCpb.
 uint32_t HbmController::pick_refresh_bank(const Pc& p) const {
-  const uint32_t nb = uint32_t(p.banks.size());
+  const uint32_t nb = P_.nb;
   const uint64_t wanted = p.q[0].bank_mask | p.q[1].bank_mask;
   int64_t idle_open = -1, any = -1;
   for (uint32_t k = 0; k < nb; ++k) {
-    const uint32_t b = (p.ref_bank + k) % nb;
+    const uint32_t b = p.ref_bank + k < nb ? p.ref_bank + k : p.ref_bank + k - nb;
     if (p.ref_done >> b & 1) continue;
     if (any < 0) any = b;
     if (wanted >> b & 1) continue;
-    if (p.banks[b].open_row < 0) return b;
+    if (p.bank[b].open_row < 0) return b;
     if (idle_open < 0) idle_open = b;
   }
   return uint32_t(idle_open >= 0 ? idle_open : any);
 }
 
 void HbmController::finish_bank_refresh(Pc& p) {
-  const uint32_t nb = uint32_t(p.banks.size());
+  const uint32_t nb = P_.nb;
   p.ref_done |= uint64_t(1) << p.ref_bank;
   if (p.ref_done == (nb == 64 ? ~uint64_t(0) : (uint64_t(1) << nb) - 1)) p.ref_done = 0;
   p.ref_bank = (p.ref_bank + 1) % nb;
@@ -164,21 +175,21 @@ void HbmController::finish_bank_refresh(Pc& p) {
 // arrives, the refreshes it would have done meanwhile are replayed here exactly as an
 // idle controller issues them: PRE of open banks as soon as legal, REF after tRP.
 void HbmController::catch_up_refresh(Pc& p, uint64_t now) {
-  if (refresh_mode_ == 0) return;
-  const bool all = refresh_mode_ == 1;
-  const uint32_t nb = uint32_t(p.banks.size());
+  if (P_.refresh_mode == 0) return;
+  const bool all = P_.refresh_mode == 1;
+  const uint32_t nb = P_.nb;
   while (p.ref_due <= now) {
     if (!all) p.ref_bank = pick_refresh_bank(p);
     // Where the next refresh would land.
     uint64_t t_ref = p.ref_due;
-    auto close_time = [&](const Bank& b) {
-      return b.open_row >= 0 ? std::max(p.ref_due, b.pre_ready) + t_.tRP : 0;
+    auto close_time = [&](uint32_t b) {
+      return p.bank[b].open_row >= 0 ? std::max(p.ref_due, p.bank[b].pre) + P_.t.tRP : 0;
     };
     if (all) {
-      for (const auto& b : p.banks) t_ref = std::max({t_ref, close_time(b), b.act_ready});
+      for (uint32_t b = 0; b < nb; ++b) t_ref = std::max({t_ref, close_time(b), p.bank[b].act});
     } else {
-      const Bank& b = p.banks[p.ref_bank];
-      t_ref = std::max({t_ref, close_time(b), b.act_ready});
+      const uint32_t b = p.ref_bank;
+      t_ref = std::max({t_ref, close_time(b), p.bank[b].act});
     }
     if (t_ref >= now) {
       p.ref_pending = true;  // in progress at `now`: the scheduler finishes it
@@ -186,24 +197,22 @@ void HbmController::catch_up_refresh(Pc& p, uint64_t now) {
     }
     // Many idle intervals in a row: every bank is closed and each refresh lands on its
     // due time; count the ones whose effect a later refresh overwrites.
-    const uint64_t n_due = (now - p.ref_due) / ref_interval_ + 1;
+    const uint64_t n_due = (now - p.ref_due) / P_.ref_interval + 1;
     const uint64_t keep = all ? 2 : uint64_t(nb) + 1;
     bool all_closed = true;
-    for (const auto& b : p.banks) all_closed = all_closed && b.open_row < 0;
+    for (uint32_t b = 0; b < nb; ++b) all_closed = all_closed && p.bank[b].open_row < 0;
     if (all_closed && n_due > 2 * keep) {
       const uint64_t skip = all ? n_due - keep : (n_due - keep) / nb * nb;  // whole rounds
-      (all ? cmd_ref_ : cmd_refpb_) += skip;
-      (all ? e_ref_ : e_refpb_).charge(skip);
-      p.ref_due += skip * ref_interval_;
+      (all ? n_.ref : n_.refpb) += skip;
+      p.ref_due += skip * P_.ref_interval;
       continue;
     }
     auto close = [&](uint32_t i) {
-      Bank& b = p.banks[i];
-      if (b.open_row < 0) return;
-      b.open_row = -1;
+      if (p.bank[i].open_row < 0) return;
+      p.bank[i].open_row = -1;
       clear_hits(p, i);
-      b.act_ready = std::max(b.act_ready, std::max(p.ref_due, b.pre_ready) + t_.tRP);
-      ++cmd_pre_;
+      p.bank[i].act = std::max(p.bank[i].act, std::max(p.ref_due, p.bank[i].pre) + P_.t.tRP);
+      ++n_.pre;
     };
     if (all) {
       for (uint32_t i = 0; i < nb; ++i) close(i);
@@ -212,22 +221,21 @@ void HbmController::catch_up_refresh(Pc& p, uint64_t now) {
     }
     do_refresh_at(p, t_ref, all, p.ref_bank);
     if (!all) finish_bank_refresh(p);
-    p.ref_due += ref_interval_;
+    p.ref_due += P_.ref_interval;
   }
 }
 
 // Refresh commands of a pending refresh; returns the next clock it can progress.
 uint64_t HbmController::refresh_work(Pc& p, uint64_t now, bool& row_used) {
-  const bool all = refresh_mode_ == 1;
+  const bool all = P_.refresh_mode == 1;
   uint64_t wake = kNever;
   bool any_open = false;
   uint64_t ref_t = now;
   const uint32_t first = all ? 0 : p.ref_bank;
-  const uint32_t last = all ? uint32_t(p.banks.size()) : p.ref_bank + 1;
+  const uint32_t last = all ? P_.nb : p.ref_bank + 1;
   for (uint32_t i = first; i < last; ++i) {
-    Bank& b = p.banks[i];
-    if (b.open_row >= 0) {
-      const uint64_t t = std::max(b.pre_ready, row_bus_free_);
+    if (p.bank[i].open_row >= 0) {
+      const uint64_t t = std::max(p.bank[i].pre, row_bus_free_);
       if (t <= now && !row_used) {
         issue_pre(p, i, now);
         row_used = true;
@@ -237,7 +245,7 @@ uint64_t HbmController::refresh_work(Pc& p, uint64_t now, bool& row_used) {
       }
       any_open = true;
     }
-    ref_t = std::max(ref_t, b.act_ready);
+    ref_t = std::max(ref_t, p.bank[i].act);
   }
   if (any_open) return wake;
   const uint64_t t = std::max(ref_t, row_bus_free_);
@@ -247,7 +255,7 @@ uint64_t HbmController::refresh_work(Pc& p, uint64_t now, bool& row_used) {
     row_used = true;
     p.ref_pending = false;
     if (!all) finish_bank_refresh(p);
-    p.ref_due += ref_interval_;
+    p.ref_due += P_.ref_interval;
     return now + 1;
   }
   return std::max(t, now + 1);
@@ -257,11 +265,11 @@ uint64_t HbmController::refresh_work(Pc& p, uint64_t now, bool& row_used) {
 // Commands
 
 void HbmController::find_hits(Pc& p, uint32_t bank) {
-  const int64_t row = p.banks[bank].open_row;
-  for (auto& q : p.q) {
-    int32_t e = q.bank[bank].head;
-    while (e >= 0 && int64_t(p.pool[size_t(e)].a.row) != row) e = p.pool[size_t(e)].bnext;
-    q.set_hit(bank, e);
+  const int32_t row = p.bank[bank].open_row;
+  for (int w = 0; w < 2; ++w) {
+    int32_t e = p.bank[bank].head[w];
+    while (e >= 0 && int32_t(p.pool[size_t(e)].a.row) != row) e = p.pool[size_t(e)].bnext;
+    p.set_hit(w != 0, bank, e);
   }
 }
 
@@ -269,42 +277,41 @@ void HbmController::unlink(Pc& p, bool write, int32_t e) {
   Entry& x = p.pool[size_t(e)];
   Queue& q = p.q[write];
   (x.prev >= 0 ? p.pool[size_t(x.prev)].next : q.head) = x.next;
-  (x.next >= 0 ? p.pool[size_t(x.next)].prev : q.tail) = x.prev;
-  BankList& bl = q.bank[x.a.bank];
-  (x.bprev >= 0 ? p.pool[size_t(x.bprev)].bnext : bl.head) = x.bnext;
-  (x.bnext >= 0 ? p.pool[size_t(x.bnext)].bprev : bl.tail) = x.bprev;
-  if (bl.head < 0) q.bank_mask &= ~(uint64_t(1) << x.a.bank);
+  (x.next >= 0 ? p.pool[size_t(x.next)].prev : p.tail[write]) = x.prev;
+  const uint32_t b = x.a.bank;
+  BankState& bs = p.bank[b];
+  (x.bprev >= 0 ? p.pool[size_t(x.bprev)].bnext : bs.head[write]) = x.bnext;
+  (x.bnext >= 0 ? p.pool[size_t(x.bnext)].bprev : bs.tail[write]) = x.bprev;
+  if (bs.head[write] < 0) q.bank_mask &= ~(uint64_t(1) << b);
   --q.size;
-  p.free.push_back(e);
+  x.next = p.free_head;
+  p.free_head = e;
 }
 
 void HbmController::issue_act(Pc& p, HbmAccess& a, uint64_t now) {
-  Bank& b = p.banks[a.bank];
-  Group& g = p.groups[a.group];
-  b.open_row = a.row;
-  b.rd_ready = now + t_.tRCD;
-  b.wr_ready = now + t_.tRCDWR;
-  b.pre_ready = now + t_.tRAS;
-  b.act_ready = now + t_.tRC;
-  g.act_ready = std::max(g.act_ready, now + t_.tRRD_L);
-  p.act_ready = std::max(p.act_ready, now + t_.tRRD_S);
+  const uint32_t b = a.bank;
+  p.bank[b].open_row = int32_t(a.row);
+  p.bank[b].rd = now + P_.t.tRCD;
+  p.bank[b].wr = now + P_.t.tRCDWR;
+  p.bank[b].pre = now + P_.t.tRAS;
+  p.bank[b].act = now + P_.t.tRC;
+  p.g_act[a.group] = std::max(p.g_act[a.group], now + P_.t.tRRD_L);
+  p.act_ready = std::max(p.act_ready, now + P_.t.tRRD_S);
   p.faw[p.faw_head] = now;
   p.faw_head = (p.faw_head + 1) & 3;
   ++p.faw_count;
-  row_bus_free_ = now + t_.act_bus_cycles;
+  row_bus_free_ = now + P_.t.act_bus_cycles;
   if (a.kind == 0) a.kind = 1;
   find_hits(p, a.bank);
-  ++cmd_act_;
-  e_act_.charge();
+  ++n_.act;
 }
 
 void HbmController::issue_pre(Pc& p, uint32_t bank, uint64_t now) {
-  Bank& b = p.banks[bank];
-  b.open_row = -1;
+  p.bank[bank].open_row = -1;
   clear_hits(p, bank);
-  b.act_ready = std::max(b.act_ready, now + t_.tRP);
+  p.bank[bank].act = std::max(p.bank[bank].act, now + P_.t.tRP);
   row_bus_free_ = now + 1;
-  ++cmd_pre_;
+  ++n_.pre;
 }
 
 void HbmController::issue_column(Pc& p, bool write, int32_t e, uint64_t now) {
@@ -313,46 +320,39 @@ void HbmController::issue_column(Pc& p, bool write, int32_t e, uint64_t now) {
   int32_t next_hit = p.pool[size_t(e)].bnext;
   while (next_hit >= 0 && p.pool[size_t(next_hit)].a.row != a.row)
     next_hit = p.pool[size_t(next_hit)].bnext;
-  p.q[write].set_hit(a.bank, next_hit);
+  p.set_hit(write, a.bank, next_hit);
   unlink(p, write, e);
-  Bank& b = p.banks[a.bank];
-  Group& g = p.groups[a.group];
+  const uint32_t b = a.bank, g = a.group;
   uint64_t finish;
   if (!a.write) {
-    finish = now + t_.tCL + tBL_;
-    p.rd_ready = std::max(p.rd_ready, now + t_.tCCD_S);
-    p.wr_ready = std::max(p.wr_ready, now + t_.tRTW);
-    g.rd_ready = std::max(g.rd_ready, now + t_.tCCD_L);
-    b.pre_ready = std::max(b.pre_ready, now + t_.tRTP);
-    ++cmd_rd_;
-    ++reads_;
-    bytes_read_ += access_bytes_;
-    e_rd_.charge();
+    finish = now + P_.t.tCL + P_.tBL;
+    p.rd_ready = std::max(p.rd_ready, now + P_.t.tCCD_S);
+    p.wr_ready = std::max(p.wr_ready, now + P_.t.tRTW);
+    p.g_rd[g] = std::max(p.g_rd[g], now + P_.t.tCCD_L);
+    p.bank[b].pre = std::max(p.bank[b].pre, now + P_.t.tRTP);
+    ++n_.reads;
     const uint64_t lat = finish - a.arrival;
     if (lat < kLatBins)
       ++lat_bins_[lat];
     else
       ++lat_overflow_[lat];
   } else {
-    finish = now + t_.tWL + tBL_;
-    p.wr_ready = std::max(p.wr_ready, now + t_.tCCD_S);
-    p.rd_ready = std::max(p.rd_ready, finish + t_.tWTR_S);
-    g.wr_ready = std::max(g.wr_ready, now + t_.tCCD_L);
-    g.rd_ready = std::max(g.rd_ready, finish + t_.tWTR_L);
-    b.pre_ready = std::max(b.pre_ready, finish + t_.tWR);
-    ++cmd_wr_;
-    ++writes_;
-    bytes_written_ += access_bytes_;
-    e_wr_.charge();
+    finish = now + P_.t.tWL + P_.tBL;
+    p.wr_ready = std::max(p.wr_ready, now + P_.t.tCCD_S);
+    p.rd_ready = std::max(p.rd_ready, finish + P_.t.tWTR_S);
+    p.g_wr[g] = std::max(p.g_wr[g], now + P_.t.tCCD_L);
+    p.g_rd[g] = std::max(p.g_rd[g], finish + P_.t.tWTR_L);
+    p.bank[b].pre = std::max(p.bank[b].pre, finish + P_.t.tWR);
+    ++n_.writes;
   }
   p.data_free = finish;
   col_bus_free_ = now + 1;
-  (a.kind == 0 ? row_hits_ : a.kind == 1 ? row_misses_ : row_conflicts_).add();
+  ++n_.kind[a.kind];
   // Closed page: auto-precharge once no queued access wants this row.
-  if (closed_page_ && p.q[0].bank[a.bank].hit < 0 && p.q[1].bank[a.bank].hit < 0) {
-    b.open_row = -1;
-    b.act_ready = std::max(b.act_ready, b.pre_ready + t_.tRP);
-    ++cmd_pre_;
+  if (P_.closed_page && p.bank[b].hit[0] < 0 && p.bank[b].hit[1] < 0) {
+    p.bank[b].open_row = -1;
+    p.bank[b].act = std::max(p.bank[b].act, p.bank[b].pre + P_.t.tRP);
+    ++n_.pre;
   }
   if (a.posted)
     sink_.slot_freed();
@@ -377,26 +377,34 @@ bool HbmController::next_write_mode(const Pc& p, bool mode, uint32_t hi, uint32_
 // the loops only compute clocks; the pseudo-channel terms shared by every bank are
 // applied once per loop.
 uint64_t HbmController::scan(Pc& p, bool write, uint64_t now, bool pick, Picks& out) {
-  Queue& q = p.q[write];
+  if (write) return pick ? scan_t<true, true>(p, now, out) : scan_t<false, true>(p, now, out);
+  return pick ? scan_t<true, false>(p, now, out) : scan_t<false, false>(p, now, out);
+}
+
+// Compiled per queue and per use (picking, or only the next wake), so the loops carry
+// no run-time tests of either; a loop that cannot pick only takes minima.
+template <bool kPick, bool kWrite>
+uint64_t HbmController::scan_t(Pc& p, uint64_t now, Picks& out) {
+  Queue& q = p.q[kWrite];
   if (q.size == 0) return kNever;
-  const bool all_ref = p.ref_pending && refresh_mode_ == 1;
+  const bool all_ref = p.ref_pending && P_.refresh_mode == 1;
   if (all_ref) return kNever;  // the refresh's own wake covers the end of it
   const uint64_t ref_bit =
-      p.ref_pending && refresh_mode_ == 2 ? uint64_t(1) << p.ref_bank : 0;  // refresh owns it
+      p.ref_pending && P_.refresh_mode == 2 ? uint64_t(1) << p.ref_bank : 0;  // refresh owns it
   const HbmAccess& a0 = p.pool[size_t(q.head)].a;
   const uint64_t bit0 = uint64_t(1) << a0.bank;
-  const bool hit0 = q.bank[a0.bank].hit == q.head;
+  const bool hit0 = p.bank[a0.bank].hit[kWrite] == q.head;
   // Starvation cap: an old request whose row conflicts takes its bank back from hits
   // (its PRE goes ahead of the bank's hits, which wait).
-  const bool starving = now - a0.arrival > starvation_;
-  uint64_t wake = starving ? kNever : a0.arrival + starvation_ + 1;  // when the cap binds
+  const bool starving = now - a0.arrival > P_.starvation;
+  uint64_t wake = starving ? kNever : a0.arrival + P_.starvation + 1;  // when the cap binds
   uint64_t col_banks, row_banks;
-  if (fcfs_) {
+  if (P_.fcfs) {
     // Only the oldest request: its bank's list starts with it.
     col_banks = hit0 ? bit0 : 0;
     row_banks = hit0 ? 0 : bit0;
   } else {
-    const uint64_t starve_bit = starving && !hit0 && p.banks[a0.bank].open_row >= 0 ? bit0 : 0;
+    const uint64_t starve_bit = starving && !hit0 && p.bank[a0.bank].open_row >= 0 ? bit0 : 0;
     // Hits first: a bank with a hit issues no row command.
     col_banks = q.hit_mask & ~starve_bit;
     row_banks = (q.bank_mask & ~q.hit_mask) | starve_bit;
@@ -406,47 +414,59 @@ uint64_t HbmController::scan(Pc& p, bool write, uint64_t now, bool pick, Picks& 
 
   uint64_t first = kNever;  // earliest clock of a candidate not picked
   if (col_banks) {
-    const uint64_t pc_col = col_ready(p, write);
-    const bool can = pick && pc_col <= now;  // pc_col covers the column bus
-    uint64_t col_seq = kNever, x_min = kNever;
-    for (uint64_t m = col_banks; m; m &= m - 1) {
-      const uint32_t k = uint32_t(__builtin_ctzll(m));
-      const Bank& b = p.banks[k];
-      const Group& g = p.groups[b.group];
-      const uint64_t x =
-          write ? std::max(b.wr_ready, g.wr_ready) : std::max(b.rd_ready, g.rd_ready);
-      if (can && x <= now) {
-        const int32_t e = q.bank[k].hit;
-        const uint64_t seq = p.pool[size_t(e)].seq;
-        if (seq < col_seq) {
-          col_seq = seq;
-          out.col = e;
+    const uint64_t pc_col = col_ready(p, kWrite);
+    const uint64_t* gt = kWrite ? p.g_wr : p.g_rd;
+    uint64_t x_min = kNever;
+    if (kPick && pc_col <= now) {  // pc_col covers the column bus
+      uint64_t col_seq = kNever;
+      for (uint64_t m = col_banks; m; m &= m - 1) {
+        const BankState& bs = p.bank[__builtin_ctzll(m)];
+        const uint64_t x = std::max(kWrite ? bs.wr : bs.rd, gt[bs.group]);
+        if (x <= now) {
+          const int32_t e = bs.hit[kWrite];
+          const uint64_t seq = p.pool[size_t(e)].seq;
+          if (seq < col_seq) {
+            col_seq = seq;
+            out.col = e;
+          }
+        } else {
+          x_min = std::min(x_min, x);
         }
-      } else {
-        x_min = std::min(x_min, x);
+      }
+    } else {
+      for (uint64_t m = col_banks; m; m &= m - 1) {
+        const BankState& bs = p.bank[__builtin_ctzll(m)];
+        x_min = std::min(x_min, std::max(kWrite ? bs.wr : bs.rd, gt[bs.group]));
       }
     }
     first = std::max(x_min, pc_col);
   }
   if (row_banks) {
     const uint64_t pc_act = act_ready(p);
-    const bool can = pick && row_bus_free_ <= now;
-    uint64_t row_seq = kNever;
-    for (uint64_t m = row_banks; m; m &= m - 1) {
-      const uint32_t k = uint32_t(__builtin_ctzll(m));
-      const Bank& b = p.banks[k];
-      const bool act = b.open_row < 0;
-      const uint64_t t = act ? std::max({pc_act, b.act_ready, p.groups[b.group].act_ready})
-                             : std::max(b.pre_ready, row_bus_free_);
-      if (can && t <= now) {
-        const int32_t e = q.bank[k].head;
-        const uint64_t seq = p.pool[size_t(e)].seq;
-        if (seq < row_seq) {
-          row_seq = seq;
-          out.row = e;
-          out.row_is_act = act;
+    if (kPick && row_bus_free_ <= now) {
+      uint64_t row_seq = kNever;
+      for (uint64_t m = row_banks; m; m &= m - 1) {
+        const BankState& bs = p.bank[__builtin_ctzll(m)];
+        const bool act = bs.open_row < 0;
+        const uint64_t t =
+            act ? std::max({pc_act, bs.act, p.g_act[bs.group]}) : std::max(bs.pre, row_bus_free_);
+        if (t <= now) {
+          const int32_t e = bs.head[kWrite];
+          const uint64_t seq = p.pool[size_t(e)].seq;
+          if (seq < row_seq) {
+            row_seq = seq;
+            out.row = e;
+            out.row_is_act = act;
+          }
+        } else {
+          first = std::min(first, t);
         }
-      } else {
+      }
+    } else {
+      for (uint64_t m = row_banks; m; m &= m - 1) {
+        const BankState& bs = p.bank[__builtin_ctzll(m)];
+        const uint64_t t = bs.open_row < 0 ? std::max({pc_act, bs.act, p.g_act[bs.group]})
+                                           : std::max(bs.pre, row_bus_free_);
         first = std::min(first, t);
       }
     }
@@ -455,16 +475,16 @@ uint64_t HbmController::scan(Pc& p, bool write, uint64_t now, bool pick, Picks& 
 }
 
 uint64_t HbmController::schedule(Pc& p, uint64_t now) {
-  if (refresh_mode_ && !p.ref_pending && now >= p.ref_due) {
+  if (P_.refresh_mode && !p.ref_pending && now >= p.ref_due) {
     p.ref_pending = true;
-    if (refresh_mode_ == 2) p.ref_bank = pick_refresh_bank(p);
+    if (P_.refresh_mode == 2) p.ref_bank = pick_refresh_bank(p);
   }
   bool row_used = row_bus_free_ > now;
   uint64_t ref_wake = kNever;
   if (p.ref_pending) ref_wake = refresh_work(p, now, row_used);
 
   // Write drain by watermarks; an empty read queue lets writes go.
-  p.write_mode = next_write_mode(p, p.write_mode, wq_hi_, wq_lo_);
+  p.write_mode = next_write_mode(p, p.write_mode, P_.wq_hi, P_.wq_lo);
   if (p.q[p.write_mode].size == 0) return p.ref_pending ? ref_wake : kNever;  // both empty
   Picks picks;
   uint64_t wake = scan(p, p.write_mode, now, true, picks);
@@ -485,7 +505,7 @@ uint64_t HbmController::schedule(Pc& p, uint64_t now) {
   }
   if (issued) {
     // The drain decision the next clock would take; a change wakes it at once.
-    if (next_write_mode(p, p.write_mode, wq_hi_, wq_lo_) != p.write_mode) {
+    if (next_write_mode(p, p.write_mode, P_.wq_hi, P_.wq_lo) != p.write_mode) {
       wake = now + 1;
     } else {
       Picks none;
@@ -493,11 +513,11 @@ uint64_t HbmController::schedule(Pc& p, uint64_t now) {
     }
   }
   wake = std::min(wake, ref_wake);
-  if (refresh_mode_ && !p.ref_pending) wake = std::min(wake, std::max(p.ref_due, now + 1));
+  if (P_.refresh_mode && !p.ref_pending) wake = std::min(wake, std::max(p.ref_due, now + 1));
   if (p.q[0].size == 0 && p.q[1].size == 0) {
     // Emptied now: the next clock still starts a refresh that falls due (as an idle
     // controller would); later ones are replayed by catch_up_refresh.
-    wake = p.ref_pending ? ref_wake : refresh_mode_ && p.ref_due <= now + 1 ? now + 1 : kNever;
+    wake = p.ref_pending ? ref_wake : P_.refresh_mode && p.ref_due <= now + 1 ? now + 1 : kNever;
   }
   return wake;
 }
@@ -510,7 +530,30 @@ void HbmController::settle(uint64_t now) {
     if (p.q[0].size == 0 && p.q[1].size == 0 && !p.ref_pending) catch_up_refresh(p, now);
 }
 
+void HbmController::flush_stats() {
+  reads_ += n_.reads;
+  cmd_rd_ += n_.reads;
+  bytes_read_ += n_.reads * P_.access_bytes;
+  e_rd_.charge(n_.reads);
+  writes_ += n_.writes;
+  cmd_wr_ += n_.writes;
+  bytes_written_ += n_.writes * P_.access_bytes;
+  e_wr_.charge(n_.writes);
+  row_hits_ += n_.kind[0];
+  row_misses_ += n_.kind[1];
+  row_conflicts_ += n_.kind[2];
+  cmd_act_ += n_.act;
+  e_act_.charge(n_.act);
+  cmd_pre_ += n_.pre;
+  cmd_ref_ += n_.ref;
+  e_ref_.charge(n_.ref);
+  cmd_refpb_ += n_.refpb;
+  e_refpb_.charge(n_.refpb);
+  n_ = Counts{};
+}
+
 void HbmController::publish(uint64_t cycles, double tck_ps) {
+  flush_stats();
   for (size_t v = 0; v < lat_bins_.size(); ++v)
     if (lat_bins_[v]) read_latency_.sample(v, lat_bins_[v]);
   for (const auto& [v, c] : lat_overflow_) read_latency_.sample(v, c);

@@ -52,11 +52,31 @@ class HbmAccessSink {
 
 class HbmController {
  public:
-  HbmController(const HbmConfig& cfg, uint32_t channel, const sim::StatsScope& scope,
-                sim::EnergyLedger& energy, HbmAccessSink& sink);
+  // The configuration the scheduler reads on every step, derived from the config once
+  // and shared by all controllers of a stack (one copy stays in cache instead of one
+  // per channel).
+  struct Params {
+    explicit Params(const HbmConfig& cfg);
+    HbmTiming t;
+    uint32_t tBL;
+    uint32_t rq_cap, wq_cap;
+    uint32_t wq_hi, wq_lo;
+    uint32_t starvation;
+    uint32_t access_bytes;
+    uint32_t banks_per_group;
+    uint32_t nb;  // banks per pseudo-channel
+    bool fcfs;
+    bool closed_page;
+    int refresh_mode;  // 0 none, 1 all-bank, 2 per-bank
+    uint64_t ref_interval;
+  };
+
+  // `params` (made from `cfg`) must outlive the controller.
+  HbmController(const HbmConfig& cfg, const Params& params, uint32_t channel,
+                const sim::StatsScope& scope, sim::EnergyLedger& energy, HbmAccessSink& sink);
 
   bool can_accept(uint32_t pc, bool write) const {
-    return pcs_[pc].q[write].size < (write ? wq_cap_ : rq_cap_);
+    return pcs_[pc].q[write].size < (write ? P_.wq_cap : P_.rq_cap);
   }
   // Queues an access at clock `now` (the caller checked can_accept).
   void enqueue(uint32_t pc, const HbmAccess& a, uint64_t now);
@@ -68,56 +88,69 @@ class HbmController {
   void settle(uint64_t now);
   // Writes derived stats (bandwidth, hit rate, latency in ns) for `cycles` of run time.
   void publish(uint64_t cycles, double tck_ps);
-  uint64_t row_hit_count() const { return row_hits_.value(); }
-  uint64_t access_count() const { return reads_.value() + writes_.value(); }
+  uint64_t row_hit_count() const { return row_hits_.value() + n_.kind[0]; }
+  uint64_t access_count() const { return reads_.value() + writes_.value() + n_.reads + n_.writes; }
+  // Adds the events counted since the last call to the registry's counters and the
+  // energy ledger (publish does this too).
+  void flush_stats();
 
  private:
-  struct Bank {
-    int64_t open_row = -1;
-    uint64_t act_ready = 0, pre_ready = 0, rd_ready = 0, wr_ready = 0;
-    uint32_t group = 0;  // its bank group (index into Pc::groups)
-  };
-  struct Group {
-    uint64_t act_ready = 0, rd_ready = 0, wr_ready = 0;
-  };
+  // Banks (at most 64 per pseudo-channel, the width of the bank masks) and bank groups
+  // are kept inside the pseudo-channel: a bank's whole state (timing and its entries in
+  // both queues) in one cache line, each bank-group field as one array, so a scan over
+  // the candidate banks touches one line per bank (the whole-machine run is bound by
+  // cache misses here).
+  static constexpr uint32_t kMaxBanks = 64;
   // A queued access in a pool; linked in arrival order and in its bank's list.
   struct Entry {
     HbmAccess a;
     uint64_t seq = 0;  // arrival order within the pseudo-channel
     int32_t prev = -1, next = -1, bprev = -1, bnext = -1;
   };
-  struct BankList {
-    int32_t head = -1, tail = -1;
-    int32_t hit = -1;  // oldest entry to the bank's open row (-1: none, or bank closed)
-  };
   struct Queue {
-    int32_t head = -1, tail = -1;
     uint32_t size = 0;
-    uint64_t bank_mask = 0;      // banks with at least one entry
-    uint64_t hit_mask = 0;       // banks with an entry to their open row (hit >= 0)
-    std::vector<BankList> bank;  // per bank, in arrival order
-    void set_hit(uint32_t b, int32_t e) {
-      bank[b].hit = e;
-      const uint64_t bit = uint64_t(1) << b;
-      hit_mask = e >= 0 ? hit_mask | bit : hit_mask & ~bit;
-    }
+    int32_t head = -1;       // oldest entry (its tail is Pc::tail)
+    uint64_t bank_mask = 0;  // banks with at least one entry
+    uint64_t hit_mask = 0;   // banks with an entry to their open row (hit >= 0)
   };
+  // One bank: everything the scheduler reads of it in one cache line. Per queue (0:
+  // reads, 1: writes), in arrival order: the first and last entry of the bank's list,
+  // and the oldest entry to the bank's open row (-1: none, or bank closed).
+  struct alignas(64) BankState {
+    int32_t open_row;           // -1: closed
+    uint8_t group;              // its bank group
+    uint64_t act, pre, rd, wr;  // earliest ACT, PRE, RD, WR
+    int32_t head[2], tail[2], hit[2];
+  };
+  static_assert(sizeof(BankState) == 64, "a bank is one cache line");
+  static_assert(sizeof(Queue) == 24,
+                "both queues, the refresh due time and the flags share a line");
+  // Laid out by use: a step's refresh and drain decisions and a scan's candidate
+  // masks in the first cache line, the command clocks and the pool in the second, the
+  // rest (written on enqueue and issue) after them.
   struct Pc {
-    std::vector<Entry> pool;
-    std::vector<int32_t> free;
     Queue q[2];  // 0: reads, 1: writes
-    uint64_t seq = 0;
-    std::vector<Bank> banks;
-    std::vector<Group> groups;
-    uint64_t act_ready = 0, rd_ready = 0, wr_ready = 0, data_free = 0;
-    uint64_t faw[4] = {0, 0, 0, 0};
-    uint32_t faw_head = 0;
-    uint32_t faw_count = 0;
+    uint64_t ref_due = 0;
     bool write_mode = false;
     bool ref_pending = false;
-    uint64_t ref_due = 0;
     uint32_t ref_bank = 0;
-    uint64_t ref_done = 0;  // per-bank: banks refreshed in the current round (bit mask)
+    uint64_t act_ready = 0, rd_ready = 0, wr_ready = 0, data_free = 0;
+    std::vector<Entry> pool;
+    uint32_t faw_head = 0;
+    uint32_t faw_count = 0;
+    int32_t tail[2] = {-1, -1};  // newest entry of each queue
+    int32_t free_head = -1;      // free entries, linked through Entry::next
+    uint64_t faw[4] = {0, 0, 0, 0};
+    uint64_t seq = 0;
+    uint64_t ref_done = 0;      // per-bank: banks refreshed in the current round (bit mask)
+    BankState bank[kMaxBanks];  // from the fourth cache line on
+    // Per bank group.
+    uint64_t g_act[kMaxBanks], g_rd[kMaxBanks], g_wr[kMaxBanks];
+    void set_hit(bool write, uint32_t b, int32_t e) {
+      bank[b].hit[write] = e;
+      const uint64_t bit = uint64_t(1) << b;
+      q[write].hit_mask = e >= 0 ? q[write].hit_mask | bit : q[write].hit_mask & ~bit;
+    }
   };
 
   struct Picks {
@@ -129,6 +162,8 @@ class HbmController {
   // Picks what can issue at `now` (when `pick`) and returns the earliest later clock at
   // which a candidate that was not picked can issue (kNever: none).
   uint64_t scan(Pc& p, bool write, uint64_t now, bool pick, Picks& out);
+  template <bool kPick, bool kWrite>
+  uint64_t scan_t(Pc& p, uint64_t now, Picks& out);
   static bool next_write_mode(const Pc& p, bool mode, uint32_t hi, uint32_t lo);
   void unlink(Pc& p, bool write, int32_t e);
   uint64_t refresh_work(Pc& p, uint64_t now, bool& row_used);
@@ -138,19 +173,19 @@ class HbmController {
   void issue_pre(Pc& p, uint32_t bank, uint64_t now);
   void issue_column(Pc& p, bool write, int32_t e, uint64_t now);
   void find_hits(Pc& p, uint32_t bank);
-  void clear_hits(Pc& p, uint32_t bank) {
-    p.q[0].set_hit(bank, -1);
-    p.q[1].set_hit(bank, -1);
+  static void clear_hits(Pc& p, uint32_t bank) {
+    p.set_hit(false, bank, -1);
+    p.set_hit(true, bank, -1);
   }
   uint32_t pick_refresh_bank(const Pc& p) const;
   void finish_bank_refresh(Pc& p);
   uint64_t faw_ready(const Pc& p) const {
-    return p.faw_count >= 4 ? p.faw[p.faw_head] + t_.tFAW : 0;
+    return p.faw_count >= 4 ? p.faw[p.faw_head] + P_.t.tFAW : 0;
   }
   // The pseudo-channel and bus terms of a column command's (ACT's) earliest clock.
   uint64_t col_ready(const Pc& p, bool write) const {
-    const uint64_t data = p.data_free > (write ? t_.tWL : t_.tCL)
-                              ? p.data_free - (write ? t_.tWL : t_.tCL)
+    const uint64_t data = p.data_free > (write ? P_.t.tWL : P_.t.tCL)
+                              ? p.data_free - (write ? P_.t.tWL : P_.t.tCL)
                               : 0;  // the data bus frees in time for this burst
     return std::max({write ? p.wr_ready : p.rd_ready, data, col_bus_free_});
   }
@@ -167,20 +202,16 @@ class HbmController {
   uint64_t row_bus_free_ = 0;
   uint64_t col_bus_free_ = 0;
   uint64_t wake_ = kNever;
-
-  HbmTiming t_;
-  uint32_t tBL_;
-  uint32_t rq_cap_, wq_cap_;
-  uint32_t wq_hi_, wq_lo_;
-  bool fcfs_;
-  bool closed_page_;
-  int refresh_mode_;  // 0 none, 1 all-bank, 2 per-bank
-  uint64_t ref_interval_;
-  uint32_t starvation_;
-  uint32_t access_bytes_;
-  uint32_t banks_per_group_;
-
+  const Params& P_;
   HbmAccessSink& sink_;
+  // Event counts on the hot path, beside the scheduling state (the registry's counters
+  // and energy accounts lie elsewhere, a cache line each); flush_stats() adds them.
+  struct Counts {
+    uint64_t reads = 0, writes = 0;  // RD and WR commands (one per access)
+    uint64_t kind[3] = {0, 0, 0};    // row hits, misses, conflicts
+    uint64_t act = 0, pre = 0, ref = 0, refpb = 0;
+  };
+  Counts n_;
 
   // Stats handles.
   sim::Counter& reads_;

@@ -14,6 +14,7 @@ HbmStackCore::HbmStackCore(const HbmConfig& cfg, const sim::StatsScope& scope,
       access_bytes_(cfg.access_bytes()),
       bgs_per_sid_(cfg.org.bank_groups),
       banks_per_group_(cfg.org.banks_per_group),
+      params_(cfg),
       reads_(scope.counter("reads", "requests", "read transactions completed")),
       writes_(scope.counter("writes", "requests", "write transactions completed")),
       bytes_read_(scope.counter("bytes_read", "B", "bytes read")),
@@ -33,7 +34,7 @@ HbmStackCore::HbmStackCore(const HbmConfig& cfg, const sim::StatsScope& scope,
   pc_blocked_.assign(size_t(cfg.org.channels) * cfg.org.pseudo_channels, 0);
   for (uint32_t c = 0; c < cfg.org.channels; ++c)
     channels_.push_back(std::make_unique<HbmController>(
-        cfg, c, scope.child("ch" + std::to_string(c)), energy, *this));
+        cfg, params_, c, scope.child("ch" + std::to_string(c)), energy, *this));
   wake_.assign(cfg.org.channels, kNever);
 }
 
@@ -98,6 +99,7 @@ bool HbmStackCore::pump_one(Staging& s, uint64_t now) {
     a.posted = write && posted_writes_;
     ch.enqueue(loc.pc, a, now);
     wake_[loc.channel] = ch.next_wake();
+    min_wake_ = std::min(min_wake_, wake_[loc.channel]);
     if (a.posted) {
       // Posted write: the write buffer holds its data; it completes on acceptance.
       Txn& t = txns_[s.txn];
@@ -143,9 +145,8 @@ void HbmStackCore::retire_if_done(uint32_t id) {
 }
 
 uint64_t HbmStackCore::next_event() const {
-  uint64_t t = finishing_.empty() ? kNever : finishing_.top().first;
-  for (const uint64_t w : wake_) t = std::min(t, w);
-  return t;
+  const uint64_t t = finishing_.empty() ? kNever : finishing_.top().first;
+  return std::min(t, min_wake_);
 }
 
 void HbmStackCore::advance(uint64_t until) {
@@ -173,11 +174,15 @@ void HbmStackCore::advance(uint64_t until) {
       txns_.release(id);
       --live_;
     }
+    uint64_t m = kNever;
     for (size_t c = 0; c < wake_.size(); ++c) {
-      if (wake_[c] > now_) continue;
-      channels_[c]->step(now_);
-      wake_[c] = channels_[c]->next_wake();
+      if (wake_[c] <= now_) {
+        channels_[c]->step(now_);
+        wake_[c] = channels_[c]->next_wake();
+      }
+      m = std::min(m, wake_[c]);
     }
+    min_wake_ = m;
     pump(now_);
   }
   now_ = std::max(now_, until == kNever ? now_ : until);

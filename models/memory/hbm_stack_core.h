@@ -63,6 +63,11 @@ class HbmStackCore : public HbmAccessSink {
   // End-of-run derived stats (bandwidth, latency in ns, hit rates, background energy)
   // for a run of `cycles` clocks.
   void publish(uint64_t cycles);
+  // Brings the channels' event counters and energy accounts up to date without the
+  // end-of-run work (publish does this too).
+  void flush_stats() {
+    for (auto& c : channels_) c->flush_stats();
+  }
 
  private:
   struct Txn {
@@ -93,10 +98,12 @@ class HbmStackCore : public HbmAccessSink {
   uint32_t access_bytes_;
   uint32_t bgs_per_sid_;
   uint32_t banks_per_group_;
+  HbmController::Params params_;  // shared by the channels
   std::vector<std::unique_ptr<HbmController>> channels_;
   // Each channel's next_wake(), refreshed after every enqueue and step: the event loop
   // reads one flat array instead of every controller.
   std::vector<uint64_t> wake_;
+  uint64_t min_wake_ = kNever;  // the least of wake_
   sim::SlotTable<Txn> txns_;
   std::vector<Staging> staging_;  // front-end queue, in arrival order
   size_t staging_cap_;

@@ -25,7 +25,48 @@ const char* to_string(StatKind k) {
   return "?";
 }
 
+namespace {
+
+// LSD radix sort by bytes; a byte in which every value agrees is skipped.
+void radix_sort(std::vector<uint64_t>& v, std::vector<uint64_t>& tmp) {
+  const size_t n = v.size();
+  if (n < 64) {
+    std::sort(v.begin(), v.end());
+    return;
+  }
+  uint64_t any = 0, all = ~uint64_t(0);
+  for (const uint64_t x : v) {
+    any |= x;
+    all &= x;
+  }
+  const uint64_t varying = any & ~all;  // bits that differ somewhere
+  tmp.resize(n);
+  for (int shift = 0; shift < 64; shift += 8) {
+    if (!((varying >> shift) & 0xff)) continue;
+    size_t count[257] = {};
+    for (const uint64_t x : v) ++count[((x >> shift) & 0xff) + 1];
+    for (int d = 0; d < 256; ++d) count[d + 1] += count[d];
+    for (const uint64_t x : v) tmp[count[(x >> shift) & 0xff]++] = x;
+    v.swap(tmp);
+  }
+}
+
+}  // namespace
+
 void Histogram::merge() const {
+  radix_sort(ones_, scratch_);
+  for (size_t i = 0; i < ones_.size();) {
+    const uint64_t v = ones_[i];
+    const size_t j0 = i;
+    while (i < ones_.size() && ones_[i] == v) ++i;
+    const uint64_t n = i - j0;
+    const auto it = bins_.lower_bound(v);
+    if (it != bins_.end() && it->first == v)
+      it->second += n;
+    else
+      bins_.emplace_hint(it, v, n);
+  }
+  ones_.clear();
   std::sort(pending_.begin(), pending_.end());
   for (size_t i = 0; i < pending_.size();) {
     const uint64_t v = pending_[i].first;

@@ -78,9 +78,13 @@ class Histogram {
     sum_ += static_cast<unsigned __int128>(v) * n;
     count_ += n;
     // Hot path: samples are appended and merged into the exact bins in sorted batches
-    // (a map insertion per sample was a tenth of a whole-model run).
-    pending_.push_back({v, n});
-    if (pending_.size() >= kPendingMax) merge();
+    // (a map insertion per sample was a tenth of a whole-model run). Single samples,
+    // nearly all of them, are kept as bare values and radix-sorted.
+    if (n == 1)
+      ones_.push_back(v);
+    else
+      pending_.push_back({v, n});
+    if (ones_.size() >= kPendingMax || pending_.size() >= kPendingMax) merge();
   }
   uint64_t count() const { return count_; }
   double mean() const { return count_ ? double(sum_) / double(count_) : 0.0; }
@@ -90,7 +94,7 @@ class Histogram {
   // (nearest-rank definition). p in [0, 100]; 0 samples give 0.
   uint64_t percentile(double p) const;
   const std::map<uint64_t, uint64_t>& bins() const {
-    if (!pending_.empty()) merge();
+    if (!pending_.empty() || !ones_.empty()) merge();
     return bins_;
   }
 
@@ -99,6 +103,8 @@ class Histogram {
   void merge() const;
   mutable std::map<uint64_t, uint64_t> bins_;
   mutable std::vector<std::pair<uint64_t, uint64_t>> pending_;
+  mutable std::vector<uint64_t> ones_;     // samples of count 1
+  mutable std::vector<uint64_t> scratch_;  // radix sort buffer
   unsigned __int128 sum_ = 0;
   uint64_t count_ = 0;
 };

@@ -1,5 +1,7 @@
 #include "models/system/tlm_mux.h"
 
+#include <stdexcept>
+
 namespace tessera::system {
 
 TlmMux::TlmMux(sc_core::sc_module_name name) : sc_module(name), in("in"), out("out") {
@@ -32,7 +34,7 @@ tlm::tlm_sync_enum TlmMux::begin(tlm::tlm_generic_payload& p, tlm::tlm_phase& ph
 tlm::tlm_sync_enum TlmMux::fw(int id, tlm::tlm_generic_payload& p, tlm::tlm_phase& ph,
                               sc_core::sc_time& t) {
   if (ph == tlm::BEGIN_REQ) {
-    owner_[&p] = id;
+    owner_.set(&p, id);
     if (open_ || !waiting_.empty()) {
       waiting_.push_back(&p);  // END_REQ withheld until it goes downstream
       return tlm::TLM_ACCEPTED;
@@ -49,7 +51,9 @@ void TlmMux::next_method() {
   if (open_ || waiting_.empty()) return;
   tlm::tlm_generic_payload* p = waiting_.front();
   waiting_.pop_front();
-  const int id = owner_.at(p);
+  const int* owner = owner_.find(p);
+  if (!owner) throw std::out_of_range("TlmMux: a queued request without its initiator");
+  const int id = *owner;
   tlm::tlm_phase ph = tlm::BEGIN_REQ;
   sc_core::sc_time t = sc_core::SC_ZERO_TIME;
   const tlm::tlm_sync_enum s = begin(*p, ph, t);
@@ -75,9 +79,9 @@ void TlmMux::next_method() {
 
 tlm::tlm_sync_enum TlmMux::bw(tlm::tlm_generic_payload& p, tlm::tlm_phase& ph,
                               sc_core::sc_time& t) {
-  auto it = owner_.find(&p);
-  if (it == owner_.end()) return tlm::TLM_COMPLETED;  // not ours (cannot happen)
-  const int id = it->second;
+  const int* owner = owner_.find(&p);
+  if (!owner) return tlm::TLM_COMPLETED;  // not ours (cannot happen)
+  const int id = *owner;
   if (open_ == &p && (ph == tlm::END_REQ || ph == tlm::BEGIN_RESP)) {
     open_ = nullptr;
     if (!waiting_.empty()) free_ev_.notify(t);

@@ -6,12 +6,13 @@
 #pragma once
 
 #include <deque>
-#include <unordered_map>
 
 #include <tlm_utils/multi_passthrough_target_socket.h>
 #include <tlm_utils/simple_initiator_socket.h>
 #include <systemc>
 #include <tlm>
+
+#include "models/sim/ptr_map.h"
 
 namespace tessera::system {
 
@@ -31,7 +32,7 @@ class TlmMux : public sc_core::sc_module {
   tlm::tlm_sync_enum begin(tlm::tlm_generic_payload& p, tlm::tlm_phase& ph, sc_core::sc_time& t);
   void next_method();  // forwards the oldest queued request once the channel is free
 
-  std::unordered_map<tlm::tlm_generic_payload*, int> owner_;  // looked up, never iterated
+  sim::PtrMap<int> owner_;  // by payload; looked up, never iterated
   std::deque<tlm::tlm_generic_payload*> waiting_;
   tlm::tlm_generic_payload* open_ = nullptr;  // BEGIN_REQ sent downstream, no END_REQ yet
   sc_core::sc_event free_ev_;

@@ -1,6 +1,7 @@
 #include "models/sim/stats_registry.h"
 
 #include <catch2/catch.hpp>
+#include <map>
 #include <sstream>
 
 using namespace tessera::sim;
@@ -78,4 +79,23 @@ TEST_CASE("stat names are unique and prefix queries work", "[unit]") {
   std::ostringstream text;
   r.write_text(text);
   REQUIRE(text.str().find("chiplet0.tile3.gemm.busy_cycles") != std::string::npos);
+}
+
+TEST_CASE("histogram: batched samples give the exact bins of one insertion each", "[unit]") {
+  // More samples than one batch, single and weighted, small and 64-bit values, so the
+  // radix-sorted and the pair-sorted batches both merge several times.
+  Histogram h;
+  std::map<uint64_t, uint64_t> ref;
+  uint64_t x = 12345;
+  for (int i = 0; i < 100000; ++i) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    const uint64_t v = (i % 7 == 0) ? x : (i % 3 == 0) ? (x >> 40) : 1000 + (x >> 58);
+    const uint64_t n = (i % 11 == 0) ? 1 + (x & 7) : 1;
+    h.sample(v, n);
+    ref[v] += n;
+  }
+  CHECK(h.bins() == ref);
+  uint64_t count = 0;
+  for (const auto& [v, n] : ref) count += n;
+  CHECK(h.count() == count);
 }
