@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "models/sim/config_schema.h"
 
@@ -412,63 +413,60 @@ uint64_t HbmController::scan_t(Pc& p, uint64_t now, Picks& out) {
   col_banks &= ~ref_bit;
   row_banks &= ~ref_bit;
 
+  // Over `banks`, each with its ready time `at(bank)`: when `pick`, the bank ready by
+  // now whose candidate entry (`entry(bank)`) arrived first (nullptr: none), the ready
+  // times of the others folded into `later`; else every ready time folded into `later`.
+  // (`pick` is a type, std::true_type or std::false_type: each use is compiled without
+  // the other's test.)
+  auto scan_banks = [&](auto pick, uint64_t banks, auto at, auto entry,
+                        uint64_t& later) -> const BankState* {
+    const BankState* found = nullptr;
+    uint64_t oldest = kNever;
+    for (uint64_t m = banks; m; m &= m - 1) {
+      const BankState& bs = p.bank[__builtin_ctzll(m)];
+      const uint64_t t = at(bs);
+      if (decltype(pick)::value && t <= now) {
+        const uint64_t seq = p.pool[size_t(entry(bs))].seq;
+        if (seq < oldest) {
+          oldest = seq;
+          found = &bs;
+        }
+      } else {
+        later = std::min(later, t);
+      }
+    }
+    return found;
+  };
+  auto oldest_ready = [&](bool pick, uint64_t banks, auto at, auto entry, uint64_t& later) {
+    return pick ? scan_banks(std::true_type{}, banks, at, entry, later)
+                : scan_banks(std::false_type{}, banks, at, entry, later);
+  };
   uint64_t first = kNever;  // earliest clock of a candidate not picked
   if (col_banks) {
     const uint64_t pc_col = col_ready(p, kWrite);
     const uint64_t* gt = kWrite ? p.g_wr : p.g_rd;
     uint64_t x_min = kNever;
-    if (kPick && pc_col <= now) {  // pc_col covers the column bus
-      uint64_t col_seq = kNever;
-      for (uint64_t m = col_banks; m; m &= m - 1) {
-        const BankState& bs = p.bank[__builtin_ctzll(m)];
-        const uint64_t x = std::max(kWrite ? bs.wr : bs.rd, gt[bs.group]);
-        if (x <= now) {
-          const int32_t e = bs.hit[kWrite];
-          const uint64_t seq = p.pool[size_t(e)].seq;
-          if (seq < col_seq) {
-            col_seq = seq;
-            out.col = e;
-          }
-        } else {
-          x_min = std::min(x_min, x);
-        }
-      }
-    } else {
-      for (uint64_t m = col_banks; m; m &= m - 1) {
-        const BankState& bs = p.bank[__builtin_ctzll(m)];
-        x_min = std::min(x_min, std::max(kWrite ? bs.wr : bs.rd, gt[bs.group]));
-      }
-    }
+    // pc_col covers the column bus.
+    const BankState* b = oldest_ready(
+        kPick && pc_col <= now, col_banks,
+        [gt](const BankState& bs) { return std::max(kWrite ? bs.wr : bs.rd, gt[bs.group]); },
+        [](const BankState& bs) { return bs.hit[kWrite]; }, x_min);
+    if (b) out.col = b->hit[kWrite];
     first = std::max(x_min, pc_col);
   }
   if (row_banks) {
     const uint64_t pc_act = act_ready(p);
-    if (kPick && row_bus_free_ <= now) {
-      uint64_t row_seq = kNever;
-      for (uint64_t m = row_banks; m; m &= m - 1) {
-        const BankState& bs = p.bank[__builtin_ctzll(m)];
-        const bool act = bs.open_row < 0;
-        const uint64_t t =
-            act ? std::max({pc_act, bs.act, p.g_act[bs.group]}) : std::max(bs.pre, row_bus_free_);
-        if (t <= now) {
-          const int32_t e = bs.head[kWrite];
-          const uint64_t seq = p.pool[size_t(e)].seq;
-          if (seq < row_seq) {
-            row_seq = seq;
-            out.row = e;
-            out.row_is_act = act;
-          }
-        } else {
-          first = std::min(first, t);
-        }
-      }
-    } else {
-      for (uint64_t m = row_banks; m; m &= m - 1) {
-        const BankState& bs = p.bank[__builtin_ctzll(m)];
-        const uint64_t t = bs.open_row < 0 ? std::max({pc_act, bs.act, p.g_act[bs.group]})
-                                           : std::max(bs.pre, row_bus_free_);
-        first = std::min(first, t);
-      }
+    const uint64_t row_free = row_bus_free_;
+    const BankState* b = oldest_ready(
+        kPick && row_free <= now, row_banks,
+        [pc_act, row_free, &p](const BankState& bs) {
+          return bs.open_row < 0 ? std::max({pc_act, bs.act, p.g_act[bs.group]})
+                                 : std::max(bs.pre, row_free);
+        },
+        [](const BankState& bs) { return bs.head[kWrite]; }, first);
+    if (b) {
+      out.row = b->head[kWrite];
+      out.row_is_act = b->open_row < 0;
     }
   }
   return std::min(wake, std::max(first, now + 1));
