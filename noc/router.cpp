@@ -216,9 +216,9 @@ bool Router::step_impl(NetworkCore& core, uint64_t now) {
   // With sw_alloc_iterations > 1, inputs and outputs left unmatched try again, each
   // input with a VC bound for a still unmatched output; as in iSLIP, only the first
   // iteration moves the round-robin pointers.
-  // The wheel slots of this cycle's flits and credits; NetworkCore::step chose them and
-  // made room in both for every active router's worst case.
-  // Indexed by the link end's `node` flag: router or endpoint lists.
+  // The wheel slots of this cycle's flits and credits, indexed by the link end's `node`
+  // flag (router or endpoint lists); NetworkCore::step chose them and made room in them
+  // for every active router's worst case.
   EventList<NetworkCore::FlitEvent>* const flits[2] = {core.step_flits_[0], core.step_flits_[1]};
   EventList<NetworkCore::CreditEvent>* const credits[2] = {core.step_credits_[0],
                                                            core.step_credits_[1]};

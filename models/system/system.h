@@ -6,9 +6,9 @@
 //
 // Routing: every node's demux sends an address that lives on another chiplet to the
 // link toward it (shortest way round a ring, half-way ties split by address, X then
-// Y on a chiplet mesh, direct on
-// all-to-all; to chiplet 0 and the fabric for another package). Requests cross
-// chiplets hop by hop through the gateways' network interfaces.
+// Y on a chiplet mesh, direct on all-to-all; to chiplet 0 and the fabric for another
+// package). Requests cross chiplets hop by hop through the gateways' network
+// interfaces.
 #pragma once
 
 #include <cstdint>

@@ -64,6 +64,12 @@ TEST_CASE("cli: bad input is one line and exit code 2", "[unit]") {
   r = run_tessera("noc --vcs 2 --input-speedup 4");
   CHECK(r.rc == 2);
   CHECK(lines(r.err) == 1);
+  // A head flit carries its destination in 16 bits: at most 65,536 endpoints (257^2 is
+  // one row more than 256^2), refused before anything runs.
+  r = run_tessera("noc --topology mesh --k 257 --rate 0.01 --warmup 1 --measure 1");
+  CHECK(r.rc == 2);
+  CHECK(lines(r.err) == 1);
+  CHECK(r.err.find("65,536 endpoints") != std::string::npos);
   // Die-to-die attach nodes: at least one, at most 64 (more are clamped to the edge).
   for (const char* bad : {"0", "65", "-1", "two"}) {
     INFO("package.d2d.attach_nodes=" << bad);
