@@ -54,17 +54,20 @@ void radix_sort(std::vector<uint64_t>& v, std::vector<uint64_t>& tmp) {
 }  // namespace
 
 void Histogram::merge() const {
-  radix_sort(ones_, scratch_);
-  for (size_t i = 0; i < ones_.size();) {
-    const uint64_t v = ones_[i];
-    const size_t j0 = i;
-    while (i < ones_.size() && ones_[i] == v) ++i;
-    const uint64_t n = i - j0;
+  // n more samples of value v into the exact bins (values arrive in ascending order).
+  auto add_bin = [this](uint64_t v, uint64_t n) {
     const auto it = bins_.lower_bound(v);
     if (it != bins_.end() && it->first == v)
       it->second += n;
     else
       bins_.emplace_hint(it, v, n);
+  };
+  radix_sort(ones_, scratch_);
+  for (size_t i = 0; i < ones_.size();) {
+    const uint64_t v = ones_[i];
+    const size_t j0 = i;
+    while (i < ones_.size() && ones_[i] == v) ++i;
+    add_bin(v, i - j0);
   }
   ones_.clear();
   std::sort(pending_.begin(), pending_.end());
@@ -72,11 +75,7 @@ void Histogram::merge() const {
     const uint64_t v = pending_[i].first;
     uint64_t n = 0;
     for (; i < pending_.size() && pending_[i].first == v; ++i) n += pending_[i].second;
-    const auto it = bins_.lower_bound(v);
-    if (it != bins_.end() && it->first == v)
-      it->second += n;
-    else
-      bins_.emplace_hint(it, v, n);
+    add_bin(v, n);
   }
   pending_.clear();
 }
