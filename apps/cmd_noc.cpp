@@ -19,6 +19,7 @@ struct NocOptions {
   std::string topology = "mesh";
   uint32_t k = 8;
   uint32_t ky = 0;
+  uint32_t concentration = 1;
   std::string traffic = "uniform";
   double rate = 0.3;
   uint32_t packet_flits = 4;
@@ -91,6 +92,7 @@ void run(const NocOptions& o) {
   tc.seed = o.seed;
   tc.warmup_cycles = o.warmup;
   tc.measure_cycles = o.measure;
+  tc.concentration = o.concentration;
   if (o.measure == 0) throw sim::UserError("--measure must be at least 1 cycle");
 
   if (!o.sweep.empty()) {
@@ -159,6 +161,9 @@ void add_noc_command(CLI::App& app) {
       ->check(CLI::Range(2u, 4096u));
   cmd->add_option("--ky", o.ky, "rows of a mesh/torus when not square (default --k)")
       ->check(CLI::Range(1u, 4096u));
+  cmd->add_option("--concentration", o.concentration,
+                  "endpoints per router (mesh, torus, ring), each on a local port of its own")
+      ->check(CLI::Range(1u, 16u));
   cmd->add_option("--traffic", o.traffic,
                   "uniform | transpose | bitcomp | bitrev | hotspot | neighbor");
   cmd->add_option("--rate", o.rate, "offered load, flits per node per cycle");

@@ -11,19 +11,20 @@ using sc_core::sc_time;
 using sc_core::SC_ZERO_TIME;
 
 namespace {
-Topology build_topology(const NocConfig& cfg, uint32_t kx, uint32_t ky) {
-  return Topology::build(parse_topology(cfg.topology), kx, ky, parse_routing(cfg.routing));
+Topology build_topology(const NocConfig& cfg, uint32_t kx, uint32_t ky,
+                        const std::vector<uint32_t>& extra) {
+  return Topology::build(parse_topology(cfg.topology), kx, ky, parse_routing(cfg.routing), extra);
 }
 }  // namespace
 
 Network::Network(sc_core::sc_module_name name, const NocConfig& cfg, uint32_t kx, uint32_t ky,
                  const sim::ClockDomain& clock, Decoder decode, const sim::StatsScope& stats,
-                 sim::EnergyLedger* energy)
+                 sim::EnergyLedger* energy, const std::vector<uint32_t>& extra_endpoints)
     : sc_module(name),
       cfg_(cfg),
       clock_(clock),
       decode_(std::move(decode)),
-      core_(cfg, build_topology(cfg, kx, ky), 2, stats, energy) {
+      core_(cfg, build_topology(cfg, kx, ky, extra_endpoints), 2, stats, energy) {
   const uint32_t n = core_.num_nodes();
   core_.set_sink(this);
   serve_q_.resize(n);

@@ -35,9 +35,11 @@ class Network : public sc_core::sc_module, private PacketSink {
  public:
   using Decoder = std::function<uint32_t(uint64_t addr)>;
   // kx, ky: mesh/torus dimensions; ring size or crossbar ports in kx (ky = 1).
+  // extra_endpoints: routers with a further endpoint each (Topology::build), numbered
+  // after the routers' own.
   Network(sc_core::sc_module_name name, const NocConfig& cfg, uint32_t kx, uint32_t ky,
           const sim::ClockDomain& clock, Decoder decode, const sim::StatsScope& stats,
-          sim::EnergyLedger* energy);
+          sim::EnergyLedger* energy, const std::vector<uint32_t>& extra_endpoints = {});
   uint32_t num_nodes() const { return core_.num_nodes(); }
   std::vector<std::unique_ptr<tlm_utils::simple_target_socket_tagged<Network>>> target;
   std::vector<std::unique_ptr<tlm_utils::simple_initiator_socket_tagged<Network>>> initiator;

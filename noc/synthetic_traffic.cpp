@@ -22,6 +22,7 @@ TrafficPattern parse_traffic(const std::string& s) {
 TrafficSource::TrafficSource(const Topology& topo, const TrafficConfig& cfg)
     : pattern_(cfg.pattern),
       n_(topo.num_nodes()),
+      r_(topo.num_routers()),
       kx_(topo.kx()),
       ky_(topo.ky()),
       bits_(0),
@@ -35,13 +36,16 @@ TrafficSource::TrafficSource(const Topology& topo, const TrafficConfig& cfg)
   if (pattern_ == TrafficPattern::kBitReverse && !pow2)
     throw sim::UserError("--traffic bitrev needs a power-of-two number of endpoints");
   // The hot node sits in the middle of a grid (the worst place for nobody in particular).
-  hot_ = grid ? (ky_ / 2) * kx_ + kx_ / 2 : n_ / 2;
+  hot_ = grid ? (ky_ / 2) * kx_ + kx_ / 2 : r_ / 2;
 }
 
 uint32_t TrafficSource::fixed_dest(uint32_t src) const {
+  // With several endpoints per router (concentration), the grid patterns move the
+  // router and keep the endpoint's place at it (endpoint = slot * routers + router).
+  const uint32_t slot = src / r_ * r_, r = src % r_;
   switch (pattern_) {
     case TrafficPattern::kTranspose:
-      if (ky_ == kx_ && ky_ > 1) return (src % kx_) * kx_ + src / kx_;
+      if (ky_ == kx_ && ky_ > 1) return slot + (r % kx_) * kx_ + r / kx_;
       return ((src >> (bits_ / 2)) | (src << (bits_ / 2))) & (n_ - 1);
     case TrafficPattern::kBitComplement:
       return n_ - 1 - src;  // equals ~src for a power of two
@@ -52,8 +56,8 @@ uint32_t TrafficSource::fixed_dest(uint32_t src) const {
       return d;
     }
     case TrafficPattern::kNeighbor:
-      if (ky_ > 1) return (src / kx_) * kx_ + (src % kx_ + 1) % kx_;
-      return (src + 1) % n_;
+      if (ky_ > 1) return slot + (r / kx_) * kx_ + (r % kx_ + 1) % kx_;
+      return slot + (r + 1) % r_;
     default:
       return src;
   }
@@ -121,8 +125,9 @@ TrafficResult run_synthetic(const NocConfig& noc, uint32_t kx, uint32_t ky,
     throw sim::UserError("--rate must be in (0, 1] flits/node/cycle");
   if (tc.packet_flits < 1 || tc.packet_flits > 65535)
     throw sim::UserError("--packet-flits must be 1..65535");
-  const Topology topo =
-      Topology::build(parse_topology(noc.topology), kx, ky, parse_routing(noc.routing));
+  const TopologyKind kind = parse_topology(noc.topology);
+  const Topology topo = Topology::build(kind, kx, ky, parse_routing(noc.routing),
+                                        Topology::concentration(kind, kx, ky, tc.concentration));
   sim::StatsRegistry reg;
   NetworkCore core(noc, topo, 1, sim::StatsScope(reg, "noc"), nullptr);
   MeasureSink sink;

@@ -32,6 +32,7 @@ struct TrafficConfig {
   uint64_t measure_cycles = 10000;
   uint64_t max_drain_cycles = 200000;  // give up following measured packets after this
   double hotspot_fraction = 0.2;       // hotspot: share of packets sent to the hot node
+  uint32_t concentration = 1;          // endpoints per router (mesh, torus, ring)
 };
 
 struct TrafficResult {
@@ -61,7 +62,7 @@ class TrafficSource {
  private:
   uint32_t fixed_dest(uint32_t src) const;
   TrafficPattern pattern_;
-  uint32_t n_, kx_, ky_, bits_, hot_;
+  uint32_t n_, r_, kx_, ky_, bits_, hot_;
   double hot_frac_;
 };
 

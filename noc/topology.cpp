@@ -1,5 +1,6 @@
 #include "noc/topology.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "models/sim/errors.h"
@@ -25,7 +26,20 @@ int Topology::ring_offset(int from, int to, int k) {
   return (2 * d <= k) ? d : d - k;
 }
 
-Topology Topology::build(TopologyKind kind, uint32_t kx, uint32_t ky, RoutingKind routing) {
+std::vector<uint32_t> Topology::concentration(TopologyKind kind, uint32_t kx, uint32_t ky,
+                                              uint32_t c) {
+  if (c < 1 || c > 16) throw sim::UserError("concentration must be 1..16 endpoints per router");
+  if (c > 1 && kind == TopologyKind::kCrossbar)
+    throw sim::UserError("a crossbar has one endpoint per port (concentration 1)");
+  const uint32_t routers = kind == TopologyKind::kRing ? kx : kx * ky;
+  std::vector<uint32_t> extra;
+  for (uint32_t s = 1; s < c; ++s)
+    for (uint32_t r = 0; r < routers; ++r) extra.push_back(r);
+  return extra;
+}
+
+Topology Topology::build(TopologyKind kind, uint32_t kx, uint32_t ky, RoutingKind routing,
+                         const std::vector<uint32_t>& extra_endpoints) {
   Topology t;
   t.kind_ = kind;
   t.routing_ = routing;
@@ -102,6 +116,37 @@ Topology Topology::build(TopologyKind kind, uint32_t kx, uint32_t ky, RoutingKin
       break;
     }
   }
+  t.base_ports_ = t.ports_;
+  if (!extra_endpoints.empty()) {
+    if (kind == TopologyKind::kCrossbar)
+      throw sim::UserError("a crossbar has one endpoint per port (no extra endpoints)");
+    std::vector<uint32_t> count(t.num_routers_, 0);
+    uint32_t most = 0;
+    for (uint32_t r : extra_endpoints) {
+      if (r >= t.num_routers_)
+        throw sim::UserError("extra endpoint at router " + std::to_string(r) + " of " +
+                             std::to_string(t.num_routers_));
+      most = std::max(most, ++count[r]);
+    }
+    if (t.base_ports_ + most > 64)
+      throw sim::UserError("at most " + std::to_string(64 - t.base_ports_) +
+                           " extra endpoints per router");
+    const uint32_t base = t.base_ports_, ports = base + most;
+    // Re-lay the port table with the wider routers (extra ports unconnected for now).
+    std::vector<PortPeer> out(size_t(t.num_routers_) * ports, PortPeer{});
+    for (uint32_t r = 0; r < t.num_routers_; ++r)
+      for (uint32_t p = 0; p < base; ++p) out[size_t(r) * ports + p] = t.out_[size_t(r) * base + p];
+    t.out_ = std::move(out);
+    t.ports_ = ports;
+    std::fill(count.begin(), count.end(), 0);
+    for (uint32_t r : extra_endpoints) {
+      const uint32_t node = t.num_nodes_++;
+      const uint32_t port = base + count[r]++;
+      t.out_[size_t(r) * ports + port] = PortPeer{-1, 0, int32_t(node)};
+      t.node_router_.push_back(r);
+      t.node_port_.push_back(port);
+    }
+  }
   if ((kind == TopologyKind::kMesh || kind == TopologyKind::kCrossbar) &&
       uint64_t(t.num_routers_) * t.num_nodes_ <= (uint64_t(1) << 20)) {
     t.route_table_.resize(size_t(t.num_routers_) * t.num_nodes_);
@@ -112,7 +157,8 @@ Topology Topology::build(TopologyKind kind, uint32_t kx, uint32_t ky, RoutingKin
   return t;
 }
 
-uint32_t Topology::routers_on_path(uint32_t src, uint32_t dst) const {
+uint32_t Topology::routers_on_path(uint32_t src_node, uint32_t dst_node) const {
+  const uint32_t src = node_router_[src_node], dst = node_router_[dst_node];
   switch (kind_) {
     case TopologyKind::kMesh: {
       const int dx = int(dst % kx_) - int(src % kx_), dy = int(dst / kx_) - int(src / kx_);
@@ -139,28 +185,29 @@ RouteChoice Topology::compute_route(uint32_t router, uint32_t in_port, uint32_t 
     c.vc_class[c.n] = uint8_t(datelines_ ? cls : 0);
     ++c.n;
   };
+  const uint32_t dst_router = node_router_[dst];
   switch (kind_) {
     case TopologyKind::kCrossbar:
       add(node_port_[dst], 0);
       return c;
     case TopologyKind::kRing: {
-      const int d = ring_offset(int(router), int(dst), int(kx_));
+      const int d = ring_offset(int(router), int(dst_router), int(kx_));
       if (d == 0) {
-        add(0, 0);
+        add(node_port_[dst], 0);
         return c;
       }
       const uint32_t port = d > 0 ? 1 : 2;
       // Dateline on the link between router k-1 and router 0: crossing it (or having
       // crossed it already on this ring) moves the packet to VC class 1.
       const bool wraps = (d > 0 && router == kx_ - 1) || (d < 0 && router == 0);
-      const bool continuing = in_port != 0;
+      const bool continuing = !local_port(in_port);
       add(port, (wraps || (continuing && in_class == 1)) ? 1 : 0);
       return c;
     }
     case TopologyKind::kMesh:
     case TopologyKind::kTorus: {
       const int x = int(router % kx_), y = int(router / kx_);
-      const int tx = int(dst % kx_), ty = int(dst / kx_);
+      const int tx = int(dst_router % kx_), ty = int(dst_router / kx_);
       int dx, dy;
       if (kind_ == TopologyKind::kTorus) {
         dx = ring_offset(x, tx, int(kx_));
@@ -170,7 +217,7 @@ RouteChoice Topology::compute_route(uint32_t router, uint32_t in_port, uint32_t 
         dy = ty - y;
       }
       if (dx == 0 && dy == 0) {
-        add(0, 0);
+        add(node_port_[dst], 0);
         return c;
       }
       if (kind_ == TopologyKind::kMesh) {
@@ -189,7 +236,7 @@ RouteChoice Topology::compute_route(uint32_t router, uint32_t in_port, uint32_t 
         return c;
       }
       // Torus, dimension order with a dateline per dimension between k-1 and 0.
-      const uint32_t in_dim = in_port == 0 ? 99 : (in_port - 1) / 2;
+      const uint32_t in_dim = local_port(in_port) ? 99 : (in_port - 1) / 2;
       if (dx != 0) {
         const bool wraps = (dx > 0 && x == int(kx_) - 1) || (dx < 0 && x == 0);
         add(dx > 0 ? 1 : 2, (wraps || (in_dim == 0 && in_class == 1)) ? 1 : 0);
@@ -207,6 +254,7 @@ std::string Topology::port_name(uint32_t port) const {
   if (kind_ == TopologyKind::kCrossbar) return "port" + std::to_string(port);
   static const char* mesh[] = {"local", "east", "west", "north", "south"};
   static const char* ring[] = {"local", "cw", "ccw"};
+  if (port >= base_ports_) return "local" + std::to_string(port - base_ports_ + 1);
   if (kind_ == TopologyKind::kRing) return port < 3 ? ring[port] : "?";
   return port < 5 ? mesh[port] : "?";
 }

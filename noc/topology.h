@@ -33,8 +33,19 @@ struct RouteChoice {
 class Topology {
  public:
   // mesh/torus: kx × ky routers, one endpoint each; ring: kx routers; crossbar: one
-  // router with kx endpoint ports.
-  static Topology build(TopologyKind kind, uint32_t kx, uint32_t ky, RoutingKind routing);
+  // router with kx endpoint ports. `extra_endpoints` (mesh, torus, ring) attaches more
+  // endpoints, each on a local port of its own at the router it names (concentration:
+  // a router serving a core, a memory controller and a link adapter has a port for
+  // each). Endpoint n < routers is router n's port 0; endpoint routers + i is the i-th
+  // extra one, on port base + j at its router (base: 5 on a mesh/torus, 3 on a ring;
+  // j: how many extras that router had before it). Every router gets the ports of the
+  // router with the most extras; the others leave theirs unconnected.
+  static Topology build(TopologyKind kind, uint32_t kx, uint32_t ky, RoutingKind routing,
+                        const std::vector<uint32_t>& extra_endpoints = {});
+  // `c` endpoints per router (mesh, torus, ring): the extra list of a uniform
+  // concentration, endpoints r, r + R, r + 2R, ... on router r (R routers).
+  static std::vector<uint32_t> concentration(TopologyKind kind, uint32_t kx, uint32_t ky,
+                                             uint32_t c);
 
   TopologyKind kind() const { return kind_; }
   RoutingKind routing() const { return routing_; }
@@ -59,6 +70,8 @@ class Topology {
   }
   uint32_t node_router(uint32_t node) const { return node_router_[node]; }
   uint32_t node_port(uint32_t node) const { return node_port_[node]; }
+  // Whether `port` is a local (endpoint) port rather than a link to another router.
+  bool local_port(uint32_t port) const { return port == 0 || port >= base_ports_; }
   // Routers a packet visits from src to dst under the routing function (minimal).
   uint32_t routers_on_path(uint32_t src, uint32_t dst) const;
   // Route computation at `router` for a head flit that came in on `in_port` with VC
@@ -74,6 +87,7 @@ class Topology {
   RoutingKind routing_ = RoutingKind::kDor;
   bool datelines_ = true;
   uint32_t kx_ = 1, ky_ = 1, num_routers_ = 1, num_nodes_ = 1, ports_ = 1;
+  uint32_t base_ports_ = 1;  // port 0 and the links; extra local ports follow
   std::vector<PortPeer> out_;
   std::vector<uint32_t> node_router_, node_port_;
   // Shortest signed offset along a ring of size k (ties go the positive way).

@@ -39,8 +39,10 @@ NocConfig deep_pipeline() {
   return c;
 }
 
-Topology make(const NocConfig& c, uint32_t kx, uint32_t ky) {
-  return Topology::build(parse_topology(c.topology), kx, ky, parse_routing(c.routing));
+Topology make(const NocConfig& c, uint32_t kx, uint32_t ky, uint32_t concentration = 1) {
+  const TopologyKind kind = parse_topology(c.topology);
+  return Topology::build(kind, kx, ky, parse_routing(c.routing),
+                         Topology::concentration(kind, kx, ky, concentration));
 }
 
 // A k-port network of `c`'s topology (one row), idle until cycle 100, that records the
@@ -222,8 +224,9 @@ TEST_CASE("speculation and lookahead refuse pipelines they cannot overlap", "[un
 // Floods a network with random packets of random sizes from every node, checks every
 // flit arrives once, in order (the core throws otherwise), and no buffer ever exceeds
 // its depth (the core throws on a full-buffer write as well).
-static uint64_t flood(NocConfig c, uint32_t kx, uint32_t ky, double rate, uint64_t cycles) {
-  const Topology t = make(c, kx, ky);
+static uint64_t flood(NocConfig c, uint32_t kx, uint32_t ky, double rate, uint64_t cycles,
+                      uint32_t concentration = 1) {
+  const Topology t = make(c, kx, ky, concentration);
   sim::StatsRegistry reg;
   NetworkCore core(c, t, 1, sim::StatsScope(reg, "noc"), nullptr);
   std::mt19937_64 rng(7);
@@ -345,6 +348,71 @@ TEST_CASE("flow control holds with input speedup", "[unit]") {
   c.vc_buffer_flits = 2;
   c.allocator = "islip";
   flood(c, 4, 4, 1.0, 3000);
+}
+
+TEST_CASE("concentration: endpoints on local ports of their own, same zero-load formula",
+          "[unit]") {
+  NocConfig c;
+  const Topology t = make(c, 4, 4, 2);
+  REQUIRE(t.num_nodes() == 32);
+  REQUIRE(t.ports() == 6);
+  // Endpoint 16 + r is router r's second local port.
+  CHECK(t.node_router(21) == 5);
+  CHECK(t.node_port(21) == 5);
+  CHECK(t.port_name(5) == "local1");
+  CHECK(t.peer(5, 5).node == 21);
+  // The two endpoints of one router reach each other through it: 1 + 5.
+  CHECK(one_packet(c, t, 5, 21, 1) == 6);
+  // (0,0) second endpoint -> (3,3) first: 7 routers, 1 + 35, +3 for 4 flits.
+  CHECK(one_packet(c, t, 16, 15, 4) == 39);
+  for (uint32_t s = 0; s < 32; s += 3)
+    for (uint32_t d = 0; d < 32; d += 5)
+      CHECK(one_packet(c, t, s, d, 4) == zero_load_latency(c, t.routers_on_path(s, d), 4));
+  // Torus and ring (their dateline classes see the extra local ports as injection).
+  c.topology = "torus";
+  const Topology tor = make(c, 5, 5, 3);
+  CHECK(tor.num_nodes() == 75);
+  for (uint32_t s = 0; s < 75; s += 7)
+    for (uint32_t d = 0; d < 75; d += 4)
+      CHECK(one_packet(c, tor, s, d, 3) == zero_load_latency(c, tor.routers_on_path(s, d), 3));
+  c.topology = "ring";
+  const Topology ring = make(c, 6, 1, 2);
+  for (uint32_t s = 0; s < 12; ++s)
+    for (uint32_t d = 0; d < 12; ++d)
+      CHECK(one_packet(c, ring, s, d, 2) == zero_load_latency(c, ring.routers_on_path(s, d), 2));
+  // Endpoints only where they are wanted: two more at router 0, one at router 5; every
+  // router gets router 0's seven ports, the others leave theirs unconnected.
+  c.topology = "mesh";
+  const Topology some = Topology::build(TopologyKind::kMesh, 4, 4, RoutingKind::kDor, {0, 5, 0});
+  CHECK(some.num_nodes() == 19);
+  CHECK(some.ports() == 7);
+  CHECK(some.node_router(16) == 0);
+  CHECK(some.node_port(16) == 5);
+  CHECK(some.node_router(17) == 5);
+  CHECK(some.node_port(17) == 5);
+  CHECK(some.node_port(18) == 6);
+  CHECK(some.peer(5, 6).node < 0);
+  CHECK(one_packet(c, some, 18, 17, 1) == zero_load_latency(c, some.routers_on_path(18, 17), 1));
+  CHECK(some.routers_on_path(18, 17) == 3);
+  // A crossbar's endpoints are its ports.
+  c.topology = "crossbar";
+  CHECK_THROWS_AS(make(c, 8, 1, 2), sim::UserError);
+}
+
+TEST_CASE("flow control holds with concentration", "[unit]") {
+  NocConfig c;
+  for (double rate : {0.2, 1.0}) {
+    INFO("rate " << rate);
+    c.topology = "mesh";
+    flood(c, 4, 4, rate, 3000, 2);
+    c.routing = "west_first";
+    flood(c, 4, 4, rate, 3000, 3);
+    c.routing = "dor";
+    c.topology = "torus";
+    flood(c, 4, 4, rate, 3000, 2);
+    c.topology = "ring";
+    flood(c, 6, 1, rate, 3000, 4);
+  }
 }
 
 TEST_CASE("a torus with too few VCs for its dateline classes is refused", "[unit]") {
