@@ -35,7 +35,7 @@ Network::Network(sc_core::sc_module_name name, const NocConfig& cfg, uint32_t kx
   at_open_.assign(n, nullptr);
   req_queued_.assign(n, 0);
   for (uint32_t i = 0; i < n; ++i) {
-    target.emplace_back(std::make_unique<tlm_utils::simple_target_socket_tagged<Network>>(
+    target.emplace_back(std::make_unique<tlm_utils::simple_target_socket_tagged_optional<Network>>(
         ("target" + std::to_string(i)).c_str()));
     target.back()->register_b_transport(this, &Network::b_transport, int(i));
     target.back()->register_nb_transport_fw(this, &Network::nb_transport_fw, int(i));

@@ -41,7 +41,8 @@ class Network : public sc_core::sc_module, private PacketSink {
           const sim::ClockDomain& clock, Decoder decode, const sim::StatsScope& stats,
           sim::EnergyLedger* energy, const std::vector<uint32_t>& extra_endpoints = {});
   uint32_t num_nodes() const { return core_.num_nodes(); }
-  std::vector<std::unique_ptr<tlm_utils::simple_target_socket_tagged<Network>>> target;
+  // An endpoint that sends nothing (a memory's own interface) leaves its target unbound.
+  std::vector<std::unique_ptr<tlm_utils::simple_target_socket_tagged_optional<Network>>> target;
   std::vector<std::unique_ptr<tlm_utils::simple_initiator_socket_tagged<Network>>> initiator;
   NetworkCore& core() { return core_; }
   // Requests that pass `f` are handed to the target at their node with the

@@ -59,11 +59,24 @@ struct System::Chiplet {
     enum Kind { kTile, kStack, kLink, kFabric } kind;
     uint32_t index;  // stack id, or neighbour chiplet gid for a link
   };
+  // Per network endpoint. Endpoint r < routers is router r's own (its tile); with
+  // chiplet.io_ports "dedicated" each HBM port, link end and fabric port at router r
+  // has an endpoint of its own after those (a local port of r), else it shares r's.
   std::vector<std::vector<Port>> ports;
+  std::vector<uint32_t> extra_endpoints;  // router of each endpoint past the routers' own
   // By neighbour chiplet gid: the nodes where the link to it attaches (empty: not a
   // neighbour).
   std::vector<std::vector<uint32_t>> d2d_nodes;
   std::vector<uint32_t> fabric_nodes;  // where the package's fabric port attaches
+  // Per router: its endpoints past its own (empty with shared I/O ports).
+  std::vector<std::vector<uint32_t>> router_extras;
+  // The endpoint through which `kind`/`index` is reached at `router`.
+  uint32_t endpoint(uint32_t router, Port::Kind kind, uint32_t index) const {
+    for (uint32_t ep : router_extras[router])
+      for (const Port& p : ports[ep])
+        if (p.kind == kind && p.index == index) return ep;
+    return router;
+  }
 };
 
 std::vector<uint32_t> d2d_attach_nodes(uint32_t count, uint32_t tx, uint32_t ty, uint32_t edge,
@@ -188,6 +201,7 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
   const auto& ch = spec.chiplet;
   const uint32_t nchip = spec.total_chiplets();
   const uint32_t nodes = ch.tiles_x * ch.tiles_y;
+  const bool dedicated_io = ch.io_ports == "dedicated";
   auto chip_name = [&](uint32_t gid) {
     return "pkg" + std::to_string(gid / spec.package.chiplets) + ".chiplet" +
            std::to_string(gid % spec.package.chiplets);
@@ -291,16 +305,46 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
       if (t.kind == Target::kNone) return 0;
       const uint32_t owner = map_.owner_chiplet(t);
       if (owner == g)
-        return t.kind == Target::kHbm ? map_.stack_node(t.index, addr)
-                                      : map_.tile_place(t.index).node;
+        return t.kind == Target::kHbm
+                   ? me.endpoint(map_.stack_node(t.index, addr), Chiplet::Port::kStack, t.index)
+                   : map_.tile_place(t.index).node;
       const uint32_t next = next_chiplet(g, owner, addr);
       const auto& at = next == kToFabric ? me.fabric_nodes : me.d2d_nodes[next];
-      return at[attach_index(addr, at.size())];
+      return me.endpoint(at[attach_index(addr, at.size())],
+                         next == kToFabric ? Chiplet::Port::kFabric : Chiplet::Port::kLink,
+                         next == kToFabric ? 0 : next);
     };
+    // What each router serves besides its tile: stack ports, link ends, the fabric
+    // port, on the tile's endpoint or (dedicated) on endpoints of their own.
+    c.router_extras.assign(nodes, {});
+    for (uint32_t node = 0; node < nodes; ++node) {
+      std::vector<Chiplet::Port> io;
+      for (uint32_t s = 0; s < map.stacks_per_chiplet(); ++s) {
+        const auto& sp = map.stack_ports(map.stack_id(g, s));
+        if (std::find(sp.begin(), sp.end(), node) != sp.end())
+          io.push_back({Chiplet::Port::kStack, map.stack_id(g, s)});
+      }
+      for (uint32_t nb = 0; nb < nchip; ++nb)
+        if (std::find(c.d2d_nodes[nb].begin(), c.d2d_nodes[nb].end(), node) !=
+            c.d2d_nodes[nb].end())
+          io.push_back({Chiplet::Port::kLink, nb});
+      if (std::find(c.fabric_nodes.begin(), c.fabric_nodes.end(), node) != c.fabric_nodes.end())
+        io.push_back({Chiplet::Port::kFabric, 0});
+      c.ports[node].push_back({Chiplet::Port::kTile, map.tile_id(g, node)});
+      for (const Chiplet::Port& p : io) {
+        if (!dedicated_io) {
+          c.ports[node].push_back(p);
+          continue;
+        }
+        c.router_extras[node].push_back(uint32_t(c.ports.size()));
+        c.extra_endpoints.push_back(node);
+        c.ports.push_back({p});
+      }
+    }
     c.noc = std::make_unique<noc::Network>(
         sc_name(cname + ".noc").c_str(), ch.noc, tx, ty,
         sim::ClockDomain::from_mhz(cname + ".noc.clock", ch.noc_clock_mhz), node_of,
-        sim::StatsScope(stats, cname + ".noc"), &energy);
+        sim::StatsScope(stats, cname + ".noc"), &energy, c.extra_endpoints);
     // This chiplet's HBM stacks, its die-to-die links and the fabric take
     // approximately-timed requests (no server thread per request); tiles are served
     // with b_transport.
@@ -310,21 +354,10 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
       const uint32_t owner = map_.owner_chiplet(t);
       return owner != g || t.kind == Target::kHbm;  // not ours: a link or the fabric
     });
-    // Per node: demux ports (tile, stacks, links, fabric) and the mux.
-    for (uint32_t node = 0; node < nodes; ++node) {
-      auto& ports = c.ports[node];
-      ports.push_back({Chiplet::Port::kTile, map.tile_id(g, node)});
-      for (uint32_t s = 0; s < map.stacks_per_chiplet(); ++s) {
-        const auto& sp = map.stack_ports(map.stack_id(g, s));
-        if (std::find(sp.begin(), sp.end(), node) != sp.end())
-          ports.push_back({Chiplet::Port::kStack, map.stack_id(g, s)});
-      }
-      for (uint32_t nb = 0; nb < nchip; ++nb)
-        if (std::find(c.d2d_nodes[nb].begin(), c.d2d_nodes[nb].end(), node) !=
-            c.d2d_nodes[nb].end())
-          ports.push_back({Chiplet::Port::kLink, nb});
-      if (std::find(c.fabric_nodes.begin(), c.fabric_nodes.end(), node) != c.fabric_nodes.end())
-        ports.push_back({Chiplet::Port::kFabric, 0});
+    // Per endpoint: demux ports (tile, stacks, links, fabric) and the mux in front of
+    // it (none where nothing sends into the network: a stack's own endpoint).
+    for (uint32_t node = 0; node < uint32_t(c.ports.size()); ++node) {
+      const auto& ports = c.ports[node];
       auto route = [this, g, node](uint64_t addr) -> int {
         const Chiplet& me = *chiplets_[g];
         const auto& ps = me.ports[node];
@@ -348,16 +381,18 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
       };
       const std::string nn = sc_name(cname + ".node" + std::to_string(node));
       c.demux.push_back(std::make_unique<TlmDemux>((nn + "_demux").c_str(), ports.size(), route));
-      c.mux.push_back(std::make_unique<TlmMux>((nn + "_mux").c_str()));
       TlmDemux& dm = *c.demux.back();
-      TlmMux& mx = *c.mux.back();
-      mx.out.bind(*c.noc->target[node]);
       c.noc->initiator[node]->bind(dm.in);
-      tile::Tile& tl = *tiles_[map.tile_id(g, node)];
-      tl.dma_in().socket.bind(mx.in);
-      tl.dma_out().socket.bind(mx.in);
+      const bool sends = node < nodes || ports[0].kind != Chiplet::Port::kStack;
+      c.mux.push_back(sends ? std::make_unique<TlmMux>((nn + "_mux").c_str()) : nullptr);
+      if (sends) c.mux.back()->out.bind(*c.noc->target[node]);
+      if (node < nodes) {
+        tile::Tile& tl = *tiles_[map.tile_id(g, node)];
+        tl.dma_in().socket.bind(c.mux.back()->in);
+        tl.dma_out().socket.bind(c.mux.back()->in);
+      }
       for (size_t i = 0; i < ports.size(); ++i) {
-        if (ports[i].kind == Chiplet::Port::kTile) dm.out[i]->bind(tl.target);
+        if (ports[i].kind == Chiplet::Port::kTile) dm.out[i]->bind(tiles_[ports[i].index]->target);
         if (ports[i].kind == Chiplet::Port::kStack) dm.out[i]->bind(stack_mux_[ports[i].index]->in);
       }
     }
@@ -371,17 +406,20 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
                                   auto& in, auto& out) {
     attach_mux_.push_back(std::make_unique<TlmMux>((name + "_mux").c_str()));
     attach_mux_.back()->out.bind(in);
+    std::vector<uint32_t> eps;  // the endpoint of each attach node
     for (uint32_t node : at) {
-      const auto& ports = c.ports[node];
+      const uint32_t ep = c.endpoint(node, kind, index);
+      eps.push_back(ep);
+      const auto& ports = c.ports[ep];
       for (size_t i = 0; i < ports.size(); ++i)
         if (ports[i].kind == kind && ports[i].index == index)
-          c.demux[node]->out[i]->bind(attach_mux_.back()->in);
+          c.demux[ep]->out[i]->bind(attach_mux_.back()->in);
     }
     const size_t k = at.size();
     attach_demux_.push_back(std::make_unique<TlmDemux>(
         (name + "_demux").c_str(), k, [k](uint64_t addr) { return int(attach_index(addr, k)); }));
     out.bind(attach_demux_.back()->in);
-    for (size_t i = 0; i < k; ++i) attach_demux_.back()->out[i]->bind(c.mux[at[i]]->in);
+    for (size_t i = 0; i < k; ++i) attach_demux_.back()->out[i]->bind(c.mux[eps[i]]->in);
   };
   // Links: side A is the lower chiplet id.
   for (size_t l = 0; l < pairs.size(); ++l) {

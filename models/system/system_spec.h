@@ -35,6 +35,7 @@ struct ChipletConfig {
   std::vector<HbmAttach> hbm_attach;
   uint32_t hbm_ports = 4;
   uint32_t hbm_port_interleave_bytes = 256;
+  std::string io_ports = "shared";
   memory::HbmConfig hbm;
 
   template <class V>
@@ -54,6 +55,11 @@ struct ChipletConfig {
     v.field("hbm_port_interleave_bytes", hbm_port_interleave_bytes, "bytes",
             "addresses alternate between a stack's ports every this many bytes",
             sim::Range{32, 1 << 20});
+    v.choice("io_ports", io_ports, {"shared", "dedicated"},
+             "shared: an HBM port, die-to-die link end or fabric port at a router enters the "
+             "NoC through that router's tile interface; dedicated: each has a network "
+             "interface and a local router port of its own (concentration), as HBM PHYs and "
+             "link adapters usually do");
     v.check(hbm_ports <= tiles_x * tiles_y, "hbm_ports", "more ports than NoC nodes");
     v.check(noc.topology != "torus" || (tiles_x >= 3 && tiles_y >= 3), "noc",
             "a torus needs at least 3 tiles per dimension (use a mesh or a ring)");
