@@ -70,6 +70,24 @@ TEST_CASE("cli: bad input is one line and exit code 2", "[unit]") {
   CHECK(r.rc == 2);
   CHECK(lines(r.err) == 1);
   CHECK(r.err.find("65,536 endpoints") != std::string::npos);
+  // Concentration: 1..16 endpoints per router, and none but 1 on a crossbar (its
+  // endpoints are its ports); 128 x 128 routers x 5 is past the 65,536 endpoints.
+  r = run_tessera("noc --topology crossbar --k 8 --concentration 2");
+  CHECK(r.rc == 2);
+  CHECK(lines(r.err) == 1);
+  CHECK(r.err.find("crossbar") != std::string::npos);
+  r = run_tessera("noc --concentration 17");
+  CHECK(r.rc == 2);
+  CHECK(lines(r.err) == 1);
+  r = run_tessera("noc --k 128 --concentration 5 --rate 0.01 --warmup 1 --measure 1");
+  CHECK(r.rc == 2);
+  CHECK(lines(r.err) == 1);
+  CHECK(r.err.find("65,536 endpoints") != std::string::npos);
+  // The I/O port choice is one of two words.
+  r = run_tessera("run --config chiplet4 --set chiplet.io_ports=own");
+  CHECK(r.rc == 2);
+  CHECK(lines(r.err) == 1);
+  CHECK(r.err.find("chiplet.io_ports") != std::string::npos);
   // Die-to-die attach nodes: at least one, at most 64 (more are clamped to the edge).
   for (const char* bad : {"0", "65", "-1", "two"}) {
     INFO("package.d2d.attach_nodes=" << bad);
