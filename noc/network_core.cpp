@@ -42,6 +42,8 @@ NetworkCore::NetworkCore(const NocConfig& cfg, const Topology& topo, uint32_t me
   const uint32_t P = topo_.ports();
   const bool islip = cfg.allocator == "islip";
   routers_.reserve(topo_.num_routers());
+  scratch_touched_.assign(size_t(P) * vcs_, 0);
+  scratch_sa_req_.assign(P, 0);
   upstream_.assign(size_t(topo_.num_routers()) * P, Upstream{});
   link_util_.assign(size_t(topo_.num_routers()) * P, nullptr);
   link_flits_.assign(size_t(topo_.num_routers()) * P, nullptr);
@@ -49,6 +51,7 @@ NetworkCore::NetworkCore(const NocConfig& cfg, const Topology& topo, uint32_t me
     routers_.emplace_back(r, P, vcs_, cfg.vc_buffer_flits, islip, cfg.wait_for_tail_credit,
                           cfg.speculative_sa, cfg.sw_alloc_iterations, cfg.input_speedup);
     Router& rt = routers_.back();
+    rt.share_scratch(scratch_touched_.data(), scratch_sa_req_.data());
     const sim::StatsScope rs = stats_.child("router" + std::to_string(r));
     router_flits_.push_back(&rs.counter("flits", "flits", "flits switched by this router"));
     for (uint32_t p = 0; p < P; ++p) {

@@ -164,6 +164,9 @@ class NetworkCore {
   Topology topo_;
   RouterTiming timing_;
   uint32_t mclasses_, vcs_, vcs_per_mclass_, vcs_per_dateline_;
+  // Per-step scratch every router shares (Router::share_scratch).
+  std::vector<uint32_t> scratch_touched_;
+  std::vector<uint64_t> scratch_sa_req_;
   uint8_t dclass_of_vc_[32] = {};  // dateline class of each VC (a table: no divisions)
   std::vector<Router> routers_;
   std::vector<Upstream> upstream_;  // per router input port

@@ -37,15 +37,16 @@ Router::Router(uint32_t id, uint32_t ports, uint32_t vcs, uint32_t depth, bool i
     bytes += (size + 7) / 8 * 8;
     return at;
   };
+  // Hot first: the port bit sets, ports, input and output VCs, flits sent, buffers;
+  // then what only the extended routers use. The per-step scratch (touched_, sa_req_)
+  // is the network's, shared by all routers (share_scratch).
   const size_t at_bits = place((4 * words_ + xwords_) * sizeof(uint64_t));
-  const size_t at_req = place(ports <= 64 ? ports * sizeof(uint64_t) : 0);
   const size_t at_port = place(ports * sizeof(Port));
-  const size_t at_px = place(ports * sizeof(PortExt));
-  const size_t at_sent = place(ports * sizeof(uint64_t));
-  const size_t at_xin = place(speedup_ > 1 ? ports * speedup_ * sizeof(XIn) : 0);
   const size_t at_in = place(nin * sizeof(InVc)), at_out = place(nin * sizeof(OutVc));
-  const size_t at_touched = place(nin * sizeof(uint32_t));
+  const size_t at_sent = place(ports * sizeof(uint64_t));
   const size_t at_buf = place(nin * depth * sizeof(Flit));
+  const size_t at_px = place(ports * sizeof(PortExt));
+  const size_t at_xin = place(speedup_ > 1 ? ports * speedup_ * sizeof(XIn) : 0);
   arena_.reset(new uint64_t[bytes / 8 + 8]());  // 8 more words to align the start
   char* const base =
       reinterpret_cast<char*>((reinterpret_cast<uintptr_t>(arena_.get()) + 63) & ~uintptr_t(63));
@@ -58,15 +59,13 @@ Router::Router(uint32_t id, uint32_t ports, uint32_t vcs, uint32_t depth, bool i
   spec_ports_ = sa_ports_ + words_;
   out_matched_ = spec_ports_ + words_;
   in_matched_ = out_matched_ + words_;  // xwords_ words
-  if (ports <= 64) make(sa_req_, at_req, ports);
   make(port_, at_port, ports);
-  make(px_, at_px, ports);
-  make(sent_, at_sent, ports);
-  if (speedup_ > 1) make(xin_, at_xin, ports * speedup_);
   make(in_, at_in, nin);
   make(out_, at_out, nin);
-  make(touched_, at_touched, nin);
+  make(sent_, at_sent, ports);
   make(buf_, at_buf, nin * depth);
+  make(px_, at_px, ports);
+  if (speedup_ > 1) make(xin_, at_xin, ports * speedup_);
   va_waiters_.resize(ports);
 }
 

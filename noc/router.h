@@ -103,6 +103,13 @@ class alignas(64) Router {
     }
     return woke;
   }
+  // The per-step scratch: `touched` of ports x vcs entries, and (routers of at most 64
+  // ports) `sa_req` of ports words, all zero. A step leaves sa_req zero again, so the
+  // routers of a network, stepped one at a time, share one of each (it stays in cache).
+  void share_scratch(uint32_t* touched, uint64_t* sa_req) {
+    touched_ = touched;
+    sa_req_ = ports_ <= 64 ? sa_req : nullptr;
+  }
   // Something to allocate next cycle (idle routers and routers whose every flit waits
   // for a credit are not stepped).
   bool has_work() const { return any_bit(sa_ports_, va_ports_, words_); }
