@@ -3,31 +3,48 @@
 #include "models/sim/errors.h"
 
 #include <algorithm>
+#include <string>
 
 namespace tessera::noc {
 
 D2dLink::D2dLink(sc_core::sc_module_name name, const D2dConfig& cfg, const sim::StatsScope& stats,
-                 sim::EnergyLedger* energy)
+                 sim::EnergyLedger* energy, uint32_t a_ports, uint32_t b_ports, PortOf port_of)
     : sc_module(name),
       a_in("a_in"),
       b_in("b_in"),
-      a_out("a_out"),
-      b_out("b_out"),
-      fwd_{AtForward([this](tlm::tlm_generic_payload& p, tlm::tlm_phase& ph,
-                            sc_core::sc_time& d) { return b_out->nb_transport_fw(p, ph, d); },
-                     [this](tlm::tlm_generic_payload& p) { answered(0, p); }),
-           AtForward([this](tlm::tlm_generic_payload& p, tlm::tlm_phase& ph,
-                            sc_core::sc_time& d) { return a_out->nb_transport_fw(p, ph, d); },
-                     [this](tlm::tlm_generic_payload& p) { answered(1, p); })},
-      arrive_q_("arrive", [this](Hop& h) { fwd_[h.dir].push(*h.trans); }),
+      arrive_q_("arrive",
+                [this](Hop& h) {
+                  std::vector<AtForward>& f = fwd_[h.dir];
+                  const uint32_t i =
+                      f.size() == 1 ? 0 : port_of_(h.trans->get_address(), uint32_t(f.size()));
+                  f[i].push(*h.trans);
+                }),
       return_q_("return", [this](Hop& h) { returned(h.dir, *h.trans); }),
-      cfg_(cfg) {
+      cfg_(cfg),
+      port_of_(std::move(port_of)) {
+  if (a_ports < 1 || b_ports < 1 || a_ports >= uint32_t(kMaxPorts) ||
+      b_ports >= uint32_t(kMaxPorts) || ((a_ports > 1 || b_ports > 1) && !port_of_))
+    throw sim::SimulationError(std::string(this->name()) + ": bad out port count");
+  // Direction 0 (A->B) leaves through side B's sockets, direction 1 through side A's.
+  for (int dir = 0; dir < 2; ++dir) {
+    auto& outs = dir == 0 ? b_out : a_out;
+    const uint32_t n = dir == 0 ? b_ports : a_ports;
+    for (uint32_t i = 0; i < n; ++i) {
+      outs.emplace_back(std::make_unique<tlm_utils::simple_initiator_socket_tagged<D2dLink>>(
+          ((dir == 0 ? "b_out" : "a_out") + std::to_string(i)).c_str()));
+      auto* sock = outs.back().get();
+      sock->register_nb_transport_bw(this, &D2dLink::nb_bw, dir * kMaxPorts + int(i));
+      fwd_[dir].emplace_back(
+          [sock](tlm::tlm_generic_payload& p, tlm::tlm_phase& ph, sc_core::sc_time& d) {
+            return (*sock)->nb_transport_fw(p, ph, d);
+          },
+          [this, dir](tlm::tlm_generic_payload& p) { answered(dir, p); });
+    }
+  }
   // lanes x Gb/s -> bits per ns; a byte takes 8 / that ns.
   ps_per_byte_ = 8.0 * 1000.0 / (double(cfg.lanes) * cfg.gbps_per_lane);
   a_in.register_nb_transport_fw(this, &D2dLink::nb_fw, 0);
   b_in.register_nb_transport_fw(this, &D2dLink::nb_fw, 1);
-  b_out.register_nb_transport_bw(this, &D2dLink::nb_bw, 0);
-  a_out.register_nb_transport_bw(this, &D2dLink::nb_bw, 1);
   const char* dir[2] = {"a2b", "b2a"};
   for (int d = 0; d < 2; ++d) {
     const sim::StatsScope s = stats.child(dir[d]);
@@ -81,9 +98,9 @@ tlm::tlm_sync_enum D2dLink::nb_fw(int side, tlm::tlm_generic_payload& trans, tlm
   return tlm::TLM_UPDATED;
 }
 
-tlm::tlm_sync_enum D2dLink::nb_bw(int dir, tlm::tlm_generic_payload& trans, tlm::tlm_phase& ph,
+tlm::tlm_sync_enum D2dLink::nb_bw(int tag, tlm::tlm_generic_payload& trans, tlm::tlm_phase& ph,
                                   sc_core::sc_time&) {
-  return fwd_[dir].bw(trans, ph);
+  return fwd_[tag / kMaxPorts][size_t(tag % kMaxPorts)].bw(trans, ph);
 }
 
 void D2dLink::answered(int dir, tlm::tlm_generic_payload& trans) {

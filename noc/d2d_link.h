@@ -12,9 +12,18 @@
 // one open request per direction as the base protocol asks (the far side's backpressure holds the
 // others here), and its response is booked on the reverse direction and handed back when it
 // arrives. No thread waits per request.
+//
+// A link end reached from several NoC nodes (package.d2d.attach_nodes) has one out
+// socket per node: a request is offered to the node its address picks, in order per
+// node, one open request per node and direction, so a node whose interface holds its
+// END_REQ back does not hold back the requests for the others (as a PHY feeding
+// several NoC ports through separate queues).
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
 
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
@@ -31,10 +40,16 @@ namespace tessera::noc {
 
 class D2dLink : public sc_core::sc_module {
  public:
+  // Which of `ports` out sockets of a side a request's address goes to.
+  using PortOf = std::function<uint32_t(uint64_t addr, uint32_t ports)>;
+  // a_ports / b_ports: out sockets on side A / B (the NoC nodes its end is reached
+  // from); port_of picks one (needed when either has more than one).
   D2dLink(sc_core::sc_module_name name, const D2dConfig& cfg, const sim::StatsScope& stats,
-          sim::EnergyLedger* energy);
+          sim::EnergyLedger* energy, uint32_t a_ports = 1, uint32_t b_ports = 1,
+          PortOf port_of = nullptr);
   tlm_utils::simple_target_socket_tagged<D2dLink> a_in, b_in;
-  tlm_utils::simple_initiator_socket_tagged<D2dLink> a_out, b_out;
+  // Out sockets of side A (requests that crossed B->A) and of side B.
+  std::vector<std::unique_ptr<tlm_utils::simple_initiator_socket_tagged<D2dLink>>> a_out, b_out;
 
   // Link flits and wire time of a message of `bytes` payload bytes.
   uint64_t flits_for(uint64_t bytes) const;
@@ -54,19 +69,19 @@ class D2dLink : public sc_core::sc_module {
   // AT: requests in on side `side` (0: a_in) cross in direction `side`.
   tlm::tlm_sync_enum nb_fw(int side, tlm::tlm_generic_payload& trans, tlm::tlm_phase& ph,
                            sc_core::sc_time& delay);
-  // AT: the far side's answers on the out socket of direction `dir` (0: b_out).
-  tlm::tlm_sync_enum nb_bw(int dir, tlm::tlm_generic_payload& trans, tlm::tlm_phase& ph,
+  // AT: the far side's answers on out socket `tag` = dir * kMaxPorts + port of
+  // direction `dir` (0: b_out).
+  tlm::tlm_sync_enum nb_bw(int tag, tlm::tlm_generic_payload& trans, tlm::tlm_phase& ph,
                            sc_core::sc_time& delay);
+  static constexpr int kMaxPorts = 1 << 16;
   void answered(int dir, tlm::tlm_generic_payload& trans);  // the far side responded
   void returned(int dir, tlm::tlm_generic_payload& trans);  // the response is back
   tlm_utils::simple_target_socket_tagged<D2dLink>& in_of(int side) {
     return side == 0 ? a_in : b_in;
   }
-  tlm_utils::simple_initiator_socket_tagged<D2dLink>& out_of(int dir) {
-    return dir == 0 ? b_out : a_out;
-  }
-  // Per direction: what arrived on the far side, handed to its network in order.
-  AtForward fwd_[2];
+  // Per direction and far-side out socket: what arrived, handed to the network in order.
+  std::vector<AtForward> fwd_[2];
+  PortOf port_of_;
   struct Hop {
     int dir;
     tlm::tlm_generic_payload* trans;

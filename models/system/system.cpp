@@ -399,14 +399,16 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
   }
   // A port off the chiplet (a link end, the fabric port) reached from several attach
   // nodes: every node's demux port toward it (`kind`, `index`) feeds its `in` socket
-  // through a mux, and what leaves its `out` socket enters the chiplet at the attach
-  // node of its address.
+  // through a mux. Returns the endpoint of each attach node, where what leaves the port
+  // enters the chiplet (by address: from a link through the link's own out socket for
+  // that node, so the nodes do not block each other; from the fabric port's one socket
+  // through a demux).
   auto join_attach_nodes = [this](Chiplet& c, const std::vector<uint32_t>& at,
                                   Chiplet::Port::Kind kind, uint32_t index, const std::string& name,
-                                  auto& in, auto& out) {
+                                  auto& in) {
     attach_mux_.push_back(std::make_unique<TlmMux>((name + "_mux").c_str()));
     attach_mux_.back()->out.bind(in);
-    std::vector<uint32_t> eps;  // the endpoint of each attach node
+    std::vector<uint32_t> eps;
     for (uint32_t node : at) {
       const uint32_t ep = c.endpoint(node, kind, index);
       eps.push_back(ep);
@@ -415,25 +417,25 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
         if (ports[i].kind == kind && ports[i].index == index)
           c.demux[ep]->out[i]->bind(attach_mux_.back()->in);
     }
-    const size_t k = at.size();
-    attach_demux_.push_back(std::make_unique<TlmDemux>(
-        (name + "_demux").c_str(), k, [k](uint64_t addr) { return int(attach_index(addr, k)); }));
-    out.bind(attach_demux_.back()->in);
-    for (size_t i = 0; i < k; ++i) attach_demux_.back()->out[i]->bind(c.mux[eps[i]]->in);
+    return eps;
   };
   // Links: side A is the lower chiplet id.
   for (size_t l = 0; l < pairs.size(); ++l) {
     const auto [a, b] = pairs[l];
     const std::string path = "pkg" + std::to_string(a / n) + ".d2d" + std::to_string(l);
-    links_.push_back(std::make_unique<noc::D2dLink>(sc_name(path).c_str(), spec.package.d2d,
-                                                    sim::StatsScope(stats, path), &energy));
+    links_.push_back(std::make_unique<noc::D2dLink>(
+        sc_name(path).c_str(), spec.package.d2d, sim::StatsScope(stats, path), &energy,
+        uint32_t(chiplets_[a]->d2d_nodes[b].size()), uint32_t(chiplets_[b]->d2d_nodes[a].size()),
+        [](uint64_t addr, uint32_t k) { return attach_index(addr, k); }));
     noc::D2dLink& link = *links_.back();
     for (int side = 0; side < 2; ++side) {
       const uint32_t me = side == 0 ? a : b, other = side == 0 ? b : a;
       Chiplet& c = *chiplets_[me];
-      join_attach_nodes(c, c.d2d_nodes[other], Chiplet::Port::kLink, other,
-                        sc_name(path) + (side == 0 ? "_a" : "_b"),
-                        side == 0 ? link.a_in : link.b_in, side == 0 ? link.a_out : link.b_out);
+      const std::vector<uint32_t> eps = join_attach_nodes(
+          c, c.d2d_nodes[other], Chiplet::Port::kLink, other,
+          sc_name(path) + (side == 0 ? "_a" : "_b"), side == 0 ? link.a_in : link.b_in);
+      auto& outs = side == 0 ? link.a_out : link.b_out;
+      for (size_t i = 0; i < eps.size(); ++i) outs[i]->bind(c.mux[eps[i]]->in);
     }
   }
   // The fabric between packages.
@@ -447,8 +449,14 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
                                             package_of, sim::StatsScope(stats, "fabric"), &energy);
     for (uint32_t p = 0; p < spec.system.packages; ++p) {
       Chiplet& c = *chiplets_[p * n];
-      join_attach_nodes(c, c.fabric_nodes, Chiplet::Port::kFabric, 0,
-                        "pkg" + std::to_string(p) + "_fabric", *fabric_->in[p], *fabric_->out[p]);
+      const std::string name = "pkg" + std::to_string(p) + "_fabric";
+      const std::vector<uint32_t> eps =
+          join_attach_nodes(c, c.fabric_nodes, Chiplet::Port::kFabric, 0, name, *fabric_->in[p]);
+      const size_t k = eps.size();
+      attach_demux_.push_back(std::make_unique<TlmDemux>(
+          (name + "_demux").c_str(), k, [k](uint64_t addr) { return int(attach_index(addr, k)); }));
+      fabric_->out[p]->bind(attach_demux_.back()->in);
+      for (size_t i = 0; i < k; ++i) attach_demux_.back()->out[i]->bind(c.mux[eps[i]]->in);
     }
   }
   SC_HAS_PROCESS(System);

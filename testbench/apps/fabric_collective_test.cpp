@@ -440,7 +440,7 @@ TEST_CASE("dedicated I/O ports: stacks and link ends on router ports of their ow
   CHECK(shared_extra == 0);
   CHECK(extra_ports == 12);
   CHECK(extra_flits > double(n) / 4 / 128);  // at least a chunk's worth of 128-byte flits
-  // Measured, 4 MiB: shared 67.4 us, dedicated 53.8 us (16 MiB: 282.3 and 222.5 us).
+  // Measured, 4 MiB: shared 65.3 us, dedicated 53.3 us (16 MiB: 259.3 and 209.4 us).
   CHECK(own.sim_ps < shared.sim_ps);
   CHECK(own.sim_ps >= 2 * chunk / 256e9 * 1e12);
 }
