@@ -182,14 +182,21 @@ double FabricCore::switch_all_reduce(uint32_t p, uint64_t n, double t) {
 }
 
 SwitchFabric::SwitchFabric(sc_core::sc_module_name name, const FabricConfig& cfg, uint32_t ports,
-                           Decoder decode, const sim::StatsScope& stats, sim::EnergyLedger* energy)
+                           Decoder decode, const sim::StatsScope& stats, sim::EnergyLedger* energy,
+                           uint32_t outs_per_port, OutOf out_of)
     : sc_module(name),
+      outs_(outs_per_port),
+      out_of_(std::move(out_of)),
       arrive_q_("arrive",
-                [this](tlm::tlm_generic_payload*& t) { fwd_[routes_.at(t).dst].push(*t); }),
+                [this](tlm::tlm_generic_payload*& t) {
+                  fwd_[out_index(routes_.at(t).dst, t->get_address())].push(*t);
+                }),
       return_q_("return", [this](tlm::tlm_generic_payload*& t) { returned(*t); }),
       contrib_q_("contribution", [this](Contribution& c) { contribution_in(c); }),
       core_(cfg, ports, stats, energy),
       decode_(std::move(decode)) {
+  if (outs_ < 1 || (outs_ > 1 && !out_of_))
+    throw sim::SimulationError(std::string(this->name()) + ": bad out sockets per port");
   buffer_bytes_ = uint64_t(cfg.reduction_buffer_kib) * 1024;
   window_bytes_ = uint64_t(cfg.output_queue_chunks) * cfg.chunk_bytes;
   waiting_.resize(ports);
@@ -200,14 +207,17 @@ SwitchFabric::SwitchFabric(sc_core::sc_module_name name, const FabricConfig& cfg
     in.emplace_back(std::make_unique<tlm_utils::simple_target_socket_tagged<SwitchFabric>>(
         ("in" + std::to_string(p)).c_str()));
     in.back()->register_nb_transport_fw(this, &SwitchFabric::nb_fw, int(p));
-    out.emplace_back(std::make_unique<tlm_utils::simple_initiator_socket_tagged<SwitchFabric>>(
-        ("out" + std::to_string(p)).c_str()));
-    out.back()->register_nb_transport_bw(this, &SwitchFabric::nb_bw, int(p));
-    fwd_.emplace_back(
-        [this, p](tlm::tlm_generic_payload& t, tlm::tlm_phase& ph, sc_core::sc_time& d) {
-          return (*out[p])->nb_transport_fw(t, ph, d);
-        },
-        [this](tlm::tlm_generic_payload& t) { answered(t); });
+    for (uint32_t i = 0; i < outs_; ++i) {
+      const uint32_t o = p * outs_ + i;
+      out.emplace_back(std::make_unique<tlm_utils::simple_initiator_socket_tagged<SwitchFabric>>(
+          ("out" + std::to_string(p) + (outs_ > 1 ? "_" + std::to_string(i) : "")).c_str()));
+      out.back()->register_nb_transport_bw(this, &SwitchFabric::nb_bw, int(o));
+      fwd_.emplace_back(
+          [this, o](tlm::tlm_generic_payload& t, tlm::tlm_phase& ph, sc_core::sc_time& d) {
+            return (*out[o])->nb_transport_fw(t, ph, d);
+          },
+          [this](tlm::tlm_generic_payload& t) { answered(t); });
+    }
   }
 }
 
@@ -387,7 +397,7 @@ void SwitchFabric::deliver(Delivery& d, tlm::tlm_generic_payload& p, std::vector
   p.set_dmi_allowed(false);
   p.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
   sc_core::sc_time t = sc_core::SC_ZERO_TIME;
-  (*out[d.port])->b_transport(p, t);
+  (*out[out_index(d.port, d.addr)])->b_transport(p, t);
   wait(t);
   if (p.is_response_error())
     throw sim::SimulationError("fabric: multicast write to address " + std::to_string(d.addr) +

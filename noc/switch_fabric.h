@@ -121,13 +121,22 @@ class FabricCore {
 // burst is in the reduction unit (one link latency back; acknowledgements are not
 // booked on the links). Partial sums are not computed on data: collectives are timed,
 // not functionally modelled.
+//
+// A port whose package is reached from several NoC nodes (system.fabric.attach_nodes)
+// has an out socket per node (`out[port * outs_per_port + i]`): the address picks the
+// node, requests go to each node in order, one open request per node, so a node whose
+// interface holds its END_REQ back does not hold back the others.
 class SwitchFabric : public sc_core::sc_module {
  public:
   using Decoder = std::function<uint32_t(uint64_t addr)>;
+  // Which of `n` out sockets of a port an address goes to.
+  using OutOf = std::function<uint32_t(uint64_t addr, uint32_t n)>;
   SwitchFabric(sc_core::sc_module_name name, const FabricConfig& cfg, uint32_t ports,
-               Decoder decode, const sim::StatsScope& stats, sim::EnergyLedger* energy);
+               Decoder decode, const sim::StatsScope& stats, sim::EnergyLedger* energy,
+               uint32_t outs_per_port = 1, OutOf out_of = nullptr);
   std::vector<std::unique_ptr<tlm_utils::simple_target_socket_tagged<SwitchFabric>>> in;
   std::vector<std::unique_ptr<tlm_utils::simple_initiator_socket_tagged<SwitchFabric>>> out;
+  uint32_t outs_per_port() const { return outs_; }
   FabricCore& core() { return core_; }
   // Bytes a request or response header occupies on a fabric link.
   static constexpr uint32_t kHeaderBytes = 16;
@@ -148,7 +157,13 @@ class SwitchFabric : public sc_core::sc_module {
     uint32_t src, dst;
   };
   std::unordered_map<tlm::tlm_generic_payload*, Route> routes_;  // AT messages in flight
-  std::vector<AtForward> fwd_;  // per destination port: into its package, in order
+  std::vector<AtForward> fwd_;  // per out socket: into its package, in order
+  uint32_t outs_ = 1;
+  OutOf out_of_;
+  // The out socket of `port` that `addr` leaves by.
+  uint32_t out_index(uint32_t port, uint64_t addr) const {
+    return port * outs_ + (outs_ == 1 ? 0 : out_of_(addr, outs_));
+  }
   sim::TimedQueue<tlm::tlm_generic_payload*> arrive_q_, return_q_;
   // AT contributions: admitted to the reduction buffer (booked on the link from then),
   // counted when they are in the reduction unit, acknowledged a link latency later.

@@ -444,19 +444,24 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
       const uint32_t c = map_.chiplet_of(addr);
       return c == ~0u ? 0 : c / spec_.package.chiplets;
     };
-    fabric_ =
-        std::make_unique<noc::SwitchFabric>("fabric", spec.system.fabric, spec.system.packages,
-                                            package_of, sim::StatsScope(stats, "fabric"), &energy);
+    // One out socket per attach node (every package's first chiplet is alike).
+    const uint32_t outs = uint32_t(chiplets_[0]->fabric_nodes.size());
+    for (uint32_t p = 0; p < spec.system.packages; ++p)
+      if (chiplets_[p * n]->fabric_nodes.size() != outs)
+        throw sim::SimulationError(
+            "fabric: packages reach their ports from different numbers "
+            "of attach nodes");
+    fabric_ = std::make_unique<noc::SwitchFabric>(
+        "fabric", spec.system.fabric, spec.system.packages, package_of,
+        sim::StatsScope(stats, "fabric"), &energy, outs,
+        [](uint64_t addr, uint32_t k) { return attach_index(addr, k); });
     for (uint32_t p = 0; p < spec.system.packages; ++p) {
       Chiplet& c = *chiplets_[p * n];
       const std::string name = "pkg" + std::to_string(p) + "_fabric";
       const std::vector<uint32_t> eps =
           join_attach_nodes(c, c.fabric_nodes, Chiplet::Port::kFabric, 0, name, *fabric_->in[p]);
-      const size_t k = eps.size();
-      attach_demux_.push_back(std::make_unique<TlmDemux>(
-          (name + "_demux").c_str(), k, [k](uint64_t addr) { return int(attach_index(addr, k)); }));
-      fabric_->out[p]->bind(attach_demux_.back()->in);
-      for (size_t i = 0; i < k; ++i) attach_demux_.back()->out[i]->bind(c.mux[eps[i]]->in);
+      for (size_t i = 0; i < eps.size(); ++i)
+        fabric_->out[p * fabric_->outs_per_port() + i]->bind(c.mux[eps[i]]->in);
     }
   }
   SC_HAS_PROCESS(System);

@@ -106,10 +106,9 @@ class System : public sc_core::sc_module, public tile::TileDirectory {
   std::vector<std::unique_ptr<noc::D2dLink>> links_;
   std::unique_ptr<noc::SwitchFabric> fabric_;
   // Per link end (link l: 2l side A, 2l+1 side B), then per package's fabric port: the
-  // mux joining its attach nodes at its in socket, and the demux behind its out socket
-  // handing what comes out to one of them.
+  // mux joining its attach nodes at its in socket (what comes out leaves through the
+  // link's or the fabric's out socket for each attach node, bound straight to it).
   std::vector<std::unique_ptr<TlmMux>> attach_mux_;
-  std::vector<std::unique_ptr<TlmDemux>> attach_demux_;
   uint64_t end_ps_ = 0;
   bool done_ = false;
   std::string failure_;
