@@ -12,6 +12,7 @@ D2dLink::D2dLink(sc_core::sc_module_name name, const D2dConfig& cfg, const sim::
     : sc_module(name),
       a_in("a_in"),
       b_in("b_in"),
+      port_of_(std::move(port_of)),
       arrive_q_("arrive",
                 [this](Hop& h) {
                   std::vector<AtForward>& f = fwd_[h.dir];
@@ -20,8 +21,7 @@ D2dLink::D2dLink(sc_core::sc_module_name name, const D2dConfig& cfg, const sim::
                   f[i].push(*h.trans);
                 }),
       return_q_("return", [this](Hop& h) { returned(h.dir, *h.trans); }),
-      cfg_(cfg),
-      port_of_(std::move(port_of)) {
+      cfg_(cfg) {
   if (a_ports < 1 || b_ports < 1 || a_ports >= uint32_t(kMaxPorts) ||
       b_ports >= uint32_t(kMaxPorts) || ((a_ports > 1 || b_ports > 1) && !port_of_))
     throw sim::SimulationError(std::string(this->name()) + ": bad out port count");

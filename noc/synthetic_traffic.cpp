@@ -22,7 +22,8 @@ TrafficPattern parse_traffic(const std::string& s) {
 TrafficSource::TrafficSource(const Topology& topo, const TrafficConfig& cfg)
     : pattern_(cfg.pattern),
       n_(topo.num_nodes()),
-      r_(topo.num_routers()),
+      // Endpoints that are each a router's own: the routers, or a crossbar's ports.
+      r_(topo.kind() == TopologyKind::kCrossbar ? topo.num_nodes() : topo.num_routers()),
       kx_(topo.kx()),
       ky_(topo.ky()),
       bits_(0),
@@ -73,6 +74,8 @@ uint32_t TrafficSource::destination(uint32_t src, Rng& rng) const {
   }
   return fixed_dest(src);
 }
+
+template uint32_t TrafficSource::destination<std::mt19937_64>(uint32_t, std::mt19937_64&) const;
 
 uint64_t zero_load_latency(const NocConfig& c, uint32_t routers, uint32_t packet_flits) {
   return c.link_cycles + uint64_t(routers) * c.router_cycles() + (packet_flits - 1);

@@ -32,6 +32,11 @@ std::vector<uint32_t> Topology::concentration(TopologyKind kind, uint32_t kx, ui
   if (c > 1 && kind == TopologyKind::kCrossbar)
     throw sim::UserError("a crossbar has one endpoint per port (concentration 1)");
   const uint32_t routers = kind == TopologyKind::kRing ? kx : kx * ky;
+  // A head flit carries its destination in 16 bits (NetworkCore refuses more too);
+  // refused here before a large port table is built.
+  if (uint64_t(routers) * c > 65536)
+    throw sim::UserError("noc: at most 65,536 endpoints per network, not " +
+                         std::to_string(uint64_t(routers) * c));
   std::vector<uint32_t> extra;
   for (uint32_t s = 1; s < c; ++s)
     for (uint32_t r = 0; r < routers; ++r) extra.push_back(r);

@@ -60,6 +60,9 @@ struct ChipletConfig {
              "NoC through that router's tile interface; dedicated: each has a network "
              "interface and a local router port of its own (concentration), as HBM PHYs and "
              "link adapters usually do");
+    v.check(io_ports != "dedicated" || noc.topology != "crossbar", "io_ports",
+            "dedicated I/O ports need a mesh, torus or ring NoC (a crossbar's endpoints are "
+            "its ports)");
     v.check(hbm_ports <= tiles_x * tiles_y, "hbm_ports", "more ports than NoC nodes");
     v.check(noc.topology != "torus" || (tiles_x >= 3 && tiles_y >= 3), "noc",
             "a torus needs at least 3 tiles per dimension (use a mesh or a ring)");

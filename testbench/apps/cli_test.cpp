@@ -88,6 +88,12 @@ TEST_CASE("cli: bad input is one line and exit code 2", "[unit]") {
   CHECK(r.rc == 2);
   CHECK(lines(r.err) == 1);
   CHECK(r.err.find("chiplet.io_ports") != std::string::npos);
+  r = run_tessera(
+      "run --config tiny --set chiplet.noc.topology=crossbar --set chiplet.tiles_y=1 "
+      "--set chiplet.io_ports=dedicated");
+  CHECK(r.rc == 2);
+  CHECK(lines(r.err) == 1);
+  CHECK(r.err.find("chiplet.io_ports") != std::string::npos);
   // Die-to-die attach nodes: at least one, at most 64 (more are clamped to the edge).
   for (const char* bad : {"0", "65", "-1", "two"}) {
     INFO("package.d2d.attach_nodes=" << bad);

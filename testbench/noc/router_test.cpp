@@ -368,7 +368,8 @@ TEST_CASE("concentration: endpoints on local ports of their own, same zero-load 
   for (uint32_t s = 0; s < 32; s += 3)
     for (uint32_t d = 0; d < 32; d += 5)
       CHECK(one_packet(c, t, s, d, 4) == zero_load_latency(c, t.routers_on_path(s, d), 4));
-  // Torus and ring (their dateline classes see the extra local ports as injection).
+  // Torus and ring: routes from and to extra local ports (dateline classes restart at
+  // injection on any local port).
   c.topology = "torus";
   const Topology tor = make(c, 5, 5, 3);
   CHECK(tor.num_nodes() == 75);

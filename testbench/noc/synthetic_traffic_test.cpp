@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <random>
 
 #include "noc/synthetic_traffic.h"
 
@@ -131,4 +132,34 @@ TEST_CASE("8x8 mesh: input speedup brings saturation within 10 % of the bisectio
   CHECK(uni.saturation_rate <= bound);
   REQUIRE(tr.saturation_rate > 0);
   CHECK(tr.saturation_rate < uni.saturation_rate);
+}
+
+TEST_CASE("fixed traffic patterns: neighbour, transpose and hotspot, with concentration",
+          "[unit]") {
+  std::mt19937_64 rng(1);
+  TrafficConfig t;
+  t.pattern = TrafficPattern::kNeighbor;
+  // A crossbar's and a ring's neighbour is the next endpoint.
+  const Topology xb = Topology::build(TopologyKind::kCrossbar, 8, 1, RoutingKind::kDor);
+  const TrafficSource xs(xb, t);
+  for (uint32_t s = 0; s < 8; ++s) CHECK(xs.destination(s, rng) == (s + 1) % 8);
+  const Topology ring = Topology::build(TopologyKind::kRing, 6, 1, RoutingKind::kDor);
+  const TrafficSource rs(ring, t);
+  for (uint32_t s = 0; s < 6; ++s) CHECK(rs.destination(s, rng) == (s + 1) % 6);
+  // A 4x4 mesh with 2 endpoints a router: the next router in the row, same place at it.
+  const Topology m = Topology::build(TopologyKind::kMesh, 4, 4, RoutingKind::kDor,
+                                     Topology::concentration(TopologyKind::kMesh, 4, 4, 2));
+  const TrafficSource ms(m, t);
+  CHECK(ms.destination(5, rng) == 6);
+  CHECK(ms.destination(7, rng) == 4);
+  CHECK(ms.destination(16 + 5, rng) == 16 + 6);
+  t.pattern = TrafficPattern::kTranspose;
+  const TrafficSource mt(m, t);
+  CHECK(mt.destination(1, rng) == 4);            // (1,0) -> (0,1)
+  CHECK(mt.destination(16 + 1, rng) == 16 + 4);  // second endpoints likewise
+  // Hotspot: the hot node is the middle router's own endpoint, or the middle port.
+  t.pattern = TrafficPattern::kHotspot;
+  t.hotspot_fraction = 1.0;
+  CHECK(TrafficSource(m, t).destination(0, rng) == 2 * 4 + 2);
+  CHECK(TrafficSource(xb, t).destination(0, rng) == 4);
 }
