@@ -166,6 +166,7 @@ class Lowering {
   std::string switch_blocker(const Op& op) const;
   void lower_switch_collective(const Op& op);
   void lower_all_to_all(const Op& op);
+  void lower_chain(const Op& op, bool reduce);
   // One tile's DMA window: the bytes it keeps in flight per round trip.
   uint64_t dma_window() const {
     return uint64_t(spec_.tile.dma.outstanding) * spec_.tile.dma.burst_bytes;
@@ -648,6 +649,10 @@ void Lowering::lower_collective(const Op& op, uint32_t group) {
       (op.kind == OpKind::kAllReduce || op.kind == OpKind::kAllGather))
     throw sim::UserError("--collective switch: " + op.name +
                          " cannot use the switch fabric: " + blocker);
+  if (op.kind == OpKind::kBroadcast || op.kind == OpKind::kReduce) {
+    lower_chain(op, op.kind == OpKind::kReduce);
+    return;
+  }
   // Channels: tile groups_[r][ch.tile(c)] of every rank r runs its own ring over its
   // slice of the buffer, all channels at once (per-tile semaphores and scratchpad
   // slots, so channels do not collide).
@@ -778,6 +783,108 @@ void Lowering::lower_collective(const Op& op, uint32_t group) {
                     std::to_string(chunk_max) + " bytes" + (ch.count == 1 ? "" : " per channel") +
                     " in pipelined pieces of " + std::to_string(piece_max) + " bytes";
   if (spec_.system.packages > 1) plan_->strategy += " (not the switch: " + blocker + ")";
+}
+
+void Lowering::lower_chain(const Op& op, bool reduce) {
+  // A pipelined chain, as NCCL's ring broadcast and reduce; rank 0 is the root. Broadcast:
+  // the root loads each piece of its N bytes and sends it to rank 1, every rank stores
+  // what it receives and sends it on to the next, the last only stores. Reduce: the chain
+  // runs from rank p - 1 to the root; each rank adds its own piece to the one received and
+  // sends the sum on, the root stores it. Every link of the chain carries all N once:
+  // about N/B plus p - 1 latencies (the ring's (p - 1)/p N/B steps would be too fast).
+  // Receives land in B scratchpad slots the sender fills only with a credit, granted
+  // K receives late so a slow store does not hold up the receiver's semaphore unit.
+  const uint32_t p = uint32_t(groups_.size());
+  const uint64_t bytes = uint64_t(op.bytes);
+  const uint32_t eb = uint32_t(traces::dtype_bytes(op.dtype));
+  const Channels ch = channels_for(bytes, dma_window(), false, reduce, eb);
+  std::vector<uint64_t> buf(p);
+  for (uint32_t r = 0; r < p; ++r) buf[r] = output_addr(op, r, bytes);
+  // Position k of the chain: the rank there (position 0 sends first).
+  auto rank_at = [&](uint32_t k) { return reduce ? p - 1 - k : k; };
+  constexpr uint64_t K = 4, B = 2 * K;
+  uint64_t piece_max = 0;
+  for (uint32_t c = 0; c < ch.count; ++c) {
+    const uint64_t base = c * ch.slice;
+    if (base >= bytes) break;
+    const uint64_t len_c = std::min(ch.slice, bytes - base);
+    const uint64_t piece =
+        std::max<uint64_t>(64, std::min<uint64_t>(len_c, spm_bytes_ / (2 * B) / 64 * 64));
+    piece_max = std::max(piece_max, piece);
+    const uint64_t pieces = ceil_div(len_c, piece);
+    auto recv_slot = [&](uint64_t j) { return (j % B) * piece; };
+    auto load_slot = [&](uint64_t j) { return (B + j % B) * piece; };
+    for (uint32_t k = 0; k < p; ++k) {
+      const uint32_t r = rank_at(k);
+      TileState& t = tiles_[groups_[r][ch.tile(c)]];
+      const bool receives = k > 0, sends = k + 1 < p;
+      const bool loads = k == 0 || reduce, stores = reduce ? !sends : receives;
+      const uint32_t next = sends ? groups_[rank_at(k + 1)][ch.tile(c)] : 0;
+      const uint32_t prev = receives ? groups_[rank_at(k - 1)][ch.tile(c)] : 0;
+      const std::vector<int64_t> start = {t.gate, t.fence};
+      if (receives)
+        add(t,
+            sync(CmdKind::kSignal, prev, kSemRingCredit, uint32_t(std::min<uint64_t>(B, pieces))),
+            start);
+      std::vector<std::vector<int64_t>> load_users(B), recv_users(B);
+      for (uint64_t j = 0; j < pieces; ++j) {
+        const uint64_t off = j * piece, len = std::min(piece, len_c - off);
+        const uint64_t addr = buf[r] + base + off;
+        int64_t data = -1;  // the command that makes this piece ready, and where it is
+        uint64_t at = 0;
+        if (receives) {
+          data = add(t, sync(CmdKind::kWait, t.id, kSemRing, 1), {});
+          at = recv_slot(j);
+          recv_users[j % B] = {data};
+          // Credit for slot j - K once its users are done (not for the last B: the
+          // sender has nothing left to put there).
+          if (j >= K && j - K + B < pieces)
+            add(t, sync(CmdKind::kSignal, prev, kSemRingCredit, 1), recv_users[(j - K) % B]);
+        }
+        if (loads) {
+          std::vector<int64_t> deps = load_users[j % B];
+          deps.insert(deps.end(), start.begin(), start.end());
+          const int64_t ld = add(t, dma(CmdKind::kDmaLoad, addr, load_slot(j), len, 1, 0), deps);
+          load_users[j % B] = {ld};
+          if (receives) {  // reduce: add the received partial sum to this rank's piece
+            Command v;
+            v.kind = CmdKind::kVector;
+            v.vec.op = VecOp::kAdd;
+            v.vec.elements = std::max<uint64_t>(1, len / eb);
+            v.vec.inputs = 2;
+            v.vec.elem_bytes = eb;
+            v.vec.src_addr = at;
+            v.vec.dst_addr = load_slot(j);
+            data = add(t, v, {data, ld});
+            recv_users[j % B].push_back(data);
+            load_users[j % B].push_back(data);
+          } else {
+            data = ld;
+          }
+          at = load_slot(j);
+        }
+        auto& users = loads ? load_users[j % B] : recv_users[j % B];
+        if (stores) users.push_back(add(t, dma(CmdKind::kDmaStore, addr, at, len, 1, 0), {data}));
+        if (sends) {
+          const int64_t wc = add(t, sync(CmdKind::kWait, t.id, kSemRingCredit, 1), {});
+          Command snd = dma(CmdKind::kSend, map_.tile_base(next) + recv_slot(j), at, len, 1, 0);
+          snd.sync = {next, kSemRing, 1};
+          users.push_back(add(t, snd, {data, wc}));
+          plan_->link_bytes += len;
+        }
+      }
+      std::vector<int64_t> all;
+      for (const auto& u : recv_users) all.insert(all.end(), u.begin(), u.end());
+      for (const auto& u : load_users) all.insert(all.end(), u.begin(), u.end());
+      add(t, sync(CmdKind::kWait, t.id, kSemRing, 0), all);
+    }
+  }
+  plan_->strategy = std::string(reduce ? "reduce" : "broadcast") + " chain over " +
+                    std::to_string(p) + " rank groups x " + std::to_string(ch.count) +
+                    (ch.count == 1 ? " channel" : " channels") + " (" + ch.why + "), " +
+                    std::to_string(bytes) + " bytes over every link in pipelined pieces of " +
+                    std::to_string(piece_max) + " bytes";
+  if (spec_.system.packages > 1) plan_->strategy += " (not the switch: " + switch_blocker(op) + ")";
 }
 
 void Lowering::lower_all_to_all(const Op& op) {
