@@ -614,7 +614,7 @@ void Lowering::lower_collective(const Op& op, uint32_t group) {
     plan_->strategy = "single rank group: nothing to exchange";
     return;
   }
-  if (op.kind == OpKind::kAllToAll) {
+  if (op.kind == OpKind::kAllToAll || op.kind == OpKind::kGather || op.kind == OpKind::kScatter) {
     lower_all_to_all(op);
     return;
   }
@@ -895,13 +895,26 @@ void Lowering::lower_all_to_all(const Op& op) {
   // any time every rank writes to a different one. The data takes the machine's own
   // path (NoC, die-to-die links through intermediate chiplets, the fabric), so a ring
   // of chiplets carries each chunk over as many links as lie between the ranks. A rank
-  // writes into a peer only once every peer has entered the op (one ready signal each,
-  // so an earlier op of a slower peer cannot be overwritten), and tells each peer when
-  // all its stores to it have completed; the op ends when all peers have told it.
+  // writes into a peer only once every peer that it writes to has entered the op (one
+  // ready signal each, so an earlier op of a slower peer cannot be overwritten), and
+  // tells each peer when all its stores to it have completed; the op ends when every
+  // rank that writes to it has told it. Gather and scatter are the same exchange with
+  // rank 0 as the root (NCCL's, a send or a receive per peer): every rank copies its
+  // chunk into the root's buffer at its place, or the root copies chunk q to rank q.
   const uint32_t p = uint32_t(groups_.size());
   const uint64_t bytes = uint64_t(op.bytes);
   const uint64_t chunk = ceil_div(bytes, p);
   const uint32_t eb = uint32_t(traces::dtype_bytes(op.dtype));
+  const bool all_pairs = op.kind == OpKind::kAllToAll, gather = op.kind == OpKind::kGather;
+  // Whether rank `from` copies a chunk to rank `to` (its own: a local copy).
+  auto moves = [&](uint32_t from, uint32_t to) {
+    return all_pairs || (gather ? to == 0 : from == 0);
+  };
+  auto peers = [&](uint32_t r, bool writing) {  // ranks r writes to, or that write to r
+    uint32_t n = 0;
+    for (uint32_t q = 0; q < p; ++q) n += q != r && (writing ? moves(r, q) : moves(q, r));
+    return n;
+  };
   // A channel moves its slice to each of the p - 1 peers: one DMA window in all is
   // enough per channel.
   const Channels ch = channels_for(chunk, ceil_div(dma_window(), p - 1), false, false, eb);
@@ -912,7 +925,7 @@ void Lowering::lower_all_to_all(const Op& op) {
   }
   constexpr uint64_t kSlots = 8;
   const uint64_t piece_cap = std::max<uint64_t>(64, spm_bytes_ / (2 * kSlots) / 64 * 64);
-  uint64_t piece_max = 0;
+  uint64_t piece_max = 0, copies = 0;
   for (uint32_t c = 0; c < ch.count; ++c) {
     const uint64_t base = c * ch.slice;
     if (base >= chunk) break;
@@ -923,15 +936,19 @@ void Lowering::lower_all_to_all(const Op& op) {
       TileState& t = tiles_[groups_[r][ch.tile(c)]];
       // Ready: this tile may be written by its peers' tiles of the same channel.
       std::vector<int64_t> all;
-      for (uint32_t k = 1; k < p; ++k)
-        all.push_back(add(t,
-                          sync(CmdKind::kSignal, groups_[(r + k) % p][ch.tile(c)], kSemA2AReady, 1),
-                          {t.gate, t.fence}));
-      const int64_t ready = add(t, sync(CmdKind::kWait, t.id, kSemA2AReady, p - 1), {});
+      for (uint32_t k = 1; k < p; ++k) {
+        const uint32_t q = (r + k) % p;
+        if (moves(q, r))
+          all.push_back(add(t, sync(CmdKind::kSignal, groups_[q][ch.tile(c)], kSemA2AReady, 1),
+                            {t.gate, t.fence}));
+      }
+      const int64_t ready = add(t, sync(CmdKind::kWait, t.id, kSemA2AReady, peers(r, true)), {});
       std::vector<int64_t> slot_user(kSlots, -1);
       uint64_t n = 0;
       for (uint32_t k = 0; k < p; ++k) {  // k = 0: the rank's own chunk, a local copy
         const uint32_t q = (r + k) % p;
+        if (!moves(r, q)) continue;
+        if (c == 0) ++copies;
         std::vector<int64_t> stores;
         for (uint64_t off = 0; off < len; off += piece, ++n) {
           const uint64_t l = std::min(piece, len - off);
@@ -950,14 +967,22 @@ void Lowering::lower_all_to_all(const Op& op) {
         if (k > 0)
           all.push_back(add(t, sync(CmdKind::kSignal, groups_[q][ch.tile(c)], kSemA2A, 1), stores));
       }
-      add(t, sync(CmdKind::kWait, t.id, kSemA2A, p - 1), all);
+      add(t, sync(CmdKind::kWait, t.id, kSemA2A, peers(r, false)), all);
     }
   }
-  plan_->hbm_bytes += 2 * chunk * p * p;
-  plan_->strategy = "pairwise all-to-all over " + std::to_string(p) + " rank groups x " +
-                    std::to_string(ch.count) + (ch.count == 1 ? " channel" : " channels") + " (" +
-                    ch.why + "): each rank copies " + std::to_string(chunk) +
-                    " bytes to each peer in pieces of " + std::to_string(piece_max) + " bytes";
+  plan_->hbm_bytes += 2 * chunk * copies;
+  if (all_pairs)
+    plan_->strategy = "pairwise all-to-all over " + std::to_string(p) + " rank groups x " +
+                      std::to_string(ch.count) + (ch.count == 1 ? " channel" : " channels") + " (" +
+                      ch.why + "): each rank copies " + std::to_string(chunk) +
+                      " bytes to each peer in pieces of " + std::to_string(piece_max) + " bytes";
+  else
+    plan_->strategy = std::string(gather ? "direct gather to" : "direct scatter from") +
+                      " rank 0 over " + std::to_string(p) + " rank groups x " +
+                      std::to_string(ch.count) + (ch.count == 1 ? " channel" : " channels") + " (" +
+                      ch.why + "): " + std::to_string(chunk) + " bytes " +
+                      (gather ? "from each rank" : "to each rank") + " in pieces of " +
+                      std::to_string(piece_max) + " bytes";
 }
 
 Channels Lowering::channels_for(uint64_t span, uint64_t min_slice, bool in_switch,

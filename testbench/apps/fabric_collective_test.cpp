@@ -493,6 +493,38 @@ TEST_CASE("broadcast and reduce: a pipelined chain carries all N over every link
   CHECK(c.sim_ps >= double(m) / 256e9 * 1e12);
 }
 
+TEST_CASE("gather and scatter: direct to and from the root, (P-1)/P N through its port", "[unit]") {
+  // Rank 0 is the root. Gather: every other rank copies its N/P chunk straight into the
+  // root's buffer; scatter: the root copies chunk q to rank q. The root's port carries
+  // (P-1)/P N, each other port N/P (an all-gather ring, the lowering before, moved
+  // (P-1)/P N through every port and left the whole buffer on every rank).
+  const uint32_t p = 4;
+  const uint64_t n = uint64_t(1) << 20;
+  const double model = double(p - 1) / p * double(n) / kBeff;
+  for (const char* kind : {"gather", "scatter"}) {
+    const bool g = std::string(kind) == "gather";
+    const Run r = run(std::string("direct_") + kind, kind, p, n, "auto");
+    CHECK(r.log.find(g ? "direct gather to rank 0" : "direct scatter from rank 0") !=
+          std::string::npos);
+    for (uint32_t q = 0; q < p; ++q) {
+      const std::string port = "fabric.port" + std::to_string(q) + ".";
+      // Data leaves the senders' ports (bytes_in: into the switch) and enters the
+      // receivers' (bytes_out); headers and signals add under 2 %.
+      const double sent = stat(r, port + "bytes_in"), got = stat(r, port + "bytes_out");
+      const double want_sent = g ? (q == 0 ? 0 : double(n) / p) : (q == 0 ? model * kBeff : 0);
+      const double want_got = g ? (q == 0 ? model * kBeff : 0) : (q == 0 ? 0 : double(n) / p);
+      INFO(kind << " port " << q << ": sent " << sent << ", received " << got);
+      CHECK(sent >= want_sent);
+      CHECK(sent <= want_sent * 1.02 + 0.01 * double(n));
+      CHECK(got >= want_got);
+      CHECK(got <= want_got * 1.02 + 0.01 * double(n));
+    }
+    INFO(kind << ": " << r.sim_ps / 1e6 << " us, (P-1)/P N/B " << model / 1e6 << " us");
+    CHECK(r.sim_ps >= model);
+    CHECK(r.sim_ps <= 1.05 * model + 6 * kAlpha);
+  }
+}
+
 TEST_CASE("fabric all-to-all: each port carries (P-1)/P N once, in about (P-1)/P N/B", "[unit]") {
   for (uint32_t p : {2u, 4u}) {
     const uint64_t n = uint64_t(1) << 20;
