@@ -167,6 +167,17 @@ class Lowering {
   void lower_switch_collective(const Op& op);
   void lower_all_to_all(const Op& op);
   void lower_chain(const Op& op, bool reduce);
+  // Ring and chain pieces: a send into `next`'s receive slot `slot` once a credit says
+  // the slot is free (signalling its kSemRing); returns the send.
+  int64_t credited_send(TileState& t, uint32_t next, uint64_t slot, uint64_t at, uint64_t len,
+                        int64_t data);
+  // The received piece at `src` added into this rank's at `dst`, after `deps`.
+  int64_t add_pieces(TileState& t, uint64_t len, uint32_t eb, uint64_t src, uint64_t dst,
+                     std::vector<int64_t> deps);
+  // The op ends when every slot's last user is done (stores included), so the next op's
+  // fence covers them.
+  void end_after_slots(TileState& t, const std::vector<std::vector<int64_t>>& recv_users,
+                       const std::vector<std::vector<int64_t>>& load_users);
   // One tile's DMA window: the bytes it keeps in flight per round trip.
   uint64_t dma_window() const {
     return uint64_t(spec_.tile.dma.outstanding) * spec_.tile.dma.burst_bytes;
@@ -739,15 +750,7 @@ void Lowering::lower_collective(const Op& op, uint32_t group) {
               if (step == 0) {
                 data = ld;
               } else {
-                Command v;
-                v.kind = CmdKind::kVector;
-                v.vec.op = VecOp::kAdd;
-                v.vec.elements = std::max<uint64_t>(1, len / eb);
-                v.vec.inputs = 2;
-                v.vec.elem_bytes = eb;
-                v.vec.src_addr = at;
-                v.vec.dst_addr = ls;
-                data = add(t, v, {data, ld});
+                data = add_pieces(t, len, eb, at, ls, {data, ld});
                 recv_users[(nrecv - 1) % B].push_back(data);
                 load_users[li % B].push_back(data);
               }
@@ -759,22 +762,11 @@ void Lowering::lower_collective(const Op& op, uint32_t group) {
               users.push_back(
                   add(t, dma(CmdKind::kDmaStore, addr(step, off), at, len, 1, 0), {data}));
             }
-            if (step < T) {
-              const int64_t wc = add(t, sync(CmdKind::kWait, t.id, kSemRingCredit, 1), {});
-              Command snd =
-                  dma(CmdKind::kSend, map_.tile_base(next) + recv_slot(nsend++), at, len, 1, 0);
-              snd.sync = {next, kSemRing, 1};
-              users.push_back(add(t, snd, {data, wc}));
-              plan_->link_bytes += len;
-            }
+            if (step < T)
+              users.push_back(credited_send(t, next, recv_slot(nsend++), at, len, data));
           }
       }
-      // The op ends when every slot's last user is done (its stores included), so the
-      // next op's fence covers them.
-      std::vector<int64_t> all;
-      for (const auto& u : recv_users) all.insert(all.end(), u.begin(), u.end());
-      for (const auto& u : load_users) all.insert(all.end(), u.begin(), u.end());
-      add(t, sync(CmdKind::kWait, t.id, kSemRing, 0), all);
+      end_after_slots(t, recv_users, load_users);
     }
   }
   plan_->strategy = "ring over " + std::to_string(p) + " rank groups x " +
@@ -783,6 +775,36 @@ void Lowering::lower_collective(const Op& op, uint32_t group) {
                     std::to_string(chunk_max) + " bytes" + (ch.count == 1 ? "" : " per channel") +
                     " in pipelined pieces of " + std::to_string(piece_max) + " bytes";
   if (spec_.system.packages > 1) plan_->strategy += " (not the switch: " + blocker + ")";
+}
+
+int64_t Lowering::credited_send(TileState& t, uint32_t next, uint64_t slot, uint64_t at,
+                                uint64_t len, int64_t data) {
+  const int64_t wc = add(t, sync(CmdKind::kWait, t.id, kSemRingCredit, 1), {});
+  Command snd = dma(CmdKind::kSend, map_.tile_base(next) + slot, at, len, 1, 0);
+  snd.sync = {next, kSemRing, 1};
+  plan_->link_bytes += len;
+  return add(t, snd, {data, wc});
+}
+
+int64_t Lowering::add_pieces(TileState& t, uint64_t len, uint32_t eb, uint64_t src, uint64_t dst,
+                             std::vector<int64_t> deps) {
+  Command v;
+  v.kind = CmdKind::kVector;
+  v.vec.op = VecOp::kAdd;
+  v.vec.elements = std::max<uint64_t>(1, len / eb);
+  v.vec.inputs = 2;
+  v.vec.elem_bytes = eb;
+  v.vec.src_addr = src;
+  v.vec.dst_addr = dst;
+  return add(t, v, std::move(deps));
+}
+
+void Lowering::end_after_slots(TileState& t, const std::vector<std::vector<int64_t>>& recv_users,
+                               const std::vector<std::vector<int64_t>>& load_users) {
+  std::vector<int64_t> all;
+  for (const auto& u : recv_users) all.insert(all.end(), u.begin(), u.end());
+  for (const auto& u : load_users) all.insert(all.end(), u.begin(), u.end());
+  add(t, sync(CmdKind::kWait, t.id, kSemRing, 0), all);
 }
 
 void Lowering::lower_chain(const Op& op, bool reduce) {
@@ -847,15 +869,7 @@ void Lowering::lower_chain(const Op& op, bool reduce) {
           const int64_t ld = add(t, dma(CmdKind::kDmaLoad, addr, load_slot(j), len, 1, 0), deps);
           load_users[j % B] = {ld};
           if (receives) {  // reduce: add the received partial sum to this rank's piece
-            Command v;
-            v.kind = CmdKind::kVector;
-            v.vec.op = VecOp::kAdd;
-            v.vec.elements = std::max<uint64_t>(1, len / eb);
-            v.vec.inputs = 2;
-            v.vec.elem_bytes = eb;
-            v.vec.src_addr = at;
-            v.vec.dst_addr = load_slot(j);
-            data = add(t, v, {data, ld});
+            data = add_pieces(t, len, eb, at, load_slot(j), {data, ld});
             recv_users[j % B].push_back(data);
             load_users[j % B].push_back(data);
           } else {
@@ -865,18 +879,9 @@ void Lowering::lower_chain(const Op& op, bool reduce) {
         }
         auto& users = loads ? load_users[j % B] : recv_users[j % B];
         if (stores) users.push_back(add(t, dma(CmdKind::kDmaStore, addr, at, len, 1, 0), {data}));
-        if (sends) {
-          const int64_t wc = add(t, sync(CmdKind::kWait, t.id, kSemRingCredit, 1), {});
-          Command snd = dma(CmdKind::kSend, map_.tile_base(next) + recv_slot(j), at, len, 1, 0);
-          snd.sync = {next, kSemRing, 1};
-          users.push_back(add(t, snd, {data, wc}));
-          plan_->link_bytes += len;
-        }
+        if (sends) users.push_back(credited_send(t, next, recv_slot(j), at, len, data));
       }
-      std::vector<int64_t> all;
-      for (const auto& u : recv_users) all.insert(all.end(), u.begin(), u.end());
-      for (const auto& u : load_users) all.insert(all.end(), u.begin(), u.end());
-      add(t, sync(CmdKind::kWait, t.id, kSemRing, 0), all);
+      end_after_slots(t, recv_users, load_users);
     }
   }
   plan_->strategy = std::string(reduce ? "reduce" : "broadcast") + " chain over " +
