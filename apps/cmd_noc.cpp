@@ -100,6 +100,7 @@ void run(const NocOptions& o) {
     if (o.format == "json") {
       nlohmann::json j;
       j["topology"] = o.topology;
+      if (o.concentration > 1) j["concentration"] = o.concentration;
       j["traffic"] = o.traffic;
       j["zero_load_latency_cycles"] = s.zero_load_latency;
       j["points"] = nlohmann::json::array();
@@ -112,8 +113,9 @@ void run(const NocOptions& o) {
       return;
     }
     std::cout << fmt::format(
-        "{} k={} traffic={} packet={} flits, zero-load latency {:.2f} cycles\n", o.topology, o.k,
-        o.traffic, o.packet_flits, s.zero_load_latency);
+        "{} k={}{} traffic={} packet={} flits, zero-load latency {:.2f} cycles\n", o.topology, o.k,
+        o.concentration > 1 ? fmt::format(" concentration={}", o.concentration) : "", o.traffic,
+        o.packet_flits, s.zero_load_latency);
     std::cout << fmt::format("{:>8} {:>12} {:>12} {:>10}\n", "offered", "pkt latency",
                              "net latency", "accepted");
     for (const auto& p : s.points)
@@ -131,19 +133,21 @@ void run(const NocOptions& o) {
   if (o.format == "json") {
     nlohmann::json j = point_json(r);
     j["topology"] = o.topology;
+    if (o.concentration > 1) j["concentration"] = o.concentration;
     j["traffic"] = o.traffic;
     std::cout << j.dump(2) << "\n";
     return;
   }
   std::cout << fmt::format(
-      "{} k={} traffic={} offered {:.3f} flits/node/cycle, {}-flit packets\n"
+      "{} k={}{} traffic={} offered {:.3f} flits/node/cycle, {}-flit packets\n"
       "  average packet latency   {:.2f} cycles\n"
       "  average network latency  {:.2f} cycles\n"
       "  accepted throughput      {:.4f} flits/node/cycle\n"
       "  zero-load latency        {:.2f} cycles\n"
       "  measured packets         {}{}\n",
-      o.topology, o.k, o.traffic, o.rate, o.packet_flits, r.avg_packet_latency,
-      r.avg_network_latency, r.accepted_rate, r.zero_load_latency, r.measured_packets,
+      o.topology, o.k, o.concentration > 1 ? fmt::format(" concentration={}", o.concentration) : "",
+      o.traffic, o.rate, o.packet_flits, r.avg_packet_latency, r.avg_network_latency,
+      r.accepted_rate, r.zero_load_latency, r.measured_packets,
       r.drained ? "" : " (not all drained: past saturation)");
   if (o.speculative)
     std::cout << fmt::format("  wasted switch grants     {} (speculations that lost the VC)\n",
