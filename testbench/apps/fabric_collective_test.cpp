@@ -413,7 +413,7 @@ TEST_CASE("dedicated I/O ports: stacks and link ends on router ports of their ow
   // all-to-all moves the same bytes over the same links; the stores, read responses and
   // link traffic that shared one interface per router no longer queue behind each other.
   const uint64_t n = uint64_t(4) << 20;
-  const Run shared = run_chiplet4("pkg_a2a_shared", "alltoall", n);
+  const Run shared = run_chiplet4("pkg_a2a_shared", "alltoall", n, "--set chiplet.io_ports=shared");
   const Run own =
       run_chiplet4("pkg_a2a_dedicated", "alltoall", n, "--set chiplet.io_ports=dedicated");
   const double chunk = double(n) / 4;
