@@ -463,7 +463,7 @@ TEST_CASE("broadcast and reduce: a pipelined chain carries all N over every link
   }
   // Time: no faster than N through one port; a chain of s pieces of 32 KiB pipelined
   // over P - 1 hops, each piece stored and forwarded whole, takes about
-  // (s + P - 2) piece/B + (P - 1) alpha. Measured 2.584 ms against 2.262 ms (the
+  // (s + P - 2) piece/B + (P - 1) alpha. Measured 2.583 ms against 2.262 ms (the
   // credit loop and the in-order units add bubbles); asserted within 20 %.
   const double s = std::ceil(double(n) / kPiece);
   const double model = (s + p - 2) * kPiece / kBeff + (p - 1) * kAlpha;
