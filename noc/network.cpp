@@ -44,10 +44,13 @@ Network::Network(sc_core::sc_module_name name, const NocConfig& cfg, uint32_t kx
     initiator.back()->register_nb_transport_bw(this, &Network::nb_transport_bw, int(i));
     // Server threads for blocking targets: several requests may wait on one target at
     // once (one thread would serialise them behind each other's latency); more start
-    // on demand (dispatch).
+    // on demand (dispatch). Extra endpoints (a memory's, a link's or the fabric's own
+    // interface) start none: their targets take approximately-timed requests, and a
+    // blocking one would still get a server on demand.
     sleeping_.emplace_back();
     awake_.push_back(0);
-    for (uint32_t k = 0; k < kServersPerNode; ++k) {
+    const bool extra = i >= n - uint32_t(extra_endpoints.size());
+    for (uint32_t k = 0; k < (extra ? 0 : kServersPerNode); ++k) {
       spawn_server(i);
       ++awake_[i];
     }
