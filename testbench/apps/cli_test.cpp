@@ -24,84 +24,54 @@ size_t lines(const std::string& s) {
   for (char c : s) n += c == '\n';
   return n;
 }
+// A refused command: exit code 2 and one line, naming `what` when given.
+void refused(const std::string& args, const std::string& what = "") {
+  INFO(args);
+  const Result r = run_tessera(args);
+  CHECK(r.rc == 2);
+  CHECK(lines(r.err) == 1);
+  if (!what.empty()) CHECK(r.err.find(what) != std::string::npos);
+}
 }  // namespace
 
 TEST_CASE("cli: bad input is one line and exit code 2", "[unit]") {
-  auto r = run_tessera("run --config no_such_machine");
-  CHECK(r.rc == 2);
-  CHECK(lines(r.err) == 1);
-  CHECK(r.err.find("no_such_machine") != std::string::npos);
-  r = run_tessera("run --set tile.array.rows=0");
+  refused("run --config no_such_machine", "no_such_machine");
+  auto r = run_tessera("run --set tile.array.rows=0");
   CHECK(r.rc == 2);
   CHECK(r.err.find("tile.array.rows: 0 is out of range") != std::string::npos);
-  r = run_tessera("run --trace gen:llama2-7b,batch=x");
-  CHECK(r.rc == 2);
-  CHECK(lines(r.err) == 1);
-  r = run_tessera("run --trace no_such.tsr");
-  CHECK(r.rc == 2);
-  CHECK(lines(r.err) == 1);
-  r = run_tessera("run --bogus-option");
-  CHECK(r.rc == 2);
-  r = run_tessera("config check no_such.yaml");
-  CHECK(r.rc == 2);
+  refused("run --trace gen:llama2-7b,batch=x");
+  refused("run --trace no_such.tsr");
+  CHECK(run_tessera("run --bogus-option").rc == 2);
+  CHECK(run_tessera("config check no_such.yaml").rc == 2);
   // Router options whose pipelines cannot overlap are refused at load, naming the key.
-  r = run_tessera("run --set chiplet.noc.speculative_sa=true --set chiplet.noc.vc_alloc_cycles=2");
-  CHECK(r.rc == 2);
-  CHECK(lines(r.err) == 1);
-  CHECK(r.err.find("chiplet.noc.speculative_sa") != std::string::npos);
+  refused("run --set chiplet.noc.speculative_sa=true --set chiplet.noc.vc_alloc_cycles=2",
+          "chiplet.noc.speculative_sa");
   r = run_tessera(
       "run --set chiplet.noc.lookahead_routing=true --set chiplet.noc.routing_cycles=9");
   CHECK(r.rc == 2);
   CHECK(r.err.find("chiplet.noc.lookahead_routing") != std::string::npos);
-  r = run_tessera("noc --sa-iterations 9");
-  CHECK(r.rc == 2);
-  CHECK(lines(r.err) == 1);
+  refused("noc --sa-iterations 9");
   // More crossbar inputs than VCs to serve them.
-  r = run_tessera("run --set chiplet.noc.input_speedup=3");
-  CHECK(r.rc == 2);
-  CHECK(lines(r.err) == 1);
-  CHECK(r.err.find("chiplet.noc.input_speedup") != std::string::npos);
-  r = run_tessera("noc --vcs 2 --input-speedup 4");
-  CHECK(r.rc == 2);
-  CHECK(lines(r.err) == 1);
+  refused("run --set chiplet.noc.input_speedup=3", "chiplet.noc.input_speedup");
+  refused("noc --vcs 2 --input-speedup 4");
   // A head flit carries its destination in 16 bits: at most 65,536 endpoints (257^2 is
   // one row more than 256^2), refused before anything runs.
-  r = run_tessera("noc --topology mesh --k 257 --rate 0.01 --warmup 1 --measure 1");
-  CHECK(r.rc == 2);
-  CHECK(lines(r.err) == 1);
-  CHECK(r.err.find("65,536 endpoints") != std::string::npos);
+  refused("noc --topology mesh --k 257 --rate 0.01 --warmup 1 --measure 1", "65,536 endpoints");
   // Concentration: 1..16 endpoints per router, and none but 1 on a crossbar (its
   // endpoints are its ports); 128 x 128 routers x 5 is past the 65,536 endpoints.
-  r = run_tessera("noc --topology crossbar --k 8 --concentration 2");
-  CHECK(r.rc == 2);
-  CHECK(lines(r.err) == 1);
-  CHECK(r.err.find("crossbar") != std::string::npos);
-  r = run_tessera("noc --concentration 17");
-  CHECK(r.rc == 2);
-  CHECK(lines(r.err) == 1);
-  r = run_tessera("noc --k 128 --concentration 5 --rate 0.01 --warmup 1 --measure 1");
-  CHECK(r.rc == 2);
-  CHECK(lines(r.err) == 1);
-  CHECK(r.err.find("65,536 endpoints") != std::string::npos);
-  // The I/O port choice is one of two words.
-  r = run_tessera("run --config chiplet4 --set chiplet.io_ports=own");
-  CHECK(r.rc == 2);
-  CHECK(lines(r.err) == 1);
-  CHECK(r.err.find("chiplet.io_ports") != std::string::npos);
-  r = run_tessera(
+  refused("noc --topology crossbar --k 8 --concentration 2", "crossbar");
+  refused("noc --concentration 17");
+  refused("noc --k 128 --concentration 5 --rate 0.01 --warmup 1 --measure 1", "65,536 endpoints");
+  // The I/O port choice is one of two words, and needs a NoC with local ports to spare.
+  refused("run --config chiplet4 --set chiplet.io_ports=own", "chiplet.io_ports");
+  refused(
       "run --config tiny --set chiplet.noc.topology=crossbar --set chiplet.tiles_y=1 "
-      "--set chiplet.io_ports=dedicated");
-  CHECK(r.rc == 2);
-  CHECK(lines(r.err) == 1);
-  CHECK(r.err.find("chiplet.io_ports") != std::string::npos);
+      "--set chiplet.io_ports=dedicated",
+      "chiplet.io_ports");
   // Die-to-die attach nodes: at least one, at most 64 (more are clamped to the edge).
-  for (const char* bad : {"0", "65", "-1", "two"}) {
-    INFO("package.d2d.attach_nodes=" << bad);
-    r = run_tessera(std::string("run --config chiplet4 --set package.d2d.attach_nodes=") + bad);
-    CHECK(r.rc == 2);
-    CHECK(lines(r.err) == 1);
-    CHECK(r.err.find("package.d2d.attach_nodes") != std::string::npos);
-  }
+  for (const char* bad : {"0", "65", "-1", "two"})
+    refused(std::string("run --config chiplet4 --set package.d2d.attach_nodes=") + bad,
+            "package.d2d.attach_nodes");
 }
 
 TEST_CASE("cli: tessera gemm bad input is one line and exit code 2", "[unit]") {
@@ -109,12 +79,8 @@ TEST_CASE("cli: tessera gemm bad input is one line and exit code 2", "[unit]") {
   for (const char* args :
        {"gemm --m 0", "gemm --k=-4", "gemm --n -4", "gemm --array 0x16", "gemm --array 16x2048",
         "gemm --array 16", "gemm --dataflow xs", "gemm --impl fast",
-        "gemm --impl rtl --array 1024x1024 --m 4 --n 4 --k 4"}) {
-    INFO(args);
-    const auto r = run_tessera(args);
-    CHECK(r.rc == 2);
-    CHECK(lines(r.err) == 1);
-  }
+        "gemm --impl rtl --array 1024x1024 --m 4 --n 4 --k 4"})
+    refused(args);
   CHECK(run_tessera("gemm --impl rtl --array 1024x1024 --m 4 --n 4 --k 4")
             .err.find("no RTL built for 1024x1024") != std::string::npos);
   CHECK(run_tessera("gemm --dataflow xs").err.find("xs") != std::string::npos);
