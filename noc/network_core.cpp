@@ -24,9 +24,7 @@ NetworkCore::NetworkCore(const NocConfig& cfg, const Topology& topo, uint32_t me
   const uint32_t dclasses = topo_.vc_classes();
   if (mclasses_ < 1) mclasses_ = 1;
   // A head flit carries its destination in 16 bits and its class in 6 (Flit).
-  if (topo_.num_nodes() > 65536)
-    throw sim::UserError("noc: at most 65,536 endpoints per network, not " +
-                         std::to_string(topo_.num_nodes()));
+  check_endpoint_count(topo_.num_nodes());
   if (mclasses_ > 64) throw sim::UserError("noc: at most 64 message classes");
   if (vcs_ < mclasses_ * dclasses)
     throw sim::UserError("noc.vcs: " + std::to_string(vcs_) + " VCs cannot hold " +

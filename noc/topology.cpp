@@ -21,6 +21,12 @@ RoutingKind parse_routing(const std::string& s) {
   throw sim::UserError("routing '" + s + "' is not one of dor, west_first");
 }
 
+void check_endpoint_count(uint64_t endpoints) {
+  if (endpoints > 65536)
+    throw sim::UserError("noc: at most 65,536 endpoints per network, not " +
+                         std::to_string(endpoints));
+}
+
 int Topology::ring_offset(int from, int to, int k) {
   int d = ((to - from) % k + k) % k;  // 0..k-1 going the positive way
   return (2 * d <= k) ? d : d - k;
@@ -32,11 +38,7 @@ std::vector<uint32_t> Topology::concentration(TopologyKind kind, uint32_t kx, ui
   if (c > 1 && kind == TopologyKind::kCrossbar)
     throw sim::UserError("a crossbar has one endpoint per port (concentration 1)");
   const uint32_t routers = kind == TopologyKind::kRing ? kx : kx * ky;
-  // A head flit carries its destination in 16 bits (NetworkCore refuses more too);
-  // refused here before a large port table is built.
-  if (uint64_t(routers) * c > 65536)
-    throw sim::UserError("noc: at most 65,536 endpoints per network, not " +
-                         std::to_string(uint64_t(routers) * c));
+  check_endpoint_count(uint64_t(routers) * c);  // before the list and port table are built
   std::vector<uint32_t> extra;
   for (uint32_t s = 1; s < c; ++s)
     for (uint32_t r = 0; r < routers; ++r) extra.push_back(r);

@@ -10,6 +10,10 @@
 namespace tessera::noc {
 
 enum class TopologyKind { kMesh, kTorus, kRing, kCrossbar };
+
+// A head flit carries its destination endpoint in 16 bits (Flit, noc/router.h): a
+// network of more endpoints is refused with one line.
+void check_endpoint_count(uint64_t endpoints);
 enum class RoutingKind { kDor, kWestFirst };
 
 TopologyKind parse_topology(const std::string& s);
