@@ -5,6 +5,7 @@
 // backpressure and the rest wait here. Responses are taken at once.
 #pragma once
 
+#include <cstdint>
 #include <deque>
 #include <functional>
 
@@ -12,6 +13,13 @@
 #include <tlm>
 
 namespace tessera::noc {
+
+// Which of `n` out sockets a request for `addr` leaves by, where a link end or fabric
+// port reaches its network through several attach nodes (an AtForward each).
+using OutPicker = std::function<uint32_t(uint64_t addr, uint32_t n)>;
+inline uint32_t pick_out(const OutPicker& pick, uint64_t addr, uint32_t n) {
+  return n == 1 ? 0 : pick(addr, n);
+}
 
 class AtForward {
  public:

@@ -8,7 +8,7 @@
 namespace tessera::noc {
 
 D2dLink::D2dLink(sc_core::sc_module_name name, const D2dConfig& cfg, const sim::StatsScope& stats,
-                 sim::EnergyLedger* energy, uint32_t a_ports, uint32_t b_ports, PortOf port_of)
+                 sim::EnergyLedger* energy, uint32_t a_ports, uint32_t b_ports, OutPicker port_of)
     : sc_module(name),
       a_in("a_in"),
       b_in("b_in"),
@@ -16,9 +16,7 @@ D2dLink::D2dLink(sc_core::sc_module_name name, const D2dConfig& cfg, const sim::
       arrive_q_("arrive",
                 [this](Hop& h) {
                   std::vector<AtForward>& f = fwd_[h.dir];
-                  const uint32_t i =
-                      f.size() == 1 ? 0 : port_of_(h.trans->get_address(), uint32_t(f.size()));
-                  f[i].push(*h.trans);
+                  f[pick_out(port_of_, h.trans->get_address(), uint32_t(f.size()))].push(*h.trans);
                 }),
       return_q_("return", [this](Hop& h) { returned(h.dir, *h.trans); }),
       cfg_(cfg) {

@@ -40,13 +40,11 @@ namespace tessera::noc {
 
 class D2dLink : public sc_core::sc_module {
  public:
-  // Which of `ports` out sockets of a side a request's address goes to.
-  using PortOf = std::function<uint32_t(uint64_t addr, uint32_t ports)>;
   // a_ports / b_ports: out sockets on side A / B (the NoC nodes its end is reached
   // from); port_of picks one (needed when either has more than one).
   D2dLink(sc_core::sc_module_name name, const D2dConfig& cfg, const sim::StatsScope& stats,
           sim::EnergyLedger* energy, uint32_t a_ports = 1, uint32_t b_ports = 1,
-          PortOf port_of = nullptr);
+          OutPicker port_of = nullptr);
   tlm_utils::simple_target_socket_tagged<D2dLink> a_in, b_in;
   // Out sockets of side A (requests that crossed B->A) and of side B.
   std::vector<std::unique_ptr<tlm_utils::simple_initiator_socket_tagged<D2dLink>>> a_out, b_out;
@@ -81,7 +79,7 @@ class D2dLink : public sc_core::sc_module {
   }
   // Per direction and far-side out socket: what arrived, handed to the network in order.
   std::vector<AtForward> fwd_[2];
-  PortOf port_of_;
+  OutPicker port_of_;
   struct Hop {
     int dir;
     tlm::tlm_generic_payload* trans;

@@ -183,7 +183,7 @@ double FabricCore::switch_all_reduce(uint32_t p, uint64_t n, double t) {
 
 SwitchFabric::SwitchFabric(sc_core::sc_module_name name, const FabricConfig& cfg, uint32_t ports,
                            Decoder decode, const sim::StatsScope& stats, sim::EnergyLedger* energy,
-                           uint32_t outs_per_port, OutOf out_of)
+                           uint32_t outs_per_port, OutPicker out_of)
     : sc_module(name),
       outs_(outs_per_port),
       out_of_(std::move(out_of)),

@@ -129,11 +129,9 @@ class FabricCore {
 class SwitchFabric : public sc_core::sc_module {
  public:
   using Decoder = std::function<uint32_t(uint64_t addr)>;
-  // Which of `n` out sockets of a port an address goes to.
-  using OutOf = std::function<uint32_t(uint64_t addr, uint32_t n)>;
   SwitchFabric(sc_core::sc_module_name name, const FabricConfig& cfg, uint32_t ports,
                Decoder decode, const sim::StatsScope& stats, sim::EnergyLedger* energy,
-               uint32_t outs_per_port = 1, OutOf out_of = nullptr);
+               uint32_t outs_per_port = 1, OutPicker out_of = nullptr);
   std::vector<std::unique_ptr<tlm_utils::simple_target_socket_tagged<SwitchFabric>>> in;
   std::vector<std::unique_ptr<tlm_utils::simple_initiator_socket_tagged<SwitchFabric>>> out;
   uint32_t outs_per_port() const { return outs_; }
@@ -159,10 +157,10 @@ class SwitchFabric : public sc_core::sc_module {
   std::unordered_map<tlm::tlm_generic_payload*, Route> routes_;  // AT messages in flight
   std::vector<AtForward> fwd_;  // per out socket: into its package, in order
   uint32_t outs_ = 1;
-  OutOf out_of_;
+  OutPicker out_of_;
   // The out socket of `port` that `addr` leaves by.
   uint32_t out_index(uint32_t port, uint64_t addr) const {
-    return port * outs_ + (outs_ == 1 ? 0 : out_of_(addr, outs_));
+    return port * outs_ + pick_out(out_of_, addr, outs_);
   }
   sim::TimedQueue<tlm::tlm_generic_payload*> arrive_q_, return_q_;
   // AT contributions: admitted to the reduction buffer (booked on the link from then),
