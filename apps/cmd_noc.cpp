@@ -94,14 +94,20 @@ void run(const NocOptions& o) {
   tc.measure_cycles = o.measure;
   tc.concentration = o.concentration;
   if (o.measure == 0) throw sim::UserError("--measure must be at least 1 cycle");
+  // What network and traffic a result is for (a concentration above 1 is named).
+  const std::string conc =
+      o.concentration > 1 ? fmt::format(" concentration={}", o.concentration) : "";
+  auto label = [&o](nlohmann::json& j) {
+    j["topology"] = o.topology;
+    if (o.concentration > 1) j["concentration"] = o.concentration;
+    j["traffic"] = o.traffic;
+  };
 
   if (!o.sweep.empty()) {
     const noc::SweepResult s = noc::run_sweep(cfg, o.k, ky, tc, parse_sweep(o.sweep));
     if (o.format == "json") {
       nlohmann::json j;
-      j["topology"] = o.topology;
-      if (o.concentration > 1) j["concentration"] = o.concentration;
-      j["traffic"] = o.traffic;
+      label(j);
       j["zero_load_latency_cycles"] = s.zero_load_latency;
       j["points"] = nlohmann::json::array();
       for (const auto& p : s.points) j["points"].push_back(point_json(p));
@@ -114,8 +120,7 @@ void run(const NocOptions& o) {
     }
     std::cout << fmt::format(
         "{} k={}{} traffic={} packet={} flits, zero-load latency {:.2f} cycles\n", o.topology, o.k,
-        o.concentration > 1 ? fmt::format(" concentration={}", o.concentration) : "", o.traffic,
-        o.packet_flits, s.zero_load_latency);
+        conc, o.traffic, o.packet_flits, s.zero_load_latency);
     std::cout << fmt::format("{:>8} {:>12} {:>12} {:>10}\n", "offered", "pkt latency",
                              "net latency", "accepted");
     for (const auto& p : s.points)
@@ -132,9 +137,7 @@ void run(const NocOptions& o) {
   const noc::TrafficResult r = noc::run_synthetic(cfg, o.k, ky, tc);
   if (o.format == "json") {
     nlohmann::json j = point_json(r);
-    j["topology"] = o.topology;
-    if (o.concentration > 1) j["concentration"] = o.concentration;
-    j["traffic"] = o.traffic;
+    label(j);
     std::cout << j.dump(2) << "\n";
     return;
   }
@@ -145,9 +148,8 @@ void run(const NocOptions& o) {
       "  accepted throughput      {:.4f} flits/node/cycle\n"
       "  zero-load latency        {:.2f} cycles\n"
       "  measured packets         {}{}\n",
-      o.topology, o.k, o.concentration > 1 ? fmt::format(" concentration={}", o.concentration) : "",
-      o.traffic, o.rate, o.packet_flits, r.avg_packet_latency, r.avg_network_latency,
-      r.accepted_rate, r.zero_load_latency, r.measured_packets,
+      o.topology, o.k, conc, o.traffic, o.rate, o.packet_flits, r.avg_packet_latency,
+      r.avg_network_latency, r.accepted_rate, r.zero_load_latency, r.measured_packets,
       r.drained ? "" : " (not all drained: past saturation)");
   if (o.speculative)
     std::cout << fmt::format("  wasted switch grants     {} (speculations that lost the VC)\n",
