@@ -29,6 +29,15 @@ constexpr uint32_t kSemRingCredit = 4;  // ring collectives: the next rank has a
 constexpr uint32_t kSemA2A = 5;         // all-to-all: a peer's data to this rank has landed
 constexpr uint32_t kSemA2AReady = 6;    // all-to-all: a peer has entered the op
 
+// Ring and chain collectives: pieces go out in rounds of kRingRound, and a tile keeps
+// kRingSlots receive slots, then as many load slots, of one piece each.
+constexpr uint64_t kRingRound = 4, kRingSlots = 2 * kRingRound;
+struct RingSlots {
+  uint64_t piece;
+  uint64_t recv(uint64_t j) const { return (j % kRingSlots) * piece; }
+  uint64_t load(uint64_t j) const { return (kRingSlots + j % kRingSlots) * piece; }
+};
+
 // How a collective is cut into channels: `count` tiles per rank group, each moving a
 // contiguous `slice` of the buffer (a multiple of the DMA burst; the last may be shorter).
 struct Channels {
@@ -171,6 +180,12 @@ class Lowering {
   // the slot is free (signalling its kSemRing); returns the send.
   int64_t credited_send(TileState& t, uint32_t next, uint64_t slot, uint64_t at, uint64_t len,
                         int64_t data);
+  // The slots of a ring or chain moving `len` bytes a rank: pieces as large as the
+  // scratchpad allows (2 kRingSlots of them), at least 64 bytes.
+  RingSlots ring_slots(uint64_t len) const {
+    return {
+        std::max<uint64_t>(64, std::min<uint64_t>(len, spm_bytes_ / (2 * kRingSlots) / 64 * 64))};
+  }
   // The received piece at `src` added into this rank's at `dst`, after `deps`.
   int64_t add_pieces(TileState& t, uint64_t len, uint32_t eb, uint64_t src, uint64_t dst,
                      std::vector<int64_t> deps);
@@ -690,7 +705,7 @@ void Lowering::lower_collective(const Op& op, uint32_t group) {
   // slice: the buffers are padded for it.
   std::vector<uint64_t> buf(p);
   for (uint32_t r = 0; r < p; ++r) buf[r] = output_addr(op, r, bytes + uint64_t(p) * ch.count);
-  constexpr uint64_t K = 4, B = 2 * K;  // pieces per round, receive (and load) slots
+  constexpr uint64_t K = kRingRound, B = kRingSlots;
   auto reduces = [&](uint32_t t) { return t >= 1 && t <= rs_steps; };  // t = T: last receive
   auto stores = [&](uint32_t t) { return t == T || (ag_steps > 0 && t >= std::max(rs_steps, 1u)); };
   uint64_t chunk_max = 0, piece_max = 0;
@@ -698,14 +713,11 @@ void Lowering::lower_collective(const Op& op, uint32_t group) {
     const uint64_t base = c * ch.slice, len_c = std::min(ch.slice, bytes - base);
     const uint64_t chunk = ceil_div(len_c, p);
     chunk_max = std::max(chunk_max, chunk);
-    // B receive and B load slots in the scratchpad.
-    const uint64_t piece =
-        std::max<uint64_t>(64, std::min<uint64_t>(chunk, spm_bytes_ / (2 * B) / 64 * 64));
+    const RingSlots slot = ring_slots(chunk);
+    const uint64_t piece = slot.piece;
     piece_max = std::max(piece_max, piece);
     const uint64_t pieces = ceil_div(chunk, piece);
     const uint64_t sends = pieces * T;  // per rank, and receives as many
-    auto recv_slot = [&](uint64_t j) { return (j % B) * piece; };
-    auto load_slot = [&](uint64_t j) { return (B + j % B) * piece; };
     for (uint32_t r = 0; r < p; ++r) {
       TileState& t = tiles_[groups_[r][ch.tile(c)]];
       const uint32_t next = groups_[(r + 1) % p][ch.tile(c)];
@@ -735,13 +747,13 @@ void Lowering::lower_collective(const Op& op, uint32_t group) {
             if (step > 0) {
               const uint64_t j = nrecv++;
               data = add(t, sync(CmdKind::kWait, t.id, kSemRing, 1), {});
-              at = recv_slot(j);
+              at = slot.recv(j);
               recv_users[j % B] = {data};
               if (j >= K) credit(j - K);
             }
             if (step == 0 || reduces(step)) {
               const uint64_t li = nload++;
-              const uint64_t ls = load_slot(li);
+              const uint64_t ls = slot.load(li);
               std::vector<int64_t> deps = load_users[li % B];
               deps.insert(deps.end(), start.begin(), start.end());
               const int64_t ld =
@@ -763,7 +775,7 @@ void Lowering::lower_collective(const Op& op, uint32_t group) {
                   add(t, dma(CmdKind::kDmaStore, addr(step, off), at, len, 1, 0), {data}));
             }
             if (step < T)
-              users.push_back(credited_send(t, next, recv_slot(nsend++), at, len, data));
+              users.push_back(credited_send(t, next, slot.recv(nsend++), at, len, data));
           }
       }
       end_after_slots(t, recv_users, load_users);
@@ -824,18 +836,16 @@ void Lowering::lower_chain(const Op& op, bool reduce) {
   for (uint32_t r = 0; r < p; ++r) buf[r] = output_addr(op, r, bytes);
   // Position k of the chain: the rank there (position 0 sends first).
   auto rank_at = [&](uint32_t k) { return reduce ? p - 1 - k : k; };
-  constexpr uint64_t K = 4, B = 2 * K;
+  constexpr uint64_t K = kRingRound, B = kRingSlots;
   uint64_t piece_max = 0;
   for (uint32_t c = 0; c < ch.count; ++c) {
     const uint64_t base = c * ch.slice;
     if (base >= bytes) break;
     const uint64_t len_c = std::min(ch.slice, bytes - base);
-    const uint64_t piece =
-        std::max<uint64_t>(64, std::min<uint64_t>(len_c, spm_bytes_ / (2 * B) / 64 * 64));
+    const RingSlots slot = ring_slots(len_c);
+    const uint64_t piece = slot.piece;
     piece_max = std::max(piece_max, piece);
     const uint64_t pieces = ceil_div(len_c, piece);
-    auto recv_slot = [&](uint64_t j) { return (j % B) * piece; };
-    auto load_slot = [&](uint64_t j) { return (B + j % B) * piece; };
     for (uint32_t k = 0; k < p; ++k) {
       const uint32_t r = rank_at(k);
       TileState& t = tiles_[groups_[r][ch.tile(c)]];
@@ -856,7 +866,7 @@ void Lowering::lower_chain(const Op& op, bool reduce) {
         uint64_t at = 0;
         if (receives) {
           data = add(t, sync(CmdKind::kWait, t.id, kSemRing, 1), {});
-          at = recv_slot(j);
+          at = slot.recv(j);
           recv_users[j % B] = {data};
           // Credit for slot j - K once its users are done (not for the last B: the
           // sender has nothing left to put there).
@@ -866,20 +876,20 @@ void Lowering::lower_chain(const Op& op, bool reduce) {
         if (loads) {
           std::vector<int64_t> deps = load_users[j % B];
           deps.insert(deps.end(), start.begin(), start.end());
-          const int64_t ld = add(t, dma(CmdKind::kDmaLoad, addr, load_slot(j), len, 1, 0), deps);
+          const int64_t ld = add(t, dma(CmdKind::kDmaLoad, addr, slot.load(j), len, 1, 0), deps);
           load_users[j % B] = {ld};
           if (receives) {  // reduce: add the received partial sum to this rank's piece
-            data = add_pieces(t, len, eb, at, load_slot(j), {data, ld});
+            data = add_pieces(t, len, eb, at, slot.load(j), {data, ld});
             recv_users[j % B].push_back(data);
             load_users[j % B].push_back(data);
           } else {
             data = ld;
           }
-          at = load_slot(j);
+          at = slot.load(j);
         }
         auto& users = loads ? load_users[j % B] : recv_users[j % B];
         if (stores) users.push_back(add(t, dma(CmdKind::kDmaStore, addr, at, len, 1, 0), {data}));
-        if (sends) users.push_back(credited_send(t, next, recv_slot(j), at, len, data));
+        if (sends) users.push_back(credited_send(t, next, slot.recv(j), at, len, data));
       }
       end_after_slots(t, recv_users, load_users);
     }
