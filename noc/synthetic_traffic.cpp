@@ -43,10 +43,10 @@ TrafficSource::TrafficSource(const Topology& topo, const TrafficConfig& cfg)
 uint32_t TrafficSource::fixed_dest(uint32_t src) const {
   // With several endpoints per router (concentration), the grid patterns move the
   // router and keep the endpoint's place at it (endpoint = slot * routers + router).
-  const uint32_t slot = src / r_ * r_, r = src % r_;
+  const uint32_t slot_base = src / r_ * r_, r = src % r_;
   switch (pattern_) {
     case TrafficPattern::kTranspose:
-      if (ky_ == kx_ && ky_ > 1) return slot + (r % kx_) * kx_ + r / kx_;
+      if (ky_ == kx_ && ky_ > 1) return slot_base + (r % kx_) * kx_ + r / kx_;
       return ((src >> (bits_ / 2)) | (src << (bits_ / 2))) & (n_ - 1);
     case TrafficPattern::kBitComplement:
       return n_ - 1 - src;  // equals ~src for a power of two
@@ -57,8 +57,8 @@ uint32_t TrafficSource::fixed_dest(uint32_t src) const {
       return d;
     }
     case TrafficPattern::kNeighbor:
-      if (ky_ > 1) return slot + (r / kx_) * kx_ + (r % kx_ + 1) % kx_;
-      return slot + (r + 1) % r_;
+      if (ky_ > 1) return slot_base + (r / kx_) * kx_ + (r % kx_ + 1) % kx_;
+      return slot_base + (r + 1) % r_;
     default:
       return src;
   }
