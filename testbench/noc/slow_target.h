@@ -60,4 +60,20 @@ struct AtSender : sc_core::sc_module {
   }
 };
 
+// The out socket an AtSender's address goes to: its 4 KiB region, alternating.
+inline uint32_t region_of(uint64_t addr, uint32_t n) {
+  return uint32_t(addr / 4096 % n);
+}
+
+// An AtSender's 8 writes arrived at the memories of the two regions, 4 each, in the
+// order sent.
+inline void check_regions_in_order(const SlowMemory& first, const SlowMemory& second) {
+  REQUIRE(first.addrs.size() == 4);
+  REQUIRE(second.addrs.size() == 4);
+  for (size_t i = 0; i < 4; ++i) {
+    CHECK(first.addrs[i] == i * 64);
+    CHECK(second.addrs[i] == 4096 + i * 64);
+  }
+}
+
 }  // namespace tessera::testing
