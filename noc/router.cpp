@@ -54,6 +54,7 @@ Router::Router(uint32_t id, uint32_t ports, uint32_t vcs, uint32_t depth, bool i
     ptr = reinterpret_cast<std::remove_reference_t<decltype(ptr)>>(base + at);
     std::uninitialized_value_construct_n(ptr, n);
   };
+  hot_lines_ = uint32_t(std::min<size_t>((at_buf + 63) / 64, 16));
   make(va_ports_, at_bits, 4 * words_ + xwords_);
   sa_ports_ = va_ports_ + words_;
   spec_ports_ = sa_ports_ + words_;

@@ -113,6 +113,22 @@ class alignas(64) Router {
   // Something to allocate next cycle (idle routers and routers whose every flit waits
   // for a credit are not stepped).
   bool has_work() const { return any_bit(sa_ports_, va_ports_, words_); }
+  // Cache hints (NetworkCore::step issues them a few routers or events ahead): a
+  // router's allocation state (port bit sets, ports, input and output VCs) before its
+  // step, the input VC and buffer an arriving flit lands in, the output VC a credit
+  // returns to.
+  void prefetch_state() const {
+    const char* b = reinterpret_cast<const char*>(va_ports_);
+    for (uint32_t k = 0; k < hot_lines_; ++k) __builtin_prefetch(b + 64 * k);
+  }
+  void prefetch_input(uint32_t port, uint32_t vc) const {
+    const uint32_t ivc = port * vcs_ + vc;
+    __builtin_prefetch(&in_[ivc], 1);
+    __builtin_prefetch(&buf_[size_t(ivc) * depth_], 1);
+  }
+  void prefetch_output(uint32_t port, uint32_t vc) const {
+    __builtin_prefetch(&out_[port * vcs_ + vc], 1);
+  }
   void set_output(uint32_t port, bool eject, int32_t credits);
   uint32_t max_occupancy() const { return max_occupancy_; }
   uint32_t id() const { return id_; }
@@ -200,6 +216,7 @@ class alignas(64) Router {
   Impl impl_ = kPlain;
   bool active_flag = false;  // on the core's active list
   uint32_t max_occupancy_ = 0;
+  uint32_t hot_lines_ = 0;  // cache lines of the arena before the buffers
   // Next, the rest of a step's state.
   uint32_t* touched_ = nullptr;  // scratch list, ports x vcs entries
   // Switch allocation of a plain router with at most 64 ports: per output port, one bit
