@@ -118,8 +118,17 @@ class alignas(64) Router {
   // step, the input VC and buffer an arriving flit lands in, the output VC a credit
   // returns to.
   void prefetch_state() const {
+    // Five lines at a time, unrolled (a loop per line cost more than the misses it
+    // saved): the textbook router's hot state is ten lines.
     const char* b = reinterpret_cast<const char*>(va_ports_);
-    for (uint32_t k = 0; k < hot_lines_; ++k) __builtin_prefetch(b + 64 * k);
+    const char* const end = b + 64 * hot_lines_;
+    for (; b < end; b += 5 * 64) {
+      __builtin_prefetch(b);
+      __builtin_prefetch(b + 64);
+      __builtin_prefetch(b + 128);
+      __builtin_prefetch(b + 192);
+      __builtin_prefetch(b + 256);
+    }
   }
   void prefetch_input(uint32_t port, uint32_t vc) const {
     const uint32_t ivc = port * vcs_ + vc;
