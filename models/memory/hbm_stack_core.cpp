@@ -174,14 +174,21 @@ void HbmStackCore::advance(uint64_t until) {
       txns_.release(id);
       --live_;
     }
-    uint64_t m = kNever;
-    for (size_t c = 0; c < wake_.size(); ++c) {
-      if (wake_[c] <= now_) {
-        channels_[c]->step(now_);
-        wake_[c] = channels_[c]->next_wake();
-      }
-      m = std::min(m, wake_[c]);
+    // The channels due now, stepped in order, each one's state asked for while the
+    // previous one is stepped.
+    uint32_t due[kMaxChannels];
+    uint32_t nd = 0;
+    for (uint32_t c = 0; c < uint32_t(wake_.size()); ++c)
+      if (wake_[c] <= now_) due[nd++] = c;
+    if (nd > 0) channels_[due[0]]->prefetch(now_);
+    for (uint32_t i = 0; i < nd; ++i) {
+      if (i + 1 < nd) channels_[due[i + 1]]->prefetch(now_);
+      HbmController& ch = *channels_[due[i]];
+      ch.step(now_);
+      wake_[due[i]] = ch.next_wake();
     }
+    uint64_t m = kNever;
+    for (const uint64_t w : wake_) m = std::min(m, w);
     min_wake_ = m;
     pump(now_);
   }

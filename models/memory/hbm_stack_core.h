@@ -98,7 +98,8 @@ class HbmStackCore : public HbmAccessSink {
   uint32_t access_bytes_;
   uint32_t bgs_per_sid_;
   uint32_t banks_per_group_;
-  HbmController::Params params_;  // shared by the channels
+  HbmController::Params params_;                // shared by the channels
+  static constexpr uint32_t kMaxChannels = 64;  // the config's bound (org.channels)
   std::vector<std::unique_ptr<HbmController>> channels_;
   // Each channel's next_wake(), refreshed after every enqueue and step: the event loop
   // reads one flat array instead of every controller.
