@@ -22,8 +22,12 @@ Router::Router(uint32_t id, uint32_t ports, uint32_t vcs, uint32_t depth, bool i
       speculative_(speculative),
       iterations_(iterations < 1 ? 1 : iterations),
       speedup_(std::clamp<uint32_t>(input_speedup, 1, std::min<uint32_t>(vcs, 8))) {
+  // The textbook VCs and buffers on a mesh or torus router, with up to three more
+  // local ports (concentration, or dedicated HBM and link ports) get their sizes as
+  // constants.
+  const bool textbook = vcs_ == 2 && depth_ == 8;
   impl_ = speculative_ || iterations_ > 1 || speedup_ > 1 ? kExtended
-          : vcs_ == 2 && depth_ == 8 && ports_ == 5       ? kTextbookMesh
+          : textbook && ports_ >= 5 && ports_ <= 8        ? Impl(kTextbook5 + (ports_ - 5))
                                                           : kPlain;
   words_ = (ports + 63) / 64;
   xwords_ = (ports * speedup_ + 63) / 64;
@@ -83,8 +87,14 @@ void Router::set_output(uint32_t port, bool eject, int32_t credits) {
 // otherwise make the compiler reload every array base (a member) after each one.
 bool Router::step(NetworkCore& core, uint64_t now) {
   switch (impl_) {
-    case kTextbookMesh:
+    case kTextbook5:
       return step_impl<false, 2, 8, 5>(core, now);  // sizes as constants
+    case kTextbook6:
+      return step_impl<false, 2, 8, 6>(core, now);
+    case kTextbook7:
+      return step_impl<false, 2, 8, 7>(core, now);
+    case kTextbook8:
+      return step_impl<false, 2, 8, 8>(core, now);
     case kPlain:
       return step_impl<false, 0, 0, 0>(core, now);
     default:
