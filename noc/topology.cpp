@@ -154,7 +154,22 @@ Topology Topology::build(TopologyKind kind, uint32_t kx, uint32_t ky, RoutingKin
       t.node_port_.push_back(port);
     }
   }
-  if ((kind == TopologyKind::kMesh || kind == TopologyKind::kCrossbar) &&
+  if (kind == TopologyKind::kMesh) {
+    t.xy_.resize(t.num_routers_);
+    for (uint32_t r = 0; r < t.num_routers_; ++r)
+      t.xy_[r] = Xy{uint16_t(r % t.kx_), uint16_t(r / t.kx_)};
+    // The route for each sign pair, from a router in the middle (offsets of one hop
+    // have the signs of any longer offset in the same direction).
+    for (int sx = -1; sx <= 1; ++sx)
+      for (int sy = -1; sy <= 1; ++sy) {
+        if (sx == 0 && sy == 0) continue;
+        if ((sx != 0 && t.kx_ < 2) || (sy != 0 && t.ky_ < 2)) continue;
+        const uint32_t x = sx < 0 ? 1 : 0, y = sy < 0 ? 1 : 0;
+        const uint32_t from = y * t.kx_ + x, to = (y + sy) * t.kx_ + (x + sx);
+        t.mesh_routes_[(sx + 1) * 3 + sy + 1] = t.compute_route(from, 0, 0, to);
+      }
+  }
+  if (kind == TopologyKind::kCrossbar &&
       uint64_t(t.num_routers_) * t.num_nodes_ <= (uint64_t(1) << 20)) {
     t.route_table_.resize(size_t(t.num_routers_) * t.num_nodes_);
     for (uint32_t r = 0; r < t.num_routers_; ++r)

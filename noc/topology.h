@@ -81,6 +81,15 @@ class Topology {
   // Route computation at `router` for a head flit that came in on `in_port` with VC
   // class `in_class`, heading to endpoint `dst`.
   RouteChoice route(uint32_t router, uint32_t in_port, uint32_t in_class, uint32_t dst) const {
+    if (kind_ == TopologyKind::kMesh) {
+      // A mesh route depends only on the signs of the offsets to the destination's
+      // router: nine choices, the local one naming the destination's port.
+      const uint32_t to = node_router_[dst];
+      if (to == router) return RouteChoice{1, {uint8_t(node_port_[dst]), 0}, {0, 0}};
+      const int sx = (xy_[to].x > xy_[router].x) - (xy_[to].x < xy_[router].x);
+      const int sy = (xy_[to].y > xy_[router].y) - (xy_[to].y < xy_[router].y);
+      return mesh_routes_[(sx + 1) * 3 + sy + 1];
+    }
     if (!route_table_.empty()) return route_table_[size_t(router) * num_nodes_ + dst];
     return compute_route(router, in_port, in_class, dst);
   }
@@ -98,9 +107,17 @@ class Topology {
   static int ring_offset(int from, int to, int k);
   RouteChoice compute_route(uint32_t router, uint32_t in_port, uint32_t in_class,
                             uint32_t dst) const;
-  // Mesh and crossbar routes depend on (router, destination) only: looked up in a
-  // table (built when it is small) instead of recomputed for every head flit.
+  // Crossbar routes depend on (router, destination) only: looked up in a table (built
+  // when it is small) instead of recomputed for every head flit.
   std::vector<RouteChoice> route_table_;
+  // Mesh: each router's coordinates, and the route for each pair of offset signs
+  // (x, y in -1..1; a few bytes that stay in L1, where a router x node table of a 64
+  // router mesh is 20 KiB and competed with the routers' state).
+  struct Xy {
+    uint16_t x, y;
+  };
+  std::vector<Xy> xy_;
+  RouteChoice mesh_routes_[9];
 };
 
 }  // namespace tessera::noc
