@@ -211,6 +211,14 @@ class Lowering {
   Mapping& out_;
   std::vector<TileState> tiles_;
   std::vector<std::vector<uint32_t>> groups_;
+  // The rank groups of the collective being lowered, in its rank order (a collective of
+  // `group` ranks runs over `group` of the workload's rank groups; the others run their
+  // own copy at the same time): member r is rank group gid(r), with tiles grp(r).
+  std::vector<uint32_t> members_;
+  uint32_t gid(uint32_t r) const { return members_[r]; }
+  const std::vector<uint32_t>& grp(uint32_t r) const { return groups_[members_[r]]; }
+  std::vector<std::vector<uint32_t>> collective_sets(const Op& op) const;
+  void lower_collective_over(const Op& op);
   std::vector<uint64_t> stack_next_;
   std::vector<uint32_t> op_tiles_;                        // tiles used by the current op
   std::map<std::string, std::vector<uint64_t>> outputs_;  // op name -> output addr per group
@@ -629,13 +637,73 @@ void Lowering::lower_embedding(const Op& op, uint32_t group) {
       std::to_string(tokens) + " row gathers over " + std::to_string(ntiles) + " tiles";
 }
 
+// The sets of rank groups that run a collective of op.group ranks, each in its rank
+// order. All ranks (the whole world): one set. Fewer: the world is tiled by copies of
+// the op's rank list shifted along the ranks (a tensor-parallel group {0, 1} of four
+// ranks gives {0, 1} and {2, 3}; a data-parallel group {0, 2} gives {0, 2} and {1, 3}),
+// or, without a list, by consecutive blocks. Each set runs its own collective.
+std::vector<std::vector<uint32_t>> Lowering::collective_sets(const Op& op) const {
+  const int64_t world = int64_t(groups_.size());
+  const int64_t g = op.group < 1 ? world : op.group;
+  const std::string& where = w_.where(cur_index_);
+  const std::string pre = (where.empty() ? "" : where + ": ") + "op '" + op.name + "' (" +
+                          traces::to_string(op.kind) + "): ";
+  if (g > world)
+    throw sim::UserError(pre + "group=" + std::to_string(g) + " but the workload has " +
+                         std::to_string(world) + " rank" + (world == 1 ? "" : "s") +
+                         " (meta tp*pp*dp, or ranks); a collective runs among its group's ranks");
+  std::vector<int64_t> base = op.ranks;
+  if (base.empty())
+    for (int64_t r = 0; r < g; ++r) base.push_back(r);
+  const int64_t low = *std::min_element(base.begin(), base.end());
+  std::vector<char> taken(size_t(world), 0);
+  for (int64_t r : base)
+    if (r < 0 || r >= world || taken[size_t(r)]++)
+      throw sim::UserError(pre + "ranks must be distinct and below the workload's " +
+                           std::to_string(world) + " ranks");
+  std::vector<std::vector<uint32_t>> sets;
+  std::fill(taken.begin(), taken.end(), 0);
+  for (int64_t start = 0; start < world; ++start) {
+    if (taken[size_t(start)]) continue;
+    std::vector<uint32_t> set;
+    for (int64_t r : base) {
+      const int64_t x = r - low + start;
+      if (x >= world || taken[size_t(x)])
+        throw sim::UserError(pre + "copies of its " + std::to_string(g) +
+                             " ranks shifted along the ranks do not tile the workload's " +
+                             std::to_string(world) + " ranks (each rank in one group)");
+      taken[size_t(x)] = 1;
+      set.push_back(uint32_t(x));
+    }
+    sets.push_back(std::move(set));
+  }
+  return sets;
+}
+
 void Lowering::lower_collective(const Op& op, uint32_t group) {
-  // Ranks of the collective are the rank groups of the machine; each group's leader
-  // tile runs a ring: reduce-scatter then all-gather for all-reduce, one half for
-  // reduce-scatter / all-gather, a rotation for all-to-all, one transfer for send/recv.
-  const uint32_t p = uint32_t(groups_.size());
-  const uint64_t bytes = uint64_t(std::max<int64_t>(op.bytes, 0));
   if (group != 0) return;  // lowered once for all groups
+  if (traces::op_class(op.kind) != traces::OpClass::kCollective) {
+    members_.resize(groups_.size());  // send/recv: ranks are the rank groups
+    for (uint32_t r = 0; r < members_.size(); ++r) members_[r] = r;
+    lower_collective_over(op);
+    return;
+  }
+  const auto sets = collective_sets(op);
+  for (const auto& set : sets) {
+    members_ = set;
+    lower_collective_over(op);
+  }
+  if (sets.size() > 1)
+    plan_->strategy = std::to_string(sets.size()) + " groups of " + std::to_string(sets[0].size()) +
+                      " ranks at once, each: " + plan_->strategy;
+}
+
+void Lowering::lower_collective_over(const Op& op) {
+  // Ranks of the collective are rank groups of the machine (members_); each group's
+  // leader tile runs a ring: reduce-scatter then all-gather for all-reduce, one half for
+  // reduce-scatter / all-gather, a rotation for all-to-all, one transfer for send/recv.
+  const uint32_t p = uint32_t(members_.size());
+  const uint64_t bytes = uint64_t(std::max<int64_t>(op.bytes, 0));
   if (p < 2 || bytes == 0) {
     plan_->strategy = "single rank group: nothing to exchange";
     return;
@@ -679,7 +747,7 @@ void Lowering::lower_collective(const Op& op, uint32_t group) {
     lower_chain(op, op.kind == OpKind::kReduce);
     return;
   }
-  // Channels: tile groups_[r][ch.tile(c)] of every rank r runs its own ring over its
+  // Channels: tile grp(r)[ch.tile(c)] of every rank r runs its own ring over its
   // slice of the buffer, all channels at once (per-tile semaphores and scratchpad
   // slots, so channels do not collide).
   //
@@ -704,7 +772,7 @@ void Lowering::lower_collective(const Op& op, uint32_t group) {
   // Chunks are ceil(slice / p) bytes, so the last may run up to p - 1 bytes past its
   // slice: the buffers are padded for it.
   std::vector<uint64_t> buf(p);
-  for (uint32_t r = 0; r < p; ++r) buf[r] = output_addr(op, r, bytes + uint64_t(p) * ch.count);
+  for (uint32_t r = 0; r < p; ++r) buf[r] = output_addr(op, gid(r), bytes + uint64_t(p) * ch.count);
   constexpr uint64_t K = kRingRound, B = kRingSlots;
   auto reduces = [&](uint32_t t) { return t >= 1 && t <= rs_steps; };  // t = T: last receive
   auto stores = [&](uint32_t t) { return t == T || (ag_steps > 0 && t >= std::max(rs_steps, 1u)); };
@@ -719,9 +787,9 @@ void Lowering::lower_collective(const Op& op, uint32_t group) {
     const uint64_t pieces = ceil_div(chunk, piece);
     const uint64_t sends = pieces * T;  // per rank, and receives as many
     for (uint32_t r = 0; r < p; ++r) {
-      TileState& t = tiles_[groups_[r][ch.tile(c)]];
-      const uint32_t next = groups_[(r + 1) % p][ch.tile(c)];
-      const uint32_t prev = groups_[(r + p - 1) % p][ch.tile(c)];
+      TileState& t = tiles_[grp(r)[ch.tile(c)]];
+      const uint32_t next = grp((r + 1) % p)[ch.tile(c)];
+      const uint32_t prev = grp((r + p - 1) % p)[ch.tile(c)];
       const std::vector<int64_t> start = {t.gate, t.fence};
       // Chunk of send t (and of the piece received for it): rank r starts with its own.
       auto addr = [&](uint32_t step, uint64_t off) {
@@ -828,12 +896,12 @@ void Lowering::lower_chain(const Op& op, bool reduce) {
   // about N/B plus p - 1 latencies (the ring's (p - 1)/p N/B steps would be too fast).
   // Receives land in B scratchpad slots the sender fills only with a credit, granted
   // K receives late so a slow store does not hold up the receiver's semaphore unit.
-  const uint32_t p = uint32_t(groups_.size());
+  const uint32_t p = uint32_t(members_.size());
   const uint64_t bytes = uint64_t(op.bytes);
   const uint32_t eb = uint32_t(traces::dtype_bytes(op.dtype));
   const Channels ch = channels_for(bytes, dma_window(), false, reduce, eb);
   std::vector<uint64_t> buf(p);
-  for (uint32_t r = 0; r < p; ++r) buf[r] = output_addr(op, r, bytes);
+  for (uint32_t r = 0; r < p; ++r) buf[r] = output_addr(op, gid(r), bytes);
   // Position k of the chain: the rank there (position 0 sends first).
   auto rank_at = [&](uint32_t k) { return reduce ? p - 1 - k : k; };
   constexpr uint64_t K = kRingRound, B = kRingSlots;
@@ -848,11 +916,11 @@ void Lowering::lower_chain(const Op& op, bool reduce) {
     const uint64_t pieces = ceil_div(len_c, piece);
     for (uint32_t k = 0; k < p; ++k) {
       const uint32_t r = rank_at(k);
-      TileState& t = tiles_[groups_[r][ch.tile(c)]];
+      TileState& t = tiles_[grp(r)[ch.tile(c)]];
       const bool receives = k > 0, sends = k + 1 < p;
       const bool loads = k == 0 || reduce, stores = reduce ? !sends : receives;
-      const uint32_t next = sends ? groups_[rank_at(k + 1)][ch.tile(c)] : 0;
-      const uint32_t prev = receives ? groups_[rank_at(k - 1)][ch.tile(c)] : 0;
+      const uint32_t next = sends ? grp(rank_at(k + 1))[ch.tile(c)] : 0;
+      const uint32_t prev = receives ? grp(rank_at(k - 1))[ch.tile(c)] : 0;
       const std::vector<int64_t> start = {t.gate, t.fence};
       if (receives)
         add(t,
@@ -916,7 +984,7 @@ void Lowering::lower_all_to_all(const Op& op) {
   // rank that writes to it has told it. Gather and scatter are the same exchange with
   // rank 0 as the root (NCCL's, a send or a receive per peer): every rank copies its
   // chunk into the root's buffer at its place, or the root copies chunk q to rank q.
-  const uint32_t p = uint32_t(groups_.size());
+  const uint32_t p = uint32_t(members_.size());
   const uint64_t bytes = uint64_t(op.bytes);
   const uint64_t chunk = ceil_div(bytes, p);
   const uint32_t eb = uint32_t(traces::dtype_bytes(op.dtype));
@@ -935,8 +1003,8 @@ void Lowering::lower_all_to_all(const Op& op) {
   const Channels ch = channels_for(chunk, ceil_div(dma_window(), p - 1), false, false, eb);
   std::vector<uint64_t> in(p), out(p);
   for (uint32_t r = 0; r < p; ++r) {
-    in[r] = input_addr(op, r, chunk * p);
-    out[r] = output_addr(op, r, chunk * p);
+    in[r] = input_addr(op, gid(r), chunk * p);
+    out[r] = output_addr(op, gid(r), chunk * p);
   }
   constexpr uint64_t kSlots = 8;
   const uint64_t piece_cap = std::max<uint64_t>(64, spm_bytes_ / (2 * kSlots) / 64 * 64);
@@ -948,13 +1016,13 @@ void Lowering::lower_all_to_all(const Op& op) {
     const uint64_t piece = std::min(len, piece_cap);
     piece_max = std::max(piece_max, piece);
     for (uint32_t r = 0; r < p; ++r) {
-      TileState& t = tiles_[groups_[r][ch.tile(c)]];
+      TileState& t = tiles_[grp(r)[ch.tile(c)]];
       // Ready: this tile may be written by its peers' tiles of the same channel.
       std::vector<int64_t> all;
       for (uint32_t k = 1; k < p; ++k) {
         const uint32_t q = (r + k) % p;
         if (moves(q, r))
-          all.push_back(add(t, sync(CmdKind::kSignal, groups_[q][ch.tile(c)], kSemA2AReady, 1),
+          all.push_back(add(t, sync(CmdKind::kSignal, grp(q)[ch.tile(c)], kSemA2AReady, 1),
                             {t.gate, t.fence}));
       }
       const int64_t ready = add(t, sync(CmdKind::kWait, t.id, kSemA2AReady, peers(r, true)), {});
@@ -980,7 +1048,7 @@ void Lowering::lower_all_to_all(const Op& op) {
         }
         all.insert(all.end(), stores.begin(), stores.end());
         if (k > 0)
-          all.push_back(add(t, sync(CmdKind::kSignal, groups_[q][ch.tile(c)], kSemA2A, 1), stores));
+          all.push_back(add(t, sync(CmdKind::kSignal, grp(q)[ch.tile(c)], kSemA2A, 1), stores));
       }
       add(t, sync(CmdKind::kWait, t.id, kSemA2A, peers(r, false)), all);
     }
@@ -1020,7 +1088,7 @@ Channels Lowering::channels_for(uint64_t span, uint64_t min_slice, bool in_switc
   // ~15 % (NoC and HBM contention), so the estimate is not padded; on gpu-like (8
   // attach nodes) a 4 MiB ring all-reduce takes 179 us on 29 channels, 107 us on 64.
   Channels ch;
-  ch.group_tiles = uint32_t(groups_[0].size());
+  ch.group_tiles = uint32_t(grp(0).size());
   const uint64_t burst = spec_.tile.dma.burst_bytes;
   if (opt_.collective_channels > 0) {
     ch.count = opt_.collective_channels;
@@ -1087,9 +1155,9 @@ std::string Lowering::switch_blocker(const Op& op) const {
   if (spec_.system.packages < 2) return "one package, no fabric";
   if (!spec_.system.fabric.in_network_reduction) return "system.fabric.in_network_reduction is off";
   std::set<uint32_t> packages;
-  for (const auto& g : groups_)
-    if (!packages.insert(map_.tile_place(g[0]).package).second)
-      return "rank groups share a package (" + std::to_string(groups_.size()) + " groups on " +
+  for (uint32_t r = 0; r < uint32_t(members_.size()); ++r)
+    if (!packages.insert(map_.tile_place(grp(r)[0]).package).second)
+      return "rank groups share a package (" + std::to_string(members_.size()) + " groups on " +
              std::to_string(spec_.system.packages) + " packages)";
   return "";
 }
@@ -1104,14 +1172,14 @@ void Lowering::lower_switch_collective(const Op& op) {
   // other ranks' buffers. A channel tile then waits until every piece it is owed has
   // landed (one semaphore signal each). Reduction ids are unique per piece, so channels
   // and collectives never share a sum.
-  const uint32_t p = uint32_t(groups_.size());
+  const uint32_t p = uint32_t(members_.size());
   const uint64_t bytes = uint64_t(op.bytes);
   const bool reduce = op.kind == OpKind::kAllReduce;
   const uint64_t span = reduce ? bytes : ceil_div(bytes, p);  // what each rank sends
   const Channels ch = channels_for(span, dma_window(), true);
   constexpr uint32_t kSlots = 4;
   std::vector<uint64_t> buf(p);
-  for (uint32_t r = 0; r < p; ++r) buf[r] = output_addr(op, r, bytes);
+  for (uint32_t r = 0; r < p; ++r) buf[r] = output_addr(op, gid(r), bytes);
   // Rank q's data of channel c within the buffer: [begin, begin + len).
   auto part = [&](uint32_t q, uint32_t c) {
     const uint64_t rank_base = reduce ? 0 : q * span;
@@ -1133,7 +1201,7 @@ void Lowering::lower_switch_collective(const Op& op) {
     const uint64_t first_id = next_reduce_id_;
     const uint64_t pieces = ceil_div(ch.slice, piece);
     for (uint32_t r = 0; r < p; ++r) {
-      TileState& t = tiles_[groups_[r][ch.tile(c)]];
+      TileState& t = tiles_[grp(r)[ch.tile(c)]];
       const auto [base, mine] = part(r, c);
       std::vector<int64_t> sent;
       for (uint64_t k = 0; k * piece < mine; ++k) {
@@ -1151,7 +1219,7 @@ void Lowering::lower_switch_collective(const Op& op) {
         for (uint32_t m = 0; m < p; ++m) {
           if (!reduce && m == r) continue;  // a rank already holds its own chunk
           cmd.reduce.results.push_back(buf[m] + off);
-          cmd.reduce.notify.push_back(groups_[m][ch.tile(c)]);
+          cmd.reduce.notify.push_back(grp(m)[ch.tile(c)]);
         }
         sent.push_back(add(t, cmd, {ld}));
         plan_->link_bytes += len;

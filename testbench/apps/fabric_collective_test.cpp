@@ -23,6 +23,7 @@
 // port many times over, so auto picks one channel and these models hold unchanged;
 // the "channels" tests below use a fast fabric relative to a deliberately small DMA
 // window instead.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
@@ -97,16 +98,16 @@ int run_args(const std::string& name, const std::string& args, std::string& log)
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
-// `tessera run` of one collective of `n` bytes over chiplet4's 4 chiplets (one rank
-// group each), as it is (no fabric, the preset's links).
-Run run_chiplet4(const std::string& name, const std::string& kind, uint64_t n,
-                 const std::string& extra_args = "") {
+// `tessera run` of the op line `op` in a workload of 4 ranks on chiplet4's 4 chiplets
+// (one rank group each), as it is (no fabric, the preset's links).
+Run run_chiplet4_op(const std::string& name, const std::string& op,
+                    const std::string& extra_args = "") {
   const std::string out = dir(name);
   fs::remove_all(out);
   fs::create_directories(fs::path(out).parent_path());
   {
     std::ofstream t(out + ".tsr");
-    t << "tessera-trace 1\nmeta dp=4\n" << kind << " c bytes=" << n << " group=4 dtype=bf16\n";
+    t << "tessera-trace 1\nmeta dp=4\n" << op << "\n";
   }
   const std::string cmd = std::string(TESSERA_EXE) +
                           " run -q --explain --config chiplet4 --trace " + out + ".tsr --out " +
@@ -119,6 +120,13 @@ Run run_chiplet4(const std::string& name, const std::string& kind, uint64_t n,
   r.stats = nlohmann::json::parse(tessera::sim::read_file(out + "/stats.json"))["stats"];
   r.sim_ps = r.stats["system.sim_time"]["value"].get<double>();
   return r;
+}
+
+// The same for one collective of `n` bytes over all 4 ranks.
+Run run_chiplet4(const std::string& name, const std::string& kind, uint64_t n,
+                 const std::string& extra_args = "") {
+  return run_chiplet4_op(name, kind + " c bytes=" + std::to_string(n) + " group=4 dtype=bf16",
+                         extra_args);
 }
 
 double stat(const Run& r, const std::string& name) {
@@ -581,4 +589,71 @@ TEST_CASE("fabric attach nodes: more than a chiplet's NoC nodes is exit 2, one l
   CHECK(log.find("system.fabric.attach_nodes") != std::string::npos);
   CHECK(log.find("more fabric attach nodes than NoC nodes of a chiplet (4)") != std::string::npos);
   CHECK(std::count(log.begin(), log.end(), '\n') == 1);
+}
+
+// --- collectives of part of the world ---------------------------------------------------
+// A collective of `group` ranks in a workload of more ranks (tensor parallelism inside
+// data parallelism) runs once per group, all groups at once: the op's ranks, shifted
+// along the world's ranks, tile it. chiplet4, 4 ranks (one per chiplet, ring of links
+// l0 = 0-1, l1 = 1-2, l2 = 2-3, l3 = 3-0), a 1 MiB ring all-reduce in pairs: a 2-rank
+// ring sends N each way between its two ranks.
+TEST_CASE("collectives of a group smaller than the world: one copy per group, at once", "[unit]") {
+  const uint64_t n = uint64_t(1) << 20;
+  auto link_bytes = [](const Run& r, int l) {
+    const std::string d = "pkg0.d2d" + std::to_string(l) + ".";
+    return r.stats[d + "a2b.payload_bytes"]["value"].get<double>() +
+           r.stats[d + "b2a.payload_bytes"]["value"].get<double>();
+  };
+  const std::string ar = "allreduce c bytes=" + std::to_string(n) + " group=2";
+  // Consecutive pairs {0, 1} and {2, 3} (no rank list): only links l0 and l2 carry data.
+  const Run blocks = run_chiplet4_op("sub_blocks", ar + " dtype=bf16", "--collective ring");
+  INFO(blocks.log);
+  CHECK(blocks.log.find("2 groups of 2 ranks at once, each: ring over 2 rank groups") !=
+        std::string::npos);
+  for (int l : {0, 2}) {
+    CHECK(link_bytes(blocks, l) >= 2.0 * double(n));
+    CHECK(link_bytes(blocks, l) <= 2.0 * double(n) * 1.03);
+  }
+  for (int l : {1, 3}) CHECK(link_bytes(blocks, l) < 0.01 * double(n));
+  // Pairs {0, 2} and {1, 3} (rank list 0,2 shifted by one): opposite chiplets, two links
+  // away, so every link carries data.
+  const Run strided =
+      run_chiplet4_op("sub_strided", ar + " ranks=0,2 dtype=bf16", "--collective ring");
+  INFO(strided.log);
+  for (int l = 0; l < 4; ++l) CHECK(link_bytes(strided, l) > 0.5 * double(n));
+  // Both pairs at once: as long as one pair alone would take, and shorter than the ring
+  // over all four ranks (2(P-1)/P N: 1.5 N against N).
+  const Run all4 = run_chiplet4("sub_all4", "allreduce", n, "--collective ring");
+  INFO("pairs " << blocks.sim_ps << " ps, all four " << all4.sim_ps << " ps");
+  CHECK(blocks.sim_ps < 0.85 * all4.sim_ps);
+}
+
+TEST_CASE("collectives of part of the world: groups that cannot tile it are exit 2, one line",
+          "[unit]") {
+  struct Case {
+    std::string op, what;
+  };
+  for (const Case& c :
+       {Case{"allreduce c bytes=4096 group=8 dtype=bf16",
+             "c.tsr:3: op 'c' (allreduce): group=8 but the workload has 4 ranks"},
+        Case{"allreduce c bytes=4096 group=2 ranks=0,3 dtype=bf16",
+             "do not tile the workload's 4 ranks"},
+        Case{"allreduce c bytes=4096 group=3 dtype=bf16", "do not tile the workload's 4 ranks"}}) {
+    const std::string out = dir("sub_bad"), trace = dir("c") + ".tsr";
+    fs::create_directories(fs::path(out).parent_path());
+    {
+      std::ofstream t(trace);
+      t << "tessera-trace 1\nmeta dp=4\n" << c.op << "\n";
+    }
+    const std::string log_path = out + ".log";
+    const int rc = std::system((std::string(TESSERA_EXE) + " run -q --config chiplet4 --trace " +
+                                trace + " --out " + out + " --force > " + log_path + " 2>&1")
+                                   .c_str());
+    const std::string log = tessera::sim::read_file(log_path);
+    INFO(c.op << ": " << log);
+    CHECK(WIFEXITED(rc));
+    CHECK(WEXITSTATUS(rc) == 2);
+    CHECK(log.find(c.what) != std::string::npos);
+    CHECK(std::count(log.begin(), log.end(), '\n') == 1);
+  }
 }
