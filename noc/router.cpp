@@ -22,13 +22,13 @@ Router::Router(uint32_t id, uint32_t ports, uint32_t vcs, uint32_t depth, bool i
       speculative_(speculative),
       iterations_(iterations < 1 ? 1 : iterations),
       speedup_(std::clamp<uint32_t>(input_speedup, 1, std::min<uint32_t>(vcs, 8))) {
-  // The textbook VCs and buffers on a mesh or torus router, with up to three more
-  // local ports (concentration, or dedicated HBM and link ports) get their sizes as
-  // constants.
-  const bool textbook = vcs_ == 2 && depth_ == 8;
+  // 8-flit buffers with 2 or 4 VCs on a mesh or torus router, with up to three more
+  // local ports (concentration, or dedicated HBM and link ports), get their sizes as
+  // constants (the presets' routers and the first design change tried on them).
+  const bool fixed = depth_ == 8 && (vcs_ == 2 || vcs_ == 4) && ports_ >= 5 && ports_ <= 8;
   impl_ = speculative_ || iterations_ > 1 || speedup_ > 1 ? kExtended
-          : textbook && ports_ >= 5 && ports_ <= 8        ? Impl(kTextbook5 + (ports_ - 5))
-                                                          : kPlain;
+          : fixed ? Impl(kFixed + (vcs_ == 4 ? 4 : 0) + (ports_ - 5))
+                  : kPlain;
   words_ = (ports + 63) / 64;
   xwords_ = (ports * speedup_ + 63) / 64;
   for (uint32_t v = 0; v < vcs; ++v) sub_mask_[v % speedup_] |= 1u << v;
@@ -86,15 +86,23 @@ void Router::set_output(uint32_t port, bool eject, int32_t credits) {
 // local pointers: a store through a byte-sized field may alias anything, and would
 // otherwise make the compiler reload every array base (a member) after each one.
 bool Router::step(NetworkCore& core, uint64_t now) {
-  switch (impl_) {
-    case kTextbook5:
+  switch (uint32_t(impl_)) {
+    case kFixed + 0:
       return step_impl<false, 2, 8, 5>(core, now);  // sizes as constants
-    case kTextbook6:
+    case kFixed + 1:
       return step_impl<false, 2, 8, 6>(core, now);
-    case kTextbook7:
+    case kFixed + 2:
       return step_impl<false, 2, 8, 7>(core, now);
-    case kTextbook8:
+    case kFixed + 3:
       return step_impl<false, 2, 8, 8>(core, now);
+    case kFixed + 4:
+      return step_impl<false, 4, 8, 5>(core, now);
+    case kFixed + 5:
+      return step_impl<false, 4, 8, 6>(core, now);
+    case kFixed + 6:
+      return step_impl<false, 4, 8, 7>(core, now);
+    case kFixed + 7:
+      return step_impl<false, 4, 8, 8>(core, now);
     case kPlain:
       return step_impl<false, 0, 0, 0>(core, now);
     default:

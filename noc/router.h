@@ -207,10 +207,11 @@ class alignas(64) Router {
   bool step_impl(NetworkCore& core, uint64_t now);
   const Flit& front(uint32_t ivc) const { return buf_[size_t(ivc) * depth_ + in_[ivc].head]; }
 
-  // Which compiled step runs: speculation / iterations, the textbook router with its
-  // sizes as constants (2 VCs x 8 flits; 5 to 8 ports: a mesh or torus router with up
-  // to three extra local ports), or any other plain router.
-  enum Impl : uint8_t { kExtended, kTextbook5, kTextbook6, kTextbook7, kTextbook8, kPlain };
+  // Which compiled step runs: speculation / iterations, a plain router with its sizes
+  // as constants (kFixed + 4 * (vcs == 4) + ports - 5: 2 or 4 VCs x 8 flits, 5 to 8
+  // ports, a mesh or torus router with up to three extra local ports), or any other
+  // plain router.
+  enum Impl : uint8_t { kExtended, kFixed, kPlain = kFixed + 8 };
   // What every step, accept and credit reads, first: one cache line of the object.
   Port* port_ = nullptr;
   InVc* in_ = nullptr;
