@@ -638,10 +638,12 @@ void Lowering::lower_embedding(const Op& op, uint32_t group) {
 }
 
 // The sets of rank groups that run a collective of op.group ranks, each in its rank
-// order. All ranks (the whole world): one set. Fewer: the world is tiled by copies of
-// the op's rank list shifted along the ranks (a tensor-parallel group {0, 1} of four
-// ranks gives {0, 1} and {2, 3}; a data-parallel group {0, 2} gives {0, 2} and {1, 3}),
-// or, without a list, by consecutive blocks. Each set runs its own collective.
+// order. All ranks (the whole world): one set. Fewer: the op's own ranks are one set,
+// and copies of it shifted along the ranks tile the rest (a tensor-parallel group
+// {0, 1} of four ranks gives {0, 1} and {2, 3}; a data-parallel group {0, 2} gives
+// {0, 2} and {1, 3}); without a list, the sets are consecutive blocks. Each set runs
+// its own collective; the first rank of a set is its root (broadcast, reduce, gather,
+// scatter).
 std::vector<std::vector<uint32_t>> Lowering::collective_sets(const Op& op) const {
   const int64_t world = int64_t(groups_.size());
   const int64_t g = op.group < 1 ? world : op.group;
@@ -657,26 +659,31 @@ std::vector<std::vector<uint32_t>> Lowering::collective_sets(const Op& op) const
     for (int64_t r = 0; r < g; ++r) base.push_back(r);
   const int64_t low = *std::min_element(base.begin(), base.end());
   std::vector<char> taken(size_t(world), 0);
-  for (int64_t r : base)
-    if (r < 0 || r >= world || taken[size_t(r)]++)
-      throw sim::UserError(pre + "ranks must be distinct and below the workload's " +
-                           std::to_string(world) + " ranks");
   std::vector<std::vector<uint32_t>> sets;
-  std::fill(taken.begin(), taken.end(), 0);
-  for (int64_t start = 0; start < world; ++start) {
-    if (taken[size_t(start)]) continue;
+  // The set of the ranks shifted to start at `start` (the op's own when start == low).
+  auto take = [&](int64_t start) {
     std::vector<uint32_t> set;
     for (int64_t r : base) {
       const int64_t x = r - low + start;
-      if (x >= world || taken[size_t(x)])
-        throw sim::UserError(pre + "copies of its " + std::to_string(g) +
-                             " ranks shifted along the ranks do not tile the workload's " +
-                             std::to_string(world) + " ranks (each rank in one group)");
+      if (x < 0 || x >= world || taken[size_t(x)])
+        throw sim::UserError(pre +
+                             (start == low
+                                  ? "ranks must be distinct and below the workload's "
+                                  : "copies of its ranks shifted along the ranks do not tile the "
+                                    "workload's ") +
+                             std::to_string(world) + " ranks");
       taken[size_t(x)] = 1;
       set.push_back(uint32_t(x));
     }
     sets.push_back(std::move(set));
-  }
+  };
+  take(low);
+  for (int64_t start = 0; start < world; ++start)
+    if (!taken[size_t(start)]) take(start);
+  // Lowered in order of their least rank (buffers are allocated in that order).
+  std::sort(sets.begin(), sets.end(), [](const auto& a, const auto& b) {
+    return *std::min_element(a.begin(), a.end()) < *std::min_element(b.begin(), b.end());
+  });
   return sets;
 }
 
@@ -888,7 +895,8 @@ void Lowering::end_after_slots(TileState& t, const std::vector<std::vector<int64
 }
 
 void Lowering::lower_chain(const Op& op, bool reduce) {
-  // A pipelined chain, as NCCL's ring broadcast and reduce; rank 0 is the root. Broadcast:
+  // A pipelined chain, as NCCL's ring broadcast and reduce; the set's first rank (rank 0
+  // of a whole-workload collective) is the root. Broadcast:
   // the root loads each piece of its N bytes and sends it to rank 1, every rank stores
   // what it receives and sends it on to the next, the last only stores. Reduce: the chain
   // runs from rank p - 1 to the root; each rank adds its own piece to the one received and
@@ -982,7 +990,7 @@ void Lowering::lower_all_to_all(const Op& op) {
   // ready signal each, so an earlier op of a slower peer cannot be overwritten), and
   // tells each peer when all its stores to it have completed; the op ends when every
   // rank that writes to it has told it. Gather and scatter are the same exchange with
-  // rank 0 as the root (NCCL's, a send or a receive per peer): every rank copies its
+  // the set's first rank as the root (NCCL's, a send or a receive per peer): every rank copies its
   // chunk into the root's buffer at its place, or the root copies chunk q to rank q.
   const uint32_t p = uint32_t(members_.size());
   const uint64_t bytes = uint64_t(op.bytes);

@@ -22,9 +22,10 @@ Router::Router(uint32_t id, uint32_t ports, uint32_t vcs, uint32_t depth, bool i
       speculative_(speculative),
       iterations_(iterations < 1 ? 1 : iterations),
       speedup_(std::clamp<uint32_t>(input_speedup, 1, std::min<uint32_t>(vcs, 8))) {
-  // 8-flit buffers with 2 or 4 VCs on a mesh or torus router, with up to three more
-  // local ports (concentration, or dedicated HBM and link ports), get their sizes as
-  // constants (the presets' routers and the first design change tried on them).
+  // Routers of 5 to 8 ports with 2 or 4 VCs of 8 flits (a mesh or torus router with up
+  // to three extra local ports for concentration or dedicated HBM and link ports: the
+  // presets' routers and the first design change tried on them) get their sizes as
+  // constants.
   const bool fixed = depth_ == 8 && (vcs_ == 2 || vcs_ == 4) && ports_ >= 5 && ports_ <= 8;
   impl_ = speculative_ || iterations_ > 1 || speedup_ > 1 ? kExtended
           : fixed ? Impl(kFixed + (vcs_ == 4 ? 4 : 0) + (ports_ - 5))
@@ -51,14 +52,16 @@ Router::Router(uint32_t id, uint32_t ports, uint32_t vcs, uint32_t depth, bool i
   const size_t at_buf = place(nin * depth * sizeof(Flit));
   const size_t at_px = place(ports * sizeof(PortExt));
   const size_t at_xin = place(speedup_ > 1 ? ports * speedup_ * sizeof(XIn) : 0);
-  arena_.reset(new uint64_t[bytes / 8 + 8]());  // 8 more words to align the start
+  // 8 more words to align the start, 40 more so that prefetch_state's last five-line
+  // turn stays inside the allocation.
+  arena_.reset(new uint64_t[bytes / 8 + 8 + 40]());
   char* const base =
       reinterpret_cast<char*>((reinterpret_cast<uintptr_t>(arena_.get()) + 63) & ~uintptr_t(63));
   auto make = [base](auto*& ptr, size_t at, size_t n) {
     ptr = reinterpret_cast<std::remove_reference_t<decltype(ptr)>>(base + at);
     std::uninitialized_value_construct_n(ptr, n);
   };
-  hot_lines_ = uint32_t(std::min<size_t>((at_buf + 63) / 64, 16));
+  hot_lines_ = uint8_t(std::min<size_t>((at_buf + 63) / 64, 16));
   make(va_ports_, at_bits, 4 * words_ + xwords_);
   sa_ports_ = va_ports_ + words_;
   spec_ports_ = sa_ports_ + words_;

@@ -209,8 +209,7 @@ class alignas(64) Router {
 
   // Which compiled step runs: speculation / iterations, a plain router with its sizes
   // as constants (kFixed + 4 * (vcs == 4) + ports - 5: 2 or 4 VCs x 8 flits, 5 to 8
-  // ports, a mesh or torus router with up to three extra local ports), or any other
-  // plain router.
+  // ports), or any other plain router.
   enum Impl : uint8_t { kExtended, kFixed, kPlain = kFixed + 8 };
   // What every step, accept and credit reads, first: one cache line of the object.
   Port* port_ = nullptr;
@@ -225,9 +224,9 @@ class alignas(64) Router {
   bool islip_;
   bool wait_tail_credit_;
   Impl impl_ = kPlain;
-  bool active_flag = false;  // on the core's active list
-  uint32_t max_occupancy_ = 0;
-  uint32_t hot_lines_ = 0;  // cache lines of the arena before the buffers
+  bool active_flag = false;     // on the core's active list
+  uint8_t hot_lines_ = 0;       // cache lines of the arena before the buffers (at most 16)
+  uint16_t max_occupancy_ = 0;  // flits (a VC holds at most 256)
   // Next, the rest of a step's state.
   uint32_t* touched_ = nullptr;  // scratch list, ports x vcs entries
   // Switch allocation of a plain router with at most 64 ports: per output port, one bit

@@ -31,6 +31,9 @@ HbmStackCore::HbmStackCore(const HbmConfig& cfg, const sim::StatsScope& scope,
   staging_cap_ = cfg.controller.transaction_queue;
   pcs_per_channel_ = cfg.org.pseudo_channels;
   posted_writes_ = cfg.controller.write_response == "posted";
+  if (cfg.org.channels > kMaxChannels)  // the config's bound; advance() relies on it
+    throw sim::SimulationError("HBM: " + std::to_string(cfg.org.channels) + " channels, at most " +
+                               std::to_string(kMaxChannels));
   pc_blocked_.assign(size_t(cfg.org.channels) * cfg.org.pseudo_channels, 0);
   for (uint32_t c = 0; c < cfg.org.channels; ++c)
     channels_.push_back(std::make_unique<HbmController>(

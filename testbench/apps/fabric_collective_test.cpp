@@ -615,6 +615,10 @@ TEST_CASE("collectives of a group smaller than the world: one copy per group, at
     CHECK(link_bytes(blocks, l) <= 2.0 * double(n) * 1.03);
   }
   for (int l : {1, 3}) CHECK(link_bytes(blocks, l) < 0.01 * double(n));
+  // The same pairs named from rank 2 (its own group {2, 3}, shifted to {0, 1}).
+  const Run from2 = run_chiplet4_op("sub_from2", ar + " ranks=2,3 dtype=bf16", "--collective ring");
+  INFO(from2.log);
+  for (int l = 0; l < 4; ++l) CHECK(link_bytes(from2, l) == link_bytes(blocks, l));
   // Pairs {0, 2} and {1, 3} (rank list 0,2 shifted by one): opposite chiplets, two links
   // away, so every link carries data.
   const Run strided =
@@ -638,7 +642,12 @@ TEST_CASE("collectives of part of the world: groups that cannot tile it are exit
              "c.tsr:3: op 'c' (allreduce): group=8 but the workload has 4 ranks"},
         Case{"allreduce c bytes=4096 group=2 ranks=0,3 dtype=bf16",
              "do not tile the workload's 4 ranks"},
-        Case{"allreduce c bytes=4096 group=3 dtype=bf16", "do not tile the workload's 4 ranks"}}) {
+        Case{"allreduce c bytes=4096 group=3 dtype=bf16", "do not tile the workload's 4 ranks"},
+        // {1, 2} itself must be a group: {0, 1} would overlap it.
+        Case{"allreduce c bytes=4096 group=2 ranks=1,2 dtype=bf16",
+             "do not tile the workload's 4 ranks"},
+        Case{"allreduce c bytes=4096 group=2 ranks=1,1 dtype=bf16",
+             "ranks must be distinct and below the workload's 4 ranks"}}) {
     const std::string out = dir("sub_bad"), trace = dir("c") + ".tsr";
     fs::create_directories(fs::path(out).parent_path());
     {
