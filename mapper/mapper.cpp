@@ -715,7 +715,8 @@ void Lowering::lower_collective_over(const Op& op) {
     plan_->strategy = "single rank group: nothing to exchange";
     return;
   }
-  if (op.kind == OpKind::kAllToAll || op.kind == OpKind::kGather || op.kind == OpKind::kScatter) {
+  if (op.kind == OpKind::kAllToAll || op.kind == OpKind::kGather || op.kind == OpKind::kScatter ||
+      op.kind == OpKind::kSend || op.kind == OpKind::kRecv) {
     lower_all_to_all(op);
     return;
   }
@@ -733,10 +734,6 @@ void Lowering::lower_collective_over(const Op& op) {
     case OpKind::kGather:
     case OpKind::kScatter:
       ag_steps = p - 1;
-      break;
-    case OpKind::kSend:
-    case OpKind::kRecv:
-      ag_steps = 1;
       break;
     default:
       break;
@@ -994,11 +991,25 @@ void Lowering::lower_all_to_all(const Op& op) {
   // chunk into the root's buffer at its place, or the root copies chunk q to rank q.
   const uint32_t p = uint32_t(members_.size());
   const uint64_t bytes = uint64_t(op.bytes);
-  const uint64_t chunk = ceil_div(bytes, p);
-  const uint32_t eb = uint32_t(traces::dtype_bytes(op.dtype));
   const bool all_pairs = op.kind == OpKind::kAllToAll, gather = op.kind == OpKind::kGather;
+  // Send and receive: the trace is one rank's program, so every rank r sends its whole
+  // buffer to rank r + (peer - rank), or receives from it, where that rank exists (a
+  // pipeline stage to the next: the last stage sends nothing, nothing wraps round).
+  const bool send = op.kind == OpKind::kSend, p2p = send || op.kind == OpKind::kRecv;
+  const int64_t delta = op.peer - op.rank;
+  if (p2p && (delta == 0 || delta >= int64_t(p) || -delta >= int64_t(p))) {
+    const std::string& where = w_.where(cur_index_);
+    throw sim::UserError((where.empty() ? "" : where + ": ") + "op '" + op.name + "' (" +
+                         traces::to_string(op.kind) + "): peer=" + std::to_string(op.peer) +
+                         (delta == 0 ? " is its own rank"
+                                     : " is " + std::to_string(delta < 0 ? -delta : delta) +
+                                           " ranks away, the workload has " + std::to_string(p)));
+  }
+  const uint64_t chunk = p2p ? bytes : ceil_div(bytes, p);
+  const uint32_t eb = uint32_t(traces::dtype_bytes(op.dtype));
   // Whether rank `from` copies a chunk to rank `to` (its own: a local copy).
   auto moves = [&](uint32_t from, uint32_t to) {
+    if (p2p) return int64_t(send ? to : from) - int64_t(send ? from : to) == delta;
     return all_pairs || (gather ? to == 0 : from == 0);
   };
   auto peers = [&](uint32_t r, bool writing) {  // ranks r writes to, or that write to r
@@ -1062,7 +1073,14 @@ void Lowering::lower_all_to_all(const Op& op) {
     }
   }
   plan_->hbm_bytes += 2 * chunk * copies;
-  if (all_pairs)
+  if (p2p)
+    plan_->strategy = std::string(send ? "direct send to" : "direct receive from") + " rank r" +
+                      (delta > 0 ? "+" : "") + std::to_string(delta) + " over " +
+                      std::to_string(p) + " rank groups x " + std::to_string(ch.count) +
+                      (ch.count == 1 ? " channel" : " channels") + " (" + ch.why +
+                      "): " + std::to_string(copies) + " transfers of " + std::to_string(chunk) +
+                      " bytes in pieces of " + std::to_string(piece_max) + " bytes";
+  else if (all_pairs)
     plan_->strategy = "pairwise all-to-all over " + std::to_string(p) + " rank groups x " +
                       std::to_string(ch.count) + (ch.count == 1 ? " channel" : " channels") + " (" +
                       ch.why + "): each rank copies " + std::to_string(chunk) +

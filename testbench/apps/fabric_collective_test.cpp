@@ -632,8 +632,10 @@ TEST_CASE("collectives of a group smaller than the world: one copy per group, at
   CHECK(blocks.sim_ps < 0.85 * all4.sim_ps);
 }
 
-TEST_CASE("collectives of part of the world: groups that cannot tile it are exit 2, one line",
-          "[unit]") {
+TEST_CASE(
+    "collectives of part of the world: groups that cannot tile it, or a peer beyond "
+    "it, are exit 2, one line",
+    "[unit]") {
   struct Case {
     std::string op, what;
   };
@@ -647,7 +649,9 @@ TEST_CASE("collectives of part of the world: groups that cannot tile it are exit
         Case{"allreduce c bytes=4096 group=2 ranks=1,2 dtype=bf16",
              "do not tile the workload's 4 ranks"},
         Case{"allreduce c bytes=4096 group=2 ranks=1,1 dtype=bf16",
-             "ranks must be distinct and below the workload's 4 ranks"}}) {
+             "ranks must be distinct and below the workload's 4 ranks"},
+        Case{"send c bytes=4096 peer=4 dtype=bf16", "peer=4 is 4 ranks away, the workload has 4"},
+        Case{"recv c bytes=4096 peer=0 dtype=bf16", "peer=0 is its own rank"}}) {
     const std::string out = dir("sub_bad"), trace = dir("c") + ".tsr";
     fs::create_directories(fs::path(out).parent_path());
     {
@@ -664,5 +668,33 @@ TEST_CASE("collectives of part of the world: groups that cannot tile it are exit
     CHECK(WEXITSTATUS(rc) == 2);
     CHECK(log.find(c.what) != std::string::npos);
     CHECK(std::count(log.begin(), log.end(), '\n') == 1);
+  }
+}
+
+// Send and receive: the trace is one rank's program, so every rank r sends to rank
+// r + (peer - rank) where that rank exists. chiplet4 as a 4-stage pipeline, 1 MiB from
+// each stage to the next: links 0-1, 1-2 and 2-3 carry N one way, and the link from the
+// last stage back to the first nothing (the ring this used to be lowered as sent N/4
+// over every link, the wrap-around included).
+TEST_CASE("send: each rank sends its whole buffer to the rank peer - rank further, no wrap",
+          "[unit]") {
+  const uint64_t n = uint64_t(1) << 20;
+  const Run r =
+      run_chiplet4_op("p2p_send", "send s bytes=" + std::to_string(n) + " peer=1 dtype=bf16");
+  INFO(r.log);
+  CHECK(r.log.find("direct send to rank r+1 over 4 rank groups") != std::string::npos);
+  CHECK(r.log.find("3 transfers of " + std::to_string(n) + " bytes") != std::string::npos);
+  for (int l = 0; l < 4; ++l) {
+    const std::string d = "pkg0.d2d" + std::to_string(l) + ".";
+    const double fwd = r.stats[d + "a2b.payload_bytes"]["value"].get<double>();
+    const double back = r.stats[d + "b2a.payload_bytes"]["value"].get<double>();
+    INFO("link " << l << ": " << fwd << " / " << back << " bytes");
+    if (l < 3) {
+      CHECK(fwd >= double(n));
+      CHECK(fwd <= 1.01 * double(n));  // plus write commands and signals
+      CHECK(back < 0.02 * double(n));  // completions and ready signals
+    } else {
+      CHECK(fwd + back == 0);
+    }
   }
 }
