@@ -218,6 +218,16 @@ class Lowering {
   uint32_t gid(uint32_t r) const { return members_[r]; }
   const std::vector<uint32_t>& grp(uint32_t r) const { return groups_[members_[r]]; }
   std::vector<std::vector<uint32_t>> collective_sets(const Op& op) const;
+  // Send / receive: the rank offset to the peer (from the trace's own rank), and the
+  // ranks of one pipeline (tp x pp when pp > 1, else all).
+  int64_t p2p_delta(const Op& op) const {
+    return op.peer - (multi_rank_ ? op.rank : w_.meta_int("rank", 0));
+  }
+  int64_t p2p_span() const {
+    const int64_t pp = w_.meta_int("pp", 1);
+    return !multi_rank_ && pp > 1 ? std::max<int64_t>(1, w_.meta_int("tp", 1) * pp)
+                                  : int64_t(groups_.size());
+  }
   void lower_collective_over(const Op& op);
   std::vector<uint64_t> stack_next_;
   std::vector<uint32_t> op_tiles_;                        // tiles used by the current op
@@ -690,6 +700,20 @@ std::vector<std::vector<uint32_t>> Lowering::collective_sets(const Op& op) const
 void Lowering::lower_collective(const Op& op, uint32_t group) {
   if (group != 0) return;  // lowered once for all groups
   if (traces::op_class(op.kind) != traces::OpClass::kCollective) {
+    // Send and receive: the trace is one rank's program (meta rank; an imported op's own
+    // rank), so every rank r sends to r + (peer - rank), or receives from there, within
+    // its pipeline (the tp x pp ranks of one data-parallel replica when pp > 1, else all
+    // ranks): a stage to the next, the last stage sending nothing, nothing wrapping round.
+    const int64_t delta = p2p_delta(op), span = p2p_span();
+    if (delta == 0 || delta >= span || -delta >= span) {
+      const std::string& where = w_.where(cur_index_);
+      throw sim::UserError((where.empty() ? "" : where + ": ") + "op '" + op.name + "' (" +
+                           traces::to_string(op.kind) + "): peer=" + std::to_string(op.peer) +
+                           (delta == 0 ? " is its own rank"
+                                       : " is " + std::to_string(delta < 0 ? -delta : delta) +
+                                             " ranks away, a pipeline of the workload has " +
+                                             std::to_string(span)));
+    }
     members_.resize(groups_.size());  // send/recv: ranks are the rank groups
     for (uint32_t r = 0; r < members_.size(); ++r) members_[r] = r;
     lower_collective_over(op);
@@ -708,7 +732,8 @@ void Lowering::lower_collective(const Op& op, uint32_t group) {
 void Lowering::lower_collective_over(const Op& op) {
   // Ranks of the collective are rank groups of the machine (members_); each group's
   // leader tile runs a ring: reduce-scatter then all-gather for all-reduce, one half for
-  // reduce-scatter / all-gather, a rotation for all-to-all, one transfer for send/recv.
+  // reduce-scatter / all-gather; all-to-all, gather, scatter, send and receive are
+  // direct copies, broadcast and reduce a chain.
   const uint32_t p = uint32_t(members_.size());
   const uint64_t bytes = uint64_t(std::max<int64_t>(op.bytes, 0));
   if (p < 2 || bytes == 0) {
@@ -992,24 +1017,17 @@ void Lowering::lower_all_to_all(const Op& op) {
   const uint32_t p = uint32_t(members_.size());
   const uint64_t bytes = uint64_t(op.bytes);
   const bool all_pairs = op.kind == OpKind::kAllToAll, gather = op.kind == OpKind::kGather;
-  // Send and receive: the trace is one rank's program, so every rank r sends its whole
-  // buffer to rank r + (peer - rank), or receives from it, where that rank exists (a
-  // pipeline stage to the next: the last stage sends nothing, nothing wraps round).
+  // Send and receive (checked in lower_collective): every rank r sends its whole buffer
+  // to rank r + delta, or receives it from there, where that rank is in r's pipeline.
   const bool send = op.kind == OpKind::kSend, p2p = send || op.kind == OpKind::kRecv;
-  const int64_t delta = op.peer - op.rank;
-  if (p2p && (delta == 0 || delta >= int64_t(p) || -delta >= int64_t(p))) {
-    const std::string& where = w_.where(cur_index_);
-    throw sim::UserError((where.empty() ? "" : where + ": ") + "op '" + op.name + "' (" +
-                         traces::to_string(op.kind) + "): peer=" + std::to_string(op.peer) +
-                         (delta == 0 ? " is its own rank"
-                                     : " is " + std::to_string(delta < 0 ? -delta : delta) +
-                                           " ranks away, the workload has " + std::to_string(p)));
-  }
+  const int64_t delta = p2p ? p2p_delta(op) : 0, span = p2p_span();
   const uint64_t chunk = p2p ? bytes : ceil_div(bytes, p);
   const uint32_t eb = uint32_t(traces::dtype_bytes(op.dtype));
   // Whether rank `from` copies a chunk to rank `to` (its own: a local copy).
   auto moves = [&](uint32_t from, uint32_t to) {
-    if (p2p) return int64_t(send ? to : from) - int64_t(send ? from : to) == delta;
+    if (p2p)
+      return int64_t(send ? to : from) - int64_t(send ? from : to) == delta &&
+             int64_t(from) / span == int64_t(to) / span;
     return all_pairs || (gather ? to == 0 : from == 0);
   };
   auto peers = [&](uint32_t r, bool writing) {  // ranks r writes to, or that write to r
@@ -1017,13 +1035,18 @@ void Lowering::lower_all_to_all(const Op& op) {
     for (uint32_t q = 0; q < p; ++q) n += q != r && (writing ? moves(r, q) : moves(q, r));
     return n;
   };
-  // A channel moves its slice to each of the p - 1 peers: one DMA window in all is
-  // enough per channel.
-  const Channels ch = channels_for(chunk, ceil_div(dma_window(), p - 1), false, false, eb);
+  // A channel moves its slice to each of the p - 1 peers (one for send and receive):
+  // one DMA window in all is enough per channel.
+  const Channels ch =
+      channels_for(chunk, p2p ? dma_window() : ceil_div(dma_window(), p - 1), false, false, eb);
+  // Buffers of p chunks, chunk q of rank r for rank q landing at chunk r of rank q's;
+  // send and receive move one whole buffer, offset 0 to offset 0.
+  const uint64_t span_bytes = p2p ? chunk : chunk * p;
+  auto at = [p2p, chunk](uint32_t i) { return p2p ? 0 : i * chunk; };
   std::vector<uint64_t> in(p), out(p);
   for (uint32_t r = 0; r < p; ++r) {
-    in[r] = input_addr(op, gid(r), chunk * p);
-    out[r] = output_addr(op, gid(r), chunk * p);
+    in[r] = input_addr(op, gid(r), span_bytes);
+    out[r] = output_addr(op, gid(r), span_bytes);
   }
   constexpr uint64_t kSlots = 8;
   const uint64_t piece_cap = std::max<uint64_t>(64, spm_bytes_ / (2 * kSlots) / 64 * 64);
@@ -1056,10 +1079,10 @@ void Lowering::lower_all_to_all(const Op& op) {
           const uint64_t l = std::min(piece, len - off);
           const uint64_t slot = (n % kSlots) * piece;
           const int64_t ld =
-              add(t, dma(CmdKind::kDmaLoad, in[r] + q * chunk + base + off, slot, l, 1, 0),
+              add(t, dma(CmdKind::kDmaLoad, in[r] + at(q) + base + off, slot, l, 1, 0),
                   {slot_user[n % kSlots], t.gate, t.fence});
           const int64_t st =
-              add(t, dma(CmdKind::kDmaStore, out[q] + r * chunk + base + off, slot, l, 1, 0),
+              add(t, dma(CmdKind::kDmaStore, out[q] + at(r) + base + off, slot, l, 1, 0),
                   {ld, k == 0 ? -1 : ready});
           slot_user[n % kSlots] = st;
           stores.push_back(st);
@@ -1078,7 +1101,8 @@ void Lowering::lower_all_to_all(const Op& op) {
                       (delta > 0 ? "+" : "") + std::to_string(delta) + " over " +
                       std::to_string(p) + " rank groups x " + std::to_string(ch.count) +
                       (ch.count == 1 ? " channel" : " channels") + " (" + ch.why +
-                      "): " + std::to_string(copies) + " transfers of " + std::to_string(chunk) +
+                      "): " + std::to_string(copies) +
+                      (copies == 1 ? " transfer of " : " transfers of ") + std::to_string(chunk) +
                       " bytes in pieces of " + std::to_string(piece_max) + " bytes";
   else if (all_pairs)
     plan_->strategy = "pairwise all-to-all over " + std::to_string(p) + " rank groups x " +

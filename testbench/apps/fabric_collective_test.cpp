@@ -650,7 +650,8 @@ TEST_CASE(
              "do not tile the workload's 4 ranks"},
         Case{"allreduce c bytes=4096 group=2 ranks=1,1 dtype=bf16",
              "ranks must be distinct and below the workload's 4 ranks"},
-        Case{"send c bytes=4096 peer=4 dtype=bf16", "peer=4 is 4 ranks away, the workload has 4"},
+        Case{"send c bytes=4096 peer=4 dtype=bf16",
+             "peer=4 is 4 ranks away, a pipeline of the workload has 4"},
         Case{"recv c bytes=4096 peer=0 dtype=bf16", "peer=0 is its own rank"}}) {
     const std::string out = dir("sub_bad"), trace = dir("c") + ".tsr";
     fs::create_directories(fs::path(out).parent_path());
@@ -697,4 +698,37 @@ TEST_CASE("send: each rank sends its whole buffer to the rank peer - rank furthe
       CHECK(fwd + back == 0);
     }
   }
+}
+
+// Generated pipeline traces: the trace is rank `rank`'s program (meta rank), and a
+// stage sends only within its data-parallel replica's pipeline (tp x pp ranks).
+TEST_CASE(
+    "send and receive of generated pipeline stages: from the trace's own rank, within "
+    "its pipeline",
+    "[unit]") {
+  // `tessera trace gen <gen> --out <name>.tsr`, then `tessera run --explain` on it.
+  auto explain = [](const std::string& name, const std::string& gen) {
+    const std::string out = dir(name);
+    fs::create_directories(fs::path(out).parent_path());
+    fs::remove(out + ".tsr");
+    const std::string exe = TESSERA_EXE;
+    const int rc = std::system((exe + " trace gen " + gen + " --out " + out + ".tsr && " + exe +
+                                " run -q --explain --trace " + out + ".tsr --out " + out +
+                                " --force > " + out + ".log 2>&1")
+                                   .c_str());
+    const std::string log = tessera::sim::read_file(out + ".log");
+    INFO(gen << ": " << log);
+    CHECK(WIFEXITED(rc));
+    CHECK(WEXITSTATUS(rc) == 0);
+    return log;
+  };
+  // Rank 1 of 2 stages receives from rank 0 (its peer is 0: one rank back).
+  const std::string r1 = explain("pp_rank1", "--model tiny --context 512 --pp 2 --rank 1");
+  CHECK(r1.find("pp.recv [recv]: direct receive from rank r-1 over 2 rank groups") !=
+        std::string::npos);
+  CHECK(r1.find("1 transfer of 512 bytes") != std::string::npos);
+  // Two replicas of a 2-stage pipeline: 0 -> 1 and 2 -> 3, not 1 -> 2.
+  const std::string d2 = explain("pp_dp2", "--model tiny --context 512 --pp 2 --dp 2 --batch 2");
+  CHECK(d2.find("pp.send [send]: direct send to rank r+1 over 4 rank groups") != std::string::npos);
+  CHECK(d2.find("2 transfers of 512 bytes") != std::string::npos);
 }
