@@ -711,7 +711,8 @@ void Lowering::lower_collective(const Op& op, uint32_t group) {
                            traces::to_string(op.kind) + "): peer=" + std::to_string(op.peer) +
                            (delta == 0 ? " is its own rank"
                                        : " is " + std::to_string(delta < 0 ? -delta : delta) +
-                                             " ranks away, a pipeline of the workload has " +
+                                             (delta == 1 || delta == -1 ? " rank" : " ranks") +
+                                             " away, a pipeline of the workload has " +
                                              std::to_string(span)));
     }
     members_.resize(groups_.size());  // send/recv: ranks are the rank groups
