@@ -657,9 +657,7 @@ void Lowering::lower_embedding(const Op& op, uint32_t group) {
 std::vector<std::vector<uint32_t>> Lowering::collective_sets(const Op& op) const {
   const int64_t world = int64_t(groups_.size());
   const int64_t g = op.group < 1 ? world : op.group;
-  const std::string& where = w_.where(cur_index_);
-  const std::string pre = (where.empty() ? "" : where + ": ") + "op '" + op.name + "' (" +
-                          traces::to_string(op.kind) + "): ";
+  const std::string pre = w_.op_context(cur_index_);
   if (g > world)
     throw sim::UserError(pre + "group=" + std::to_string(g) + " but the workload has " +
                          std::to_string(world) + " rank" + (world == 1 ? "" : "s") +
@@ -706,9 +704,7 @@ void Lowering::lower_collective(const Op& op, uint32_t group) {
     // ranks): a stage to the next, the last stage sending nothing, nothing wrapping round.
     const int64_t delta = p2p_delta(op), span = p2p_span();
     if (delta == 0 || delta >= span || -delta >= span) {
-      const std::string& where = w_.where(cur_index_);
-      throw sim::UserError((where.empty() ? "" : where + ": ") + "op '" + op.name + "' (" +
-                           traces::to_string(op.kind) + "): peer=" + std::to_string(op.peer) +
+      throw sim::UserError(w_.op_context(cur_index_) + "peer=" + std::to_string(op.peer) +
                            (delta == 0 ? " is its own rank"
                                        : " is " + std::to_string(delta < 0 ? -delta : delta) +
                                              (delta == 1 || delta == -1 ? " rank" : " ranks") +

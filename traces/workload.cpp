@@ -322,10 +322,14 @@ void Workload::add(Op op, const std::string& where) {
   where_.push_back(where);
 }
 
+std::string Workload::op_context(size_t i) const {
+  return at(where_[i]) + "op '" + ops_[i].name + "' (" + to_string(ops_[i].kind) + "): ";
+}
+
 void Workload::validate() const {
   for (size_t i = 0; i < ops_.size(); ++i) {
     const Op& op = ops_[i];
-    const std::string pre = at(where_[i]) + "op '" + op.name + "' (" + to_string(op.kind) + "): ";
+    const std::string pre = op_context(i);
     auto need = [&](bool ok, const std::string& what) {
       if (!ok) throw sim::UserError(pre + what);
     };

@@ -138,6 +138,9 @@ class Workload {
 
   // Source location of op i, for messages ("" when built in memory).
   const std::string& where(size_t i) const { return where_[i]; }
+  // The start of a message about op i: "file:line: op 'name' (kind): " (no location
+  // when built in memory).
+  std::string op_context(size_t i) const;
 
   // Totals.
   double total_flops() const;
