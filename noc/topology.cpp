@@ -169,13 +169,6 @@ Topology Topology::build(TopologyKind kind, uint32_t kx, uint32_t ky, RoutingKin
         t.mesh_routes_[(sx + 1) * 3 + sy + 1] = t.compute_route(from, 0, 0, to);
       }
   }
-  if (kind == TopologyKind::kCrossbar &&
-      uint64_t(t.num_routers_) * t.num_nodes_ <= (uint64_t(1) << 20)) {
-    t.route_table_.resize(size_t(t.num_routers_) * t.num_nodes_);
-    for (uint32_t r = 0; r < t.num_routers_; ++r)
-      for (uint32_t d = 0; d < t.num_nodes_; ++d)
-        t.route_table_[size_t(r) * t.num_nodes_ + d] = t.compute_route(r, 0, 0, d);
-  }
   return t;
 }
 

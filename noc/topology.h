@@ -90,7 +90,6 @@ class Topology {
       const int sy = (xy_[to].y > xy_[router].y) - (xy_[to].y < xy_[router].y);
       return mesh_routes_[(sx + 1) * 3 + sy + 1];
     }
-    if (!route_table_.empty()) return route_table_[size_t(router) * num_nodes_ + dst];
     return compute_route(router, in_port, in_class, dst);
   }
   std::string port_name(uint32_t port) const;
@@ -107,9 +106,6 @@ class Topology {
   static int ring_offset(int from, int to, int k);
   RouteChoice compute_route(uint32_t router, uint32_t in_port, uint32_t in_class,
                             uint32_t dst) const;
-  // Crossbar routes depend on (router, destination) only: looked up in a table (built
-  // when it is small) instead of recomputed for every head flit.
-  std::vector<RouteChoice> route_table_;
   // Mesh: each router's coordinates, and the route for each pair of offset signs
   // (x, y in -1..1; a few bytes that stay in L1, where a router x node table of a 64
   // router mesh is 20 KiB and competed with the routers' state).
