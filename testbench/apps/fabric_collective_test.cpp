@@ -82,20 +82,27 @@ Run run(const std::string& name, const std::string& kind, uint32_t p, uint64_t n
   return r;
 }
 
-// `tessera run` of a 64 KiB all-reduce between 2 ranks with `args`: its exit code, and
-// its output in `log` (for the bad-input tests).
-int run_args(const std::string& name, const std::string& args, std::string& log) {
+// `tessera run` of the trace `body` (the lines after its header, written to
+// <name>.tsr) with `args`: its exit code, and its output in `log` (for the bad-input
+// tests).
+int run_trace_args(const std::string& name, const std::string& body, const std::string& args,
+                   std::string& log) {
   const std::string out = dir(name);
   fs::create_directories(fs::path(out).parent_path());
   {
     std::ofstream t(out + ".tsr");
-    t << "tessera-trace 1\nmeta dp=2\nallreduce c bytes=65536 group=2 dtype=bf16\n";
+    t << "tessera-trace 1\n" << body;
   }
   const int rc = std::system((std::string(TESSERA_EXE) + " run -q --trace " + out + ".tsr " + args +
                               " > " + out + ".log 2>&1")
                                  .c_str());
   log = tessera::sim::read_file(out + ".log");
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+// The same for a 64 KiB all-reduce between 2 ranks.
+int run_args(const std::string& name, const std::string& args, std::string& log) {
+  return run_trace_args(name, "meta dp=2\nallreduce c bytes=65536 group=2 dtype=bf16\n", args, log);
 }
 
 // `tessera run` of the op line `op` in a workload of 4 ranks on chiplet4's 4 chiplets
@@ -653,20 +660,11 @@ TEST_CASE(
         Case{"send c bytes=4096 peer=4 dtype=bf16",
              "peer=4 is 4 ranks away, a pipeline of the workload has 4"},
         Case{"recv c bytes=4096 peer=0 dtype=bf16", "peer=0 is its own rank"}}) {
-    const std::string out = dir("sub_bad"), trace = dir("c") + ".tsr";
-    fs::create_directories(fs::path(out).parent_path());
-    {
-      std::ofstream t(trace);
-      t << "tessera-trace 1\nmeta dp=4\n" << c.op << "\n";
-    }
-    const std::string log_path = out + ".log";
-    const int rc = std::system((std::string(TESSERA_EXE) + " run -q --config chiplet4 --trace " +
-                                trace + " --out " + out + " --force > " + log_path + " 2>&1")
-                                   .c_str());
-    const std::string log = tessera::sim::read_file(log_path);
+    std::string log;
+    const int rc = run_trace_args("c", "meta dp=4\n" + c.op + "\n",
+                                  "--config chiplet4 --out " + dir("sub_bad") + " --force", log);
     INFO(c.op << ": " << log);
-    CHECK(WIFEXITED(rc));
-    CHECK(WEXITSTATUS(rc) == 2);
+    CHECK(rc == 2);
     CHECK(log.find(c.what) != std::string::npos);
     CHECK(std::count(log.begin(), log.end(), '\n') == 1);
   }
