@@ -185,7 +185,10 @@ bool Router::step_impl(NetworkCore& core, uint64_t now) {
           }
           if (pick < 0) {
             iv.va_parked = 1;
-            for (uint32_t c = 0; c < iv.route.n; ++c) va_waiters_[iv.route.port[c]].push_back(ivc);
+            for (uint32_t c = 0; c < iv.route.n; ++c) {
+              va_waiters_[iv.route.port[c]].push_back(ivc);
+              pt[iv.route.port[c]].waiters = 1;
+            }
             clear_bit(pt[port].va_mask, va_ports, port, 1u << v);
             continue;
           }
@@ -386,7 +389,7 @@ bool Router::step_impl(NetworkCore& core, uint64_t now) {
       // endpoint returns no credits).
       if (tail && (outp.eject || !wait_tail_credit)) {
         o.busy = false;
-        if (!va_waiters_[op].empty()) wake_va(op);
+        if (outp.waiters) wake_va(op);
       }
       NetworkCore::FlitEvent& fe = flits[outp.down.node]->push();
       fe.to = outp.down;

@@ -120,6 +120,8 @@ class alignas(64) Router {
   void prefetch_state() const {
     // Five lines at a time, unrolled (a loop per line cost more than the misses it
     // saved): the textbook router's hot state is ten lines.
+    // The object's second line too (the step's scratch pointers and counters).
+    __builtin_prefetch(reinterpret_cast<const char*>(this) + 64);
     const char* b = reinterpret_cast<const char*>(va_ports_);
     const char* const end = b + 64 * hot_lines_;
     for (; b < end; b += 5 * 64) {
@@ -188,10 +190,12 @@ class alignas(64) Router {
     XIn xin;                  // input: its crossbar input (no input speedup)
     uint16_t sa_out_ptr = 0;  // output: crossbar input with priority
     uint8_t eject = 0;        // output ejects to an endpoint (never short of credits)
+    uint8_t waiters = 0;      // output: va_waiters_ of this port is not empty
     // Where the output's flits and the input's credits go (NetworkCore fills these
     // once, so the hot path does no topology look-ups).
     LinkEnd down, up;
   };
+  static_assert(sizeof(Port) == 32, "two ports to a cache line");
   // Per port, switch allocation state of speculative, iterating or large routers (the
   // textbook router allocates outputs with request bit sets instead, sa_req_).
   struct PortExt {
@@ -280,6 +284,8 @@ class alignas(64) Router {
   // request changes nothing, so waking them only then gives the same allocation).
   std::vector<std::vector<uint32_t>> va_waiters_;
   bool wake_va(uint32_t out_port) {
+    if (!port_[out_port].waiters) return false;
+    port_[out_port].waiters = 0;
     std::vector<uint32_t>& w = va_waiters_[out_port];
     bool woke = false;
     for (uint32_t ivc : w) {
