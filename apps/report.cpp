@@ -155,10 +155,17 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
     // Decode produces one token per sequence; prefill processes batch x seq prompt tokens.
     const double seq = double(w.meta_int("seq", 1));
     r.tokens = r.phase == "decode" ? batch : batch * seq;
+    // With pp > 1 every rank ran the trace's stage at once: the steady state of a full
+    // pipeline (pp micro-batches of `batch` in flight), whose throughput is one batch
+    // per stage time. A token still passes through every stage in turn.
+    const int64_t pp = w.meta_int("pp", 1);
+    r.pipeline_stages = uint32_t(std::max<int64_t>(1, pp));
+    r.latency_estimated = r.pipeline_stages > 1 || r.time_estimated;
     if (r.total_time_s > 0) {
       r.tokens_per_s = r.tokens / r.total_time_s;
-      if (r.phase == "prefill") r.ttft_s = r.total_time_s;
-      if (r.phase == "decode") r.per_token_latency_s = r.total_time_s;
+      const double latency = r.total_time_s * r.pipeline_stages;
+      if (r.phase == "prefill") r.ttft_s = latency;
+      if (r.phase == "decode") r.per_token_latency_s = latency;
       r.joules_per_token = r.energy_j / r.tokens;
       r.cost_per_mtok_usd = spec.cost.dollars_per_hour / 3600.0 * r.total_time_s / r.tokens * 1e6;
     }
@@ -192,6 +199,8 @@ nlohmann::json RunReport::to_json() const {
     j["tokens_per_s"] = tokens_per_s;
     if (phase == "prefill") j["ttft_s"] = ttft_s;
     if (phase == "decode") j["per_token_latency_s"] = per_token_latency_s;
+    j["pipeline_stages"] = pipeline_stages;
+    j["latency_estimated"] = latency_estimated;
     j["joules_per_token"] = joules_per_token;
     j["cost_per_mtok_usd"] = cost_per_mtok_usd;
   }
@@ -221,10 +230,18 @@ std::string RunReport::to_text() const {
     os << fmt::format("    {:<18}{:>12}\n", k, si(v, "J"));
   if (llm) {
     os << fmt::format("  tokens              {:g} ({})\n", tokens, phase);
-    os << fmt::format("  tokens/s            {:.4g}\n", tokens_per_s);
-    if (phase == "prefill") os << fmt::format("  time to first token {}\n", secs(ttft_s));
+    os << fmt::format(
+        "  tokens/s            {:.4g}{}\n", tokens_per_s,
+        pipeline_stages > 1
+            ? fmt::format("  (full pipeline: {} micro-batches in flight)", pipeline_stages)
+            : "");
+    const std::string how =
+        pipeline_stages > 1
+            ? fmt::format("  (ESTIMATED: {} pipeline stages x one stage's time)", pipeline_stages)
+            : "";
+    if (phase == "prefill") os << fmt::format("  time to first token {}{}\n", secs(ttft_s), how);
     if (phase == "decode")
-      os << fmt::format("  per-token latency   {}\n", secs(per_token_latency_s));
+      os << fmt::format("  per-token latency   {}{}\n", secs(per_token_latency_s), how);
     os << fmt::format("  energy per token    {}\n", si(joules_per_token, "J"));
     os << fmt::format("  cost per 1M tokens  ${:.4g}\n", cost_per_mtok_usd);
   }

@@ -51,6 +51,11 @@ struct RunReport {
   std::string phase;
   double tokens = 0, tokens_per_s = 0, ttft_s = 0, per_token_latency_s = 0, joules_per_token = 0,
          cost_per_mtok_usd = 0;
+  // Pipeline parallelism (meta pp): the trace is one stage, and every stage ran at once
+  // (a full pipeline). A token crosses all of them, so its latency (time to first token,
+  // per-token latency) is pipeline_stages x the stage's time: estimated, not simulated.
+  uint32_t pipeline_stages = 1;
+  bool latency_estimated = false;
   std::vector<OpResult> ops;
 
   nlohmann::json to_json() const;

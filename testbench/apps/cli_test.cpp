@@ -157,3 +157,34 @@ TEST_CASE("cli: a public Chakra all-reduce trace imports and runs", "[unit]") {
   const auto rep = nlohmann::json::parse(tessera::sim::read_file(out + "/report.json"));
   CHECK(rep.at("sim_time_s").get<double>() > 0);
 }
+
+// Pipeline parallelism: the trace is one stage and every stage runs at once (a full
+// pipeline), so tokens/s is one batch per stage time, but a token crosses every stage:
+// its latency is pp x the stage's time, and the report says it is estimated.
+TEST_CASE("cli: a pipeline stage's report gives a token pp stages of latency", "[unit]") {
+  auto report = [](const std::string& name, const std::string& gen) {
+    const std::string base = std::string(TESSERA_BINARY_DIR) + "/" + name;
+    std::filesystem::remove(base + ".tsr");
+    std::filesystem::remove_all(base);
+    REQUIRE(run_tessera("trace gen " + gen + " --out " + base + ".tsr").rc == 0);
+    REQUIRE(run_tessera("run -q --trace " + base + ".tsr --out " + base).rc == 0);
+    return nlohmann::json::parse(tessera::sim::read_file(base + "/report.json"));
+  };
+  const auto one = report("pp1_report", "--model tiny --context 512");
+  CHECK(one.at("pipeline_stages") == 1);
+  CHECK(one.at("per_token_latency_s").get<double>() == one.at("total_time_s").get<double>());
+  // tiny's two layers as two stages; rank 1 is the last (it holds the LM head).
+  for (const std::string phase : {"decode", "prefill"}) {
+    INFO(phase);
+    const auto r = report("pp2_" + phase, "--model tiny --phase " + phase +
+                                              " --context 512 --seq 64 --pp 2 --rank 1");
+    const double stage = r.at("total_time_s").get<double>();
+    REQUIRE(stage > 0);
+    CHECK(r.at("pipeline_stages") == 2);
+    CHECK(r.at("latency_estimated") == true);
+    const char* key = phase == "decode" ? "per_token_latency_s" : "ttft_s";
+    CHECK(r.at(key).get<double>() == Approx(2 * stage).epsilon(1e-12));
+    CHECK(r.at("tokens_per_s").get<double>() ==
+          Approx(r.at("tokens").get<double>() / stage).epsilon(1e-12));
+  }
+}
