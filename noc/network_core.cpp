@@ -70,11 +70,11 @@ NetworkCore::NetworkCore(const NocConfig& cfg, const Topology& topo, uint32_t me
     }
   }
   ni_.resize(topo_.num_nodes());
+  sq_.resize(size_t(topo_.num_nodes()) * mclasses_);
+  ni_credits_.assign(size_t(topo_.num_nodes()) * vcs_, int32_t(cfg.vc_buffer_flits));
   for (uint32_t n = 0; n < topo_.num_nodes(); ++n) {
     upstream_[size_t(topo_.node_router(n)) * P + topo_.node_port(n)] = Upstream{-1, 0, int32_t(n)};
-    ni_[n].cls.resize(mclasses_);
-    ni_[n].credits.assign(vcs_, int32_t(cfg.vc_buffer_flits));
-    ni_[n].busy.assign(vcs_, 0);
+    ni_[n].to = LinkEnd{topo_.node_router(n), uint16_t(topo_.node_port(n)), 0, 1};
   }
   // Each router's link ends: where an output port's flits land and where an input
   // port's credits go.
@@ -134,7 +134,8 @@ uint32_t NetworkCore::inject(uint32_t src, uint32_t dst, uint32_t flits, uint32_
   p.created = now_;
   p.tag = tag;
   Interface& ni = ni_[src];
-  ni.cls[p.mclass].q.push_back(id);
+  sq_[size_t(src) * mclasses_ + p.mclass].q.push_back(id);
+  ++ni.queued;
   ++queued_packets_;
   if (!busy()) last_move_ = now_;  // the watchdog counts from here, not from the last burst
   if (!ni.pending) {
@@ -180,10 +181,12 @@ void NetworkCore::deliver(uint32_t node, const Flit& f) {
 
 void NetworkCore::step_interface(uint32_t node) {
   Interface& ni = ni_[node];
+  SourceQueue* const cls = &sq_[size_t(node) * mclasses_];
+  int32_t* const credits = &ni_credits_[size_t(node) * vcs_];
   for (uint32_t k = 0; k < mclasses_; ++k) {
     uint32_t cl = ni.rr + k;  // round-robin over the classes, from ni.rr
     if (cl >= mclasses_) cl -= mclasses_;
-    SourceQueue& sq = ni.cls[cl];
+    SourceQueue& sq = cls[cl];
     if (sq.cur < 0) {
       if (sq.q.empty()) continue;
       const uint32_t base = vc_base(cl, 0);
@@ -191,18 +194,20 @@ void NetworkCore::step_interface(uint32_t node) {
       // still draining the previous packet would stall the new one behind it.
       int32_t pick = -1;
       for (uint32_t v = base; v < base + vcs_per_dateline_; ++v)
-        if (!ni.busy[v] && (pick < 0 || ni.credits[v] > ni.credits[uint32_t(pick)]))
+        if (!((ni.busy >> v) & 1) && (pick < 0 || credits[v] > credits[uint32_t(pick)]))
           pick = int32_t(v);
       if (pick < 0) continue;
       sq.cur = int32_t(sq.q.front());
       sq.q.pop_front();
+      --ni.queued;
+      ++ni.sending;
       --queued_packets_;
       sq.vc = uint8_t(pick);
       sq.next_seq = 0;
-      ni.busy[uint32_t(pick)] = 1;
+      ni.busy |= 1u << uint32_t(pick);
       packets_[uint32_t(sq.cur)].injected = now_;
     }
-    if (ni.credits[sq.vc] <= 0) continue;
+    if (credits[sq.vc] <= 0) continue;
     Packet& p = packets_[uint32_t(sq.cur)];
     Flit f;
     f.pkt = uint32_t(sq.cur);
@@ -211,9 +216,9 @@ void NetworkCore::step_interface(uint32_t node) {
     f.flags =
         uint8_t((sq.next_seq == 0 ? Flit::kHead : 0) |
                 (sq.next_seq + 1 == p.flits ? Flit::kTail : 0) | (p.mclass << Flit::kClassShift));
-    --ni.credits[sq.vc];
+    --credits[sq.vc];
     FlitEvent& e = flit_wheel_[(now_ + timing_.link) & wheel_mask_].emplace_back();
-    e.to = LinkEnd{topo_.node_router(node), uint16_t(topo_.node_port(node)), 0, 1};
+    e.to = ni.to;
     e.flit = f;
     ++in_flight_events_;
     ++flits_in_network_;
@@ -222,16 +227,15 @@ void NetworkCore::step_interface(uint32_t node) {
     last_move_ = now_;
     if (f.tail()) {
       sq.cur = -1;
-      if (!cfg_.wait_for_tail_credit) ni.busy[sq.vc] = 0;
+      --ni.sending;
+      if (!cfg_.wait_for_tail_credit) ni.busy &= ~(1u << sq.vc);
     } else {
       ++sq.next_seq;
     }
     ni.rr = uint8_t(cl + 1 == mclasses_ ? 0 : cl + 1);
     break;  // the injection link carries one flit per cycle
   }
-  bool pending = false;
-  for (const SourceQueue& sq : ni.cls) pending = pending || sq.cur >= 0 || !sq.q.empty();
-  if (!pending) {
+  if (ni.queued == 0 && ni.sending == 0) {
     ni.pending = false;
     --ni_pending_;
   }
@@ -291,9 +295,8 @@ void NetworkCore::step() {
   EventList<CreditEvent>& ni_credits = node_credit_wheel_[slot];
   if (!ni_credits.empty()) {
     for (const CreditEvent& e : ni_credits) {
-      Interface& ni = ni_[e.id];
-      ++ni.credits[e.vc];
-      if (cfg_.wait_for_tail_credit && e.tail) ni.busy[e.vc] = 0;
+      ++ni_credits_[size_t(e.id) * vcs_ + e.vc];
+      if (cfg_.wait_for_tail_credit && e.tail) ni_[e.id].busy &= ~(1u << e.vc);
     }
     in_flight_events_ -= ni_credits.size();
     ni_credits.clear();

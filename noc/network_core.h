@@ -135,16 +135,19 @@ class NetworkCore {
     uint8_t vc;
     uint8_t tail;
   };
+  // A source interface's state in flat arrays and one small record per endpoint (each
+  // step of an interface touches a few lines, not a vector per field).
   struct SourceQueue {
-    std::deque<uint32_t> q;
     int32_t cur = -1;  // packet being sent
     uint16_t next_seq = 0;
     uint8_t vc = 0;
+    std::deque<uint32_t> q;
   };
   struct Interface {
-    std::vector<SourceQueue> cls;  // one per message class
-    std::vector<int32_t> credits;  // per VC of the router's local input port
-    std::vector<uint8_t> busy;
+    uint32_t busy = 0;     // one bit per VC of the router's local input port held by a packet
+    uint32_t queued = 0;   // packets waiting in its class queues
+    uint32_t sending = 0;  // classes with a packet on its way out
+    LinkEnd to;            // its router's local input port
     uint8_t rr = 0;
     bool pending = false;
   };
@@ -171,6 +174,8 @@ class NetworkCore {
   std::vector<Router> routers_;
   std::vector<Upstream> upstream_;  // per router input port
   std::vector<Interface> ni_;
+  std::vector<SourceQueue> sq_;      // per endpoint and message class: node * classes + class
+  std::vector<int32_t> ni_credits_;  // per endpoint and VC: node * vcs + vc
   std::vector<uint32_t> ni_active_;
   uint64_t ni_pending_ = 0;
   sim::SlotTable<Packet> packets_;
