@@ -120,8 +120,6 @@ class alignas(64) Router {
   void prefetch_state() const {
     // Five lines at a time, unrolled (a loop per line cost more than the misses it
     // saved): the textbook router's hot state is ten lines.
-    // The object's second line too (the step's scratch pointers and counters).
-    __builtin_prefetch(reinterpret_cast<const char*>(this) + 64);
     const char* b = reinterpret_cast<const char*>(va_ports_);
     const char* const end = b + 64 * hot_lines_;
     for (; b < end; b += 5 * 64) {
