@@ -205,17 +205,19 @@ void NetworkCore::step_interface(uint32_t node) {
       sq.vc = uint8_t(pick);
       sq.next_seq = 0;
       ni.busy |= 1u << uint32_t(pick);
-      packets_[uint32_t(sq.cur)].injected = now_;
+      Packet& p = packets_[uint32_t(sq.cur)];
+      p.injected = now_;
+      sq.flits = p.flits;
+      sq.dst = uint16_t(p.dst);
+      sq.flags = uint8_t(p.mclass << Flit::kClassShift);
     }
     if (credits[sq.vc] <= 0) continue;
-    Packet& p = packets_[uint32_t(sq.cur)];
     Flit f;
     f.pkt = uint32_t(sq.cur);
-    f.seq = sq.next_seq == 0 ? uint16_t(p.dst) : sq.next_seq;
+    f.seq = sq.next_seq == 0 ? sq.dst : sq.next_seq;
     f.vc = sq.vc;
-    f.flags =
-        uint8_t((sq.next_seq == 0 ? Flit::kHead : 0) |
-                (sq.next_seq + 1 == p.flits ? Flit::kTail : 0) | (p.mclass << Flit::kClassShift));
+    f.flags = uint8_t((sq.next_seq == 0 ? Flit::kHead : 0) |
+                      (sq.next_seq + 1 == sq.flits ? Flit::kTail : 0) | sq.flags);
     --credits[sq.vc];
     FlitEvent& e = flit_wheel_[(now_ + timing_.link) & wheel_mask_].emplace_back();
     e.to = ni.to;

@@ -141,6 +141,9 @@ class NetworkCore {
     int32_t cur = -1;  // packet being sent
     uint16_t next_seq = 0;
     uint8_t vc = 0;
+    uint8_t flags = 0;   // its message class bits (Flit::flags)
+    uint16_t flits = 0;  // its length and destination, copied from the packet table
+    uint16_t dst = 0;    // so that a flit's injection does not read the table
     std::deque<uint32_t> q;
   };
   struct Interface {
