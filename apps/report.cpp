@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <map>
 #include <regex>
 #include <sstream>
@@ -158,8 +159,9 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
     // With pp > 1 every rank ran the trace's stage at once: the steady state of a full
     // pipeline (pp micro-batches of `batch` in flight), whose throughput is one batch
     // per stage time. A token still passes through every stage in turn.
-    const int64_t pp = w.meta_int("pp", 1);
-    r.pipeline_stages = uint32_t(std::max<int64_t>(1, pp));
+    // A multi-rank trace (meta ranks) holds every rank's program, stages included.
+    const int64_t pp = w.meta_int("ranks", 1) > 1 ? 1 : w.meta_int("pp", 1);
+    r.pipeline_stages = uint32_t(std::clamp<int64_t>(pp, 1, UINT32_MAX));
     r.latency_estimated = r.pipeline_stages > 1 || r.time_estimated;
     if (r.total_time_s > 0) {
       r.tokens_per_s = r.tokens / r.total_time_s;

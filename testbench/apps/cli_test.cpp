@@ -187,4 +187,16 @@ TEST_CASE("cli: a pipeline stage's report gives a token pp stages of latency", "
     CHECK(r.at("tokens_per_s").get<double>() ==
           Approx(r.at("tokens").get<double>() / stage).epsilon(1e-12));
   }
+  // A trace of several ranks (meta ranks) holds every stage's program: nothing to scale.
+  const std::string base = std::string(TESSERA_BINARY_DIR) + "/pp_ranks_report";
+  std::filesystem::remove_all(base);
+  {
+    std::ofstream t(base + ".tsr");
+    t << "tessera-trace 1\nmeta ranks=2 pp=2 phase=decode batch=1\n"
+         "gemm a m=1 n=256 k=256 dtype=bf16 rank=0\ngemm b m=1 n=256 k=256 dtype=bf16 rank=1\n";
+  }
+  REQUIRE(run_tessera("run -q --trace " + base + ".tsr --out " + base).rc == 0);
+  const auto m = nlohmann::json::parse(tessera::sim::read_file(base + "/report.json"));
+  CHECK(m.at("pipeline_stages") == 1);
+  CHECK(m.at("per_token_latency_s").get<double>() == m.at("total_time_s").get<double>());
 }
