@@ -79,6 +79,13 @@ struct System::Chiplet {
   }
 };
 
+uint32_t mesh_link_edge(uint32_t a, uint32_t b, uint32_t n) {
+  const uint32_t gx = chiplet_grid(n).first;
+  const uint32_t ax = a % gx, ay = a / gx, bx = b % gx, by = b / gx;
+  if (ay == by) return bx > ax ? 0 : 1;
+  return by > ay ? 3 : 2;
+}
+
 std::vector<uint32_t> d2d_attach_nodes(uint32_t count, uint32_t tx, uint32_t ty, uint32_t edge,
                                        const std::vector<uint32_t>& avoid) {
   edge %= 4;
@@ -268,16 +275,20 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
     chiplets_[g] = std::move(c);
   }
   // Each end of a link is reached from package.d2d.attach_nodes nodes along one edge of
-  // its chiplet (a chiplet's links take the east, west, north and south edges in turn),
-  // as a UCIe PHY spans the die edge facing the neighbour: one node's links (one flit
-  // per cycle each way) would cap the link below its lanes' bandwidth. Nodes another
-  // link of the chiplet already holds are avoided where the edge has others.
+  // its chiplet, as a UCIe PHY spans the die edge facing the neighbour: one node's links
+  // (one flit per cycle each way) would cap the link below its lanes' bandwidth. On a
+  // mesh package that is the edge toward the neighbour on the chiplet grid. A ring or
+  // all-to-all package has no layout here: a chiplet's links take the east, west, north
+  // and south edges in turn (a ring's two on opposite edges, as a row of chiplets whose
+  // closing link runs round it). Nodes another link of the chiplet already holds are
+  // avoided where the edge has others.
+  const bool grid = spec.package.topology == "mesh" && n > 2;
   auto attach_link_end = [&](uint32_t me, uint32_t other) {
     Chiplet& c = *chiplets_[me];
     std::vector<uint32_t> taken;
     for (const auto& v : c.d2d_nodes) taken.insert(taken.end(), v.begin(), v.end());
-    c.d2d_nodes[other] =
-        d2d_attach_nodes(spec.package.d2d.attach_nodes, tx, ty, links_at[me]++ % 4, taken);
+    const uint32_t edge = grid ? mesh_link_edge(me % n, other % n, n) : links_at[me]++ % 4;
+    c.d2d_nodes[other] = d2d_attach_nodes(spec.package.d2d.attach_nodes, tx, ty, edge, taken);
   };
   for (const auto& [a, b] : pairs) {
     attach_link_end(a, b);

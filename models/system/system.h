@@ -50,9 +50,15 @@ struct SystemOptions {
 std::vector<uint32_t> fabric_attach_nodes(uint32_t count, uint32_t tiles_x, uint32_t tiles_y,
                                           const std::vector<uint32_t>& avoid);
 
+// The edge of chiplet a's die (0 east, 1 west, 2 north, 3 south) facing its neighbour b
+// on a "mesh" package's chiplet grid of n (local indices; b beside or above/below a):
+// its die-to-die PHY sits there.
+uint32_t mesh_link_edge(uint32_t a, uint32_t b, uint32_t n);
+
 // The NoC nodes of a tiles_x x tiles_y chiplet where one end of a die-to-die link
 // attaches, `count` of them (clamped to the edge's length) on edge `edge` (0 east, 1
-// west, 2 north, 3 south; the chiplet's links take them in turn): count 1 is the middle
+// west, 2 north, 3 south; on a mesh package the edge facing the neighbour, else the
+// chiplet's links take them in turn): count 1 is the middle
 // of the edge; more sit at the middles of `count` equal stretches of it, as a UCIe PHY
 // spans the die edge facing the neighbour. A node in `avoid` (another link's) moves to
 // the nearest free node of the edge, and is shared only when the edge has none.

@@ -78,3 +78,17 @@ TEST_CASE("d2d attach nodes: spread along the link's edge, other links' nodes av
   // ...and is shared only when the edge has no other.
   CHECK(d2d_attach_nodes(2, 4, 4, 0, {3, 7, 11, 15}) == std::vector<uint32_t>{7, 15});
 }
+
+TEST_CASE("d2d link edges on a mesh package: the die edge facing the neighbour", "[unit]") {
+  enum { kEast, kWest, kNorth, kSouth };
+  // Eight chiplets: a 4 x 2 grid, 0 1 2 3 over 4 5 6 7.
+  CHECK(mesh_link_edge(1, 2, 8) == kEast);
+  CHECK(mesh_link_edge(2, 1, 8) == kWest);
+  CHECK(mesh_link_edge(1, 5, 8) == kSouth);
+  CHECK(mesh_link_edge(5, 1, 8) == kNorth);
+  // Nine: 3 x 3; the centre chiplet's four links take its four edges.
+  CHECK(mesh_link_edge(4, 1, 9) == kNorth);
+  CHECK(mesh_link_edge(4, 3, 9) == kWest);
+  CHECK(mesh_link_edge(4, 5, 9) == kEast);
+  CHECK(mesh_link_edge(4, 7, 9) == kSouth);
+}

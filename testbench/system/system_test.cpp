@@ -501,7 +501,9 @@ namespace {
 // Every link end of a preset's chiplets, with `attach` nodes: they lie on one edge of
 // the chiplet, are distinct, as many as asked (or the edge's length), and no two links
 // of a chiplet share a node when `disjoint`.
-void d2d_placement(const std::string& preset, uint32_t attach, bool disjoint) {
+// With `grid_x` (a mesh package's chiplet grid width), each end also lies on the edge
+// facing its neighbour.
+void d2d_placement(const std::string& preset, uint32_t attach, bool disjoint, uint32_t grid_x = 0) {
   Rig r({"package.d2d.attach_nodes=" + std::to_string(attach)}, false, preset);
   const uint32_t tx = r.spec.chiplet.tiles_x, ty = r.spec.chiplet.tiles_y;
   const uint32_t nchip = r.spec.total_chiplets();
@@ -522,6 +524,11 @@ void d2d_placement(const std::string& preset, uint32_t attach, bool disjoint) {
       const bool north = all([&](uint32_t n) { return n / tx == 0; });
       const bool south = all([&](uint32_t n) { return n / tx == ty - 1; });
       CHECK((east || west || north || south));
+      if (grid_x) {
+        const bool beside = c / grid_x == nb / grid_x;
+        CHECK((beside || c % grid_x == nb % grid_x));  // grid neighbours only
+        CHECK((beside ? (nb > c ? east : west) : (nb > c ? south : north)));
+      }
       const uint32_t len = east || west ? ty : tx;
       CHECK(at.size() == std::min(attach, len));
       chiplet_nodes.insert(at.begin(), at.end());
@@ -538,8 +545,8 @@ TEST_CASE("system: chiplet4 d2d attach nodes fill the link's edge, none shared",
   d2d_placement("chiplet4", 4, true);
 }
 
-TEST_CASE("system: mi300-like d2d attach nodes lie on the link's edge, distinct", "[unit]") {
+TEST_CASE("system: mi300-like d2d attach nodes lie on the edge facing the neighbour", "[unit]") {
   TESSERA_ONE_ELABORATION();
-  // 6x6 chiplets on a 4x2 mesh, up to three links each (east, west, north edges).
-  d2d_placement("mi300-like", 2, true);
+  // 6x6 chiplets on a 4x2 mesh (0 1 2 3 over 4 5 6 7), up to three links each.
+  d2d_placement("mi300-like", 2, true, 4);
 }
