@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include "models/system/system.h"
+
 namespace tessera::apps {
 
 namespace {
@@ -71,7 +73,14 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
   r.peak_tflops = peak_flops_tile * tiles / 1e12;
   const double stacks = double(spec.total_chiplets()) * spec.chiplet.hbm_stacks;
   const double hbm_peak = stacks * spec.chiplet.hbm.peak_gbps() * 1e9;  // B/s
-  const double link_bw = spec.package.d2d.lanes * spec.package.d2d.gbps_per_lane / 8 * 1e9;
+  // Every die-to-die link and fabric port of the machine, both directions (B/s): the
+  // most that rank-to-rank traffic could use at once.
+  const double d2d_bw = spec.package.d2d.lanes * spec.package.d2d.gbps_per_lane / 8 * 1e9;
+  double link_bw = 2 * double(system::d2d_link_pairs(spec).size()) * d2d_bw;
+  if (spec.system.packages > 1)
+    link_bw += 2 * double(spec.system.packages) * spec.system.fabric.port_gbytes_per_s * 1e9;
+  // Every rank group runs every op, unless the trace lists each rank's ops.
+  const double op_copies = m.per_rank_ops ? 1.0 : double(m.groups);
 
   // Per-op start/end over every tile's commands.
   r.ops.resize(m.ops.size());
@@ -84,7 +93,7 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
     o.layer = p.layer;
     o.simulated = p.simulated;
     o.tiles = p.tiles;
-    o.flops = p.flops * m.groups;
+    o.flops = p.flops * op_copies;
     o.start_ps = UINT64_MAX;
     o.end_ps = 0;
   }
@@ -97,16 +106,21 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
   for (size_t i = 0; i < r.ops.size(); ++i) {
     OpResult& o = r.ops[i];
     const auto& p = m.ops[i];
-    if (o.start_ps == UINT64_MAX) o.start_ps = o.end_ps = 0;
-    o.compute_floor_s = o.tiles ? o.flops / (peak_flops_tile * o.tiles * m.groups) : 0;
-    o.memory_floor_s = hbm_peak > 0 ? double(p.hbm_bytes) * m.groups / hbm_peak : 0;
+    if (o.start_ps == UINT64_MAX) {  // no tile had a command of it (nothing to do here)
+      o.start_ps = o.end_ps = 0;
+      o.issued = false;
+    }
+    // o.tiles and hbm_bytes already cover every rank group.
+    o.compute_floor_s = o.tiles ? o.flops / (peak_flops_tile * o.tiles) : 0;
+    o.memory_floor_s = hbm_peak > 0 ? double(p.hbm_bytes) / hbm_peak : 0;
     o.link_floor_s = link_bw > 0 ? double(p.link_bytes) / link_bw : 0;
     const double floors[3] = {o.compute_floor_s, o.memory_floor_s, o.link_floor_s};
     static const char* names[3] = {"compute", "HBM", "link"};
     const int b = int(std::max_element(floors, floors + 3) - floors);
-    o.bound = o.simulated ? (floors[b] > 0 ? names[b] : "sync") : "-";
+    o.bound = o.simulated && o.issued ? (floors[b] > 0 ? names[b] : "sync") : "-";
     // Most of an op's time above every floor went to the NoC / synchronisation.
-    if (o.simulated && floors[b] > 0 && o.time_s() > 4 * floors[b]) o.bound += " (+NoC/sync)";
+    if (o.simulated && o.issued && floors[b] > 0 && o.time_s() > 4 * floors[b])
+      o.bound += " (+NoC/sync)";
   }
 
   // Whole workload: repeated layers scale the simulated layers' span.
@@ -117,7 +131,7 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
   if (m.layers_simulated > 0 && m.layers_simulated < m.layers_total) {
     uint64_t lstart = UINT64_MAX, lend = 0;
     for (const auto& o : r.ops)
-      if (o.simulated && o.layer >= 0)
+      if (o.simulated && o.issued && o.layer >= 0)  // an empty op has no time to span
         lstart = std::min(lstart, o.start_ps), lend = std::max(lend, o.end_ps);
     const double layer_span = lend > lstart ? double(lend - lstart) * 1e-12 : 0;
     const double per_layer = layer_span / m.layers_simulated;
@@ -153,9 +167,10 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
   if (r.phase == "decode" || r.phase == "prefill") {
     r.llm = true;
     const double batch = double(w.meta_int("batch", 1));
-    // Decode produces one token per sequence; prefill processes batch x seq prompt tokens.
+    // Decode produces one token per sequence (meta tokens where the trace says, as an
+    // import may); prefill processes batch x seq prompt tokens.
     const double seq = double(w.meta_int("seq", 1));
-    r.tokens = r.phase == "decode" ? batch : batch * seq;
+    r.tokens = r.phase == "decode" ? double(w.meta_int("tokens", int64_t(batch))) : batch * seq;
     // With pp > 1 every rank ran the trace's stage at once: the steady state of a full
     // pipeline (pp micro-batches of `batch` in flight), whose throughput is one batch
     // per stage time. A token still passes through every stage in turn.
@@ -163,7 +178,7 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
     const int64_t pp = w.meta_int("ranks", 1) > 1 ? 1 : w.meta_int("pp", 1);
     r.pipeline_stages = uint32_t(std::clamp<int64_t>(pp, 1, UINT32_MAX));
     r.latency_estimated = r.pipeline_stages > 1 || r.time_estimated;
-    if (r.total_time_s > 0) {
+    if (r.total_time_s > 0 && r.tokens > 0) {
       r.tokens_per_s = r.tokens / r.total_time_s;
       const double latency = r.total_time_s * r.pipeline_stages;
       if (r.phase == "prefill") r.ttft_s = latency;

@@ -27,12 +27,14 @@ struct OpResult {
   std::string name, kind, bound, strategy;
   int64_t layer = -1;
   bool simulated = true;
+  bool issued = true;  // it gave some tile a command (an op can be empty on this machine)
   uint32_t tiles = 0;
   uint64_t start_ps = 0, end_ps = 0;
   double flops = 0;
-  double compute_floor_s = 0;  // flops at the peak of the tiles it used
+  double compute_floor_s = 0;  // its flops (every rank group's) at the peak of its tiles
   double memory_floor_s = 0;   // its HBM bytes at the peak of the machine's stacks
-  double link_floor_s = 0;     // its tile-to-tile bytes over the die-to-die/fabric links
+  double link_floor_s = 0;     // its rank-to-rank bytes over every die-to-die and fabric
+                               // link of the machine, both ways
   double time_s() const { return double(end_ps - start_ps) * 1e-12; }
 };
 

@@ -525,7 +525,9 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
                        dma(CmdKind::kDmaStore, c_base + ((m0 + r0) * p.n + n0 + c0) * eb,
                            s.tk * rr * w * 4, w * eb, rr, p.n * eb),
                        {vc});
-            plan_->link_bytes += (s.tk - 1) * rr * w * 4;
+            // The reduction reads every K slice's partial sums back from HBM and
+            // writes the result there: HBM traffic, not tile-to-tile.
+            plan_->hbm_bytes += s.tk * rr * w * 4 + rr * w * eb;
           }
         }
       }
@@ -1314,6 +1316,7 @@ void Lowering::run() {
   groups_.resize(size_t(world));
   for (uint32_t t = 0; t < n_tiles; ++t) groups_[t / per].push_back(t);
   out_.groups = uint32_t(world);
+  out_.per_rank_ops = multi_rank_;
   if (opt_.collective_channels > per)
     throw sim::UserError("--collective-channels " + std::to_string(opt_.collective_channels) +
                          ": a rank group has only " + std::to_string(per) + " tiles (" +

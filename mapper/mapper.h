@@ -42,10 +42,10 @@ struct OpPlan {
   std::string name;
   std::string kind;
   std::string strategy;     // human-readable: split, blocks, placement
-  uint32_t tiles = 0;       // tiles that run a part of it
-  double flops = 0;         // whole op (all tiles of one rank group)
-  uint64_t hbm_bytes = 0;   // bytes moved between HBM and scratchpads (one group)
-  uint64_t link_bytes = 0;  // bytes sent between tiles (collectives, K-split reductions)
+  uint32_t tiles = 0;       // tiles that run a part of it (every rank group's)
+  double flops = 0;         // the op as the trace gives it (one rank group's)
+  uint64_t hbm_bytes = 0;   // bytes moved between HBM and scratchpads (every group's)
+  uint64_t link_bytes = 0;  // bytes sent between rank groups' tiles (collectives)
   int64_t layer = -1;
   bool simulated = true;  // false: a repeated layer, not lowered (see MapOptions)
 };
@@ -54,7 +54,10 @@ struct Mapping {
   std::vector<tile::Program> programs;  // indexed by global tile id
   std::vector<OpPlan> ops;              // in workload order
   uint32_t groups = 1;                  // rank groups the machine was divided into
-  uint32_t layers_total = 0;            // distinct layer indices in the workload
+  // The trace lists each rank's ops (meta ranks > 1): an op runs on its own rank's group
+  // only; otherwise every group runs every op.
+  bool per_rank_ops = false;
+  uint32_t layers_total = 0;  // distinct layer indices in the workload
   uint32_t layers_simulated = 0;
   std::vector<uint64_t> stack_bytes_used;  // HBM allocation per stack
   std::string explain() const;

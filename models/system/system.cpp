@@ -79,6 +79,30 @@ struct System::Chiplet {
   }
 };
 
+std::vector<std::pair<uint32_t, uint32_t>> d2d_link_pairs(const SystemSpec& spec) {
+  std::vector<std::pair<uint32_t, uint32_t>> pairs;
+  const uint32_t n = spec.package.chiplets;
+  for (uint32_t p = 0; p < spec.system.packages; ++p) {
+    const uint32_t o = p * n;
+    if (n == 2) {
+      pairs.push_back({o, o + 1});
+    } else if (n > 2 && spec.package.topology == "ring") {
+      for (uint32_t c = 0; c < n; ++c) pairs.push_back({o + c, o + (c + 1) % n});
+    } else if (n > 2 && spec.package.topology == "mesh") {
+      const auto [gx, gy] = chiplet_grid(n);
+      for (uint32_t y = 0; y < gy; ++y)
+        for (uint32_t x = 0; x < gx; ++x) {
+          if (x + 1 < gx) pairs.push_back({o + y * gx + x, o + y * gx + x + 1});
+          if (y + 1 < gy) pairs.push_back({o + y * gx + x, o + (y + 1) * gx + x});
+        }
+    } else if (n > 2) {
+      for (uint32_t a = 0; a < n; ++a)
+        for (uint32_t b = a + 1; b < n; ++b) pairs.push_back({o + a, o + b});
+    }
+  }
+  return pairs;
+}
+
 uint32_t mesh_link_edge(uint32_t a, uint32_t b, uint32_t n) {
   const uint32_t gx = chiplet_grid(n).first;
   const uint32_t ax = a % gx, ay = a / gx, bx = b % gx, by = b / gx;
@@ -240,26 +264,8 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
   }
 
   // Die-to-die links of each package.
-  std::vector<std::pair<uint32_t, uint32_t>> pairs;
+  const std::vector<std::pair<uint32_t, uint32_t>> pairs = d2d_link_pairs(spec);
   const uint32_t n = spec.package.chiplets;
-  for (uint32_t p = 0; p < spec.system.packages; ++p) {
-    const uint32_t o = p * n;
-    if (n == 2) {
-      pairs.push_back({o, o + 1});
-    } else if (n > 2 && spec.package.topology == "ring") {
-      for (uint32_t c = 0; c < n; ++c) pairs.push_back({o + c, o + (c + 1) % n});
-    } else if (n > 2 && spec.package.topology == "mesh") {
-      const auto [gx, gy] = chiplet_grid(n);
-      for (uint32_t y = 0; y < gy; ++y)
-        for (uint32_t x = 0; x < gx; ++x) {
-          if (x + 1 < gx) pairs.push_back({o + y * gx + x, o + y * gx + x + 1});
-          if (y + 1 < gy) pairs.push_back({o + y * gx + x, o + (y + 1) * gx + x});
-        }
-    } else if (n > 2) {
-      for (uint32_t a = 0; a < n; ++a)
-        for (uint32_t b = a + 1; b < n; ++b) pairs.push_back({o + a, o + b});
-    }
-  }
 
   // Chiplets: gateways first (which node each link and the fabric port attach to).
   chiplets_.resize(nchip);

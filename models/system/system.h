@@ -50,6 +50,10 @@ struct SystemOptions {
 std::vector<uint32_t> fabric_attach_nodes(uint32_t count, uint32_t tiles_x, uint32_t tiles_y,
                                           const std::vector<uint32_t>& avoid);
 
+// The die-to-die links of every package, as pairs of global chiplet ids: a ring (two
+// chiplets: one link), the grid of a mesh (chiplet_grid), or every pair (all-to-all).
+std::vector<std::pair<uint32_t, uint32_t>> d2d_link_pairs(const SystemSpec& spec);
+
 // The edge of chiplet a's die (0 east, 1 west, 2 north, 3 south) facing its neighbour b
 // on a "mesh" package's chiplet grid of n (local indices; b beside or above/below a):
 // its die-to-die PHY sits there.

@@ -3,6 +3,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -199,4 +202,61 @@ TEST_CASE("cli: a pipeline stage's report gives a token pp stages of latency", "
   const auto m = nlohmann::json::parse(tessera::sim::read_file(base + "/report.json"));
   CHECK(m.at("pipeline_stages") == 1);
   CHECK(m.at("per_token_latency_s").get<double>() == m.at("total_time_s").get<double>());
+}
+
+// The whole-model estimate scales the simulated layer's span: an op of that layer with
+// nothing to do on this machine (a one-rank all-reduce) must not stretch it back to
+// time 0, over the work before the first layer.
+TEST_CASE("cli: an empty op does not stretch the scaled layer's span", "[unit]") {
+  const std::string base = std::string(TESSERA_BINARY_DIR) + "/empty_op_layers";
+  std::filesystem::remove_all(base);
+  {
+    std::ofstream t(base + ".tsr");
+    t << "tessera-trace 1\nmeta phase=decode batch=1 tokens=1\n"
+         "elementwise pre elems=4194304 dtype=bf16\n"
+         "gemm l0.w m=1 n=1024 k=1024 dtype=bf16 weights=b layer=0 deps=pre\n"
+         "allreduce l0.ar bytes=4096 group=1 dtype=bf16 layer=0 deps=l0.w\n"
+         "gemm l1.w m=1 n=1024 k=1024 dtype=bf16 weights=b layer=1 deps=l0.ar\n"
+         "allreduce l1.ar bytes=4096 group=1 dtype=bf16 layer=1 deps=l1.w\n";
+  }
+  REQUIRE(run_tessera("run -q --trace " + base + ".tsr --out " + base).rc == 0);
+  const auto r = nlohmann::json::parse(tessera::sim::read_file(base + "/report.json"));
+  // ops.csv: l0.w's span is the simulated layer's; l0.ar issued nothing ("-").
+  std::istringstream csv(tessera::sim::read_file(base + "/ops.csv"));
+  double layer = -1;
+  bool empty_marked = false;
+  for (std::string line; std::getline(csv, line);) {
+    if (line.rfind("l0.w,", 0) == 0) {
+      std::vector<std::string> f;
+      std::stringstream ss(line);
+      for (std::string x; std::getline(ss, x, ',');) f.push_back(x);
+      layer = std::stod(f[7]);
+    }
+    if (line.rfind("l0.ar,", 0) == 0) empty_marked = line.back() == '-';
+  }
+  REQUIRE(layer > 0);
+  CHECK(empty_marked);
+  CHECK(r.at("total_time_s").get<double>() ==
+        Approx(r.at("sim_time_s").get<double>() + layer).epsilon(1e-9));
+}
+
+// Decode tokens come from meta tokens where the trace gives them (an import may have no
+// batch); zero tokens give no per-token figures rather than infinities.
+TEST_CASE("cli: decode tokens from meta tokens; zero tokens, no per-token figures", "[unit]") {
+  auto report = [](const std::string& name, const std::string& meta) {
+    const std::string base = std::string(TESSERA_BINARY_DIR) + "/" + name;
+    std::filesystem::remove_all(base);
+    std::ofstream(base + ".tsr") << "tessera-trace 1\nmeta phase=decode " << meta
+                                 << "\ngemm w m=4 n=256 k=256 dtype=bf16 weights=b\n";
+    REQUIRE(run_tessera("run -q --trace " + base + ".tsr --out " + base).rc == 0);
+    return nlohmann::json::parse(tessera::sim::read_file(base + "/report.json"));
+  };
+  const auto t = report("tokens_meta", "tokens=4");
+  CHECK(t.at("tokens") == 4);
+  CHECK(t.at("tokens_per_s").get<double>() ==
+        Approx(4 / t.at("total_time_s").get<double>()).epsilon(1e-12));
+  const auto z = report("tokens_zero", "batch=0");
+  CHECK(z.at("tokens") == 0);
+  CHECK(z.at("joules_per_token").is_number());
+  CHECK(z.at("joules_per_token") == 0);
 }

@@ -132,3 +132,30 @@ TEST_CASE("physics: 7B decode on one HBM3 stack is HBM-bound, >= weights / bandw
   }
   CHECK(hbm > 0.5 * all);
 }
+
+TEST_CASE("physics: an op run by several rank groups counts each group once in its floors",
+          "[unit]") {
+  // Two rank groups (dp=2) of chiplet4's 64 tiles each run a 1 x 4096 x 4096 bf16 GEMV
+  // whose 32 MiB of weights stream from HBM: 2 x 2 x 4096 x 4096 FLOPs in all, over
+  // 64 tiles of 2 x 32 x 32 FLOP a cycle at 1 GHz, and at least 2 x 32 MiB over the 8
+  // stacks' 6.5536 TB/s.
+  const std::string out = std::string(TESSERA_BINARY_DIR) + "/golden_out/chiplet4_dp2_gemv";
+  fs::remove_all(out);
+  fs::create_directories(fs::path(out).parent_path());
+  std::ofstream(out + ".tsr")
+      << "tessera-trace 1\nmeta dp=2\ngemm w m=1 n=4096 k=4096 dtype=bf16 weights=b\n";
+  const std::string cmd = std::string(TESSERA_EXE) + " run -q --config chiplet4 --trace " + out +
+                          ".tsr --out " + out + " > /dev/null 2>&1";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  check_rooflines(out);
+  const auto ops = simulated_ops(out);
+  REQUIRE(ops.size() == 1);
+  const auto& f = ops[0];
+  const double flops = 2.0 * 2 * 4096 * 4096, weights = 2.0 * 4096 * 4096 * 2;
+  CHECK(std::stod(f[8]) == Approx(flops));
+  CHECK(std::stod(f[4]) == 64);
+  CHECK(std::stod(f[9]) == Approx(flops / (64 * 2.0 * 32 * 32 * 1e9)).epsilon(1e-6));
+  const double memory = std::stod(f[10]), floor = weights / 6.5536e12;
+  CHECK(memory >= floor * (1 - 1e-9));
+  CHECK(memory <= 1.25 * floor);  // the activations and results are small
+}
