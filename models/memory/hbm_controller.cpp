@@ -173,25 +173,45 @@ void HbmController::finish_bank_refresh(Pc& p) {
 }
 
 // An idle pseudo-channel is not woken for refresh; when work (or the end of the run)
-// arrives, the refreshes it would have done meanwhile are replayed here exactly as an
-// idle controller issues them: PRE of open banks as soon as legal, REF after tRP.
+// arrives, the refreshes it would have done meanwhile are replayed here as an idle
+// controller issues them: PRE of open banks as soon as legal, one per clock, REF after
+// tRP. (The other pseudo-channel's use of the shared row bus is not replayed.)
 void HbmController::catch_up_refresh(Pc& p, uint64_t now) {
   if (P_.refresh_mode == 0) return;
   const bool all = P_.refresh_mode == 1;
   const uint32_t nb = P_.nb;
+  uint64_t pre_at[kMaxBanks];  // when each bank this refresh closes gets its PRE
   while (p.ref_due <= now) {
     if (!all) p.ref_bank = pick_refresh_bank(p);
-    // Where the next refresh would land.
+    const uint32_t first = all ? 0 : p.ref_bank, last = all ? nb : p.ref_bank + 1;
+    // The PREs go one per clock on the row bus from the due time, the lowest-numbered
+    // bank that may precharge first, as refresh_work issues them; REF follows tRP after
+    // the last, once every bank's tRC/tRFC allows.
+    uint64_t open = 0;
+    for (uint32_t b = first; b < last; ++b)
+      if (p.bank[b].open_row >= 0) open |= uint64_t(1) << b;
     uint64_t t_ref = p.ref_due;
-    auto close_time = [&](uint32_t b) {
-      return p.bank[b].open_row >= 0 ? std::max(p.ref_due, p.bank[b].pre) + P_.t.tRP : 0;
-    };
-    if (all) {
-      for (uint32_t b = 0; b < nb; ++b) t_ref = std::max({t_ref, close_time(b), p.bank[b].act});
-    } else {
-      const uint32_t b = p.ref_bank;
-      t_ref = std::max({t_ref, close_time(b), p.bank[b].act});
+    for (uint64_t t = p.ref_due; open;) {
+      uint64_t next = kNever;
+      int32_t pick = -1;
+      for (uint64_t m = open; m; m &= m - 1) {
+        const uint32_t b = uint32_t(__builtin_ctzll(m));
+        if (p.bank[b].pre <= t) {
+          pick = int32_t(b);
+          break;
+        }
+        next = std::min(next, p.bank[b].pre);
+      }
+      if (pick < 0) {
+        t = next;
+        continue;
+      }
+      pre_at[pick] = t;
+      t_ref = std::max(t_ref, t + P_.t.tRP);
+      open &= ~(uint64_t(1) << pick);
+      ++t;
     }
+    for (uint32_t b = first; b < last; ++b) t_ref = std::max(t_ref, p.bank[b].act);
     if (t_ref >= now) {
       p.ref_pending = true;  // in progress at `now`: the scheduler finishes it
       return;
@@ -212,7 +232,7 @@ void HbmController::catch_up_refresh(Pc& p, uint64_t now) {
       if (p.bank[i].open_row < 0) return;
       p.bank[i].open_row = -1;
       clear_hits(p, i);
-      p.bank[i].act = std::max(p.bank[i].act, std::max(p.ref_due, p.bank[i].pre) + P_.t.tRP);
+      p.bank[i].act = std::max(p.bank[i].act, pre_at[i] + P_.t.tRP);
       ++n_.pre;
     };
     if (all) {

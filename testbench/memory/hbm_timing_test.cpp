@@ -200,6 +200,21 @@ TEST_CASE("hbm timing: an all-bank refresh blocks the pseudo-channel for tRFC", 
   CHECK(h.stat("hbm.ch0.cmd.ref") == 1);
 }
 
+TEST_CASE("hbm timing: an idle channel's replayed refresh closes its banks one PRE a clock",
+          "[unit]") {
+  Harness h(test::preset_config("hbm3", "controller: {refresh: all-bank}"));
+  // Rows open in bank groups 0-3 (banks 0, 4, 8, 12), then the pseudo-channel idles past
+  // its first refresh (due at tREFI = 6240), which is replayed when the next read comes.
+  for (uint32_t bg = 0; bg < 4; ++bg) h.submit(h.addr(0, 0, bg, 0, 0), false, 0);
+  h.drain();
+  const auto r = h.submit(h.addr(0, 0, 0, 0, 0), false, 6300);
+  h.drain();
+  // PREs at 6240, 6241, 6242, 6243 (one row-bus command a clock), REF at 6243 + tRP (26)
+  // = 6269, ACT at 6269 + tRFC (560) = 6829; 6829 + 53 = 6882.
+  CHECK(h.finish[r] == 6882);
+  CHECK(h.stat("hbm.ch0.cmd.ref") == 1);
+}
+
 TEST_CASE("hbm timing: idle pseudo-channels refresh every tREFI", "[unit]") {
   Harness h(test::preset_config("hbm3", "controller: {refresh: all-bank}"));
   const uint64_t end = 6240 * 10 + 5;
