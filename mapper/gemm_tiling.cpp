@@ -32,8 +32,13 @@ GemmSplit choose_split(uint64_t m, uint64_t n, uint64_t k, uint32_t elem_bytes, 
     if (tn > 1 && ceil_div(n, tn) < 1) break;
     for (uint32_t tm = 1; tm * tn <= tiles; ++tm) {
       for (uint32_t tk = 1; tm * tn * tk <= tiles; ++tk) {
-        // Only splits that leave work on every tile.
-        if (tn > n || tm > m || tk > k) continue;
+        // Only splits that leave work on every tile: slices of ceil(x / t) must number t
+        // (k = 6 in 4 slices of 2 leaves the fourth empty, and a K split's reduction
+        // would still add its partial sums).
+        auto fills = [](uint64_t x, uint32_t t) {
+          return t <= x && ceil_div(x, ceil_div(x, t)) == t;
+        };
+        if (!fills(n, tn) || !fills(m, tm) || !fills(k, tk)) continue;
         const uint64_t mt = ceil_div(m, tm), nt = ceil_div(n, tn), kt = ceil_div(k, tk);
         const double compute = estimate_gemm_cycles(mt, nt, kt, a);
         const double bytes = double(mt * kt + kt * nt) * elem_bytes + double(mt * nt) * elem_bytes;

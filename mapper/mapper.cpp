@@ -28,6 +28,8 @@ constexpr uint32_t kSemSwitch = 3;      // switch collectives: a piece of the re
 constexpr uint32_t kSemRingCredit = 4;  // ring collectives: the next rank has a free slot
 constexpr uint32_t kSemA2A = 5;         // all-to-all: a peer's data to this rank has landed
 constexpr uint32_t kSemA2AReady = 6;    // all-to-all: a peer has entered the op
+// A wait for 0 on it takes nothing: a join, done once its dependencies are.
+constexpr uint32_t kSemJoin = 7;
 
 // Ring and chain collectives: pieces go out in rounds of kRingRound, and a tile keeps
 // kRingSlots receive slots, then as many load slots, of one piece each.
@@ -52,12 +54,27 @@ struct Channels {
 };
 
 // Per-tile bookkeeping while programs are built.
+// A tile's double-buffered GEMM scratchpad slots within one op: the buffer sizes, and
+// per A/B slot the commands after which it is free (the GEMM that read it), per C slot
+// the same (the store that read it), and which slot is next.
+struct GemmSlots {
+  uint64_t a_sz = 0, b_sz = 0, c_sz = 0;  // 0: no GEMM on the tile in this op yet
+  std::vector<int64_t> gemm[2], store[2];
+  uint32_t next_ab = 0, next_c = 0;
+};
+
 struct TileState {
   uint32_t id = 0;
   tile::Program prog;
   int64_t fence = -1;  // last compute/store command of the previous op: buffers free after it
   int64_t gate = -1;   // the barrier wait that makes the previous op's results visible
   std::vector<uint32_t> op_cmds;  // commands of the op being lowered
+  // Commands of the op being lowered whose completion no later command of the tile
+  // implies: the last GEMM and the last two stores of a GEMM part (DMA descriptors
+  // overlap, so stores may finish out of order). A second part on the tile starts after
+  // them, and the op's barrier waits for them.
+  std::vector<int64_t> tail;
+  GemmSlots slots;  // the op's GEMM buffers on this tile so far
 };
 
 class Lowering {
@@ -203,6 +220,9 @@ class Lowering {
   VecOp vec_op_of(OpKind k) const;
   uint64_t output_addr(const Op& op, uint32_t group, uint64_t bytes);
   uint64_t input_addr(const Op& op, uint32_t group, uint64_t bytes);
+  // Operand B of a matrix op when it is an activation: the last dependency's output
+  // (`k` or the rope output for qk, `v` for av), else a tensor of its own.
+  uint64_t b_input_addr(const Op& op, uint32_t group, uint64_t bytes);
 
   const traces::Workload& w_;
   const system::SystemSpec& spec_;
@@ -247,7 +267,11 @@ void Lowering::begin_op(size_t index) {
   cur_index_ = index;
   cur_op_ = &w_.op(index);
   plan_ = &out_.ops[index];
-  for (auto& t : tiles_) t.op_cmds.clear();
+  for (auto& t : tiles_) {
+    t.op_cmds.clear();
+    t.tail.clear();
+    t.slots = GemmSlots{};
+  }
   op_tiles_.clear();
 }
 
@@ -258,6 +282,15 @@ void Lowering::end_op(bool do_barrier) {
     if (t.op_cmds.empty()) continue;
     used.push_back(t.id);
     t.fence = t.op_cmds.back();
+    // Stores that may finish after the last command (t.tail): the buffers they read,
+    // and the results they write, are free or visible only after a join of them all.
+    std::vector<int64_t> pending;
+    for (int64_t c : t.tail)
+      if (c >= 0 && c != t.fence) pending.push_back(c);
+    t.tail.clear();
+    if (pending.empty()) continue;
+    pending.push_back(t.fence);
+    t.fence = add(t, sync(CmdKind::kWait, t.id, kSemJoin, 0), pending);
   }
   plan_->tiles = uint32_t(used.size());
   if (!do_barrier || used.empty()) return;
@@ -314,9 +347,16 @@ void Lowering::barrier(const std::vector<uint32_t>& tiles) {
   for (size_t k = n; k-- > 0;) {
     TileState& t = tiles_[tiles[k]];
     int64_t last = t.prog.empty() ? -1 : int64_t(t.prog.size()) - 1;
-    if (!children[k].empty()) last = wait(k, kSemArrive, uint32_t(children[k].size()), {last});
+    // The tile's stores still in flight (t.tail) count too: the results they write must
+    // be complete before anyone is released to read them.
+    std::vector<int64_t> done = t.tail;
+    done.push_back(last);
+    if (!children[k].empty()) {
+      last = wait(k, kSemArrive, uint32_t(children[k].size()), done);
+      done = {last};
+    }
     arrived[k] = last;
-    if (k != 0) signal(k, size_t(parent[k]), kSemArrive, {last});
+    if (k != 0) signal(k, size_t(parent[k]), kSemArrive, done);
   }
   // Release, root first: a node waits for its go (the root has it once all arrived),
   // then releases its children.
@@ -334,6 +374,15 @@ uint64_t Lowering::output_addr(const Op& op, uint32_t group, uint64_t bytes) {
   if (v[group] == ~0ull)
     v[group] = alloc(activation_stack(group), std::max<uint64_t>(bytes, 1), op.name + " output");
   return v[group];
+}
+
+uint64_t Lowering::b_input_addr(const Op& op, uint32_t group, uint64_t bytes) {
+  if (!op.deps.empty()) {
+    auto it = outputs_.find(op.deps.back());
+    if (it != outputs_.end() && group < it->second.size() && it->second[group] != ~0ull)
+      return it->second[group];
+  }
+  return alloc(activation_stack(group), std::max<uint64_t>(bytes, 1), op.name + " input B");
 }
 
 uint64_t Lowering::input_addr(const Op& op, uint32_t group, uint64_t bytes) {
@@ -355,49 +404,76 @@ void Lowering::lower_gemm_on_tile(TileState& t, uint64_t m, uint64_t n, uint64_t
   const uint64_t a_sz = bl.bm * bl.bk * eb, b_sz = bl.bk * bl.bn * eb, c_sz = bl.bm * bl.bn * 4;
   const uint64_t a_off[2] = {0, a_sz}, b_off[2] = {2 * a_sz, 2 * a_sz + b_sz};
   const uint64_t c_off[2] = {2 * a_sz + 2 * b_sz, 2 * a_sz + 2 * b_sz + c_sz};
-  std::vector<int64_t> gemm_hist, store_hist;
-  const int64_t fence = t.fence;
+  // Double buffering: A/B slot i % 2 is free once the GEMM that last read it is done, C
+  // slot j % 2 once the store that last read it is. A part of this op that ran on the
+  // tile before with the same buffers hands its slots on (the alternation continues);
+  // with other buffers, or none, the slots are free after that part (t.tail) and the
+  // previous op (t.fence).
+  GemmSlots& sl = t.slots;
+  const bool same = sl.a_sz == a_sz && sl.b_sz == b_sz && sl.c_sz == c_sz;
+  if (!same) {
+    sl = GemmSlots{};
+    sl.a_sz = a_sz, sl.b_sz = b_sz, sl.c_sz = c_sz;
+    std::vector<int64_t> free_after = t.tail;
+    free_after.push_back(t.fence);
+    sl.gemm[0] = sl.gemm[1] = free_after;
+    sl.store[0] = sl.store[1] = t.tail;
+  }
+  auto with = [](std::vector<int64_t> d, int64_t x) {
+    d.push_back(x);
+    return d;
+  };
+  int64_t last_gemm = -1;
+  std::vector<int64_t> stores;
   for (uint64_t n0 = 0; n0 < n; n0 += bl.bn) {
     const uint64_t bn = std::min(bl.bn, n - n0);
     for (uint64_t m0 = 0; m0 < m; m0 += bl.bm) {
       const uint64_t bm = std::min(bl.bm, m - m0);
-      const size_t j = store_hist.size();
+      const uint32_t j = sl.next_c;
       int64_t g = -1;
       for (uint64_t k0 = 0; k0 < k; k0 += bl.bk) {
         const uint64_t bk = std::min(bl.bk, k - k0);
-        const size_t i = gemm_hist.size();
-        const int64_t reuse = i >= 2 ? gemm_hist[i - 2] : fence;
+        const uint32_t i = sl.next_ab;
         // Weights need only a free buffer; activations also the previous op's results.
         const int64_t la = add(t,
-                               dma(CmdKind::kDmaLoad, a_addr + (m0 * a_ld + k0) * eb, a_off[i % 2],
+                               dma(CmdKind::kDmaLoad, a_addr + (m0 * a_ld + k0) * eb, a_off[i],
                                    bk * eb, bm, a_ld * eb),
-                               {reuse, a_weights ? -1 : t.gate});
+                               with(sl.gemm[i], a_weights ? -1 : t.gate));
         const int64_t lb = add(t,
-                               dma(CmdKind::kDmaLoad, b_addr + (k0 * b_ld + n0) * eb, b_off[i % 2],
+                               dma(CmdKind::kDmaLoad, b_addr + (k0 * b_ld + n0) * eb, b_off[i],
                                    bn * eb, bk, b_ld * eb),
-                               {reuse, b_weights ? -1 : t.gate});
+                               with(sl.gemm[i], b_weights ? -1 : t.gate));
         Command gc;
         gc.kind = CmdKind::kGemm;
         gc.gemm.m = uint32_t(bm);
         gc.gemm.n = uint32_t(bn);
         gc.gemm.k = uint32_t(bk);
-        gc.gemm.a_addr = a_off[i % 2];
-        gc.gemm.b_addr = b_off[i % 2];
-        gc.gemm.c_addr = c_off[j % 2];
+        gc.gemm.a_addr = a_off[i];
+        gc.gemm.b_addr = b_off[i];
+        gc.gemm.c_addr = c_off[j];
         gc.gemm.operand_bytes = eb;
         gc.gemm.accumulate = k0 > 0;
-        const int64_t c_free = (k0 == 0 && j >= 2) ? store_hist[j - 2] : -1;
-        g = add(t, gc, {la, lb, c_free});
-        gemm_hist.push_back(g);
+        std::vector<int64_t> deps = {la, lb};
+        if (k0 == 0) deps.insert(deps.end(), sl.store[j].begin(), sl.store[j].end());
+        g = add(t, gc, std::move(deps));
+        sl.gemm[i] = {g};
+        sl.next_ab = 1 - i;
       }
       const int64_t st = add(t,
-                             dma(CmdKind::kDmaStore, c_addr + (m0 * c_ld + n0) * c_eb, c_off[j % 2],
+                             dma(CmdKind::kDmaStore, c_addr + (m0 * c_ld + n0) * c_eb, c_off[j],
                                  bn * c_eb, bm, c_ld * c_eb),
                              {g});
-      store_hist.push_back(st);
+      sl.store[j] = {st};
+      sl.next_c = 1 - j;
+      last_gemm = g;
+      stores.push_back(st);
     }
   }
   plan_->hbm_bytes += (m * k + k * n) * eb + m * n * c_eb;  // lower bound; blocks re-read more
+  // Earlier GEMMs finish before the last (one array, in order), and each store but the
+  // last two freed its C buffer for a GEMM that has finished.
+  t.tail = {last_gemm, stores.back()};
+  if (stores.size() >= 2) t.tail.push_back(stores[stores.size() - 2]);
 }
 
 void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
@@ -406,6 +482,10 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
   const bool a_w = op.weights == traces::WeightOperand::kA;
   const bool b_w = op.weights == traces::WeightOperand::kB || op.kind == OpKind::kMoeGate ||
                    op.kind == OpKind::kExpert;
+  // B is a K/V cache (decode attention): already in HBM, placed near its tile like
+  // weights; otherwise an activation B comes from the op's last dependency.
+  const bool b_cache = !b_w && op.kv_bytes > 0;
+  const bool b_near = b_w || b_cache;
   // The list of independent GEMMs this op is made of: batch items (sharing B in groups
   // for grouped-query attention) or experts.
   struct Part {
@@ -458,6 +538,7 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
     // and the ki = 0 tile adds them after a barrier.
     const uint64_t mt = ceil_div(p.m, s.tm), nt = ceil_div(p.n, s.tn), kt = ceil_div(p.k, s.tk);
     uint64_t partial_base = 0;
+    const uint64_t b_base = b_near ? 0 : b_input_addr(op, group, p.k * p.n * eb);
     if (s.tk > 1)
       partial_base = alloc(activation_stack(group), p.m * p.n * 4 * s.tk, op.name + " partials");
     uint32_t slot = 0;
@@ -471,20 +552,21 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
                          kk = std::min(kt, p.k - k0);
           TileState& t = tiles_[gt[slot]];
           // Weights of this tile's share, in the stack nearest to it.
-          const uint64_t w_addr =
-              alloc(near_stack(t.id), (a_w ? mm * kk : kk * nn) * eb, op.name + " weights");
+          const uint64_t w_addr = a_w || b_near
+                                      ? alloc(near_stack(t.id), (a_w ? mm * kk : kk * nn) * eb,
+                                              op.name + (b_cache ? " kv" : " weights"))
+                                      : 0;
           const uint64_t a_addr = a_w ? w_addr : a_base + (m0 * p.k + k0) * eb;
           const uint64_t a_ld = a_w ? kk : p.k;
-          const uint64_t b_addr =
-              b_w ? w_addr : input_addr(op, group, p.k * p.n * eb) + (k0 * p.n + n0) * eb;
-          const uint64_t b_ld = b_w ? nn : p.n;
+          const uint64_t b_addr = b_near ? w_addr : b_base + (k0 * p.n + n0) * eb;
+          const uint64_t b_ld = b_near ? nn : p.n;
           if (s.tk == 1) {
             lower_gemm_on_tile(t, mm, nn, kk, eb, a_addr, a_ld, b_addr, b_ld,
-                               c_base + (m0 * p.n + n0) * eb, p.n, eb, a_w, b_w);
+                               c_base + (m0 * p.n + n0) * eb, p.n, eb, a_w, b_near);
           } else {
             lower_gemm_on_tile(t, mm, nn, kk, eb, a_addr, a_ld, b_addr, b_ld,
                                partial_base + (uint64_t(ki) * p.m * p.n + m0 * p.n + n0) * 4, p.n,
-                               4, a_w, b_w);
+                               4, a_w, b_near);
             if (ki == 0) owners.emplace_back(gt[slot], m0, n0, mm, nn);
           }
         }
@@ -538,17 +620,23 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
     strat << parts.size() << " independent GEMMs of " << parts[0].m << "x" << parts[0].n << "x"
           << parts[0].k << " spread over " << std::min<size_t>(gt.size(), parts.size()) << " tiles";
     if (parts[0].b_share > 1) strat << " (" << parts[0].b_share << " heads share each K/V)";
-    uint64_t a_off = 0, c_off = 0;
+    uint64_t a_off = 0, b_off = 0, c_off = 0;
+    uint64_t b_total = 0;
+    for (const auto& p : parts) b_total += p.k * p.n * eb;
+    const uint64_t b_base = b_near ? 0 : b_input_addr(op, group, b_total);
     const size_t nt = std::min<size_t>(gt.size(), parts.size());
     for (size_t i = 0; i < parts.size(); ++i) {
       const Part& p = parts[i];
       TileState& t = tiles_[gt[i * nt / parts.size()]];
-      // B (weights, or this item's K/V cache) in the stack nearest to its tile.
+      // B: weights or this item's K/V cache in the stack nearest to its tile, else the
+      // item's slice of the producer's output (which the op's loads wait for).
       const uint64_t b_addr =
-          alloc(near_stack(t.id), p.k * p.n * eb, op.name + (b_w ? " weights" : " kv"));
+          b_near ? alloc(near_stack(t.id), p.k * p.n * eb, op.name + (b_w ? " weights" : " kv"))
+                 : b_base + b_off;
       lower_gemm_on_tile(t, p.m, p.n, p.k, eb, a_base + a_off, p.k, b_addr, p.n, c_base + c_off,
-                         p.n, eb, a_w, true);
+                         p.n, eb, a_w, b_near);
       a_off += p.m * p.k * eb;
+      b_off += p.k * p.n * eb;
       c_off += p.m * p.n * eb;
     }
   }
