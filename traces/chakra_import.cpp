@@ -150,9 +150,14 @@ struct Tensor {
   std::vector<int64_t> shape;
   int elem_bytes = 4;
   DType dtype = DType::kFp32;
+  // Elements, 0 with an empty dimension; capped at 2^56 (the workload's bound).
   int64_t elements() const {
+    constexpr int64_t kCap = int64_t(1) << 56;
     int64_t e = 1;
-    for (int64_t d : shape) e = d > 0 && e < (int64_t(1) << 56) / d ? e * d : e;
+    for (int64_t d : shape) {
+      if (d <= 0) return 0;
+      e = e <= kCap / d ? e * d : kCap;
+    }
     return e;
   }
 };
@@ -160,9 +165,13 @@ struct Tensor {
 void type_of(const std::string& t, Tensor& x) {
   if (t.find("double") != std::string::npos || t.find("long") != std::string::npos) {
     x.elem_bytes = 8;
+  } else if (t.find("Float8") != std::string::npos || t.find("float8") != std::string::npos) {
+    x.elem_bytes = 1;
+    x.dtype = DType::kFp8;
   } else if (t.find("Half") != std::string::npos || t.find("half") != std::string::npos ||
-             t.find("BFloat16") != std::string::npos) {
-    x.elem_bytes = 2;
+             t.find("BFloat16") != std::string::npos || t.find("short") != std::string::npos ||
+             t.find("Short") != std::string::npos) {
+    x.elem_bytes = 2;  // (a 16-bit integer is timed as a 2-byte type too)
     x.dtype = DType::kBf16;
   } else if (t.find("bool") != std::string::npos || t.find("char") != std::string::npos ||
              t.find("Byte") != std::string::npos) {
@@ -301,7 +310,10 @@ void comp_from_shapes(const pb::TraceNode& n, Op& op, ChakraFileSummary& sum) {
   if (!backward && in.size() >= 2 && !out.empty() && dims(in[0], 4) && dims(in[1], 4) &&
       dims(out[0], 4) && positive(in[0]) && positive(in[1]) && positive(out[0])) {
     const auto &x = in[0].shape, &wt = in[1].shape, &y = out[0].shape;
-    if (y[0] == x[0] && y[1] == wt[0] && x[1] % wt[1] == 0 && wt[0] % (x[1] / wt[1]) == 0) {
+    // (Shapes whose GEMM would pass the workload's 2^56 bound are not taken as one.)
+    const double im2col = double(y[0]) * y[2] * y[3] * wt[1] * wt[2] * wt[3];
+    if (im2col <= 0x1p56 && y[0] == x[0] && y[1] == wt[0] && x[1] % wt[1] == 0 &&
+        wt[0] % (x[1] / wt[1]) == 0) {
       const int64_t g = x[1] / wt[1];
       op.kind = OpKind::kConv;
       op.m = y[0] * y[2] * y[3];
@@ -316,7 +328,10 @@ void comp_from_shapes(const pb::TraceNode& n, Op& op, ChakraFileSummary& sum) {
   // Convolution backward: grad_out [N,K,P,Q], input [N,C,H,W], weight [K,C/g,R,S]:
   // the data-gradient and weight-gradient GEMMs, each as large as the forward one.
   if (backward && contains(name, "conv") && in.size() >= 3 && dims(in[0], 4) && dims(in[2], 4) &&
-      positive(in[0]) && positive(in[2])) {
+      positive(in[0]) && positive(in[2]) &&
+      4.0 * in[0].shape[0] * in[0].shape[2] * in[0].shape[3] * in[2].shape[0] * in[2].shape[1] *
+              in[2].shape[2] * in[2].shape[3] <=
+          0x1p56) {
     const auto &go = in[0].shape, &wt = in[2].shape;
     op.kind = OpKind::kOpaque;
     op.flops_given = 2 * 2 * go[0] * go[2] * go[3] * wt[0] * wt[1] * wt[2] * wt[3];

@@ -171,6 +171,8 @@ void check_options(const GenOptions& o, const ModelSpec& s) {
   if (s.family == ModelFamily::kResNet) {
     need(o.tp == 1 && o.pp == 1 && o.ep == 1, "resnet50 supports only --dp");
     need(o.image >= 32 && o.image <= 4096, "--image must be 32..4096");
+    need(o.layers >= 0 && o.layers <= 16,
+         fmt::format("--layers {}: resnet50 has 16 bottleneck blocks", o.layers));
     return;
   }
   int64_t layers = o.layers ? o.layers : s.layers;

@@ -126,7 +126,8 @@ bool key_allowed(OpKind kind, const std::string& key) {
       return (kind == OpKind::kQk || kind == OpKind::kAv) && key == "kv_bytes";
     case OpClass::kVector:
       if (kind == OpKind::kEmbedding) return key == "tokens" || key == "dim" || key == "vocab";
-      return key == "elems" || key == "inputs";
+      // Only an elementwise op reads several input tensors (the docs' table).
+      return key == "elems" || (key == "inputs" && kind == OpKind::kElementwise);
     case OpClass::kOpaque:
       return key == "flops" || key == "bytes";
     case OpClass::kCollective:
@@ -324,7 +325,7 @@ std::string write_trace(const Workload& w) {
           os << " tokens=" << op.m << " dim=" << op.n << " vocab=" << op.vocab;
         } else {
           os << " elems=" << op.elems;
-          if (op.inputs != 1) os << " inputs=" << op.inputs;
+          if (op.kind == OpKind::kElementwise && op.inputs != 1) os << " inputs=" << op.inputs;
         }
         break;
       case OpClass::kOpaque:

@@ -288,10 +288,13 @@ int64_t weight_params(const Op& op) {
   switch (op.kind) {
     case OpKind::kGemm:
     case OpKind::kConv:
-    case OpKind::kBatchedGemm:
-      if (op.weights == WeightOperand::kB) return op.k * op.n;
-      if (op.weights == WeightOperand::kA) return op.m * op.k;
+    case OpKind::kBatchedGemm: {
+      // Each batch item (conv group) has its own weights, as the operand bytes count.
+      const int64_t b = std::max<int64_t>(op.batch, 1);
+      if (op.weights == WeightOperand::kB) return b * op.k * op.n;
+      if (op.weights == WeightOperand::kA) return b * op.m * op.k;
       return 0;
+    }
     case OpKind::kMoeGate:
       return op.k * op.n;
     case OpKind::kExpert:
@@ -327,6 +330,9 @@ std::string Workload::op_context(size_t i) const {
 }
 
 void Workload::validate() const {
+  // Byte and FLOP counts are int64 and get multiplied: keep every given one far from
+  // overflow. Ranks index rank groups.
+  constexpr int64_t kLimit = int64_t(1) << 56, kMaxRanks = int64_t(1) << 20;
   for (size_t i = 0; i < ops_.size(); ++i) {
     const Op& op = ops_[i];
     const std::string pre = op_context(i);
@@ -344,6 +350,7 @@ void Workload::validate() const {
           int64_t sum = 0;
           for (int64_t t : op.tokens_per_expert) {
             need(t >= 0, "token counts must not be negative");
+            need(t <= (int64_t(1) << 56) - sum, "token counts too large (above 2^56 in all)");
             sum += t;
           }
           need(sum == op.m, fmt::format("token counts sum to {} but m={}", sum, op.m));
@@ -374,20 +381,35 @@ void Workload::validate() const {
         break;
       case OpClass::kOpaque:
         need(op.flops_given >= 0 && op.bytes_given >= 0, "flops and bytes must not be negative");
+        need(op.flops_given <= kLimit && op.bytes_given <= kLimit,
+             "flops or bytes too large (above 2^56)");
         break;
       case OpClass::kCollective:
         need(op.bytes >= 0, "bytes must not be negative");
+        need(op.bytes <= kLimit, "bytes too large (above 2^56)");
         need(op.group >= 1, "needs group >= 1");
+        need(op.group <= kMaxRanks, "group too large (above 2^20 ranks)");
         need(op.ranks.empty() || int64_t(op.ranks.size()) == op.group,
              fmt::format("lists {} ranks but group={}", op.ranks.size(), op.group));
         break;
       case OpClass::kPointToPoint:
         need(op.bytes >= 0, "bytes must not be negative");
+        need(op.bytes <= kLimit, "bytes too large (above 2^56)");
         need(op.peer >= 0, "needs peer >= 0");
+        need(op.peer < kMaxRanks, "peer too large (above 2^20 ranks)");
         break;
     }
     need(op.rank >= 0, "rank must not be negative");
-    if (!op.tied.empty()) need(index_.count(op.tied) > 0, "tied to unknown op '" + op.tied + "'");
+    need(op.rank < kMaxRanks, "rank too large (above 2^20 ranks)");
+    if (!op.tied.empty()) {
+      // Tied weights are another op's, held there (counted once).
+      auto it = index_.find(op.tied);
+      need(it != index_.end(), "tied to unknown op '" + op.tied + "'");
+      need(op.tied != op.name, "tied to itself");
+      const Op& owner = ops_[it->second];
+      need(owner.tied.empty(), "tied to '" + op.tied + "', which is itself tied");
+      need(weight_params(owner) > 0, "tied to '" + op.tied + "', which holds no weights");
+    }
     std::set<std::string_view> seen;  // (some imported nodes have thousands of deps)
     for (const auto& dep : op.deps) {
       need(dep != op.name, "depends on itself");

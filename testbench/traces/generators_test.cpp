@@ -211,6 +211,12 @@ TEST_CASE("inconsistent generator options are refused", "[unit]") {
   GenOptions o = decode("llama2-7b");
   o.tp = 3;
   bad(o, "does not divide the 32 heads");
+  o = GenOptions{};
+  o.model = "resnet50";
+  o.layers = 20;
+  bad(o, "--layers 20: resnet50 has 16 bottleneck blocks");
+  o.layers = -1;
+  bad(o, "--layers -1: resnet50 has 16");
   o = decode("nope");
   bad(o, "unknown --model 'nope'");
   o = decode("bert-large");

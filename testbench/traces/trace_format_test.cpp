@@ -122,6 +122,23 @@ TEST_CASE("each malformed line is reported with file and line", "[unit]") {
        "t.tsr:4: op 'b' (gemm): tied to unknown op 'q'"},
       {h + "gemm a m=536870912 n=536870912 k=536870912\n",
        "t.tsr:2: op 'a' (gemm): shape too large"},
+      // Ninth session (a review): inputs only on elementwise ops, byte counts, ranks and
+      // token sums bounded, ties only to another op's own weights.
+      {h + "softmax s elems=10 inputs=1000000\n",
+       "t.tsr:2: key 'inputs' does not apply to a softmax op"},
+      {h + "allreduce r bytes=100000000000000000 group=2\n",
+       "t.tsr:2: 'bytes=100000000000000000': value too large"},
+      {h + "send s bytes=4 peer=2000000\n", "t.tsr:2: op 's' (send): peer too large"},
+      {h + "opaque o flops=100000000000000000 bytes=1\n",
+       "t.tsr:2: 'flops=100000000000000000': value too large"},
+      {h + "gemm a m=1 n=1 k=1 weights=b tied=a\n", "t.tsr:2: op 'a' (gemm): tied to itself"},
+      {h + "gemm a m=1 n=1 k=1 weights=b\ngemm b m=1 n=1 k=1 weights=b tied=a\n"
+           "gemm c m=1 n=1 k=1 weights=b tied=b\n",
+       "t.tsr:4: op 'c' (gemm): tied to 'b', which is itself tied"},
+      {h + "softmax s elems=4\ngemm b m=1 n=1 k=1 weights=b tied=s\n",
+       "t.tsr:3: op 'b' (gemm): tied to 's', which holds no weights"},
+      {h + "expert e m=0 n=1 k=1 experts=2 dist=72057594037927935,72057594037927935\n",
+       "t.tsr:2: op 'e' (expert): token counts too large"},
   };
   for (const auto& c : cases) {
     INFO(c.text);
@@ -230,4 +247,12 @@ TEST_CASE("fuzz: mutated traces only ever raise UserError naming file:line", "[u
   // Both outcomes occur, so the mutations reach past the first check.
   CHECK(parsed > 50);
   CHECK(rejected > 1000);
+}
+
+TEST_CASE("a grouped convolution's weights count every group", "[unit]") {
+  // 32 groups of 9 weights each: operand bytes and weight parameters agree.
+  const Workload w =
+      parse_trace("tessera-trace 1\nconv c m=100 n=1 k=9 batch=32 weights=b dtype=int8\n", "t.tsr");
+  CHECK(weight_params(w.op(0)) == 32 * 9);
+  CHECK(w.total_weight_params() == 32 * 9);
 }
