@@ -633,8 +633,11 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
       const uint64_t b_addr =
           b_near ? alloc(near_stack(t.id), p.k * p.n * eb, op.name + (b_w ? " weights" : " kv"))
                  : b_base + b_off;
-      lower_gemm_on_tile(t, p.m, p.n, p.k, eb, a_base + a_off, p.k, b_addr, p.n, c_base + c_off,
-                         p.n, eb, a_w, b_near);
+      // A as weights (weights=a): this item's own, near its tile too.
+      const uint64_t a_addr =
+          a_w ? alloc(near_stack(t.id), p.m * p.k * eb, op.name + " weights") : a_base + a_off;
+      lower_gemm_on_tile(t, p.m, p.n, p.k, eb, a_addr, p.k, b_addr, p.n, c_base + c_off, p.n, eb,
+                         a_w, b_near);
       a_off += p.m * p.k * eb;
       b_off += p.k * p.n * eb;
       c_off += p.m * p.n * eb;
