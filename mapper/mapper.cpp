@@ -577,41 +577,51 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
       barrier(gt);
       for (auto& [tid, m0, n0, mm, nn] : owners) {
         TileState& t = tiles_[tid];
-        // Pieces of rr rows x cc columns: tk partials plus the sum fit the scratchpad.
-        const uint64_t cc =
-            std::min<uint64_t>(nn, std::max<uint64_t>(8, spm_bytes_ / ((s.tk + 1) * 4)));
-        const uint64_t rows_fit = std::max<uint64_t>(1, spm_bytes_ / ((s.tk + 1) * cc * 4));
-        int64_t prev = t.gate;
+        // Pieces of rr rows x cc columns: tk partials plus the sum fit half the
+        // scratchpad, and pieces alternate between the halves, so a piece's loads overlap
+        // the previous piece's add and store (a half is free once the store that read it,
+        // two pieces back, is done).
+        const uint64_t half = spm_bytes_ / 2;
+        const uint64_t cc = std::min<uint64_t>(nn, std::max<uint64_t>(8, half / ((s.tk + 1) * 4)));
+        const uint64_t rows_fit = std::max<uint64_t>(1, half / ((s.tk + 1) * cc * 4));
+        std::vector<int64_t> stores;
         for (uint64_t r0 = 0; r0 < mm; r0 += rows_fit) {
           const uint64_t rr = std::min(rows_fit, mm - r0);
           for (uint64_t c0 = 0; c0 < nn; c0 += cc) {
             const uint64_t w = std::min(cc, nn - c0);
+            const uint64_t base = (stores.size() % 2) * half;
+            const int64_t free = stores.size() >= 2 ? stores[stores.size() - 2] : t.gate;
             std::vector<int64_t> loads;
             for (uint32_t ki = 0; ki < s.tk; ++ki)
               loads.push_back(
                   add(t,
                       dma(CmdKind::kDmaLoad,
                           partial_base + (uint64_t(ki) * p.m * p.n + (m0 + r0) * p.n + n0 + c0) * 4,
-                          ki * rr * w * 4, w * 4, rr, p.n * 4),
-                      {prev, t.gate}));
+                          base + ki * rr * w * 4, w * 4, rr, p.n * 4),
+                      {free, t.gate}));
             Command v;
             v.kind = CmdKind::kVector;
             v.vec.op = VecOp::kAdd;
             v.vec.elements = rr * w;
             v.vec.inputs = s.tk;
             v.vec.elem_bytes = 4;
-            v.vec.dst_addr = s.tk * rr * w * 4;
+            v.vec.src_addr = base;
+            v.vec.dst_addr = base + s.tk * rr * w * 4;
             loads.push_back(t.fence);
-            const int64_t vc = add(t, v, loads);
-            prev = add(t,
-                       dma(CmdKind::kDmaStore, c_base + ((m0 + r0) * p.n + n0 + c0) * eb,
-                           s.tk * rr * w * 4, w * eb, rr, p.n * eb),
-                       {vc});
+            const int64_t sum = add(t, v, loads);
+            stores.push_back(add(t,
+                                 dma(CmdKind::kDmaStore, c_base + ((m0 + r0) * p.n + n0 + c0) * eb,
+                                     base + s.tk * rr * w * 4, w * eb, rr, p.n * eb),
+                                 {sum}));
             // The reduction reads every K slice's partial sums back from HBM and
             // writes the result there: HBM traffic, not tile-to-tile.
             plan_->hbm_bytes += s.tk * rr * w * 4 + rr * w * eb;
           }
         }
+        // The last two stores may finish out of order: the op's end joins them (the
+        // adds are done before their stores start).
+        t.tail = {stores.back()};
+        if (stores.size() >= 2) t.tail.push_back(stores[stores.size() - 2]);
       }
     }
   } else {
