@@ -1,5 +1,8 @@
-// Weight placement across a chiplet's HBM stacks.
+// The mapper on small traces: weight placement across stacks, barrier trees, GEMM splits
+// and the scratchpad safety of the GEMM lowering.
 #include <catch2/catch.hpp>
+#include <string>
+#include <vector>
 
 #include "mapper/gemm_tiling.h"
 #include "mapper/mapper.h"
@@ -7,6 +10,16 @@
 #include "traces/trace_format.h"
 
 using namespace tessera;
+
+namespace {
+// The mapping of trace `text` on `preset` (with `sets` overrides).
+mapper::Mapping map_text(const std::string& preset, const std::vector<std::string>& sets,
+                         const std::string& text) {
+  const auto spec = system::load_spec(preset, sets);
+  const system::AddressMap map(spec);
+  return mapper::map_workload(traces::parse_trace(text, "t.tsr"), spec, map);
+}
+}  // namespace
 
 TEST_CASE("placement: tiles equally near two stacks are shared between them", "[unit]") {
   // chiplet4: stacks at (0,1) and (3,2) of a 4x4 mesh. Six tiles are strictly nearer
@@ -140,14 +153,11 @@ TEST_CASE("gemm lowering: parts sharing a tile never overwrite a buffer still in
   // scratchpad bytes an earlier command of its tile reads or writes must start after
   // that command is done: through its dependencies, or (GEMMs) because the one array
   // runs them in order. Loads and stores on the DMA units may finish out of order.
-  const auto spec = system::load_spec("tiny");
-  const system::AddressMap map(spec);
-  const traces::Workload w = traces::parse_trace(
-      "tessera-trace 1\n"
-      "expert e m=700 n=512 k=256 experts=7 dist=10,20,40,80,150,150,250 dtype=bf16\n"
-      "bgemm b m=96 n=256 k=512 batch=8 dtype=bf16 deps=e\n",
-      "parts.tsr");
-  const mapper::Mapping m = mapper::map_workload(w, spec, map);
+  const mapper::Mapping m =
+      map_text("tiny", {},
+               "tessera-trace 1\n"
+               "expert e m=700 n=512 k=256 experts=7 dist=10,20,40,80,150,150,250 dtype=bf16\n"
+               "bgemm b m=96 n=256 k=512 batch=8 dtype=bf16 deps=e\n");
   CHECK(check_scratchpad_hazards(m) > 100);
 }
 
@@ -178,11 +188,8 @@ TEST_CASE("gemm split: every tile of a split has work, K slices included", "[uni
 TEST_CASE("gemm lowering: weights in A of a batched GEMM are placed, not read from 0", "[unit]") {
   // weights=a with batch 4: each item's A (64 x 128 bf16 = 16 KiB) is a weight tensor
   // of its own in HBM; B comes from the input.
-  const auto spec = system::load_spec("tiny");
-  const system::AddressMap map(spec);
-  const traces::Workload w = traces::parse_trace(
-      "tessera-trace 1\nbgemm b m=64 n=32 k=128 batch=4 weights=a dtype=bf16\n", "a.tsr");
-  const mapper::Mapping m = mapper::map_workload(w, spec, map);
+  const mapper::Mapping m = map_text(
+      "tiny", {}, "tessera-trace 1\nbgemm b m=64 n=32 k=128 batch=4 weights=a dtype=bf16\n");
   uint64_t used = 0;
   for (uint64_t b : m.stack_bytes_used) used += b;
   // 4 x 16 KiB of weights, the 4 x 8 KiB input and the 4 x 4 KiB output at least (the
@@ -193,11 +200,9 @@ TEST_CASE("gemm lowering: weights in A of a batched GEMM are placed, not read fr
 TEST_CASE("gemm lowering: a K split's reduction double-buffers without hazards", "[unit]") {
   // tiny's 4 tiles split K of a 32 x 1024 x 32768 GEMM 4 ways; with a 128 KiB scratchpad
   // the owner adds the partial sums in several pieces, alternating halves.
-  const auto spec = system::load_spec("tiny", {"tile.scratchpad.size_kib=128"});
-  const system::AddressMap map(spec);
-  const traces::Workload w = traces::parse_trace(
-      "tessera-trace 1\ngemm w m=32 n=1024 k=32768 dtype=bf16 weights=b\n", "ksplit.tsr");
-  const mapper::Mapping m = mapper::map_workload(w, spec, map);
+  const mapper::Mapping m = map_text("tiny", {"tile.scratchpad.size_kib=128"},
+                                     "tessera-trace 1\ngemm w m=32 n=1024 k=32768 dtype=bf16 "
+                                     "weights=b\n");
   REQUIRE(m.ops[0].strategy.find("K/4") != std::string::npos);
   size_t adds = 0;
   for (const tile::Program& prog : m.programs)
