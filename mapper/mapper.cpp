@@ -424,7 +424,6 @@ void Lowering::lower_gemm_on_tile(TileState& t, uint64_t m, uint64_t n, uint64_t
     return d;
   };
   int64_t last_gemm = -1;
-  std::vector<int64_t> stores;
   for (uint64_t n0 = 0; n0 < n; n0 += bl.bn) {
     const uint64_t bn = std::min(bl.bn, n - n0);
     for (uint64_t m0 = 0; m0 < m; m0 += bl.bm) {
@@ -466,14 +465,14 @@ void Lowering::lower_gemm_on_tile(TileState& t, uint64_t m, uint64_t n, uint64_t
       sl.store[j] = {st};
       sl.next_c = 1 - j;
       last_gemm = g;
-      stores.push_back(st);
     }
   }
   plan_->hbm_bytes += (m * k + k * n) * eb + m * n * c_eb;  // lower bound; blocks re-read more
   // Earlier GEMMs finish before the last (one array, in order), and each store but the
-  // last two freed its C buffer for a GEMM that has finished.
-  t.tail = {last_gemm, stores.back()};
-  if (stores.size() >= 2) t.tail.push_back(stores[stores.size() - 2]);
+  // last one of each C slot freed its buffer for a GEMM that has finished. (A slot this
+  // part did not use still holds an earlier part's last store, which may be in flight.)
+  t.tail = {last_gemm};
+  for (const auto& s : sl.store) t.tail.insert(t.tail.end(), s.begin(), s.end());
 }
 
 void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
