@@ -252,6 +252,7 @@ class Lowering {
   std::vector<uint64_t> stack_next_;
   std::vector<uint32_t> op_tiles_;                        // tiles used by the current op
   std::map<std::string, std::vector<uint64_t>> outputs_;  // op name -> output addr per group
+  std::map<std::string, uint64_t> output_bytes_;          // op name -> its output's size
   std::vector<uint32_t> home_;                            // per tile: its home stack
   const Op* cur_op_ = nullptr;
   size_t cur_index_ = 0;
@@ -371,8 +372,11 @@ void Lowering::barrier(const std::vector<uint32_t>& tiles) {
 uint64_t Lowering::output_addr(const Op& op, uint32_t group, uint64_t bytes) {
   auto& v = outputs_[op.name];
   if (v.size() < groups_.size()) v.assign(groups_.size(), ~0ull);
-  if (v[group] == ~0ull)
+  if (v[group] == ~0ull) {
     v[group] = alloc(activation_stack(group), std::max<uint64_t>(bytes, 1), op.name + " output");
+    uint64_t& size = output_bytes_[op.name];
+    size = std::max(size, bytes);
+  }
   return v[group];
 }
 
@@ -679,7 +683,27 @@ void Lowering::lower_vector(const Op& op, uint32_t group) {
   const uint32_t inputs = uint32_t(std::max<int64_t>(op.inputs, 1));
   const uint64_t row = std::min<uint64_t>(elems, uint64_t(std::max<int64_t>(hidden_, 1)));
   const uint64_t rows = ceil_div(elems, row);
-  const uint64_t in_base = input_addr(op, group, elems * eb * inputs);
+  // The op reads `inputs` x `elems` elements as one stream: the dependencies' outputs in
+  // their order (a residual add reads both producers, rope reads q then k), and past
+  // them a tensor of its own (rope's rotation table, a model input).
+  struct Piece {
+    uint64_t addr, bytes;
+  };
+  std::vector<Piece> stream;
+  uint64_t covered = 0;
+  const uint64_t total = elems * eb * inputs;
+  for (const auto& d : op.deps) {
+    if (covered >= total) break;
+    auto it = outputs_.find(d);
+    if (it == outputs_.end() || group >= it->second.size() || it->second[group] == ~0ull) continue;
+    const uint64_t b = std::min(output_bytes_[d], total - covered);
+    if (b == 0) continue;
+    stream.push_back({it->second[group], b});
+    covered += b;
+  }
+  if (covered < total)
+    stream.push_back(
+        {alloc(activation_stack(group), total - covered, op.name + " input"), total - covered});
   const uint64_t out_base = output_addr(op, group, elems * eb);
   // Whole rows per tile; chunks of rows double-buffered in the scratchpad.
   const uint64_t ntiles = std::min<uint64_t>(gt.size(), rows);
@@ -688,7 +712,10 @@ void Lowering::lower_vector(const Op& op, uint32_t group) {
   for (uint64_t ti = 0; ti < ntiles; ++ti) {
     TileState& t = tiles_[gt[ti]];
     const uint64_t r_begin = ti * rows_per_tile, r_end = std::min(rows, r_begin + rows_per_tile);
-    std::vector<int64_t> compute_hist;
+    // Per chunk: its vector command and its store. Slot i % 2 is free for chunk i's loads
+    // once chunk i - 2's vector command has read it, and for its result once chunk
+    // i - 2's store has (stores may finish out of order: the last two are the tail).
+    std::vector<int64_t> compute_hist, store_hist;
     for (uint64_t r0 = r_begin; r0 < r_end; r0 += chunk_rows) {
       const uint64_t rr = std::min(chunk_rows, r_end - r0);
       const uint64_t n_el = std::min(elems - r0 * row, rr * row);
@@ -696,11 +723,24 @@ void Lowering::lower_vector(const Op& op, uint32_t group) {
       const uint64_t slot_base = (i % 2) * (inputs + 1) * chunk_rows * row * eb;
       const int64_t reuse = i >= 2 ? compute_hist[i - 2] : t.fence;
       std::vector<int64_t> deps;
-      for (uint32_t in = 0; in < inputs; ++in)
-        deps.push_back(add(t,
-                           dma(CmdKind::kDmaLoad, in_base + (in * elems + r0 * row) * eb,
-                               slot_base + in * rr * row * eb, n_el * eb, 1, 0),
-                           {reuse, t.gate}));
+      for (uint32_t in = 0; in < inputs; ++in) {
+        // Stream bytes [from, from + n_el * eb), one load per piece it touches.
+        uint64_t from = (in * elems + r0 * row) * eb, left = n_el * eb;
+        uint64_t local = slot_base + in * rr * row * eb, at = 0;
+        for (const Piece& pc : stream) {
+          if (left == 0) break;
+          if (from >= at + pc.bytes) {
+            at += pc.bytes;
+            continue;
+          }
+          const uint64_t take = std::min(left, at + pc.bytes - from);
+          deps.push_back(add(t, dma(CmdKind::kDmaLoad, pc.addr + (from - at), local, take, 1, 0),
+                             {reuse, t.gate}));
+          from += take, local += take, left -= take;
+          at += pc.bytes;
+        }
+      }
+      if (i >= 2) deps.push_back(store_hist[i - 2]);
       Command v;
       v.kind = CmdKind::kVector;
       v.vec.op = vec_op_of(op.kind);
@@ -712,9 +752,12 @@ void Lowering::lower_vector(const Op& op, uint32_t group) {
       v.vec.dst_addr = slot_base + inputs * rr * row * eb;
       const int64_t vc = add(t, v, deps);
       compute_hist.push_back(vc);
-      add(t, dma(CmdKind::kDmaStore, out_base + r0 * row * eb, v.vec.dst_addr, n_el * eb, 1, 0),
-          {vc});
+      store_hist.push_back(
+          add(t, dma(CmdKind::kDmaStore, out_base + r0 * row * eb, v.vec.dst_addr, n_el * eb, 1, 0),
+              {vc}));
     }
+    for (size_t k = store_hist.size() >= 2 ? store_hist.size() - 2 : 0; k < store_hist.size(); ++k)
+      t.tail.push_back(store_hist[k]);
   }
   plan_->hbm_bytes += elems * eb * (inputs + 1);
   plan_->strategy = std::to_string(rows) + " rows of " + std::to_string(row) + " over " +
