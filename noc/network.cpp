@@ -27,6 +27,7 @@ Network::Network(sc_core::sc_module_name name, const NocConfig& cfg, uint32_t kx
       core_(cfg, build_topology(cfg, kx, ky, extra_endpoints), 2, stats, energy) {
   const uint32_t n = core_.num_nodes();
   core_.set_sink(this);
+  core_.watch_injections(true);  // the request queue frees as its packets leave
   serve_q_.resize(n);
   held_req_.resize(n);
   resp_q_.resize(n);
@@ -220,19 +221,25 @@ void Network::respond_method_for(uint32_t n) {
   }
 }
 
+void Network::on_injected(uint32_t, const Packet& p, uint64_t) {
+  if (p.mclass != 0) return;
+  const uint32_t src = p.src;
+  --req_queued_[src];
+  // Room in the interface's request queue again: admit a held request (its END_REQ
+  // goes back now). Until the tenth session the count fell only when a packet reached
+  // its destination, which made the queue an end-to-end window of 8 packets in flight.
+  while (!held_req_[src].empty() && req_queued_[src] < kRequestQueuePackets) {
+    tlm::tlm_generic_payload* h = held_req_[src].front();
+    held_req_[src].pop_front();
+    start(src, *h, true, nullptr);  // may grow txns_
+    tlm::tlm_phase ph = tlm::END_REQ;
+    sc_time d = SC_ZERO_TIME;
+    (*target[src])->nb_transport_bw(*h, ph, d);
+  }
+}
+
 void Network::on_packet(uint32_t, const Packet& p, uint64_t) {
   if (p.mclass == 0) {
-    const uint32_t src = txns_[p.tag].src;
-    --req_queued_[src];
-    // Room at the interface again: admit a held request (its END_REQ goes back now).
-    while (!held_req_[src].empty() && req_queued_[src] < kRequestQueuePackets) {
-      tlm::tlm_generic_payload* h = held_req_[src].front();
-      held_req_[src].pop_front();
-      start(src, *h, true, nullptr);  // may grow txns_
-      tlm::tlm_phase ph = tlm::END_REQ;
-      sc_time d = SC_ZERO_TIME;
-      (*target[src])->nb_transport_bw(*h, ph, d);
-    }
     Txn& t = txns_[p.tag];
     if (--t.req_left == 0) {
       if (nonblocking_ && nonblocking_(*t.trans)) {

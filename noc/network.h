@@ -88,6 +88,7 @@ class Network : public sc_core::sc_module, private PacketSink {
   void send_packets(uint32_t src, uint32_t dst, uint32_t flits, uint32_t mclass, uint64_t tag);
   uint32_t packets_for(uint32_t flits) const;
   void on_packet(uint32_t id, const Packet& p, uint64_t now) override;
+  void on_injected(uint32_t id, const Packet& p, uint64_t now) override;
   void step_method();
   void serve_thread(uint32_t node, sc_core::sc_event* ev);
   // AT requests at a node: sends BEGIN_REQ for queued ones while the socket is free.

@@ -228,6 +228,7 @@ void NetworkCore::step_interface(uint32_t node) {
     ++*st_flits_injected_;
     last_move_ = now_;
     if (f.tail()) {
+      if (watch_injected_) injected_.push_back(uint32_t(sq.cur));
       sq.cur = -1;
       --ni.sending;
       if (!cfg_.wait_for_tail_credit) ni.busy &= ~(1u << sq.vc);
@@ -349,6 +350,12 @@ void NetworkCore::step() {
       if (ni_[n].pending) ni_active_[keep++] = n;
     }
     ni_active_.resize(keep);
+  }
+  // After the interfaces' loop: the sink may inject (queued for the next cycle).
+  if (!injected_.empty()) {
+    for (const uint32_t id : injected_)
+      if (sink_) sink_->on_injected(id, Packet(packets_[id]), c);
+    injected_.clear();
   }
   // Flits inside, or packets waiting at an interface, and nothing moves: stop and say where.
   if ((flits_in_network_ > 0 || queued_packets_ > 0) && c - last_move_ > cfg_.watchdog_cycles)

@@ -67,6 +67,9 @@ class PacketSink {
  public:
   virtual ~PacketSink() = default;
   virtual void on_packet(uint32_t id, const Packet& p, uint64_t now) = 0;
+  // Told, when NetworkCore::watch_injections is on, about each packet whose tail flit
+  // left its source interface this cycle (at the end of the cycle's step).
+  virtual void on_injected(uint32_t /*id*/, const Packet& /*p*/, uint64_t /*now*/) {}
 };
 
 class NetworkCore {
@@ -86,6 +89,8 @@ class NetworkCore {
                   bool measured = false);
   const Packet& packet(uint32_t id) const { return packets_[id]; }
   void set_sink(PacketSink* s) { sink_ = s; }
+  // Whether the sink hears of every packet that has left its source interface.
+  void watch_injections(bool on) { watch_injected_ = on; }
 
   // Runs one cycle (arrivals, routers, interfaces) and advances to the next.
   void step();
@@ -198,6 +203,8 @@ class NetworkCore {
   uint64_t flits_in_network_ = 0, flits_injected_ = 0, flits_delivered_ = 0;
   uint64_t packets_delivered_ = 0, queued_packets_ = 0, flit_hops_ = 0;
   PacketSink* sink_ = nullptr;
+  bool watch_injected_ = false;
+  std::vector<uint32_t> injected_;  // this cycle's packets that left their interface
   sim::StatsScope stats_;
   sim::Counter* st_flits_injected_;
   sim::Counter* st_flits_delivered_;
