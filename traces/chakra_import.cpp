@@ -292,9 +292,45 @@ int64_t bytes_of(const std::vector<Tensor>& ts) {
   return b;
 }
 
+// What a COMP node's shapes and argument list say it is. A convolution's arguments
+// carry its stride, padding and dilation as integer lists after the tensors (so an
+// elementwise op on two same-shaped 4-D tensors is not one); forward: input [N,C,H,W],
+// weight [K,C/g,R,S], output [N,K,P,Q]; backward: grad_out [N,K,P,Q], input
+// [N,C,H,W], weight [K,C/g,R,S].
+enum class ConvSig { kNone, kForward, kBackward };
+
+ConvSig conv_signature(const pb::TraceNode& n) {
+  int lists = 0;
+  for (const auto& t : parse_types(n.inputs().types())) lists += contains(t, "GenericList");
+  if (lists < 2) return ConvSig::kNone;
+  const auto in = tensors_of(n.inputs());
+  const auto out = tensors_of(n.outputs());
+  auto four = [](const Tensor& t) {
+    if (t.shape.size() != 4) return false;
+    for (int64_t d : t.shape)
+      if (d <= 0) return false;
+    return true;
+  };
+  // Grouped weights: K a multiple of the groups C / (C/g).
+  auto weight_fits = [](const std::vector<int64_t>& x, const std::vector<int64_t>& wt) {
+    return x[1] % wt[1] == 0 && wt[0] % (x[1] / wt[1]) == 0;
+  };
+  if (in.size() >= 3 && four(in[0]) && four(in[1]) && four(in[2])) {
+    const auto &go = in[0].shape, &x = in[1].shape, &wt = in[2].shape;
+    if (go[0] == x[0] && go[1] == wt[0] && weight_fits(x, wt)) return ConvSig::kBackward;
+  }
+  if (in.size() >= 2 && !out.empty() && four(in[0]) && four(in[1]) && four(out[0])) {
+    const auto &x = in[0].shape, &wt = in[1].shape, &y = out[0].shape;
+    if (y[0] == x[0] && y[1] == wt[0] && weight_fits(x, wt)) return ConvSig::kForward;
+  }
+  return ConvSig::kNone;
+}
+
 // A COMP node with no num_ops: a GEMM or convolution when its shapes say so, else an
-// opaque op with one FLOP per output element and the bytes of its tensors.
-void comp_from_shapes(const pb::TraceNode& n, Op& op, ChakraFileSummary& sum) {
+// opaque op with one FLOP per output element and the bytes of its tensors. `conv_gemms`:
+// how many GEMMs of the forward convolution's size this node carries (conv_shares: a
+// helper kernel carries none).
+void comp_from_shapes(const pb::TraceNode& n, Op& op, ChakraFileSummary& sum, int conv_gemms) {
   const auto in = tensors_of(n.inputs());
   const auto out = tensors_of(n.outputs());
   const std::string name = lower(n.name());
@@ -305,15 +341,12 @@ void comp_from_shapes(const pb::TraceNode& n, Op& op, ChakraFileSummary& sum) {
       if (d <= 0) return false;
     return true;
   };
-  const bool backward = contains(name, "backward");
-  // Convolution: input [N,C,H,W], weight [K,C/g,R,S], output [N,K,P,Q].
-  if (!backward && in.size() >= 2 && !out.empty() && dims(in[0], 4) && dims(in[1], 4) &&
-      dims(out[0], 4) && positive(in[0]) && positive(in[1]) && positive(out[0])) {
+  const ConvSig sig = conv_gemms > 0 ? conv_signature(n) : ConvSig::kNone;
+  if (sig == ConvSig::kForward) {
     const auto &x = in[0].shape, &wt = in[1].shape, &y = out[0].shape;
     // (Shapes whose GEMM would pass the workload's 2^56 bound are not taken as one.)
     const double im2col = double(y[0]) * y[2] * y[3] * wt[1] * wt[2] * wt[3];
-    if (im2col <= 0x1p56 && y[0] == x[0] && y[1] == wt[0] && x[1] % wt[1] == 0 &&
-        wt[0] % (x[1] / wt[1]) == 0) {
+    if (im2col <= 0x1p56) {
       const int64_t g = x[1] / wt[1];
       op.kind = OpKind::kConv;
       op.m = y[0] * y[2] * y[3];
@@ -325,18 +358,17 @@ void comp_from_shapes(const pb::TraceNode& n, Op& op, ChakraFileSummary& sum) {
       return;
     }
   }
-  // Convolution backward: grad_out [N,K,P,Q], input [N,C,H,W], weight [K,C/g,R,S]:
-  // the data-gradient and weight-gradient GEMMs, each as large as the forward one.
-  if (backward && contains(name, "conv") && in.size() >= 3 && dims(in[0], 4) && dims(in[2], 4) &&
-      positive(in[0]) && positive(in[2]) &&
-      4.0 * in[0].shape[0] * in[0].shape[2] * in[0].shape[3] * in[2].shape[0] * in[2].shape[1] *
-              in[2].shape[2] * in[2].shape[3] <=
-          0x1p56) {
+  // Backward: the data-gradient and weight-gradient GEMMs, each as large as the forward
+  // one (over the kernels that carry them).
+  if (sig == ConvSig::kBackward) {
     const auto &go = in[0].shape, &wt = in[2].shape;
-    op.kind = OpKind::kOpaque;
-    op.flops_given = 2 * 2 * go[0] * go[2] * go[3] * wt[0] * wt[1] * wt[2] * wt[3];
-    op.bytes_given = bytes_of(in) + bytes_of(out);
-    return;
+    const double gemm = 2.0 * go[0] * go[2] * go[3] * wt[0] * wt[1] * wt[2] * wt[3];
+    if (gemm * conv_gemms <= 0x1p56) {
+      op.kind = OpKind::kOpaque;
+      op.flops_given = int64_t(gemm) * conv_gemms;
+      op.bytes_given = bytes_of(in) + bytes_of(out);
+      return;
+    }
   }
   const bool matmul_name = contains(name, "mm") || contains(name, "matmul") ||
                            contains(name, "linear") || contains(name, "gemm");
@@ -485,6 +517,59 @@ void import_file(const RankFile& rf, int64_t group, Workload& w, ChakraFileSumma
     bool cpu = true;
     if (attr_flag(n, "is_cpu_op", &cpu) && !cpu) has_device_nodes = true;
   }
+  // A convolution appears as several nodes with the same shapes: the CPU op split at
+  // each launch (`aten::conv2d(0)`, `(1)`, ...) and, in a trace of GPU kernels, the
+  // kernels cuDNN ran for it (offset and Winograd-transform helpers beside the GEMM
+  // kernels), each carrying the convolution's shapes. Its work is counted once per run
+  // of consecutive such nodes (CPU ops between kernels do not break a run): a forward
+  // run's longest kernel carries the convolution; a backward run's two longest carry
+  // one GEMM each (data and weight gradient; a first layer has only the latter, and
+  // one kernel); the others none. Without GPU kernels the CPU op's run (from its `(0)`
+  // node) carries the convolution (backward: both GEMMs) on its longest node.
+  std::vector<int> conv_gemms(nodes.size(), 1);
+  {
+    std::string run_key;
+    std::vector<size_t> run;
+    auto close = [&]() {
+      if (run.empty()) return;
+      // Longest first; equal durations keep file order.
+      std::vector<size_t> by_time = run;
+      std::stable_sort(by_time.begin(), by_time.end(), [&](size_t a, size_t b) {
+        return nodes[a].duration_us() > nodes[b].duration_us();
+      });
+      const bool backward = conv_signature(nodes[run[0]]) == ConvSig::kBackward;
+      for (size_t i : run) conv_gemms[i] = 0;
+      if (!has_device_nodes)
+        conv_gemms[by_time[0]] = backward ? 2 : 1;
+      else
+        for (size_t k = 0; k < by_time.size() && k < (backward ? 2u : 1u); ++k)
+          conv_gemms[by_time[k]] = 1;
+      run.clear();
+      run_key.clear();
+    };
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      const auto& n = nodes[i];
+      bool cpu = false;
+      if (has_device_nodes && attr_flag(n, "is_cpu_op", &cpu) && cpu) continue;
+      int64_t v = 0;
+      const ConvSig sig = n.kind() == pb::KIND_COMP && !attr_int(n, "num_ops", &v)
+                              ? conv_signature(n)
+                              : ConvSig::kNone;
+      if (sig == ConvSig::kNone) {
+        close();
+        continue;
+      }
+      const std::string key = std::to_string(int(sig)) + n.inputs().shapes() + "|" +
+                              n.outputs().shapes() + "|" + n.inputs().types();
+      const std::string nm = n.name();
+      const bool starts_op =
+          !has_device_nodes && nm.size() >= 3 && nm.compare(nm.size() - 3, 3, "(0)") == 0;
+      if (key != run_key || starts_op) close();
+      run_key = key;
+      run.push_back(i);
+    }
+    close();
+  }
   std::set<uint64_t> ids;
   for (const auto& n : nodes)
     if (!ids.insert(n.id()).second)
@@ -570,7 +655,7 @@ void import_file(const RankFile& rf, int64_t group, Workload& w, ChakraFileSumma
             op.flops_given = std::max<int64_t>(0, v);
             if (attr_int(n, "tensor_size", &v)) op.bytes_given = std::max<int64_t>(0, v);
           } else {
-            comp_from_shapes(n, op, sum);
+            comp_from_shapes(n, op, sum, conv_gemms[i]);
           }
           break;
         case pb::KIND_COLLECTIVE: {
@@ -585,10 +670,16 @@ void import_file(const RankFile& rf, int64_t group, Workload& w, ChakraFileSumma
             throw sim::UserError(where + ": collective node without comm_type, and its name '" +
                                  n.name().substr(0, 60) + "' names no collective");
           op.kind = *k;
+          const auto in = tensors_of(n.inputs());
+          if (!in.empty()) op.dtype = in[0].dtype;  // the reduction's element type
           if (attr_int(n, "comm_size", &v))
             op.bytes = std::max<int64_t>(0, v);
           else
-            op.bytes = bytes_of(tensors_of(n.inputs()));
+            op.bytes = bytes_of(in);
+          // An all-gather's comm_size is each rank's contribution (ASTRA-sim gathers
+          // comm_size from every rank); Tessera's `bytes` is the gathered result.
+          if (op.kind == OpKind::kAllGather && group > 1)
+            op.bytes = op.bytes <= (int64_t(1) << 62) / group ? op.bytes * group : int64_t(1) << 62;
           op.group = group;
           break;
         }
@@ -596,6 +687,8 @@ void import_file(const RankFile& rf, int64_t group, Workload& w, ChakraFileSumma
         case pb::KIND_RECV: {
           const bool send = n.kind() == pb::KIND_SEND;
           op.kind = send ? OpKind::kSend : OpKind::kRecv;
+          const auto in = tensors_of(n.inputs());
+          if (!in.empty()) op.dtype = in[0].dtype;
           if (attr_int(n, "comm_size", &v)) op.bytes = std::max<int64_t>(0, v);
           if (!attr_int(n, send ? "comm_dst" : "comm_src", &v) || v < 0)
             throw sim::UserError(

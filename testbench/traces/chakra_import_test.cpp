@@ -159,7 +159,9 @@ TEST_CASE("Chakra microbenchmarks: one collective per rank, sized as the files s
       const Op& op = w.op(size_t(r));
       CHECK(op.rank == r);
       CHECK(op.kind == kind);
-      CHECK(uint64_t(op.bytes) == raw[0].int_attrs.at("comm_size"));
+      // An all-gather's comm_size is each rank's part (ASTRA-sim); `bytes` the result.
+      const uint64_t parts = kind == OpKind::kAllGather ? 4 : 1;
+      CHECK(uint64_t(op.bytes) == parts * raw[0].int_attrs.at("comm_size"));
       CHECK(op.group == 4);
     }
   }
@@ -235,7 +237,20 @@ TEST_CASE("Chakra PyTorch ResNet trace: every node, collectives and conv shapes"
   CHECK(conv.k == 64);
   CHECK(sums[0].shaped_gemms > 50);
   CHECK(sums[0].host_nodes > 1000);
-  CHECK(w.total_flops() > 1e11);  // a training step of ResNet-50 at batch 32 is ~ 0.4 TFLOP
+  // ResNet-50 has 53 convolutions (stem, 16 blocks of 3, 4 projections), about 8.2
+  // GFLOP forward per image: each counted once although cuDNN ran helper kernels
+  // (offsets, Winograd transforms) carrying the same shapes; backward is about twice
+  // forward, so a training step at batch 32 is about 3 x 262 GFLOP.
+  size_t convs = 0;
+  double conv_flops = 0;
+  for (const auto& op : w.ops())
+    if (op.kind == OpKind::kConv) {
+      ++convs;
+      conv_flops += flops(op);
+    }
+  CHECK(convs == 53);
+  CHECK(conv_flops == Approx(32 * 8.2e9).epsilon(0.03));
+  CHECK(w.total_flops() == Approx(3 * 32 * 8.2e9).epsilon(0.1));
 }
 
 TEST_CASE("Chakra import refuses broken input with a one-line message", "[unit]") {
@@ -258,4 +273,107 @@ TEST_CASE("Chakra import refuses broken input with a one-line message", "[unit]"
   CHECK_THROWS_WITH(import_chakra({tmp + "/none.et"}, {}), Catch::Contains("no such file"));
   fs::create_directories(tmp + "/empty");
   CHECK_THROWS_WITH(import_chakra({tmp + "/empty"}, {}), Catch::Contains("no .et files"));
+}
+
+namespace {
+// Protobuf wire encoding, enough to write small ET files by hand.
+std::string varint(uint64_t v) {
+  std::string s;
+  do {
+    uint8_t b = uint8_t(v & 0x7f);
+    v >>= 7;
+    s += char(v ? b | 0x80 : b);
+  } while (v);
+  return s;
+}
+std::string field_int(int f, uint64_t v) {
+  return varint(uint64_t(f) << 3) + varint(v);
+}
+std::string field_bytes(int f, const std::string& b) {
+  return varint((uint64_t(f) << 3) | 2) + varint(b.size()) + b;
+}
+// A GPU-kernel COMP node (is_cpu_op = false) with its inputs, outputs and duration.
+std::string kernel(uint64_t id, const std::string& name, const std::string& in_shapes,
+                   const std::string& in_types, const std::string& out_shapes, uint64_t dur) {
+  const std::string attr = field_bytes(1, "is_cpu_op") + field_int(27, 0);
+  return field_int(1, id) + field_bytes(2, name) + field_int(3, 4) + field_int(7, dur) +
+         field_bytes(8, field_bytes(2, in_shapes) + field_bytes(3, in_types)) +
+         field_bytes(9, field_bytes(2, out_shapes) + field_bytes(3, "['Tensor(float)']")) +
+         field_bytes(10, attr);
+}
+}  // namespace
+
+TEST_CASE("Chakra convolutions: counted once per run of kernels, elementwise ops never", "[unit]") {
+  // Batch 64 = 64 channels: an add of two [64,64,56,56] tensors has conv-compatible
+  // shapes but no stride/padding/dilation lists, so it stays elementwise. A forward
+  // convolution's three kernels (helper, GEMM kernel, helper) count it once, on the
+  // longest; its backward's four kernels carry the data- and weight-gradient GEMMs on
+  // the two longest.
+  const std::string tmp = TESSERA_BINARY_DIR "/traces_chakra_conv";
+  fs::create_directories(tmp);
+  const std::string x = "[64,64,56,56]", wt = "[256,64,1,1]", y = "[64,256,56,56]";
+  const std::string conv_types =
+      "['Tensor(float)','Tensor(float)','GenericList[Int,Int]','GenericList[Int,Int]',"
+      "'GenericList[Int,Int]','Int']";
+  const std::string bwd_types =
+      "['Tensor(float)','Tensor(float)','Tensor(float)',"
+      "'GenericList[Int]','GenericList[Int]','GenericList[Int]']";
+  std::string file;
+  auto record = [&file](const std::string& msg) { file += varint(msg.size()) + msg; };
+  record(field_bytes(1, "1.0.1"));
+  record(kernel(1, "vectorized_elementwise_kernel<add>", "[" + x + "," + x + ",[]]",
+                "['Tensor(float)','Tensor(float)','Int']", "[" + x + "]", 40));
+  record(kernel(2, "computeOffsetsKernel", "[" + x + "," + wt + ",[],[],[],[]]", conv_types,
+                "[" + y + "]", 2));
+  record(kernel(3, "scudnn_128x128_relu_medium", "[" + x + "," + wt + ",[],[],[],[]]", conv_types,
+                "[" + y + "]", 900));
+  record(kernel(4, "winogradForwardOutput", "[" + x + "," + wt + ",[],[],[],[]]", conv_types,
+                "[" + y + "]", 300));
+  record(kernel(5, "computeBOffsetsKernel", "[" + y + "," + x + "," + wt + ",[],[],[]]", bwd_types,
+                "[" + x + "]", 2));
+  record(kernel(6, "scudnn_stridedB_small", "[" + y + "," + x + "," + wt + ",[],[],[]]", bwd_types,
+                "[" + x + "]", 700));
+  record(kernel(7, "computeWgradOffsets", "[" + y + "," + x + "," + wt + ",[],[],[]]", bwd_types,
+                "[" + x + "]", 3));
+  record(kernel(8, "scudnn_stridedB_splitK", "[" + y + "," + x + "," + wt + ",[],[],[]]", bwd_types,
+                "[" + x + "]", 1500));
+  // A bf16 all-reduce of 4 MiB: its element type comes from its input tensor.
+  record(
+      field_int(1, 9) + field_bytes(2, "nccl:all_reduce") + field_int(3, 7) +
+      field_bytes(8, field_bytes(2, "[[2097152]]") + field_bytes(3, "['Tensor(c10::BFloat16)']")) +
+      field_bytes(10, field_bytes(1, "comm_type") + field_int(9, 0)) +
+      field_bytes(10, field_bytes(1, "comm_size") + field_int(9, 4194304)) +
+      field_bytes(10, field_bytes(1, "is_cpu_op") + field_int(27, 0)));
+  std::ofstream(tmp + "/conv.0.et", std::ios::binary) << file;
+
+  std::vector<ChakraFileSummary> sums;
+  const Workload w = import_chakra({tmp + "/conv.0.et"}, {}, &sums);
+  REQUIRE(w.size() == 9);
+  const Op& ar = w.op(size_t(w.find("r0.n9")));
+  CHECK(ar.kind == OpKind::kAllReduce);
+  CHECK(ar.bytes == 4194304);
+  CHECK(ar.dtype == DType::kBf16);
+  const Op& add = w.op(size_t(w.find("r0.n1")));
+  CHECK(add.kind == OpKind::kOpaque);
+  CHECK(add.flops_given == 64 * 64 * 56 * 56);
+  const double gemm = 2.0 * 64 * 56 * 56 * 256 * 64;  // the forward GEMM's FLOPs
+  double conv = 0, bwd = 0;
+  for (uint64_t id = 2; id <= 4; ++id) {
+    const Op& op = w.op(size_t(w.find("r0.n" + std::to_string(id))));
+    if (op.kind == OpKind::kConv) conv += tessera::traces::flops(op);
+    CHECK((op.kind == OpKind::kConv) == (id == 3));
+  }
+  for (uint64_t id = 5; id <= 8; ++id) {
+    const Op& op = w.op(size_t(w.find("r0.n" + std::to_string(id))));
+    REQUIRE(op.kind == OpKind::kOpaque);
+    if (id == 6 || id == 8) {
+      CHECK(op.flops_given == int64_t(gemm));
+      bwd += double(op.flops_given);
+    } else {
+      CHECK(op.flops_given < int64_t(gemm) / 100);  // a helper: one FLOP per element
+    }
+  }
+  CHECK(conv == Approx(gemm));
+  CHECK(bwd == Approx(2 * gemm));
+  CHECK(sums[0].shaped_gemms == 1);
 }
