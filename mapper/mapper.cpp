@@ -249,6 +249,7 @@ class Lowering {
                                   : int64_t(groups_.size());
   }
   void lower_collective_over(const Op& op);
+  std::vector<size_t> lowering_order() const;
   std::vector<uint64_t> stack_next_;
   std::vector<uint32_t> op_tiles_;                        // tiles used by the current op
   std::map<std::string, std::vector<uint64_t>> outputs_;  // op name -> output addr per group
@@ -1440,6 +1441,86 @@ void Lowering::lower_switch_collective(const Op& op) {
                     (opt_.collective == "switch" ? " (--collective switch)" : " (auto)");
 }
 
+// The order ops are lowered in (each tile runs its commands in that order). A
+// generated trace: its topological order. A multi-rank trace (every rank's ops, each
+// tagged with its rank): rank 0's k-th communication op is lowered once over every
+// rank, so the ranks' k-th communication ops are taken as one node, placed once every
+// one of them is ready; otherwise smallest index first. (Until the tenth session the
+// ops were taken by index alone, so on every rank but 0 a collective came before the
+// rank's own ops that precede it in its file.)
+std::vector<size_t> Lowering::lowering_order() const {
+  if (!multi_rank_) return w_.topological_order();
+  w_.topological_order();  // throws on a cycle, naming an op on it
+  const size_t n = w_.size();
+  // Node of each op: its own, or its communication group's (the k-th of each rank).
+  std::map<int64_t, int64_t> comm_seen;  // rank -> communication ops so far
+  for (size_t r = 0; r < groups_.size(); ++r) comm_seen[int64_t(r)] = 0;
+  std::vector<std::vector<size_t>> groups;  // communication group k -> its ops
+  std::vector<size_t> node(n);
+  std::vector<std::vector<size_t>> members;  // per node: its ops, rank order
+  for (size_t i = 0; i < n; ++i) {
+    const Op& op = w_.op(i);
+    if (!traces::is_communication(op.kind)) continue;
+    const int64_t k = comm_seen[op.rank]++;
+    if (size_t(k) >= groups.size()) groups.resize(size_t(k) + 1);
+    groups[size_t(k)].push_back(i);
+  }
+  for (const auto& [rank, count] : comm_seen)
+    if (count != comm_seen.begin()->second)
+      throw sim::UserError("multi-rank trace: rank " + std::to_string(rank) + " has " +
+                           std::to_string(count) + " communication ops, rank " +
+                           std::to_string(comm_seen.begin()->first) + " has " +
+                           std::to_string(comm_seen.begin()->second) +
+                           " (each collective is one op on every rank, in the same order)");
+  std::vector<int64_t> group_of(n, -1);
+  for (size_t k = 0; k < groups.size(); ++k)
+    for (size_t i : groups[k]) group_of[i] = int64_t(k);
+  std::vector<int64_t> group_node(groups.size(), -1);
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t k = group_of[i];
+    if (k >= 0 && group_node[size_t(k)] >= 0) {
+      node[i] = size_t(group_node[size_t(k)]);
+      members[node[i]].push_back(i);
+      continue;
+    }
+    node[i] = members.size();
+    if (k >= 0) group_node[size_t(k)] = int64_t(node[i]);
+    members.push_back({i});
+  }
+  for (auto& m : members)
+    std::stable_sort(m.begin(), m.end(),
+                     [&](size_t a, size_t b) { return w_.op(a).rank < w_.op(b).rank; });
+  // Kahn's algorithm over the nodes, smallest first op index first.
+  const size_t nn = members.size();
+  std::vector<int64_t> pending(nn, 0);
+  std::vector<std::vector<size_t>> users(nn);
+  for (size_t i = 0; i < n; ++i)
+    for (const auto& dep : w_.op(i).deps) {
+      const size_t d = node[size_t(w_.find(dep))];
+      if (d == node[i]) continue;
+      users[d].push_back(node[i]);
+      ++pending[node[i]];
+    }
+  auto first = [&](size_t v) { return *std::min_element(members[v].begin(), members[v].end()); };
+  std::set<std::pair<size_t, size_t>> ready;  // (first op index, node)
+  for (size_t v = 0; v < nn; ++v)
+    if (pending[v] == 0) ready.insert({first(v), v});
+  std::vector<size_t> order;
+  order.reserve(n);
+  while (!ready.empty()) {
+    const size_t v = ready.begin()->second;
+    ready.erase(ready.begin());
+    order.insert(order.end(), members[v].begin(), members[v].end());
+    for (size_t u : users[v])
+      if (--pending[u] == 0) ready.insert({first(u), u});
+  }
+  if (order.size() != n)
+    throw sim::UserError(
+        "multi-rank trace: the ranks' communication ops cannot be matched in order (a "
+        "rank's k-th collective depends on another rank's later one)");
+  return order;
+}
+
 void Lowering::run() {
   // Rank groups: the trace is one rank's program (SPMD); the machine's tiles are cut
   // into as many equal groups as the trace has ranks, package- and chiplet-aligned.
@@ -1486,7 +1567,7 @@ void Lowering::run() {
     out_.ops[i].layer = op.layer;
     out_.ops[i].simulated = op.layer < 0 || keep.count(op.layer) != 0;
   }
-  for (size_t i : w_.topological_order()) {
+  for (size_t i : lowering_order()) {
     if (!out_.ops[i].simulated) continue;
     begin_op(i);
     const Op& op = w_.op(i);

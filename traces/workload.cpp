@@ -333,6 +333,8 @@ void Workload::validate() const {
   // Byte and FLOP counts are int64 and get multiplied: keep every given one far from
   // overflow. Ranks index rank groups.
   constexpr int64_t kLimit = int64_t(1) << 56, kMaxRanks = int64_t(1) << 20;
+  // A trace of every rank's ops (meta ranks) runs ranks 0 .. ranks-1 only.
+  const int64_t ranks = meta.count("ranks") ? meta_int("ranks", 1) : 0;
   for (size_t i = 0; i < ops_.size(); ++i) {
     const Op& op = ops_[i];
     const std::string pre = op_context(i);
@@ -401,6 +403,13 @@ void Workload::validate() const {
     }
     need(op.rank >= 0, "rank must not be negative");
     need(op.rank < kMaxRanks, "rank too large (above 2^20 ranks)");
+    if (ranks > 0) {
+      need(op.rank < ranks,
+           fmt::format("rank {} outside the trace's {} (meta ranks)", op.rank, ranks));
+      if (op_class(op.kind) == OpClass::kPointToPoint)
+        need(op.peer < ranks,
+             fmt::format("peer {} outside the trace's {} ranks (meta ranks)", op.peer, ranks));
+    }
     if (!op.tied.empty()) {
       // Tied weights are another op's, held there (counted once).
       auto it = index_.find(op.tied);

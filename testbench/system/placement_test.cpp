@@ -276,3 +276,35 @@ TEST_CASE("vector lowering: chunks reuse a scratchpad half only after its store"
                "tessera-trace 1\nelementwise e elems=1048576 inputs=2 dtype=bf16\n");
   CHECK(check_scratchpad_hazards(m) > 100);
 }
+
+TEST_CASE("multi-rank traces: each rank's compute comes before its part of a collective",
+          "[unit]") {
+  // Every rank's ops (as a Chakra import gives them): rank 0's all-reduce is lowered
+  // once over both ranks, so rank 1's GEMM, which its all-reduce depends on, must come
+  // before that collective in rank 1's tile programs (it came after: lowered by index).
+  const mapper::Mapping m = map_text("tiny", {},
+                                     "tessera-trace 1\nmeta ranks=2\n"
+                                     "gemm c0 m=64 n=64 k=64 weights=b dtype=bf16 rank=0\n"
+                                     "allreduce a0 bytes=8192 group=2 dtype=bf16 deps=c0 rank=0\n"
+                                     "gemm c1 m=64 n=64 k=64 weights=b dtype=bf16 rank=1\n"
+                                     "allreduce a1 bytes=8192 group=2 dtype=bf16 deps=c1 rank=1\n");
+  REQUIRE(m.groups == 2);
+  size_t checked = 0;
+  for (uint32_t t = 2; t < 4; ++t) {  // rank 1's tiles
+    int64_t first_c1 = -1, first_a0 = -1;
+    for (const tile::Command& c : m.programs[t]) {
+      if (c.label == "c1" && first_c1 < 0) first_c1 = c.id;
+      if (c.label == "a0" && first_a0 < 0) first_a0 = c.id;
+    }
+    if (first_c1 < 0 || first_a0 < 0) continue;
+    CHECK(first_c1 < first_a0);
+    ++checked;
+  }
+  CHECK(checked > 0);
+  // Ranks whose collectives differ in number are refused.
+  CHECK_THROWS_WITH(map_text("tiny", {},
+                             "tessera-trace 1\nmeta ranks=2\n"
+                             "allreduce a0 bytes=8192 group=2 rank=0\n"
+                             "gemm c1 m=64 n=64 k=64 weights=b rank=1\n"),
+                    Catch::Contains("rank 1 has 0 communication ops"));
+}

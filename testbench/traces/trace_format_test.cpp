@@ -139,6 +139,12 @@ TEST_CASE("each malformed line is reported with file and line", "[unit]") {
        "t.tsr:3: op 'b' (gemm): tied to 's', which holds no weights"},
       {h + "expert e m=0 n=1 k=1 experts=2 dist=72057594037927935,72057594037927935\n",
        "t.tsr:2: op 'e' (expert): token counts too large"},
+      // Tenth session (a review): a multi-rank trace's ops and peers lie in its ranks
+      // (an op of rank 5 of 2 was dropped by the mapper without a word).
+      {h + "meta ranks=2\ngemm a m=1 n=1 k=1 rank=5\n",
+       "t.tsr:3: op 'a' (gemm): rank 5 outside the trace's 2 (meta ranks)"},
+      {h + "meta ranks=2\nsend s bytes=4 peer=3 rank=1\n",
+       "t.tsr:3: op 's' (send): peer 3 outside the trace's 2 ranks (meta ranks)"},
   };
   for (const auto& c : cases) {
     INFO(c.text);
