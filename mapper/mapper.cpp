@@ -262,6 +262,9 @@ class Lowering {
   int64_t hidden_ = 4096;
   uint32_t act_rr_ = 0;
   bool multi_rank_ = false;
+  // SPMD send/recv pairs: (sender-to-receiver rank offset, bytes) -> sends lowered
+  // minus recvs lowered and not yet matched by their other end.
+  std::map<std::pair<int64_t, int64_t>, int64_t> p2p_open_;
   uint64_t next_reduce_id_ = 0;
 };
 
@@ -856,6 +859,22 @@ void Lowering::lower_collective(const Op& op, uint32_t group) {
                                              (delta == 1 || delta == -1 ? " rank" : " ranks") +
                                              " away, a pipeline of the workload has " +
                                              std::to_string(span)));
+    }
+    if (!multi_rank_) {
+      // Every rank runs this program, so a middle pipeline stage's recv (from the stage
+      // before) and send (to the stage after) are the two ends of the same transfers,
+      // rank r to r + d for every r: the later of such a pair moves nothing more.
+      // (Until the tenth session both were lowered: each link carried the data twice.)
+      const bool send = op.kind == OpKind::kSend;
+      int64_t& open = p2p_open_[{send ? delta : -delta, op.bytes}];
+      const int64_t end = send ? 1 : -1;
+      if (open * end < 0) {
+        open += end;
+        plan_->strategy = std::string("the other end of an earlier ") + (send ? "recv" : "send") +
+                          " (every rank runs both: one transfer per rank pair)";
+        return;
+      }
+      open += end;
     }
     members_.resize(groups_.size());  // send/recv: ranks are the rank groups
     for (uint32_t r = 0; r < members_.size(); ++r) members_[r] = r;

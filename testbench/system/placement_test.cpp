@@ -308,3 +308,24 @@ TEST_CASE("multi-rank traces: each rank's compute comes before its part of a col
                              "gemm c1 m=64 n=64 k=64 weights=b rank=1\n"),
                     Catch::Contains("rank 1 has 0 communication ops"));
 }
+
+TEST_CASE("pipeline stages: a middle stage's recv and send move the data once", "[unit]") {
+  // A middle stage (rank 1 of 4) receives from the stage before and sends to the one
+  // after. Every rank runs the program, so the recv already moves every stage's data to
+  // the next: the send is its other end and adds no transfer.
+  const mapper::Mapping m = map_text("tiny", {},
+                                     "tessera-trace 1\nmeta tp=1 pp=4 dp=1 rank=1\n"
+                                     "recv r bytes=65536 peer=0 dtype=bf16\n"
+                                     "gemm g m=64 n=512 k=512 weights=b dtype=bf16 deps=r\n"
+                                     "send s bytes=65536 peer=2 dtype=bf16 deps=g\n");
+  uint64_t recv_bytes = 0, send_cmds = 0;
+  for (const tile::Program& prog : m.programs)
+    for (const tile::Command& c : prog) {
+      if (c.label == "r" && c.kind == tile::CmdKind::kDmaStore) recv_bytes += c.dma.bytes();
+      send_cmds += c.label == "s";
+    }
+  // Three stage-to-stage transfers of 64 KiB (stages 0->1, 1->2, 2->3).
+  CHECK(recv_bytes == 3 * 65536);
+  CHECK(send_cmds == 0);
+  CHECK(m.ops[2].strategy.find("other end") != std::string::npos);
+}
