@@ -907,6 +907,28 @@ void Lowering::lower_collective_over(const Op& op) {
     lower_all_to_all(op);
     return;
   }
+  // The HBM traffic the ranks make at least, for the report's memory floor: each reads
+  // its contribution and writes its result (the all-to-all copies count their own).
+  const uint64_t all = bytes * p, part = ceil_div(bytes, p);
+  switch (op.kind) {
+    case OpKind::kAllReduce:
+      plan_->hbm_bytes += 2 * all;
+      break;
+    case OpKind::kReduceScatter:
+      plan_->hbm_bytes += all + part * p;
+      break;
+    case OpKind::kAllGather:
+      plan_->hbm_bytes += part * p + all;
+      break;
+    case OpKind::kBroadcast:  // the root reads, the others write
+      plan_->hbm_bytes += all;
+      break;
+    case OpKind::kReduce:  // every rank reads, the root writes
+      plan_->hbm_bytes += all + bytes;
+      break;
+    default:
+      break;
+  }
   uint32_t rs_steps = 0, ag_steps = 0;
   switch (op.kind) {
     case OpKind::kAllReduce:

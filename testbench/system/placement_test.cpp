@@ -329,3 +329,14 @@ TEST_CASE("pipeline stages: a middle stage's recv and send move the data once", 
   CHECK(send_cmds == 0);
   CHECK(m.ops[2].strategy.find("other end") != std::string::npos);
 }
+
+TEST_CASE("collectives: the HBM traffic they make at least goes to the memory floor", "[unit]") {
+  // 4 ranks on tiny's 4 tiles: an all-reduce of N reads N and writes N on every rank,
+  // an all-gather reads N/4 and writes N (the report's memory floor had been 0).
+  const mapper::Mapping m = map_text("tiny", {},
+                                     "tessera-trace 1\nmeta tp=4\n"
+                                     "allreduce a bytes=65536 group=4 dtype=bf16\n"
+                                     "allgather g bytes=65536 group=4 dtype=bf16 deps=a\n");
+  CHECK(m.ops[0].hbm_bytes == 2 * 4 * 65536);
+  CHECK(m.ops[1].hbm_bytes == 4 * 16384 + 4 * 65536);
+}
