@@ -186,7 +186,7 @@ void Network::at_send(uint32_t n) {
     const tlm::tlm_sync_enum s = (*initiator[n])->nb_transport_fw(trans, ph, d);
     if (s == tlm::TLM_ACCEPTED) continue;  // END_REQ (or BEGIN_RESP) comes on bw
     if (s == tlm::TLM_UPDATED && ph == tlm::END_REQ) {
-      at_open_[n] = nullptr;
+      if (at_open_[n] == &trans) at_open_[n] = nullptr;  // not a request opened meanwhile
     } else if (s == tlm::TLM_UPDATED && ph == tlm::BEGIN_RESP) {
       at_respond(n, trans);
       tlm::tlm_phase end = tlm::END_RESP;
