@@ -782,15 +782,24 @@ void Lowering::lower_embedding(const Op& op, uint32_t group) {
   const uint64_t ntiles = std::min<uint64_t>(gt.size(), tokens);
   const uint64_t row_bytes = dim * eb;
   const uint64_t fit = std::max<uint64_t>(1, spm_bytes_ / (2 * row_bytes));
+  // Rows rotate through `fit` scratchpad slots per tile: a row's gather waits only for
+  // the store that last read its slot, so up to `fit` rows are in flight (until the
+  // tenth session each waited for the previous row's store). Stores may finish out of
+  // order: the last `fit` of each tile are its tail.
+  std::vector<std::vector<int64_t>> slot_user(ntiles, std::vector<int64_t>(fit, -1));
   for (uint64_t tok = 0; tok < tokens; ++tok) {
     TileState& t = tiles_[gt[tok % ntiles]];
     x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-    const uint64_t slot = ((tok / ntiles) % fit) * row_bytes;
+    const uint64_t s = (tok / ntiles) % fit, slot = s * row_bytes;
+    int64_t& user = slot_user[tok % ntiles][s];
     const int64_t ld =
         add(t, dma(CmdKind::kDmaLoad, table + (x % vocab) * row_bytes, slot, row_bytes, 1, 0),
-            {t.fence, t.op_cmds.empty() ? -1 : int64_t(t.op_cmds.back())});
-    add(t, dma(CmdKind::kDmaStore, out + tok * row_bytes, slot, row_bytes, 1, 0), {ld});
+            {t.fence, user});
+    user = add(t, dma(CmdKind::kDmaStore, out + tok * row_bytes, slot, row_bytes, 1, 0), {ld});
   }
+  for (uint64_t ti = 0; ti < ntiles; ++ti)
+    for (int64_t st : slot_user[ti])
+      if (st >= 0) tiles_[gt[ti]].tail.push_back(st);
   plan_->hbm_bytes += 2 * tokens * row_bytes;
   plan_->strategy =
       std::to_string(tokens) + " row gathers over " + std::to_string(ntiles) + " tiles";
