@@ -126,22 +126,28 @@ TEST_CASE("many readers to one memory all complete, slower than alone", "[unit]"
 
 namespace {
 // An approximately-timed initiator: BEGIN_REQ back to back, waiting for END_REQ.
-struct AtWriter : sc_core::sc_module {
-  tlm_utils::simple_initiator_socket<AtWriter> socket{"socket"};
+// It issues `count` requests of `bytes` (writes, or reads) to `addr`, approximately timed,
+// each as soon as the previous one's END_REQ came; counts the requests whose END_REQ
+// was withheld and records when the last one was accepted.
+struct AtInitiator : sc_core::sc_module {
+  tlm_utils::simple_initiator_socket<AtInitiator> socket{"socket"};
   std::vector<tlm::tlm_generic_payload> trans;
   std::vector<unsigned char> data;
+  tlm::tlm_command cmd;
+  uint64_t addr, last_accept_ps = 0;
   sc_core::sc_event end_req;
   int withheld = 0, responses = 0;
-  SC_HAS_PROCESS(AtWriter);
-  AtWriter(sc_core::sc_module_name n, int count, uint32_t bytes)
-      : sc_module(n), trans(count), data(bytes) {
-    socket.register_nb_transport_bw(this, &AtWriter::nb_transport_bw);
+  SC_HAS_PROCESS(AtInitiator);
+  AtInitiator(sc_core::sc_module_name n, int count, uint32_t bytes,
+              tlm::tlm_command c = tlm::TLM_WRITE_COMMAND, uint64_t a = uint64_t(3) << 20)
+      : sc_module(n), trans(count), data(bytes), cmd(c), addr(a) {
+    socket.register_nb_transport_bw(this, &AtInitiator::nb_transport_bw);
     SC_THREAD(run);
   }
   void run() {
     for (auto& t : trans) {
-      t.set_command(tlm::TLM_WRITE_COMMAND);
-      t.set_address(uint64_t(3) << 20);
+      t.set_command(cmd);
+      t.set_address(addr);
       t.set_data_ptr(data.data());
       t.set_data_length(uint32_t(data.size()));
       tlm::tlm_phase ph = tlm::BEGIN_REQ;
@@ -151,71 +157,6 @@ struct AtWriter : sc_core::sc_module {
         ++withheld;
         wait(end_req);
       }
-    }
-  }
-  tlm::tlm_sync_enum nb_transport_bw(tlm::tlm_generic_payload&, tlm::tlm_phase& ph,
-                                     sc_core::sc_time&) {
-    if (ph == tlm::END_REQ) end_req.notify(sc_core::SC_ZERO_TIME);
-    if (ph == tlm::BEGIN_RESP) {
-      ++responses;
-      return tlm::TLM_COMPLETED;
-    }
-    return tlm::TLM_ACCEPTED;
-  }
-};
-}  // namespace
-
-TEST_CASE("approximately-timed writes see backpressure and all complete", "[unit]") {
-  TESSERA_ONE_ELABORATION();
-  NocConfig c;
-  sim::StatsRegistry reg;
-  const auto clk = sim::ClockDomain::from_mhz("noc", 1000);
-  Network net("net", c, 4, 4, clk, decode, sim::StatsScope(reg, "noc"), nullptr);
-  std::vector<std::unique_ptr<Memory>> mem;
-  std::vector<std::unique_ptr<Reader>> idle;
-  for (uint32_t i = 0; i < 16; ++i) {
-    mem.push_back(std::make_unique<Memory>(("m" + std::to_string(i)).c_str(), i));
-    net.initiator[i]->bind(mem.back()->socket);
-    if (i == 0) continue;
-    idle.push_back(std::make_unique<Reader>(("i" + std::to_string(i)).c_str(), 0, 8, 0));
-    idle.back()->socket.bind(*net.target[i]);
-  }
-  // 40 writes of 256 B: header + 8 data flits = one 9-flit packet each; the interface
-  // holds at most 8 outstanding request packets, so END_REQ must be withheld.
-  AtWriter w("w", 40, 256);
-  w.socket.bind(*net.target[0]);
-  sc_core::sc_start();
-  CHECK(w.withheld > 0);
-  CHECK(w.responses == 40);
-  CHECK(mem[3]->calls == 40);
-  // The injection link carries 1 flit per cycle: at least 40 x 9 = 360 cycles.
-  CHECK(sc_core::sc_time_stamp().value() >= 360 * 1000);
-}
-
-namespace {
-// Issues `count` 64-byte reads to `addr`, approximately timed, each as soon as the
-// previous one's END_REQ came; records when the last one was accepted.
-struct AtReader : sc_core::sc_module {
-  tlm_utils::simple_initiator_socket<AtReader> socket{"socket"};
-  std::vector<tlm::tlm_generic_payload> trans;
-  std::vector<unsigned char> data = std::vector<unsigned char>(64);
-  sc_core::sc_event end_req;
-  uint64_t addr, last_accept_ps = 0;
-  int responses = 0;
-  SC_HAS_PROCESS(AtReader);
-  AtReader(sc_core::sc_module_name n, int count, uint64_t a) : sc_module(n), trans(count), addr(a) {
-    socket.register_nb_transport_bw(this, &AtReader::nb_transport_bw);
-    SC_THREAD(run);
-  }
-  void run() {
-    for (auto& t : trans) {
-      t.set_command(tlm::TLM_READ_COMMAND);
-      t.set_address(addr);
-      t.set_data_ptr(data.data());
-      t.set_data_length(64);
-      tlm::tlm_phase ph = tlm::BEGIN_REQ;
-      sc_core::sc_time d = sc_core::SC_ZERO_TIME;
-      if (socket->nb_transport_fw(t, ph, d) == tlm::TLM_ACCEPTED) wait(end_req);
       last_accept_ps = sc_core::sc_time_stamp().value();
     }
   }
@@ -229,7 +170,42 @@ struct AtReader : sc_core::sc_module {
     return tlm::TLM_ACCEPTED;
   }
 };
+// A memory behind every node's interface, and an idle reader on every node but 0 (its
+// target socket is for the test's initiator).
+struct MemoryAtEveryNode {
+  std::vector<std::unique_ptr<Memory>> mem;
+  std::vector<std::unique_ptr<Reader>> idle;
+  MemoryAtEveryNode(Network& net, uint32_t nodes) {
+    for (uint32_t i = 0; i < nodes; ++i) {
+      mem.push_back(std::make_unique<Memory>(("m" + std::to_string(i)).c_str(), i));
+      net.initiator[i]->bind(mem.back()->socket);
+      if (i == 0) continue;
+      idle.push_back(std::make_unique<Reader>(("i" + std::to_string(i)).c_str(), 0, 8, 0));
+      idle.back()->socket.bind(*net.target[i]);
+    }
+  }
+};
 }  // namespace
+
+TEST_CASE("approximately-timed writes see backpressure and all complete", "[unit]") {
+  TESSERA_ONE_ELABORATION();
+  NocConfig c;
+  sim::StatsRegistry reg;
+  const auto clk = sim::ClockDomain::from_mhz("noc", 1000);
+  Network net("net", c, 4, 4, clk, decode, sim::StatsScope(reg, "noc"), nullptr);
+  const MemoryAtEveryNode rig(net, 16);
+  const auto& mem = rig.mem;
+  // 40 writes of 256 B: header + 8 data flits = one 9-flit packet each; the interface
+  // holds at most 8 outstanding request packets, so END_REQ must be withheld.
+  AtInitiator w("w", 40, 256);
+  w.socket.bind(*net.target[0]);
+  sc_core::sc_start();
+  CHECK(w.withheld > 0);
+  CHECK(w.responses == 40);
+  CHECK(mem[3]->calls == 40);
+  // The injection link carries 1 flit per cycle: at least 40 x 9 = 360 cycles.
+  CHECK(sc_core::sc_time_stamp().value() >= 360 * 1000);
+}
 
 TEST_CASE("the request queue frees as packets leave the interface, not as they arrive", "[unit]") {
   // 40 one-flit read requests from corner to corner of an 8x8 mesh (14 hops). The
@@ -242,16 +218,9 @@ TEST_CASE("the request queue frees as packets leave the interface, not as they a
   sim::StatsRegistry reg;
   const auto clk = sim::ClockDomain::from_mhz("noc", 1000);
   Network net("net", c, 8, 8, clk, decode, sim::StatsScope(reg, "noc"), nullptr);
-  std::vector<std::unique_ptr<Memory>> mem;
-  std::vector<std::unique_ptr<Reader>> idle;
-  for (uint32_t i = 0; i < 64; ++i) {
-    mem.push_back(std::make_unique<Memory>(("m" + std::to_string(i)).c_str(), i));
-    net.initiator[i]->bind(mem.back()->socket);
-    if (i == 0) continue;
-    idle.push_back(std::make_unique<Reader>(("i" + std::to_string(i)).c_str(), 0, 8, 0));
-    idle.back()->socket.bind(*net.target[i]);
-  }
-  AtReader r("r", 40, uint64_t(63) << 20);
+  const MemoryAtEveryNode rig(net, 64);
+  const auto& mem = rig.mem;
+  AtInitiator r("r", 40, 64, tlm::TLM_READ_COMMAND, uint64_t(63) << 20);
   r.socket.bind(*net.target[0]);
   sc_core::sc_start();
   CHECK(r.responses == 40);
