@@ -28,6 +28,7 @@ Tile::Tile(sc_core::sc_module_name name, uint32_t global_id, uint64_t base, cons
       gemm_stall_(&stats.counter("gemm_spm_stall_cycles", "cycles",
                                  "cycles GEMMs were stretched by scratchpad bandwidth")) {
   gemm_ = compute::make_gemm_engine(cfg.array, stats.child("gemm"), energy, path_ + ".gemm");
+  wide_read_ = &energy.account(path_ + ".gemm", "spad_read_wide", cfg.array.spad_read_pj_per_byte);
   dma_in_ =
       std::make_unique<DmaEngine>("dma_in", cfg.dma, clock_, stats.child("dma_in"), spm_, data);
   dma_out_ =
@@ -203,11 +204,15 @@ void Tile::execute_gemm(const Command& c) {
   // Operand traffic through the scratchpad. The engine counts int8 elements as bytes
   // and charges their energy itself; a wider dtype moves operand_bytes per element, and
   // the tile charges the extra bytes (and C's accumulation reads) here.
+  // Those bytes are charged at the array's operand-read rate, as the engine charges the
+  // first byte of each element (until the tenth session at the scratchpad's DMA rate,
+  // about a tenth of it).
   const uint64_t acc = g.accumulate ? c_bytes : 0;
   const uint64_t wide = g.operand_bytes - 1;
-  spm_.record_read(SpmClient::kIfmap, t.reads.ifmap * g.operand_bytes, t.reads.ifmap * wide);
-  spm_.record_read(SpmClient::kWeight, t.reads.weight * g.operand_bytes, t.reads.weight * wide);
-  spm_.record_read(SpmClient::kPsum, t.reads.psum + acc, acc);
+  spm_.record_read(SpmClient::kIfmap, t.reads.ifmap * g.operand_bytes, 0);
+  spm_.record_read(SpmClient::kWeight, t.reads.weight * g.operand_bytes, 0);
+  spm_.record_read(SpmClient::kPsum, t.reads.psum + acc, 0);
+  wide_read_->charge((t.reads.ifmap + t.reads.weight) * wide + acc);
   spm_.record_write(SpmClient::kPsum, t.writes.psum + t.writes.ofmap, 0);
   // The scratchpad must also supply those bytes: a GEMM is stretched when its operand
   // traffic exceeds the scratchpad's bandwidth over the array's cycles.

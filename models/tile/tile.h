@@ -101,6 +101,7 @@ class Tile : public sc_core::sc_module {
   Scratchpad spm_;
   VectorUnit vector_;
   std::unique_ptr<compute::GemmEngineIf> gemm_;
+  sim::EnergyAccount* wide_read_ = nullptr;  // operand bytes beyond the first (array rate)
   std::unique_ptr<DmaEngine> dma_in_;
   std::unique_ptr<DmaEngine> dma_out_;
 

@@ -37,7 +37,14 @@ uint64_t VectorUnit::cost_per_element(VecOp op) const {
 VectorTiming VectorUnit::timing(const VectorDesc& d, const Scratchpad& spm) const {
   VectorTiming t;
   if (d.elements == 0) return t;
-  t.lane_ops = d.elements * cost_per_element(d.op) * std::max<uint32_t>(1, d.inputs);
+  // Per output element: the op, and one more lane op for each input it folds in beyond
+  // the op's own. Add, multiply and sum combine their inputs: n inputs take n - 1 ops
+  // (a residual add one, a K-split reduction of n partials n - 1); until the tenth
+  // session every op was charged once per input, twice the work of a binary add.
+  const uint64_t extra = d.inputs > 1 ? d.inputs - 1 : 0;
+  const bool combining = d.op == VecOp::kAdd || d.op == VecOp::kMul || d.op == VecOp::kReduceSum;
+  t.lane_ops =
+      d.elements * (combining ? std::max<uint64_t>(1, extra) : cost_per_element(d.op) + extra);
   // Row-wise ops finish each row with one reciprocal square root / reciprocal.
   const bool row_wise =
       d.op == VecOp::kSoftmax || d.op == VecOp::kLayerNorm || d.op == VecOp::kRmsNorm;

@@ -550,3 +550,29 @@ TEST_CASE("system: mi300-like d2d attach nodes lie on the edge facing the neighb
   // 6x6 chiplets on a 4x2 mesh (0 1 2 3 over 4 5 6 7), up to three links each.
   d2d_placement("mi300-like", 2, true, 4);
 }
+
+TEST_CASE("vector unit: n inputs combined take n - 1 lane ops per output", "[unit]") {
+  // 16 lanes, a scratchpad wide enough not to limit: a residual add of 4096 bf16
+  // elements is 4096 adds (256 cycles + the pipeline), a 4-way K-split sum 3 x 4096, a
+  // GELU 4096 x (exp + 1); each was charged once per input before.
+  sim::StatsRegistry reg;
+  sim::EnergyLedger energy;
+  tile::ScratchpadConfig sc;
+  sc.banks = 64;
+  sc.bank_width_bytes = 64;
+  tile::Scratchpad spm(sc, sim::StatsScope(reg, "spm"), energy, "spm", false);
+  tile::VectorConfig vc;
+  tile::VectorUnit vu(vc, sim::StatsScope(reg, "vec"), energy, "vec");
+  tile::VectorDesc d;
+  d.elements = 4096;
+  d.elem_bytes = 2;
+  d.op = tile::VecOp::kAdd;
+  d.inputs = 2;
+  CHECK(vu.timing(d, spm).lane_ops == 4096);
+  CHECK(vu.timing(d, spm).cycles == vc.pipeline_depth + 4096 / vc.lanes);
+  d.inputs = 4;
+  CHECK(vu.timing(d, spm).lane_ops == 3 * 4096);
+  d.op = tile::VecOp::kGelu;
+  d.inputs = 1;
+  CHECK(vu.timing(d, spm).lane_ops == 4096 * (vc.exp_cycles + 1));
+}
