@@ -124,9 +124,9 @@ void add_run_command(CLI::App& app) {
     const auto spec = system::load_spec(config, sets);
     const traces::Workload w = load_workload(trace);
     if (!out.empty()) sim::prepare_output_dir(out, force);
-    // Refuse to overwrite a user's file with the timeline.
-    if (!timeline.empty() && access(timeline.c_str(), F_OK) == 0 && !force)
-      throw sim::UserError(timeline + ": exists (use --force to overwrite)");
+    // Refuse to overwrite a user's file with the timeline or the programs.
+    if (!timeline.empty()) sim::refuse_overwrite(timeline, force);
+    if (!dump.empty()) sim::refuse_overwrite(dump, force);
 
     const system::AddressMap map(spec);
     mapper::MapOptions mo;
@@ -165,6 +165,9 @@ void add_run_command(CLI::App& app) {
       std::cout << rj.dump(2) << "\n";
     else
       std::cout << r.to_text();
+    // The timeline first: if it cannot be written, no report.json marks the folder
+    // complete.
+    if (!timeline.empty()) sim::write_file_atomic(timeline, tl.to_json());
     if (!out.empty()) {
       sim::write_file_atomic(out + "/config.resolved.yaml", system::resolved_yaml(spec));
       std::ostringstream sj, sc;
@@ -176,7 +179,6 @@ void add_run_command(CLI::App& app) {
       // report.json last: its presence marks a complete result folder.
       sim::write_file_atomic(out + "/report.json", rj.dump(2) + "\n");
     }
-    if (!timeline.empty()) sim::write_file_atomic(timeline, tl.to_json());
   });
 }
 

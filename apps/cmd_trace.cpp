@@ -22,6 +22,11 @@ namespace {
 
 using traces::Workload;
 
+// Refuses an existing --out file unless --force (before any work).
+void check_out(const std::string& out, bool force) {
+  if (!out.empty() && out != "-") sim::refuse_overwrite(out, force);
+}
+
 void emit(const Workload& w, const std::string& out) {
   const std::string text = traces::write_trace(w);
   if (out.empty() || out == "-")
@@ -113,7 +118,10 @@ void add_trace_command(CLI::App& app) {
   gen->add_option("--seed", g.seed, "MoE routing seed")->capture_default_str();
   gen->add_option("--image", g.image, "ResNet input size")->capture_default_str();
   gen->add_option("--out", gen_out, "Output file (default: standard output)");
+  static bool gen_force = false;
+  gen->add_flag("--force", gen_force, "overwrite an existing --out file");
   gen->callback([] {
+    check_out(gen_out, gen_force);
     auto dt = traces::dtype_from_string(gen_dtype);
     if (!dt) throw sim::UserError("--dtype '" + gen_dtype + "': expected fp32, bf16, fp8 or int8");
     g.dtype = *dt;
@@ -146,13 +154,17 @@ void add_trace_command(CLI::App& app) {
   imp->add_option("inputs", chakra_in, "Folder(s) or .et files")->required();
   imp->add_option("--out", chakra_out, "Output trace (default: standard output)");
   imp->add_option("--group", chakra_opt.group, "Ranks per collective (default: files given)");
+  static bool imp_force = false;
+  imp->add_flag("--force", imp_force, "overwrite an existing --out file");
   imp->callback([] {
+    check_out(chakra_out, imp_force);
     std::vector<traces::ChakraFileSummary> sums;
     Workload w = traces::import_chakra(chakra_in, chakra_opt, &sums);
     emit(w, chakra_out);
     for (const auto& s : sums) {
       std::string types;
       for (const auto& [k, v] : s.node_types) types += fmt::format(" {}={}", k, v);
+      if (types.empty()) types = " none";
       std::cerr << fmt::format(
           "{}: rank {}, schema {}, {} nodes ({}), {} host-side, {} GEMM/conv from shapes, "
           "{} dangling deps dropped, {} cycle-closing ctrl deps left out\n",

@@ -61,11 +61,26 @@ ResultStore::ResultStore(std::string dir, const SweepPlan& plan, bool force)
   std::error_code ec;
   const bool is_sweep = fs::exists(fs::path(dir_) / "sweep.json", ec);
   if (!is_sweep) sim::prepare_output_dir(dir_, force);
+  // A sweep folder resumes only its own plan: another plan would rewrite its plan,
+  // summary and results table.
+  if (is_sweep && !force) {
+    std::string held;
+    try {
+      held = sim::read_file(dir_ + "/plan.yaml");
+    } catch (const sim::UserError&) {
+    }
+    if (held != plan.text)
+      throw sim::UserError(dir_ +
+                           ": holds the results of another plan (its plan.yaml differs; "
+                           "use --force to run this plan into it)");
+  }
   fs::create_directories(fs::path(dir_) / "points", ec);
   if (ec) throw sim::UserError(dir_ + "/points: cannot create folder: " + ec.message());
-  // Temporary files of a writer that was killed are garbage; the renamed files are whole.
-  for (const auto& e : fs::directory_iterator(dir_, ec))
-    if (e.path().filename().string().find(".tmp.") != std::string::npos) fs::remove(e.path(), ec);
+  // Temporary files of a writer that was killed are garbage; the renamed files are
+  // whole. Only in a sweep folder (a user's folder given with --force is left alone).
+  if (is_sweep)
+    for (const auto& e : fs::directory_iterator(dir_, ec))
+      if (e.path().filename().string().find(".tmp.") != std::string::npos) fs::remove(e.path(), ec);
 
   for (const auto& p : plan.points) {
     const std::string f = point_dir(p) + "/point.json";

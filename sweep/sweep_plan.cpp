@@ -50,6 +50,14 @@ bool is_preset_name(const std::string& s) {
   return s.find('/') == std::string::npos && s.find(".y") == std::string::npos;
 }
 
+// " #<hash of the contents>" of a config or trace that is a file, else "" (a preset,
+// a built-in trace, a generator spec): what a stored result was computed from.
+std::string content_tag(const std::string& path) {
+  std::error_code ec;
+  if (path.empty() || !fs::is_regular_file(path, ec)) return "";
+  return " #" + stable_hash(sim::read_file(path));
+}
+
 std::string resolve_path(const std::string& p, const std::string& base_dir) {
   if (p.empty() || fs::path(p).is_absolute() || base_dir.empty()) return p;
   const fs::path cand = fs::path(base_dir) / p;
@@ -180,6 +188,10 @@ SweepPlan parse_plan(const std::string& text, const std::string& file,
     if (!wl_names.insert(w.name).second)
       fail(file, root["workloads"], "workloads: '" + w.name + "' appears twice");
     if (w.trace.rfind("gen:", 0) != 0) w.trace = resolve_path(w.trace, base_dir);
+    // A built-in plan's own trace is a built-in resource beside it (run reads those).
+    if (base_dir.empty() && file.rfind("configs/sweeps/", 0) == 0 &&
+        sim::find_resource("configs/sweeps/" + w.trace))
+      w.trace = "configs/sweeps/" + w.trace;
   }
 
   if (const YAML::Node m = root["mode"]) {
@@ -288,7 +300,10 @@ SweepPlan parse_plan(const std::string& text, const std::string& file,
       for (const auto& f : plan.filters) keep = keep && f.keep(vars);
       if (!keep) continue;
       p.index = plan.points.size();
-      p.key = "config=" + plan.config + "\ntrace=" + w.trace + "\n";
+      // The files' contents too: a point whose config or trace file changed since its
+      // result was stored runs again (its id changes with them).
+      p.key = "config=" + plan.config + content_tag(plan.config) + "\ntrace=" + w.trace +
+              content_tag(w.trace) + "\n";
       for (const auto& o : p.overrides) p.key += "set=" + o + "\n";
       char idx[32];
       std::snprintf(idx, sizeof idx, "p%04zu-", p.index);

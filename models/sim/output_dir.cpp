@@ -28,6 +28,11 @@ void prepare_output_dir(const std::string& dir, bool force) {
   if (ec) throw UserError(dir + ": cannot create folder: " + ec.message());
 }
 
+void refuse_overwrite(const std::string& path, bool force) {
+  std::error_code ec;
+  if (!force && fs::exists(path, ec)) throw UserError(path + ": exists (use --force to overwrite)");
+}
+
 void write_file_atomic(const std::string& path, const std::string& content) {
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);

@@ -10,6 +10,10 @@ namespace tessera::sim {
 // refused (UserError) unless `force`; nothing in it is deleted either way.
 void prepare_output_dir(const std::string& dir, bool force);
 
+// Refuses (UserError) to let a command write over an existing file `path` unless
+// `force`: called before the work, so nothing is computed only to be refused.
+void refuse_overwrite(const std::string& path, bool force);
+
 // Writes `content` to `path` atomically (temp file + fsync + rename).
 void write_file_atomic(const std::string& path, const std::string& content);
 

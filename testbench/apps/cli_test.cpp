@@ -107,6 +107,19 @@ TEST_CASE("cli: --out never overwrites a non-empty folder without --force", "[un
   CHECK(fs::exists(dir + "/stats.csv"));
   CHECK(fs::exists(dir + "/config.resolved.yaml"));
   CHECK(tessera::sim::read_file(dir + "/mine.txt") == "user data");
+  // Files a command writes are refused when they exist, before any work: the programs
+  // dump, a generated or imported trace (a user's file with that name stays as it was).
+  const std::string mine = dir + "/mine.txt";
+  for (const std::string& cmd :
+       {"run -q --dump-programs " + mine, "run -q --timeline " + mine,
+        "trace gen --model llama2-7b --out " + mine,
+        "trace import-chakra " + std::string(TESSERA_SOURCE_DIR) + "/traces --out " + mine}) {
+    INFO(cmd);
+    r = run_tessera(cmd);
+    CHECK(r.rc == 2);
+    CHECK(r.err.find("exists (use --force") != std::string::npos);
+    CHECK(tessera::sim::read_file(mine) == "user data");
+  }
 }
 
 TEST_CASE("cli: every preset elaborates and prints its resolved spec", "[unit]") {
@@ -147,7 +160,7 @@ TEST_CASE("cli: a public Chakra all-reduce trace imports and runs", "[unit]") {
   const std::string tsr = std::string(TESSERA_BINARY_DIR) + "/chakra_all_reduce.tsr";
   const std::string out = std::string(TESSERA_BINARY_DIR) + "/chakra_all_reduce_run";
   std::filesystem::remove_all(out);
-  REQUIRE(run_tessera("trace import-chakra " + dir + " --out " + tsr).rc == 0);
+  REQUIRE(run_tessera("trace import-chakra " + dir + " --out " + tsr + " --force").rc == 0);
   REQUIRE(run_tessera("run -q --config chiplet4 --trace " + tsr + " --out " + out).rc == 0);
   const auto stats = nlohmann::json::parse(tessera::sim::read_file(out + "/stats.json"));
   // Four ranks (one per chiplet) all-reduce 1 MiB in a ring: each rank sends
@@ -169,7 +182,7 @@ TEST_CASE("cli: a pipeline stage's report gives a token pp stages of latency", "
     const std::string base = std::string(TESSERA_BINARY_DIR) + "/" + name;
     std::filesystem::remove(base + ".tsr");
     std::filesystem::remove_all(base);
-    REQUIRE(run_tessera("trace gen " + gen + " --out " + base + ".tsr").rc == 0);
+    REQUIRE(run_tessera("trace gen " + gen + " --out " + base + ".tsr --force").rc == 0);
     REQUIRE(run_tessera("run -q --trace " + base + ".tsr --out " + base).rc == 0);
     return nlohmann::json::parse(tessera::sim::read_file(base + "/report.json"));
   };

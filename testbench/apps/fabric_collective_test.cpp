@@ -710,8 +710,8 @@ TEST_CASE(
     fs::create_directories(fs::path(out).parent_path());
     fs::remove(out + ".tsr");
     const std::string exe = TESSERA_EXE;
-    const int rc = std::system((exe + " trace gen " + gen + " --out " + out + ".tsr && " + exe +
-                                " run -q --explain --trace " + out + ".tsr --out " + out +
+    const int rc = std::system((exe + " trace gen " + gen + " --force --out " + out + ".tsr && " +
+                                exe + " run -q --explain --trace " + out + ".tsr --out " + out +
                                 " --force > " + out + ".log 2>&1")
                                    .c_str());
     const std::string log = tessera::sim::read_file(out + ".log");

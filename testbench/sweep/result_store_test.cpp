@@ -106,3 +106,18 @@ TEST_CASE("a finished run becomes an ok record, a failed one keeps its last erro
   CHECK(store.finish_point(plan.points[2], 137, 0.1, "h").error == "killed by signal 9");
   CHECK(store.finish_point(plan.points[3], 0, 0.1, "h").status == "failed");  // no report
 }
+
+TEST_CASE("a sweep folder resumes only its own plan; another is refused without --force",
+          "[unit]") {
+  const auto plan = sweep::parse_plan(kPlan, "p.yaml", "");
+  const std::string dir = temp_dir() + "/out";
+  { sweep::ResultStore store(dir, plan, false); }
+  const std::string held = sim::read_file(dir + "/plan.yaml");
+  const auto other =
+      sweep::parse_plan("workload: gen:x\naxes:\n  tile.array.rows: [8, 64]\n", "q.yaml", "");
+  CHECK_THROWS_WITH(sweep::ResultStore(dir, other, false), Contains("another plan"));
+  CHECK(sim::read_file(dir + "/plan.yaml") == held);  // untouched
+  { sweep::ResultStore same(dir, plan, false); }      // the same plan resumes
+  sweep::ResultStore forced(dir, other, true);
+  CHECK(sim::read_file(dir + "/plan.yaml") == other.text);
+}

@@ -2,6 +2,8 @@
 // path against the machine schema with the plan's file:line before anything runs.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "models/sim/errors.h"
@@ -137,4 +139,30 @@ TEST_CASE("a combination that fails a cross-key check becomes an invalid point",
   REQUIRE(plan.points.size() == 2);
   CHECK(plan.points[0].invalid.empty());
   CHECK_THAT(plan.points[1].invalid, Contains("hbm_attach"));
+}
+
+TEST_CASE("a point's key follows its trace file's contents, so an edited trace reruns", "[unit]") {
+  namespace fs = std::filesystem;
+  const std::string dir = (fs::temp_directory_path() / "tessera-plan-key").string();
+  fs::create_directories(dir);
+  const std::string tsr = dir + "/w.tsr";
+  std::ofstream(tsr) << "tessera-trace 1\ngemm g m=64 n=64 k=64 weights=b\n";
+  const std::string text = "workload: w.tsr\naxes:\n  tile.array.rows: [16, 32]\n";
+  const auto a = sweep::parse_plan(text, dir + "/p.yaml", dir);
+  const auto same = sweep::parse_plan(text, dir + "/p.yaml", dir);
+  std::ofstream(tsr) << "tessera-trace 1\ngemm g m=4096 n=4096 k=4096 weights=b\n";
+  const auto edited = sweep::parse_plan(text, dir + "/p.yaml", dir);
+  REQUIRE(a.points.size() == 2);
+  CHECK(a.points[0].key == same.points[0].key);
+  CHECK(a.points[0].key != edited.points[0].key);
+  CHECK(a.points[0].id != edited.points[0].id);
+}
+
+TEST_CASE("a built-in plan run by name finds its own trace", "[unit]") {
+  const auto plan = sweep::load_plan("fabric_mesh_vs_switch");
+  REQUIRE_FALSE(plan.points.empty());
+  for (const auto& p : plan.points) {
+    INFO(p.workload->trace);
+    CHECK(p.workload->trace == "configs/sweeps/train_step_dp4.tsr");
+  }
 }
