@@ -51,6 +51,15 @@ void run_gemm_command(const GemmOptions& o) {
   cfg.fold_overlap = o.fold_overlap == "true";
   cfg.impl = o.impl;
   const uint32_t m = dim(o.m, "--m"), n = dim(o.n, "--n"), k = dim(o.k, "--k");
+  // Counts derived from the product (MACs, operand and partial-sum bytes) stay far from
+  // 64-bit overflow; engines that compute values hold the operands and results in memory.
+  if (double(m) * n * k > 0x1p50)
+    throw sim::UserError("tessera gemm: m x n x k = " + fmt::format("{:.3g}", double(m) * n * k) +
+                         " multiply-accumulates, more than 2^50");
+  if (o.impl != "closed-form" && double(m) * k + double(k) * n + 8.0 * m * n > 0x1p31)
+    throw sim::UserError("tessera gemm: --impl " + o.impl +
+                         " holds the operands and results in memory, more than 2 GiB at this "
+                         "size (--impl closed-form computes no values)");
   if (!o.vcd.empty() && o.impl != "rtl" && o.impl != "both")
     throw sim::UserError("tessera gemm: --vcd needs --impl rtl or both");
 

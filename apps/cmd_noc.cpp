@@ -46,6 +46,8 @@ std::vector<double> parse_sweep(const std::string& s) {
       b < a || b > 1.0 || !is.eof())
     throw sim::UserError("--sweep '" + s +
                          "' must be start:step:end with 0 < start <= end <= 1 and step > 0");
+  if ((b - a) / step > 1000)
+    throw sim::UserError("--sweep '" + s + "': more than 1000 rates (a larger step, please)");
   std::vector<double> r;
   for (int i = 0;; ++i) {
     const double v = a + i * step;

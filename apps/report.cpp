@@ -228,39 +228,43 @@ std::string RunReport::to_text() const {
   std::ostringstream os;
   os << fmt::format("Tessera run: {} on {}\n", workload, machine);
   os << fmt::format("  simulated time      {}\n", secs(sim_time_s));
+  // Figures computed from the whole-model time (and energy scaled with it) are
+  // estimates when layers were scaled, and say so.
+  const std::string est = time_estimated ? "  (est.)" : "";
   if (time_estimated)
     os << fmt::format(
         "  whole-model time    {}  (ESTIMATED: {} of {} identical layers simulated, "
-        "the rest scaled)\n",
+        "the rest scaled; figures marked est. follow from it)\n",
         secs(total_time_s), layers_simulated, layers_total);
-  os << fmt::format("  achieved            {}FLOP/s  ({:.1f} % of {}FLOP/s peak)\n",
+  os << fmt::format("  achieved            {}FLOP/s  ({:.1f} % of {}FLOP/s peak){}\n",
                     si(tflops * 1e12, ""), peak_tflops > 0 ? 100 * tflops / peak_tflops : 0,
-                    si(peak_tflops * 1e12, ""));
+                    si(peak_tflops * 1e12, ""), est);
   os << fmt::format(
       "  utilisation         arrays {:.1f} %  vector {:.1f} %  HBM {:.1f} %  "
       "NoC {:.1f} %  D2D {:.1f} %  fabric {:.1f} %\n",
       100 * util_array, 100 * util_vector, 100 * util_hbm, 100 * util_noc, 100 * util_d2d,
       100 * util_fabric);
-  os << fmt::format("  energy              {}  (average {})\n", si(energy_j, "J"),
-                    si(avg_power_w, "W"));
+  os << fmt::format("  energy              {}  (average {}){}\n", si(energy_j, "J"),
+                    si(avg_power_w, "W"), est);
   for (const auto& [k, v] : energy_by_component)
     os << fmt::format("    {:<18}{:>12}\n", k, si(v, "J"));
   if (llm) {
     os << fmt::format("  tokens              {:g} ({})\n", tokens, phase);
     os << fmt::format(
-        "  tokens/s            {:.4g}{}\n", tokens_per_s,
+        "  tokens/s            {:.4g}{}{}\n", tokens_per_s,
         pipeline_stages > 1
             ? fmt::format("  (full pipeline: {} micro-batches in flight)", pipeline_stages)
-            : "");
+            : "",
+        est);
     const std::string how =
         pipeline_stages > 1
             ? fmt::format("  (ESTIMATED: {} pipeline stages x one stage's time)", pipeline_stages)
-            : "";
+            : est;
     if (phase == "prefill") os << fmt::format("  time to first token {}{}\n", secs(ttft_s), how);
     if (phase == "decode")
       os << fmt::format("  per-token latency   {}{}\n", secs(per_token_latency_s), how);
-    os << fmt::format("  energy per token    {}\n", si(joules_per_token, "J"));
-    os << fmt::format("  cost per 1M tokens  ${:.4g}\n", cost_per_mtok_usd);
+    os << fmt::format("  energy per token    {}{}\n", si(joules_per_token, "J"), est);
+    os << fmt::format("  cost per 1M tokens  ${:.4g}{}\n", cost_per_mtok_usd, est);
   }
   os << "\n  op                              kind          tiles       time  bound\n";
   size_t shown = 0;
@@ -282,9 +286,9 @@ std::string RunReport::ops_csv() const {
         "memory_floor_s,link_floor_s,bound\n";
   for (const auto& o : ops)
     os << fmt::format("{},{},{},{},{},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{}\n",
-                      o.name, o.kind, o.layer, o.simulated ? 1 : 0, o.tiles, o.start_ps * 1e-12,
-                      o.end_ps * 1e-12, o.time_s(), o.flops, o.compute_floor_s, o.memory_floor_s,
-                      o.link_floor_s, o.bound);
+                      sim::csv_field(o.name), o.kind, o.layer, o.simulated ? 1 : 0, o.tiles,
+                      o.start_ps * 1e-12, o.end_ps * 1e-12, o.time_s(), o.flops, o.compute_floor_s,
+                      o.memory_floor_s, o.link_floor_s, o.bound);
   return os.str();
 }
 

@@ -484,6 +484,22 @@ void Lowering::lower_gemm_on_tile(TileState& t, uint64_t m, uint64_t n, uint64_t
 }
 
 void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
+  if (op.kind == OpKind::kOpaque && op.flops_given <= 0) {
+    // No FLOPs: nothing to compute. Bytes alone (a memory op of an import) stream
+    // through the vector units, half read and half written; none: nothing at all (until
+    // the tenth session both became a one-MAC GEMM with its loads).
+    if (op.bytes_given <= 0) {
+      plan_->strategy = "no work (no FLOPs, no bytes)";
+      return;
+    }
+    Op copy = op;
+    copy.kind = OpKind::kElementwise;
+    copy.inputs = 1;
+    copy.elems = std::max<int64_t>(1, op.bytes_given / 2 / traces::dtype_bytes(op.dtype));
+    lower_vector(copy, group);
+    plan_->strategy = "memory only: " + plan_->strategy;
+    return;
+  }
   const auto& gt = groups_[group];
   const uint32_t eb = uint32_t(traces::dtype_bytes(op.dtype));
   const bool a_w = op.weights == traces::WeightOperand::kA;

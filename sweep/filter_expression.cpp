@@ -90,6 +90,10 @@ class Parser {
       : s_(text), where_(where), names_(names) {}
 
   NodeP parse() {
+    // Parsing and evaluation recurse along the expression: a filter is a line of a
+    // plan, and one thousands of characters long or nested past 100 is refused rather
+    // than allowed to exhaust the stack.
+    if (s_.size() > 4096) fail("longer than 4096 characters");
     NodeP n = parse_or();
     skip();
     if (pos_ != s_.size()) fail("unexpected '" + s_.substr(pos_) + "'");
@@ -176,8 +180,16 @@ class Parser {
     }
   }
   NodeP parse_unary() {
-    if (sym("-")) return bin("neg", parse_unary(), nullptr);
+    if (sym("-")) {
+      enter();
+      NodeP n = bin("neg", parse_unary(), nullptr);
+      --depth_;
+      return n;
+    }
     return parse_atom();
+  }
+  void enter() {
+    if (++depth_ > 100) fail("nested more than 100 deep");
   }
   NodeP parse_atom() {
     skip();
@@ -186,8 +198,10 @@ class Parser {
     auto n = std::make_shared<FilterExpression::Node>();
     if (c == '(') {
       ++pos_;
+      enter();
       NodeP inner = parse_or();
       if (!sym(")")) fail("missing ')'");
+      --depth_;
       return inner;
     }
     if (c == '\'' || c == '"') {
@@ -230,6 +244,7 @@ class Parser {
   const std::string& where_;
   const std::vector<std::string>& names_;
   size_t pos_ = 0;
+  int depth_ = 0;  // open parentheses and unary minus signs
 };
 
 }  // namespace

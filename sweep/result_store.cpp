@@ -21,16 +21,6 @@ const std::vector<std::string>& headline_metrics() {
   return m;
 }
 
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
-
 namespace {
 
 json plots_json(const SweepPlan& plan) {

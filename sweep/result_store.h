@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "models/sim/stats_registry.h"
 #include "sweep/sweep_plan.h"
 
 namespace tessera::sweep {
@@ -63,7 +64,6 @@ class ResultStore {
   std::map<size_t, PointRecord> records_;
 };
 
-// CSV field quoting (RFC 4180).
-std::string csv_field(const std::string& s);
+using sim::csv_field;  // CSV field quoting (RFC 4180)
 
 }  // namespace tessera::sweep

@@ -98,7 +98,12 @@ void read_axis_values(const std::string& file, const YAML::Node& v, Axis& axis) 
              " and from <= to");
   if (mul && from <= 0) fail(file, v, "axes: " + axis.key + ": a mul range needs from > 0");
   for (int i = 0;; ++i) {
-    const double x = mul ? from * std::pow(by, i) : from + by * i;
+    double x = mul ? from * std::pow(by, i) : from + by * i;
+    // To 12 significant digits: 0.1 + 0.1 * 2 is the value 0.3, not 0.30000000000000004
+    // (which a filter `== 0.3` would miss, and the runs would use).
+    char text[32];
+    std::snprintf(text, sizeof text, "%.12g", x);
+    x = std::strtod(text, nullptr);
     if (x > to * (1 + 1e-12)) break;
     if (i >= 10000) fail(file, v, "axes: " + axis.key + ": range has more than 10000 values");
     add(sim::format_double(x), v.Mark());

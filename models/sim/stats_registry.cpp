@@ -219,8 +219,10 @@ namespace {
 std::string num(double v) {
   return format_double(v);
 }
+}  // namespace
+
 std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
   std::string out = "\"";
   for (char c : s) {
     if (c == '"') out += '"';
@@ -228,7 +230,6 @@ std::string csv_field(const std::string& s) {
   }
   return out + "\"";
 }
-}  // namespace
 
 void StatsRegistry::write_csv(std::ostream& os) const {
   os << "name,kind,unit,value,count,mean,min,max,p50,p90,p99\n";

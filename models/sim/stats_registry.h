@@ -182,4 +182,8 @@ class StatsScope {
   std::string prefix_;
 };
 
+// A CSV field, quoted when it holds a comma, quote or line break (RFC 4180): every
+// CSV Tessera writes (stats, ops, sweep results) goes through it.
+std::string csv_field(const std::string& s);
+
 }  // namespace tessera::sim

@@ -82,7 +82,10 @@ TEST_CASE("cli: tessera gemm bad input is one line and exit code 2", "[unit]") {
   for (const char* args :
        {"gemm --m 0", "gemm --k=-4", "gemm --n -4", "gemm --array 0x16", "gemm --array 16x2048",
         "gemm --array 16", "gemm --dataflow xs", "gemm --impl fast",
-        "gemm --impl rtl --array 1024x1024 --m 4 --n 4 --k 4"})
+        "gemm --impl rtl --array 1024x1024 --m 4 --n 4 --k 4",
+        // Sizes whose counts would overflow, or whose values would not fit in memory.
+        "gemm --impl closed-form --m 16777216 --n 16777216 --k 16777216",
+        "gemm --m 3000000 --n 3000000 --k 1", "noc --sweep 0.1:0.0000001:0.2"})
     refused(args);
   CHECK(run_tessera("gemm --impl rtl --array 1024x1024 --m 4 --n 4 --k 4")
             .err.find("no RTL built for 1024x1024") != std::string::npos);
@@ -272,4 +275,14 @@ TEST_CASE("cli: decode tokens from meta tokens; zero tokens, no per-token figure
   CHECK(z.at("tokens") == 0);
   CHECK(z.at("joules_per_token").is_number());
   CHECK(z.at("joules_per_token") == 0);
+}
+
+TEST_CASE("cli: ops.csv quotes an op name that holds a quote", "[unit]") {
+  // Names may hold '"': the field is quoted with the quote doubled (RFC 4180).
+  const std::string base = std::string(TESSERA_BINARY_DIR) + "/quoted_op";
+  std::filesystem::remove_all(base);
+  std::ofstream(base + ".tsr") << "tessera-trace 1\ngemm q\"x m=16 n=16 k=16 weights=b\n";
+  REQUIRE(run_tessera("run -q --trace " + base + ".tsr --out " + base).rc == 0);
+  const std::string csv = tessera::sim::read_file(base + "/ops.csv");
+  CHECK(csv.find("\n\"q\"\"x\",gemm,") != std::string::npos);
 }

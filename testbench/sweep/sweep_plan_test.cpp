@@ -113,6 +113,14 @@ TEST_CASE("filter expressions compare numbers as numbers and text as text", "[un
   const sweep::FilterExpression g("-a + 2 * 3 == 4", "", {"a"});  // precedence
   CHECK(g.keep({{"a", "2"}}));
   CHECK_FALSE(g.keep({{"a", "3"}}));
+  // Deep nesting or a huge expression is refused, not a stack overflow.
+  const std::string deep = std::string(200000, '(') + "a" + std::string(200000, ')') + " == 1";
+  CHECK_THROWS_WITH(sweep::FilterExpression(deep, "", {"a"}), Contains("longer than 4096"));
+  const std::string nested = std::string(150, '(') + "a" + std::string(150, ')') + " == 1";
+  CHECK_THROWS_WITH(sweep::FilterExpression(nested, "", {"a"}), Contains("nested more than 100"));
+  CHECK(sweep::FilterExpression(std::string(50, '(') + "a" + std::string(50, ')') + " == 1", "",
+                                {"a"})
+            .keep({{"a", "1"}}));
 }
 
 TEST_CASE("a bad axis key or value fails before any point runs, at the plan's line", "[unit]") {
@@ -165,4 +173,14 @@ TEST_CASE("a built-in plan run by name finds its own trace", "[unit]") {
     INFO(p.workload->trace);
     CHECK(p.workload->trace == "configs/sweeps/train_step_dp4.tsr");
   }
+}
+
+TEST_CASE("a stepped range gives the decimal values it names", "[unit]") {
+  const auto p = sweep::parse_plan(
+      "workload: gen:x\naxes:\n  chiplet.noc.vcs: {from: 2, to: 4, step: 2}\n"
+      "  tile.array.mac_pj: {from: 0.1, to: 0.7, step: 0.1}\n",
+      "p.yaml", "");
+  std::set<std::string> rates;
+  for (const auto& pt : p.points) rates.insert(pt.labels[1]);
+  CHECK(rates == std::set<std::string>{"0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7"});
 }

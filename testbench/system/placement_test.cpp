@@ -359,3 +359,22 @@ TEST_CASE("embedding: row gathers overlap, a slot is reused only after its store
   CHECK(after_store < loads - 16);  // ... but many gathers start without waiting
   CHECK(check_scratchpad_hazards(m) > 100);
 }
+
+TEST_CASE("opaque ops: no work lowers to nothing, bytes alone to a stream", "[unit]") {
+  const mapper::Mapping m = map_text("tiny", {},
+                                     "tessera-trace 1\nopaque z flops=0 bytes=0\n"
+                                     "opaque b flops=0 bytes=1048576 dtype=bf16 deps=z\n");
+  size_t z_cmds = 0, b_gemms = 0;
+  uint64_t b_bytes = 0;
+  for (const tile::Program& prog : m.programs)
+    for (const tile::Command& c : prog) {
+      z_cmds += c.label == "z";
+      if (c.label != "b") continue;
+      b_gemms += c.kind == tile::CmdKind::kGemm;
+      if (c.kind == tile::CmdKind::kDmaLoad || c.kind == tile::CmdKind::kDmaStore)
+        b_bytes += c.dma.bytes();
+    }
+  CHECK(z_cmds == 0);  // was a one-MAC GEMM with its loads
+  CHECK(b_gemms == 0);
+  CHECK(b_bytes == 1048576);  // half read, half written
+}
