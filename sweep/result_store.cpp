@@ -15,9 +15,11 @@ using nlohmann::json;
 namespace tessera::sweep {
 
 const std::vector<std::string>& headline_metrics() {
-  static const std::vector<std::string> m{"sim_time_s",       "tflops",       "energy_j",
-                                          "avg_power_w",      "tokens_per_s", "joules_per_token",
-                                          "cost_per_mtok_usd"};
+  // The whole-model time first (sim_time_s covers only the simulated layers), and
+  // whether it was estimated (1) or simulated (0).
+  static const std::vector<std::string> m{"total_time_s", "time_estimated",   "sim_time_s",
+                                          "tflops",       "energy_j",         "avg_power_w",
+                                          "tokens_per_s", "joules_per_token", "cost_per_mtok_usd"};
   return m;
 }
 
@@ -176,7 +178,7 @@ std::string ResultStore::results_csv() const {
   std::set<std::string> present, extra;
   for (const auto& [i, r] : records_)
     for (auto it = r.report.begin(); it != r.report.end(); ++it)
-      if (it.value().is_number()) present.insert(it.key());
+      if (it.value().is_number() || it.value().is_boolean()) present.insert(it.key());
   std::vector<std::string> metrics;
   for (const auto& m : headline_metrics())
     if (present.erase(m)) metrics.push_back(m);
@@ -196,6 +198,8 @@ std::string ResultStore::results_csv() const {
       out += ",";
       if (r.report.contains(m) && r.report[m].is_number())
         out += sim::format_double(r.report[m].get<double>());
+      else if (r.report.contains(m) && r.report[m].is_boolean())
+        out += r.report[m].get<bool>() ? "1" : "0";
     }
     out += "," + csv_field(r.error) + "\n";
   }
