@@ -170,13 +170,19 @@ struct AtInitiator : sc_core::sc_module {
     return tlm::TLM_ACCEPTED;
   }
 };
-// A memory behind every node's interface, and an idle reader on every node but 0 (its
-// target socket is for the test's initiator).
-struct MemoryAtEveryNode {
+// A k x k mesh network (1 GHz NoC clock) with a memory behind every node's interface
+// and an idle reader on every node but 0 (its target socket is for the test's
+// initiator).
+struct MeshWithMemories {
+  NocConfig cfg;
+  sim::StatsRegistry reg;
+  Network net;
   std::vector<std::unique_ptr<Memory>> mem;
   std::vector<std::unique_ptr<Reader>> idle;
-  MemoryAtEveryNode(Network& net, uint32_t nodes) {
-    for (uint32_t i = 0; i < nodes; ++i) {
+  explicit MeshWithMemories(uint32_t k)
+      : net("net", cfg, k, k, sim::ClockDomain::from_mhz("noc", 1000), decode,
+            sim::StatsScope(reg, "noc"), nullptr) {
+    for (uint32_t i = 0; i < k * k; ++i) {
       mem.push_back(std::make_unique<Memory>(("m" + std::to_string(i)).c_str(), i));
       net.initiator[i]->bind(mem.back()->socket);
       if (i == 0) continue;
@@ -189,11 +195,8 @@ struct MemoryAtEveryNode {
 
 TEST_CASE("approximately-timed writes see backpressure and all complete", "[unit]") {
   TESSERA_ONE_ELABORATION();
-  NocConfig c;
-  sim::StatsRegistry reg;
-  const auto clk = sim::ClockDomain::from_mhz("noc", 1000);
-  Network net("net", c, 4, 4, clk, decode, sim::StatsScope(reg, "noc"), nullptr);
-  const MemoryAtEveryNode rig(net, 16);
+  MeshWithMemories rig(4);
+  Network& net = rig.net;
   const auto& mem = rig.mem;
   // 40 writes of 256 B: header + 8 data flits = one 9-flit packet each; the interface
   // holds at most 8 outstanding request packets, so END_REQ must be withheld.
@@ -214,11 +217,8 @@ TEST_CASE("the request queue frees as packets leave the interface, not as they a
   // all 40 are taken in about 75 cycles. A queue that freed only when a packet reached
   // its destination (before the tenth session) took the last one at 326 cycles.
   TESSERA_ONE_ELABORATION();
-  NocConfig c;
-  sim::StatsRegistry reg;
-  const auto clk = sim::ClockDomain::from_mhz("noc", 1000);
-  Network net("net", c, 8, 8, clk, decode, sim::StatsScope(reg, "noc"), nullptr);
-  const MemoryAtEveryNode rig(net, 64);
+  MeshWithMemories rig(8);
+  Network& net = rig.net;
   const auto& mem = rig.mem;
   AtInitiator r("r", 40, 64, tlm::TLM_READ_COMMAND, uint64_t(63) << 20);
   r.socket.bind(*net.target[0]);
