@@ -916,7 +916,18 @@ void Lowering::lower_collective(const Op& op, uint32_t group) {
                       " ranks at once, each: " + plan_->strategy;
 }
 
-void Lowering::lower_collective_over(const Op& op) {
+void Lowering::lower_collective_over(const Op& given) {
+  // A barrier is an all-reduce of one 4-byte element, as NCCL-based frameworks run it:
+  // no rank leaves before every rank has arrived (until the tenth session a barrier of
+  // no bytes lowered to nothing, and ranks never synchronised across groups).
+  Op as_allreduce;
+  if (given.kind == OpKind::kBarrier) {
+    as_allreduce = given;
+    as_allreduce.kind = OpKind::kAllReduce;
+    as_allreduce.bytes = 4;
+    as_allreduce.dtype = traces::DType::kFp32;
+  }
+  const Op& op = given.kind == OpKind::kBarrier ? as_allreduce : given;
   // Ranks of the collective are rank groups of the machine (members_); each group's
   // leader tile runs a ring: reduce-scatter then all-gather for all-reduce, one half for
   // reduce-scatter / all-gather; all-to-all, gather, scatter, send and receive are

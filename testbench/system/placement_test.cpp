@@ -378,3 +378,19 @@ TEST_CASE("opaque ops: no work lowers to nothing, bytes alone to a stream", "[un
   CHECK(b_gemms == 0);
   CHECK(b_bytes == 1048576);  // half read, half written
 }
+
+TEST_CASE("a barrier synchronises its ranks: an all-reduce of one element", "[unit]") {
+  // 4 ranks on tiny: every rank group's leader sends, so no rank can leave before all
+  // have arrived (a barrier of no bytes lowered to nothing before).
+  const mapper::Mapping m =
+      map_text("tiny", {}, "tessera-trace 1\nmeta tp=4\nbarrier b bytes=0 group=4\n");
+  size_t senders = 0;
+  for (const tile::Program& prog : m.programs) {
+    bool sends = false;
+    for (const tile::Command& c : prog)
+      sends = sends || (c.label == "b" && c.kind == tile::CmdKind::kSend);
+    senders += sends;
+  }
+  CHECK(senders == 4);
+  CHECK(m.ops[0].strategy.find("ring") != std::string::npos);
+}
