@@ -279,7 +279,12 @@ SweepPlan parse_plan(const std::string& text, const std::string& file,
     for (const auto& a : plan.axes) combos *= a.values.size();
   if (combos * plan.workloads.size() > 1000000)
     fail(file, root["axes"], "axes: more than a million points");
+  // The files' contents are part of every point's key: a point whose config or trace
+  // file changed since its result was stored runs again (its id changes with them).
+  // Each file is read and hashed once, not once per point.
+  const std::string config_key = "config=" + plan.config + content_tag(plan.config) + "\n";
   for (const auto& w : plan.workloads) {
+    const std::string workload_key = config_key + "trace=" + w.trace + content_tag(w.trace) + "\n";
     for (size_t c = 0; c < combos; ++c) {
       std::vector<size_t> pick(plan.axes.size());
       size_t rest = c;
@@ -305,10 +310,7 @@ SweepPlan parse_plan(const std::string& text, const std::string& file,
       for (const auto& f : plan.filters) keep = keep && f.keep(vars);
       if (!keep) continue;
       p.index = plan.points.size();
-      // The files' contents too: a point whose config or trace file changed since its
-      // result was stored runs again (its id changes with them).
-      p.key = "config=" + plan.config + content_tag(plan.config) + "\ntrace=" + w.trace +
-              content_tag(w.trace) + "\n";
+      p.key = workload_key;
       for (const auto& o : p.overrides) p.key += "set=" + o + "\n";
       char idx[32];
       std::snprintf(idx, sizeof idx, "p%04zu-", p.index);
