@@ -299,18 +299,30 @@ int64_t bytes_of(const std::vector<Tensor>& ts) {
 // [N,C,H,W], weight [K,C/g,R,S].
 enum class ConvSig { kNone, kForward, kBackward };
 
+// A node's part in its convolution (found over the whole file, import_file): its
+// signature, and how many GEMMs of the forward convolution's size it carries (a helper
+// kernel none).
+struct ConvRole {
+  ConvSig sig = ConvSig::kNone;
+  int gemms = 1;
+};
+
+bool positive(const Tensor& t) {
+  for (int64_t d : t.shape)
+    if (d <= 0) return false;
+  return true;
+}
+bool dims(const Tensor& t, size_t r) {
+  return t.shape.size() == r;
+}
+
 ConvSig conv_signature(const pb::TraceNode& n) {
   int lists = 0;
   for (const auto& t : parse_types(n.inputs().types())) lists += contains(t, "GenericList");
   if (lists < 2) return ConvSig::kNone;
   const auto in = tensors_of(n.inputs());
   const auto out = tensors_of(n.outputs());
-  auto four = [](const Tensor& t) {
-    if (t.shape.size() != 4) return false;
-    for (int64_t d : t.shape)
-      if (d <= 0) return false;
-    return true;
-  };
+  auto four = [](const Tensor& t) { return dims(t, 4) && positive(t); };
   // Grouped weights: K a multiple of the groups C / (C/g).
   auto weight_fits = [](const std::vector<int64_t>& x, const std::vector<int64_t>& wt) {
     return x[1] % wt[1] == 0 && wt[0] % (x[1] / wt[1]) == 0;
@@ -327,21 +339,16 @@ ConvSig conv_signature(const pb::TraceNode& n) {
 }
 
 // A COMP node with no num_ops: a GEMM or convolution when its shapes say so, else an
-// opaque op with one FLOP per output element and the bytes of its tensors. `conv_gemms`:
-// how many GEMMs of the forward convolution's size this node carries (conv_shares: a
-// helper kernel carries none).
-void comp_from_shapes(const pb::TraceNode& n, Op& op, ChakraFileSummary& sum, int conv_gemms) {
+// opaque op with one FLOP per output element and the bytes of its tensors. `conv`: its
+// part in its convolution (a helper kernel, carrying no GEMM, is opaque).
+void comp_from_shapes(const pb::TraceNode& n, Op& op, ChakraFileSummary& sum,
+                      const ConvRole& conv) {
   const auto in = tensors_of(n.inputs());
   const auto out = tensors_of(n.outputs());
   const std::string name = lower(n.name());
   if (!in.empty()) op.dtype = in[0].dtype;
-  auto dims = [](const Tensor& t, size_t r) { return t.shape.size() == r; };
-  auto positive = [](const Tensor& t) {
-    for (int64_t d : t.shape)
-      if (d <= 0) return false;
-    return true;
-  };
-  const ConvSig sig = conv_gemms > 0 ? conv_signature(n) : ConvSig::kNone;
+  const int conv_gemms = conv.gemms;
+  const ConvSig sig = conv_gemms > 0 ? conv.sig : ConvSig::kNone;
   if (sig == ConvSig::kForward) {
     const auto &x = in[0].shape, &wt = in[1].shape, &y = out[0].shape;
     // (Shapes whose GEMM would pass the workload's 2^56 bound are not taken as one.)
@@ -526,7 +533,7 @@ void import_file(const RankFile& rf, int64_t group, Workload& w, ChakraFileSumma
   // one GEMM each (data and weight gradient; a first layer has only the latter, and
   // one kernel); the others none. Without GPU kernels the CPU op's run (from its `(0)`
   // node) carries the convolution (backward: both GEMMs) on its longest node.
-  std::vector<int> conv_gemms(nodes.size(), 1);
+  std::vector<ConvRole> conv(nodes.size());
   {
     std::string run_key;
     std::vector<size_t> run;
@@ -537,13 +544,13 @@ void import_file(const RankFile& rf, int64_t group, Workload& w, ChakraFileSumma
       std::stable_sort(by_time.begin(), by_time.end(), [&](size_t a, size_t b) {
         return nodes[a].duration_us() > nodes[b].duration_us();
       });
-      const bool backward = conv_signature(nodes[run[0]]) == ConvSig::kBackward;
-      for (size_t i : run) conv_gemms[i] = 0;
+      const bool backward = conv[run[0]].sig == ConvSig::kBackward;
+      for (size_t i : run) conv[i].gemms = 0;
       if (!has_device_nodes)
-        conv_gemms[by_time[0]] = backward ? 2 : 1;
+        conv[by_time[0]].gemms = backward ? 2 : 1;
       else
         for (size_t k = 0; k < by_time.size() && k < (backward ? 2u : 1u); ++k)
-          conv_gemms[by_time[k]] = 1;
+          conv[by_time[k]].gemms = 1;
       run.clear();
       run_key.clear();
     };
@@ -555,6 +562,7 @@ void import_file(const RankFile& rf, int64_t group, Workload& w, ChakraFileSumma
       const ConvSig sig = n.kind() == pb::KIND_COMP && !attr_int(n, "num_ops", &v)
                               ? conv_signature(n)
                               : ConvSig::kNone;
+      conv[i].sig = sig;
       if (sig == ConvSig::kNone) {
         close();
         continue;
@@ -655,7 +663,7 @@ void import_file(const RankFile& rf, int64_t group, Workload& w, ChakraFileSumma
             op.flops_given = std::max<int64_t>(0, v);
             if (attr_int(n, "tensor_size", &v)) op.bytes_given = std::max<int64_t>(0, v);
           } else {
-            comp_from_shapes(n, op, sum, conv_gemms[i]);
+            comp_from_shapes(n, op, sum, conv[i]);
           }
           break;
         case pb::KIND_COLLECTIVE: {
