@@ -352,7 +352,7 @@ void Workload::validate() const {
           int64_t sum = 0;
           for (int64_t t : op.tokens_per_expert) {
             need(t >= 0, "token counts must not be negative");
-            need(t <= (int64_t(1) << 56) - sum, "token counts too large (above 2^56 in all)");
+            need(t <= kLimit - sum, "token counts too large (above 2^56 in all)");
             sum += t;
           }
           need(sum == op.m, fmt::format("token counts sum to {} but m={}", sum, op.m));
