@@ -53,6 +53,13 @@ struct Channels {
   uint32_t tile(uint32_t c) const { return uint32_t(uint64_t(c) * group_tiles / count); }
 };
 
+// The last two of a run of stores through two alternating buffers: each earlier one
+// freed its buffer for a command that has finished, these two may still be in flight,
+// in either order (DMA descriptors overlap), so the op's end joins them.
+std::vector<int64_t> last_two(const std::vector<int64_t>& stores) {
+  return {stores.end() - std::min<ptrdiff_t>(2, ptrdiff_t(stores.size())), stores.end()};
+}
+
 // Per-tile bookkeeping while programs are built.
 // A tile's double-buffered GEMM scratchpad slots within one op: the buffer sizes, and
 // per A/B slot the commands after which it is free (the GEMM that read it), per C slot
@@ -641,10 +648,8 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
             plan_->hbm_bytes += s.tk * rr * w * 4 + rr * w * eb;
           }
         }
-        // The last two stores may finish out of order: the op's end joins them (the
-        // adds are done before their stores start).
-        t.tail = {stores.back()};
-        if (stores.size() >= 2) t.tail.push_back(stores[stores.size() - 2]);
+        // The adds are done before their stores start: the last two stores are the tail.
+        t.tail = last_two(stores);
       }
     }
   } else {
@@ -776,8 +781,7 @@ void Lowering::lower_vector(const Op& op, uint32_t group) {
           add(t, dma(CmdKind::kDmaStore, out_base + r0 * row * eb, v.vec.dst_addr, n_el * eb, 1, 0),
               {vc}));
     }
-    for (size_t k = store_hist.size() >= 2 ? store_hist.size() - 2 : 0; k < store_hist.size(); ++k)
-      t.tail.push_back(store_hist[k]);
+    t.tail = last_two(store_hist);
   }
   plan_->hbm_bytes += elems * eb * (inputs + 1);
   plan_->strategy = std::to_string(rows) + " rows of " + std::to_string(row) + " over " +
@@ -1532,15 +1536,25 @@ std::vector<size_t> Lowering::lowering_order() const {
   // Node of each op: its own, or its communication group's (the k-th of each rank).
   std::map<int64_t, int64_t> comm_seen;  // rank -> communication ops so far
   for (size_t r = 0; r < groups_.size(); ++r) comm_seen[int64_t(r)] = 0;
-  std::vector<std::vector<size_t>> groups;  // communication group k -> its ops
+  std::vector<int64_t> comm_node;  // communication group k -> its node (-1: none yet)
   std::vector<size_t> node(n);
   std::vector<std::vector<size_t>> members;  // per node: its ops, rank order
   for (size_t i = 0; i < n; ++i) {
     const Op& op = w_.op(i);
-    if (!traces::is_communication(op.kind)) continue;
-    const int64_t k = comm_seen[op.rank]++;
-    if (size_t(k) >= groups.size()) groups.resize(size_t(k) + 1);
-    groups[size_t(k)].push_back(i);
+    int64_t* shared = nullptr;
+    if (traces::is_communication(op.kind)) {
+      const size_t k = size_t(comm_seen[op.rank]++);
+      if (k >= comm_node.size()) comm_node.resize(k + 1, -1);
+      shared = &comm_node[k];
+    }
+    if (shared && *shared >= 0) {
+      node[i] = size_t(*shared);
+      members[node[i]].push_back(i);
+      continue;
+    }
+    node[i] = members.size();
+    if (shared) *shared = int64_t(node[i]);
+    members.push_back({i});
   }
   for (const auto& [rank, count] : comm_seen)
     if (count != comm_seen.begin()->second)
@@ -1549,21 +1563,9 @@ std::vector<size_t> Lowering::lowering_order() const {
                            std::to_string(comm_seen.begin()->first) + " has " +
                            std::to_string(comm_seen.begin()->second) +
                            " (each collective is one op on every rank, in the same order)");
-  std::vector<int64_t> group_of(n, -1);
-  for (size_t k = 0; k < groups.size(); ++k)
-    for (size_t i : groups[k]) group_of[i] = int64_t(k);
-  std::vector<int64_t> group_node(groups.size(), -1);
-  for (size_t i = 0; i < n; ++i) {
-    const int64_t k = group_of[i];
-    if (k >= 0 && group_node[size_t(k)] >= 0) {
-      node[i] = size_t(group_node[size_t(k)]);
-      members[node[i]].push_back(i);
-      continue;
-    }
-    node[i] = members.size();
-    if (k >= 0) group_node[size_t(k)] = int64_t(node[i]);
-    members.push_back({i});
-  }
+  // A node's first op (its members come in index order) orders the ready nodes.
+  std::vector<size_t> first(members.size());
+  for (size_t v = 0; v < members.size(); ++v) first[v] = members[v].front();
   for (auto& m : members)
     std::stable_sort(m.begin(), m.end(),
                      [&](size_t a, size_t b) { return w_.op(a).rank < w_.op(b).rank; });
@@ -1578,10 +1580,9 @@ std::vector<size_t> Lowering::lowering_order() const {
       users[d].push_back(node[i]);
       ++pending[node[i]];
     }
-  auto first = [&](size_t v) { return *std::min_element(members[v].begin(), members[v].end()); };
   std::set<std::pair<size_t, size_t>> ready;  // (first op index, node)
   for (size_t v = 0; v < nn; ++v)
-    if (pending[v] == 0) ready.insert({first(v), v});
+    if (pending[v] == 0) ready.insert({first[v], v});
   std::vector<size_t> order;
   order.reserve(n);
   while (!ready.empty()) {
@@ -1589,7 +1590,7 @@ std::vector<size_t> Lowering::lowering_order() const {
     ready.erase(ready.begin());
     order.insert(order.end(), members[v].begin(), members[v].end());
     for (size_t u : users[v])
-      if (--pending[u] == 0) ready.insert({first(u), u});
+      if (--pending[u] == 0) ready.insert({first[u], u});
   }
   if (order.size() != n)
     throw sim::UserError(
