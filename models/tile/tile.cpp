@@ -196,9 +196,12 @@ void Tile::execute_gemm(const Command& c) {
   }
   const compute::GemmTiming t = gemm_->run(job);
   if (!partial.empty()) {
-    // K split over commands: the array's output is added to the resident partial sums.
+    // K split over commands: the array's output is added to the resident partial sums,
+    // in two's complement that wraps as an int32 accumulator does (signed overflow in
+    // C++ is undefined).
     int32_t* c = reinterpret_cast<int32_t*>(spm_.data(g.c_addr));
-    for (size_t i = 0; i < partial.size(); ++i) c[i] += partial[i];
+    for (size_t i = 0; i < partial.size(); ++i)
+      c[i] = int32_t(uint32_t(c[i]) + uint32_t(partial[i]));
   }
   ++gemm_cmds_;
   // Operand traffic through the scratchpad. The engine counts int8 elements as bytes

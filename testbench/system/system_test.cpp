@@ -3,6 +3,7 @@
 #include "models/system/system.h"
 
 #include <catch2/catch.hpp>
+#include <cstdint>
 #include <random>
 #include <set>
 
@@ -192,6 +193,30 @@ TEST_CASE("system: a GEMM through DMA and the RTL array is bit-exact", "[rtl]") 
       for (uint32_t x = 0; x < k; ++x) ref += int32_t(a[i * k + x]) * int32_t(b[x * n + j]);
       REQUIRE(c[i * n + j] == ref);
     }
+}
+
+TEST_CASE("system: a K-split GEMM adds onto resident int32 sums and wraps as int32 does",
+          "[unit]") {
+  TESSERA_ONE_ELABORATION();
+  Rig r({"tile.array.rows=4", "tile.array.cols=4", "tile.array.impl=model"}, true);
+  const uint32_t m = 2, n = 3, k = 5;
+  std::vector<int8_t> a(m * k, 1), b(k * n, 2);  // each output of A*B is 10
+  std::vector<int32_t> c0 = {INT32_MAX - 5, 7, -20, INT32_MIN + 3, 0, INT32_MAX};
+  const uint64_t base = r.map.stack_base(0);
+  r.sys->data()->write(base, reinterpret_cast<uint8_t*>(a.data()), a.size());
+  r.sys->data()->write(base + 4096, reinterpret_cast<uint8_t*>(b.data()), b.size());
+  r.sys->data()->write(base + 8192, reinterpret_cast<uint8_t*>(c0.data()), c0.size() * 4);
+  Command g = gemm(m, n, k, 0, 1024, 4096, {0, 1, 2});
+  g.gemm.accumulate = true;
+  r.sys->load(only_tile(r, 1,
+                        numbered({load(base, 0, a.size()), load(base + 4096, 1024, b.size()),
+                                  load(base + 8192, 4096, c0.size() * 4), g,
+                                  store(base + 12288, 4096, m * n * 4, {3})})));
+  r.sys->run();
+  std::vector<int32_t> c(m * n);
+  r.sys->data()->read(base + 12288, reinterpret_cast<uint8_t*>(c.data()), c.size() * 4);
+  const std::vector<int32_t> want = {INT32_MIN + 4, 17, -10, INT32_MIN + 13, 10, INT32_MIN + 9};
+  REQUIRE(c == want);
 }
 
 TEST_CASE("system: two tiles streaming from one stack each get about half", "[unit]") {
