@@ -85,7 +85,7 @@ GemmTiming run_gemm(const FoldPlan& p, bool overlap, const GemmJob& job, Systoli
         if (values) {
           for (uint32_t c = 0; c < g.col_used; ++c) {
             int32_t& dst = job.c[i * c0 + (g.col0 + c) * c1];
-            dst = g.first_k ? dp.out(c) : int32_t(uint32_t(dst) + uint32_t(dp.out(c)));
+            dst = g.first_k ? dp.out(c) : accumulate_int32(dst, dp.out(c));
           }
         }
       } else {

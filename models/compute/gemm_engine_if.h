@@ -28,6 +28,12 @@ struct GemmJob {
   int32_t* c = nullptr;  // overwritten with A * B
 };
 
+// Adds two int32 partial sums as an int32 accumulator does: two's complement that
+// wraps on overflow (a signed + in C++ is undefined there).
+inline int32_t accumulate_int32(int32_t sum, int32_t add) {
+  return int32_t(uint32_t(sum) + uint32_t(add));
+}
+
 // Scratchpad traffic of one job, in bytes.
 struct SpadTraffic {
   uint64_t ifmap = 0;   // A (reads only)

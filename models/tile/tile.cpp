@@ -197,11 +197,9 @@ void Tile::execute_gemm(const Command& c) {
   const compute::GemmTiming t = gemm_->run(job);
   if (!partial.empty()) {
     // K split over commands: the array's output is added to the resident partial sums,
-    // in two's complement that wraps as an int32 accumulator does (signed overflow in
-    // C++ is undefined).
+    // wrapping as the array's own folds do.
     int32_t* c = reinterpret_cast<int32_t*>(spm_.data(g.c_addr));
-    for (size_t i = 0; i < partial.size(); ++i)
-      c[i] = int32_t(uint32_t(c[i]) + uint32_t(partial[i]));
+    for (size_t i = 0; i < partial.size(); ++i) c[i] = compute::accumulate_int32(c[i], partial[i]);
   }
   ++gemm_cmds_;
   // Operand traffic through the scratchpad. The engine counts int8 elements as bytes
