@@ -65,14 +65,17 @@ struct HbmTiming {
   uint32_t tFAW = 24;
   uint32_t tCCD_S = 2;
   uint32_t tCCD_L = 4;
+  uint32_t tCCDR = 3;
   uint32_t tWTR_S = 7;
   uint32_t tWTR_L = 10;
   uint32_t tRTW = 20;
   uint32_t tWR = 33;
   uint32_t tRTP = 9;
+  uint32_t tPPD = 2;
   uint32_t tREFI = 6240;
   uint32_t tRFC = 560;
   uint32_t tRFCpb = 320;
+  uint32_t tRREFD = 7;
   uint32_t act_bus_cycles = 2;
 
   template <class V>
@@ -93,19 +96,25 @@ struct HbmTiming {
     v.field("tFAW", tFAW, "tCK", "window holding at most four ACTs per pseudo-channel", t);
     v.field("tCCD_S", tCCD_S, "tCK", "column to column, different bank groups", t);
     v.field("tCCD_L", tCCD_L, "tCK", "column to column, same bank group", t);
+    v.field("tCCDR", tCCDR, "tCK",
+            "RD to RD of another SID (the data bus turns round between dies); reads only", t);
     v.field("tWTR_S", tWTR_S, "tCK", "end of write data to RD, different bank groups", t);
     v.field("tWTR_L", tWTR_L, "tCK", "end of write data to RD, same bank group", t);
     v.field("tRTW", tRTW, "tCK", "RD to WR command (read-to-write turnaround)", t);
     v.field("tWR", tWR, "tCK", "end of write data to PRE (write recovery)", t);
     v.field("tRTP", tRTP, "tCK", "RD to PRE", t);
+    v.field("tPPD", tPPD, "tCK", "PRE to PRE in one pseudo-channel (1: one a clock, no rule)", t);
     v.field("tREFI", tREFI, "tCK", "average refresh interval (all-bank; per-bank is tREFI/banks)",
             t);
     v.field("tRFC", tRFC, "tCK", "all-bank refresh cycle time", t);
     v.field("tRFCpb", tRFCpb, "tCK", "per-bank refresh cycle time", t);
+    v.field("tRREFD", tRREFD, "tCK", "per-bank REF to ACT of another bank of the pseudo-channel",
+            t);
     v.field("act_bus_cycles", act_bus_cycles, "tCK", "cycles an ACT occupies the row command bus",
             sim::Range{1, 8});
     v.check(tRC >= tRAS + tRP, "tRC", "impossible timing: tRC must be at least tRAS + tRP");
     v.check(tCCD_L >= tCCD_S, "tCCD_L", "tCCD_L must be at least tCCD_S");
+    v.check(tCCDR >= tCCD_S, "tCCDR", "tCCDR must be at least tCCD_S");
     v.check(tRRD_L >= tRRD_S, "tRRD_L", "tRRD_L must be at least tRRD_S");
     v.check(tREFI > tRFC, "tREFI", "tREFI must exceed tRFC (the stack would only refresh)");
   }

@@ -20,6 +20,9 @@ HbmController::Params::Params(const HbmConfig& cfg)
       starvation(cfg.controller.starvation_cycles),
       access_bytes(cfg.access_bytes()),
       banks_per_group(cfg.org.banks_per_group),
+      groups_per_sid(cfg.org.bank_groups),
+      groups(cfg.org.sids * cfg.org.bank_groups),
+      sid_gap(cfg.org.sids > 1 && cfg.timing.tCCDR > cfg.timing.tCCD_S),
       nb(cfg.banks_per_pc()),
       fcfs(cfg.controller.scheduler == "fcfs"),
       closed_page(cfg.controller.page_policy == "closed") {
@@ -143,6 +146,7 @@ void HbmController::do_refresh_at(Pc& p, uint64_t t, bool all_bank, uint32_t ban
     ++n_.ref;
   } else {
     p.bank[bank].act = std::max(p.bank[bank].act, t + P_.t.tRFCpb);
+    p.act_ready = std::max(p.act_ready, t + P_.t.tRREFD);  // every other bank's ACT
     ++n_.refpb;
   }
 }
@@ -190,8 +194,9 @@ void HbmController::catch_up_refresh(Pc& p, uint64_t now) {
     uint64_t open = 0;
     for (uint32_t b = first; b < last; ++b)
       if (p.bank[b].open_row >= 0) open |= uint64_t(1) << b;
-    uint64_t t_ref = p.ref_due;
-    for (uint64_t t = p.ref_due; open;) {
+    uint64_t t_ref = p.ref_due, last_pre = 0;
+    bool any_pre = false;
+    for (uint64_t t = std::max(p.ref_due, p.pre_ready); open;) {
       uint64_t next = kNever;
       int32_t pick = -1;
       for (uint64_t m = open; m; m &= m - 1) {
@@ -209,7 +214,9 @@ void HbmController::catch_up_refresh(Pc& p, uint64_t now) {
       pre_at[pick] = t;
       t_ref = std::max(t_ref, t + P_.t.tRP);
       open &= ~(uint64_t(1) << pick);
-      ++t;
+      last_pre = t;
+      any_pre = true;
+      t += P_.t.tPPD;  // tPPD >= 1 also keeps to one row command a clock
     }
     for (uint32_t b = first; b < last; ++b) t_ref = std::max(t_ref, p.bank[b].act);
     if (t_ref >= now) {
@@ -240,6 +247,7 @@ void HbmController::catch_up_refresh(Pc& p, uint64_t now) {
     } else {
       close(p.ref_bank);
     }
+    if (any_pre) p.pre_ready = std::max(p.pre_ready, last_pre + P_.t.tPPD);
     do_refresh_at(p, t_ref, all, p.ref_bank);
     if (!all) finish_bank_refresh(p);
     p.ref_due += P_.ref_interval;
@@ -256,7 +264,7 @@ uint64_t HbmController::refresh_work(Pc& p, uint64_t now, bool& row_used) {
   const uint32_t last = all ? P_.nb : p.ref_bank + 1;
   for (uint32_t i = first; i < last; ++i) {
     if (p.bank[i].open_row >= 0) {
-      const uint64_t t = std::max(p.bank[i].pre, row_bus_free_);
+      const uint64_t t = std::max({p.bank[i].pre, row_bus_free_, p.pre_ready});
       if (t <= now && !row_used) {
         issue_pre(p, i, now);
         row_used = true;
@@ -319,8 +327,8 @@ void HbmController::issue_act(Pc& p, HbmAccess& a, uint64_t now) {
   p.g_act[a.group] = std::max(p.g_act[a.group], now + P_.t.tRRD_L);
   p.act_ready = std::max(p.act_ready, now + P_.t.tRRD_S);
   p.faw[p.faw_head] = now;
-  p.faw_head = (p.faw_head + 1) & 3;
-  ++p.faw_count;
+  p.faw_head = uint16_t((p.faw_head + 1) & 3);
+  if (p.faw_count < 4) ++p.faw_count;
   row_bus_free_ = now + P_.t.act_bus_cycles;
   if (a.kind == 0) a.kind = 1;
   find_hits(p, a.bank);
@@ -331,6 +339,7 @@ void HbmController::issue_pre(Pc& p, uint32_t bank, uint64_t now) {
   p.bank[bank].open_row = -1;
   clear_hits(p, bank);
   p.bank[bank].act = std::max(p.bank[bank].act, now + P_.t.tRP);
+  p.pre_ready = now + P_.t.tPPD;
   row_bus_free_ = now + 1;
   ++n_.pre;
 }
@@ -350,6 +359,13 @@ void HbmController::issue_column(Pc& p, bool write, int32_t e, uint64_t now) {
     p.rd_ready = std::max(p.rd_ready, now + P_.t.tCCD_S);
     p.wr_ready = std::max(p.wr_ready, now + P_.t.tRTW);
     p.g_rd[g] = std::max(p.g_rd[g], now + P_.t.tCCD_L);
+    if (P_.sid_gap) {
+      // The groups of the other SIDs: their next RD waits tCCDR (g_rd per group is
+      // exactly "earliest RD" of its banks, so the scan needs no term of its own).
+      const uint32_t first = g - g % P_.groups_per_sid;
+      for (uint32_t h = 0; h < P_.groups; ++h)
+        if (h - first >= P_.groups_per_sid) p.g_rd[h] = std::max(p.g_rd[h], now + P_.t.tCCDR);
+    }
     p.bank[b].pre = std::max(p.bank[b].pre, now + P_.t.tRTP);
     ++n_.reads;
     const uint64_t lat = finish - a.arrival;
@@ -477,11 +493,12 @@ uint64_t HbmController::scan_t(Pc& p, uint64_t now, Picks& out) {
   if (row_banks) {
     const uint64_t pc_act = act_ready(p);
     const uint64_t row_free = row_bus_free_;
+    const uint64_t pre_free = std::max(row_free, p.pre_ready);  // a PRE also waits tPPD
     const BankState* b = oldest_ready(
         kPick && row_free <= now, row_banks,
-        [pc_act, row_free, &p](const BankState& bs) {
+        [pc_act, pre_free, &p](const BankState& bs) {
           return bs.open_row < 0 ? std::max({pc_act, bs.act, p.g_act[bs.group]})
-                                 : std::max(bs.pre, row_free);
+                                 : std::max(bs.pre, pre_free);
         },
         [](const BankState& bs) { return bs.head[kWrite]; }, first);
     if (b) {

@@ -64,7 +64,10 @@ class HbmController {
     uint32_t starvation;
     uint32_t access_bytes;
     uint32_t banks_per_group;
-    uint32_t nb;  // banks per pseudo-channel
+    uint32_t groups_per_sid;
+    uint32_t groups;  // bank groups per pseudo-channel (all SIDs)
+    bool sid_gap;     // reads to another SID wait longer than tCCD_S (tCCDR)
+    uint32_t nb;      // banks per pseudo-channel
     bool fcfs;
     bool closed_page;
     int refresh_mode;  // 0 none, 1 all-bank, 2 per-bank
@@ -145,11 +148,12 @@ class HbmController {
     bool ref_pending = false;
     uint32_t ref_bank = 0;
     uint64_t act_ready = 0, rd_ready = 0, wr_ready = 0, data_free = 0;
+    uint64_t pre_ready = 0;  // earliest PRE (tPPD after the last)
     std::vector<Entry> pool;
-    uint32_t faw_head = 0;
-    uint32_t faw_count = 0;
     int32_t tail[2] = {-1, -1};  // newest entry of each queue
     int32_t free_head = -1;      // free entries, linked through Entry::next
+    uint16_t faw_head = 0;
+    uint16_t faw_count = 0;  // ACTs in faw[], at most 4
     uint64_t faw[4] = {0, 0, 0, 0};
     uint64_t seq = 0;
     uint64_t ref_done = 0;      // per-bank: banks refreshed in the current round (bit mask)

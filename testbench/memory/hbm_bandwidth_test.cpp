@@ -44,7 +44,10 @@ TEST_CASE("hbm bandwidth: sequential reads on default HBM3 reach 90 % of peak", 
   HbmTrafficSpec s;
   s.pattern = "seq";
   s.requests = 100000;
-  s.outstanding = 512;
+  // Enough in flight to fill every pseudo-channel's 32-entry queue (32 x 32). With 512,
+  // FR-FCFS alternates SIDs where the stream crosses from one to the next and pays
+  // tCCDR (89.3 % of peak; 91.4 % before tCCDR was modelled).
+  s.outstanding = 1024;
   const double bw = run_gbps(h, s);
   INFO("achieved " << bw << " GB/s of " << h.core.peak_gbps());
   CHECK(bw >= 0.9 * h.core.peak_gbps());

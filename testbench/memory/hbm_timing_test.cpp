@@ -1,8 +1,10 @@
 // One test per timing rule, HBM3 preset (configs/hbm/hbm3.yaml), refresh off unless the
 // rule is refresh. Values in tCK: tRCD 31, tRCDWR 15, tCL 20, tWL 10, BL8 at 4 beats per
 // clock -> tBL 2, tRP 26, tRAS 45, tRC 72, tRRD_S 4, tRRD_L 5, tFAW 24, tCCD_S 2,
-// tCCD_L 4, tWTR_S 7, tWTR_L 10, tRTW 20, tWR 33, tRTP 9, tRFC 560, tRFCpb 320.
-// A = channel 0, pc 0, bank group 0, bank 0; B = same pc, bank group 1, bank 0.
+// tCCD_L 4, tCCDR 3, tWTR_S 7, tWTR_L 10, tRTW 20, tWR 33, tRTP 9, tPPD 2, tRFC 560,
+// tRFCpb 320, tRREFD 7.
+// A = channel 0, pc 0, bank group 0, bank 0; B = same pc, bank group 1, bank 0;
+// C = same pc, SID 1, bank group 0, bank 0.
 #include <catch2/catch.hpp>
 
 #include "testbench/memory/hbm_test_util.h"
@@ -129,6 +131,24 @@ TEST_CASE("hbm timing: reads to different bank groups are tCCD_S apart", "[unit]
   CHECK(h.finish[r] == 224);
 }
 
+TEST_CASE("hbm timing: reads to different SIDs are tCCDR apart, writes tCCD_S", "[unit]") {
+  Harness h(quiet_hbm3());
+  h.submit(h.addr(0, 0, 0, 0, 0), false, 0);
+  h.submit(h.addr(0, 0, 0, 0, 0, 0, 1), false, 0);
+  h.drain();
+  h.submit(h.addr(0, 0, 0, 0, 0, 1), false, 200);
+  const auto r = h.submit(h.addr(0, 0, 0, 0, 0, 1, 1), false, 200);
+  h.drain();
+  // RD A 200; RD C (the other SID) at 200 + tCCDR (3) = 203; 203 + 22 = 225
+  CHECK(h.finish[r] == 225);
+  // The rule is for reads (the data bus turns round between the dies): WR A 400, WR C
+  // at 400 + tCCD_S (2) = 402; 402 + tWL (10) + tBL (2) = 414.
+  h.submit(h.addr(0, 0, 0, 0, 0, 2), true, 400);
+  const auto w = h.submit(h.addr(0, 0, 0, 0, 0, 2, 1), true, 400);
+  h.drain();
+  CHECK(h.finish[w] == 414);
+}
+
 TEST_CASE("hbm timing: reads to the same bank group are tCCD_L apart", "[unit]") {
   Harness h(quiet_hbm3());
   open_a_and_b(h);
@@ -200,7 +220,7 @@ TEST_CASE("hbm timing: an all-bank refresh blocks the pseudo-channel for tRFC", 
   CHECK(h.stat("hbm.ch0.cmd.ref") == 1);
 }
 
-TEST_CASE("hbm timing: an idle channel's replayed refresh closes its banks one PRE a clock",
+TEST_CASE("hbm timing: an idle channel's replayed refresh closes its banks one PRE per tPPD",
           "[unit]") {
   Harness h(test::preset_config("hbm3", "controller: {refresh: all-bank}"));
   // Rows open in bank groups 0-3 (banks 0, 4, 8, 12), then the pseudo-channel idles past
@@ -209,10 +229,29 @@ TEST_CASE("hbm timing: an idle channel's replayed refresh closes its banks one P
   h.drain();
   const auto r = h.submit(h.addr(0, 0, 0, 0, 0), false, 6300);
   h.drain();
-  // PREs at 6240, 6241, 6242, 6243 (one row-bus command a clock), REF at 6243 + tRP (26)
-  // = 6269, ACT at 6269 + tRFC (560) = 6829; 6829 + 53 = 6882.
-  CHECK(h.finish[r] == 6882);
+  // PREs at 6240, 6242, 6244, 6246 (tPPD 2 apart), REF at 6246 + tRP (26) = 6272, ACT
+  // at 6272 + tRFC (560) = 6832; 6832 + 53 = 6885.
+  CHECK(h.finish[r] == 6885);
   CHECK(h.stat("hbm.ch0.cmd.ref") == 1);
+}
+
+TEST_CASE("hbm timing: a refresh that falls due with work queued closes banks one PRE per tPPD",
+          "[unit]") {
+  Harness h(test::preset_config("hbm3", "controller: {refresh: all-bank}"));
+  for (uint32_t bg = 0; bg < 4; ++bg) h.submit(h.addr(0, 0, bg, 0, 0), false, 0);
+  h.drain();
+  // Arrives as the refresh falls due: the scheduler issues the refresh itself (not the
+  // idle replay), PREs at 6240, 6242, 6244, 6246, REF 6272, ACT 6832; 6832 + 53 = 6885.
+  const auto r = h.submit(h.addr(0, 0, 0, 1, 0), false, 6240);
+  h.drain();
+  CHECK(h.finish[r] == 6885);
+  // With tPPD at 1 the same PREs go one a clock: REF 6269, ACT 6829, 6882.
+  Harness one(test::preset_config("hbm3", "controller: {refresh: all-bank}\ntiming: {tPPD: 1}"));
+  for (uint32_t bg = 0; bg < 4; ++bg) one.submit(one.addr(0, 0, bg, 0, 0), false, 0);
+  one.drain();
+  const auto r1 = one.submit(one.addr(0, 0, 0, 1, 0), false, 6240);
+  one.drain();
+  CHECK(one.finish[r1] == 6882);
 }
 
 TEST_CASE("hbm timing: idle pseudo-channels refresh every tREFI", "[unit]") {
@@ -231,8 +270,9 @@ TEST_CASE("hbm timing: a per-bank refresh blocks only its bank, for tRFCpb", "[u
   const auto queued = h.submit(h.addr(0, 0, 0, 0, 0), false, 195);
   const auto late = h.submit(h.addr(0, 0, 0, 1, 0), false, 196);
   h.drain();
-  // bank 0 only loses the row-bus cycle of the REFpb: ACT 196; 196 + 53 = 249
-  CHECK(h.finish[queued] == 249);
+  // bank 0 is not refreshed, but no bank of the pseudo-channel may be activated until
+  // tRREFD after a REFpb: ACT 195 + 7 = 202; 202 + 53 = 255
+  CHECK(h.finish[queued] == 255);
   // REFpb of bank 1 at 195 -> ACT at 195 + tRFCpb (320) = 515; 515 + 53 = 568
   CHECK(h.finish[late] == 568);
   // pc 0 refreshes at 195 and again at 195 + 195 = 390 (it is busy until 568); idle
