@@ -70,6 +70,9 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
   const double clock_hz = double(spec.tile.clock_mhz) * 1e6;
   const double tiles = spec.total_tiles();
   const double peak_flops_tile = 2.0 * spec.tile.array.rows * spec.tile.array.cols * clock_hz;
+  // Vector-class ops (norms, softmax, activations, elementwise) run on the vector unit:
+  // one lane operation per lane and cycle.
+  const double peak_vector_tile = double(spec.tile.vector.lanes) * clock_hz;
   r.peak_tflops = peak_flops_tile * tiles / 1e12;
   const double stacks = double(spec.total_chiplets()) * spec.chiplet.hbm_stacks;
   const double hbm_peak = stacks * spec.chiplet.hbm.peak_gbps() * 1e9;  // B/s
@@ -111,7 +114,9 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
       o.issued = false;
     }
     // o.tiles and hbm_bytes already cover every rank group.
-    o.compute_floor_s = o.tiles ? o.flops / (peak_flops_tile * o.tiles) : 0;
+    const bool on_vector = traces::op_class(w.op(p.op_index).kind) == traces::OpClass::kVector;
+    o.compute_floor_s =
+        o.tiles ? o.flops / ((on_vector ? peak_vector_tile : peak_flops_tile) * o.tiles) : 0;
     o.memory_floor_s = hbm_peak > 0 ? double(p.hbm_bytes) / hbm_peak : 0;
     o.link_floor_s = link_bw > 0 ? double(p.link_bytes) / link_bw : 0;
     const double floors[3] = {o.compute_floor_s, o.memory_floor_s, o.link_floor_s};
@@ -127,7 +132,8 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
   r.flops = 0;
   for (const auto& o : r.ops) r.flops += o.flops;
   r.total_time_s = r.sim_time_s;
-  double energy_scale = 1.0;
+  double more_layers = 0;  // missing layers per simulated layer
+  double layer_time_share = 0;  // of the simulated time
   if (m.layers_simulated > 0 && m.layers_simulated < m.layers_total) {
     uint64_t lstart = UINT64_MAX, lend = 0;
     for (const auto& o : r.ops)
@@ -137,7 +143,8 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
     const double per_layer = layer_span / m.layers_simulated;
     r.total_time_s = r.sim_time_s + per_layer * (m.layers_total - m.layers_simulated);
     r.time_estimated = true;
-    energy_scale = r.sim_time_s > 0 ? r.total_time_s / r.sim_time_s : 1.0;
+    more_layers = double(m.layers_total - m.layers_simulated) / m.layers_simulated;
+    layer_time_share = r.sim_time_s > 0 ? layer_span / r.sim_time_s : 0;
   }
 
   const double cycles = r.sim_time_s * clock_hz;
@@ -154,11 +161,47 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
   r.util_fabric = mean_matching(stats, std::regex(R"(fabric\..*utilisation)"));
   r.tflops = r.total_time_s > 0 ? r.flops / r.total_time_s / 1e12 : 0;
 
-  r.energy_j = energy.total_joules() * energy_scale;
-  r.avg_power_w = r.total_time_s > 0 ? r.energy_j / r.total_time_s : 0;
+  // Energy of the layers not simulated: each component's simulated energy times the
+  // layers' share of that component's work in the simulated ops (arrays: matrix FLOPs;
+  // vector units: vector FLOPs; memory, interconnect, DMA and scratchpads: the bytes the
+  // ops move), times the missing layers per simulated one. Background power follows the
+  // layers' share of the time. (Until the twelfth session all energy, that of the
+  // embedding and LM head too, was scaled by the total / simulated time.)
+  std::map<std::string, double> share;
+  if (more_layers > 0) {
+    std::map<std::string, std::pair<double, double>> work;  // class -> (layers, all)
+    for (size_t i = 0; i < m.ops.size(); ++i) {
+      const auto& p = m.ops[i];
+      if (!p.simulated) continue;
+      const bool in_layer = p.layer >= 0;
+      const traces::OpClass oc = traces::op_class(w.op(p.op_index).kind);
+      auto add = [&](const char* cls, double v) {
+        auto& [layer, all] = work[cls];
+        all += v;
+        if (in_layer) layer += v;
+      };
+      if (oc == traces::OpClass::kMatrix || oc == traces::OpClass::kOpaque) add("arrays", p.flops);
+      if (oc == traces::OpClass::kVector) add("vector units", p.flops);
+      const double bytes = double(p.hbm_bytes + p.link_bytes);
+      for (const char* c : {"HBM", "NoC", "die-to-die links", "fabric", "DMA", "scratchpads"})
+        add(c, bytes);
+    }
+    for (const auto& [cls, lw] : work)
+      if (lw.second > 0) share[cls] = lw.first / lw.second;
+  }
   std::map<std::string, double> by;
-  for (const auto& a : energy.accounts())
-    by[component_class(a.component())] += a.total_pj() * 1e-12 * energy_scale;
+  double total_pj = 0;  // summed as the ledger sums it, so that unscaled totals agree
+  for (const auto& a : energy.accounts()) {
+    const std::string cls = component_class(a.component());
+    double f = layer_time_share;  // background power, and a class without a work measure
+    auto it = share.find(cls);
+    if (a.kind() != "background" && it != share.end()) f = it->second;
+    const double pj = a.total_pj() * (1.0 + f * more_layers);
+    by[cls] += pj * 1e-12;
+    total_pj += pj;
+  }
+  r.energy_j = total_pj * 1e-12;
+  r.avg_power_w = r.total_time_s > 0 ? r.energy_j / r.total_time_s : 0;
   for (const auto& [k, v] : by) r.energy_by_component.emplace_back(k, v);
 
   // LLM figures: tokens of one step for the whole machine (every rank group).
@@ -203,6 +246,7 @@ nlohmann::json RunReport::to_json() const {
   j["tflops"] = tflops;
   j["peak_tflops"] = peak_tflops;
   j["percent_of_peak"] = peak_tflops > 0 ? 100.0 * tflops / peak_tflops : 0.0;
+  j["utilization_time_s"] = sim_time_s;  // utilisation is measured over the simulated time
   j["utilization"] = {{"array", util_array}, {"vector", util_vector}, {"hbm", util_hbm},
                       {"noc", util_noc},     {"d2d", util_d2d},       {"fabric", util_fabric}};
   j["energy_j"] = energy_j;
@@ -241,9 +285,9 @@ std::string RunReport::to_text() const {
                     si(peak_tflops * 1e12, ""), est);
   os << fmt::format(
       "  utilisation         arrays {:.1f} %  vector {:.1f} %  HBM {:.1f} %  "
-      "NoC {:.1f} %  D2D {:.1f} %  fabric {:.1f} %\n",
+      "NoC {:.1f} %  D2D {:.1f} %  fabric {:.1f} %{}\n",
       100 * util_array, 100 * util_vector, 100 * util_hbm, 100 * util_noc, 100 * util_d2d,
-      100 * util_fabric);
+      100 * util_fabric, time_estimated ? "  (of the simulated time)" : "");
   os << fmt::format("  energy              {}  (average {}){}\n", si(energy_j, "J"),
                     si(avg_power_w, "W"), est);
   for (const auto& [k, v] : energy_by_component)

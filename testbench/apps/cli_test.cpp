@@ -256,6 +256,71 @@ TEST_CASE("cli: an empty op does not stretch the scaled layer's span", "[unit]")
         Approx(r.at("sim_time_s").get<double>() + layer).epsilon(1e-9));
 }
 
+// One op's row of ops.csv, split at the commas (names here hold none).
+std::vector<std::string> ops_row(const std::string& folder, const std::string& op) {
+  std::istringstream csv(tessera::sim::read_file(folder + "/ops.csv"));
+  for (std::string line; std::getline(csv, line);) {
+    if (line.rfind(op + ",", 0) != 0) continue;
+    std::vector<std::string> f;
+    std::stringstream ss(line);
+    for (std::string x; std::getline(ss, x, ',');) f.push_back(x);
+    return f;
+  }
+  return {};
+}
+
+// A norm runs on the vector units: its compute floor is their peak (tiny: 16 lanes at
+// 1 GHz per tile), not the arrays' (16 x 16 MACs, 512 GFLOP/s per tile), which made
+// every vector op look HBM-bound until the twelfth session.
+TEST_CASE("cli: a vector op's compute floor is the vector units' peak", "[unit]") {
+  const std::string base = std::string(TESSERA_BINARY_DIR) + "/vector_floor";
+  std::filesystem::remove_all(base);
+  {
+    std::ofstream t(base + ".tsr");
+    t << "tessera-trace 1\nrmsnorm norm elems=262144 dtype=bf16\n";
+  }
+  REQUIRE(run_tessera("run -q --config tiny --trace " + base + ".tsr --out " + base).rc == 0);
+  const auto f = ops_row(base, "norm");
+  REQUIRE(f.size() == 13);
+  const double tiles = std::stod(f[4]), flops = std::stod(f[8]), floor = std::stod(f[9]);
+  REQUIRE(tiles > 0);
+  REQUIRE(flops > 0);
+  CHECK(floor == Approx(flops / (16 * 1e9 * tiles)).epsilon(1e-6));
+  CHECK(std::stod(f[7]) >= floor);  // no op beats its roofline
+  CHECK(f[12].rfind("compute", 0) == 0);
+}
+
+// With layers scaled, each component's energy grows by the layers' share of its work,
+// not by the time ratio for everything: here a large GEMM outside the layers holds most
+// of the array energy, and the time ratio (until the twelfth session) put the arrays'
+// energy 87 % above a full simulation.
+TEST_CASE("cli: scaled layers add each component's layer share of energy", "[unit]") {
+  const std::string base = std::string(TESSERA_BINARY_DIR) + "/layer_energy";
+  std::filesystem::remove_all(base + "_all");
+  std::filesystem::remove_all(base + "_one");
+  {
+    std::ofstream t(base + ".tsr");
+    t << "tessera-trace 1\nmeta phase=decode batch=1 tokens=1\n"
+         "gemm big m=256 n=256 k=256 dtype=int8\n";
+    for (int l = 0; l < 4; ++l)
+      t << "gemm l" << l << ".w m=1 n=1024 k=1024 weights=b dtype=int8 layer=" << l
+        << " deps=" << (l ? "l" + std::to_string(l - 1) + ".w" : std::string("big")) << "\n";
+  }
+  const std::string run = "run -q --config tiny --trace " + base + ".tsr --out " + base;
+  REQUIRE(run_tessera(run + "_all --simulate-layers 0").rc == 0);
+  REQUIRE(run_tessera(run + "_one --simulate-layers 1").rc == 0);
+  const auto all = nlohmann::json::parse(tessera::sim::read_file(base + "_all/report.json"));
+  const auto one = nlohmann::json::parse(tessera::sim::read_file(base + "_one/report.json"));
+  REQUIRE(one.at("time_estimated").get<bool>());
+  const double arrays_all = all.at("energy_by_component_j").at("arrays").get<double>();
+  const double arrays_one = one.at("energy_by_component_j").at("arrays").get<double>();
+  CHECK(arrays_one == Approx(arrays_all).epsilon(0.25));
+  CHECK(one.at("energy_j").get<double>() ==
+        Approx(all.at("energy_j").get<double>()).epsilon(0.05));
+  // Utilisation is of the simulated time, and the report says over how long.
+  CHECK(one.at("utilization_time_s").get<double>() == one.at("sim_time_s").get<double>());
+}
+
 // Decode tokens come from meta tokens where the trace gives them (an import may have no
 // batch); zero tokens give no per-token figures rather than infinities.
 TEST_CASE("cli: decode tokens from meta tokens; zero tokens, no per-token figures", "[unit]") {
