@@ -132,7 +132,7 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
   r.flops = 0;
   for (const auto& o : r.ops) r.flops += o.flops;
   r.total_time_s = r.sim_time_s;
-  double more_layers = 0;  // missing layers per simulated layer
+  double more_layers = 0;       // missing layers per simulated layer
   double layer_time_share = 0;  // of the simulated time
   if (m.layers_simulated > 0 && m.layers_simulated < m.layers_total) {
     uint64_t lstart = UINT64_MAX, lend = 0;

@@ -315,8 +315,7 @@ TEST_CASE("cli: scaled layers add each component's layer share of energy", "[uni
   const double arrays_all = all.at("energy_by_component_j").at("arrays").get<double>();
   const double arrays_one = one.at("energy_by_component_j").at("arrays").get<double>();
   CHECK(arrays_one == Approx(arrays_all).epsilon(0.25));
-  CHECK(one.at("energy_j").get<double>() ==
-        Approx(all.at("energy_j").get<double>()).epsilon(0.05));
+  CHECK(one.at("energy_j").get<double>() == Approx(all.at("energy_j").get<double>()).epsilon(0.05));
   // Utilisation is of the simulated time, and the report says over how long.
   CHECK(one.at("utilization_time_s").get<double>() == one.at("sim_time_s").get<double>());
 }
