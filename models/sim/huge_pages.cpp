@@ -26,7 +26,13 @@ size_t prefer_huge_pages(size_t reserve_bytes) {
   void* volatile probe = malloc(kHuge);
   const auto after = reinterpret_cast<uintptr_t>(sbrk(0));
   free(probe);
-  if (before == uintptr_t(-1) || after == uintptr_t(-1) || after <= before) return 0;
+  if (before == uintptr_t(-1) || after == uintptr_t(-1) || after <= before) {
+    // The heap could not grow (strict overcommit, a foreign allocator): back to small
+    // steps, so that later allocations do not each ask for the whole reserve.
+    mallopt(M_TOP_PAD, 128 << 10);
+    mallopt(M_TRIM_THRESHOLD, 128 << 10);
+    return 0;
+  }
   const uintptr_t lo = (before + kHuge - 1) & ~(kHuge - 1), hi = after & ~(kHuge - 1);
   if (hi <= lo) return 0;
   if (madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE) != 0) return 0;
