@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "models/system/system.h"
+#include "models/tile/vector_unit.h"
 
 namespace tessera::apps {
 
@@ -70,8 +71,8 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
   const double clock_hz = double(spec.tile.clock_mhz) * 1e6;
   const double tiles = spec.total_tiles();
   const double peak_flops_tile = 2.0 * spec.tile.array.rows * spec.tile.array.cols * clock_hz;
-  // Vector-class ops (norms, softmax, activations, elementwise) run on the vector unit:
-  // one lane operation per lane and cycle.
+  // Vector units do one lane operation per lane and cycle; a command's lane operations
+  // are the unit's own cost model (a norm or an exp-based op takes several per element).
   const double peak_vector_tile = double(spec.tile.vector.lanes) * clock_hz;
   r.peak_tflops = peak_flops_tile * tiles / 1e12;
   const double stacks = double(spec.total_chiplets()) * spec.chiplet.hbm_stacks;
@@ -100,11 +101,14 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
     o.start_ps = UINT64_MAX;
     o.end_ps = 0;
   }
+  std::vector<double> lane_ops(r.ops.size(), 0.0);  // per op, on every tile
   for (size_t t = 0; t < m.programs.size(); ++t)
     for (const auto& c : m.programs[t]) {
       OpResult& o = r.ops[c.op_index];
       o.start_ps = std::min(o.start_ps, times.start[t][c.id]);
       o.end_ps = std::max(o.end_ps, times.end[t][c.id]);
+      if (c.kind == tile::CmdKind::kVector)
+        lane_ops[c.op_index] += double(tile::vector_lane_ops(spec.tile.vector, c.vec));
     }
   for (size_t i = 0; i < r.ops.size(); ++i) {
     OpResult& o = r.ops[i];
@@ -114,9 +118,12 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
       o.issued = false;
     }
     // o.tiles and hbm_bytes already cover every rank group.
+    // Vector-class ops (norms, softmax, activations, elementwise): their lane operations
+    // at the vector units' peak (until the twelfth session, their FLOPs at the arrays').
     const bool on_vector = traces::op_class(w.op(p.op_index).kind) == traces::OpClass::kVector;
-    o.compute_floor_s =
-        o.tiles ? o.flops / ((on_vector ? peak_vector_tile : peak_flops_tile) * o.tiles) : 0;
+    o.compute_floor_s = !o.tiles    ? 0
+                        : on_vector ? lane_ops[i] / (peak_vector_tile * o.tiles)
+                                    : o.flops / (peak_flops_tile * o.tiles);
     o.memory_floor_s = hbm_peak > 0 ? double(p.hbm_bytes) / hbm_peak : 0;
     o.link_floor_s = link_bw > 0 ? double(p.link_bytes) / link_bw : 0;
     const double floors[3] = {o.compute_floor_s, o.memory_floor_s, o.link_floor_s};
@@ -163,10 +170,11 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
 
   // Energy of the layers not simulated: each component's simulated energy times the
   // layers' share of that component's work in the simulated ops (arrays: matrix FLOPs;
-  // vector units: vector FLOPs; memory, interconnect, DMA and scratchpads: the bytes the
-  // ops move), times the missing layers per simulated one. Background power follows the
-  // layers' share of the time. (Until the twelfth session all energy, that of the
-  // embedding and LM head too, was scaled by the total / simulated time.)
+  // vector units: lane operations, K-split and collective sums included; memory,
+  // interconnect, DMA and scratchpads: the bytes the ops move), times the missing layers
+  // per simulated one. Background power and refresh follow the layers' share of time. (Until the
+  // twelfth session all energy, that of the embedding and LM head too, was scaled by the total /
+  // simulated time.)
   std::map<std::string, double> share;
   if (more_layers > 0) {
     std::map<std::string, std::pair<double, double>> work;  // class -> (layers, all)
@@ -181,7 +189,7 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
         if (in_layer) layer += v;
       };
       if (oc == traces::OpClass::kMatrix || oc == traces::OpClass::kOpaque) add("arrays", p.flops);
-      if (oc == traces::OpClass::kVector) add("vector units", p.flops);
+      add("vector units", lane_ops[i]);
       const double bytes = double(p.hbm_bytes + p.link_bytes);
       for (const char* c : {"HBM", "NoC", "die-to-die links", "fabric", "DMA", "scratchpads"})
         add(c, bytes);
@@ -195,7 +203,8 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
     const std::string cls = component_class(a.component());
     double f = layer_time_share;  // background power, and a class without a work measure
     auto it = share.find(cls);
-    if (a.kind() != "background" && it != share.end()) f = it->second;
+    const bool timed = a.kind() == "background" || a.kind() == "ref" || a.kind() == "refpb";
+    if (!timed && it != share.end()) f = it->second;
     const double pj = a.total_pj() * (1.0 + f * more_layers);
     by[cls] += pj * 1e-12;
     total_pj += pj;

@@ -30,6 +30,7 @@ constexpr uint32_t kSemA2A = 5;         // all-to-all: a peer's data to this ran
 constexpr uint32_t kSemA2AReady = 6;    // all-to-all: a peer has entered the op
 // A wait for 0 on it takes nothing: a join, done once its dependencies are.
 constexpr uint32_t kSemJoin = 7;
+constexpr uint32_t kSemSwitchReady = 8;  // switch all-gather: a peer has entered the op
 
 // Ring and chain collectives: pieces go out in rounds of kRingRound, and a tile keeps
 // kRingSlots receive slots, then as many load slots, of one piece each.
@@ -1477,6 +1478,19 @@ void Lowering::lower_switch_collective(const Op& op) {
     for (uint32_t r = 0; r < p; ++r) {
       TileState& t = tiles_[grp(r)[ch.tile(c)]];
       const auto [base, mine] = part(r, c);
+      // All-gather: a rank multicasts into its peers' buffers only once each has entered
+      // the op (as the all-to-all does), since no rank of an NVLS/NCCL all-gather can
+      // receive before its own kernel runs; until the twelfth session a fast rank's
+      // pieces landed in a late rank's buffer during the late rank's earlier work, and
+      // the late rank's all-gather took only its own sends. (All-reduce needs no such
+      // step: the switch multicasts a sum only once every rank has contributed.)
+      int64_t ready = -1;
+      if (!reduce) {
+        for (uint32_t k = 1; k < p; ++k)
+          add(t, sync(CmdKind::kSignal, grp((r + k) % p)[ch.tile(c)], kSemSwitchReady, 1),
+              {t.gate, t.fence});
+        ready = add(t, sync(CmdKind::kWait, t.id, kSemSwitchReady, p - 1), {});
+      }
       std::vector<int64_t> sent;
       for (uint64_t k = 0; k * piece < mine; ++k) {
         const uint64_t off = base + k * piece, len = std::min(piece, mine - k * piece);
@@ -1495,7 +1509,7 @@ void Lowering::lower_switch_collective(const Op& op) {
           cmd.reduce.results.push_back(buf[m] + off);
           cmd.reduce.notify.push_back(grp(m)[ch.tile(c)]);
         }
-        sent.push_back(add(t, cmd, {ld}));
+        sent.push_back(add(t, cmd, {ld, ready}));
         plan_->link_bytes += len;
       }
       // Pieces this tile is owed: every piece of its slice of the sum, or the slice of
@@ -1507,7 +1521,8 @@ void Lowering::lower_switch_collective(const Op& op) {
         if (reduce) break;
       }
       if (owed > 0) {
-        add(t, sync(CmdKind::kWait, t.id, kSemSwitch, owed), {sent.empty() ? t.gate : sent.back()});
+        add(t, sync(CmdKind::kWait, t.id, kSemSwitch, owed),
+            {sent.empty() ? t.gate : sent.back(), ready});
       }
     }
     next_reduce_id_ = first_id + (reduce ? pieces : p * pieces);

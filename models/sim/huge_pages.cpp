@@ -34,6 +34,9 @@ size_t prefer_huge_pages(size_t reserve_bytes) {
     return 0;
   }
   const uintptr_t lo = (before + kHuge - 1) & ~(kHuge - 1), hi = after & ~(kHuge - 1);
+  // Reserved: later growth (a heap beyond the reserve) goes back to small steps, so it
+  // does not ask for another whole reserve of address space each time.
+  mallopt(M_TOP_PAD, 128 << 10);
   if (hi <= lo) return 0;
   if (madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE) != 0) return 0;
   return size_t(hi - lo);

@@ -12,7 +12,7 @@ VectorUnit::VectorUnit(const VectorConfig& cfg, const sim::StatsScope& stats,
       elements_(stats.counter("elements", "elements", "output elements produced")),
       energy_(energy.account(component, "lane_op", cfg.op_pj)) {}
 
-uint64_t VectorUnit::cost_per_element(VecOp op) const {
+uint64_t vector_cost_per_element(const VectorConfig& cfg, VecOp op) {
   switch (op) {
     case VecOp::kAdd:
     case VecOp::kMul:
@@ -21,9 +21,9 @@ uint64_t VectorUnit::cost_per_element(VecOp op) const {
       return 1;
     case VecOp::kGelu:  // tanh form: one exp plus a few multiply-adds
     case VecOp::kSilu:  // x * sigmoid(x): one exp, one divide folded into rsqrt unit
-      return cfg_.exp_cycles + 1;
+      return cfg.exp_cycles + 1;
     case VecOp::kSoftmax:  // max pass, exp-and-sum pass, scale pass
-      return 1 + cfg_.exp_cycles + 1;
+      return 1 + cfg.exp_cycles + 1;
     case VecOp::kLayerNorm:  // mean pass, variance pass, normalise pass
       return 3;
     case VecOp::kRmsNorm:  // sum-of-squares pass, normalise pass
@@ -34,21 +34,27 @@ uint64_t VectorUnit::cost_per_element(VecOp op) const {
   return 1;
 }
 
-VectorTiming VectorUnit::timing(const VectorDesc& d, const Scratchpad& spm) const {
-  VectorTiming t;
-  if (d.elements == 0) return t;
+uint64_t vector_lane_ops(const VectorConfig& cfg, const VectorDesc& d) {
+  if (d.elements == 0) return 0;
   // Per output element: the op, and one more lane op for each input it folds in beyond
   // the op's own. Add, multiply and sum combine their inputs: n inputs take n - 1 ops
   // (a residual add one, a K-split reduction of n partials n - 1); until the tenth
   // session every op was charged once per input, twice the work of a binary add.
   const uint64_t extra = d.inputs > 1 ? d.inputs - 1 : 0;
   const bool combining = d.op == VecOp::kAdd || d.op == VecOp::kMul || d.op == VecOp::kReduceSum;
-  t.lane_ops =
-      d.elements * (combining ? std::max<uint64_t>(1, extra) : cost_per_element(d.op) + extra);
+  uint64_t ops = d.elements * (combining ? std::max<uint64_t>(1, extra)
+                                         : vector_cost_per_element(cfg, d.op) + extra);
   // Row-wise ops finish each row with one reciprocal square root / reciprocal.
   const bool row_wise =
       d.op == VecOp::kSoftmax || d.op == VecOp::kLayerNorm || d.op == VecOp::kRmsNorm;
-  if (row_wise) t.lane_ops += d.rows * cfg_.rsqrt_cycles;
+  if (row_wise) ops += d.rows * cfg.rsqrt_cycles;
+  return ops;
+}
+
+VectorTiming VectorUnit::timing(const VectorDesc& d, const Scratchpad& spm) const {
+  VectorTiming t;
+  if (d.elements == 0) return t;
+  t.lane_ops = vector_lane_ops(cfg_, d);
   const uint64_t compute = (t.lane_ops + cfg_.lanes - 1) / cfg_.lanes;
   t.sram_bytes = d.elements * d.elem_bytes * (uint64_t(d.inputs) + 1);
   const uint64_t sram = spm.stream_cycles(t.sram_bytes);

@@ -19,12 +19,17 @@ struct VectorTiming {
   uint64_t sram_bytes = 0;  // bytes moved through the scratchpad
 };
 
+// Lane-cycles per output element of `op` (passes over the data times their cost).
+uint64_t vector_cost_per_element(const VectorConfig& cfg, VecOp op);
+// Lane-cycles of work of one command on a unit of this config (what its energy is
+// charged for, and what `lanes` lanes take lane_ops / lanes cycles to compute): pure, so
+// that the report can bound an op by it.
+uint64_t vector_lane_ops(const VectorConfig& cfg, const VectorDesc& d);
+
 class VectorUnit {
  public:
   VectorUnit(const VectorConfig& cfg, const sim::StatsScope& stats, sim::EnergyLedger& energy,
              const std::string& component);
-  // Lane-cycles per output element of `op` (passes over the data times their cost).
-  uint64_t cost_per_element(VecOp op) const;
   // Timing of one command; pure (no stats), so the mapper and tests can ask.
   VectorTiming timing(const VectorDesc& d, const Scratchpad& spm) const;
   // Timing plus statistics and energy.

@@ -269,25 +269,69 @@ std::vector<std::string> ops_row(const std::string& folder, const std::string& o
   return {};
 }
 
-// A norm runs on the vector units: its compute floor is their peak (tiny: 16 lanes at
-// 1 GHz per tile), not the arrays' (16 x 16 MACs, 512 GFLOP/s per tile), which made
-// every vector op look HBM-bound until the twelfth session.
-TEST_CASE("cli: a vector op's compute floor is the vector units' peak", "[unit]") {
+// Norms, activations and softmax run on the vector units: their compute floor is their
+// lane operations at the vector units' peak (tiny: 16 lanes at 1 GHz per tile). Until
+// the twelfth session it was their FLOPs at the arrays' peak (16 x 16 MACs, 512 GFLOP/s
+// a tile), 16-32x too low, and every vector op looked HBM-bound; FLOPs at the vector
+// peak would overshoot the op's real time (a layernorm counts 8 FLOPs an element and
+// takes 3 lane operations).
+TEST_CASE("cli: a vector op's compute floor is its lane operations at the vector peak", "[unit]") {
   const std::string base = std::string(TESSERA_BINARY_DIR) + "/vector_floor";
   std::filesystem::remove_all(base);
   {
     std::ofstream t(base + ".tsr");
-    t << "tessera-trace 1\nrmsnorm norm elems=262144 dtype=bf16\n";
+    t << "tessera-trace 1\n"
+         "rmsnorm norm elems=262144 dtype=bf16\n"
+         "layernorm ln elems=262144 dtype=bf16 deps=norm\n"
+         "gelu act elems=262144 dtype=bf16 deps=ln\n"
+         "softmax sm elems=262144 dtype=bf16 deps=act\n";
   }
   REQUIRE(run_tessera("run -q --config tiny --trace " + base + ".tsr --out " + base).rc == 0);
-  const auto f = ops_row(base, "norm");
-  REQUIRE(f.size() == 13);
-  const double tiles = std::stod(f[4]), flops = std::stod(f[8]), floor = std::stod(f[9]);
-  REQUIRE(tiles > 0);
-  REQUIRE(flops > 0);
-  CHECK(floor == Approx(flops / (16 * 1e9 * tiles)).epsilon(1e-6));
-  CHECK(std::stod(f[7]) >= floor);  // no op beats its roofline
-  CHECK(f[12].rfind("compute", 0) == 0);
+  for (const char* op : {"norm", "ln", "act", "sm"}) {
+    INFO(op);
+    const auto f = ops_row(base, op);
+    REQUIRE(f.size() == 13);
+    const double tiles = std::stod(f[4]), time = std::stod(f[7]), flops = std::stod(f[8]);
+    const double floor = std::stod(f[9]);
+    REQUIRE(tiles > 0);
+    REQUIRE(flops > 0);
+    CHECK(time >= floor);                                     // no op beats its roofline
+    CHECK(floor >= 4 * flops / (2 * 16 * 16 * 1e9 * tiles));  // not the arrays' peak
+  }
+}
+
+// A switch all-gather multicasts into a peer only once the peer has entered the op.
+// Rank 3 computes first; the other ranks' chunks must not land in its buffer during
+// that GEMM, so its all-gather (from the GEMM's end to the dependent op's start) takes
+// about as long as when all ranks enter together. Until the twelfth session it took
+// only its own sends: 9.4 us against 24.0 us balanced on tiny with 4 packages.
+TEST_CASE("cli: a late rank's switch all-gather receives its peers' chunks after it enters",
+          "[unit]") {
+  const std::string base = std::string(TESSERA_BINARY_DIR) + "/late_allgather";
+  auto trace = [&](const std::string& name, bool late) {
+    std::ofstream t(base + "_" + name + ".tsr");
+    t << "tessera-trace 1\nmeta ranks=4\n";
+    if (late) t << "gemm g3 m=512 n=512 k=2048 dtype=bf16 rank=3\n";
+    for (int r = 0; r < 4; ++r)
+      t << "allgather ag" << r << " bytes=1048576 group=4 rank=" << r
+        << (late && r == 3 ? " deps=g3" : "") << "\n";
+    t << "elementwise e3 elems=1024 deps=ag3 rank=3\n";
+  };
+  double span[2] = {0, 0};
+  for (int late = 0; late < 2; ++late) {
+    const std::string name = late ? "late" : "even";
+    trace(name, late);
+    std::filesystem::remove_all(base + "_" + name);
+    REQUIRE(run_tessera("run -q --config tiny --set system.packages=4 --trace " + base + "_" +
+                        name + ".tsr --out " + base + "_" + name)
+                .rc == 0);
+    const auto e3 = ops_row(base + "_" + name, "e3");
+    REQUIRE(e3.size() == 13);
+    const double entered = late ? std::stod(ops_row(base + "_" + name, "g3").at(6)) : 0.0;
+    span[late] = std::stod(e3[5]) - entered;
+  }
+  REQUIRE(span[0] > 0);
+  CHECK(span[1] >= 0.8 * span[0]);
 }
 
 // With layers scaled, each component's energy grows by the layers' share of its work,
