@@ -14,8 +14,9 @@ namespace tessera::sim {
 
 // Reserves `reserve_bytes` (virtual, committed only when touched) at the top of the
 // heap, keeps it there (no trimming), sends allocations below 32 MiB to the heap, and
-// marks the reserved range MADV_HUGEPAGE (growth beyond it gets ordinary pages). Returns the bytes marked (0: not done: not
-// Linux/glibc, the heap did not grow, or the kernel refused). Call once, early.
+// marks the reserved range MADV_HUGEPAGE (growth beyond it gets ordinary pages). Returns the bytes
+// marked (0: not done: not Linux/glibc, the heap did not grow, or the kernel refused). Call once,
+// early.
 size_t prefer_huge_pages(size_t reserve_bytes = size_t(512) << 20);
 
 }  // namespace tessera::sim
