@@ -95,6 +95,24 @@ void validate_program(const Program& p, const std::string& who) {
     if (p[i].id != i)
       throw sim::UserError(who + ": command " + std::to_string(i) + " has id " +
                            std::to_string(p[i].id));
+    const Command& c = p[i];
+    auto refuse = [&](const std::string& what) {
+      throw sim::UserError(who + ": command " + std::to_string(i) + " (" + to_string(c.kind) +
+                           "): " + what);
+    };
+    const bool syncs =
+        c.kind == CmdKind::kSignal || c.kind == CmdKind::kWait || c.kind == CmdKind::kSend;
+    const uint32_t sem = c.kind == CmdKind::kReduce ? c.reduce.semaphore : c.sync.semaphore;
+    if ((syncs || c.kind == CmdKind::kReduce) && sem >= kNumSemaphores)
+      refuse("semaphore " + std::to_string(sem) + " does not exist (0.." +
+             std::to_string(kNumSemaphores - 1) + ")");
+    const bool moves = c.kind == CmdKind::kDmaLoad || c.kind == CmdKind::kDmaStore ||
+                       c.kind == CmdKind::kSend || c.kind == CmdKind::kReduce;
+    uint64_t bytes = 0;
+    if (moves && (__builtin_mul_overflow(c.dma.size[0], c.dma.size[1], &bytes) ||
+                  __builtin_mul_overflow(bytes, c.dma.size[2], &bytes)))
+      refuse("transfer size overflows 64 bits");
+    if (c.kind == CmdKind::kGemm && c.gemm.operand_bytes == 0) refuse("GEMM operands of 0 bytes");
     if (p[i].kind == CmdKind::kReduce &&
         (p[i].reduce.contributors == 0 || p[i].reduce.results.empty() ||
          p[i].reduce.results.size() != p[i].reduce.notify.size()))

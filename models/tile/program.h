@@ -10,6 +10,10 @@
 
 namespace tessera::tile {
 
+// A tile's semaphores: 4-byte counters in the 4 KiB after its scratchpad.
+inline constexpr uint64_t kSemaphoreBytes = 4096;
+inline constexpr uint32_t kNumSemaphores = kSemaphoreBytes / 4;
+
 enum class Unit : uint8_t { kDmaIn, kDmaOut, kGemm, kVector, kSync };
 inline constexpr int kNumUnits = 5;
 const char* to_string(Unit u);
@@ -100,7 +104,8 @@ struct Command {
 
 using Program = std::vector<Command>;
 
-// Checks ids are 0..n-1 in order and deps point backwards; UserError otherwise.
+// Checks ids are 0..n-1 in order, deps point backwards, semaphores exist, transfer sizes
+// do not overflow and GEMM operands have a size; UserError otherwise.
 void validate_program(const Program& p, const std::string& who);
 
 }  // namespace tessera::tile

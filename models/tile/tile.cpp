@@ -163,6 +163,12 @@ void Tile::execute(const Command& c) {
       execute_gemm(c);
       break;
     case CmdKind::kVector: {
+      // Its inputs in one stream from src_addr, its output at dst_addr (as the mapper
+      // lays them out); checked as GEMM operands and DMA transfers are.
+      const uint64_t out = c.vec.elements * c.vec.elem_bytes;
+      spm_.check_range(c.vec.src_addr, out * std::max<uint32_t>(1, c.vec.inputs),
+                       path_ + " vector inputs");
+      spm_.check_range(c.vec.dst_addr, out, path_ + " vector output");
       const VectorTiming t = vector_.execute(c.vec, spm_);
       wait(clock_.duration(sim::Cycles(t.cycles)));
       break;

@@ -35,9 +35,6 @@
 
 namespace tessera::tile {
 
-inline constexpr uint64_t kSemaphoreBytes = 4096;
-inline constexpr uint32_t kNumSemaphores = kSemaphoreBytes / 4;
-
 // Global addresses of other tiles, for send/signal (given by the system).
 class TileDirectory {
  public:

@@ -9,6 +9,7 @@
 
 #include "../elaboration_guard.h"
 #include "models/compute/gemm_engine_if.h"
+#include "models/sim/errors.h"
 #include "models/sim/thread_budget.h"
 #include "models/tile/vector_unit.h"
 
@@ -574,6 +575,58 @@ TEST_CASE("system: mi300-like d2d attach nodes lie on the edge facing the neighb
   TESSERA_ONE_ELABORATION();
   // 6x6 chiplets on a 4x2 mesh (0 1 2 3 over 4 5 6 7), up to three links each.
   d2d_placement("mi300-like", 2, true, 4);
+}
+
+TEST_CASE("scratchpad: a strided run on one bank takes a cycle per access", "[unit]") {
+  // 16 banks x 16 B: a stride of 256 B puts every access on bank 0. Until the twelfth
+  // session more than 4 x 256 accesses were taken as spread over every bank (125 cycles
+  // for 2000).
+  sim::StatsRegistry reg;
+  sim::EnergyLedger energy;
+  tile::ScratchpadConfig sc;
+  sc.banks = 16;
+  sc.bank_width_bytes = 16;
+  sc.ports_per_bank = 1;
+  tile::Scratchpad spm(sc, sim::StatsScope(reg, "spm"), energy, "spm", false);
+  CHECK(spm.access_cycles(0, 16, 2000, 256) == 2000);
+  CHECK(spm.access_cycles(0, 16, 2000, 16) == 125);  // unit stride: every bank in turn
+  CHECK(spm.access_cycles(0, 16, 2000, 32) == 250);  // every other bank
+}
+
+TEST_CASE("program: a missing semaphore, an overflowing size or 0-byte operands are refused",
+          "[unit]") {
+  auto refused = [](tile::Command c, const std::string& what) {
+    c.id = 0;
+    tile::Program p{c};
+    try {
+      tile::validate_program(p, "tile 0");
+      FAIL("accepted");
+    } catch (const sim::UserError& e) {
+      CHECK(std::string(e.what()).find(what) != std::string::npos);
+    }
+  };
+  tile::Command sig;
+  sig.kind = tile::CmdKind::kSignal;
+  sig.sync.semaphore = tile::kNumSemaphores;
+  refused(sig, "semaphore 1024 does not exist");
+  tile::Command red;
+  red.kind = tile::CmdKind::kReduce;
+  red.reduce.contributors = 1;
+  red.reduce.results = {0};
+  red.reduce.notify = {0};
+  red.reduce.semaphore = 5000;
+  refused(red, "semaphore 5000");
+  tile::Command ld;
+  ld.kind = tile::CmdKind::kDmaLoad;
+  ld.dma.size[0] = ld.dma.size[1] = uint64_t(1) << 32;
+  refused(ld, "overflows");
+  tile::Command g;
+  g.kind = tile::CmdKind::kGemm;
+  g.gemm.operand_bytes = 0;
+  refused(g, "0 bytes");
+  sig.sync.semaphore = tile::kNumSemaphores - 1;  // the last one exists
+  tile::Program ok{sig};
+  CHECK_NOTHROW(tile::validate_program(ok, "tile 0"));
 }
 
 TEST_CASE("vector unit: n inputs combined take n - 1 lane ops per output", "[unit]") {
