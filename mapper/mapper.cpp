@@ -1022,9 +1022,17 @@ void Lowering::lower_collective_over(const Op& given) {
     return;
   }
   const uint32_t eb = uint32_t(traces::dtype_bytes(op.dtype));
-  const Channels ch = channels_for(bytes, uint64_t(p) * dma_window(), false, rs_steps > 0, eb);
-  // Chunks are ceil(slice / p) bytes, so the last may run up to p - 1 bytes past its
-  // slice: the buffers are padded for it.
+  Channels ch = channels_for(bytes, uint64_t(p) * dma_window(), false, rs_steps > 0, eb);
+  // A slice of a whole number of p bursts cuts into p chunks that end where the next
+  // channel's slice begins (until the twelfth session a channel's last chunk could
+  // overlap the next channel's first bytes). The last channel's slice may be shorter:
+  // its chunks are ceil(slice / p) bytes, so its last may run up to p - 1 bytes past the
+  // buffer, which is padded for it.
+  {
+    const uint64_t unit = uint64_t(p) * spec_.tile.dma.burst_bytes;
+    ch.slice = ceil_div(ch.slice, unit) * unit;
+    ch.count = uint32_t(std::max<uint64_t>(1, ceil_div(bytes, ch.slice)));
+  }
   std::vector<uint64_t> buf(p);
   for (uint32_t r = 0; r < p; ++r) buf[r] = output_addr(op, gid(r), bytes + uint64_t(p) * ch.count);
   constexpr uint64_t K = kRingRound, B = kRingSlots;
@@ -1129,6 +1137,7 @@ int64_t Lowering::add_pieces(TileState& t, uint64_t len, uint32_t eb, uint64_t s
   v.vec.inputs = 2;
   v.vec.elem_bytes = eb;
   v.vec.src_addr = src;
+  v.vec.src2_addr = dst;  // the sum goes onto the second input, in place
   v.vec.dst_addr = dst;
   return add(t, v, std::move(deps));
 }

@@ -69,7 +69,11 @@ struct VectorDesc {
   uint64_t rows = 1;      // rows for row-wise ops (softmax, norms): one reduction each
   uint32_t inputs = 1;    // input tensors read
   uint32_t elem_bytes = 2;
-  uint64_t src_addr = 0, dst_addr = 0;
+  uint64_t src_addr = 0, dst_addr = 0;  // inputs one after another from src_addr
+  // Two inputs in separate buffers (a ring's received partial sum and the rank's own
+  // piece): the second one's address; kInline: right after the first.
+  static constexpr uint64_t kInline = ~uint64_t(0);
+  uint64_t src2_addr = kInline;
 };
 
 struct SyncDesc {

@@ -166,8 +166,10 @@ void Tile::execute(const Command& c) {
       // Its inputs in one stream from src_addr, its output at dst_addr (as the mapper
       // lays them out); checked as GEMM operands and DMA transfers are.
       const uint64_t out = c.vec.elements * c.vec.elem_bytes;
-      spm_.check_range(c.vec.src_addr, out * std::max<uint32_t>(1, c.vec.inputs),
+      const bool apart = c.vec.src2_addr != VectorDesc::kInline;
+      spm_.check_range(c.vec.src_addr, out * (apart ? 1 : std::max<uint32_t>(1, c.vec.inputs)),
                        path_ + " vector inputs");
+      if (apart) spm_.check_range(c.vec.src2_addr, out, path_ + " vector second input");
       spm_.check_range(c.vec.dst_addr, out, path_ + " vector output");
       const VectorTiming t = vector_.execute(c.vec, spm_);
       wait(clock_.duration(sim::Cycles(t.cycles)));

@@ -25,9 +25,11 @@
 // window instead.
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -382,6 +384,49 @@ TEST_CASE("in-package ring all-reduce: pipelined over channels, bounded by the d
   // bound; 4 channels: 125.4 us).
   CHECK(sim_ps <= 4.5 * wire_ps);
   CHECK(sim_ps <= 110e6);
+}
+
+TEST_CASE("ring channels: each channel's chunks stay inside its own slice of the buffer",
+          "[unit]") {
+  // 3 ranks: a channel's slice (a whole number of bursts) is not a multiple of 3, and
+  // until the twelfth session its last chunk (ceil(slice / 3) bytes) ran into the next
+  // channel's first bytes. Every tile is one (rank, channel): no two tiles may load or
+  // store the same bytes of the buffers.
+  const std::string out = dir("ring3");
+  fs::remove_all(out);
+  fs::create_directories(fs::path(out).parent_path());
+  {
+    std::ofstream t(out + ".tsr");
+    t << "tessera-trace 1\nmeta dp=3\nallreduce c bytes=3000000 group=3 dtype=bf16\n";
+  }
+  const std::string cmd = std::string(TESSERA_EXE) +
+                          " run -q --config tiny --set system.packages=3 --collective ring"
+                          " --trace " +
+                          out + ".tsr --dump-programs " + out + ".prog > " + out + ".log 2>&1";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  std::map<int, std::vector<std::pair<uint64_t, uint64_t>>> by_tile;
+  std::istringstream prog(tessera::sim::read_file(out + ".prog"));
+  int tile = -1;
+  for (std::string line; std::getline(prog, line);) {
+    if (line.rfind("tile ", 0) == 0) tile = std::stoi(line.substr(5));
+    const bool moves = line.find(" dma_load 'c'") != std::string::npos ||
+                       line.find(" dma_store 'c'") != std::string::npos;
+    if (!moves) continue;
+    const size_t r = line.find("remote=0x"), z = line.find("size=");
+    REQUIRE(r != std::string::npos);
+    REQUIRE(z != std::string::npos);
+    const uint64_t a = std::stoull(line.substr(r + 9), nullptr, 16);
+    uint64_t d[3];
+    REQUIRE(std::sscanf(line.c_str() + z, "size=%lux%lux%lu", &d[0], &d[1], &d[2]) == 3);
+    by_tile[tile].push_back({a, a + d[0] * d[1] * d[2]});
+  }
+  REQUIRE(by_tile.size() == 12);  // 3 ranks x 4 channels
+  int overlaps = 0;
+  for (auto i = by_tile.begin(); i != by_tile.end(); ++i)
+    for (auto j = std::next(i); j != by_tile.end(); ++j)
+      for (const auto& [a, b] : i->second)
+        for (const auto& [c, e] : j->second) overlaps += a < e && c < b;
+  CHECK(overlaps == 0);
 }
 
 // --- all-to-all ----------------------------------------------------------------------
