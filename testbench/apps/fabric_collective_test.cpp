@@ -394,6 +394,7 @@ TEST_CASE("ring channels: each channel's chunks stay inside its own slice of the
   // store the same bytes of the buffers.
   const std::string out = dir("ring3");
   fs::remove_all(out);
+  fs::remove(out + ".prog");  // the dump is never overwritten without --force
   fs::create_directories(fs::path(out).parent_path());
   {
     std::ofstream t(out + ".tsr");
