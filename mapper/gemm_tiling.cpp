@@ -91,9 +91,11 @@ GemmBlocks choose_blocks(uint64_t m, uint64_t n, uint64_t k, uint32_t elem_bytes
     if (!pick) break;
     *pick = std::max<uint64_t>(*pick / 2, 1);
   }
-  // Keep blocks multiples of the array where the share allows.
-  if (b.bn > a.cols) b.bn = b.bn / a.cols * a.cols;
-  if (b.bk > a.rows) b.bk = b.bk / a.rows * a.rows;
+  // Keep blocks multiples of the array where the share is cut into several (a share
+  // that fits whole stays one block: until the twelfth session a 27 x 129 share became
+  // 16 + 11 columns x 128 + 1 rows, four GEMMs, and A was loaded twice).
+  if (b.bn > a.cols && b.bn < n) b.bn = b.bn / a.cols * a.cols;
+  if (b.bk > a.rows && b.bk < k) b.bk = b.bk / a.rows * a.rows;
   b.spm_bytes = bytes(b);
   if (b.spm_bytes > spm_bytes)
     throw sim::UserError("scratchpad of " + std::to_string(spm_bytes) +

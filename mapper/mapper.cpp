@@ -227,10 +227,13 @@ class Lowering {
                         bool ring_reduces = false, uint32_t elem_bytes = 2) const;
   VecOp vec_op_of(OpKind k) const;
   uint64_t output_addr(const Op& op, uint32_t group, uint64_t bytes);
+  // The first dependency's output that exists in `group` (its name), or nullptr.
+  const std::string* first_input(const Op& op, uint32_t group) const;
   uint64_t input_addr(const Op& op, uint32_t group, uint64_t bytes);
   // Operand B of a matrix op when it is an activation: the last dependency's output
-  // (`k` or the rope output for qk, `v` for av), else a tensor of its own.
-  uint64_t b_input_addr(const Op& op, uint32_t group, uint64_t bytes);
+  // (`k` or the rope output for qk, `v` for av; after A when A is read from the same
+  // output, as qk's q and k both come from rope), else a tensor of its own.
+  uint64_t b_input_addr(const Op& op, uint32_t group, uint64_t bytes, uint64_t a_bytes);
 
   const traces::Workload& w_;
   const system::SystemSpec& spec_;
@@ -392,23 +395,36 @@ uint64_t Lowering::output_addr(const Op& op, uint32_t group, uint64_t bytes) {
   return v[group];
 }
 
-uint64_t Lowering::b_input_addr(const Op& op, uint32_t group, uint64_t bytes) {
+const std::string* Lowering::first_input(const Op& op, uint32_t group) const {
+  for (const auto& d : op.deps) {
+    auto it = outputs_.find(d);
+    if (it != outputs_.end() && group < it->second.size() && it->second[group] != ~0ull)
+      return &it->first;
+  }
+  return nullptr;
+}
+
+// An operand is read from a producer's output only where it fits inside it; a larger
+// one (a convolution's im2col matrix, R x S times its input; the tokens an expert
+// gathers) is a tensor of its own of the right size. Until the twelfth session it was
+// read past the producer's end, into other tensors.
+uint64_t Lowering::b_input_addr(const Op& op, uint32_t group, uint64_t bytes, uint64_t a_bytes) {
   if (!op.deps.empty()) {
     auto it = outputs_.find(op.deps.back());
-    if (it != outputs_.end() && group < it->second.size() && it->second[group] != ~0ull)
-      return it->second[group];
+    if (it != outputs_.end() && group < it->second.size() && it->second[group] != ~0ull) {
+      const std::string* a_src = first_input(op, group);
+      const uint64_t skip = a_src && *a_src == it->first ? a_bytes : 0;  // B after A
+      if (output_bytes_[it->first] >= skip + bytes) return it->second[group] + skip;
+    }
   }
   return alloc(activation_stack(group), std::max<uint64_t>(bytes, 1), op.name + " input B");
 }
 
 uint64_t Lowering::input_addr(const Op& op, uint32_t group, uint64_t bytes) {
-  // The first dependency's output when there is one (the usual chain), else a tensor
-  // of its own (a model input).
-  for (const auto& d : op.deps) {
-    auto it = outputs_.find(d);
-    if (it != outputs_.end() && group < it->second.size() && it->second[group] != ~0ull)
-      return it->second[group];
-  }
+  // The first dependency's output when there is one (the usual chain) and the operand
+  // fits in it, else a tensor of its own (a model input).
+  if (const std::string* d = first_input(op, group))
+    if (output_bytes_[*d] >= bytes) return outputs_[*d][group];
   return alloc(activation_stack(group), std::max<uint64_t>(bytes, 1), op.name + " input");
 }
 
@@ -560,16 +576,16 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
                double(spec_.chiplet.noc.flit_bytes) * double(spec_.chiplet.noc_clock_mhz) / 1000.0);
   const double bw_per_tile =
       map_.num_stacks() ? stack_gbs * map_.num_stacks() / map_.num_tiles() / tile_ghz : 64.0;
-  if (parts.size() == 1) {
-    const Part& p = parts[0];
+  // One GEMM split over `gt` (the group's tiles, or a part's share of them): each
+  // (mi, ni, ki) share goes to one tile. K splits write int32 partials to HBM and the
+  // ki = 0 tile adds them after a barrier of `gt`. A, B and C are at a_base, b_base
+  // (activations) and c_base.
+  auto split_part = [&](const Part& p, const std::vector<uint32_t>& gt, uint64_t a_base,
+                        uint64_t b_base, uint64_t c_base) -> GemmSplit {
     const GemmSplit s =
         choose_split(p.m, p.n, p.k, eb, uint32_t(gt.size()), spec_.tile, bw_per_tile);
-    strat << "split " << to_string(s) << " over " << s.tiles() << " tiles";
-    // Each (mi, ni, ki) share goes to one tile. K splits write int32 partials to HBM
-    // and the ki = 0 tile adds them after a barrier.
     const uint64_t mt = ceil_div(p.m, s.tm), nt = ceil_div(p.n, s.tn), kt = ceil_div(p.k, s.tk);
     uint64_t partial_base = 0;
-    const uint64_t b_base = b_near ? 0 : b_input_addr(op, group, p.k * p.n * eb);
     if (s.tk > 1)
       partial_base = alloc(activation_stack(group), p.m * p.n * 4 * s.tk, op.name + " partials");
     uint32_t slot = 0;
@@ -653,6 +669,34 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
         t.tail = last_two(stores);
       }
     }
+    return s;
+  };
+  uint64_t b_total = 0;
+  for (const auto& p : parts) b_total += p.k * p.n * eb;
+  const uint64_t b_base = b_near ? 0 : b_input_addr(op, group, b_total, a_total);
+  if (parts.size() == 1) {
+    const GemmSplit s = split_part(parts[0], gt, a_base, b_base, c_base);
+    strat << "split " << to_string(s) << " over " << s.tiles() << " tiles";
+  } else if (2 * parts.size() <= gt.size()) {
+    // Fewer independent GEMMs than half the tiles (attention heads or active experts in
+    // decode): each split over its own share of the tiles. Until the twelfth session
+    // each took one tile and the rest idled (two experts on 2 of chiplet4's 64 tiles).
+    uint64_t a_off = 0, b_off = 0, c_off = 0;
+    GemmSplit first;
+    for (size_t i = 0; i < parts.size(); ++i) {
+      const std::vector<uint32_t> share(gt.begin() + i * gt.size() / parts.size(),
+                                        gt.begin() + (i + 1) * gt.size() / parts.size());
+      const GemmSplit s =
+          split_part(parts[i], share, a_base + a_off, b_base + b_off, c_base + c_off);
+      if (i == 0) first = s;
+      a_off += parts[i].m * parts[i].k * eb;
+      b_off += parts[i].k * parts[i].n * eb;
+      c_off += parts[i].m * parts[i].n * eb;
+    }
+    strat << parts.size() << " independent GEMMs of " << parts[0].m << "x" << parts[0].n << "x"
+          << parts[0].k << ", each over " << gt.size() / parts.size() << " tiles (the first split "
+          << to_string(first) << ")";
+    if (parts[0].b_share > 1) strat << " (" << parts[0].b_share << " heads share each K/V)";
   } else {
     // Independent GEMMs (batch items, heads, experts): whole parts per tile, groups that
     // share B kept together so B is read once per group.
@@ -660,9 +704,6 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
           << parts[0].k << " spread over " << std::min<size_t>(gt.size(), parts.size()) << " tiles";
     if (parts[0].b_share > 1) strat << " (" << parts[0].b_share << " heads share each K/V)";
     uint64_t a_off = 0, b_off = 0, c_off = 0;
-    uint64_t b_total = 0;
-    for (const auto& p : parts) b_total += p.k * p.n * eb;
-    const uint64_t b_base = b_near ? 0 : b_input_addr(op, group, b_total);
     const size_t nt = std::min<size_t>(gt.size(), parts.size());
     for (size_t i = 0; i < parts.size(); ++i) {
       const Part& p = parts[i];

@@ -1,8 +1,10 @@
 // The command line as a user meets it: exit codes and one-line errors.
 #include <catch2/catch.hpp>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -334,6 +336,122 @@ TEST_CASE("cli: a late rank's switch all-gather receives its peers' chunks after
   CHECK(span[1] >= 0.8 * span[0]);
 }
 
+// Remote byte ranges [lo, hi) of one op's DMA loads or stores in a --dump-programs file
+// (a strided transfer's whole span), and the bytes they move.
+std::vector<std::pair<uint64_t, uint64_t>> dumped(const std::string& file, const std::string& kind,
+                                                  const std::string& op,
+                                                  uint64_t* bytes = nullptr) {
+  std::vector<std::pair<uint64_t, uint64_t>> out;
+  if (bytes) *bytes = 0;
+  std::istringstream prog(tessera::sim::read_file(file));
+  const std::string key = " " + kind + " '" + op + "'";
+  for (std::string line; std::getline(prog, line);) {
+    if (line.find(key) == std::string::npos) continue;
+    const size_t r = line.find("remote=0x"), z = line.find("size="), st = line.find("stride=");
+    if (r == std::string::npos || z == std::string::npos || st == std::string::npos) continue;
+    const uint64_t a = std::stoull(line.substr(r + 9), nullptr, 16);
+    const uint64_t row = std::stoull(line.substr(z + 5));
+    const uint64_t rows = std::stoull(line.substr(line.find('x', z) + 1));
+    const uint64_t stride = std::stoull(line.substr(st + 7));
+    out.push_back({a, a + (rows > 1 ? (rows - 1) * stride : 0) + row});
+    if (bytes) *bytes += row * rows;
+  }
+  return out;
+}
+bool overlap(const std::vector<std::pair<uint64_t, uint64_t>>& x,
+             const std::vector<std::pair<uint64_t, uint64_t>>& y) {
+  for (const auto& [a, b] : x)
+    for (const auto& [c, d] : y)
+      if (a < d && c < b) return true;
+  return false;
+}
+// Runs `trace_text` on tiny with --dump-programs; returns the dump's path.
+std::string dump_run(const std::string& name, const std::string& trace_text,
+                     const std::string& config = "tiny") {
+  const std::string base = std::string(TESSERA_BINARY_DIR) + "/" + name;
+  std::filesystem::remove_all(base);
+  std::filesystem::remove(base + ".prog");
+  {
+    std::ofstream t(base + ".tsr");
+    t << trace_text;
+  }
+  REQUIRE(run_tessera("run -q --config " + config + " --trace " + base + ".tsr --out " + base +
+                      " --dump-programs " + base + ".prog")
+              .rc == 0);
+  return base + ".prog";
+}
+
+// GEMM operands come from where their producers put them (fixed in the twelfth session
+// after a helper's review of the mapper).
+TEST_CASE("mapper: qk reads q and k from rope's output, a conv's im2col stays in bounds",
+          "[unit]") {
+  // qk's A (q) and B (k) both come from rope, q first: B was read from q's place.
+  const std::string p =
+      dump_run("qk_operands",
+               "tessera-trace 1\nelementwise rope elems=16384 inputs=2 dtype=bf16\n"
+               "qk qk m=32 n=32 k=64 batch=4 dtype=bf16 deps=rope\n");
+  const auto rope = dumped(p, "dma_store", "rope"), qk = dumped(p, "dma_load", "qk");
+  REQUIRE(!rope.empty());
+  REQUIRE(!qk.empty());
+  uint64_t lo = UINT64_MAX, hi = 0, mid = 0;
+  for (const auto& [a, b] : rope) lo = std::min(lo, a), hi = std::max(hi, b);
+  mid = lo + (hi - lo) / 2;  // q is the first half, k the second
+  bool reads_q = false, reads_k = false;
+  for (const auto& [a, b] : qk) {
+    CHECK(a >= lo);
+    CHECK(b <= hi);
+    reads_q = reads_q || a < mid;
+    reads_k = reads_k || b > mid;
+  }
+  CHECK(reads_q);
+  CHECK(reads_k);
+  // A convolution's im2col matrix (R x S times its input) is not read past its
+  // producer's output into the conv's own output.
+  const std::string c = dump_run("conv_operands",
+                                 "tessera-trace 1\nelementwise x elems=1024 dtype=bf16\n"
+                                 "conv c m=256 n=16 k=36 weights=b dtype=bf16 deps=x\n");
+  CHECK_FALSE(overlap(dumped(c, "dma_load", "c"), dumped(c, "dma_store", "c")));
+}
+
+TEST_CASE("mapper: a share that fits the scratchpad is one block, few experts use every tile",
+          "[unit]") {
+  // 37 x 53 x 129 bf16 on tiny's 4 tiles: each tile's share fits whole, so each tile
+  // runs one GEMM and loads its A and B once (A was loaded twice when the share was cut
+  // into array-multiple blocks: 65,532 B in all instead of 46,440).
+  const std::string g = dump_run("one_block",
+                                 "tessera-trace 1\n"
+                                 "gemm g m=37 n=53 k=129 weights=b dtype=bf16\n");
+  std::istringstream prog(tessera::sim::read_file(g));
+  std::map<int, uint64_t> loaded, needed;
+  std::map<int, int> gemms;
+  int tile = -1;
+  for (std::string line; std::getline(prog, line);) {
+    if (line.rfind("tile ", 0) == 0) tile = std::stoi(line.substr(5));
+    unsigned long m = 0, n = 0, k = 0, row = 0, rows = 0;
+    if (line.find(" gemm 'g'") != std::string::npos &&
+        std::sscanf(line.c_str() + line.find(" m="), " m=%lu n=%lu k=%lu", &m, &n, &k) == 3) {
+      needed[tile] += (m * k + k * n) * 2;
+      ++gemms[tile];
+    }
+    if (line.find(" dma_load 'g'") != std::string::npos &&
+        std::sscanf(line.c_str() + line.find("size="), "size=%lux%lu", &row, &rows) == 2)
+      loaded[tile] += row * rows;
+  }
+  REQUIRE(gemms.size() == 4);
+  for (const auto& [t, count] : gemms) {
+    INFO("tile " << t);
+    CHECK(count == 1);
+    CHECK(loaded[t] == needed[t]);
+  }
+  // Two active experts on tiny's 4 tiles: each split over 2 tiles, not 1 tile each.
+  dump_run("two_experts",
+           "tessera-trace 1\n"
+           "expert e m=2 n=2048 k=1024 experts=8 dist=1,0,0,1,0,0,0,0 dtype=bf16\n");
+  const auto row = ops_row(std::string(TESSERA_BINARY_DIR) + "/two_experts", "e");
+  REQUIRE(row.size() == 13);
+  CHECK(std::stoi(row[4]) == 4);
+}
+
 // With layers scaled, each component's energy grows by the layers' share of its work,
 // not by the time ratio for everything: here a large GEMM outside the layers holds most
 // of the array energy, and the time ratio (until the twelfth session) put the arrays'
@@ -366,7 +484,7 @@ TEST_CASE("cli: scaled layers add each component's layer share of energy", "[uni
 
 // Decode tokens come from meta tokens where the trace gives them (an import may have no
 // batch); zero tokens give no per-token figures rather than infinities.
-TEST_CASE("cli: decode tokens from meta tokens; zero tokens, no per-token figures", "[unit]") {
+TEST_CASE("cli: decode tokens from meta tokens, zero tokens give no per-token figures", "[unit]") {
   auto report = [](const std::string& name, const std::string& meta) {
     const std::string base = std::string(TESSERA_BINARY_DIR) + "/" + name;
     std::filesystem::remove_all(base);

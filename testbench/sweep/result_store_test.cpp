@@ -107,7 +107,7 @@ TEST_CASE("a finished run becomes an ok record, a failed one keeps its last erro
   CHECK(store.finish_point(plan.points[3], 0, 0.1, "h").status == "failed");  // no report
 }
 
-TEST_CASE("a sweep folder resumes only its own plan; another is refused without --force",
+TEST_CASE("a sweep folder resumes only its own plan, another is refused without --force",
           "[unit]") {
   const auto plan = sweep::parse_plan(kPlan, "p.yaml", "");
   const std::string dir = temp_dir() + "/out";
