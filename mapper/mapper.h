@@ -41,10 +41,13 @@ struct OpPlan {
   size_t op_index = 0;
   std::string name;
   std::string kind;
-  std::string strategy;     // human-readable: split, blocks, placement
-  uint32_t tiles = 0;       // tiles that run a part of it (every rank group's)
-  double flops = 0;         // the op as the trace gives it (one rank group's)
-  uint64_t hbm_bytes = 0;   // bytes moved between HBM and scratchpads (every group's)
+  std::string strategy;  // human-readable: split, blocks, placement
+  uint32_t tiles = 0;    // tiles that run a part of it (every rank group's)
+  double flops = 0;      // the op as the trace gives it (one rank group's)
+  // Bytes that must move between HBM and scratchpads (every group's): each operand and
+  // result once per tile share, so a lower bound where blocks re-read an operand; the
+  // memory floor and the energy estimate of scaled layers use it.
+  uint64_t hbm_bytes = 0;
   uint64_t link_bytes = 0;  // bytes sent between rank groups' tiles (collectives)
   int64_t layer = -1;
   bool simulated = true;  // false: a repeated layer, not lowered (see MapOptions)
