@@ -26,6 +26,8 @@ HbmController::Params::Params(const HbmConfig& cfg)
       nb(cfg.banks_per_pc()),
       fcfs(cfg.controller.scheduler == "fcfs"),
       closed_page(cfg.controller.page_policy == "closed") {
+  for (uint32_t g = 0; g < kMaxBanks; ++g)
+    sid_first[g] = uint8_t(groups_per_sid ? g / groups_per_sid * groups_per_sid : 0);
   wq_hi = std::max<uint32_t>(1, uint32_t(std::ceil(cfg.controller.write_high_watermark * wq_cap)));
   wq_lo = uint32_t(std::floor(cfg.controller.write_low_watermark * wq_cap));
   const std::string& r = cfg.controller.refresh;
@@ -361,10 +363,12 @@ void HbmController::issue_column(Pc& p, bool write, int32_t e, uint64_t now) {
     p.g_rd[g] = std::max(p.g_rd[g], now + P_.t.tCCD_L);
     if (P_.sid_gap) {
       // The groups of the other SIDs: their next RD waits tCCDR (g_rd per group is
-      // exactly "earliest RD" of its banks, so the scan needs no term of its own).
-      const uint32_t first = g - g % P_.groups_per_sid;
-      for (uint32_t h = 0; h < P_.groups; ++h)
-        if (h - first >= P_.groups_per_sid) p.g_rd[h] = std::max(p.g_rd[h], now + P_.t.tCCDR);
+      // exactly "earliest RD" of its banks, so the scan needs no term of its own). Two
+      // plain loops round this SID's groups: this runs at every read.
+      const uint32_t first = P_.sid_first[g], end = first + P_.groups_per_sid;
+      const uint64_t t = now + P_.t.tCCDR;
+      for (uint32_t h = 0; h < first; ++h) p.g_rd[h] = std::max(p.g_rd[h], t);
+      for (uint32_t h = end; h < P_.groups; ++h) p.g_rd[h] = std::max(p.g_rd[h], t);
     }
     p.bank[b].pre = std::max(p.bank[b].pre, now + P_.t.tRTP);
     ++n_.reads;

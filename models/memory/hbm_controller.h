@@ -65,9 +65,10 @@ class HbmController {
     uint32_t access_bytes;
     uint32_t banks_per_group;
     uint32_t groups_per_sid;
-    uint32_t groups;  // bank groups per pseudo-channel (all SIDs)
-    bool sid_gap;     // reads to another SID wait longer than tCCD_S (tCCDR)
-    uint32_t nb;      // banks per pseudo-channel
+    uint32_t groups;        // bank groups per pseudo-channel (all SIDs)
+    bool sid_gap;           // reads to another SID wait longer than tCCD_S (tCCDR)
+    uint32_t nb;            // banks per pseudo-channel
+    uint8_t sid_first[64];  // per bank group: the first group of its SID
     bool fcfs;
     bool closed_page;
     int refresh_mode;  // 0 none, 1 all-bank, 2 per-bank
