@@ -37,6 +37,15 @@ void refused(const std::string& args, const std::string& what = "") {
   CHECK(lines(r.err) == 1);
   if (!what.empty()) CHECK(r.err.find(what) != std::string::npos);
 }
+// Writes `text` to <build>/<name>.tsr with no result folder or program dump of an
+// earlier run beside it; returns <build>/<name>.
+std::string write_trace(const std::string& name, const std::string& text) {
+  const std::string base = std::string(TESSERA_BINARY_DIR) + "/" + name;
+  std::filesystem::remove_all(base);
+  std::filesystem::remove(base + ".prog");
+  std::ofstream(base + ".tsr") << text;
+  return base;
+}
 }  // namespace
 
 TEST_CASE("cli: bad input is one line and exit code 2", "[unit]") {
@@ -226,17 +235,14 @@ TEST_CASE("cli: a pipeline stage's report gives a token pp stages of latency", "
 // nothing to do on this machine (a one-rank all-reduce) must not stretch it back to
 // time 0, over the work before the first layer.
 TEST_CASE("cli: an empty op does not stretch the scaled layer's span", "[unit]") {
-  const std::string base = std::string(TESSERA_BINARY_DIR) + "/empty_op_layers";
-  std::filesystem::remove_all(base);
-  {
-    std::ofstream t(base + ".tsr");
-    t << "tessera-trace 1\nmeta phase=decode batch=1 tokens=1\n"
-         "elementwise pre elems=4194304 dtype=bf16\n"
-         "gemm l0.w m=1 n=1024 k=1024 dtype=bf16 weights=b layer=0 deps=pre\n"
-         "allreduce l0.ar bytes=4096 group=1 dtype=bf16 layer=0 deps=l0.w\n"
-         "gemm l1.w m=1 n=1024 k=1024 dtype=bf16 weights=b layer=1 deps=l0.ar\n"
-         "allreduce l1.ar bytes=4096 group=1 dtype=bf16 layer=1 deps=l1.w\n";
-  }
+  const std::string base =
+      write_trace("empty_op_layers",
+                  "tessera-trace 1\nmeta phase=decode batch=1 tokens=1\n"
+                  "elementwise pre elems=4194304 dtype=bf16\n"
+                  "gemm l0.w m=1 n=1024 k=1024 dtype=bf16 weights=b layer=0 deps=pre\n"
+                  "allreduce l0.ar bytes=4096 group=1 dtype=bf16 layer=0 deps=l0.w\n"
+                  "gemm l1.w m=1 n=1024 k=1024 dtype=bf16 weights=b layer=1 deps=l0.ar\n"
+                  "allreduce l1.ar bytes=4096 group=1 dtype=bf16 layer=1 deps=l1.w\n");
   REQUIRE(run_tessera("run -q --trace " + base + ".tsr --out " + base).rc == 0);
   const auto r = nlohmann::json::parse(tessera::sim::read_file(base + "/report.json"));
   // ops.csv: l0.w's span is the simulated layer's; l0.ar issued nothing ("-").
@@ -278,16 +284,12 @@ std::vector<std::string> ops_row(const std::string& folder, const std::string& o
 // peak would overshoot the op's real time (a layernorm counts 8 FLOPs an element and
 // takes 3 lane operations).
 TEST_CASE("cli: a vector op's compute floor is its lane operations at the vector peak", "[unit]") {
-  const std::string base = std::string(TESSERA_BINARY_DIR) + "/vector_floor";
-  std::filesystem::remove_all(base);
-  {
-    std::ofstream t(base + ".tsr");
-    t << "tessera-trace 1\n"
-         "rmsnorm norm elems=262144 dtype=bf16\n"
-         "layernorm ln elems=262144 dtype=bf16 deps=norm\n"
-         "gelu act elems=262144 dtype=bf16 deps=ln\n"
-         "softmax sm elems=262144 dtype=bf16 deps=act\n";
-  }
+  const std::string base = write_trace("vector_floor",
+                                       "tessera-trace 1\n"
+                                       "rmsnorm norm elems=262144 dtype=bf16\n"
+                                       "layernorm ln elems=262144 dtype=bf16 deps=norm\n"
+                                       "gelu act elems=262144 dtype=bf16 deps=ln\n"
+                                       "softmax sm elems=262144 dtype=bf16 deps=act\n");
   REQUIRE(run_tessera("run -q --config tiny --trace " + base + ".tsr --out " + base).rc == 0);
   for (const char* op : {"norm", "ln", "act", "sm"}) {
     INFO(op);
@@ -368,13 +370,7 @@ bool overlap(const std::vector<std::pair<uint64_t, uint64_t>>& x,
 // Runs `trace_text` on tiny with --dump-programs; returns the dump's path.
 std::string dump_run(const std::string& name, const std::string& trace_text,
                      const std::string& config = "tiny") {
-  const std::string base = std::string(TESSERA_BINARY_DIR) + "/" + name;
-  std::filesystem::remove_all(base);
-  std::filesystem::remove(base + ".prog");
-  {
-    std::ofstream t(base + ".tsr");
-    t << trace_text;
-  }
+  const std::string base = write_trace(name, trace_text);
   REQUIRE(run_tessera("run -q --config " + config + " --trace " + base + ".tsr --out " + base +
                       " --dump-programs " + base + ".prog")
               .rc == 0);

@@ -14,6 +14,11 @@ using tessera::memory::test::Harness;
 using tessera::memory::test::quiet_hbm3;
 
 namespace {
+// Opens row 0 of bank 0 in bank groups 0-3 (banks 0, 4, 8, 12) at clock 0.
+void open_four_groups(Harness& h) {
+  for (uint32_t bg = 0; bg < 4; ++bg) h.submit(h.addr(0, 0, bg, 0, 0), false, 0);
+  h.drain();
+}
 // Opens row 0 in A and B at clock 0 (both reads are done by clock 57).
 void open_a_and_b(Harness& h) {
   h.submit(h.addr(0, 0, 0, 0, 0), false, 0);
@@ -220,38 +225,35 @@ TEST_CASE("hbm timing: an all-bank refresh blocks the pseudo-channel for tRFC", 
   CHECK(h.stat("hbm.ch0.cmd.ref") == 1);
 }
 
+// All-bank refresh (HBM3, `timing` keys added): rows open in bank groups 0-3 (banks 0,
+// 4, 8, 12) at clock 0, then a read of bank `bank` of group 0 at clock `at`; its last
+// data beat and the REF commands of pseudo-channel 0.
+std::pair<uint64_t, double> read_after_refresh(const std::string& timing, uint32_t bank,
+                                               uint64_t at) {
+  Harness h(test::preset_config("hbm3", "controller: {refresh: all-bank}\n" + timing));
+  open_four_groups(h);
+  const auto r = h.submit(h.addr(0, 0, 0, bank, 0), false, at);
+  h.drain();
+  return {h.finish[r], h.stat("hbm.ch0.cmd.ref")};
+}
+
 TEST_CASE("hbm timing: an idle channel's replayed refresh closes its banks one PRE per tPPD",
           "[unit]") {
-  Harness h(test::preset_config("hbm3", "controller: {refresh: all-bank}"));
-  // Rows open in bank groups 0-3 (banks 0, 4, 8, 12), then the pseudo-channel idles past
-  // its first refresh (due at tREFI = 6240), which is replayed when the next read comes.
-  for (uint32_t bg = 0; bg < 4; ++bg) h.submit(h.addr(0, 0, bg, 0, 0), false, 0);
-  h.drain();
-  const auto r = h.submit(h.addr(0, 0, 0, 0, 0), false, 6300);
-  h.drain();
-  // PREs at 6240, 6242, 6244, 6246 (tPPD 2 apart), REF at 6246 + tRP (26) = 6272, ACT
-  // at 6272 + tRFC (560) = 6832; 6832 + 53 = 6885.
-  CHECK(h.finish[r] == 6885);
-  CHECK(h.stat("hbm.ch0.cmd.ref") == 1);
+  // The pseudo-channel idles past its first refresh (due at tREFI = 6240), which is
+  // replayed when the next read comes: PREs at 6240, 6242, 6244, 6246 (tPPD 2 apart),
+  // REF at 6246 + tRP (26) = 6272, ACT at 6272 + tRFC (560) = 6832; 6832 + 53 = 6885.
+  const auto [finish, refs] = read_after_refresh("", 0, 6300);
+  CHECK(finish == 6885);
+  CHECK(refs == 1);
 }
 
 TEST_CASE("hbm timing: a refresh that falls due with work queued closes banks one PRE per tPPD",
           "[unit]") {
-  Harness h(test::preset_config("hbm3", "controller: {refresh: all-bank}"));
-  for (uint32_t bg = 0; bg < 4; ++bg) h.submit(h.addr(0, 0, bg, 0, 0), false, 0);
-  h.drain();
   // Arrives as the refresh falls due: the scheduler issues the refresh itself (not the
   // idle replay), PREs at 6240, 6242, 6244, 6246, REF 6272, ACT 6832; 6832 + 53 = 6885.
-  const auto r = h.submit(h.addr(0, 0, 0, 1, 0), false, 6240);
-  h.drain();
-  CHECK(h.finish[r] == 6885);
+  CHECK(read_after_refresh("", 1, 6240).first == 6885);
   // With tPPD at 1 the same PREs go one a clock: REF 6269, ACT 6829, 6882.
-  Harness one(test::preset_config("hbm3", "controller: {refresh: all-bank}\ntiming: {tPPD: 1}"));
-  for (uint32_t bg = 0; bg < 4; ++bg) one.submit(one.addr(0, 0, bg, 0, 0), false, 0);
-  one.drain();
-  const auto r1 = one.submit(one.addr(0, 0, 0, 1, 0), false, 6240);
-  one.drain();
-  CHECK(one.finish[r1] == 6882);
+  CHECK(read_after_refresh("timing: {tPPD: 1}", 1, 6240).first == 6882);
 }
 
 TEST_CASE("hbm timing: idle pseudo-channels refresh every tREFI", "[unit]") {

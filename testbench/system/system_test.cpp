@@ -577,17 +577,30 @@ TEST_CASE("system: mi300-like d2d attach nodes lie on the edge facing the neighb
   d2d_placement("mi300-like", 2, true, 4);
 }
 
+namespace {
+// A stand-alone scratchpad of `banks` banks of `width` bytes, with its registry.
+struct SpmFixture {
+  sim::StatsRegistry reg;
+  sim::EnergyLedger energy;
+  tile::Scratchpad spm;
+  SpmFixture(uint32_t banks, uint32_t width)
+      : spm(config(banks, width), sim::StatsScope(reg, "spm"), energy, "spm", false) {}
+  static tile::ScratchpadConfig config(uint32_t banks, uint32_t width) {
+    tile::ScratchpadConfig sc;
+    sc.banks = banks;
+    sc.bank_width_bytes = width;
+    sc.ports_per_bank = 1;
+    return sc;
+  }
+};
+}  // namespace
+
 TEST_CASE("scratchpad: a strided run on one bank takes a cycle per access", "[unit]") {
   // 16 banks x 16 B: a stride of 256 B puts every access on bank 0. Until the twelfth
   // session more than 4 x 256 accesses were taken as spread over every bank (125 cycles
   // for 2000).
-  sim::StatsRegistry reg;
-  sim::EnergyLedger energy;
-  tile::ScratchpadConfig sc;
-  sc.banks = 16;
-  sc.bank_width_bytes = 16;
-  sc.ports_per_bank = 1;
-  tile::Scratchpad spm(sc, sim::StatsScope(reg, "spm"), energy, "spm", false);
+  SpmFixture f(16, 16);
+  const tile::Scratchpad& spm = f.spm;
   CHECK(spm.access_cycles(0, 16, 2000, 256) == 2000);
   CHECK(spm.access_cycles(0, 16, 2000, 16) == 125);  // unit stride: every bank in turn
   CHECK(spm.access_cycles(0, 16, 2000, 32) == 250);  // every other bank
@@ -633,14 +646,10 @@ TEST_CASE("vector unit: n inputs combined take n - 1 lane ops per output", "[uni
   // 16 lanes, a scratchpad wide enough not to limit: a residual add of 4096 bf16
   // elements is 4096 adds (256 cycles + the pipeline), a 4-way K-split sum 3 x 4096, a
   // GELU 4096 x (exp + 1); each was charged once per input before.
-  sim::StatsRegistry reg;
-  sim::EnergyLedger energy;
-  tile::ScratchpadConfig sc;
-  sc.banks = 64;
-  sc.bank_width_bytes = 64;
-  tile::Scratchpad spm(sc, sim::StatsScope(reg, "spm"), energy, "spm", false);
+  SpmFixture f(64, 64);
+  const tile::Scratchpad& spm = f.spm;
   tile::VectorConfig vc;
-  tile::VectorUnit vu(vc, sim::StatsScope(reg, "vec"), energy, "vec");
+  tile::VectorUnit vu(vc, sim::StatsScope(f.reg, "vec"), f.energy, "vec");
   tile::VectorDesc d;
   d.elements = 4096;
   d.elem_bytes = 2;
