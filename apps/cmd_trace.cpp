@@ -48,8 +48,8 @@ nlohmann::json stats_json(const Workload& w, const std::string& file) {
     ++kinds[traces::to_string(op.kind)];
     kind_flops[traces::to_string(op.kind)] += traces::flops(op);
     auto b = traces::operand_bytes(op);
-    weight_bytes += b.weights;
-    moved += b.total();
+    weight_bytes = traces::saturating_add(weight_bytes, b.weights);
+    moved = traces::saturating_add(moved, b.total());
     max_layer = std::max(max_layer, op.layer);
     ++ranks[op.rank];
   }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <climits>
+#include <cmath>
 #include <filesystem>
 #include <functional>
 #include <regex>
@@ -27,6 +28,12 @@ const pb::Attr* find_attr(const pb::TraceNode& n, const std::string& name) {
   for (const auto& a : n.attrs())
     if (a.name() == name) return &a;
   return nullptr;
+}
+
+// A float attribute as an integer; -1 (no count) where it is not finite or is beyond
+// int64, which converting would make undefined.
+int64_t float_attr(double x) {
+  return std::isfinite(x) && std::fabs(x) < 0x1p63 ? int64_t(x) : -1;
 }
 
 // The attribute as an integer, whichever integer type the writer chose.
@@ -65,10 +72,10 @@ bool attr_int(const pb::TraceNode& n, const std::string& name, int64_t* out) {
       *out = a->sx64();
       return true;
     case pb::Attr::kF64:
-      *out = int64_t(a->f64());
+      *out = float_attr(a->f64());
       return true;
     case pb::Attr::kF32:
-      *out = int64_t(a->f32());
+      *out = float_attr(a->f32());
       return true;
     default:
       return false;
@@ -286,9 +293,15 @@ std::optional<OpKind> collective_from_name(const std::string& name) {
   return std::nullopt;
 }
 
+// Bytes of the tensors, held just above the workload's bound of 2^56 (so that validation
+// refuses it) instead of overflowing: 32 tensors of 2^48 doubles came out as 0 bytes.
 int64_t bytes_of(const std::vector<Tensor>& ts) {
+  constexpr int64_t kOver = (int64_t(1) << 56) + 1;
   int64_t b = 0;
-  for (const auto& t : ts) b += t.elements() * t.elem_bytes;
+  for (const auto& t : ts) {
+    const int64_t e = std::min(kOver, t.elements() * t.elem_bytes);  // each at most 2^59
+    b = b > kOver - e ? kOver : b + e;
+  }
   return b;
 }
 
@@ -642,6 +655,13 @@ void import_file(const RankFile& rf, int64_t group, Workload& w, ChakraFileSumma
     const auto& n = nodes[i];
     ++rec;
     const std::string where = fmt::format("{}: record {} (node {})", rf.path, rec, n.id());
+    // A count attribute: refused when negative, not a number or beyond int64 (until the
+    // twelfth session each became 0 without a word).
+    auto count = [&where](int64_t v, const char* attr) {
+      if (v < 0)
+        throw sim::UserError(where + ": " + attr + " is not a count (negative, NaN or too large)");
+      return v;
+    };
     ++sum.node_types[node_type_name(n.kind())];
     Op op;
     op.name = op_name(n.id());
@@ -660,8 +680,8 @@ void import_file(const RankFile& rf, int64_t group, Workload& w, ChakraFileSumma
         case pb::KIND_COMP:
           if (attr_int(n, "num_ops", &v)) {
             op.kind = OpKind::kOpaque;
-            op.flops_given = std::max<int64_t>(0, v);
-            if (attr_int(n, "tensor_size", &v)) op.bytes_given = std::max<int64_t>(0, v);
+            op.flops_given = count(v, "num_ops");
+            if (attr_int(n, "tensor_size", &v)) op.bytes_given = count(v, "tensor_size");
           } else {
             comp_from_shapes(n, op, sum, conv[i]);
           }
@@ -681,7 +701,7 @@ void import_file(const RankFile& rf, int64_t group, Workload& w, ChakraFileSumma
           const auto in = tensors_of(n.inputs());
           if (!in.empty()) op.dtype = in[0].dtype;  // the reduction's element type
           if (attr_int(n, "comm_size", &v))
-            op.bytes = std::max<int64_t>(0, v);
+            op.bytes = count(v, "comm_size");
           else
             op.bytes = bytes_of(in);
           // An all-gather's comm_size is each rank's contribution (ASTRA-sim gathers
@@ -697,7 +717,7 @@ void import_file(const RankFile& rf, int64_t group, Workload& w, ChakraFileSumma
           op.kind = send ? OpKind::kSend : OpKind::kRecv;
           const auto in = tensors_of(n.inputs());
           if (!in.empty()) op.dtype = in[0].dtype;
-          if (attr_int(n, "comm_size", &v)) op.bytes = std::max<int64_t>(0, v);
+          if (attr_int(n, "comm_size", &v)) op.bytes = count(v, "comm_size");
           if (!attr_int(n, send ? "comm_dst" : "comm_src", &v) || v < 0)
             throw sim::UserError(
                 where + (send ? ": send node without comm_dst" : ": recv node without comm_src"));
@@ -707,7 +727,7 @@ void import_file(const RankFile& rf, int64_t group, Workload& w, ChakraFileSumma
         case pb::KIND_MEM_LOAD:
         case pb::KIND_MEM_STORE:
           op.kind = OpKind::kOpaque;
-          if (attr_int(n, "tensor_size", &v)) op.bytes_given = std::max<int64_t>(0, v);
+          if (attr_int(n, "tensor_size", &v)) op.bytes_given = count(v, "tensor_size");
           break;
         default:
           op.kind = OpKind::kOpaque;
@@ -733,7 +753,16 @@ Workload import_chakra(const std::vector<std::string>& inputs, const ChakraImpor
     sums.emplace_back();
     import_file(f, group, w, sums.back());
   }
-  if (!sums.empty() && !sums[0].schema.empty()) w.meta["chakra_schema"] = sums[0].schema;
+  if (!sums.empty() && !sums[0].schema.empty()) {
+    // A meta value is one field of a .tsr line: no spaces, '#' or control characters
+    // (a schema of "1.0 beta#x" made a trace that did not read back).
+    std::string schema = sums[0].schema.substr(0, 200);
+    for (char& c : schema)
+      if (std::isspace(static_cast<unsigned char>(c)) ||
+          std::iscntrl(static_cast<unsigned char>(c)) || c == '#' || c == '=')
+        c = '_';
+    w.meta["chakra_schema"] = schema;
+  }
   w.validate();
   if (summary) *summary = std::move(sums);
   return w;

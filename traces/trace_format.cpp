@@ -1,5 +1,7 @@
 #include "traces/trace_format.h"
 
+#include <algorithm>
+
 #include <filesystem>
 #include <set>
 #include <sstream>
@@ -93,6 +95,34 @@ bool is_key(const std::string& k) {
   for (char c : k)
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
   return true;
+}
+
+// The meta keys the report and mapper read as numbers: a whole number in range, or the
+// line is refused (until the twelfth session `tp=-2`, `ranks=abc` and `dp=4294967296`
+// were taken, read as the default, or wrapped).
+void check_meta_number(const LineError& e, const Field& f) {
+  struct Range {
+    const char* key;
+    int64_t lo, hi;
+  };
+  constexpr int64_t kRanks = int64_t(1) << 20;
+  static const Range ranges[] = {{"ranks", 1, kRanks},    {"world", 1, kRanks},
+                                 {"tp", 1, kRanks},       {"pp", 1, kRanks},
+                                 {"dp", 1, kRanks},       {"ep", 1, kRanks},
+                                 {"rank", 0, kRanks - 1}, {"layers", 1, kRanks},
+                                 {"batch", 1, kMaxValue}, {"rank_batch", 1, kMaxValue},
+                                 {"seq", 1, kMaxValue},   {"context", 1, kMaxValue},
+                                 {"tokens", 0, kMaxValue}};
+  for (const Range& r : ranges) {
+    if (f.key != r.key) continue;
+    const bool digits =
+        !f.value.empty() && f.value.size() <= 18 &&
+        std::all_of(f.value.begin(), f.value.end(), [](char c) { return c >= '0' && c <= '9'; });
+    const int64_t v = digits ? std::stoll(f.value) : -1;
+    if (!digits || v < r.lo || v > r.hi)
+      e.fail(fmt::format("meta {}={}: must be a whole number in [{}, {}]", f.key, shown(f.value),
+                         r.lo, r.hi));
+  }
 }
 
 std::vector<Field> parse_fields(const LineError& e, const std::vector<std::string>& toks,
@@ -281,6 +311,7 @@ Workload parse_trace(const std::string& text, const std::string& file) {
     if (toks[0] == "meta") {
       for (auto& f : parse_fields(e, toks, 1)) {
         if (w.meta.count(f.key)) e.fail("meta key '" + f.key + "' given twice");
+        check_meta_number(e, f);
         w.meta[f.key] = f.value;
       }
       continue;

@@ -479,16 +479,22 @@ double Workload::total_flops() const {
   return f;
 }
 
+int64_t saturating_add(int64_t a, int64_t b) {
+  return b > 0 && a > INT64_MAX - b ? INT64_MAX : a + b;
+}
+
+// Each op's count is at most 2^56, but a few hundred of them are not (until the twelfth
+// session the totals wrapped and `trace stats` printed negative numbers): they saturate.
 int64_t Workload::total_weight_params() const {
   int64_t p = 0;
-  for (const auto& op : ops_) p += weight_params(op);
+  for (const auto& op : ops_) p = saturating_add(p, weight_params(op));
   return p;
 }
 
 int64_t Workload::total_comm_bytes() const {
   int64_t b = 0;
   for (const auto& op : ops_)
-    if (is_communication(op.kind)) b += op.bytes;
+    if (is_communication(op.kind)) b = saturating_add(b, op.bytes);
   return b;
 }
 

@@ -51,6 +51,8 @@ enum class DType { kFp32, kBf16, kFp8, kInt8 };
 enum class WeightOperand { kNone, kA, kB };
 
 const char* to_string(OpKind k);
+// a + b, held at INT64_MAX instead of overflowing (b >= 0).
+int64_t saturating_add(int64_t a, int64_t b);
 const char* to_string(DType t);
 const char* to_string(WeightOperand w);
 std::optional<OpKind> op_kind_from_string(const std::string& s);
@@ -144,6 +146,7 @@ class Workload {
 
   // Totals.
   double total_flops() const;
+  // Totals over the ops, saturating at INT64_MAX.
   int64_t total_weight_params() const;  // elements of weight tensors, tied ones once
   int64_t total_comm_bytes() const;
 

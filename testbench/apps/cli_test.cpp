@@ -493,10 +493,22 @@ TEST_CASE("cli: decode tokens from meta tokens, zero tokens give no per-token fi
   CHECK(t.at("tokens") == 4);
   CHECK(t.at("tokens_per_s").get<double>() ==
         Approx(4 / t.at("total_time_s").get<double>()).epsilon(1e-12));
-  const auto z = report("tokens_zero", "batch=0");
+  const auto z = report("tokens_zero", "tokens=0");  // batch=0 is refused (a batch of none)
   CHECK(z.at("tokens") == 0);
   CHECK(z.at("joules_per_token").is_number());
   CHECK(z.at("joules_per_token") == 0);
+}
+
+TEST_CASE("cli: meta numbers must be whole numbers in range", "[unit]") {
+  // Read by the report and the mapper: until the twelfth session tp=-2 ran, ranks=abc was
+  // read as 1 and dp=4294967296 wrapped.
+  for (const char* bad : {"tp=-2", "ranks=abc", "dp=4294967296", "batch=2x", "ranks=0"}) {
+    const std::string base =
+        write_trace("bad_meta", std::string("tessera-trace 1\nmeta ") + bad +
+                                    "\ngemm w m=4 n=256 k=256 dtype=bf16 weights=b\n");
+    refused("run -q --config tiny --trace " + base + ".tsr", std::string("meta ") + bad);
+    refused("trace check " + base + ".tsr", ".tsr:2:");
+  }
 }
 
 TEST_CASE("cli: ops.csv quotes an op name that holds a quote", "[unit]") {

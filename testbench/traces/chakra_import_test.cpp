@@ -7,6 +7,7 @@
 #include <map>
 
 #include <catch2/catch.hpp>
+#include <cmath>
 
 #include "models/sim/errors.h"
 #include "traces/chakra_import.h"
@@ -376,4 +377,53 @@ TEST_CASE("Chakra convolutions: counted once per run of kernels, elementwise ops
   CHECK(conv == Approx(gemm));
   CHECK(bwd == Approx(2 * gemm));
   CHECK(sums[0].shaped_gemms == 1);
+}
+
+namespace {
+// A protobuf double field (wire type 1).
+std::string field_f64(int f, double v) {
+  std::string s = varint((uint64_t(f) << 3) | 1);
+  s.append(reinterpret_cast<const char*>(&v), 8);
+  return s;
+}
+}  // namespace
+
+TEST_CASE("Chakra counts that are not counts are refused, a schema text stays one field",
+          "[unit]") {
+  // num_ops as NaN, 1e30 or -5, and tensors of more than 2^56 bytes in all, became 0
+  // FLOPs or 0 bytes without a word until the twelfth session.
+  const std::string tmp = TESSERA_BINARY_DIR "/traces_chakra_counts";
+  fs::create_directories(tmp);
+  auto one_node = [&](const std::string& name, const std::string& node) {
+    const std::string path = tmp + "/" + name + ".0.et";
+    std::string file;
+    for (const std::string& msg : {field_bytes(1, "1.0 beta#x"), node})
+      file += varint(msg.size()) + msg;
+    std::ofstream(path, std::ios::binary) << file;
+    return path;
+  };
+  auto comp = [](const std::string& num_ops_attr) {
+    return field_int(1, 1) + field_bytes(2, "k") + field_int(3, 4) +
+           field_bytes(10, field_bytes(1, "num_ops") + num_ops_attr);
+  };
+  for (double bad : {std::nan(""), 1e30}) {
+    INFO(bad);
+    CHECK_THROWS_WITH(import_chakra({one_node("nan", comp(field_f64(3, bad)))}, {}),
+                      Catch::Contains("num_ops is not a count"));
+  }
+  CHECK_THROWS_WITH(import_chakra({one_node("neg", comp(field_int(9, uint64_t(-5))))}, {}),
+                    Catch::Contains("num_ops is not a count"));
+  // 32 inputs of 2^48 doubles: 2^56 bytes each time 32 overflowed int64 to 0.
+  std::string shapes = "[", types = "[";
+  for (int i = 0; i < 32; ++i) {
+    shapes += std::string(i ? "," : "") + "[1024,1024,1024,1024,1024,256]";
+    types += std::string(i ? "," : "") + "'Tensor(double)'";
+  }
+  const std::string big =
+      field_int(1, 1) + field_bytes(2, "k") + field_int(3, 4) +
+      field_bytes(8, field_bytes(2, shapes + "]") + field_bytes(3, types + "]"));
+  CHECK_THROWS_WITH(import_chakra({one_node("big", big)}, {}), Catch::Contains("above 2^56"));
+  // The schema "1.0 beta#x" becomes one meta field that reads back.
+  const Workload w = import_chakra({one_node("ok", comp(field_int(9, 1000)))}, {});
+  CHECK(w.meta.at("chakra_schema") == "1.0_beta_x");
 }
