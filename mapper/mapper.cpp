@@ -1614,6 +1614,21 @@ std::vector<size_t> Lowering::lowering_order() const {
     }
     if (shared && *shared >= 0) {
       node[i] = size_t(*shared);
+      // The ranks' k-th collectives are one collective: the same kind, size and group
+      // (until the twelfth session an all-reduce on one rank was matched with an
+      // all-gather, or another size, on the next). Point-to-point ops pair a send with a
+      // receive.
+      const Op& head = w_.op(members[node[i]].front());
+      const bool p2p = traces::op_class(head.kind) == traces::OpClass::kPointToPoint;
+      const bool same =
+          p2p ? traces::op_class(op.kind) == traces::OpClass::kPointToPoint
+              : op.kind == head.kind && op.bytes == head.bytes && op.group == head.group;
+      if (!same)
+        throw sim::UserError(
+            w_.where(i) + ": op '" + op.name + "' (rank " + std::to_string(op.rank) +
+            ") is its rank's communication op " + std::to_string(comm_seen[op.rank] - 1) +
+            ", matched with '" + head.name + "' of rank " + std::to_string(head.rank) +
+            ", which differs in kind, bytes or group (each collective is one op on every rank)");
       members[node[i]].push_back(i);
       continue;
     }

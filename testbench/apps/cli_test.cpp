@@ -511,6 +511,20 @@ TEST_CASE("cli: meta numbers must be whole numbers in range", "[unit]") {
   }
 }
 
+TEST_CASE("cli: the ranks' k-th collectives must agree in kind, bytes and group", "[unit]") {
+  // Until the twelfth session they were matched by position only: rank 1's all-gather
+  // ran as part of rank 0's all-reduce and took no time.
+  const std::string head = "tessera-trace 1\nmeta ranks=2\nallreduce a bytes=1024 group=2\n";
+  for (const char* other :
+       {"allgather b bytes=4096 group=2 rank=1", "allreduce b bytes=999999 group=2 rank=1"}) {
+    const std::string base = write_trace("ranks_mismatch", head + other + "\n");
+    refused("run -q --config tiny --trace " + base + ".tsr", "differs in kind, bytes or group");
+  }
+  const std::string ok =
+      write_trace("ranks_match", head + "allreduce b bytes=1024 group=2 rank=1\n");
+  CHECK(run_tessera("run -q --config tiny --trace " + ok + ".tsr").rc == 0);
+}
+
 TEST_CASE("cli: ops.csv quotes an op name that holds a quote", "[unit]") {
   // Names may hold '"': the field is quoted with the quote doubled (RFC 4180).
   const std::string base = std::string(TESSERA_BINARY_DIR) + "/quoted_op";
