@@ -696,13 +696,11 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
     strat << parts.size() << " independent GEMMs of " << parts[0].m << "x" << parts[0].n << "x"
           << parts[0].k << ", each over " << gt.size() / parts.size() << " tiles (the first split "
           << to_string(first) << ")";
-    if (parts[0].b_share > 1) strat << " (" << parts[0].b_share << " heads share each K/V)";
   } else {
     // Independent GEMMs (batch items, heads, experts): whole parts per tile, groups that
     // share B kept together so B is read once per group.
     strat << parts.size() << " independent GEMMs of " << parts[0].m << "x" << parts[0].n << "x"
           << parts[0].k << " spread over " << std::min<size_t>(gt.size(), parts.size()) << " tiles";
-    if (parts[0].b_share > 1) strat << " (" << parts[0].b_share << " heads share each K/V)";
     uint64_t a_off = 0, b_off = 0, c_off = 0;
     const size_t nt = std::min<size_t>(gt.size(), parts.size());
     for (size_t i = 0; i < parts.size(); ++i) {
@@ -723,6 +721,8 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
       c_off += p.m * p.n * eb;
     }
   }
+  if (parts.size() > 1 && parts[0].b_share > 1)
+    strat << " (" << parts[0].b_share << " heads share each K/V)";
   plan_->strategy = strat.str();
 }
 

@@ -298,10 +298,8 @@ std::optional<OpKind> collective_from_name(const std::string& name) {
 int64_t bytes_of(const std::vector<Tensor>& ts) {
   constexpr int64_t kOver = (int64_t(1) << 56) + 1;
   int64_t b = 0;
-  for (const auto& t : ts) {
-    const int64_t e = std::min(kOver, t.elements() * t.elem_bytes);  // each at most 2^59
-    b = b > kOver - e ? kOver : b + e;
-  }
+  // elements() is at most 2^56, so each term is at most 2^59 and the sum cannot overflow.
+  for (const auto& t : ts) b = std::min(kOver, b + t.elements() * t.elem_bytes);
   return b;
 }
 

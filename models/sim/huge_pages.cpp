@@ -26,17 +26,15 @@ size_t prefer_huge_pages(size_t reserve_bytes) {
   void* volatile probe = malloc(kHuge);
   const auto after = reinterpret_cast<uintptr_t>(sbrk(0));
   free(probe);
+  // Reserved or not, later growth goes in small steps again, so it does not ask for
+  // another whole reserve of address space each time.
+  mallopt(M_TOP_PAD, 128 << 10);
   if (before == uintptr_t(-1) || after == uintptr_t(-1) || after <= before) {
-    // The heap could not grow (strict overcommit, a foreign allocator): back to small
-    // steps, so that later allocations do not each ask for the whole reserve.
-    mallopt(M_TOP_PAD, 128 << 10);
+    // The heap could not grow (strict overcommit, a foreign allocator): no reserve to keep.
     mallopt(M_TRIM_THRESHOLD, 128 << 10);
     return 0;
   }
   const uintptr_t lo = (before + kHuge - 1) & ~(kHuge - 1), hi = after & ~(kHuge - 1);
-  // Reserved: later growth (a heap beyond the reserve) goes back to small steps, so it
-  // does not ask for another whole reserve of address space each time.
-  mallopt(M_TOP_PAD, 128 << 10);
   if (hi <= lo) return 0;
   if (madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE) != 0) return 0;
   return size_t(hi - lo);
