@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <regex>
+#include <optional>
 #include <set>
 
 #include <fmt/format.h>
@@ -595,35 +596,34 @@ void import_file(const RankFile& rf, int64_t group, Workload& w, ChakraFileSumma
       throw sim::UserError(fmt::format("{}: node id {} appears twice", rf.path, n.id()));
   auto op_name = [&](uint64_t id) { return fmt::format("r{}.n{}", rf.rank, id); };
 
-  // Data deps first (they form a DAG in the traces seen); then ctrl deps, except any
+  // Data deps first (they form a DAG in the traces seen); then ctrl deps, except those
   // that would close a cycle (PyTorch-derived traces link a CPU op and its kernel both
   // ways) -- ASTRA-sim's feeder likewise orders nodes by their data deps.
   std::map<uint64_t, size_t> index;
   for (size_t i = 0; i < nodes.size(); ++i) index[nodes[i].id()] = i;
-  std::vector<std::vector<size_t>> deps(nodes.size());
-  auto add_dep = [&](size_t i, uint64_t id) {
+  std::vector<std::vector<size_t>> deps(nodes.size()), users(nodes.size());
+  auto resolve = [&](size_t i, uint64_t id) -> std::optional<size_t> {
     auto it = index.find(id);
     if (id == nodes[i].id() || it == index.end()) {
       ++sum.dropped_deps;
-      return false;
+      return std::nullopt;
     }
-    if (std::find(deps[i].begin(), deps[i].end(), it->second) != deps[i].end()) return false;
-    deps[i].push_back(it->second);
-    return true;
+    if (std::find(deps[i].begin(), deps[i].end(), it->second) != deps[i].end())
+      return std::nullopt;  // already a dep
+    return it->second;
+  };
+  auto link = [&](size_t i, size_t d) {
+    deps[i].push_back(d);
+    users[d].push_back(i);
   };
   for (size_t i = 0; i < nodes.size(); ++i)
-    for (uint64_t d : nodes[i].data_deps()) add_dep(i, d);
-  // A topological order of the data deps (file order where free); a ctrl dep is kept
-  // when it points back in that order, so the union stays acyclic.
-  std::vector<size_t> order_of(nodes.size(), 0);
+    for (uint64_t d : nodes[i].data_deps())
+      if (auto j = resolve(i, d)) link(i, *j);
+  // A topological order of the data deps (file order where free).
+  std::vector<size_t> ord(nodes.size(), 0);
   {
     std::vector<size_t> pending(nodes.size(), 0);
-    std::vector<std::vector<size_t>> users(nodes.size());
-    for (size_t i = 0; i < nodes.size(); ++i)
-      for (size_t d : deps[i]) {
-        users[d].push_back(i);
-        ++pending[i];
-      }
+    for (size_t i = 0; i < nodes.size(); ++i) pending[i] = deps[i].size();
     std::set<size_t> ready;
     for (size_t i = 0; i < nodes.size(); ++i)
       if (!pending[i]) ready.insert(i);
@@ -631,22 +631,73 @@ void import_file(const RankFile& rf, int64_t group, Workload& w, ChakraFileSumma
     while (!ready.empty()) {
       size_t u = *ready.begin();
       ready.erase(ready.begin());
-      order_of[u] = next++;
+      ord[u] = next++;
       for (size_t v : users[u])
         if (--pending[v] == 0) ready.insert(v);
     }
     if (next != nodes.size())
       throw sim::UserError(rf.path + ": the data dependencies form a cycle");
   }
-  for (size_t i = 0; i < nodes.size(); ++i)
-    for (uint64_t c : nodes[i].ctrl_deps()) {
-      auto it = index.find(c);
-      if (it != index.end() && c != nodes[i].id() && order_of[it->second] > order_of[i]) {
-        ++sum.cyclic_ctrl_deps;
-        continue;
-      }
-      add_dep(i, c);
+  // Ctrl deps in file order, the order kept topological as each is added (Pearce and
+  // Kelly's online algorithm: only the nodes between the two ends are visited and
+  // renumbered). One that points forward in the order is dropped (and counted) only
+  // when its node already reaches it, i.e. when it would close a cycle.
+  std::vector<uint32_t> seen(nodes.size(), 0);
+  uint32_t stamp = 0;
+  std::vector<size_t> fwd, back, stack;
+  // Adds "i after d"; false when d already depends on i.
+  auto add_ordered = [&](size_t i, size_t d) {
+    if (ord[d] < ord[i]) {
+      link(i, d);
+      return true;
     }
+    const size_t lo = ord[i], hi = ord[d];
+    ++stamp;
+    fwd.clear();
+    stack.assign(1, i);
+    seen[i] = stamp;
+    while (!stack.empty()) {  // what follows i, up to d's place
+      const size_t u = stack.back();
+      stack.pop_back();
+      if (u == d) return false;
+      fwd.push_back(u);
+      for (size_t v : users[u])
+        if (seen[v] != stamp && ord[v] <= hi) {
+          seen[v] = stamp;
+          stack.push_back(v);
+        }
+    }
+    back.clear();
+    stack.assign(1, d);
+    seen[d] = stamp;
+    while (!stack.empty()) {  // what precedes d, down to i's place
+      const size_t u = stack.back();
+      stack.pop_back();
+      back.push_back(u);
+      for (size_t v : deps[u])
+        if (seen[v] != stamp && ord[v] > lo) {
+          seen[v] = stamp;
+          stack.push_back(v);
+        }
+    }
+    // The places of both sets, d's side first, each in its old order.
+    auto by_ord = [&](size_t a, size_t b) { return ord[a] < ord[b]; };
+    std::sort(fwd.begin(), fwd.end(), by_ord);
+    std::sort(back.begin(), back.end(), by_ord);
+    std::vector<size_t> places;
+    for (size_t u : back) places.push_back(ord[u]);
+    for (size_t u : fwd) places.push_back(ord[u]);
+    std::sort(places.begin(), places.end());
+    size_t k = 0;
+    for (size_t u : back) ord[u] = places[k++];
+    for (size_t u : fwd) ord[u] = places[k++];
+    link(i, d);
+    return true;
+  };
+  for (size_t i = 0; i < nodes.size(); ++i)
+    for (uint64_t c : nodes[i].ctrl_deps())
+      if (auto j = resolve(i, c))
+        if (!add_ordered(i, *j)) ++sum.cyclic_ctrl_deps;
 
   int64_t rec = 0;
   for (size_t i = 0; i < nodes.size(); ++i) {

@@ -27,7 +27,7 @@ struct ChakraFileSummary {
   int64_t host_nodes = 0;                     // CPU-side nodes kept only for ordering
   int64_t shaped_gemms = 0;                   // GEMMs/convs recovered from input shapes
   int64_t dropped_deps = 0;                   // deps on nodes not in the file, or on self
-  int64_t cyclic_ctrl_deps = 0;               // ctrl deps against the data-dep order, left out
+  int64_t cyclic_ctrl_deps = 0;               // ctrl deps that would close a cycle, left out
 };
 
 // `inputs` are .et files or folders (every *.et file in them). Ranks come from names like

@@ -427,3 +427,52 @@ TEST_CASE("Chakra counts that are not counts are refused, a schema text stays on
   const Workload w = import_chakra({one_node("ok", comp(field_int(9, 1000)))}, {});
   CHECK(w.meta.at("chakra_schema") == "1.0_beta_x");
 }
+
+TEST_CASE("Chakra ctrl deps are kept unless they close a cycle", "[unit]") {
+  // Until the thirteenth session a ctrl dep was kept only when it agreed with one
+  // topological order of the data deps: "a after c" below was dropped although nothing
+  // orders c after a.
+  const std::string tmp = TESSERA_BINARY_DIR "/traces_chakra_ctrl";
+  fs::create_directories(tmp);
+  auto node = [](uint64_t id, std::vector<uint64_t> data, std::vector<uint64_t> ctrl) {
+    std::string s = field_int(1, id) + field_bytes(2, "k" + std::to_string(id)) +
+                    field_int(3, 4) +
+                    field_bytes(10, field_bytes(1, "num_ops") + field_int(9, 100));
+    for (uint64_t d : ctrl) s += field_int(4, d);
+    for (uint64_t d : data) s += field_int(5, d);
+    return s;
+  };
+  auto write = [&](const std::string& name, const std::vector<std::string>& nodes) {
+    const std::string path = tmp + "/" + name + ".0.et";
+    std::string file;
+    const std::string meta = field_bytes(1, "1.0");
+    file += varint(meta.size()) + meta;
+    for (const std::string& msg : nodes) file += varint(msg.size()) + msg;
+    std::ofstream(path, std::ios::binary) << file;
+    return path;
+  };
+  auto deps_of = [](const Workload& w, const std::string& op) {
+    auto d = w.op(size_t(w.find(op))).deps;
+    std::sort(d.begin(), d.end());
+    return d;
+  };
+  // Data: b after a. Ctrl, in file order: a after c, b after c (implied already, kept),
+  // c after d, d after b (the last read closes the cycle d -> c -> a -> b -> d).
+  std::vector<ChakraFileSummary> sums;
+  const Workload w = import_chakra({write("ctrl", {node(1, {}, {3}), node(2, {1}, {3}),
+                                                   node(3, {}, {4}), node(4, {}, {2})})},
+                                   {}, &sums);
+  REQUIRE(sums.size() == 1);
+  CHECK(deps_of(w, "r0.n1") == std::vector<std::string>{"r0.n3"});
+  CHECK(deps_of(w, "r0.n2") == std::vector<std::string>{"r0.n1", "r0.n3"});
+  CHECK(deps_of(w, "r0.n3") == std::vector<std::string>{"r0.n4"});
+  CHECK(deps_of(w, "r0.n4").empty());  // "d after b" would close the cycle
+  CHECK(sums[0].cyclic_ctrl_deps == 1);
+  // Both directions between two nodes: the first one read is kept.
+  sums.clear();
+  const Workload w2 =
+      import_chakra({write("both", {node(1, {}, {2}), node(2, {}, {1})})}, {}, &sums);
+  CHECK(deps_of(w2, "r0.n1") == std::vector<std::string>{"r0.n2"});
+  CHECK(deps_of(w2, "r0.n2").empty());
+  CHECK(sums[0].cyclic_ctrl_deps == 1);
+}
