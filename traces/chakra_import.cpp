@@ -6,8 +6,8 @@
 #include <cmath>
 #include <filesystem>
 #include <functional>
-#include <regex>
 #include <optional>
+#include <regex>
 #include <set>
 
 #include <fmt/format.h>

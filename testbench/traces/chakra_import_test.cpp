@@ -435,8 +435,7 @@ TEST_CASE("Chakra ctrl deps are kept unless they close a cycle", "[unit]") {
   const std::string tmp = TESSERA_BINARY_DIR "/traces_chakra_ctrl";
   fs::create_directories(tmp);
   auto node = [](uint64_t id, std::vector<uint64_t> data, std::vector<uint64_t> ctrl) {
-    std::string s = field_int(1, id) + field_bytes(2, "k" + std::to_string(id)) +
-                    field_int(3, 4) +
+    std::string s = field_int(1, id) + field_bytes(2, "k" + std::to_string(id)) + field_int(3, 4) +
                     field_bytes(10, field_bytes(1, "num_ops") + field_int(9, 100));
     for (uint64_t d : ctrl) s += field_int(4, d);
     for (uint64_t d : data) s += field_int(5, d);
@@ -459,9 +458,9 @@ TEST_CASE("Chakra ctrl deps are kept unless they close a cycle", "[unit]") {
   // Data: b after a. Ctrl, in file order: a after c, b after c (implied already, kept),
   // c after d, d after b (the last read closes the cycle d -> c -> a -> b -> d).
   std::vector<ChakraFileSummary> sums;
-  const Workload w = import_chakra({write("ctrl", {node(1, {}, {3}), node(2, {1}, {3}),
-                                                   node(3, {}, {4}), node(4, {}, {2})})},
-                                   {}, &sums);
+  const Workload w = import_chakra(
+      {write("ctrl", {node(1, {}, {3}), node(2, {1}, {3}), node(3, {}, {4}), node(4, {}, {2})})},
+      {}, &sums);
   REQUIRE(sums.size() == 1);
   CHECK(deps_of(w, "r0.n1") == std::vector<std::string>{"r0.n3"});
   CHECK(deps_of(w, "r0.n2") == std::vector<std::string>{"r0.n1", "r0.n3"});
