@@ -189,6 +189,14 @@ class Lowering {
   void end_op(bool barrier);
   void barrier(const std::vector<uint32_t>& tiles);
   void lower_gemm_like(const Op& op, uint32_t group);
+  struct OpaqueShape {
+    uint64_t m = 1, n = 1, k = 1;
+    uint64_t extra_bytes = 0;  // moved beyond the GEMM's operands
+  };
+  OpaqueShape opaque_shape(const Op& op) const;
+  // Sets each tile's fence to its last command of the op so far, joined with the stores
+  // still in flight (t.tail).
+  void settle_fences();
   void lower_gemm_on_tile(TileState& t, uint64_t m, uint64_t n, uint64_t k, uint32_t eb,
                           uint64_t a_addr, uint64_t a_ld, uint64_t b_addr, uint64_t b_ld,
                           uint64_t c_addr, uint64_t c_ld, uint32_t c_eb, bool a_weights,
@@ -291,12 +299,10 @@ void Lowering::begin_op(size_t index) {
   op_tiles_.clear();
 }
 
-void Lowering::end_op(bool do_barrier) {
+void Lowering::settle_fences() {
   // Each tile's fence is its last command of this op.
-  std::vector<uint32_t> used;
   for (auto& t : tiles_) {
     if (t.op_cmds.empty()) continue;
-    used.push_back(t.id);
     t.fence = t.op_cmds.back();
     // Stores that may finish after the last command (t.tail): the buffers they read,
     // and the results they write, are free or visible only after a join of them all.
@@ -308,6 +314,13 @@ void Lowering::end_op(bool do_barrier) {
     pending.push_back(t.fence);
     t.fence = add(t, sync(CmdKind::kWait, t.id, kSemJoin, 0), pending);
   }
+}
+
+void Lowering::end_op(bool do_barrier) {
+  settle_fences();
+  std::vector<uint32_t> used;
+  for (const auto& t : tiles_)
+    if (!t.op_cmds.empty()) used.push_back(t.id);
   plan_->tiles = uint32_t(used.size());
   if (!do_barrier || used.empty()) return;
   // Barrier per rank group that took part, over every tile of the group (all must see
@@ -544,11 +557,10 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
     for (int64_t tok : op.tokens_per_expert)
       if (tok > 0) parts.push_back({uint64_t(tok), uint64_t(op.n), uint64_t(op.k), 1});
   } else if (op.kind == OpKind::kOpaque) {
-    // Only FLOPs are known: a GEMM of the same MAC count that fills the array exactly
-    // (the mapping is an assumption; --explain says so).
-    const uint64_t macs = uint64_t(std::max<int64_t>(op.flops_given / 2, 1));
-    const uint64_t r = spec_.tile.array.rows, c = spec_.tile.array.cols;
-    parts.push_back({std::max<uint64_t>(1, macs / (r * c)), c, r, 1});
+    // Only FLOPs (and perhaps bytes) are known: a GEMM of the same MAC count (the shape
+    // is an assumption; --explain says so).
+    const OpaqueShape sh = opaque_shape(op);
+    parts.push_back({sh.m, sh.n, sh.k, 1});
   } else {
     const uint64_t batch = uint64_t(std::max<int64_t>(op.batch, 1));
     uint64_t share = 1;
@@ -724,6 +736,62 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
   if (parts.size() > 1 && parts[0].b_share > 1)
     strat << " (" << parts[0].b_share << " heads share each K/V)";
   plan_->strategy = strat.str();
+  if (op.kind == OpKind::kOpaque) {
+    const OpaqueShape sh = opaque_shape(op);
+    plan_->strategy = "opaque as a " + std::to_string(sh.m) + "x" + std::to_string(sh.n) + "x" +
+                      std::to_string(sh.k) + " GEMM: " + plan_->strategy;
+    if (sh.extra_bytes > 0) {
+      // Bytes beyond what a GEMM over the whole array moves: they stream through the
+      // same tiles as a copy (half read from the inputs, half written) after the GEMM,
+      // so the op takes the sum of both, at most twice its roofline.
+      settle_fences();
+      const std::string gemm_strategy = plan_->strategy;
+      Op copy = op;
+      copy.name = op.name + " extra bytes";  // a tensor of its own, not the op's output
+      copy.kind = OpKind::kElementwise;
+      copy.inputs = 1;
+      copy.elems = int64_t(std::max<uint64_t>(1, sh.extra_bytes / 2 / eb));
+      lower_vector(copy, group);
+      plan_->strategy = gemm_strategy + "; then " + std::to_string(sh.extra_bytes) +
+                        " more bytes streamed as a copy: " + plan_->strategy;
+    }
+  }
+}
+
+// The GEMM an opaque op of `flops_given` FLOPs and `bytes_given` bytes is taken for:
+// square K = N blocks sized so that its operands hold the given bytes; the cube (least
+// traffic) when they hold fewer; K and N the array's (most traffic at full use of the
+// array) when they hold more, the rest streamed as a copy. Without bytes, the array's
+// K and N (until the thirteenth session always, whatever the bytes: a ResNet trace's
+// elementwise kernels moved about a hundredth of their bytes).
+Lowering::OpaqueShape Lowering::opaque_shape(const Op& op) const {
+  const uint64_t eb = traces::dtype_bytes(op.dtype);
+  const double macs = double(std::max<int64_t>(op.flops_given / 2, 1));
+  const uint64_t r = spec_.tile.array.rows, c = spec_.tile.array.cols;
+  OpaqueShape sh;
+  auto traffic = [&](double m, double n, double k) { return (m * k + k * n + m * n) * double(eb); };
+  const double m0 = std::max(1.0, std::floor(macs / double(r * c)));
+  const double widest = traffic(m0, double(c), double(r));
+  const double bytes = double(std::max<int64_t>(op.bytes_given, 0));
+  if (bytes <= 0 || bytes >= widest) {
+    sh.m = uint64_t(m0), sh.n = c, sh.k = r;
+    if (bytes > widest) sh.extra_bytes = uint64_t(bytes - widest);
+    return sh;
+  }
+  // K = N = s with M = macs / s^2: traffic 2 macs / s + s^2 (times the element size)
+  // falls from s = the array's size to the cube root; bisect for the given bytes.
+  const double lo0 = double(std::max(r, c)), cube = std::max(lo0, std::cbrt(macs));
+  auto sq = [&](double s) { return traffic(std::max(1.0, macs / (s * s)), s, s); };
+  double lo = lo0, hi = cube;
+  if (sq(hi) < bytes)
+    for (int i = 0; i < 60; ++i) {
+      const double mid = 0.5 * (lo + hi);
+      (sq(mid) > bytes ? lo : hi) = mid;
+    }
+  const uint64_t sd = uint64_t(std::llround(hi));
+  sh.n = sh.k = std::max<uint64_t>(1, sd);
+  sh.m = std::max<uint64_t>(1, uint64_t(std::llround(macs / double(sh.n * sh.k))));
+  return sh;
 }
 
 VecOp Lowering::vec_op_of(OpKind k) const {

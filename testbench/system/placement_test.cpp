@@ -379,6 +379,41 @@ TEST_CASE("opaque ops: no work lowers to nothing, bytes alone to a stream", "[un
   CHECK(b_bytes == 1048576);  // half read, half written
 }
 
+TEST_CASE("opaque ops with FLOPs and bytes move their bytes", "[unit]") {
+  // tiny's 16x16 arrays. Until the thirteenth session an opaque op was always an
+  // M x 16 x 16 GEMM whatever its bytes: an elementwise kernel of a Chakra trace (1 FLOP
+  // per element, 12 bytes per element) moved about a hundredth of its bytes, a GEMM of
+  // known num_ops and tensor_size many times its bytes.
+  auto hbm_bytes_of = [](const mapper::Mapping& m, const std::string& op) {
+    uint64_t b = 0;
+    for (const tile::Program& prog : m.programs)
+      for (const tile::Command& c : prog)
+        if (c.label == op &&
+            (c.kind == tile::CmdKind::kDmaLoad || c.kind == tile::CmdKind::kDmaStore))
+          b += c.dma.bytes();
+    return b;
+  };
+  // Elementwise-like: 1 M FLOPs, 12 MiB (fp32 a + b = c).
+  const mapper::Mapping e =
+      map_text("tiny", {}, "tessera-trace 1\nopaque e flops=1048576 bytes=12582912 dtype=fp32\n");
+  CHECK(e.ops[0].strategy.find("streamed as a copy") != std::string::npos);
+  CHECK(hbm_bytes_of(e, "e") >= 12582912 * 9 / 10);
+  CHECK(hbm_bytes_of(e, "e") <= 12582912 * 11 / 10);
+  // GEMM-like: a 1024 x 1024 x 1024 bf16 GEMM's FLOPs and operand bytes: shaped as a
+  // cube (its operands hold 6 MiB) instead of 2^20 x 16 x 16 (about 260 MiB).
+  const mapper::Mapping g =
+      map_text("tiny", {}, "tessera-trace 1\nopaque g flops=2147483648 bytes=6291456 dtype=bf16\n");
+  CHECK(g.ops[0].strategy.find("1024x1024x1024 GEMM") != std::string::npos);
+  CHECK(hbm_bytes_of(g, "g") < 64ull << 20);
+  // Between the two: bytes set the block size (K = N) between the array's and the cube.
+  const mapper::Mapping h = map_text(
+      "tiny", {}, "tessera-trace 1\nopaque h flops=2147483648 bytes=33554432 dtype=bf16\n");
+  const std::string& hs = h.ops[0].strategy;
+  CHECK(hs.find("streamed") == std::string::npos);
+  CHECK(hs.find("1024x1024x1024") == std::string::npos);
+  CHECK(hs.find("x16x16 GEMM") == std::string::npos);
+}
+
 TEST_CASE("a barrier synchronises its ranks: an all-reduce of one element", "[unit]") {
   // 4 ranks on tiny: every rank group's leader sends, so no rank can leave before all
   // have arrived (a barrier of no bytes lowered to nothing before).
