@@ -76,6 +76,8 @@ struct HbmTiming {
   uint32_t tRFC = 560;
   uint32_t tRFCpb = 320;
   uint32_t tRREFD = 7;
+  uint32_t tPBR2PBR = 8;
+  uint32_t tACT2PBR = 5;
   uint32_t act_bus_cycles = 2;
 
   template <class V>
@@ -112,6 +114,10 @@ struct HbmTiming {
     v.field("tRFCpb", tRFCpb, "tCK", "per-bank refresh cycle time", t);
     v.field("tRREFD", tRREFD, "tCK", "per-bank REF to ACT of another bank of the pseudo-channel",
             t);
+    v.field("tPBR2PBR", tPBR2PBR, "tCK",
+            "per-bank REF to per-bank REF in one pseudo-channel (1: one a clock, no rule)", t);
+    v.field("tACT2PBR", tACT2PBR, "tCK",
+            "ACT to per-bank REF of another bank of the pseudo-channel (1: no rule)", t);
     v.field("act_bus_cycles", act_bus_cycles, "tCK", "cycles an ACT occupies the row command bus",
             sim::Range{1, 8});
     v.check(tRC >= tRAS + tRP, "tRC", "impossible timing: tRC must be at least tRAS + tRP");

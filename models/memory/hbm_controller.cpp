@@ -149,6 +149,7 @@ void HbmController::do_refresh_at(Pc& p, uint64_t t, bool all_bank, uint32_t ban
   } else {
     p.bank[bank].act = std::max(p.bank[bank].act, t + P_.t.tRFCpb);
     p.act_ready = std::max(p.act_ready, t + P_.t.tRREFD);  // every other bank's ACT
+    p.refpb_ready = std::max(p.refpb_ready, t + P_.t.tPBR2PBR);
     ++n_.refpb;
   }
 }
@@ -221,6 +222,7 @@ void HbmController::catch_up_refresh(Pc& p, uint64_t now) {
       t += P_.t.tPPD;  // tPPD >= 1 also keeps to one row command a clock
     }
     for (uint32_t b = first; b < last; ++b) t_ref = std::max(t_ref, p.bank[b].act);
+    if (!all) t_ref = std::max(t_ref, p.refpb_ready);
     if (t_ref >= now) {
       p.ref_pending = true;  // in progress at `now`: the scheduler finishes it
       return;
@@ -262,6 +264,7 @@ uint64_t HbmController::refresh_work(Pc& p, uint64_t now, bool& row_used) {
   uint64_t wake = kNever;
   bool any_open = false;
   uint64_t ref_t = now;
+  p.ref_at = kNever;
   const uint32_t first = all ? 0 : p.ref_bank;
   const uint32_t last = all ? P_.nb : p.ref_bank + 1;
   for (uint32_t i = first; i < last; ++i) {
@@ -279,6 +282,7 @@ uint64_t HbmController::refresh_work(Pc& p, uint64_t now, bool& row_used) {
     ref_t = std::max(ref_t, p.bank[i].act);
   }
   if (any_open) return wake;
+  if (!all) ref_t = std::max(ref_t, p.refpb_ready);
   const uint64_t t = std::max(ref_t, row_bus_free_);
   if (t <= now && !row_used) {
     do_refresh_at(p, now, all, p.ref_bank);
@@ -289,6 +293,7 @@ uint64_t HbmController::refresh_work(Pc& p, uint64_t now, bool& row_used) {
     p.ref_due += P_.ref_interval;
     return now + 1;
   }
+  if (!all) p.ref_at = t;
   return std::max(t, now + 1);
 }
 
@@ -328,6 +333,7 @@ void HbmController::issue_act(Pc& p, HbmAccess& a, uint64_t now) {
   p.bank[b].act = now + P_.t.tRC;
   p.g_act[a.group] = std::max(p.g_act[a.group], now + P_.t.tRRD_L);
   p.act_ready = std::max(p.act_ready, now + P_.t.tRRD_S);
+  p.refpb_ready = std::max(p.refpb_ready, now + P_.t.tACT2PBR);
   p.faw[p.faw_head] = now;
   p.faw_head = uint16_t((p.faw_head + 1) & 3);
   if (p.faw_count < 4) ++p.faw_count;
@@ -495,7 +501,9 @@ uint64_t HbmController::scan_t(Pc& p, uint64_t now, Picks& out) {
     first = std::max(x_min, pc_col);
   }
   if (row_banks) {
-    const uint64_t pc_act = act_ready(p);
+    uint64_t pc_act = act_ready(p);
+    // An ACT now would hold off a due REFpb (tACT2PBR): it waits for the REFpb.
+    if (ref_bit && p.ref_at < now + P_.t.tACT2PBR) pc_act = std::max(pc_act, p.ref_at);
     const uint64_t row_free = row_bus_free_;
     const uint64_t pre_free = std::max(row_free, p.pre_ready);  // a PRE also waits tPPD
     const BankState* b = oldest_ready(

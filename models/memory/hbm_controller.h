@@ -157,7 +157,12 @@ class HbmController {
     uint16_t faw_count = 0;  // ACTs in faw[], at most 4
     uint64_t faw[4] = {0, 0, 0, 0};
     uint64_t seq = 0;
-    uint64_t ref_done = 0;      // per-bank: banks refreshed in the current round (bit mask)
+    uint64_t ref_done = 0;     // per-bank: banks refreshed in the current round (bit mask)
+    uint64_t refpb_ready = 0;  // earliest REFpb (tACT2PBR after an ACT, tPBR2PBR after one)
+    // A pending REFpb whose bank is closed: the clock it can issue (else kNever). ACTs
+    // of other banks that would push it later (tACT2PBR) wait for it, as a controller
+    // gives a due refresh priority; otherwise a stream of ACTs could hold it off.
+    uint64_t ref_at = kNever;
     BankState bank[kMaxBanks];  // from the fourth cache line on
     // Per bank group.
     uint64_t g_act[kMaxBanks], g_rd[kMaxBanks], g_wr[kMaxBanks];

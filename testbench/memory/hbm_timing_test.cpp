@@ -2,7 +2,7 @@
 // rule is refresh. Values in tCK: tRCD 31, tRCDWR 15, tCL 20, tWL 10, BL8 at 4 beats per
 // clock -> tBL 2, tRP 26, tRAS 45, tRC 72, tRRD_S 4, tRRD_L 5, tFAW 24, tCCD_S 2,
 // tCCD_L 4, tCCDR 3, tWTR_S 7, tWTR_L 10, tRTW 20, tWR 33, tRTP 9, tPPD 2, tRFC 560,
-// tRFCpb 320, tRREFD 7.
+// tRFCpb 320, tRREFD 7, tPBR2PBR 8, tACT2PBR 5.
 // A = channel 0, pc 0, bank group 0, bank 0; B = same pc, bank group 1, bank 0;
 // C = same pc, SID 1, bank group 0, bank 0.
 #include <catch2/catch.hpp>
@@ -280,6 +280,45 @@ TEST_CASE("hbm timing: a per-bank refresh blocks only its bank, for tRFCpb", "[u
   // pc 0 refreshes at 195 and again at 195 + 195 = 390 (it is busy until 568); idle
   // pc 1's refreshes are only accounted at the end of the run.
   CHECK(h.stat("hbm.ch0.cmd.refpb") == 2);
+}
+
+TEST_CASE("hbm timing: a per-bank refresh waits tACT2PBR after an ACT and holds later ACTs",
+          "[unit]") {
+  // Per-bank refresh of pseudo-channel 0 is due at 195. A read of bank 0 activates it
+  // at 180; with tACT2PBR 50 the REFpb (of bank 1, which nothing wants) waits until
+  // 230, and a read of bank group 1 arriving at 220 does not activate first (that would
+  // hold the refresh off again): its ACT waits for the REFpb and tRREFD, 230 + 7 = 237;
+  // 237 + 53 = 290. With tACT2PBR 5 the REFpb goes at 195, the ACT at 220: 273.
+  auto late_read = [](uint32_t act2pbr) {
+    Harness h(test::preset_config("hbm3", "controller: {refresh: per-bank}\ntiming: {tACT2PBR: " +
+                                              std::to_string(act2pbr) + "}"));
+    h.submit(h.addr(0, 0, 0, 0, 0), false, 180);
+    const auto r = h.submit(h.addr(0, 0, 1, 0, 0), false, 220);
+    h.drain();
+    return h.finish[r];
+  };
+  CHECK(late_read(5) == 273);
+  CHECK(late_read(50) == 290);
+}
+
+TEST_CASE("hbm timing: per-bank refreshes of a pseudo-channel are tPBR2PBR apart", "[unit]") {
+  // The first REFpb of pseudo-channel 0 goes at 195 (a read of bank 0 is queued then,
+  // as in the test above: its ACT at 195 + tRREFD = 202, done at 255). The pseudo-
+  // channel then idles; its next refresh, due at 390, is replayed when a read of bank
+  // group 1 arrives at 496. With tPBR2PBR 300 it could not go before 195 + 300 = 495,
+  // so the read's ACT waits for tRREFD after it: 502 + 53 = 555 (549 with the HBM3
+  // preset's 8, the refresh long done).
+  auto second_read = [](uint32_t pbr2pbr) {
+    Harness h(test::preset_config("hbm3", "controller: {refresh: per-bank}\ntiming: {tPBR2PBR: " +
+                                              std::to_string(pbr2pbr) + "}"));
+    const auto first = h.submit(h.addr(0, 0, 0, 0, 0), false, 195);
+    const auto r = h.submit(h.addr(0, 0, 1, 0, 0), false, 496);
+    h.drain();
+    CHECK(h.finish[first] == 255);
+    return h.finish[r];
+  };
+  CHECK(second_read(8) == 549);
+  CHECK(second_read(300) == 555);
 }
 
 TEST_CASE("hbm scheduling: FR-FCFS serves a younger row hit before an older conflict", "[unit]") {
