@@ -28,8 +28,12 @@ class AtForward {
                                               sc_core::sc_time&)>;
   // Told of each response (its BEGIN_RESP, or a request completed in one call).
   using Answered = std::function<void(tlm::tlm_generic_payload&)>;
+  // Told when the target has taken a request (its END_REQ, or a response that ends the
+  // request phase too); optional.
+  using Taken = std::function<void(tlm::tlm_generic_payload&)>;
 
-  AtForward(Fw fw, Answered answered) : fw_(std::move(fw)), answered_(std::move(answered)) {}
+  AtForward(Fw fw, Answered answered, Taken taken = nullptr)
+      : fw_(std::move(fw)), answered_(std::move(answered)), taken_(std::move(taken)) {}
 
   void push(tlm::tlm_generic_payload& p) {
     q_.push_back(&p);
@@ -38,7 +42,10 @@ class AtForward {
   // The target's backward call on the socket.
   tlm::tlm_sync_enum bw(tlm::tlm_generic_payload& p, tlm::tlm_phase& ph) {
     if (ph != tlm::END_REQ && ph != tlm::BEGIN_RESP) return tlm::TLM_ACCEPTED;
-    if (open_ == &p) open_ = nullptr;  // BEGIN_RESP ends the request phase too
+    if (open_ == &p) {
+      open_ = nullptr;  // BEGIN_RESP ends the request phase too
+      if (taken_) taken_(p);
+    }
     const bool resp = ph == tlm::BEGIN_RESP;
     if (resp) answered_(p);
     pump();
@@ -57,7 +64,10 @@ class AtForward {
       sc_core::sc_time d = sc_core::SC_ZERO_TIME;
       const tlm::tlm_sync_enum s = fw_(p, ph, d);
       if (s == tlm::TLM_ACCEPTED) continue;  // END_REQ (or BEGIN_RESP) comes on bw
-      if (open_ == &p) open_ = nullptr;      // (a nested bw may have opened another)
+      if (open_ == &p) {                     // (a nested bw may have opened another)
+        open_ = nullptr;
+        if (taken_) taken_(p);
+      }
       if (s == tlm::TLM_UPDATED && ph == tlm::BEGIN_RESP) {
         answered_(p);
         tlm::tlm_phase end = tlm::END_RESP;
@@ -71,6 +81,7 @@ class AtForward {
 
   Fw fw_;
   Answered answered_;
+  Taken taken_;
   std::deque<tlm::tlm_generic_payload*> q_;
   tlm::tlm_generic_payload* open_ = nullptr;
 };

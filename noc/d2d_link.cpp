@@ -19,6 +19,7 @@ D2dLink::D2dLink(sc_core::sc_module_name name, const D2dConfig& cfg, const sim::
                   f[pick_out(port_of_, h.trans->get_address(), uint32_t(f.size()))].push(*h.trans);
                 }),
       return_q_("return", [this](Hop& h) { returned(h.dir, *h.trans); }),
+      credit_q_("credit", [this](Credit& c) { credit_back(c.dir, c.bytes); }),
       cfg_(cfg) {
   if (a_ports < 1 || b_ports < 1 || a_ports >= uint32_t(kMaxPorts) ||
       b_ports >= uint32_t(kMaxPorts) || ((a_ports > 1 || b_ports > 1) && !port_of_))
@@ -36,7 +37,13 @@ D2dLink::D2dLink(sc_core::sc_module_name name, const D2dConfig& cfg, const sim::
           [sock](tlm::tlm_generic_payload& p, tlm::tlm_phase& ph, sc_core::sc_time& d) {
             return (*sock)->nb_transport_fw(p, ph, d);
           },
-          [this, dir](tlm::tlm_generic_payload& p) { answered(dir, p); });
+          [this, dir](tlm::tlm_generic_payload& p) { answered(dir, p); },
+          [this, dir](tlm::tlm_generic_payload& p) {
+            // The far network took it: its buffer credit returns over the link.
+            if (cfg_.buffer_bytes)
+              credit_q_.push(sc_core::sc_time(cfg_.latency_ns, sc_core::SC_NS),
+                             Credit{dir, request_bytes(p)});
+          });
     }
   }
   // lanes x Gb/s -> bits per ns; a byte takes 8 / that ns.
@@ -48,6 +55,8 @@ D2dLink::D2dLink(sc_core::sc_module_name name, const D2dConfig& cfg, const sim::
     const sim::StatsScope s = stats.child(dir[d]);
     bytes_[d] = &s.counter("payload_bytes", "bytes", "payload carried");
     flits_[d] = &s.counter("flits", "flits", "link flits sent (payload + overhead each)");
+    stalls_[d] = &s.counter("buffer_stalls", "requests",
+                            "requests that waited for room in the link's buffer");
     util_[d] = &s.scalar("utilisation", "ratio", "share of time the wire was busy");
   }
   if (energy)
@@ -88,12 +97,33 @@ tlm::tlm_sync_enum D2dLink::nb_fw(int side, tlm::tlm_generic_payload& trans, tlm
                                   sc_core::sc_time& delay) {
   if (ph == tlm::END_RESP) return tlm::TLM_COMPLETED;
   if (ph != tlm::BEGIN_REQ) return tlm::TLM_ACCEPTED;
-  const bool write = trans.is_write();
-  const double t0 = double((sc_core::sc_time_stamp() + delay).value());
-  const double there = book(side, write ? trans.get_data_length() : kCommandBytes, t0, !write);
-  arrive_q_.push_at(there, Hop{side, &trans});
+  if (!waiting_[side].empty() || !fits(side, request_bytes(trans))) {
+    waiting_[side].push_back(&trans);  // END_REQ when credit comes back
+    ++*stalls_[side];
+    return tlm::TLM_ACCEPTED;
+  }
+  take(side, trans, double((sc_core::sc_time_stamp() + delay).value()));
   ph = tlm::END_REQ;
   return tlm::TLM_UPDATED;
+}
+
+void D2dLink::take(int dir, tlm::tlm_generic_payload& trans, double t_ps) {
+  const uint64_t bytes = request_bytes(trans);
+  if (cfg_.buffer_bytes) held_[dir] += bytes;
+  const double there = book(dir, bytes, t_ps, !trans.is_write());
+  arrive_q_.push_at(there, Hop{dir, &trans});
+}
+
+void D2dLink::credit_back(int dir, uint64_t bytes) {
+  held_[dir] -= bytes;
+  while (!waiting_[dir].empty() && fits(dir, request_bytes(*waiting_[dir].front()))) {
+    tlm::tlm_generic_payload& t = *waiting_[dir].front();
+    waiting_[dir].pop_front();
+    take(dir, t, double(sc_core::sc_time_stamp().value()));
+    tlm::tlm_phase ph = tlm::END_REQ;
+    sc_core::sc_time d = sc_core::SC_ZERO_TIME;
+    in_of(dir)->nb_transport_bw(t, ph, d);
+  }
 }
 
 tlm::tlm_sync_enum D2dLink::nb_bw(int tag, tlm::tlm_generic_payload& trans, tlm::tlm_phase& ph,

@@ -7,11 +7,15 @@
 // return on the reverse direction.
 //
 // The link is an approximately-timed target and initiator (a blocking caller is
-// adapted by the TLM sockets, on both sides): a request is taken at once (END_REQ in the return:
-// the link's booking is its queue), offered to the far side's network when its last bit arrives,
-// one open request per direction as the base protocol asks (the far side's backpressure holds the
-// others here), and its response is booked on the reverse direction and handed back when it
-// arrives. No thread waits per request.
+// adapted by the TLM sockets, on both sides): a request is taken (END_REQ) while the
+// direction's buffer (buffer_bytes: transmit queue, wire and receive queue under credit
+// flow control) has room, else it waits, END_REQ held, so a full link backs up into the
+// sending network; it is booked on the wire when taken, offered to the far side's network
+// when its last bit arrives, one open request per direction as the base protocol asks (the
+// far side's backpressure holds the others here), and its bytes' credit returns latency_ns
+// after the far network takes it. Its response is booked on the reverse direction and
+// handed back when it arrives (responses take no credit: the networks take them at once).
+// No thread waits per request.
 //
 // A link end reached from several NoC nodes (package.d2d.attach_nodes) has one out
 // socket per node: a request is offered to the node its address picks, in order per
@@ -21,6 +25,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -72,6 +77,16 @@ class D2dLink : public sc_core::sc_module {
   tlm::tlm_sync_enum nb_bw(int tag, tlm::tlm_generic_payload& trans, tlm::tlm_phase& ph,
                            sc_core::sc_time& delay);
   static constexpr int kMaxPorts = 1 << 16;
+  // Bytes a request takes on the wire and in the buffer: a write's data, a read's command.
+  static uint64_t request_bytes(const tlm::tlm_generic_payload& t) {
+    return t.is_write() ? t.get_data_length() : kCommandBytes;
+  }
+  bool fits(int dir, uint64_t bytes) const {
+    return cfg_.buffer_bytes == 0 || held_[dir] == 0 || held_[dir] + bytes <= cfg_.buffer_bytes;
+  }
+  // Takes a request into direction `dir` at t_ps: books it, holds its bytes.
+  void take(int dir, tlm::tlm_generic_payload& trans, double t_ps);
+  void credit_back(int dir, uint64_t bytes);
   void answered(int dir, tlm::tlm_generic_payload& trans);  // the far side responded
   void returned(int dir, tlm::tlm_generic_payload& trans);  // the response is back
   tlm_utils::simple_target_socket_tagged<D2dLink>& in_of(int side) {
@@ -85,12 +100,20 @@ class D2dLink : public sc_core::sc_module {
     tlm::tlm_generic_payload* trans;
   };
   sim::TimedQueue<Hop> arrive_q_, return_q_;
+  struct Credit {
+    int dir;
+    uint64_t bytes;
+  };
+  sim::TimedQueue<Credit> credit_q_;
+  uint64_t held_[2] = {0, 0};                         // buffer bytes in use
+  std::deque<tlm::tlm_generic_payload*> waiting_[2];  // requests not yet taken, in order
   D2dConfig cfg_;
   double ps_per_byte_;
   double free_[2] = {0, 0};
   double busy_ps_[2] = {0, 0};
   sim::Counter* bytes_[2];
   sim::Counter* flits_[2];
+  sim::Counter* stalls_[2];
   sim::Scalar* util_[2];
   sim::EnergyAccount* energy_bit_ = nullptr;
 };

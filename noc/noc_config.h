@@ -130,6 +130,7 @@ struct D2dConfig {
   uint32_t flit_overhead_bytes = 4;
   double pj_per_bit = 0.5;
   uint32_t attach_nodes = 1;
+  uint32_t buffer_bytes = 4096;
   template <class V>
   void visit(V& v) {
     v.field("lanes", lanes, "lanes", "UCIe lanes per link and direction", sim::Range{1, 1024});
@@ -148,6 +149,14 @@ struct D2dConfig {
             "them every 4 KiB. Clamped to the edge's length. The link's bandwidth stays lanes "
             "x gbps_per_lane: one node's links move one NoC flit per cycle each way",
             sim::Range{1, 64});
+    v.field("buffer_bytes", buffer_bytes, "bytes",
+            "per direction, request bytes a link holds between taking them from its network "
+            "and the far network taking them (transmit queue, wire and receive queue under "
+            "credit flow control, credits returning after latency_ns); a request waits for "
+            "room (END_REQ is held), one larger than the buffer goes alone. The default is "
+            "about a UCIe retry buffer, a round trip of a few ns at the link's rate. "
+            "0: unbounded",
+            sim::Range{0, 1e9});
   }
 };
 

@@ -167,3 +167,75 @@ TEST_CASE("a link end with two out sockets serves them in parallel, in order wit
   CHECK(last >= 400e3);
   CHECK(last < 500e3);  // serially it would be past 800 ns
 }
+
+namespace {
+// Sends `n` writes of `bytes` one after the other as the base protocol asks (the next
+// BEGIN_REQ after the previous END_REQ), recording when each was taken.
+struct PacedSender : sc_core::sc_module {
+  tlm_utils::simple_initiator_socket<PacedSender> socket{"socket"};
+  std::vector<tlm::tlm_generic_payload> t;
+  std::vector<unsigned char> data;
+  std::vector<uint64_t> taken_ps, done_ps;
+  sc_core::sc_event end_req;
+  SC_HAS_PROCESS(PacedSender);
+  PacedSender(sc_core::sc_module_name nm, int n, uint32_t bytes)
+      : sc_module(nm), t(size_t(n)), data(bytes) {
+    socket.register_nb_transport_bw(this, &PacedSender::bw);
+    SC_THREAD(run);
+  }
+  void run() {
+    for (size_t i = 0; i < t.size(); ++i) {
+      t[i].set_command(tlm::TLM_WRITE_COMMAND);
+      t[i].set_address(i * data.size());
+      t[i].set_data_ptr(data.data());
+      t[i].set_data_length(uint32_t(data.size()));
+      tlm::tlm_phase ph = tlm::BEGIN_REQ;
+      sc_core::sc_time d = sc_core::SC_ZERO_TIME;
+      if (socket->nb_transport_fw(t[i], ph, d) == tlm::TLM_ACCEPTED) sc_core::wait(end_req);
+      taken_ps.push_back(sc_core::sc_time_stamp().value());
+    }
+  }
+  tlm::tlm_sync_enum bw(tlm::tlm_generic_payload&, tlm::tlm_phase& ph, sc_core::sc_time&) {
+    if (ph == tlm::END_REQ) {
+      end_req.notify(sc_core::SC_ZERO_TIME);
+      return tlm::TLM_ACCEPTED;
+    }
+    if (ph == tlm::BEGIN_RESP) done_ps.push_back(sc_core::sc_time_stamp().value());
+    ph = tlm::END_RESP;
+    return tlm::TLM_COMPLETED;
+  }
+};
+}  // namespace
+
+TEST_CASE("a full d2d buffer holds requests back (credit flow control)", "[unit]") {
+  // 128 B/ns, 2 ns; 512-byte writes take 8 flits x 68 B x 7.8125 ps = 4250 ps on the wire.
+  // With a 4 KiB buffer the first eight are taken at once; the ninth waits for the
+  // first's credit: it reaches the far side at 4250 + 2000, the memory there takes it
+  // at once, and its credit is back 2000 ps later, at 8250 ps. The wire stays busy, so
+  // the last write lands as without the limit. (Until the thirteenth session a link took
+  // every request at once, and a full link never backed up into the sending network.)
+  TESSERA_ONE_ELABORATION();
+  D2dConfig c;
+  c.latency_ns = 2;
+  c.buffer_bytes = 4096;
+  sim::StatsRegistry reg;
+  D2dLink link{"link3", c, sim::StatsScope(reg, "d2d"), nullptr};
+  PacedSender a{"a", 16, 512};
+  AtSender b{"b", 0};
+  Memory mb{"mb"}, ma{"ma"};
+  a.socket.bind(link.a_in);
+  link.b_out[0]->bind(mb.socket);
+  b.socket.bind(link.b_in);
+  link.a_out[0]->bind(ma.socket);
+  sc_core::sc_start();
+  REQUIRE(a.taken_ps.size() == 16);
+  for (int i = 0; i < 8; ++i) CHECK(a.taken_ps[size_t(i)] == 0);
+  CHECK(a.taken_ps[8] == 8250);
+  // Each later one waits for the credit of the one eight before it.
+  for (size_t i = 9; i < 16; ++i) CHECK(a.taken_ps[i] == a.taken_ps[i - 1] + 4250);
+  CHECK(reg.value("d2d.a2b.buffer_stalls") == 8);
+  REQUIRE(a.done_ps.size() == 16);
+  // 16 writes back to back on the wire: 16 x 4250 + 2000, and the completion's flit back.
+  CHECK(std::abs(double(*std::max_element(a.done_ps.begin(), a.done_ps.end())) -
+                 (16 * 4250.0 + 2000 + 531.25 + 2000)) <= 2.0);
+}
