@@ -588,14 +588,14 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
                double(spec_.chiplet.noc.flit_bytes) * double(spec_.chiplet.noc_clock_mhz) / 1000.0);
   const double bw_per_tile =
       map_.num_stacks() ? stack_gbs * map_.num_stacks() / map_.num_tiles() / tile_ghz : 64.0;
-  // One GEMM split over `gt` (the group's tiles, or a part's share of them): each
-  // (mi, ni, ki) share goes to one tile. K splits write int32 partials to HBM and the
-  // ki = 0 tile adds them after a barrier of `gt`. A, B and C are at a_base, b_base
-  // (activations) and c_base.
-  auto split_part = [&](const Part& p, const std::vector<uint32_t>& gt, uint64_t a_base,
-                        uint64_t b_base, uint64_t c_base) -> GemmSplit {
+  // One GEMM split over `share` (the group's tiles, or a part's share of them): each
+  // (mi, ni, ki) piece goes to one tile. K splits write int32 partials to HBM and the
+  // ki = 0 tile adds them after a barrier of `share`. A, B and C are at part_a, part_b
+  // (activations) and part_c.
+  auto split_part = [&](const Part& p, const std::vector<uint32_t>& share, uint64_t part_a,
+                        uint64_t part_b, uint64_t part_c) -> GemmSplit {
     const GemmSplit s =
-        choose_split(p.m, p.n, p.k, eb, uint32_t(gt.size()), spec_.tile, bw_per_tile);
+        choose_split(p.m, p.n, p.k, eb, uint32_t(share.size()), spec_.tile, bw_per_tile);
     const uint64_t mt = ceil_div(p.m, s.tm), nt = ceil_div(p.n, s.tn), kt = ceil_div(p.k, s.tk);
     uint64_t partial_base = 0;
     if (s.tk > 1)
@@ -609,31 +609,31 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
           if (m0 >= p.m || n0 >= p.n || k0 >= p.k) continue;
           const uint64_t mm = std::min(mt, p.m - m0), nn = std::min(nt, p.n - n0),
                          kk = std::min(kt, p.k - k0);
-          TileState& t = tiles_[gt[slot]];
+          TileState& t = tiles_[share[slot]];
           // Weights of this tile's share, in the stack nearest to it.
           const uint64_t w_addr = a_w || b_near
                                       ? alloc(near_stack(t.id), (a_w ? mm * kk : kk * nn) * eb,
                                               op.name + (b_cache ? " kv" : " weights"))
                                       : 0;
-          const uint64_t a_addr = a_w ? w_addr : a_base + (m0 * p.k + k0) * eb;
+          const uint64_t a_addr = a_w ? w_addr : part_a + (m0 * p.k + k0) * eb;
           const uint64_t a_ld = a_w ? kk : p.k;
-          const uint64_t b_addr = b_near ? w_addr : b_base + (k0 * p.n + n0) * eb;
+          const uint64_t b_addr = b_near ? w_addr : part_b + (k0 * p.n + n0) * eb;
           const uint64_t b_ld = b_near ? nn : p.n;
           if (s.tk == 1) {
             lower_gemm_on_tile(t, mm, nn, kk, eb, a_addr, a_ld, b_addr, b_ld,
-                               c_base + (m0 * p.n + n0) * eb, p.n, eb, a_w, b_near);
+                               part_c + (m0 * p.n + n0) * eb, p.n, eb, a_w, b_near);
           } else {
             lower_gemm_on_tile(t, mm, nn, kk, eb, a_addr, a_ld, b_addr, b_ld,
                                partial_base + (uint64_t(ki) * p.m * p.n + m0 * p.n + n0) * 4, p.n,
                                4, a_w, b_near);
-            if (ki == 0) owners.emplace_back(gt[slot], m0, n0, mm, nn);
+            if (ki == 0) owners.emplace_back(share[slot], m0, n0, mm, nn);
           }
         }
     if (s.tk > 1) {
       // Reduction phase: barrier, then each owner adds the tk partials of its block.
       for (auto& t : tiles_)
         if (!t.op_cmds.empty()) t.fence = t.op_cmds.back();
-      barrier(gt);
+      barrier(share);
       for (auto& [tid, m0, n0, mm, nn] : owners) {
         TileState& t = tiles_[tid];
         // Pieces of rr rows x cc columns: tk partials plus the sum fit half the
@@ -669,7 +669,7 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
             loads.push_back(t.fence);
             const int64_t sum = add(t, v, loads);
             stores.push_back(add(t,
-                                 dma(CmdKind::kDmaStore, c_base + ((m0 + r0) * p.n + n0 + c0) * eb,
+                                 dma(CmdKind::kDmaStore, part_c + ((m0 + r0) * p.n + n0 + c0) * eb,
                                      base + s.tk * rr * w * 4, w * eb, rr, p.n * eb),
                                  {sum}));
             // The reduction reads every K slice's partial sums back from HBM and

@@ -160,11 +160,10 @@ struct Tensor {
   DType dtype = DType::kFp32;
   // Elements, 0 with an empty dimension; capped at 2^56 (the workload's bound).
   int64_t elements() const {
-    constexpr int64_t kCap = int64_t(1) << 56;
     int64_t e = 1;
     for (int64_t d : shape) {
       if (d <= 0) return 0;
-      e = e <= kCap / d ? e * d : kCap;
+      e = e <= kMaxCount / d ? e * d : kMaxCount;
     }
     return e;
   }
@@ -297,7 +296,7 @@ std::optional<OpKind> collective_from_name(const std::string& name) {
 // Bytes of the tensors, held just above the workload's bound of 2^56 (so that validation
 // refuses it) instead of overflowing: 32 tensors of 2^48 doubles came out as 0 bytes.
 int64_t bytes_of(const std::vector<Tensor>& ts) {
-  constexpr int64_t kOver = (int64_t(1) << 56) + 1;
+  constexpr int64_t kOver = kMaxCount + 1;
   int64_t b = 0;
   // elements() is at most 2^56, so each term is at most 2^59 and the sum cannot overflow.
   for (const auto& t : ts) b = std::min(kOver, b + t.elements() * t.elem_bytes);

@@ -16,8 +16,6 @@ namespace tessera::traces {
 
 namespace {
 
-constexpr int64_t kMaxValue = int64_t(1) << 56;  // any count above this is a typo
-
 struct Field {
   std::string key, value;
 };
@@ -48,7 +46,7 @@ int64_t parse_int(const LineError& e, const std::string& key, const std::string&
     if (c < '0' || c > '9')
       e.fail("'" + key + "=" + shown(v) + "': expected a non-negative integer");
     x = x * 10 + (c - '0');
-    if (x > kMaxValue) e.fail("'" + key + "=" + shown(v) + "': value too large (above 2^56)");
+    if (x > kMaxCount) e.fail("'" + key + "=" + shown(v) + "': value too large (above 2^56)");
   }
   return x;
 }
@@ -105,14 +103,12 @@ void check_meta_number(const LineError& e, const Field& f) {
     const char* key;
     int64_t lo, hi;
   };
-  constexpr int64_t kRanks = int64_t(1) << 20;
-  static const Range ranges[] = {{"ranks", 1, kRanks},    {"world", 1, kRanks},
-                                 {"tp", 1, kRanks},       {"pp", 1, kRanks},
-                                 {"dp", 1, kRanks},       {"ep", 1, kRanks},
-                                 {"rank", 0, kRanks - 1}, {"layers", 1, kRanks},
-                                 {"batch", 1, kMaxValue}, {"rank_batch", 1, kMaxValue},
-                                 {"seq", 1, kMaxValue},   {"context", 1, kMaxValue},
-                                 {"tokens", 0, kMaxValue}};
+  static const Range ranges[] = {
+      {"ranks", 1, kMaxRanks},      {"world", 1, kMaxRanks},  {"tp", 1, kMaxRanks},
+      {"pp", 1, kMaxRanks},         {"dp", 1, kMaxRanks},     {"ep", 1, kMaxRanks},
+      {"rank", 0, kMaxRanks - 1},   {"layers", 1, kMaxRanks}, {"batch", 1, kMaxCount},
+      {"rank_batch", 1, kMaxCount}, {"seq", 1, kMaxCount},    {"context", 1, kMaxCount},
+      {"tokens", 0, kMaxCount}};
   for (const Range& r : ranges) {
     if (f.key != r.key) continue;
     const bool digits =

@@ -332,7 +332,6 @@ std::string Workload::op_context(size_t i) const {
 void Workload::validate() const {
   // Byte and FLOP counts are int64 and get multiplied: keep every given one far from
   // overflow. Ranks index rank groups.
-  constexpr int64_t kLimit = int64_t(1) << 56, kMaxRanks = int64_t(1) << 20;
   // A trace of every rank's ops (meta ranks) runs ranks 0 .. ranks-1 only.
   const int64_t ranks = meta.count("ranks") ? meta_int("ranks", 1) : 0;
   for (size_t i = 0; i < ops_.size(); ++i) {
@@ -352,7 +351,7 @@ void Workload::validate() const {
           int64_t sum = 0;
           for (int64_t t : op.tokens_per_expert) {
             need(t >= 0, "token counts must not be negative");
-            need(t <= kLimit - sum, "token counts too large (above 2^56 in all)");
+            need(t <= kMaxCount - sum, "token counts too large (above 2^56 in all)");
             sum += t;
           }
           need(sum == op.m, fmt::format("token counts sum to {} but m={}", sum, op.m));
@@ -383,12 +382,12 @@ void Workload::validate() const {
         break;
       case OpClass::kOpaque:
         need(op.flops_given >= 0 && op.bytes_given >= 0, "flops and bytes must not be negative");
-        need(op.flops_given <= kLimit && op.bytes_given <= kLimit,
+        need(op.flops_given <= kMaxCount && op.bytes_given <= kMaxCount,
              "flops or bytes too large (above 2^56)");
         break;
       case OpClass::kCollective:
         need(op.bytes >= 0, "bytes must not be negative");
-        need(op.bytes <= kLimit, "bytes too large (above 2^56)");
+        need(op.bytes <= kMaxCount, "bytes too large (above 2^56)");
         need(op.group >= 1, "needs group >= 1");
         need(op.group <= kMaxRanks, "group too large (above 2^20 ranks)");
         need(op.ranks.empty() || int64_t(op.ranks.size()) == op.group,
@@ -396,7 +395,7 @@ void Workload::validate() const {
         break;
       case OpClass::kPointToPoint:
         need(op.bytes >= 0, "bytes must not be negative");
-        need(op.bytes <= kLimit, "bytes too large (above 2^56)");
+        need(op.bytes <= kMaxCount, "bytes too large (above 2^56)");
         need(op.peer >= 0, "needs peer >= 0");
         need(op.peer < kMaxRanks, "peer too large (above 2^20 ranks)");
         break;

@@ -12,6 +12,12 @@
 
 namespace tessera::traces {
 
+// Bounds of what a workload may say, checked by the parsers and Workload::validate:
+// counts (FLOPs, bytes, tokens, elements) far from int64 overflow when multiplied, and
+// the ranks a trace may name.
+inline constexpr int64_t kMaxCount = int64_t(1) << 56;
+inline constexpr int64_t kMaxRanks = int64_t(1) << 20;
+
 enum class OpKind {
   // Matrix work (operand A is M x K, operand B is K x N, result C is M x N, times batch).
   kGemm,
