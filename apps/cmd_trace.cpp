@@ -166,10 +166,12 @@ void add_trace_command(CLI::App& app) {
       for (const auto& [k, v] : s.node_types) types += fmt::format(" {}={}", k, v);
       if (types.empty()) types = " none";
       std::cerr << fmt::format(
-          "{}: rank {}, schema {}, {} nodes ({}), {} host-side, {} GEMM/conv from shapes, "
+          "{}: rank {}{}, schema {}, {} nodes ({}), {} host-side, {} GEMM/conv from shapes, "
           "{} dangling deps dropped, {} cycle-closing ctrl deps left out\n",
-          s.file, s.rank, s.schema.empty() ? "?" : s.schema, s.nodes, types.substr(1), s.host_nodes,
-          s.shaped_gemms, s.dropped_deps, s.cyclic_ctrl_deps);
+          s.file, s.rank,
+          s.imported_rank != s.rank ? fmt::format(" (imported as rank {})", s.imported_rank) : "",
+          s.schema.empty() ? "?" : s.schema, s.nodes, types.substr(1), s.host_nodes, s.shaped_gemms,
+          s.dropped_deps, s.cyclic_ctrl_deps);
     }
   });
 

@@ -448,7 +448,8 @@ bool read_varint(const std::string& buf, size_t& pos, uint64_t* out) {
 
 struct RankFile {
   std::string path;
-  int64_t rank = -1;
+  int64_t rank = -1;   // as the file name says (else its place in the sorted list)
+  int64_t index = -1;  // its rank in the workload: its place among the files imported
 };
 
 std::vector<RankFile> collect(const std::vector<std::string>& inputs) {
@@ -491,13 +492,17 @@ std::vector<RankFile> collect(const std::vector<std::string>& inputs) {
     if (out[i].rank == out[i - 1].rank)
       throw sim::UserError(out[i].path + ": rank " + std::to_string(out[i].rank) +
                            " also given by " + out[i - 1].path);
+  for (size_t i = 0; i < out.size(); ++i) out[i].index = int64_t(i);
   return out;
 }
 
-void import_file(const RankFile& rf, int64_t group, Workload& w, ChakraFileSummary& sum) {
+// `index_of`: a file's rank as named -> its rank in the workload.
+void import_file(const RankFile& rf, int64_t group, const std::map<int64_t, int64_t>& index_of,
+                 Workload& w, ChakraFileSummary& sum) {
   const std::string buf = sim::read_file(rf.path);
   sum.file = rf.path;
   sum.rank = rf.rank;
+  sum.imported_rank = rf.index;
   size_t pos = 0;
   int64_t record = 0;
   std::vector<pb::TraceNode> nodes;
@@ -593,7 +598,7 @@ void import_file(const RankFile& rf, int64_t group, Workload& w, ChakraFileSumma
   for (const auto& n : nodes)
     if (!ids.insert(n.id()).second)
       throw sim::UserError(fmt::format("{}: node id {} appears twice", rf.path, n.id()));
-  auto op_name = [&](uint64_t id) { return fmt::format("r{}.n{}", rf.rank, id); };
+  auto op_name = [&](uint64_t id) { return fmt::format("r{}.n{}", rf.index, id); };
 
   // Data deps first (they form a DAG in the traces seen); then ctrl deps, except those
   // that would close a cycle (PyTorch-derived traces link a CPU op and its kernel both
@@ -713,7 +718,7 @@ void import_file(const RankFile& rf, int64_t group, Workload& w, ChakraFileSumma
     ++sum.node_types[node_type_name(n.kind())];
     Op op;
     op.name = op_name(n.id());
-    op.rank = rf.rank;
+    op.rank = rf.index;
     op.dtype = DType::kFp32;
     for (size_t d : deps[i]) op.deps.push_back(op_name(nodes[d].id()));
 
@@ -769,7 +774,13 @@ void import_file(const RankFile& rf, int64_t group, Workload& w, ChakraFileSumma
           if (!attr_int(n, send ? "comm_dst" : "comm_src", &v) || v < 0)
             throw sim::UserError(
                 where + (send ? ": send node without comm_dst" : ": recv node without comm_src"));
-          op.peer = v;
+          // Peers are ranks as the files are named; a subset of a run's files (x.2.et,
+          // x.3.et) is renumbered from 0, and a peer must be among them.
+          auto peer = index_of.find(v);
+          if (peer == index_of.end())
+            throw sim::UserError(where + (send ? ": sends to rank " : ": receives from rank ") +
+                                 std::to_string(v) + ", whose file is not among those imported");
+          op.peer = peer->second;
           break;
         }
         case pb::KIND_MEM_LOAD:
@@ -797,9 +808,11 @@ Workload import_chakra(const std::vector<std::string>& inputs, const ChakraImpor
   w.meta["source"] = "chakra";
   w.meta["ranks"] = std::to_string(files.size());
   std::vector<ChakraFileSummary> sums;
+  std::map<int64_t, int64_t> index_of;
+  for (const auto& f : files) index_of[f.rank] = f.index;
   for (const auto& f : files) {
     sums.emplace_back();
-    import_file(f, group, w, sums.back());
+    import_file(f, group, index_of, w, sums.back());
   }
   if (!sums.empty() && !sums[0].schema.empty()) {
     // A meta value is one field of a .tsr line: no spaces, '#' or control characters

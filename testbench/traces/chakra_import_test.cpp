@@ -475,3 +475,27 @@ TEST_CASE("Chakra ctrl deps are kept unless they close a cycle", "[unit]") {
   CHECK(deps_of(w2, "r0.n2").empty());
   CHECK(sums[0].cyclic_ctrl_deps == 1);
 }
+
+TEST_CASE("Chakra: a subset of a run's rank files imports, renumbered from rank 0", "[unit]") {
+  // Until the thirteenth session `x.2.et` alone was refused (its rank 2 lay outside the
+  // one rank imported). The files' ranks are now numbered from 0 in order, send/recv
+  // peers alike; a peer whose file is not imported is refused with its record.
+  if (!have_samples()) return;
+  const std::string ar = kDir + "/microbench_4npus_1MB/all_reduce/all_reduce.";
+  std::vector<ChakraFileSummary> sums;
+  const Workload w = import_chakra({ar + "2.et", ar + "3.et"}, {}, &sums);
+  REQUIRE(sums.size() == 2);
+  CHECK(sums[0].rank == 2);
+  CHECK(sums[0].imported_rank == 0);
+  CHECK(sums[1].imported_rank == 1);
+  CHECK(w.meta.at("ranks") == "2");
+  REQUIRE(w.size() == 2);
+  CHECK(w.op(0).rank == 0);
+  CHECK(w.op(0).name == "r0.n2");
+  CHECK(w.op(0).group == 2);  // among the ranks imported
+  const std::string ring = kDir + "/custom_ring_allreduce_8npus_1MB/custom_allreduce.";
+  CHECK_THROWS_WITH(import_chakra({ring + "2.et", ring + "3.et"}, {}),
+                    Catch::Contains("custom_allreduce.2.et: record") &&
+                        Catch::Contains("receives from rank 1, whose file is not among those "
+                                        "imported"));
+}
