@@ -54,3 +54,26 @@ TEST_CASE("impossible clocks are rejected", "[unit]") {
   REQUIRE_THROWS_AS(ClockDomain::from_mhz("x", 0), tessera::sim::UserError);
   REQUIRE_THROWS_AS(ClockDomain::from_period_ps("x", 0), tessera::sim::UserError);
 }
+
+TEST_CASE("conversions agree with exact 128-bit arithmetic on both sides of the 64-bit path",
+          "[unit]") {
+  // edge_ps and cycles_at take 64-bit arithmetic while the products fit and 128-bit
+  // beyond; both must give the exact rational answer everywhere.
+  for (uint64_t mhz : {1ull, 1000ull, 1500ull, 1600ull, 2400ull, 999999ull, 1000000ull}) {
+    const ClockDomain c = ClockDomain::from_mhz("c", mhz);
+    const unsigned __int128 num = c.period_num_ps(), den = c.period_den();
+    const uint64_t edge_limit = UINT64_MAX / c.period_num_ps() - 1;
+    for (uint64_t n : {uint64_t(0), uint64_t(1), uint64_t(12345), edge_limit - 1, edge_limit,
+                       edge_limit + 1, UINT64_MAX / c.period_num_ps()}) {
+      INFO("mhz " << mhz << " n " << n);
+      const unsigned __int128 want = (n * num + den - 1) / den;
+      if (want <= UINT64_MAX) CHECK(c.edge_ps(Cycles(n)).v == uint64_t(want));
+    }
+    const uint64_t t_limit = UINT64_MAX / c.period_den();
+    for (uint64_t t : {uint64_t(0), uint64_t(999), t_limit - 1, t_limit, t_limit + 1, UINT64_MAX}) {
+      INFO("mhz " << mhz << " t " << t);
+      const unsigned __int128 want = (t * den) / num;
+      CHECK(c.cycles_at(Picoseconds(t)).v == uint64_t(want));
+    }
+  }
+}
