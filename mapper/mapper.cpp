@@ -194,9 +194,9 @@ class Lowering {
     uint64_t extra_bytes = 0;  // moved beyond the GEMM's operands
   };
   OpaqueShape opaque_shape(const Op& op) const;
-  // Sets each tile's fence to its last command of the op so far, joined with the stores
-  // still in flight (t.tail).
-  void settle_fences();
+  // Sets each tile's fence (of `only`, else every tile) to its last command of the op so
+  // far, joined with the stores still in flight (t.tail).
+  void settle_fences(const std::vector<uint32_t>* only = nullptr);
   void lower_gemm_on_tile(TileState& t, uint64_t m, uint64_t n, uint64_t k, uint32_t eb,
                           uint64_t a_addr, uint64_t a_ld, uint64_t b_addr, uint64_t b_ld,
                           uint64_t c_addr, uint64_t c_ld, uint32_t c_eb, bool a_weights,
@@ -299,9 +299,11 @@ void Lowering::begin_op(size_t index) {
   op_tiles_.clear();
 }
 
-void Lowering::settle_fences() {
+void Lowering::settle_fences(const std::vector<uint32_t>* only) {
   // Each tile's fence is its last command of this op.
-  for (auto& t : tiles_) {
+  const size_t n = only ? only->size() : tiles_.size();
+  for (size_t i = 0; i < n; ++i) {
+    TileState& t = tiles_[only ? (*only)[i] : i];
     if (t.op_cmds.empty()) continue;
     t.fence = t.op_cmds.back();
     // Stores that may finish after the last command (t.tail): the buffers they read,
@@ -539,6 +541,7 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
   }
   const auto& gt = groups_[group];
   const uint32_t eb = uint32_t(traces::dtype_bytes(op.dtype));
+  const OpaqueShape opaque = op.kind == OpKind::kOpaque ? opaque_shape(op) : OpaqueShape{};
   const bool a_w = op.weights == traces::WeightOperand::kA;
   const bool b_w = op.weights == traces::WeightOperand::kB || op.kind == OpKind::kMoeGate ||
                    op.kind == OpKind::kExpert;
@@ -559,8 +562,7 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
   } else if (op.kind == OpKind::kOpaque) {
     // Only FLOPs (and perhaps bytes) are known: a GEMM of the same MAC count (the shape
     // is an assumption; --explain says so).
-    const OpaqueShape sh = opaque_shape(op);
-    parts.push_back({sh.m, sh.n, sh.k, 1});
+    parts.push_back({opaque.m, opaque.n, opaque.k, 1});
   } else {
     const uint64_t batch = uint64_t(std::max<int64_t>(op.batch, 1));
     uint64_t share = 1;
@@ -737,14 +739,14 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
     strat << " (" << parts[0].b_share << " heads share each K/V)";
   plan_->strategy = strat.str();
   if (op.kind == OpKind::kOpaque) {
-    const OpaqueShape sh = opaque_shape(op);
+    const OpaqueShape& sh = opaque;
     plan_->strategy = "opaque as a " + std::to_string(sh.m) + "x" + std::to_string(sh.n) + "x" +
                       std::to_string(sh.k) + " GEMM: " + plan_->strategy;
     if (sh.extra_bytes > 0) {
       // Bytes beyond what a GEMM over the whole array moves: they stream through the
       // same tiles as a copy (half read from the inputs, half written) after the GEMM,
       // so the op takes the sum of both, at most twice its roofline.
-      settle_fences();
+      settle_fences(&gt);
       const std::string gemm_strategy = plan_->strategy;
       Op copy = op;
       copy.name = op.name + " extra bytes";  // a tensor of its own, not the op's output
@@ -759,38 +761,45 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
 }
 
 // The GEMM an opaque op of `flops_given` FLOPs and `bytes_given` bytes is taken for:
-// square K = N blocks sized so that its operands hold the given bytes; the cube (least
-// traffic) when they hold fewer; K and N the array's (most traffic at full use of the
-// array) when they hold more, the rest streamed as a copy. Without bytes, the array's
-// K and N (until the thirteenth session always, whatever the bytes: a ResNet trace's
-// elementwise kernels moved about a hundredth of their bytes).
+// K and N the array's times one factor a >= 1, sized so that its operands hold the
+// given bytes (traffic falls as a grows, to its least near the cube); that least shape
+// when they hold fewer; a = 1 (K and N the array's: most traffic at full use of the
+// array) when they hold more, the rest streamed as a copy. Without bytes, a = 1 (until
+// the thirteenth session always, whatever the bytes: a ResNet trace's elementwise
+// kernels moved about a hundredth of their bytes).
 Lowering::OpaqueShape Lowering::opaque_shape(const Op& op) const {
-  const uint64_t eb = traces::dtype_bytes(op.dtype);
+  const double eb = double(traces::dtype_bytes(op.dtype));
   const double macs = double(std::max<int64_t>(op.flops_given / 2, 1));
-  const uint64_t r = spec_.tile.array.rows, c = spec_.tile.array.cols;
+  const double r = spec_.tile.array.rows, c = spec_.tile.array.cols;
+  // Operand bytes of the shape K = r a, N = c a, M = macs / (K N) (at least one row).
+  auto traffic = [&](double a) {
+    const double k = r * a, n = c * a, m = std::max(1.0, macs / (k * n));
+    return (m * k + k * n + m * n) * eb;
+  };
   OpaqueShape sh;
-  auto traffic = [&](double m, double n, double k) { return (m * k + k * n + m * n) * double(eb); };
-  const double m0 = std::max(1.0, std::floor(macs / double(r * c)));
-  const double widest = traffic(m0, double(c), double(r));
   const double bytes = double(std::max<int64_t>(op.bytes_given, 0));
-  if (bytes <= 0 || bytes >= widest) {
-    sh.m = uint64_t(m0), sh.n = c, sh.k = r;
-    if (bytes > widest) sh.extra_bytes = uint64_t(bytes - widest);
-    return sh;
-  }
-  // K = N = s with M = macs / s^2: traffic 2 macs / s + s^2 (times the element size)
-  // falls from s = the array's size to the cube root; bisect for the given bytes.
-  const double lo0 = double(std::max(r, c)), cube = std::max(lo0, std::cbrt(macs));
-  auto sq = [&](double s) { return traffic(std::max(1.0, macs / (s * s)), s, s); };
-  double lo = lo0, hi = cube;
-  if (sq(hi) < bytes)
-    for (int i = 0; i < 60; ++i) {
-      const double mid = 0.5 * (lo + hi);
-      (sq(mid) > bytes ? lo : hi) = mid;
+  double a = 1.0;
+  if (bytes > 0 && bytes < traffic(1.0)) {
+    // Least traffic where d/da (macs (1/r + 1/c) / a + r c a^2) = 0.
+    const double a_min = std::max(1.0, std::cbrt(macs * (1.0 / r + 1.0 / c) / (2.0 * r * c)));
+    a = a_min;
+    if (traffic(a_min) < bytes) {
+      double lo = 1.0, hi = a_min;  // traffic(lo) > bytes >= traffic(hi)
+      for (int i = 0; i < 60; ++i) {
+        const double mid = 0.5 * (lo + hi);
+        (traffic(mid) > bytes ? lo : hi) = mid;
+      }
+      a = hi;
     }
-  const uint64_t sd = uint64_t(std::llround(hi));
-  sh.n = sh.k = std::max<uint64_t>(1, sd);
-  sh.m = std::max<uint64_t>(1, uint64_t(std::llround(macs / double(sh.n * sh.k))));
+  }
+  sh.k = std::max<uint64_t>(1, uint64_t(std::llround(r * a)));
+  sh.n = std::max<uint64_t>(1, uint64_t(std::llround(c * a)));
+  sh.m = std::max<uint64_t>(1, uint64_t(std::llround(macs / (double(sh.k) * double(sh.n)))));
+  if (a == 1.0) {
+    sh.m = std::max<uint64_t>(1, uint64_t(macs / (r * c)));  // whole array passes
+    const double moved = (double(sh.m) * r + r * c + double(sh.m) * c) * eb;
+    if (bytes > moved) sh.extra_bytes = uint64_t(bytes - moved);
+  }
   return sh;
 }
 

@@ -9,8 +9,9 @@
 // The link is an approximately-timed target and initiator (a blocking caller is
 // adapted by the TLM sockets, on both sides): a request is taken (END_REQ) while the
 // direction's buffer (buffer_bytes: transmit queue, wire and receive queue under credit
-// flow control) has room, else it waits, END_REQ held, so a full link backs up into the
-// sending network; it is booked on the wire when taken, offered to the far side's network
+// flow control) has room, else it waits, END_REQ held, and the sending network keeps the
+// requests behind it in its queue for that endpoint (unbounded: the routers are not held
+// back); it is booked on the wire when taken, offered to the far side's network
 // when its last bit arrives, one open request per direction as the base protocol asks (the
 // far side's backpressure holds the others here), and its bytes' credit returns latency_ns
 // after the far network takes it. Its response is booked on the reverse direction and

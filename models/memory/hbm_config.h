@@ -260,6 +260,15 @@ struct HbmConfig {
             "mapping", "interleave_bytes must be a power of two of at least one access");
     v.check(timing.tCCD_S >= burst_cycles_or_1(), "timing",
             "tCCD_S must cover one burst (BL / beats per clock)");
+    // A per-bank refresh is due every tREFI / banks; REFpbs tPBR2PBR apart could never
+    // catch up (and ACTs held for a due REFpb would wait for ever).
+    const uint64_t pb_interval = timing.tREFI / banks_per_pc();
+    v.check(controller.refresh != "per-bank" || timing.tPBR2PBR < pb_interval, "timing",
+            "tPBR2PBR must be below the per-bank refresh interval tREFI / banks per "
+            "pseudo-channel, or per-bank refresh falls behind for good");
+    v.check(controller.refresh != "per-bank" || timing.tACT2PBR < pb_interval, "timing",
+            "tACT2PBR must be below the per-bank refresh interval tREFI / banks per "
+            "pseudo-channel (every ACT would push the next REFpb past its due time)");
   }
 
   // Derived figures.

@@ -64,6 +64,14 @@ TEST_CASE("hbm config: impossible tables are rejected with a clear message", "[u
              Catch::Contains("controller.write_queue"));
   CHECK_THAT(error_of("preset: hbm9\n"), Catch::Contains("unknown preset"));
   CHECK_THAT(error_of("preset: hbm3\ntiming: {tFOO: 1}\n"), Catch::Contains("tFOO"));
+  // REFpbs 196 clocks apart cannot keep up with one due every 6240 / 32 = 195 (ACTs held
+  // for the due REFpb then waited for ever); all-bank refresh does not use the rule.
+  CHECK_THAT(error_of("preset: hbm3\ntiming: {tPBR2PBR: 196}\n"),
+             Catch::Contains("tPBR2PBR must be below"));
+  CHECK_THAT(error_of("preset: hbm3\ntiming: {tACT2PBR: 195}\n"),
+             Catch::Contains("tACT2PBR must be below"));
+  CHECK_NOTHROW(load_hbm_config(
+      "preset: hbm3\ntiming: {tPBR2PBR: 196}\ncontroller: {refresh: all-bank}\n", "ok.yaml"));
 }
 
 TEST_CASE("hbm config: a request beyond capacity is rejected", "[unit]") {

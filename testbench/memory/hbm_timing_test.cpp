@@ -302,23 +302,23 @@ TEST_CASE("hbm timing: a per-bank refresh waits tACT2PBR after an ACT and holds 
 }
 
 TEST_CASE("hbm timing: per-bank refreshes of a pseudo-channel are tPBR2PBR apart", "[unit]") {
-  // The first REFpb of pseudo-channel 0 goes at 195 (a read of bank 0 is queued then,
-  // as in the test above: its ACT at 195 + tRREFD = 202, done at 255). The pseudo-
+  // A read of bank 0 activates it at 194, so the first REFpb (of bank 1), due at 195,
+  // goes tACT2PBR (5) later, at 199; the read is done at 194 + 53 = 247. The pseudo-
   // channel then idles; its next refresh, due at 390, is replayed when a read of bank
-  // group 1 arrives at 496. With tPBR2PBR 300 it could not go before 195 + 300 = 495,
-  // so the read's ACT waits for tRREFD after it: 502 + 53 = 555 (549 with the HBM3
-  // preset's 8, the refresh long done).
+  // group 1 arrives at 395. With tPBR2PBR 194 (the most the 195-clock interval allows)
+  // it cannot go before 199 + 194 = 393, so the read's ACT waits for tRREFD after it:
+  // 400 + 53 = 453. With the preset's 8 it goes at 390 and the ACT at 397: 450.
   auto second_read = [](uint32_t pbr2pbr) {
     Harness h(test::preset_config("hbm3", "controller: {refresh: per-bank}\ntiming: {tPBR2PBR: " +
                                               std::to_string(pbr2pbr) + "}"));
-    const auto first = h.submit(h.addr(0, 0, 0, 0, 0), false, 195);
-    const auto r = h.submit(h.addr(0, 0, 1, 0, 0), false, 496);
+    const auto first = h.submit(h.addr(0, 0, 0, 0, 0), false, 194);
+    const auto r = h.submit(h.addr(0, 0, 1, 0, 0), false, 395);
     h.drain();
-    CHECK(h.finish[first] == 255);
+    CHECK(h.finish[first] == 247);
     return h.finish[r];
   };
-  CHECK(second_read(8) == 549);
-  CHECK(second_read(300) == 555);
+  CHECK(second_read(8) == 450);
+  CHECK(second_read(194) == 453);
 }
 
 TEST_CASE("hbm scheduling: FR-FCFS serves a younger row hit before an older conflict", "[unit]") {
