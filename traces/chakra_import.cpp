@@ -4,6 +4,7 @@
 #include <cctype>
 #include <climits>
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -649,6 +650,26 @@ void import_file(const RankFile& rf, int64_t group, const std::map<int64_t, int6
   std::vector<uint32_t> seen(nodes.size(), 0);
   uint32_t stamp = 0;
   std::vector<size_t> fwd, back, stack;
+  // Depth first from `from` over `adj`, through the nodes `within` admits (each once per
+  // stamp), into `out`; false when it reaches `stop`.
+  auto search = [&](size_t from, const std::vector<std::vector<size_t>>& adj, auto within,
+                    size_t stop, std::vector<size_t>& out) {
+    out.clear();
+    stack.assign(1, from);
+    seen[from] = stamp;
+    while (!stack.empty()) {
+      const size_t u = stack.back();
+      stack.pop_back();
+      if (u == stop) return false;
+      out.push_back(u);
+      for (size_t v : adj[u])
+        if (seen[v] != stamp && within(v)) {
+          seen[v] = stamp;
+          stack.push_back(v);
+        }
+    }
+    return true;
+  };
   // Adds "i after d"; false when d already depends on i.
   auto add_ordered = [&](size_t i, size_t d) {
     if (ord[d] < ord[i]) {
@@ -657,33 +678,12 @@ void import_file(const RankFile& rf, int64_t group, const std::map<int64_t, int6
     }
     const size_t lo = ord[i], hi = ord[d];
     ++stamp;
-    fwd.clear();
-    stack.assign(1, i);
-    seen[i] = stamp;
-    while (!stack.empty()) {  // what follows i, up to d's place
-      const size_t u = stack.back();
-      stack.pop_back();
-      if (u == d) return false;
-      fwd.push_back(u);
-      for (size_t v : users[u])
-        if (seen[v] != stamp && ord[v] <= hi) {
-          seen[v] = stamp;
-          stack.push_back(v);
-        }
-    }
-    back.clear();
-    stack.assign(1, d);
-    seen[d] = stamp;
-    while (!stack.empty()) {  // what precedes d, down to i's place
-      const size_t u = stack.back();
-      stack.pop_back();
-      back.push_back(u);
-      for (size_t v : deps[u])
-        if (seen[v] != stamp && ord[v] > lo) {
-          seen[v] = stamp;
-          stack.push_back(v);
-        }
-    }
+    // What follows i up to d's place (reaching d: a cycle), what precedes d down to i's.
+    if (!search(
+            i, users, [&](size_t v) { return ord[v] <= hi; }, d, fwd))
+      return false;
+    search(
+        d, deps, [&](size_t v) { return ord[v] > lo; }, SIZE_MAX, back);
     // The places of both sets, d's side first, each in its old order.
     auto by_ord = [&](size_t a, size_t b) { return ord[a] < ord[b]; };
     std::sort(fwd.begin(), fwd.end(), by_ord);
