@@ -739,10 +739,9 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
     strat << " (" << parts[0].b_share << " heads share each K/V)";
   plan_->strategy = strat.str();
   if (op.kind == OpKind::kOpaque) {
-    const OpaqueShape& sh = opaque;
-    plan_->strategy = "opaque as a " + std::to_string(sh.m) + "x" + std::to_string(sh.n) + "x" +
-                      std::to_string(sh.k) + " GEMM: " + plan_->strategy;
-    if (sh.extra_bytes > 0) {
+    plan_->strategy = "opaque as a " + std::to_string(opaque.m) + "x" + std::to_string(opaque.n) +
+                      "x" + std::to_string(opaque.k) + " GEMM: " + plan_->strategy;
+    if (opaque.extra_bytes > 0) {
       // Bytes beyond what a GEMM over the whole array moves: they stream through the
       // same tiles as a copy (half read from the inputs, half written) after the GEMM,
       // so the op takes the sum of both, at most twice its roofline.
@@ -752,9 +751,9 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
       copy.name = op.name + " extra bytes";  // a tensor of its own, not the op's output
       copy.kind = OpKind::kElementwise;
       copy.inputs = 1;
-      copy.elems = int64_t(std::max<uint64_t>(1, sh.extra_bytes / 2 / eb));
+      copy.elems = int64_t(std::max<uint64_t>(1, opaque.extra_bytes / 2 / eb));
       lower_vector(copy, group);
-      plan_->strategy = gemm_strategy + "; then " + std::to_string(sh.extra_bytes) +
+      plan_->strategy = gemm_strategy + "; then " + std::to_string(opaque.extra_bytes) +
                         " more bytes streamed as a copy: " + plan_->strategy;
     }
   }
@@ -778,28 +777,28 @@ Lowering::OpaqueShape Lowering::opaque_shape(const Op& op) const {
   };
   OpaqueShape sh;
   const double bytes = double(std::max<int64_t>(op.bytes_given, 0));
-  double a = 1.0;
-  if (bytes > 0 && bytes < traffic(1.0)) {
-    // Least traffic where d/da (macs (1/r + 1/c) / a + r c a^2) = 0.
-    const double a_min = std::max(1.0, std::cbrt(macs * (1.0 / r + 1.0 / c) / (2.0 * r * c)));
-    a = a_min;
-    if (traffic(a_min) < bytes) {
-      double lo = 1.0, hi = a_min;  // traffic(lo) > bytes >= traffic(hi)
-      for (int i = 0; i < 60; ++i) {
-        const double mid = 0.5 * (lo + hi);
-        (traffic(mid) > bytes ? lo : hi) = mid;
-      }
-      a = hi;
+  // a = 1 in whole array passes: the most an array-filling GEMM of these MACs moves.
+  const uint64_t m_whole = std::max<uint64_t>(1, uint64_t(macs / (r * c)));
+  const double widest = (double(m_whole) * r + r * c + double(m_whole) * c) * eb;
+  if (bytes <= 0 || bytes >= widest) {
+    sh.m = m_whole, sh.n = uint64_t(c), sh.k = uint64_t(r);
+    if (bytes > widest) sh.extra_bytes = uint64_t(bytes - widest);
+    return sh;
+  }
+  // Least traffic where d/da (macs (1/r + 1/c) / a + r c a^2) = 0.
+  const double a_min = std::max(1.0, std::cbrt(macs * (1.0 / r + 1.0 / c) / (2.0 * r * c)));
+  double a = a_min;
+  if (traffic(a_min) < bytes) {
+    double lo = 1.0, hi = a_min;  // traffic(lo) >= widest > bytes >= traffic(hi)
+    for (int i = 0; i < 60; ++i) {
+      const double mid = 0.5 * (lo + hi);
+      (traffic(mid) > bytes ? lo : hi) = mid;
     }
+    a = hi;
   }
   sh.k = std::max<uint64_t>(1, uint64_t(std::llround(r * a)));
   sh.n = std::max<uint64_t>(1, uint64_t(std::llround(c * a)));
   sh.m = std::max<uint64_t>(1, uint64_t(std::llround(macs / (double(sh.k) * double(sh.n)))));
-  if (a == 1.0) {
-    sh.m = std::max<uint64_t>(1, uint64_t(macs / (r * c)));  // whole array passes
-    const double moved = (double(sh.m) * r + r * c + double(sh.m) * c) * eb;
-    if (bytes > moved) sh.extra_bytes = uint64_t(bytes - moved);
-  }
   return sh;
 }
 

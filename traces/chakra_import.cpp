@@ -679,11 +679,10 @@ void import_file(const RankFile& rf, int64_t group, const std::map<int64_t, int6
     const size_t lo = ord[i], hi = ord[d];
     ++stamp;
     // What follows i up to d's place (reaching d: a cycle), what precedes d down to i's.
-    if (!search(
-            i, users, [&](size_t v) { return ord[v] <= hi; }, d, fwd))
-      return false;
-    search(
-        d, deps, [&](size_t v) { return ord[v] > lo; }, SIZE_MAX, back);
+    auto up_to_d = [&](size_t v) { return ord[v] <= hi; };
+    auto down_to_i = [&](size_t v) { return ord[v] > lo; };
+    if (!search(i, users, up_to_d, d, fwd)) return false;
+    search(d, deps, down_to_i, SIZE_MAX, back);
     // The places of both sets, d's side first, each in its old order.
     auto by_ord = [&](size_t a, size_t b) { return ord[a] < ord[b]; };
     std::sort(fwd.begin(), fwd.end(), by_ord);
