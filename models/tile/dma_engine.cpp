@@ -33,6 +33,7 @@ DmaEngine::DmaEngine(sc_core::sc_module_name name, const DmaConfig& cfg,
   slot_desc_.assign(cfg.outstanding, -1);
   copy_.resize(cfg.outstanding);
   words_.resize(cfg.outstanding);
+  byte_enables_.resize(cfg.outstanding);
   reduce_.resize(cfg.outstanding);
 }
 
@@ -140,6 +141,17 @@ void DmaEngine::issue(uint64_t remote, uint8_t* buf, uint32_t bytes, bool write,
   p->set_data_length(bytes);
   p->set_streaming_width(bytes);
   p->set_data_ptr(buf);
+  if (write && copy_bytes > 0 && (copy_remote != remote || copy_bytes != bytes)) {
+    // Widened to whole units: only the burst's own bytes are enabled.
+    std::vector<uint8_t>& be = byte_enables_[slot_of(*p)];
+    be.assign(bytes, TLM_BYTE_DISABLED);
+    std::fill_n(be.begin() + ptrdiff_t(copy_remote - remote), copy_bytes, TLM_BYTE_ENABLED);
+    p->set_byte_enable_ptr(be.data());
+    p->set_byte_enable_length(bytes);
+  } else {
+    p->set_byte_enable_ptr(nullptr);
+    p->set_byte_enable_length(0);
+  }
   p->set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
   issue_time_[slot_of(*p)] = sc_core::sc_time_stamp();
   copy_[slot_of(*p)] = {copy_remote, copy_local, copy_bytes};

@@ -94,6 +94,9 @@ class DmaEngine : public sc_core::sc_module, public tlm::tlm_mm_interface {
   sim::Histogram& burst_latency_;
   std::vector<sc_core::sc_time> issue_time_;  // by pool slot
   std::vector<uint32_t> words_;               // by pool slot: values of posted signal writes
+  // By pool slot: the byte enables of a write widened to whole aligned units (the
+  // bytes outside the burst masked off, as a real DMA's masked write).
+  std::vector<std::vector<uint8_t>> byte_enables_;
   struct Copy {
     uint64_t remote = 0;
     uint8_t* local = nullptr;

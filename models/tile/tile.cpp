@@ -1,5 +1,6 @@
 #include "models/tile/tile.h"
 
+#include <algorithm>
 #include <cstring>
 #include <sstream>
 
@@ -263,9 +264,13 @@ sc_core::sc_time Tile::remote_access(tlm::tlm_generic_payload& p) {
     p.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
     return sc_core::SC_ZERO_TIME;
   }
-  if (p.get_command() == tlm::TLM_WRITE_COMMAND)
-    spm_.record_write(SpmClient::kRemote, len);
-  else
+  if (p.get_command() == tlm::TLM_WRITE_COMMAND) {
+    // A masked write (a store widened to whole units) writes its enabled bytes only.
+    const unsigned char* be = p.get_byte_enable_ptr();
+    const uint64_t written =
+        be ? uint64_t(std::count(be, be + p.get_byte_enable_length(), TLM_BYTE_ENABLED)) : len;
+    spm_.record_write(SpmClient::kRemote, written);
+  } else
     spm_.record_read(SpmClient::kRemote, len);
   p.set_response_status(tlm::TLM_OK_RESPONSE);
   // One cycle of SRAM access plus the beats of the transfer.

@@ -663,3 +663,16 @@ TEST_CASE("vector unit: n inputs combined take n - 1 lane ops per output", "[uni
   d.inputs = 1;
   CHECK(vu.timing(d, spm).lane_ops == 4096 * (vc.exp_cycles + 1));
 }
+
+TEST_CASE("system: an unaligned store into another tile writes only its own bytes there",
+          "[unit]") {
+  // 8 bytes to offset 40 of tile 1's scratchpad: the DMA moves the whole 32-byte unit
+  // [32, 64) with the other 24 bytes masked off (byte enables), and the target counts
+  // (and charges) the 8 it writes. It counted all 32 until the thirteenth session.
+  TESSERA_ONE_ELABORATION();
+  Rig r;
+  r.sys->load(only_tile(r, 0, numbered({store(r.map.tile_base(1) + 40, 0, 8)})));
+  REQUIRE(r.sys->run() > 0);
+  CHECK(r.stats.value("pkg0.chiplet0.tile1.scratchpad.write_bytes.remote") == 8);
+  CHECK(r.stats.value("pkg0.chiplet0.tile0.dma_out.bytes_stored") == 8);
+}
