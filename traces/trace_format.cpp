@@ -1,7 +1,6 @@
 #include "traces/trace_format.h"
 
 #include <algorithm>
-
 #include <filesystem>
 #include <set>
 #include <sstream>

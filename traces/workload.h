@@ -57,14 +57,14 @@ enum class DType { kFp32, kBf16, kFp8, kInt8 };
 enum class WeightOperand { kNone, kA, kB };
 
 const char* to_string(OpKind k);
-// a + b, held at INT64_MAX instead of overflowing (b >= 0).
-int64_t saturating_add(int64_t a, int64_t b);
 const char* to_string(DType t);
 const char* to_string(WeightOperand w);
 std::optional<OpKind> op_kind_from_string(const std::string& s);
 std::optional<DType> dtype_from_string(const std::string& s);
 std::optional<WeightOperand> weight_operand_from_string(const std::string& s);
 int dtype_bytes(DType t);
+// a + b, held at INT64_MAX instead of overflowing (b >= 0).
+int64_t saturating_add(int64_t a, int64_t b);
 
 enum class OpClass { kMatrix, kVector, kOpaque, kCollective, kPointToPoint };
 OpClass op_class(OpKind k);

@@ -4,6 +4,7 @@
 // hbm3 preset (a test holds them equal), so a default-constructed config is HBM3.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -262,7 +263,7 @@ struct HbmConfig {
             "tCCD_S must cover one burst (BL / beats per clock)");
     // A per-bank refresh is due every tREFI / banks; REFpbs tPBR2PBR apart could never
     // catch up (and ACTs held for a due REFpb would wait for ever).
-    const uint64_t pb_interval = timing.tREFI / banks_per_pc();
+    const uint64_t pb_interval = refpb_interval();
     v.check(controller.refresh != "per-bank" || timing.tPBR2PBR < pb_interval, "timing",
             "tPBR2PBR must be below the per-bank refresh interval tREFI / banks per "
             "pseudo-channel, or per-bank refresh falls behind for good");
@@ -276,6 +277,8 @@ struct HbmConfig {
   uint32_t beats_per_clock() const { return uint32_t(org.data_rate_mbps / timing.clock_mhz); }
   uint32_t tBL() const { return org.burst_length / beats_per_clock(); }
   uint32_t banks_per_pc() const { return org.sids * org.bank_groups * org.banks_per_group; }
+  // Clocks between a pseudo-channel's per-bank refreshes (tREFI / banks, at least 1).
+  uint64_t refpb_interval() const { return std::max<uint64_t>(1, timing.tREFI / banks_per_pc()); }
   uint32_t columns() const { return org.row_bytes / access_bytes(); }
   uint64_t capacity_bytes() const {
     return uint64_t(org.channels) * org.pseudo_channels * banks_per_pc() * org.rows * org.row_bytes;

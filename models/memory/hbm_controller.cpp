@@ -32,7 +32,7 @@ HbmController::Params::Params(const HbmConfig& cfg)
   wq_lo = uint32_t(std::floor(cfg.controller.write_low_watermark * wq_cap));
   const std::string& r = cfg.controller.refresh;
   refresh_mode = r == "none" ? 0 : r == "all-bank" ? 1 : 2;
-  ref_interval = refresh_mode == 2 ? std::max<uint64_t>(1, t.tREFI / nb) : t.tREFI;
+  ref_interval = refresh_mode == 2 ? cfg.refpb_interval() : t.tREFI;
 }
 
 HbmController::HbmController(const HbmConfig& cfg, const Params& params, uint32_t channel,
