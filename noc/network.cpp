@@ -35,6 +35,7 @@ Network::Network(sc_core::sc_module_name name, const NocConfig& cfg, uint32_t kx
   at_q_.resize(n);
   at_open_.assign(n, nullptr);
   req_queued_.assign(n, 0);
+  bounded_.assign(n, 0);
   for (uint32_t i = 0; i < n; ++i) {
     target.emplace_back(std::make_unique<tlm_utils::simple_target_socket_tagged_optional<Network>>(
         ("target" + std::to_string(i)).c_str()));
@@ -89,6 +90,24 @@ void Network::send_packets(uint32_t src, uint32_t dst, uint32_t flits, uint32_t 
     core_.inject(src, dst, 1 + d, mclass, tag);
     data -= d;
   } while (data > 0);
+}
+
+void Network::bound_ejection(const std::vector<uint32_t>& nodes,
+                             std::function<bool(const tlm::tlm_generic_payload&)> held) {
+  if (cfg_.target_buffer_flits == 0) return;
+  for (const uint32_t n : nodes) {
+    core_.bound_ejection(n, 0, cfg_.target_buffer_flits);
+    bounded_[n] = 1;
+  }
+  held_ = std::move(held);
+}
+
+void Network::taken(uint64_t tag) {
+  Txn& t = txns_[tag];
+  if (t.eject_flits == 0) return;
+  sync_core();
+  core_.release_ejected(t.dst, t.eject_vc, t.eject_flits);
+  t.eject_flits = 0;
 }
 
 void Network::sync_core() {
@@ -161,6 +180,7 @@ tlm::tlm_sync_enum Network::nb_transport_bw(int node, tlm::tlm_generic_payload& 
   const uint32_t n = uint32_t(node);
   if (phase == tlm::END_REQ) {
     if (at_open_[n] == &trans) at_open_[n] = nullptr;
+    if (const uint64_t* tag = at_tag_.find(&trans)) taken(*tag);
     at_send(n);
     return tlm::TLM_ACCEPTED;
   }
@@ -187,6 +207,7 @@ void Network::at_send(uint32_t n) {
     if (s == tlm::TLM_ACCEPTED) continue;  // END_REQ (or BEGIN_RESP) comes on bw
     if (s == tlm::TLM_UPDATED && ph == tlm::END_REQ) {
       if (at_open_[n] == &trans) at_open_[n] = nullptr;  // not a request opened meanwhile
+      taken(tag);
     } else if (s == tlm::TLM_UPDATED && ph == tlm::BEGIN_RESP) {
       at_respond(n, trans);
       tlm::tlm_phase end = tlm::END_RESP;
@@ -204,6 +225,7 @@ void Network::at_respond(uint32_t n, tlm::tlm_generic_payload& trans) {
   const uint64_t tag = *found;
   at_tag_.erase(&trans);
   if (at_open_[n] == &trans) at_open_[n] = nullptr;  // BEGIN_RESP ends the request phase too
+  taken(tag);
   sync_core();
   send_packets(n, txns_[tag].src, response_flits(trans), 1, tag);
 }
@@ -241,8 +263,18 @@ void Network::on_injected(uint32_t, const Packet& p, uint64_t) {
 void Network::on_packet(uint32_t, const Packet& p, uint64_t) {
   if (p.mclass == 0) {
     Txn& t = txns_[p.tag];
-    if (--t.req_left == 0) {
-      if (nonblocking_ && nonblocking_(*t.trans)) {
+    const bool last = --t.req_left == 0;
+    const bool at = last && nonblocking_ && nonblocking_(*t.trans);
+    if (bounded_[p.dst]) {
+      if (at && held_ && held_(*t.trans)) {
+        t.eject_vc = p.vc;
+        t.eject_flits = p.flits;
+      } else {
+        core_.release_ejected(p.dst, p.vc, p.flits);
+      }
+    }
+    if (last) {
+      if (at) {
         at_q_[t.dst].push_back(p.tag);
         at_send(t.dst);
       } else {

@@ -52,6 +52,16 @@ class Network : public sc_core::sc_module, private PacketSink {
   void set_nonblocking_targets(std::function<bool(const tlm::tlm_generic_payload&)> f) {
     nonblocking_ = std::move(f);
   }
+  // The request ejection buffers of `nodes` hold cfg.target_buffer_flits flits per
+  // request VC (nothing changes when it is 0: unbounded). An approximately-timed
+  // request that `held` selects keeps its last packet's flits there until its target
+  // takes it (END_REQ), so a memory whose queues are full backs its requests up into
+  // the routers; other requests (and a request's earlier packets, which only wait for
+  // the rest of it) free theirs on arrival. Only for targets that never wait on this
+  // network's requests themselves (a memory, not a link: requests forwarded round a
+  // ring of chiplets could close a cycle of full buffers).
+  void bound_ejection(const std::vector<uint32_t>& nodes,
+                      std::function<bool(const tlm::tlm_generic_payload&)> held);
   // Brings router/link counters and utilisation up to date (also at end of simulation).
   // Copies router/link counters into the stats; utilisation over `cycles` (default:
   // up to the last cycle the network stepped).
@@ -74,6 +84,8 @@ class Network : public sc_core::sc_module, private PacketSink {
     uint32_t src = 0, dst = 0;
     uint32_t req_left = 0, resp_left = 0;
     bool nb = false;
+    uint8_t eject_vc = 0;      // a held request: the VC and flits it holds in the
+    uint16_t eject_flits = 0;  // destination's ejection buffer (0: none)
     uint64_t start_ps = 0;
     sc_core::sc_event* done = nullptr;  // b_transport caller waits here
   };
@@ -94,6 +106,8 @@ class Network : public sc_core::sc_module, private PacketSink {
   // AT requests at a node: sends BEGIN_REQ for queued ones while the socket is free.
   void at_send(uint32_t node);
   void at_respond(uint32_t node, tlm::tlm_generic_payload& trans);
+  // The target took request `tag`: frees what it held in the ejection buffer.
+  void taken(uint64_t tag);
   void spawn_server(uint32_t node);
   // Wakes (or spawns) exactly as many servers as requests wait at `node`.
   void dispatch(uint32_t node);
@@ -120,6 +134,8 @@ class Network : public sc_core::sc_module, private PacketSink {
   std::vector<std::deque<tlm::tlm_generic_payload*>> resp_q_;    // BEGIN_RESP to send
   std::vector<uint8_t> resp_busy_;                               // a BEGIN_RESP awaits END_RESP
   std::vector<size_t> req_queued_;  // request packets waiting at each interface
+  std::vector<uint8_t> bounded_;    // per node: its request ejection buffer is bounded
+  std::function<bool(const tlm::tlm_generic_payload&)> held_;
   sim::Histogram* txn_latency_;
 };
 

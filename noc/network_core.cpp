@@ -172,11 +172,36 @@ void NetworkCore::deliver(uint32_t node, const Flit& f) {
                                " flits");
   ++packets_delivered_;
   ++*st_packets_delivered_;
+  p.vc = f.vc;
   count_latency(lat_packet_, st_packet_latency_, now_ - p.created);
   count_latency(lat_network_, st_network_latency_, now_ - p.injected);
   // The sink gets a copy: it may inject packets, and a growing table moves `p`.
   if (sink_) sink_->on_packet(f.pkt, Packet(p), now_);
   packets_.release(f.pkt);
+}
+
+void NetworkCore::bound_ejection(uint32_t node, uint32_t mclass, uint32_t flits) {
+  if (node >= num_nodes() || mclass >= mclasses_ || flits == 0)
+    throw sim::SimulationError("noc: ejection bound for endpoint " + std::to_string(node) +
+                               ", class " + std::to_string(mclass) + " of " +
+                               std::to_string(flits) + " flits");
+  Router& rt = routers_[topo_.node_router(node)];
+  for (uint32_t v = vc_base(mclass, 0); v < vc_base(mclass, 0) + vcs_per_mclass_; ++v)
+    rt.set_output_credits(topo_.node_port(node), v, int32_t(flits));
+}
+
+void NetworkCore::release_ejected(uint32_t node, uint32_t vc, uint32_t flits) {
+  // Credits carry no tail: the ejection port freed its VC when the tail left.
+  EventList<CreditEvent>& w = credit_wheel_[(now_ + timing_.credit) & wheel_mask_];
+  w.room(flits);
+  for (uint32_t i = 0; i < flits; ++i) {
+    CreditEvent& e = w.push();
+    e.id = topo_.node_router(node);
+    e.port = uint16_t(topo_.node_port(node));
+    e.vc = uint8_t(vc);
+    e.tail = 0;
+  }
+  in_flight_events_ += flits;
 }
 
 void NetworkCore::step_interface(uint32_t node) {

@@ -57,6 +57,7 @@ struct Packet {
   uint16_t received = 0;  // flits delivered so far (in order)
   uint8_t mclass = 0;     // message class (0: request, 1: response)
   bool measured = false;  // created inside a measurement window
+  uint8_t vc = 0;         // at delivery: the VC of the ejection port it arrived on
   uint64_t created = 0;   // cycle the packet entered its source queue
   uint64_t injected = 0;  // cycle its head flit left the source interface
   uint64_t tag = 0;       // owner's handle (transaction, ...)
@@ -91,6 +92,14 @@ class NetworkCore {
   void set_sink(PacketSink* s) { sink_ = s; }
   // Whether the sink hears of every packet that has left its source interface.
   void watch_injections(bool on) { watch_injected_ = on; }
+  // Bounds endpoint `node`'s ejection buffer for each VC of message class `mclass` to
+  // `flits` flits: its router's ejection port sends no more on a VC until the owner
+  // frees them (release_ejected), so a target that does not take its requests backs
+  // them up into the routers. Unbounded (an endpoint takes every flit) by default.
+  void bound_ejection(uint32_t node, uint32_t mclass, uint32_t flits);
+  // Frees `flits` flits of VC `vc` at `node`'s bounded ejection buffer: their credits
+  // reach its router credit_cycles after the current cycle.
+  void release_ejected(uint32_t node, uint32_t vc, uint32_t flits);
 
   // Runs one cycle (arrivals, routers, interfaces) and advances to the next.
   void step();

@@ -42,6 +42,9 @@ struct NocConfig {
   uint32_t input_speedup = 1;
   // Network interfaces: the largest packet a transaction is cut into.
   uint32_t max_packet_flits = 9;
+  // A memory's network interface (an HBM port): flits of requests it holds per request
+  // VC until the memory takes them; beyond, they wait in the routers. 0: unbounded.
+  uint32_t target_buffer_flits = 16;
   // Deadlock/livelock watch: cycles without any flit moving while flits are inside.
   uint32_t watchdog_cycles = 10000;
   double pj_per_flit_hop = 10.0;
@@ -103,6 +106,11 @@ struct NocConfig {
             "off the head's critical path");
     v.field("max_packet_flits", max_packet_flits, "flits",
             "largest packet (header + data flits) a transaction is cut into", sim::Range{2, 1024});
+    v.field("target_buffer_flits", target_buffer_flits, "flits",
+            "request buffer of a memory's network interface (an HBM port) per request VC: "
+            "requests the memory has not taken wait there, and once it is full in the "
+            "routers (backpressure); 0: unbounded",
+            sim::Range{0, 65535});
     v.field("watchdog_cycles", watchdog_cycles, "cycles",
             "stop with a deadlock report after this many cycles without a flit moving",
             sim::Range{10, 1e9});
@@ -113,6 +121,9 @@ struct NocConfig {
     v.check(speculation_fits(), "speculative_sa",
             "speculative switch allocation needs vc_alloc_cycles <= sw_alloc_cycles (the VC "
             "must be known when the switch grant is used)");
+    v.check(target_buffer_flits == 0 || target_buffer_flits >= max_packet_flits,
+            "target_buffer_flits",
+            "target_buffer_flits must hold the largest packet (max_packet_flits) or be 0");
     v.check(input_speedup <= vcs, "input_speedup",
             "input_speedup cannot exceed vcs (each crossbar input serves at least one VC)");
     v.check(lookahead_fits(), "lookahead_routing",

@@ -386,7 +386,7 @@ bool Router::step_impl(NetworkCore& core, uint64_t now) {
       const bool tail = f.tail();
       // The output VC is free again once the tail is sent (or, with
       // wait_for_tail_credit, once its credit says the tail left the next buffer; an
-      // endpoint returns no credits).
+      // endpoint's credits, where its buffer is bounded, never carry the tail).
       if (tail && (outp.eject || !wait_tail_credit)) {
         o.busy = false;
         if (outp.waiters) wake_va(op);

@@ -139,6 +139,10 @@ class alignas(64) Router {
     __builtin_prefetch(&out_[port * vcs_ + vc], 1);
   }
   void set_output(uint32_t port, bool eject, int32_t credits);
+  // Credits of one output VC (a bounded ejection buffer: NetworkCore::bound_ejection).
+  void set_output_credits(uint32_t port, uint32_t vc, int32_t credits) {
+    out_[port * vcs_ + vc].credits = credits;
+  }
   uint32_t max_occupancy() const { return max_occupancy_; }
   uint32_t id() const { return id_; }
   // Speculative switch grants lost because the head did not win its VC (wasted slots).
@@ -187,7 +191,7 @@ class alignas(64) Router {
     uint32_t va_mask = 0, sa_mask = 0;
     XIn xin;                  // input: its crossbar input (no input speedup)
     uint16_t sa_out_ptr = 0;  // output: crossbar input with priority
-    uint8_t eject = 0;        // output ejects to an endpoint (never short of credits)
+    uint8_t eject = 0;        // output ejects to an endpoint (unbounded unless bound_ejection)
     uint8_t waiters = 0;      // output: va_waiters_ of this port is not empty
     // Where the output's flits and the input's credits go (NetworkCore fills these
     // once, so the hot path does no topology look-ups).

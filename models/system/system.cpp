@@ -371,6 +371,22 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
       const uint32_t owner = map_.owner_chiplet(t);
       return owner != g || t.kind == Target::kHbm;  // not ours: a link or the fabric
     });
+    // An endpoint of a stack's own (dedicated I/O) holds the requests the stack has not
+    // taken in a bounded buffer (noc.target_buffer_flits); a full one backs up into the
+    // routers. Links and the fabric keep unbounded ones (see Network::bound_ejection),
+    // and so does an endpoint a stack port shares with a tile or a link end: its
+    // requests wait in one queue in arrival order, so a held stack request could wait
+    // behind a link's, and a link's behind another chiplet's full buffers (a cycle
+    // round the ring; the shared-ports all-to-all test deadlocked).
+    std::vector<uint32_t> stack_endpoints;
+    for (uint32_t node = 0; node < uint32_t(c.ports.size()); ++node)
+      if (std::all_of(c.ports[node].begin(), c.ports[node].end(),
+                      [](const Chiplet::Port& p) { return p.kind == Chiplet::Port::kStack; }))
+        stack_endpoints.push_back(node);
+    c.noc->bound_ejection(stack_endpoints, [this, g](const tlm::tlm_generic_payload& p) {
+      const Target t = map_.decode(p.get_address());
+      return t.kind == Target::kHbm && map_.owner_chiplet(t) == g;
+    });
     // Per endpoint: demux ports (tile, stacks, links, fabric) and the mux in front of
     // it (none where nothing sends into the network: a stack's own endpoint).
     for (uint32_t node = 0; node < uint32_t(c.ports.size()); ++node) {

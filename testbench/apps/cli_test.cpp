@@ -68,6 +68,9 @@ TEST_CASE("cli: bad input is one line and exit code 2", "[unit]") {
   // More crossbar inputs than VCs to serve them.
   refused("run --set chiplet.noc.input_speedup=3", "chiplet.noc.input_speedup");
   refused("noc --vcs 2 --input-speedup 4");
+  // A memory's request buffer must hold the largest packet (a request that could never
+  // arrive whole would never be taken).
+  refused("run --set chiplet.noc.target_buffer_flits=8", "chiplet.noc.target_buffer_flits");
   // A head flit carries its destination in 16 bits: at most 65,536 endpoints (257^2 is
   // one row more than 256^2), refused before anything runs.
   refused("noc --topology mesh --k 257 --rate 0.01 --warmup 1 --measure 1", "65,536 endpoints");

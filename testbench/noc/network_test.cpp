@@ -229,3 +229,110 @@ TEST_CASE("the request queue frees as packets leave the interface, not as they a
   CHECK(r.last_accept_ps >= 32 * 1000);  // 8 queued, then at most one leaves per cycle
   CHECK(r.last_accept_ps <= 120 * 1000);
 }
+
+namespace {
+// An approximately-timed memory that takes one request per 100 ns: BEGIN_REQ is
+// accepted, END_REQ and the response follow 100 ns later (the network opens the next
+// request only after END_REQ, as for a full HBM controller queue).
+struct SlowAtMemory : sc_core::sc_module {
+  tlm_utils::simple_target_socket<SlowAtMemory> socket{"socket"};
+  tlm::tlm_generic_payload* cur = nullptr;
+  sc_core::sc_event took;
+  int taken = 0;
+  uint64_t last_take_ps = 0;
+  SC_HAS_PROCESS(SlowAtMemory);
+  explicit SlowAtMemory(sc_core::sc_module_name n) : sc_module(n) {
+    socket.register_nb_transport_fw(this, &SlowAtMemory::fw);
+    SC_THREAD(run);
+  }
+  tlm::tlm_sync_enum fw(tlm::tlm_generic_payload& t, tlm::tlm_phase& ph, sc_core::sc_time&) {
+    if (ph == tlm::BEGIN_REQ) {
+      REQUIRE(cur == nullptr);  // one request phase at a time
+      cur = &t;
+      took.notify(100, sc_core::SC_NS);
+    }
+    return ph == tlm::END_RESP ? tlm::TLM_COMPLETED : tlm::TLM_ACCEPTED;
+  }
+  void run() {
+    while (true) {
+      wait(took);
+      tlm::tlm_generic_payload* t = cur;
+      cur = nullptr;
+      ++taken;
+      last_take_ps = sc_core::sc_time_stamp().value();
+      sc_core::sc_time d = sc_core::SC_ZERO_TIME;
+      tlm::tlm_phase ph = tlm::END_REQ;
+      socket->nb_transport_bw(*t, ph, d);  // may open the next request at once
+      t->set_response_status(tlm::TLM_OK_RESPONSE);
+      ph = tlm::BEGIN_RESP;
+      socket->nb_transport_bw(*t, ph, d);
+    }
+  }
+};
+// A 4 x 1 mesh: node 0's AtInitiator sends 40 reads to the slow memory at node 2, node 1
+// reads 10 times from a fast memory at node 3. Both streams cross router 1 -> router 2
+// on the request class's one VC.
+struct HeadOfLine {
+  NocConfig cfg;
+  sim::StatsRegistry reg;
+  std::unique_ptr<Network> net;
+  SlowAtMemory slow;
+  std::vector<std::unique_ptr<Memory>> mem;
+  AtInitiator a;
+  Reader b;
+  std::vector<std::unique_ptr<Reader>> idle;
+  HeadOfLine(const std::string& name, uint32_t target_buffer_flits)
+      : slow((name + "_slow").c_str()),
+        a((name + "_a").c_str(), 40, 64, tlm::TLM_READ_COMMAND, uint64_t(2) << 20),
+        b((name + "_b").c_str(), uint64_t(3) << 20, 8, 10) {
+    cfg.target_buffer_flits = target_buffer_flits;
+    net = std::make_unique<Network>((name + "_net").c_str(), cfg, 4, 1,
+                                    sim::ClockDomain::from_mhz("noc", 1000), decode,
+                                    sim::StatsScope(reg, "noc"), nullptr);
+    net->set_nonblocking_targets(
+        [](const tlm::tlm_generic_payload& p) { return decode(p.get_address()) == 2; });
+    net->bound_ejection({2}, [](const tlm::tlm_generic_payload&) { return true; });
+    for (uint32_t i : {0u, 1u, 3u}) {
+      mem.push_back(std::make_unique<Memory>((name + "_m" + std::to_string(i)).c_str(), i));
+      net->initiator[i]->bind(mem.back()->socket);
+    }
+    net->initiator[2]->bind(slow.socket);
+    a.socket.bind(*net->target[0]);
+    b.socket.bind(*net->target[1]);
+    for (uint32_t i : {2u, 3u}) {
+      idle.push_back(std::make_unique<Reader>((name + "_i" + std::to_string(i)).c_str(), 0, 8, 0));
+      idle.back()->socket.bind(*net->target[i]);
+    }
+  }
+};
+}  // namespace
+
+TEST_CASE("a memory's full request buffer backs up into the routers (head-of-line)", "[unit]") {
+  // With an unbounded buffer at the slow memory's interface, its 40 requests all leave
+  // the network at once and wait there; node 1's reads to node 3 pass them in a few
+  // cycles each. With a 16-flit buffer, 16 requests wait at the interface and the rest
+  // fill router 2's input and router 1's output toward it: node 1's reads, on the same
+  // request VC, wait behind them until the memory has taken enough (about 100 ns each).
+  TESSERA_ONE_ELABORATION();
+  HeadOfLine open("open", 0), bounded("bounded", 16);
+  sc_core::sc_start();
+  for (HeadOfLine* h : {&open, &bounded}) {
+    CHECK(h->slow.taken == 40);
+    CHECK(h->a.responses == 40);
+    REQUIRE(h->b.done_ps.size() == 10);
+    for (uint8_t v : h->b.seen) CHECK(v == 3);
+  }
+  const uint64_t open_b = open.b.done_ps.back(), bounded_b = bounded.b.done_ps.back();
+  INFO("node 1's last read: " << open_b / 1000 << " ns unbounded, " << bounded_b / 1000
+                              << " ns bounded");
+  CHECK(open_b < 500 * 1000);
+  // 40 requests less the 16 the buffer holds, the 8 of router 2's input VC and the
+  // slow memory's open one leave at least 15 ahead of node 1's read: 1.5 us.
+  CHECK(bounded_b >= 1500 * 1000);
+  // The slow memory never waits for a request in either (it is the bottleneck): it takes
+  // the 40th at 40 x 100 ns after the first arrived, a few cycles after t = 0.
+  for (HeadOfLine* h : {&open, &bounded}) {
+    CHECK(h->slow.last_take_ps >= 4000 * 1000);
+    CHECK(h->slow.last_take_ps <= 4020 * 1000);
+  }
+}
