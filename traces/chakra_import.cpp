@@ -802,6 +802,13 @@ void import_file(const RankFile& rf, int64_t group, const std::map<int64_t, int6
 Workload import_chakra(const std::vector<std::string>& inputs, const ChakraImportOptions& opt,
                        std::vector<ChakraFileSummary>* summary) {
   const auto files = collect(inputs);
+  // A collective runs among its group's ranks, and only the files imported are ranks
+  // of the workload: a larger group would make a trace that no run accepts.
+  if (opt.group > int64_t(files.size()))
+    throw sim::UserError(fmt::format(
+        "tessera trace import-chakra: --group {} is larger than the {} rank file{} imported "
+        "(a collective runs among its group's ranks: import each of them)",
+        opt.group, files.size(), files.size() == 1 ? "" : "s"));
   const int64_t group = opt.group > 0 ? opt.group : int64_t(files.size());
   Workload w;
   w.meta["source"] = "chakra";

@@ -493,6 +493,13 @@ TEST_CASE("Chakra: a subset of a run's rank files imports, renumbered from rank 
   CHECK(w.op(0).rank == 0);
   CHECK(w.op(0).name == "r0.n2");
   CHECK(w.op(0).group == 2);  // among the ranks imported
+  // A group larger than the files imported made a trace every run refused; refused here.
+  ChakraImportOptions big;
+  big.group = 4;
+  CHECK_THROWS_WITH(import_chakra({ar + "2.et", ar + "3.et"}, big),
+                    Catch::Contains("--group 4 is larger than the 2 rank files imported"));
+  big.group = 2;
+  CHECK(import_chakra({ar + "2.et", ar + "3.et"}, big).op(0).group == 2);
   const std::string ring = kDir + "/custom_ring_allreduce_8npus_1MB/custom_allreduce.";
   CHECK_THROWS_WITH(import_chakra({ring + "2.et", ring + "3.et"}, {}),
                     Catch::Contains("custom_allreduce.2.et: record") &&
