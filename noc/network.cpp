@@ -95,6 +95,10 @@ void Network::send_packets(uint32_t src, uint32_t dst, uint32_t flits, uint32_t 
 void Network::bound_ejection(const std::vector<uint32_t>& nodes,
                              std::function<bool(const tlm::tlm_generic_payload&)> held) {
   if (cfg_.target_buffer_flits == 0) return;
+  if (cfg_.target_buffer_flits < cfg_.max_packet_flits)
+    throw sim::SimulationError(
+        "noc: a target buffer of " + std::to_string(cfg_.target_buffer_flits) +
+        " flits cannot hold a packet of " + std::to_string(cfg_.max_packet_flits));
   for (const uint32_t n : nodes) {
     core_.bound_ejection(n, 0, cfg_.target_buffer_flits);
     bounded_[n] = 1;

@@ -72,6 +72,7 @@ NetworkCore::NetworkCore(const NocConfig& cfg, const Topology& topo, uint32_t me
   ni_.resize(topo_.num_nodes());
   sq_.resize(size_t(topo_.num_nodes()) * mclasses_);
   ni_credits_.assign(size_t(topo_.num_nodes()) * vcs_, int32_t(cfg.vc_buffer_flits));
+  eject_held_.assign(size_t(topo_.num_nodes()) * vcs_, -1);
   for (uint32_t n = 0; n < topo_.num_nodes(); ++n) {
     upstream_[size_t(topo_.node_router(n)) * P + topo_.node_port(n)] = Upstream{-1, 0, int32_t(n)};
     ni_[n].to = LinkEnd{topo_.node_router(n), uint16_t(topo_.node_port(n)), 0, 1};
@@ -162,6 +163,7 @@ void NetworkCore::deliver(uint32_t node, const Flit& f) {
                                " (expected flit " + std::to_string(p.received) + " at endpoint " +
                                std::to_string(p.dst) + ")");
   ++p.received;
+  if (int32_t& held = eject_held_[size_t(node) * vcs_ + f.vc]; held >= 0) ++held;
   --flits_in_network_;
   ++flits_delivered_;
   ++*st_flits_delivered_;
@@ -186,11 +188,20 @@ void NetworkCore::bound_ejection(uint32_t node, uint32_t mclass, uint32_t flits)
                                ", class " + std::to_string(mclass) + " of " +
                                std::to_string(flits) + " flits");
   Router& rt = routers_[topo_.node_router(node)];
-  for (uint32_t v = vc_base(mclass, 0); v < vc_base(mclass, 0) + vcs_per_mclass_; ++v)
+  for (uint32_t v = vc_base(mclass, 0); v < vc_base(mclass, 0) + vcs_per_mclass_; ++v) {
     rt.set_output_credits(topo_.node_port(node), v, int32_t(flits));
+    eject_held_[size_t(node) * vcs_ + v] = 0;
+  }
 }
 
 void NetworkCore::release_ejected(uint32_t node, uint32_t vc, uint32_t flits) {
+  int32_t& held = eject_held_[size_t(node) * vcs_ + vc];
+  if (held < int32_t(flits))
+    throw sim::SimulationError("noc: endpoint " + std::to_string(node) + " frees " +
+                               std::to_string(flits) + " flit(s) of VC " + std::to_string(vc) +
+                               " but its ejection buffer holds " + std::to_string(held));
+  held -= int32_t(flits);
+  last_move_ = now_;  // the target took a request: progress, for the deadlock watch
   // Credits carry no tail: the ejection port freed its VC when the tail left.
   EventList<CreditEvent>& w = credit_wheel_[(now_ + timing_.credit) & wheel_mask_];
   w.room(flits);

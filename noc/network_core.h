@@ -98,7 +98,8 @@ class NetworkCore {
   // them up into the routers. Unbounded (an endpoint takes every flit) by default.
   void bound_ejection(uint32_t node, uint32_t mclass, uint32_t flits);
   // Frees `flits` flits of VC `vc` at `node`'s bounded ejection buffer: their credits
-  // reach its router credit_cycles after the current cycle.
+  // reach its router credit_cycles after the current cycle. Freeing more than it holds
+  // is a SimulationError.
   void release_ejected(uint32_t node, uint32_t vc, uint32_t flits);
 
   // Runs one cycle (arrivals, routers, interfaces) and advances to the next.
@@ -193,6 +194,8 @@ class NetworkCore {
   std::vector<Interface> ni_;
   std::vector<SourceQueue> sq_;      // per endpoint and message class: node * classes + class
   std::vector<int32_t> ni_credits_;  // per endpoint and VC: node * vcs + vc
+  // Per endpoint and VC: flits held in a bounded ejection buffer (-1: unbounded).
+  std::vector<int32_t> eject_held_;
   std::vector<uint32_t> ni_active_;
   uint64_t ni_pending_ = 0;
   sim::SlotTable<Packet> packets_;

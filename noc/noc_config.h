@@ -107,9 +107,10 @@ struct NocConfig {
     v.field("max_packet_flits", max_packet_flits, "flits",
             "largest packet (header + data flits) a transaction is cut into", sim::Range{2, 1024});
     v.field("target_buffer_flits", target_buffer_flits, "flits",
-            "request buffer of a memory's network interface (an HBM port) per request VC: "
-            "requests the memory has not taken wait there, and once it is full in the "
-            "routers (backpressure); 0: unbounded",
+            "request buffer of a memory's network interface (an HBM port's own, with "
+            "io_ports: dedicated) per request VC: requests the memory has not taken wait "
+            "there, and once it is full in the routers (backpressure); at least "
+            "max_packet_flits, or 0: unbounded",
             sim::Range{0, 65535});
     v.field("watchdog_cycles", watchdog_cycles, "cycles",
             "stop with a deadlock report after this many cycles without a flit moving",
@@ -121,9 +122,6 @@ struct NocConfig {
     v.check(speculation_fits(), "speculative_sa",
             "speculative switch allocation needs vc_alloc_cycles <= sw_alloc_cycles (the VC "
             "must be known when the switch grant is used)");
-    v.check(target_buffer_flits == 0 || target_buffer_flits >= max_packet_flits,
-            "target_buffer_flits",
-            "target_buffer_flits must hold the largest packet (max_packet_flits) or be 0");
     v.check(input_speedup <= vcs, "input_speedup",
             "input_speedup cannot exceed vcs (each crossbar input serves at least one VC)");
     v.check(lookahead_fits(), "lookahead_routing",

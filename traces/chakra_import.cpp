@@ -804,6 +804,9 @@ Workload import_chakra(const std::vector<std::string>& inputs, const ChakraImpor
   const auto files = collect(inputs);
   // A collective runs among its group's ranks, and only the files imported are ranks
   // of the workload: a larger group would make a trace that no run accepts.
+  if (opt.group < 0)
+    throw sim::UserError(
+        fmt::format("tessera trace import-chakra: --group {} is negative", opt.group));
   if (opt.group > int64_t(files.size()))
     throw sim::UserError(fmt::format(
         "tessera trace import-chakra: --group {} is larger than the {} rank file{} imported "

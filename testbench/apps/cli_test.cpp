@@ -70,7 +70,9 @@ TEST_CASE("cli: bad input is one line and exit code 2", "[unit]") {
   refused("noc --vcs 2 --input-speedup 4");
   // A memory's request buffer must hold the largest packet (a request that could never
   // arrive whole would never be taken).
-  refused("run --set chiplet.noc.target_buffer_flits=8", "chiplet.noc.target_buffer_flits");
+  // (Only where the buffer exists: a stack port of its own.)
+  refused("run --config chiplet4 --set chiplet.noc.target_buffer_flits=8",
+          "chiplet.noc.target_buffer_flits");
   // A head flit carries its destination in 16 bits: at most 65,536 endpoints (257^2 is
   // one row more than 256^2), refused before anything runs.
   refused("noc --topology mesh --k 257 --rate 0.01 --warmup 1 --measure 1", "65,536 endpoints");

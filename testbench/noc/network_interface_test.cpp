@@ -38,3 +38,30 @@ TEST_CASE("a lone stream injects near one flit per cycle once it has two VCs", "
   CHECK(double(one) >= 1.3 * packets * flits);  // the bubbles are there...
   CHECK(double(two) <= 1.1 * packets * flits);  // ...and hidden with a second VC
 }
+
+TEST_CASE("a bounded ejection buffer takes packets only while it has room", "[unit]") {
+  // Node 1 of a 2x1 mesh holds at most 9 flits of class 0: three 3-flit packets arrive,
+  // a fourth waits in the routers until the owner frees a packet's flits. Freeing more
+  // than the buffer holds is refused.
+  NocConfig c;
+  const Topology t = Topology::build(parse_topology(c.topology), 2, 1, parse_routing(c.routing));
+  sim::StatsRegistry reg;
+  NetworkCore core(c, t, 2, sim::StatsScope(reg, "noc"), nullptr);
+  ArrivalSink n;
+  core.set_sink(&n);
+  core.bound_ejection(1, 0, 9);
+  for (int i = 0; i < 4; ++i) core.inject(0, 1, 3, 0);
+  core.inject(0, 1, 3, 1);  // the response class is not bounded
+  for (int k = 0; k < 200; ++k) core.step();
+  CHECK(n.count == 4);  // three requests and the response
+  CHECK(core.flits_in_network() == 3);
+  CHECK(core.busy());
+  core.release_ejected(1, core.vc_base(0, 0), 3);
+  for (int k = 0; k < 200 && core.busy(); ++k) core.step();
+  CHECK(n.count == 5);
+  CHECK_FALSE(core.busy());
+  // 3 + 3 + 3 held again (the first three minus one, plus the fourth): 9 may go, not 10.
+  CHECK_THROWS_WITH(core.release_ejected(1, core.vc_base(0, 0), 10),
+                    Catch::Contains("frees 10 flit(s) of VC 0 but its ejection buffer holds 9"));
+  core.release_ejected(1, core.vc_base(0, 0), 9);
+}

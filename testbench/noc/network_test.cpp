@@ -326,8 +326,9 @@ TEST_CASE("a memory's full request buffer backs up into the routers (head-of-lin
   INFO("node 1's last read: " << open_b / 1000 << " ns unbounded, " << bounded_b / 1000
                               << " ns bounded");
   CHECK(open_b < 500 * 1000);
-  // 40 requests less the 16 the buffer holds, the 8 of router 2's input VC and the
-  // slow memory's open one leave at least 15 ahead of node 1's read: 1.5 us.
+  // 40 requests less the 16 the buffer holds (the slow memory's open one among them:
+  // it holds its flits until END_REQ) and the 8 of router 2's input VC leave at least
+  // 15 ahead of node 1's read: 1.5 us.
   CHECK(bounded_b >= 1500 * 1000);
   // The slow memory never waits for a request in either (it is the bottleneck): it takes
   // the 40th at 40 x 100 ns after the first arrived, a few cycles after t = 0.

@@ -498,6 +498,8 @@ TEST_CASE("Chakra: a subset of a run's rank files imports, renumbered from rank 
   big.group = 4;
   CHECK_THROWS_WITH(import_chakra({ar + "2.et", ar + "3.et"}, big),
                     Catch::Contains("--group 4 is larger than the 2 rank files imported"));
+  big.group = -1;
+  CHECK_THROWS_WITH(import_chakra({ar + "2.et"}, big), Catch::Contains("--group -1 is negative"));
   big.group = 2;
   CHECK(import_chakra({ar + "2.et", ar + "3.et"}, big).op(0).group == 2);
   const std::string ring = kDir + "/custom_ring_allreduce_8npus_1MB/custom_allreduce.";
