@@ -35,7 +35,6 @@ Network::Network(sc_core::sc_module_name name, const NocConfig& cfg, uint32_t kx
   at_q_.resize(n);
   at_open_.assign(n, nullptr);
   req_queued_.assign(n, 0);
-  bounded_.assign(n, 0);
   for (uint32_t i = 0; i < n; ++i) {
     target.emplace_back(std::make_unique<tlm_utils::simple_target_socket_tagged_optional<Network>>(
         ("target" + std::to_string(i)).c_str()));
@@ -92,18 +91,13 @@ void Network::send_packets(uint32_t src, uint32_t dst, uint32_t flits, uint32_t 
   } while (data > 0);
 }
 
-void Network::bound_ejection(const std::vector<uint32_t>& nodes,
-                             std::function<bool(const tlm::tlm_generic_payload&)> held) {
+void Network::bound_ejection(const std::vector<uint32_t>& nodes) {
   if (cfg_.target_buffer_flits == 0) return;
-  if (cfg_.target_buffer_flits < cfg_.max_packet_flits)
+  if (!cfg_.target_buffer_fits())
     throw sim::SimulationError(
         "noc: a target buffer of " + std::to_string(cfg_.target_buffer_flits) +
         " flits cannot hold a packet of " + std::to_string(cfg_.max_packet_flits));
-  for (const uint32_t n : nodes) {
-    core_.bound_ejection(n, 0, cfg_.target_buffer_flits);
-    bounded_[n] = 1;
-  }
-  held_ = std::move(held);
+  for (const uint32_t n : nodes) core_.bound_ejection(n, 0, cfg_.target_buffer_flits);
 }
 
 void Network::taken(uint64_t tag) {
@@ -269,8 +263,8 @@ void Network::on_packet(uint32_t, const Packet& p, uint64_t) {
     Txn& t = txns_[p.tag];
     const bool last = --t.req_left == 0;
     const bool at = last && nonblocking_ && nonblocking_(*t.trans);
-    if (bounded_[p.dst]) {
-      if (at && held_ && held_(*t.trans)) {
+    if (core_.ejection_bounded(p.dst, p.vc)) {
+      if (at) {
         t.eject_vc = p.vc;
         t.eject_flits = p.flits;
       } else {

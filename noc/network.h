@@ -54,14 +54,13 @@ class Network : public sc_core::sc_module, private PacketSink {
   }
   // The request ejection buffers of `nodes` hold cfg.target_buffer_flits flits per
   // request VC (nothing changes when it is 0: unbounded). An approximately-timed
-  // request that `held` selects keeps its last packet's flits there until its target
-  // takes it (END_REQ), so a memory whose queues are full backs its requests up into
-  // the routers; other requests (and a request's earlier packets, which only wait for
-  // the rest of it) free theirs on arrival. Only for targets that never wait on this
-  // network's requests themselves (a memory, not a link: requests forwarded round a
-  // ring of chiplets could close a cycle of full buffers).
-  void bound_ejection(const std::vector<uint32_t>& nodes,
-                      std::function<bool(const tlm::tlm_generic_payload&)> held);
+  // request there keeps its last packet's flits until its target takes it (END_REQ),
+  // so a memory whose queues are full backs its requests up into the routers; blocking
+  // requests (and a request's earlier packets, which only wait for the rest of it) free
+  // theirs on arrival. Only for endpoints whose AT targets never wait on this network's
+  // requests themselves (a memory's own, not a link's: requests forwarded round a ring
+  // of chiplets could close a cycle of full buffers).
+  void bound_ejection(const std::vector<uint32_t>& nodes);
   // Brings router/link counters and utilisation up to date (also at end of simulation).
   // Copies router/link counters into the stats; utilisation over `cycles` (default:
   // up to the last cycle the network stepped).
@@ -134,8 +133,6 @@ class Network : public sc_core::sc_module, private PacketSink {
   std::vector<std::deque<tlm::tlm_generic_payload*>> resp_q_;    // BEGIN_RESP to send
   std::vector<uint8_t> resp_busy_;                               // a BEGIN_RESP awaits END_RESP
   std::vector<size_t> req_queued_;  // request packets waiting at each interface
-  std::vector<uint8_t> bounded_;    // per node: its request ejection buffer is bounded
-  std::function<bool(const tlm::tlm_generic_payload&)> held_;
   sim::Histogram* txn_latency_;
 };
 

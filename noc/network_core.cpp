@@ -204,14 +204,10 @@ void NetworkCore::release_ejected(uint32_t node, uint32_t vc, uint32_t flits) {
   last_move_ = now_;  // the target took a request: progress, for the deadlock watch
   // Credits carry no tail: the ejection port freed its VC when the tail left.
   EventList<CreditEvent>& w = credit_wheel_[(now_ + timing_.credit) & wheel_mask_];
+  const CreditEvent credit{topo_.node_router(node), uint16_t(topo_.node_port(node)), uint8_t(vc),
+                           0};
   w.room(flits);
-  for (uint32_t i = 0; i < flits; ++i) {
-    CreditEvent& e = w.push();
-    e.id = topo_.node_router(node);
-    e.port = uint16_t(topo_.node_port(node));
-    e.vc = uint8_t(vc);
-    e.tail = 0;
-  }
+  for (uint32_t i = 0; i < flits; ++i) w.push() = credit;
   in_flight_events_ += flits;
 }
 

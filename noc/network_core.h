@@ -101,6 +101,9 @@ class NetworkCore {
   // reach its router credit_cycles after the current cycle. Freeing more than it holds
   // is a SimulationError.
   void release_ejected(uint32_t node, uint32_t vc, uint32_t flits);
+  bool ejection_bounded(uint32_t node, uint32_t vc) const {
+    return eject_held_[size_t(node) * vcs_ + vc] >= 0;
+  }
 
   // Runs one cycle (arrivals, routers, interfaces) and advances to the next.
   void step();

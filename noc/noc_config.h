@@ -65,6 +65,11 @@ struct NocConfig {
   // The pipelines the options can overlap (checked at load and by NetworkCore).
   bool speculation_fits() const { return !speculative_sa || vc_alloc_cycles <= sw_alloc_cycles; }
   bool lookahead_fits() const { return !lookahead_routing || routing_cycles <= lookahead_window(); }
+  // A memory's request buffer holds the largest packet (a request whose last packet did
+  // not fit would never arrive whole); checked at load where it exists and by Network.
+  bool target_buffer_fits() const {
+    return target_buffer_flits == 0 || target_buffer_flits >= max_packet_flits;
+  }
 
   template <class V>
   void visit(V& v) {

@@ -383,10 +383,7 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
       if (std::all_of(c.ports[node].begin(), c.ports[node].end(),
                       [](const Chiplet::Port& p) { return p.kind == Chiplet::Port::kStack; }))
         stack_endpoints.push_back(node);
-    c.noc->bound_ejection(stack_endpoints, [this, g](const tlm::tlm_generic_payload& p) {
-      const Target t = map_.decode(p.get_address());
-      return t.kind == Target::kHbm && map_.owner_chiplet(t) == g;
-    });
+    c.noc->bound_ejection(stack_endpoints);  // only this stack's requests arrive there
     // Per endpoint: demux ports (tile, stacks, links, fabric) and the mux in front of
     // it (none where nothing sends into the network: a stack's own endpoint).
     for (uint32_t node = 0; node < uint32_t(c.ports.size()); ++node) {

@@ -63,10 +63,7 @@ struct ChipletConfig {
     v.check(io_ports != "dedicated" || noc.topology != "crossbar", "io_ports",
             "dedicated I/O ports need a mesh, torus or ring NoC (a crossbar's endpoints are "
             "its ports)");
-    // A request whose last packet did not fit the buffer would never arrive whole.
-    v.check(io_ports != "dedicated" || noc.target_buffer_flits == 0 ||
-                noc.target_buffer_flits >= noc.max_packet_flits,
-            "noc.target_buffer_flits",
+    v.check(io_ports != "dedicated" || noc.target_buffer_fits(), "noc.target_buffer_flits",
             "target_buffer_flits must hold the largest packet (max_packet_flits) or be 0");
     v.check(hbm_ports <= tiles_x * tiles_y, "hbm_ports", "more ports than NoC nodes");
     v.check(noc.topology != "torus" || (tiles_x >= 3 && tiles_y >= 3), "noc",

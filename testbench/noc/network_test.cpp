@@ -291,7 +291,7 @@ struct HeadOfLine {
                                     sim::StatsScope(reg, "noc"), nullptr);
     net->set_nonblocking_targets(
         [](const tlm::tlm_generic_payload& p) { return decode(p.get_address()) == 2; });
-    net->bound_ejection({2}, [](const tlm::tlm_generic_payload&) { return true; });
+    net->bound_ejection({2});
     for (uint32_t i : {0u, 1u, 3u}) {
       mem.push_back(std::make_unique<Memory>((name + "_m" + std::to_string(i)).c_str(), i));
       net->initiator[i]->bind(mem.back()->socket);
