@@ -91,7 +91,7 @@ traces::Workload load_workload(const std::string& trace) {
 void add_run_command(CLI::App& app) {
   auto* run = app.add_subcommand("run", "simulate a workload on a machine and report");
   static std::string config = "tiny", trace = "block", out, format = "text", timeline, dump;
-  static std::string collective = "auto";
+  static std::string collective = "auto", weight_layout = "packed";
   static std::vector<std::string> sets;
   static bool force = false, explain = false, quiet = false;
   static uint32_t layers = 1, channels = 0;
@@ -116,6 +116,11 @@ void add_run_command(CLI::App& app) {
   run->add_option("--collective-channels", channels,
                   "tiles per rank group that each move a slice of a collective, like NCCL "
                   "channels; 0 (the default) chooses from the machine and the size");
+  run->add_option("--weight-layout", weight_layout,
+                  "how the mapper stores each tile's weights in HBM: packed (block by block "
+                  "in the order the tile loads them, as compilers pre-pack weights) or "
+                  "row-major (each block load a strided 2-D transfer)")
+      ->check(CLI::IsMember({"packed", "row-major"}));
   run->add_flag("--explain", explain, "print the mapping decisions");
   run->add_option("--dump-programs", dump, "write every tile's program (one command a line) here");
   run->add_flag("--force", force, "write into a non-empty --out folder");
@@ -133,6 +138,7 @@ void add_run_command(CLI::App& app) {
     mo.simulate_layers = layers;
     mo.collective = collective;
     mo.collective_channels = channels;
+    mo.pack_weights = weight_layout == "packed";
     const mapper::Mapping mapping = mapper::map_workload(w, spec, map, mo);
     if (!dump.empty()) {
       std::string text;

@@ -197,10 +197,18 @@ class Lowering {
   // Sets each tile's fence (of `only`, else every tile) to its last command of the op so
   // far, joined with the stores still in flight (t.tail).
   void settle_fences(const std::vector<uint32_t>* only = nullptr);
+  // An operand of one tile's GEMM in HBM. `resident`: it needs no producer (weights,
+  // a K/V cache), so its loads wait only for a free buffer. `packed`: the tile's own
+  // static weights, which the mapper stores block by block in the order the tile loads
+  // them (each block contiguous, as compilers pre-pack weights for their tiling);
+  // otherwise row-major with leading dimension `ld`.
+  struct GemmOperand {
+    uint64_t addr = 0, ld = 0;
+    bool resident = false, packed = false;
+  };
   void lower_gemm_on_tile(TileState& t, uint64_t m, uint64_t n, uint64_t k, uint32_t eb,
-                          uint64_t a_addr, uint64_t a_ld, uint64_t b_addr, uint64_t b_ld,
-                          uint64_t c_addr, uint64_t c_ld, uint32_t c_eb, bool a_weights,
-                          bool b_weights);
+                          const GemmOperand& a, const GemmOperand& b, uint64_t c_addr,
+                          uint64_t c_ld, uint32_t c_eb);
   void lower_vector(const Op& op, uint32_t group);
   void lower_embedding(const Op& op, uint32_t group);
   void lower_collective(const Op& op, uint32_t group);
@@ -444,9 +452,8 @@ uint64_t Lowering::input_addr(const Op& op, uint32_t group, uint64_t bytes) {
 }
 
 void Lowering::lower_gemm_on_tile(TileState& t, uint64_t m, uint64_t n, uint64_t k, uint32_t eb,
-                                  uint64_t a_addr, uint64_t a_ld, uint64_t b_addr, uint64_t b_ld,
-                                  uint64_t c_addr, uint64_t c_ld, uint32_t c_eb, bool a_weights,
-                                  bool b_weights) {
+                                  const GemmOperand& a, const GemmOperand& b, uint64_t c_addr,
+                                  uint64_t c_ld, uint32_t c_eb) {
   const GemmBlocks bl = choose_blocks(m, n, k, eb, spm_bytes_, spec_.tile.array);
   const uint64_t a_sz = bl.bm * bl.bk * eb, b_sz = bl.bk * bl.bn * eb, c_sz = bl.bm * bl.bn * 4;
   const uint64_t a_off[2] = {0, a_sz}, b_off[2] = {2 * a_sz, 2 * a_sz + b_sz};
@@ -480,15 +487,20 @@ void Lowering::lower_gemm_on_tile(TileState& t, uint64_t m, uint64_t n, uint64_t
       for (uint64_t k0 = 0; k0 < k; k0 += bl.bk) {
         const uint64_t bk = std::min(bl.bk, k - k0);
         const uint32_t i = sl.next_ab;
-        // Weights need only a free buffer; activations also the previous op's results.
-        const int64_t la = add(t,
-                               dma(CmdKind::kDmaLoad, a_addr + (m0 * a_ld + k0) * eb, a_off[i],
-                                   bk * eb, bm, a_ld * eb),
-                               with(sl.gemm[i], a_weights ? -1 : t.gate));
-        const int64_t lb = add(t,
-                               dma(CmdKind::kDmaLoad, b_addr + (k0 * b_ld + n0) * eb, b_off[i],
-                                   bn * eb, bk, b_ld * eb),
-                               with(sl.gemm[i], b_weights ? -1 : t.gate));
+        // Packed A: row bands of bm rows, each band's bm x bk blocks one after another;
+        // packed B: column bands of bn columns, each band's bk x bn blocks likewise.
+        const Command load_a = a.packed ? dma(CmdKind::kDmaLoad, a.addr + (m0 * k + bm * k0) * eb,
+                                              a_off[i], bk * eb, bm, bk * eb)
+                                        : dma(CmdKind::kDmaLoad, a.addr + (m0 * a.ld + k0) * eb,
+                                              a_off[i], bk * eb, bm, a.ld * eb);
+        const Command load_b = b.packed ? dma(CmdKind::kDmaLoad, b.addr + (n0 * k + k0 * bn) * eb,
+                                              b_off[i], bn * eb, bk, bn * eb)
+                                        : dma(CmdKind::kDmaLoad, b.addr + (k0 * b.ld + n0) * eb,
+                                              b_off[i], bn * eb, bk, b.ld * eb);
+        // Resident operands need only a free buffer; activations also the previous op's
+        // results.
+        const int64_t la = add(t, load_a, with(sl.gemm[i], a.resident ? -1 : t.gate));
+        const int64_t lb = add(t, load_b, with(sl.gemm[i], b.resident ? -1 : t.gate));
         Command gc;
         gc.kind = CmdKind::kGemm;
         gc.gemm.m = uint32_t(bm);
@@ -617,17 +629,16 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
                                       ? alloc(near_stack(t.id), (a_w ? mm * kk : kk * nn) * eb,
                                               op.name + (b_cache ? " kv" : " weights"))
                                       : 0;
-          const uint64_t a_addr = a_w ? w_addr : part_a + (m0 * p.k + k0) * eb;
-          const uint64_t a_ld = a_w ? kk : p.k;
-          const uint64_t b_addr = b_near ? w_addr : part_b + (k0 * p.n + n0) * eb;
-          const uint64_t b_ld = b_near ? nn : p.n;
+          const GemmOperand a{a_w ? w_addr : part_a + (m0 * p.k + k0) * eb, a_w ? kk : p.k, a_w,
+                              a_w && opt_.pack_weights};
+          const GemmOperand b{b_near ? w_addr : part_b + (k0 * p.n + n0) * eb, b_near ? nn : p.n,
+                              b_near, b_w && opt_.pack_weights};
           if (s.tk == 1) {
-            lower_gemm_on_tile(t, mm, nn, kk, eb, a_addr, a_ld, b_addr, b_ld,
-                               part_c + (m0 * p.n + n0) * eb, p.n, eb, a_w, b_near);
+            lower_gemm_on_tile(t, mm, nn, kk, eb, a, b, part_c + (m0 * p.n + n0) * eb, p.n, eb);
           } else {
-            lower_gemm_on_tile(t, mm, nn, kk, eb, a_addr, a_ld, b_addr, b_ld,
+            lower_gemm_on_tile(t, mm, nn, kk, eb, a, b,
                                partial_base + (uint64_t(ki) * p.m * p.n + m0 * p.n + n0) * 4, p.n,
-                               4, a_w, b_near);
+                               4);
             if (ki == 0) owners.emplace_back(share[slot], m0, n0, mm, nn);
           }
         }
@@ -728,8 +739,9 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
       // A as weights (weights=a): this item's own, near its tile too.
       const uint64_t a_addr =
           a_w ? alloc(near_stack(t.id), p.m * p.k * eb, op.name + " weights") : a_base + a_off;
-      lower_gemm_on_tile(t, p.m, p.n, p.k, eb, a_addr, p.k, b_addr, p.n, c_base + c_off, p.n, eb,
-                         a_w, b_near);
+      lower_gemm_on_tile(
+          t, p.m, p.n, p.k, eb, GemmOperand{a_addr, p.k, a_w, a_w && opt_.pack_weights},
+          GemmOperand{b_addr, p.n, b_near, b_w && opt_.pack_weights}, c_base + c_off, p.n, eb);
       a_off += p.m * p.k * eb;
       b_off += p.k * p.n * eb;
       c_off += p.m * p.n * eb;
@@ -737,6 +749,8 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
   }
   if (parts.size() > 1 && parts[0].b_share > 1)
     strat << " (" << parts[0].b_share << " heads share each K/V)";
+  if (a_w || b_w)
+    strat << (opt_.pack_weights ? "; weights packed in load order" : "; weights row-major");
   plan_->strategy = strat.str();
   if (op.kind == OpKind::kOpaque) {
     plan_->strategy = "opaque as a " + std::to_string(opaque.m) + "x" + std::to_string(opaque.n) +

@@ -34,6 +34,12 @@ struct MapOptions {
   // machine (see Lowering::channels_for in mapper.cpp); N > 0 uses N, fewer when the
   // buffer has fewer DMA bursts than N. More than a rank group's tiles is an error.
   uint32_t collective_channels = 0;
+  // Static weights (not K/V caches or activations) are stored in each tile's share block
+  // by block, in the order the tile loads them, so that every block load is one
+  // contiguous run of full DMA bursts, as accelerator compilers pre-pack weights for
+  // their tiling. false: row-major, each block a strided 2-D load whose rows are the
+  // block's width (bursts no longer than a row).
+  bool pack_weights = true;
 };
 
 // What the mapper decided for one workload op.

@@ -1,5 +1,6 @@
 // The mapper on small traces: weight placement across stacks, barrier trees, GEMM splits
 // and the scratchpad safety of the GEMM lowering.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <map>
 #include <string>
@@ -196,6 +197,53 @@ TEST_CASE("gemm lowering: weights in A of a batched GEMM are placed, not read fr
   // 4 x 16 KiB of weights, the 4 x 8 KiB input and the 4 x 4 KiB output at least (the
   // weights were read from address 0 on, never allocated).
   CHECK(used >= 4 * (16384 + 8192 + 4096));
+}
+
+TEST_CASE("gemm lowering: packed weights make each block load contiguous, read once", "[unit]") {
+  // A GEMV whose tile shares are wider than a scratchpad block: row-major, each block
+  // load is a strided 2-D transfer of block-wide rows; packed, one contiguous run. Both
+  // read every weight byte of a tile's share exactly once (m = 1: one pass), in ranges
+  // that tile the share without overlap.
+  const auto spec = system::load_spec("tiny", {});
+  const system::AddressMap map(spec);
+  const traces::Workload w = traces::parse_trace(
+      "tessera-trace 1\ngemm w m=1 n=4096 k=2048 weights=b dtype=bf16\n", "gemv.tsr");
+  for (const bool packed : {true, false}) {
+    mapper::MapOptions o;
+    o.pack_weights = packed;
+    const mapper::Mapping m = mapper::map_workload(w, spec, map, o);
+    uint64_t weight_bytes = 0, strided = 0, contiguous = 0;
+    for (const auto& prog : m.programs) {
+      std::vector<std::pair<uint64_t, uint64_t>> runs;  // remote [lo, hi) of each row
+      for (const tile::Command& c : prog) {
+        if (c.kind != tile::CmdKind::kDmaLoad || c.dma.size[1] < 2) continue;  // B blocks only
+        const bool contig = c.dma.remote_stride[1] == c.dma.size[0];
+        (contig ? contiguous : strided) += 1;
+        for (uint64_t r = 0; r < c.dma.size[1]; ++r) {
+          const uint64_t lo = c.dma.remote_addr + r * c.dma.remote_stride[1];
+          runs.push_back({lo, lo + c.dma.size[0]});
+        }
+      }
+      if (runs.empty()) continue;
+      std::sort(runs.begin(), runs.end());
+      size_t gaps = 0;  // overlaps or holes between consecutive runs
+      for (size_t i = 1; i < runs.size(); ++i) gaps += runs[i].first != runs[i - 1].second;
+      REQUIRE(gaps == 0);
+      weight_bytes += runs.back().second - runs.front().first;
+    }
+    INFO((packed ? "packed" : "row-major")
+         << ": " << contiguous << " contiguous, " << strided << " strided block loads");
+    CHECK(weight_bytes == 4096ull * 2048 * 2);
+    if (packed) {
+      CHECK(contiguous > 0);
+      CHECK(strided == 0);
+    } else {
+      CHECK(contiguous == 0);
+      CHECK(strided > 0);
+    }
+    const std::string& why = m.ops[0].strategy;
+    CHECK(why.find(packed ? "weights packed" : "weights row-major") != std::string::npos);
+  }
 }
 
 TEST_CASE("gemm lowering: a K split's reduction double-buffers without hazards", "[unit]") {
