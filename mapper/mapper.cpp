@@ -116,6 +116,9 @@ class Lowering {
   }
   Command dma(CmdKind k, uint64_t remote, uint64_t local, uint64_t row_bytes, uint64_t rows,
               uint64_t stride) {
+    // Rows that follow one another in memory are one run: the DMA engine cuts bursts
+    // per row, so a 640-byte-row block would move in 512 + 128-byte pieces.
+    if (rows > 1 && stride == row_bytes) row_bytes *= rows, rows = 1;
     Command c;
     c.kind = k;
     c.dma.remote_addr = remote;

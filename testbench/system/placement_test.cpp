@@ -200,14 +200,15 @@ TEST_CASE("gemm lowering: weights in A of a batched GEMM are placed, not read fr
 }
 
 TEST_CASE("gemm lowering: packed weights make each block load contiguous, read once", "[unit]") {
-  // A GEMV whose tile shares are wider than a scratchpad block: row-major, each block
-  // load is a strided 2-D transfer of block-wide rows; packed, one contiguous run. Both
-  // read every weight byte of a tile's share exactly once (m = 1: one pass), in ranges
-  // that tile the share without overlap.
+  // A GEMV split along N only (no K-split partials to load back), whose tile shares
+  // are wider than a scratchpad block: row-major, each block load is a strided 2-D
+  // transfer of block-wide rows; packed, one contiguous run (a one-row descriptor).
+  // Both read every weight byte of a tile's share exactly once (m = 1: one pass), in
+  // ranges that tile the share without overlap.
   const auto spec = system::load_spec("tiny", {});
   const system::AddressMap map(spec);
   const traces::Workload w = traces::parse_trace(
-      "tessera-trace 1\ngemm w m=1 n=4096 k=2048 weights=b dtype=bf16\n", "gemv.tsr");
+      "tessera-trace 1\ngemm w m=1 n=16384 k=512 weights=b dtype=bf16\n", "gemv.tsr");
   for (const bool packed : {true, false}) {
     mapper::MapOptions o;
     o.pack_weights = packed;
@@ -216,8 +217,9 @@ TEST_CASE("gemm lowering: packed weights make each block load contiguous, read o
     for (const auto& prog : m.programs) {
       std::vector<std::pair<uint64_t, uint64_t>> runs;  // remote [lo, hi) of each row
       for (const tile::Command& c : prog) {
-        if (c.kind != tile::CmdKind::kDmaLoad || c.dma.size[1] < 2) continue;  // B blocks only
-        const bool contig = c.dma.remote_stride[1] == c.dma.size[0];
+        // B blocks only (A, one row of 512 bf16, is 1 KiB).
+        if (c.kind != tile::CmdKind::kDmaLoad || c.dma.bytes() <= 4096) continue;
+        const bool contig = c.dma.size[1] == 1;  // one run (contiguous rows are merged)
         (contig ? contiguous : strided) += 1;
         for (uint64_t r = 0; r < c.dma.size[1]; ++r) {
           const uint64_t lo = c.dma.remote_addr + r * c.dma.remote_stride[1];
@@ -233,7 +235,7 @@ TEST_CASE("gemm lowering: packed weights make each block load contiguous, read o
     }
     INFO((packed ? "packed" : "row-major")
          << ": " << contiguous << " contiguous, " << strided << " strided block loads");
-    CHECK(weight_bytes == 4096ull * 2048 * 2);
+    CHECK(weight_bytes == 16384ull * 512 * 2);
     if (packed) {
       CHECK(contiguous > 0);
       CHECK(strided == 0);
