@@ -119,7 +119,7 @@ void add_run_command(CLI::App& app) {
   run->add_option("--weight-layout", weight_layout,
                   "how the mapper stores each tile's weights in HBM: packed (block by block "
                   "in the order the tile loads them, as compilers pre-pack weights) or "
-                  "row-major (each block load a strided 2-D transfer)")
+                  "row-major (a block narrower than the tile's share is a strided 2-D load)")
       ->check(CLI::IsMember({"packed", "row-major"}));
   run->add_flag("--explain", explain, "print the mapping decisions");
   run->add_option("--dump-programs", dump, "write every tile's program (one command a line) here");

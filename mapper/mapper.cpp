@@ -627,14 +627,17 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
           const uint64_t mm = std::min(mt, p.m - m0), nn = std::min(nt, p.n - n0),
                          kk = std::min(kt, p.k - k0);
           TileState& t = tiles_[share[slot]];
-          // Weights of this tile's share, in the stack nearest to it.
-          const uint64_t w_addr = a_w || b_near
-                                      ? alloc(near_stack(t.id), (a_w ? mm * kk : kk * nn) * eb,
-                                              op.name + (b_cache ? " kv" : " weights"))
-                                      : 0;
-          const GemmOperand a{a_w ? w_addr : part_a + (m0 * p.k + k0) * eb, a_w ? kk : p.k, a_w,
+          // Weights (and a K/V cache) of this tile's share, in the stack nearest to it;
+          // A and B each a region of its own (both are resident with weights=a on a
+          // K/V op).
+          const uint64_t a_own =
+              a_w ? alloc(near_stack(t.id), mm * kk * eb, op.name + " weights") : 0;
+          const uint64_t b_own = b_near ? alloc(near_stack(t.id), kk * nn * eb,
+                                                op.name + (b_cache ? " kv" : " weights"))
+                                        : 0;
+          const GemmOperand a{a_w ? a_own : part_a + (m0 * p.k + k0) * eb, a_w ? kk : p.k, a_w,
                               a_w && opt_.pack_weights};
-          const GemmOperand b{b_near ? w_addr : part_b + (k0 * p.n + n0) * eb, b_near ? nn : p.n,
+          const GemmOperand b{b_near ? b_own : part_b + (k0 * p.n + n0) * eb, b_near ? nn : p.n,
                               b_near, b_w && opt_.pack_weights};
           if (s.tk == 1) {
             lower_gemm_on_tile(t, mm, nn, kk, eb, a, b, part_c + (m0 * p.n + n0) * eb, p.n, eb);

@@ -37,8 +37,8 @@ struct MapOptions {
   // Static weights (not K/V caches or activations) are stored in each tile's share block
   // by block, in the order the tile loads them, so that every block load is one
   // contiguous run of full DMA bursts, as accelerator compilers pre-pack weights for
-  // their tiling. false: row-major, each block a strided 2-D load whose rows are the
-  // block's width (bursts no longer than a row).
+  // their tiling. false: row-major; a block narrower than the share is then a strided
+  // 2-D load whose rows are the block's width (bursts no longer than a row).
   bool pack_weights = true;
 };
 
