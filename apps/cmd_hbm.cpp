@@ -67,6 +67,7 @@ nlohmann::json run_hbm(const HbmOptions& o) {
   nlohmann::json out = chan("hbm.", bits);
   out["preset"] = cfg.preset.empty() ? "custom" : cfg.preset;
   out["pattern"] = spec.pattern;
+  if (spec.pattern == "streams") out["streams"] = spec.streams;
   out["requests"] = r.requests;
   out["request_bytes"] = spec.request_bytes;
   out["read_fraction"] = spec.read_fraction;
@@ -87,8 +88,10 @@ nlohmann::json run_hbm(const HbmOptions& o) {
 }
 
 void print_text(const nlohmann::json& j) {
+  std::string pattern = j["pattern"].get<std::string>();
+  if (j.contains("streams")) pattern += " (" + std::to_string(j["streams"].get<uint32_t>()) + ")";
   std::printf("HBM %s, pattern %s, %llu requests of %llu B, read fraction %.2f, %llu in flight\n",
-              j["preset"].get<std::string>().c_str(), j["pattern"].get<std::string>().c_str(),
+              j["preset"].get<std::string>().c_str(), pattern.c_str(),
               (unsigned long long)j["requests"].get<uint64_t>(),
               (unsigned long long)j["request_bytes"].get<uint64_t>(),
               j["read_fraction"].get<double>(),
@@ -120,7 +123,11 @@ void add_hbm_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--config", o.config, "YAML file of an HBM config (instead of --preset)");
   cmd->add_option("--set", o.sets, "override a config key, e.g. --set timing.tRCD=40");
-  cmd->add_option("--pattern", o.spec.pattern, "seq, random, mix or strided")
+  cmd->add_option("--pattern", o.spec.pattern,
+                  "seq, random, mix, strided or streams (--streams sequential streams from "
+                  "random bases, interleaved: tiles streaming weights at once)")
+      ->capture_default_str();
+  cmd->add_option("--streams", o.spec.streams, "concurrent sequential streams (streams)")
       ->capture_default_str();
   cmd->add_option("--read-fraction", o.read_fraction,
                   "share of reads (default 0.67 for mix, else 1)");

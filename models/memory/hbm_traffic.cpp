@@ -1,6 +1,7 @@
 #include "models/memory/hbm_traffic.h"
 
 #include <random>
+#include <vector>
 
 #include "models/sim/errors.h"
 
@@ -8,8 +9,10 @@ namespace tessera::memory {
 
 void check_traffic(const HbmStackCore& core, const HbmTrafficSpec& s) {
   const uint32_t g = core.access_bytes();
-  if (s.pattern != "seq" && s.pattern != "random" && s.pattern != "mix" && s.pattern != "strided")
-    throw sim::UserError("--pattern " + s.pattern + ": expected seq, random, mix or strided");
+  if (s.pattern != "seq" && s.pattern != "random" && s.pattern != "mix" && s.pattern != "strided" &&
+      s.pattern != "streams")
+    throw sim::UserError("--pattern " + s.pattern +
+                         ": expected seq, random, mix, strided or streams");
   if (s.request_bytes == 0 || s.request_bytes % g != 0)
     throw sim::UserError("--request-bytes " + std::to_string(s.request_bytes) +
                          ": must be a positive multiple of the " + std::to_string(g) +
@@ -20,6 +23,10 @@ void check_traffic(const HbmStackCore& core, const HbmTrafficSpec& s) {
     throw sim::UserError("--read-fraction: must lie in [0, 1]");
   if (s.requests == 0) throw sim::UserError("--requests: must be at least 1");
   if (s.outstanding == 0) throw sim::UserError("--outstanding: must be at least 1");
+  if (s.pattern == "streams" &&
+      (s.streams == 0 || s.streams > core.capacity_bytes() / s.request_bytes))
+    throw sim::UserError("--streams " + std::to_string(s.streams) +
+                         ": must be at least 1 and at most the stack's requests");
   if (s.pattern == "strided" && (s.stride == 0 || s.stride % s.request_bytes != 0))
     throw sim::UserError("--stride " + std::to_string(s.stride) +
                          ": must be a positive multiple of --request-bytes");
@@ -33,11 +40,18 @@ HbmTrafficResult run_hbm_traffic(HbmStackCore& core, const HbmTrafficSpec& s) {
   std::uniform_real_distribution<double> coin(0.0, 1.0);
   const bool random_addr = s.pattern == "random" || s.pattern == "mix";
   const uint64_t stride_slots = s.pattern == "strided" ? s.stride / s.request_bytes : 1;
+  // streams: each from a random slot, request i the (i / n)-th of stream i mod n.
+  std::vector<uint64_t> base;
+  if (s.pattern == "streams")
+    for (uint32_t k = 0; k < s.streams; ++k) base.push_back(pick(rng));
 
   uint64_t issued = 0, completed = 0, last = 0;
   while (completed < s.requests) {
     while (issued < s.requests && core.can_submit() && core.in_flight() < s.outstanding) {
-      const uint64_t slot = random_addr ? pick(rng) : (issued * stride_slots) % slots;
+      const uint64_t slot = random_addr ? pick(rng)
+                            : !base.empty()
+                                ? (base[issued % base.size()] + issued / base.size()) % slots
+                                : (issued * stride_slots) % slots;
       const bool write = s.read_fraction < 1.0 && coin(rng) >= s.read_fraction;
       core.submit(slot * s.request_bytes, s.request_bytes, write, issued, core.now());
       ++issued;

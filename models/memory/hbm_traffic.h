@@ -10,9 +10,12 @@
 namespace tessera::memory {
 
 struct HbmTrafficSpec {
-  std::string pattern = "seq";  // seq | random | mix | strided
-  double read_fraction = 1.0;   // probability that a request is a read
-  uint64_t stride = 4096;       // bytes between requests (strided)
+  // seq | random | mix | strided | streams: `streams` sequential streams from random
+  // bases, their requests interleaved round-robin (tiles streaming weights at once)
+  std::string pattern = "seq";
+  double read_fraction = 1.0;  // probability that a request is a read
+  uint64_t stride = 4096;      // bytes between requests (strided)
+  uint32_t streams = 16;       // concurrent sequential streams (streams)
   uint64_t requests = 100000;
   uint32_t request_bytes = 64;
   uint32_t outstanding = 256;

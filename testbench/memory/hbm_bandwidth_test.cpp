@@ -21,7 +21,7 @@ double run_gbps(Harness& h, const HbmTrafficSpec& s) {
 
 TEST_CASE("hbm bandwidth: no preset or pattern exceeds the theoretical peak", "[unit]") {
   for (const char* preset : {"hbm2", "hbm2e", "hbm3", "hbm3e"}) {
-    for (const char* pattern : {"seq", "random", "mix", "strided"}) {
+    for (const char* pattern : {"seq", "random", "mix", "strided", "streams"}) {
       INFO(preset << " " << pattern);
       Harness h(test::preset_config(preset));
       HbmTrafficSpec s;
@@ -52,6 +52,36 @@ TEST_CASE("hbm bandwidth: sequential reads on default HBM3 reach 90 % of peak", 
   INFO("achieved " << bw << " GB/s of " << h.core.peak_gbps());
   CHECK(bw >= 0.9 * h.core.peak_gbps());
   CHECK(h.stat("hbm.row_hit_rate") > 0.9);
+}
+
+TEST_CASE("hbm bandwidth: one stream keeps its rows open, sixteen meet in the same banks",
+          "[unit]") {
+  // The streams pattern: with one stream it is a sequential stream from a random base;
+  // with sixteen (the tiles of a chiplet streaming their weight shares) the streams'
+  // rows meet in the same banks under the 64-byte channel interleave and the hit rate
+  // falls, as in the whole-machine decode.
+  double hit[2], bw[2];
+  for (int i = 0; i < 2; ++i) {
+    Harness h(test::preset_config("hbm3"));
+    HbmTrafficSpec s;
+    s.pattern = "streams";
+    s.streams = i == 0 ? 1 : 16;
+    s.requests = 40000;
+    s.request_bytes = 256;
+    s.outstanding = 1024;
+    bw[i] = run_gbps(h, s);
+    hit[i] = h.stat("hbm.row_hit_rate");
+  }
+  INFO("1 stream: " << bw[0] << " GB/s, hit rate " << hit[0] << "; 16 streams: " << bw[1]
+                    << " GB/s, hit rate " << hit[1]);
+  CHECK(hit[0] > 0.9);
+  CHECK(hit[1] < hit[0] - 0.1);
+  CHECK(bw[1] < bw[0]);
+  Harness h(test::preset_config("hbm3"));
+  HbmTrafficSpec bad;
+  bad.pattern = "streams";
+  bad.streams = 0;
+  CHECK_THROWS_WITH(check_traffic(h.core, bad), Catch::Contains("--streams 0"));
 }
 
 TEST_CASE("hbm bandwidth: random reads stay within the tFAW / tRRD activation bound", "[unit]") {
