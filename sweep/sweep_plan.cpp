@@ -110,10 +110,59 @@ void read_axis_values(const std::string& file, const YAML::Node& v, Axis& axis) 
   }
 }
 
-// Validates the machine with `overrides`; returns the error text or "".
+// Mapping choices of `tessera run` that a plan may fix (set:) or vary (axes:) like
+// config keys: the key, the run option it becomes, and its values (none listed: a
+// count of at least 0).
+struct MappingKey {
+  const char* key;
+  const char* option;
+  std::vector<std::string> choices;
+};
+const std::vector<MappingKey>& mapping_keys() {
+  static const std::vector<MappingKey> keys = {
+      {"mapping.weight_layout", "--weight-layout", {"packed", "row-major"}},
+      {"mapping.collective", "--collective", {"auto", "ring", "switch"}},
+      {"mapping.collective_channels", "--collective-channels", {}},
+      {"mapping.simulate_layers", "--simulate-layers", {}},
+  };
+  return keys;
+}
+const MappingKey* mapping_key(const std::string& key) {
+  for (const auto& k : mapping_keys())
+    if (key == k.key) return &k;
+  return nullptr;
+}
+bool is_mapping(const std::string& key) {
+  return key.rfind("mapping.", 0) == 0;
+}
+// A "mapping.*" key and its value: why they are not allowed, or "".
+std::string check_mapping(const std::string& key, const std::string& value) {
+  const MappingKey* k = mapping_key(key);
+  if (!k) {
+    std::string all;
+    for (const auto& m : mapping_keys()) all += (all.empty() ? "" : ", ") + std::string(m.key);
+    return key + ": not a mapping choice (" + all + ")";
+  }
+  if (k->choices.empty()) {
+    const bool count = !value.empty() && value.size() <= 6 &&
+                       value.find_first_not_of("0123456789") == std::string::npos;
+    return count ? "" : key + " = " + value + ": expected a count (0 to 999999)";
+  }
+  for (const auto& c : k->choices)
+    if (value == c) return "";
+  std::string all;
+  for (const auto& c : k->choices) all += (all.empty() ? "" : ", ") + c;
+  return key + " = " + value + ": expected one of " + all;
+}
+
+// Validates the machine with `overrides` (the mapping choices among them are not
+// machine keys and are checked apart); returns the error text or "".
 std::string check_spec(const std::string& config, const std::vector<std::string>& overrides) {
+  std::vector<std::string> machine;
+  for (const auto& o : overrides)
+    if (!is_mapping(o.substr(0, o.find('=')))) machine.push_back(o);
   try {
-    system::load_spec(config, overrides);
+    system::load_spec(config, machine);
   } catch (const sim::UserError& e) {
     return e.what();
   }
@@ -162,8 +211,13 @@ SweepPlan parse_plan(const std::string& text, const std::string& file,
 
   if (const YAML::Node s = root["set"]) {
     if (!s.IsMap()) fail(file, s, "set: expected a mapping of key.path: value");
-    for (auto it = s.begin(); it != s.end(); ++it)
-      plan.fixed_sets.push_back(it->first.Scalar() + "=" + flow_text(it->second));
+    for (auto it = s.begin(); it != s.end(); ++it) {
+      const std::string key = it->first.Scalar(), value = flow_text(it->second);
+      if (is_mapping(key))
+        if (const std::string err = check_mapping(key, value); !err.empty())
+          fail(file, it->first, "set: " + err);
+      plan.fixed_sets.push_back(key + "=" + value);
+    }
   }
   if (const std::string err = check_spec(plan.config, plan.fixed_sets); !err.empty())
     fail(file, root["set"] ? root["set"] : root["config"], "base machine: " + err);
@@ -211,13 +265,23 @@ SweepPlan parse_plan(const std::string& text, const std::string& file,
       Axis a;
       a.key = it->first.Scalar();
       a.key_mark = it->first.Mark();
-      if (!schema_keys().count(a.key))
+      if (is_mapping(a.key)) {
+        if (!mapping_key(a.key)) fail(file, it->first, "axes: " + check_mapping(a.key, ""));
+      } else if (!schema_keys().count(a.key)) {
         fail(file, it->first,
              "axes: " + a.key + ": not a key of the machine config (see " +
-                 "`tessera config keys`)");
+                 "`tessera config keys`) or a mapping choice (mapping.*)");
+      }
       for (const auto& other : plan.axes)
         if (other.key == a.key) fail(file, it->first, "axes: " + a.key + ": appears twice");
       read_axis_values(file, it->second, a);
+      if (is_mapping(a.key)) {
+        for (size_t i = 0; i < a.values.size(); ++i)
+          if (const std::string err = check_mapping(a.key, a.values[i]); !err.empty())
+            throw sim::ConfigError(at(file, a.marks[i]) + "axes: " + err);
+        plan.axes.push_back(std::move(a));
+        continue;
+      }
       // Each value alone on the base machine: a value of the wrong type or out of range
       // is the plan's fault, reported at the value. Errors about other keys may be
       // combination effects and are judged per point below.
@@ -343,8 +407,14 @@ std::vector<std::string> run_arguments(const SweepPlan& plan, const Point& p,
                                        const std::string& out_dir) {
   std::vector<std::string> args{"run", "--config", plan.config, "--trace", p.workload->trace};
   for (const auto& o : p.overrides) {
-    args.push_back("--set");
-    args.push_back(o);
+    const size_t eq = o.find('=');
+    if (const MappingKey* k = mapping_key(o.substr(0, eq))) {
+      args.push_back(k->option);
+      args.push_back(o.substr(eq + 1));
+    } else {
+      args.push_back("--set");
+      args.push_back(o);
+    }
   }
   for (const char* a : {"--out", out_dir.c_str(), "--force", "--format", "json"})
     args.emplace_back(a);

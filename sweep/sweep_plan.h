@@ -42,9 +42,10 @@ struct Point {
   std::string id;    // folder name: p0003-1a2b3c4d
   std::string key;   // canonical text of everything that defines the run
   const Workload* workload = nullptr;
-  std::vector<std::string> labels;     // per axis, display text
-  std::vector<std::string> overrides;  // "key=value" for --set (fixed sets, then axes)
-  std::string invalid;                 // non-empty: the combination fails validation (never run)
+  std::vector<std::string> labels;  // per axis, display text
+  // "key=value", fixed sets then axes: --set, or a run option for a mapping.* key
+  std::vector<std::string> overrides;
+  std::string invalid;  // non-empty: the combination fails validation (never run)
 };
 
 struct SweepPlan {

@@ -140,6 +140,37 @@ TEST_CASE("a bad axis key or value fails before any point runs, at the plan's li
              Contains("p.yaml:2:1:") && Contains("ax: unknown key"));
 }
 
+TEST_CASE("mapping choices are axes and fixed sets that become run options", "[unit]") {
+  const auto plan = plan_of(
+      "config: tiny\n"
+      "workload: gen:llama2-7b,phase=decode\n"
+      "set: {mapping.collective: ring, tile.array.rows: 32}\n"
+      "axes:\n"
+      "  mapping.weight_layout: [packed, row-major]\n"
+      "  mapping.simulate_layers: [0, 2]\n"
+      "filters:\n"
+      "  - mapping.weight_layout == 'row-major' or mapping.simulate_layers == 2\n");
+  REQUIRE(plan.points.size() == 3);
+  CHECK(plan.points[0].labels == std::vector<std::string>{"packed", "2"});
+  CHECK(plan.points[0].invalid.empty());
+  CHECK(plan.axis_columns() ==
+        std::vector<std::string>{"workload", "mapping.weight_layout", "mapping.simulate_layers"});
+  const auto args = sweep::run_arguments(plan, plan.points[1], "/o");
+  CHECK(args == std::vector<std::string>{"run", "--config", "tiny", "--trace",
+                                         "gen:llama2-7b,phase=decode", "--collective", "ring",
+                                         "--set", "tile.array.rows=32", "--weight-layout",
+                                         "row-major", "--simulate-layers", "0", "--out", "/o",
+                                         "--force", "--format", "json"});
+  // Different choices, different points (ids follow every setting).
+  CHECK(plan.points[1].id != plan.points[2].id);
+  CHECK_THAT(error_of("workload: gen:x\naxes:\n  mapping.weight_layout: [packed, tiled]\n"),
+             Contains("p.yaml:3:35:") && Contains("expected one of packed, row-major"));
+  CHECK_THAT(error_of("workload: gen:x\naxes:\n  mapping.layout: [packed]\n"),
+             Contains("p.yaml:3:3:") && Contains("not a mapping choice (mapping.weight_layout"));
+  CHECK_THAT(error_of("workload: gen:x\nset: {mapping.collective_channels: -1}\n"),
+             Contains("p.yaml:2:7:") && Contains("expected a count"));
+}
+
 TEST_CASE("a combination that fails a cross-key check becomes an invalid point", "[unit]") {
   // tiny lists one hbm_attach node; two stacks need two, which only the combination
   // (not the value 2 on its own key) gets wrong: the point is recorded as failed.
