@@ -144,9 +144,11 @@ std::string check_mapping(const std::string& key, const std::string& value) {
     return key + ": not a mapping choice (" + all + ")";
   }
   if (k->choices.empty()) {
+    // Plain decimal only: `tessera run` would read a leading zero as octal.
     const bool count = !value.empty() && value.size() <= 6 &&
-                       value.find_first_not_of("0123456789") == std::string::npos;
-    return count ? "" : key + " = " + value + ": expected a count (0 to 999999)";
+                       value.find_first_not_of("0123456789") == std::string::npos &&
+                       (value == "0" || value[0] != '0');
+    return count ? "" : key + " = " + value + ": expected a count (0 to 999999, no leading zero)";
   }
   for (const auto& c : k->choices)
     if (value == c) return "";
@@ -211,11 +213,16 @@ SweepPlan parse_plan(const std::string& text, const std::string& file,
 
   if (const YAML::Node s = root["set"]) {
     if (!s.IsMap()) fail(file, s, "set: expected a mapping of key.path: value");
+    std::set<std::string> mapping_set;
     for (auto it = s.begin(); it != s.end(); ++it) {
       const std::string key = it->first.Scalar(), value = flow_text(it->second);
-      if (is_mapping(key))
+      if (is_mapping(key)) {
         if (const std::string err = check_mapping(key, value); !err.empty())
           fail(file, it->first, "set: " + err);
+        // One value each: a run option given twice is refused by `tessera run`.
+        if (!mapping_set.insert(key).second)
+          fail(file, it->first, "set: " + key + ": appears twice");
+      }
       plan.fixed_sets.push_back(key + "=" + value);
     }
   }
@@ -267,6 +274,9 @@ SweepPlan parse_plan(const std::string& text, const std::string& file,
       a.key_mark = it->first.Mark();
       if (is_mapping(a.key)) {
         if (!mapping_key(a.key)) fail(file, it->first, "axes: " + check_mapping(a.key, ""));
+        for (const auto& f : plan.fixed_sets)
+          if (f.rfind(a.key + "=", 0) == 0)
+            fail(file, it->first, "axes: " + a.key + ": also fixed under set (give it once)");
       } else if (!schema_keys().count(a.key)) {
         fail(file, it->first,
              "axes: " + a.key + ": not a key of the machine config (see " +

@@ -1,5 +1,6 @@
 #include "models/memory/hbm_traffic.h"
 
+#include <algorithm>
 #include <random>
 #include <vector>
 
@@ -23,10 +24,12 @@ void check_traffic(const HbmStackCore& core, const HbmTrafficSpec& s) {
     throw sim::UserError("--read-fraction: must lie in [0, 1]");
   if (s.requests == 0) throw sim::UserError("--requests: must be at least 1");
   if (s.outstanding == 0) throw sim::UserError("--outstanding: must be at least 1");
-  if (s.pattern == "streams" &&
-      (s.streams == 0 || s.streams > core.capacity_bytes() / s.request_bytes))
-    throw sim::UserError("--streams " + std::to_string(s.streams) +
-                         ": must be at least 1 and at most the stack's requests");
+  // A stream beyond the requests' count would never issue one.
+  const uint64_t most_streams = std::min(s.requests, core.capacity_bytes() / s.request_bytes);
+  if (s.pattern == "streams" && (s.streams == 0 || s.streams > most_streams))
+    throw sim::UserError("--streams " + std::to_string(s.streams) + ": must be 1 to " +
+                         std::to_string(most_streams) +
+                         " (at most --requests, and at most the stack's request-sized slots)");
   if (s.pattern == "strided" && (s.stride == 0 || s.stride % s.request_bytes != 0))
     throw sim::UserError("--stride " + std::to_string(s.stride) +
                          ": must be a positive multiple of --request-bytes");

@@ -169,6 +169,13 @@ TEST_CASE("mapping choices are axes and fixed sets that become run options", "[u
              Contains("p.yaml:3:3:") && Contains("not a mapping choice (mapping.weight_layout"));
   CHECK_THAT(error_of("workload: gen:x\nset: {mapping.collective_channels: -1}\n"),
              Contains("p.yaml:2:7:") && Contains("expected a count"));
+  // 010 would run as 8 (octal) while the results said 10.
+  CHECK_THAT(error_of("workload: gen:x\naxes:\n  mapping.simulate_layers: [1, 010]\n"),
+             Contains("p.yaml:3:32:") && Contains("no leading zero"));
+  // Given twice, the run option would be refused by every point.
+  CHECK_THAT(error_of("workload: gen:x\nset: {mapping.collective: ring}\naxes:\n"
+                      "  mapping.collective: [auto, ring]\n"),
+             Contains("p.yaml:4:3:") && Contains("also fixed under set"));
 }
 
 TEST_CASE("a combination that fails a cross-key check becomes an invalid point", "[unit]") {
