@@ -112,7 +112,7 @@ void add_run_command(CLI::App& app) {
   run->add_option("--collective", collective,
                   "collective lowering: auto (the switch fabric's in-network reduction or "
                   "multicast where the machine allows it, else a ring), ring, or switch")
-      ->check(CLI::IsMember({"auto", "ring", "switch"}));
+      ->check(CLI::IsMember(mapper::kCollectiveModes));
   run->add_option("--collective-channels", channels,
                   "tiles per rank group that each move a slice of a collective, like NCCL "
                   "channels; 0 (the default) chooses from the machine and the size");
@@ -120,7 +120,7 @@ void add_run_command(CLI::App& app) {
                   "how the mapper stores each tile's weights in HBM: packed (block by block "
                   "in the order the tile loads them, as compilers pre-pack weights) or "
                   "row-major (a block narrower than the tile's share is a strided 2-D load)")
-      ->check(CLI::IsMember({"packed", "row-major"}));
+      ->check(CLI::IsMember(mapper::kWeightLayouts));
   run->add_flag("--explain", explain, "print the mapping decisions");
   run->add_option("--dump-programs", dump, "write every tile's program (one command a line) here");
   run->add_flag("--force", force, "write into a non-empty --out folder");
@@ -138,7 +138,7 @@ void add_run_command(CLI::App& app) {
     mo.simulate_layers = layers;
     mo.collective = collective;
     mo.collective_channels = channels;
-    mo.pack_weights = weight_layout == "packed";
+    mo.pack_weights = weight_layout == mapper::kWeightLayouts[0];
     const mapper::Mapping mapping = mapper::map_workload(w, spec, map, mo);
     if (!dump.empty()) {
       std::string text;

@@ -1885,7 +1885,8 @@ std::string Mapping::explain() const {
 
 Mapping map_workload(const traces::Workload& w, const system::SystemSpec& spec,
                      const system::AddressMap& map, const MapOptions& opt) {
-  if (opt.collective != "auto" && opt.collective != "ring" && opt.collective != "switch")
+  if (std::find(kCollectiveModes.begin(), kCollectiveModes.end(), opt.collective) ==
+      kCollectiveModes.end())
     throw sim::UserError("--collective: '" + opt.collective + "' is not one of auto, ring, switch");
   Mapping out;
   Lowering(w, spec, map, opt, out).run();

@@ -17,6 +17,11 @@
 
 namespace tessera::mapper {
 
+// The values MapOptions::collective and the weight layout take, as `tessera run` and
+// sweep plans name them (one list for the CLI, the plan check and the mapper).
+inline const std::vector<std::string> kCollectiveModes = {"auto", "ring", "switch"};
+inline const std::vector<std::string> kWeightLayouts = {"packed", "row-major"};
+
 struct MapOptions {
   // Transformer traces repeat identical layers. When > 0, only the first
   // `simulate_layers` layers are lowered and simulated; the report scales the layer

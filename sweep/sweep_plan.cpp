@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <set>
 
+#include "mapper/mapper.h"
 #include "models/sim/config_schema.h"
 #include "models/sim/output_dir.h"
 #include "models/sim/resources.h"
@@ -120,8 +121,8 @@ struct MappingKey {
 };
 const std::vector<MappingKey>& mapping_keys() {
   static const std::vector<MappingKey> keys = {
-      {"mapping.weight_layout", "--weight-layout", {"packed", "row-major"}},
-      {"mapping.collective", "--collective", {"auto", "ring", "switch"}},
+      {"mapping.weight_layout", "--weight-layout", mapper::kWeightLayouts},
+      {"mapping.collective", "--collective", mapper::kCollectiveModes},
       {"mapping.collective_channels", "--collective-channels", {}},
       {"mapping.simulate_layers", "--simulate-layers", {}},
   };
