@@ -35,6 +35,10 @@ std::string si(double v, const char* unit) {
   while (std::fabs(v) >= 1000 && i < 5) v /= 1000, ++i;
   return fmt::format("{:.3g} {}{}", v, pre[i], unit);
 }
+// A share as a percentage, to three significant digits (0.0153 %, not 0.0 %).
+std::string percent(double share) {
+  return share == 0 ? "0 %" : fmt::format("{:.3g} %", 100 * share);
+}
 std::string secs(double s) {
   if (s >= 1) return fmt::format("{:.4g} s", s);
   if (s >= 1e-3) return fmt::format("{:.4g} ms", s * 1e3);
@@ -68,6 +72,7 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
   r.sim_time_s = double(sim_time_ps) * 1e-12;
   r.layers_total = m.layers_total;
   r.layers_simulated = m.layers_simulated;
+  r.layers_differ = m.layers_differ;
   const double clock_hz = double(spec.tile.clock_mhz) * 1e6;
   const double tiles = spec.total_tiles();
   const double peak_flops_tile = 2.0 * spec.tile.array.rows * spec.tile.array.cols * clock_hz;
@@ -130,9 +135,13 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
     static const char* names[3] = {"compute", "HBM", "link"};
     const int b = int(std::max_element(floors, floors + 3) - floors);
     o.bound = o.simulated && o.issued ? (floors[b] > 0 ? names[b] : "sync") : "-";
-    // Most of an op's time above every floor went to the NoC / synchronisation.
-    if (o.simulated && o.issued && floors[b] > 0 && o.time_s() > 4 * floors[b])
+    if (o.simulated && o.issued && p.link_bytes > 0 && link_bw == 0) {
+      // Rank groups on one chiplet: their bytes cross the NoC, which has no floor here.
+      o.bound = "NoC/sync";
+    } else if (o.simulated && o.issued && floors[b] > 0 && o.time_s() > 4 * floors[b]) {
+      // Most of an op's time above every floor went to the NoC / synchronisation.
       o.bound += " (+NoC/sync)";
+    }
   }
 
   // Whole workload: repeated layers scale the simulated layers' span.
@@ -206,7 +215,10 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
     const bool timed = a.kind() == "background" || a.kind() == "ref" || a.kind() == "refpb";
     if (!timed && it != share.end()) f = it->second;
     const double pj = a.total_pj() * (1.0 + f * more_layers);
-    by[cls] += pj * 1e-12;
+    // The array's operand and result traffic is scratchpad SRAM energy: booked by the
+    // array (it follows matrix work, and scales so) but shown with the scratchpads.
+    const bool spad = cls == "arrays" && a.kind().rfind("spad_", 0) == 0;
+    by[spad ? "scratchpads" : cls] += pj * 1e-12;
     total_pj += pj;
   }
   r.energy_j = total_pj * 1e-12;
@@ -251,6 +263,7 @@ nlohmann::json RunReport::to_json() const {
   j["time_estimated"] = time_estimated;
   j["layers_total"] = layers_total;
   j["layers_simulated"] = layers_simulated;
+  j["layers_differ"] = layers_differ;
   j["flops"] = flops;
   j["tflops"] = tflops;
   j["peak_tflops"] = peak_tflops;
@@ -264,15 +277,17 @@ nlohmann::json RunReport::to_json() const {
   for (const auto& [k, v] : energy_by_component) e[k] = v;
   j["energy_by_component_j"] = e;
   if (llm) {
+    // No tokens: no per-token figures (null, not a zero a sweep would rank first).
+    auto per_token = [this](double v) { return tokens > 0 ? nlohmann::json(v) : nlohmann::json(); };
     j["phase"] = phase;
     j["tokens"] = tokens;
-    j["tokens_per_s"] = tokens_per_s;
-    if (phase == "prefill") j["ttft_s"] = ttft_s;
-    if (phase == "decode") j["per_token_latency_s"] = per_token_latency_s;
+    j["tokens_per_s"] = per_token(tokens_per_s);
+    if (phase == "prefill") j["ttft_s"] = per_token(ttft_s);
+    if (phase == "decode") j["per_token_latency_s"] = per_token(per_token_latency_s);
     j["pipeline_stages"] = pipeline_stages;
     j["latency_estimated"] = latency_estimated;
-    j["joules_per_token"] = joules_per_token;
-    j["cost_per_mtok_usd"] = cost_per_mtok_usd;
+    j["joules_per_token"] = per_token(joules_per_token);
+    j["cost_per_mtok_usd"] = per_token(cost_per_mtok_usd);
   }
   return j;
 }
@@ -286,23 +301,25 @@ std::string RunReport::to_text() const {
   const std::string est = time_estimated ? "  (est.)" : "";
   if (time_estimated)
     os << fmt::format(
-        "  whole-model time    {}  (ESTIMATED: {} of {} identical layers simulated, "
-        "the rest scaled; figures marked est. follow from it)\n",
-        secs(total_time_s), layers_simulated, layers_total);
-  os << fmt::format("  achieved            {}FLOP/s  ({:.1f} % of {}FLOP/s peak){}\n",
-                    si(tflops * 1e12, ""), peak_tflops > 0 ? 100 * tflops / peak_tflops : 0,
+        "  whole-model time    {}  (ESTIMATED: {} of {} {}layers simulated, the rest scaled{}; "
+        "figures marked est. follow from it)\n",
+        secs(total_time_s), layers_simulated, layers_total, layers_differ ? "" : "identical ",
+        layers_differ ? " although their ops differ (e.g. MoE routing)" : "");
+  os << fmt::format("  achieved            {}FLOP/s  ({} of {}FLOP/s peak){}\n",
+                    si(tflops * 1e12, ""), percent(peak_tflops > 0 ? tflops / peak_tflops : 0),
                     si(peak_tflops * 1e12, ""), est);
   os << fmt::format(
-      "  utilisation         arrays {:.1f} %  vector {:.1f} %  HBM {:.1f} %  "
-      "NoC {:.1f} %  D2D {:.1f} %  fabric {:.1f} %{}\n",
-      100 * util_array, 100 * util_vector, 100 * util_hbm, 100 * util_noc, 100 * util_d2d,
-      100 * util_fabric, time_estimated ? "  (of the simulated time)" : "");
+      "  utilisation         arrays {}  vector {}  HBM {}  NoC {}  D2D {}  fabric {}{}\n",
+      percent(util_array), percent(util_vector), percent(util_hbm), percent(util_noc),
+      percent(util_d2d), percent(util_fabric), time_estimated ? "  (of the simulated time)" : "");
   os << fmt::format("  energy              {}  (average {}){}\n", si(energy_j, "J"),
                     si(avg_power_w, "W"), est);
   for (const auto& [k, v] : energy_by_component)
     os << fmt::format("    {:<18}{:>12}\n", k, si(v, "J"));
-  if (llm) {
-    os << fmt::format("  tokens              {:g} ({})\n", tokens, phase);
+  if (llm && tokens <= 0) {
+    os << fmt::format("  tokens              0 ({}): no per-token figures\n", phase);
+  } else if (llm) {
+    os << fmt::format("  tokens              {:.0f} ({})\n", tokens, phase);
     os << fmt::format(
         "  tokens/s            {:.4g}{}{}\n", tokens_per_s,
         pipeline_stages > 1

@@ -44,13 +44,15 @@ struct RunReport {
   double total_time_s = 0;      // sim_time_s, or scaled to all layers (estimated)
   bool time_estimated = false;  // true when repeated layers were not simulated
   uint32_t layers_total = 0, layers_simulated = 0;
-  double flops = 0;  // of the whole workload
+  bool layers_differ = false;  // the scaled layers are not copies of the simulated ones
+  double flops = 0;            // of the whole workload
   double tflops = 0, peak_tflops = 0;
   double util_array = 0, util_vector = 0, util_hbm = 0, util_noc = 0, util_d2d = 0, util_fabric = 0;
   double energy_j = 0, avg_power_w = 0;
   std::vector<std::pair<std::string, double>> energy_by_component;  // J
   bool llm = false;
   std::string phase;
+  // Per-token figures only when tokens > 0 (JSON null and no text line otherwise).
   double tokens = 0, tokens_per_s = 0, ttft_s = 0, per_token_latency_s = 0, joules_per_token = 0,
          cost_per_mtok_usd = 0;
   // Pipeline parallelism (meta pp): the trace is one stage, and every stage ran at once

@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <tuple>
 #include <unordered_map>
 
 #include "mapper/gemm_tiling.h"
@@ -1810,6 +1811,17 @@ void Lowering::run() {
   for (int64_t l : layers)
     if (opt_.simulate_layers == 0 || keep.size() < opt_.simulate_layers) keep.insert(l);
   out_.layers_simulated = uint32_t(keep.size());
+  if (keep.size() < layers.size()) {
+    // Each layer's ops in order, by kind, work and the experts' token counts; the
+    // layers' names differ anyway.
+    using Sig = std::tuple<int, double, std::vector<int64_t>>;
+    std::map<int64_t, std::vector<Sig>> work;
+    for (const auto& op : w_.ops())
+      if (op.layer >= 0)
+        work[op.layer].emplace_back(int(op.kind), traces::flops(op), op.tokens_per_expert);
+    const auto& first = work.begin()->second;
+    for (const auto& [l, ops] : work) out_.layers_differ = out_.layers_differ || ops != first;
+  }
 
   out_.ops.resize(w_.size());
   for (size_t i = 0; i < w_.size(); ++i) {

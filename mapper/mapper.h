@@ -73,6 +73,10 @@ struct Mapping {
   bool per_rank_ops = false;
   uint32_t layers_total = 0;  // distinct layer indices in the workload
   uint32_t layers_simulated = 0;
+  // Some layer not simulated differs from the first one in its ops' kinds or work (e.g.
+  // each MoE layer routes its tokens to other experts): scaling from the simulated
+  // layers is then a coarser estimate, and the report says so.
+  bool layers_differ = false;
   std::vector<uint64_t> stack_bytes_used;  // HBM allocation per stack
   std::string explain() const;
 };

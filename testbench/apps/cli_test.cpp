@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include "models/sim/output_dir.h"
@@ -19,7 +21,9 @@ struct Result {
   std::string err;
 };
 Result run_tessera(const std::string& args) {
-  const std::string log = std::string(TESSERA_BINARY_DIR) + "/cli_test.log";
+  // One log per test process: ctest runs the test cases in parallel.
+  const std::string log =
+      std::string(TESSERA_BINARY_DIR) + "/cli_test." + std::to_string(getpid()) + ".log";
   const int st =
       std::system((std::string(TESSERA_EXE) + " " + args + " > /dev/null 2> " + log).c_str());
   return {WEXITSTATUS(st), tessera::sim::read_file(log)};
@@ -500,8 +504,85 @@ TEST_CASE("cli: decode tokens from meta tokens, zero tokens give no per-token fi
         Approx(4 / t.at("total_time_s").get<double>()).epsilon(1e-12));
   const auto z = report("tokens_zero", "tokens=0");  // batch=0 is refused (a batch of none)
   CHECK(z.at("tokens") == 0);
-  CHECK(z.at("joules_per_token").is_number());
-  CHECK(z.at("joules_per_token") == 0);
+  // null, not 0: a sweep ranking points by cost per token would put a 0 first
+  for (const char* k :
+       {"tokens_per_s", "per_token_latency_s", "joules_per_token", "cost_per_mtok_usd"}) {
+    INFO(k);
+    CHECK(z.at(k).is_null());
+  }
+  // and the text report prints none of them
+  const std::string base = std::string(TESSERA_BINARY_DIR) + "/tokens_zero";
+  std::filesystem::remove_all(base + "_text");
+  REQUIRE(std::system((std::string(TESSERA_EXE) + " run --trace " + base + ".tsr --out " + base +
+                       "_text > " + base + ".txt")
+                          .c_str()) == 0);
+  const std::string text = tessera::sim::read_file(base + ".txt");
+  CHECK(text.find("no per-token figures") != std::string::npos);
+  CHECK(text.find("cost per 1M tokens") == std::string::npos);
+  CHECK(text.find("tokens/s") == std::string::npos);
+}
+
+// The report's energy by component: the scratchpad SRAM energy of the array's operand
+// and result traffic (booked by the array's engine) is shown with the scratchpads, the
+// arrays keep their MACs; the classes add up to the total. Until the sixteenth session
+// it was shown under "arrays", three quarters of that line on the default run.
+TEST_CASE("cli: energy by component shows the array's scratchpad traffic as scratchpads",
+          "[unit]") {
+  const std::string base = std::string(TESSERA_BINARY_DIR) + "/energy_classes";
+  std::filesystem::remove_all(base);
+  REQUIRE(run_tessera("run -q --out " + base).rc == 0);
+  const auto r = nlohmann::json::parse(tessera::sim::read_file(base + "/report.json"));
+  const auto s = nlohmann::json::parse(tessera::sim::read_file(base + "/stats.json")).at("stats");
+  double mac = 0, spad = 0;  // pJ, from the registry's energy accounts
+  for (const auto& [name, v] : s.items()) {
+    const double pj = v.at("value").get<double>();
+    if (name.find(".gemm.energy.mac") != std::string::npos) mac += pj;
+    if (name.find(".gemm.energy.spad_") != std::string::npos ||
+        name.find(".scratchpad.energy.") != std::string::npos)
+      spad += pj;
+  }
+  const auto& by = r.at("energy_by_component_j");
+  REQUIRE(spad > mac);  // the case that was mislabelled
+  CHECK(by.at("arrays").get<double>() == Approx(mac * 1e-12).epsilon(1e-9));
+  CHECK(by.at("scratchpads").get<double>() == Approx(spad * 1e-12).epsilon(1e-9));
+  double sum = 0;
+  for (const auto& [k, v] : by.items()) sum += v.get<double>();
+  CHECK(sum == Approx(r.at("energy_j").get<double>()).epsilon(1e-9));
+}
+
+// Rank groups on one chiplet exchange their collective's bytes over the NoC: with no
+// die-to-die or fabric link there is no link floor, and the op is not called HBM-bound
+// (until the sixteenth session its few HBM bytes made it "HBM (+NoC/sync)").
+TEST_CASE("cli: a collective on a machine without links is NoC-bound", "[unit]") {
+  const std::string base =
+      write_trace("noc_collective",
+                  "tessera-trace 1\nmeta tp=2\ngemm w m=4 n=256 k=256 dtype=bf16 weights=b\n"
+                  "allreduce ar bytes=8192 group=2 ranks=0,1 dtype=bf16 deps=w\n");
+  REQUIRE(run_tessera("run -q --config tiny --trace " + base + ".tsr --out " + base).rc == 0);
+  const auto row = ops_row(base, "ar");
+  REQUIRE(row.size() == 13);
+  CHECK(row[12] == "NoC/sync");
+}
+
+// Scaled layers that are not copies of the simulated one (each MoE layer routes its
+// tokens to other experts) are said to differ; copies are not.
+TEST_CASE("cli: the report says when scaled layers differ from the simulated ones", "[unit]") {
+  auto differ = [](const std::string& name, const std::string& dist1) {
+    const std::string base =
+        write_trace(name,
+                    "tessera-trace 1\nmeta phase=decode batch=2\n"
+                    "expert l0.e m=2 n=512 k=256 experts=4 dist=1,1,0,0 dtype=bf16 layer=0\n"
+                    "expert l1.e m=2 n=512 k=256 experts=4 dist=" +
+                        dist1 + " dtype=bf16 layer=1 deps=l0.e\n");
+    REQUIRE(run_tessera("run -q --config tiny --simulate-layers 1 --trace " + base + ".tsr --out " +
+                        base)
+                .rc == 0);
+    const auto r = nlohmann::json::parse(tessera::sim::read_file(base + "/report.json"));
+    CHECK(r.at("time_estimated").get<bool>());
+    return r.at("layers_differ").get<bool>();
+  };
+  CHECK(differ("layers_differ", "0,0,2,0"));
+  CHECK_FALSE(differ("layers_same", "1,1,0,0"));
 }
 
 TEST_CASE("cli: meta numbers must be whole numbers in range", "[unit]") {
