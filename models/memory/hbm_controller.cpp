@@ -28,8 +28,17 @@ HbmController::Params::Params(const HbmConfig& cfg)
       closed_page(cfg.controller.page_policy == "closed") {
   for (uint32_t g = 0; g < kMaxBanks; ++g)
     sid_first[g] = uint8_t(groups_per_sid ? g / groups_per_sid * groups_per_sid : 0);
-  wq_hi = std::max<uint32_t>(1, uint32_t(std::ceil(cfg.controller.write_high_watermark * wq_cap)));
-  wq_lo = uint32_t(std::floor(cfg.controller.write_low_watermark * wq_cap));
+  // As Ramulator 2 drains writes: from a write queue fill above high x depth until one
+  // below low x depth (strictly; a product that is a whole number up to 1e-9 counts as
+  // one); at the latest when the queue is full.
+  auto product = [this](double frac) {
+    const double x = frac * wq_cap;
+    return std::fabs(x - std::round(x)) < 1e-9 ? std::round(x) : x;
+  };
+  wq_hi =
+      std::clamp<uint32_t>(uint32_t(std::floor(product(cfg.controller.write_high_watermark))) + 1,
+                           1, std::max<uint32_t>(1, wq_cap));
+  wq_lo = uint32_t(std::ceil(product(cfg.controller.write_low_watermark)));
   const std::string& r = cfg.controller.refresh;
   refresh_mode = r == "none" ? 0 : r == "all-bank" ? 1 : 2;
   ref_interval = refresh_mode == 2 ? cfg.refpb_interval() : t.tREFI;
@@ -197,6 +206,7 @@ void HbmController::catch_up_refresh(Pc& p, uint64_t now) {
     uint64_t open = 0;
     for (uint32_t b = first; b < last; ++b)
       if (p.bank[b].open_row >= 0) open |= uint64_t(1) << b;
+    const uint64_t opened = open;
     uint64_t t_ref = p.ref_due, last_pre = 0;
     bool any_pre = false;
     for (uint64_t t = std::max(p.ref_due, p.pre_ready); open;) {
@@ -223,8 +233,28 @@ void HbmController::catch_up_refresh(Pc& p, uint64_t now) {
     }
     for (uint32_t b = first; b < last; ++b) t_ref = std::max(t_ref, p.bank[b].act);
     if (!all) t_ref = std::max(t_ref, p.refpb_ready);
+    auto close = [&](uint32_t i) {
+      if (p.bank[i].open_row < 0) return;
+      p.bank[i].open_row = -1;
+      clear_hits(p, i);
+      p.bank[i].act = std::max(p.bank[i].act, pre_at[i] + P_.t.tRP);
+      ++n_.pre;
+    };
     if (t_ref >= now) {
-      p.ref_pending = true;  // in progress at `now`: the scheduler finishes it
+      // In progress at `now`: the PREs placed before `now` were issued then (until the
+      // sixteenth session they were issued again from `now`, delaying the REF); the
+      // scheduler issues the rest and the REF.
+      uint64_t last_done = 0;
+      bool any_done = false;
+      for (uint64_t m = opened; m; m &= m - 1) {
+        const uint32_t b = uint32_t(__builtin_ctzll(m));
+        if (pre_at[b] >= now) continue;
+        close(b);
+        last_done = std::max(last_done, pre_at[b]);
+        any_done = true;
+      }
+      if (any_done) p.pre_ready = std::max(p.pre_ready, last_done + P_.t.tPPD);
+      p.ref_pending = true;
       return;
     }
     // Many idle intervals in a row: every bank is closed and each refresh lands on its
@@ -239,13 +269,6 @@ void HbmController::catch_up_refresh(Pc& p, uint64_t now) {
       p.ref_due += skip * P_.ref_interval;
       continue;
     }
-    auto close = [&](uint32_t i) {
-      if (p.bank[i].open_row < 0) return;
-      p.bank[i].open_row = -1;
-      clear_hits(p, i);
-      p.bank[i].act = std::max(p.bank[i].act, pre_at[i] + P_.t.tRP);
-      ++n_.pre;
-    };
     if (all) {
       for (uint32_t i = 0; i < nb; ++i) close(i);
     } else {
@@ -413,7 +436,7 @@ void HbmController::issue_column(Pc& p, bool write, int32_t e, uint64_t now) {
 bool HbmController::next_write_mode(const Pc& p, bool mode, uint32_t hi, uint32_t lo) {
   const uint32_t nr = p.q[0].size, nw = p.q[1].size;
   if (!mode) return nw >= hi || (nr == 0 && nw > 0);
-  return !(nw == 0 || (nw <= lo && nr > 0));
+  return !(nw == 0 || (nw < lo && nr > 0));
 }
 
 // Per bank with work, the candidates are its oldest row hit (column command) and its

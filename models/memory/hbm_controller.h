@@ -60,7 +60,7 @@ class HbmController {
     HbmTiming t;
     uint32_t tBL;
     uint32_t rq_cap, wq_cap;
-    uint32_t wq_hi, wq_lo;
+    uint32_t wq_hi, wq_lo;  // a drain starts at wq_hi writes, ends below wq_lo
     uint32_t starvation;
     uint32_t access_bytes;
     uint32_t banks_per_group;

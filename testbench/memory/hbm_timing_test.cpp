@@ -245,6 +245,13 @@ TEST_CASE("hbm timing: an idle channel's replayed refresh closes its banks one P
   const auto [finish, refs] = read_after_refresh("", 0, 6300);
   CHECK(finish == 6885);
   CHECK(refs == 1);
+  // Arriving while that replayed refresh is still under way (after its PREs, before its
+  // REF) changes nothing: the PREs were issued when they fell due, not again from the
+  // arrival (which put the REF at 6282 and the read's end at 6895 until the sixteenth
+  // session).
+  CHECK(read_after_refresh("", 0, 6250).first == 6885);
+  // Arriving between its PREs: those before the arrival stand, the rest follow.
+  CHECK(read_after_refresh("", 0, 6243).first == 6885);
 }
 
 TEST_CASE("hbm timing: a refresh that falls due with work queued closes banks one PRE per tPPD",
@@ -372,8 +379,12 @@ TEST_CASE("hbm scheduling: writes wait below the high watermark while reads are 
   };
   const auto drain_late = run("0.8");  // 1 write < 26 entries: reads first
   CHECK(drain_late.first > drain_late.second);
-  const auto drain_now = run("0.02");  // 1 write reaches ceil(0.02 * 32) = 1: drain at once
+  const auto drain_now = run("0.02");  // 1 write > 0.02 * 32 = 0.64: drain at once
   CHECK(drain_now.first < drain_now.second);
+  // A drain starts above the high mark, as Ramulator 2's does: 1 write is not above
+  // 1/32 * 32 = 1 (until the sixteenth session it drained at once).
+  const auto at_mark = run("0.03125");
+  CHECK(at_mark.first > at_mark.second);
 }
 
 TEST_CASE("hbm scheduling: closed-page policy precharges after the last queued hit", "[unit]") {
