@@ -148,7 +148,15 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
   r.flops = 0;
   for (const auto& o : r.ops) r.flops += o.flops;
   r.total_time_s = r.sim_time_s;
-  double more_layers = 0;       // missing layers per simulated layer
+  // The layers not simulated against the simulated ones: their time and each
+  // component's work scale by these ratios. Copies of the simulated layers: missing /
+  // simulated layers. Layers that differ (each MoE layer routes its tokens to other
+  // experts): by the trace's own measure of each layer's work, its FLOPs (arrays and
+  // vector units), the bytes its ops read and write (memory and interconnect) and its
+  // roofline time, the larger of the two at the machine's peaks (time and background).
+  struct LayerRatios {
+    double flops = 0, bytes = 0, time = 0;
+  } more;
   double layer_time_share = 0;  // of the simulated time
   if (m.layers_simulated > 0 && m.layers_simulated < m.layers_total) {
     uint64_t lstart = UINT64_MAX, lend = 0;
@@ -156,12 +164,31 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
       if (o.simulated && o.issued && o.layer >= 0)  // an empty op has no time to span
         lstart = std::min(lstart, o.start_ps), lend = std::max(lend, o.end_ps);
     const double layer_span = lend > lstart ? double(lend - lstart) * 1e-12 : 0;
-    const double per_layer = layer_span / m.layers_simulated;
-    r.total_time_s = r.sim_time_s + per_layer * (m.layers_total - m.layers_simulated);
+    const double by_count = double(m.layers_total - m.layers_simulated) / m.layers_simulated;
+    more = {by_count, by_count, by_count};
+    if (m.layers_differ) {
+      LayerRatios sim, miss;  // sums of the layers' work
+      for (size_t i = 0; i < m.ops.size(); ++i) {
+        const traces::Op& op = w.op(m.ops[i].op_index);
+        if (op.layer < 0) continue;
+        const bool on_vector = traces::op_class(op.kind) == traces::OpClass::kVector;
+        const double f = traces::flops(op);
+        const double b = double(traces::operand_bytes(op).total());
+        const double peak = (on_vector ? peak_vector_tile : peak_flops_tile) * tiles;
+        LayerRatios& x = m.ops[i].simulated ? sim : miss;
+        x.flops += f;
+        x.bytes += b;
+        x.time += std::max(peak > 0 ? f / peak : 0, hbm_peak > 0 ? b / hbm_peak : 0);
+      }
+      auto ratio = [by_count](double a, double b) { return b > 0 ? a / b : by_count; };
+      more = {ratio(miss.flops, sim.flops), ratio(miss.bytes, sim.bytes),
+              ratio(miss.time, sim.time)};
+    }
+    r.total_time_s = r.sim_time_s + layer_span * more.time;
     r.time_estimated = true;
-    more_layers = double(m.layers_total - m.layers_simulated) / m.layers_simulated;
     layer_time_share = r.sim_time_s > 0 ? layer_span / r.sim_time_s : 0;
   }
+  const bool scaled = r.time_estimated;
 
   const double cycles = r.sim_time_s * clock_hz;
   const double macs = sum_matching(stats, std::regex(R"(.*\.tile\d+\.gemm\.macs)"));
@@ -180,12 +207,13 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
   // Energy of the layers not simulated: each component's simulated energy times the
   // layers' share of that component's work in the simulated ops (arrays: matrix FLOPs;
   // vector units: lane operations, K-split and collective sums included; memory,
-  // interconnect, DMA and scratchpads: the bytes the ops move), times the missing layers
-  // per simulated one. Background power and refresh follow the layers' share of time. (Until the
+  // interconnect, DMA and scratchpads: the bytes the ops move), times the missing layers'
+  // work per simulated layers' (`more`). Background power and refresh follow the layers'
+  // share of time and the time ratio. (Until the
   // twelfth session all energy, that of the embedding and LM head too, was scaled by the total /
   // simulated time.)
   std::map<std::string, double> share;
-  if (more_layers > 0) {
+  if (scaled) {
     std::map<std::string, std::pair<double, double>> work;  // class -> (layers, all)
     for (size_t i = 0; i < m.ops.size(); ++i) {
       const auto& p = m.ops[i];
@@ -214,7 +242,10 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
     auto it = share.find(cls);
     const bool timed = a.kind() == "background" || a.kind() == "ref" || a.kind() == "refpb";
     if (!timed && it != share.end()) f = it->second;
-    const double pj = a.total_pj() * (1.0 + f * more_layers);
+    const double grow = timed || it == share.end()                 ? more.time
+                        : cls == "arrays" || cls == "vector units" ? more.flops
+                                                                   : more.bytes;
+    const double pj = a.total_pj() * (1.0 + f * grow);
     // The array's operand and result traffic is scratchpad SRAM energy: booked by the
     // array (it follows matrix work, and scales so) but shown with the scratchpads.
     const bool spad = cls == "arrays" && a.kind().rfind("spad_", 0) == 0;
@@ -304,7 +335,7 @@ std::string RunReport::to_text() const {
         "  whole-model time    {}  (ESTIMATED: {} of {} {}layers simulated, the rest scaled{}; "
         "figures marked est. follow from it)\n",
         secs(total_time_s), layers_simulated, layers_total, layers_differ ? "" : "identical ",
-        layers_differ ? " although their ops differ (e.g. MoE routing)" : "");
+        layers_differ ? " by their work, as they differ (e.g. MoE routing)" : "");
   os << fmt::format("  achieved            {}FLOP/s  ({} of {}FLOP/s peak){}\n",
                     si(tflops * 1e12, ""), percent(peak_tflops > 0 ? tflops / peak_tflops : 0),
                     si(peak_tflops * 1e12, ""), est);

@@ -1,5 +1,6 @@
 // The command line as a user meets it: exit codes and one-line errors.
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -583,6 +584,40 @@ TEST_CASE("cli: the report says when scaled layers differ from the simulated one
   };
   CHECK(differ("layers_differ", "0,0,2,0"));
   CHECK_FALSE(differ("layers_same", "1,1,0,0"));
+}
+
+// Layers that differ are scaled by their work: here layer 1 reads three times layer 0's
+// expert weights (6 active experts against 2). Scaling by the layer count (until the
+// sixteenth session) put the whole at 42 % of the full simulation; by the layers'
+// roofline work, 85 % (layer 1's six experts on four tiles also balance worse than
+// two, which no roofline sees).
+TEST_CASE("cli: differing layers are scaled by their work", "[unit]") {
+  const std::string base = write_trace(
+      "moe_scaling",
+      "tessera-trace 1\nmeta phase=decode batch=2\n"
+      "expert l0.e m=2 n=2048 k=1024 experts=8 dist=1,1,0,0,0,0,0,0 dtype=bf16 layer=0\n"
+      "expert l1.e m=6 n=2048 k=1024 experts=8 dist=1,1,1,1,1,1,0,0 dtype=bf16 layer=1 "
+      "deps=l0.e\n");
+  auto run = [&](const char* layers, const std::string& out) {
+    std::filesystem::remove_all(out);
+    REQUIRE(run_tessera("run -q --config tiny --simulate-layers " + std::string(layers) +
+                        " --trace " + base + ".tsr --out " + out)
+                .rc == 0);
+    return nlohmann::json::parse(tessera::sim::read_file(out + "/report.json"));
+  };
+  const auto full = run("0", base + "_full");
+  const auto est = run("1", base + "_est");
+  REQUIRE(est.at("time_estimated").get<bool>());
+  const double t_full = full.at("total_time_s").get<double>();
+  const double t_est = est.at("total_time_s").get<double>();
+  const auto l0 = ops_row(base + "_est", "l0.e");
+  REQUIRE(l0.size() == 13);
+  const double by_count = est.at("sim_time_s").get<double>() + std::stod(l0[6]) - std::stod(l0[5]);
+  INFO("full " << t_full << " s, estimate " << t_est << " s, by count " << by_count << " s");
+  CHECK(by_count < 0.75 * t_full);  // the case the count gets wrong
+  CHECK(std::fabs(t_est - t_full) < std::fabs(by_count - t_full) / 3);
+  CHECK(t_est == Approx(t_full).epsilon(0.2));
+  CHECK(est.at("energy_j").get<double>() == Approx(full.at("energy_j").get<double>()).epsilon(0.2));
 }
 
 TEST_CASE("cli: meta numbers must be whole numbers in range", "[unit]") {
