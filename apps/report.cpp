@@ -151,11 +151,12 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
   // The layers not simulated against the simulated ones: their time and each
   // component's work scale by these ratios. Copies of the simulated layers: missing /
   // simulated layers. Layers that differ (each MoE layer routes its tokens to other
-  // experts): by the trace's own measure of each layer's work, its FLOPs (arrays and
-  // vector units), the bytes its ops read and write (memory and interconnect) and its
-  // roofline time, the larger of the two at the machine's peaks (time and background).
+  // experts): by the trace's own measure of each layer's work, its matrix FLOPs
+  // (arrays), vector lane operations (vector units), the bytes its ops read and write
+  // (memory, interconnect and scratchpads) and its roofline time, the larger of the
+  // compute and HBM times at the machine's peaks (time and background).
   struct LayerRatios {
-    double flops = 0, bytes = 0, time = 0;
+    double matrix = 0, lanes = 0, bytes = 0, time = 0;
   } more;
   double layer_time_share = 0;  // of the simulated time
   if (m.layers_simulated > 0 && m.layers_simulated < m.layers_total) {
@@ -165,24 +166,46 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
         lstart = std::min(lstart, o.start_ps), lend = std::max(lend, o.end_ps);
     const double layer_span = lend > lstart ? double(lend - lstart) * 1e-12 : 0;
     const double by_count = double(m.layers_total - m.layers_simulated) / m.layers_simulated;
-    more = {by_count, by_count, by_count};
+    more = {by_count, by_count, by_count, by_count};
     if (m.layers_differ) {
+      // A vector op's lane operations: the simulated ones' own; a missing one's FLOPs
+      // times its kind's lane operations per FLOP in the simulated ops (the unit's cost
+      // model is not the trace's FLOP count), or its FLOPs where no op of its kind ran.
+      std::map<traces::OpKind, std::pair<double, double>> per_kind;  // lane ops, FLOPs
+      for (size_t i = 0; i < m.ops.size(); ++i)
+        if (m.ops[i].simulated && lane_ops[i] > 0) {
+          auto& [lanes, flops] = per_kind[w.op(m.ops[i].op_index).kind];
+          lanes += lane_ops[i];
+          flops += traces::flops(w.op(m.ops[i].op_index));
+        }
       LayerRatios sim, miss;  // sums of the layers' work
       for (size_t i = 0; i < m.ops.size(); ++i) {
         const traces::Op& op = w.op(m.ops[i].op_index);
         if (op.layer < 0) continue;
-        const bool on_vector = traces::op_class(op.kind) == traces::OpClass::kVector;
         const double f = traces::flops(op);
         const double b = double(traces::operand_bytes(op).total());
-        const double peak = (on_vector ? peak_vector_tile : peak_flops_tile) * tiles;
+        double lanes = 0, matrix = 0;
+        if (traces::op_class(op.kind) == traces::OpClass::kVector) {
+          const auto k = per_kind.find(op.kind);
+          lanes = m.ops[i].simulated ? lane_ops[i]
+                  : k != per_kind.end() && k->second.second > 0
+                      ? f * k->second.first / k->second.second
+                      : f;
+        } else {
+          matrix = f;
+        }
         LayerRatios& x = m.ops[i].simulated ? sim : miss;
-        x.flops += f;
+        x.matrix += matrix;
+        x.lanes += lanes;
         x.bytes += b;
-        x.time += std::max(peak > 0 ? f / peak : 0, hbm_peak > 0 ? b / hbm_peak : 0);
+        const double compute =
+            std::max(peak_flops_tile > 0 ? matrix / (peak_flops_tile * tiles) : 0,
+                     peak_vector_tile > 0 ? lanes / (peak_vector_tile * tiles) : 0);
+        x.time += std::max(compute, hbm_peak > 0 ? b / hbm_peak : 0);
       }
       auto ratio = [by_count](double a, double b) { return b > 0 ? a / b : by_count; };
-      more = {ratio(miss.flops, sim.flops), ratio(miss.bytes, sim.bytes),
-              ratio(miss.time, sim.time)};
+      more = {ratio(miss.matrix, sim.matrix), ratio(miss.lanes, sim.lanes),
+              ratio(miss.bytes, sim.bytes), ratio(miss.time, sim.time)};
     }
     r.total_time_s = r.sim_time_s + layer_span * more.time;
     r.time_estimated = true;
@@ -242,13 +265,15 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
     auto it = share.find(cls);
     const bool timed = a.kind() == "background" || a.kind() == "ref" || a.kind() == "refpb";
     if (!timed && it != share.end()) f = it->second;
-    const double grow = timed || it == share.end()                 ? more.time
-                        : cls == "arrays" || cls == "vector units" ? more.flops
-                                                                   : more.bytes;
-    const double pj = a.total_pj() * (1.0 + f * grow);
     // The array's operand and result traffic is scratchpad SRAM energy: booked by the
-    // array (it follows matrix work, and scales so) but shown with the scratchpads.
+    // array (its share of the simulated work is the arrays'), shown with the scratchpads
+    // and grown with the layers' bytes.
     const bool spad = cls == "arrays" && a.kind().rfind("spad_", 0) == 0;
+    const double grow = timed || it == share.end() ? more.time
+                        : cls == "arrays" && !spad ? more.matrix
+                        : cls == "vector units"    ? more.lanes
+                                                   : more.bytes;
+    const double pj = a.total_pj() * (1.0 + f * grow);
     by[spad ? "scratchpads" : cls] += pj * 1e-12;
     total_pj += pj;
   }
@@ -309,7 +334,9 @@ nlohmann::json RunReport::to_json() const {
   j["energy_by_component_j"] = e;
   if (llm) {
     // No tokens: no per-token figures (null, not a zero a sweep would rank first).
-    auto per_token = [this](double v) { return tokens > 0 ? nlohmann::json(v) : nlohmann::json(); };
+    auto per_token = [this](double v) {
+      return tokens > 0 && total_time_s > 0 ? nlohmann::json(v) : nlohmann::json();
+    };
     j["phase"] = phase;
     j["tokens"] = tokens;
     j["tokens_per_s"] = per_token(tokens_per_s);
@@ -347,8 +374,8 @@ std::string RunReport::to_text() const {
                     si(avg_power_w, "W"), est);
   for (const auto& [k, v] : energy_by_component)
     os << fmt::format("    {:<18}{:>12}\n", k, si(v, "J"));
-  if (llm && tokens <= 0) {
-    os << fmt::format("  tokens              0 ({}): no per-token figures\n", phase);
+  if (llm && (tokens <= 0 || total_time_s <= 0)) {
+    os << fmt::format("  tokens              {:.0f} ({}): no per-token figures\n", tokens, phase);
   } else if (llm) {
     os << fmt::format("  tokens              {:.0f} ({})\n", tokens, phase);
     os << fmt::format(

@@ -1812,13 +1812,15 @@ void Lowering::run() {
     if (opt_.simulate_layers == 0 || keep.size() < opt_.simulate_layers) keep.insert(l);
   out_.layers_simulated = uint32_t(keep.size());
   if (keep.size() < layers.size()) {
-    // Each layer's ops in order, by kind, work and the experts' token counts; the
-    // layers' names differ anyway.
-    using Sig = std::tuple<int, double, std::vector<int64_t>>;
+    // Each layer's ops, by kind, dtype, FLOPs, bytes and the experts' token counts, in
+    // any order (the layers' names differ anyway).
+    using Sig = std::tuple<int, int, double, int64_t, std::vector<int64_t>>;
     std::map<int64_t, std::vector<Sig>> work;
     for (const auto& op : w_.ops())
       if (op.layer >= 0)
-        work[op.layer].emplace_back(int(op.kind), traces::flops(op), op.tokens_per_expert);
+        work[op.layer].emplace_back(int(op.kind), int(op.dtype), traces::flops(op),
+                                    traces::operand_bytes(op).total(), op.tokens_per_expert);
+    for (auto& [l, ops] : work) std::sort(ops.begin(), ops.end());
     const auto& first = work.begin()->second;
     for (const auto& [l, ops] : work) out_.layers_differ = out_.layers_differ || ops != first;
   }

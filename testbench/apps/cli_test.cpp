@@ -566,15 +566,12 @@ TEST_CASE("cli: a collective on a machine without links is NoC-bound", "[unit]")
 }
 
 // Scaled layers that are not copies of the simulated one (each MoE layer routes its
-// tokens to other experts) are said to differ; copies are not.
+// tokens to other experts; another dtype) are said to differ; copies are not, whatever
+// the order of their ops.
 TEST_CASE("cli: the report says when scaled layers differ from the simulated ones", "[unit]") {
-  auto differ = [](const std::string& name, const std::string& dist1) {
+  auto differ = [](const std::string& name, const std::string& layers) {
     const std::string base =
-        write_trace(name,
-                    "tessera-trace 1\nmeta phase=decode batch=2\n"
-                    "expert l0.e m=2 n=512 k=256 experts=4 dist=1,1,0,0 dtype=bf16 layer=0\n"
-                    "expert l1.e m=2 n=512 k=256 experts=4 dist=" +
-                        dist1 + " dtype=bf16 layer=1 deps=l0.e\n");
+        write_trace(name, "tessera-trace 1\nmeta phase=decode batch=2\n" + layers);
     REQUIRE(run_tessera("run -q --config tiny --simulate-layers 1 --trace " + base + ".tsr --out " +
                         base)
                 .rc == 0);
@@ -582,8 +579,23 @@ TEST_CASE("cli: the report says when scaled layers differ from the simulated one
     CHECK(r.at("time_estimated").get<bool>());
     return r.at("layers_differ").get<bool>();
   };
-  CHECK(differ("layers_differ", "0,0,2,0"));
-  CHECK_FALSE(differ("layers_same", "1,1,0,0"));
+  auto moe = [](const std::string& dist1) {
+    return "expert l0.e m=2 n=512 k=256 experts=4 dist=1,1,0,0 dtype=bf16 layer=0\n"
+           "expert l1.e m=2 n=512 k=256 experts=4 dist=" +
+           dist1 + " dtype=bf16 layer=1 deps=l0.e\n";
+  };
+  CHECK(differ("layers_differ", moe("0,0,2,0")));
+  CHECK_FALSE(differ("layers_same", moe("1,1,0,0")));
+  // Same FLOPs, other bytes: fp32 weights in layer 1.
+  CHECK(differ("layers_dtype",
+               "gemm l0.a m=4 n=256 k=256 dtype=bf16 weights=b layer=0\n"
+               "gemm l1.a m=4 n=256 k=256 dtype=fp32 weights=b layer=1 deps=l0.a\n"));
+  // Copies listed in another order.
+  CHECK_FALSE(differ("layers_reordered",
+                     "gemm l0.a m=4 n=256 k=256 dtype=bf16 weights=b layer=0\n"
+                     "rmsnorm l0.n elems=1024 dtype=bf16 layer=0\n"
+                     "rmsnorm l1.n elems=1024 dtype=bf16 layer=1 deps=l0.a,l0.n\n"
+                     "gemm l1.a m=4 n=256 k=256 dtype=bf16 weights=b layer=1 deps=l0.a,l0.n\n"));
 }
 
 // Layers that differ are scaled by their work: here layer 1 reads three times layer 0's

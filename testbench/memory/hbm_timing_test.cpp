@@ -237,6 +237,16 @@ std::pair<uint64_t, double> read_after_refresh(const std::string& timing, uint32
   return {h.finish[r], h.stat("hbm.ch0.cmd.ref")};
 }
 
+// The PRE commands of pseudo-channel 0 in read_after_refresh's run (all-bank refresh,
+// four open banks, a read of bank 0 arriving at `at`).
+double pres_after_refresh(uint64_t at) {
+  Harness h(test::preset_config("hbm3", "controller: {refresh: all-bank}\n"));
+  open_four_groups(h);
+  h.submit(h.addr(0, 0, 0, 0, 0), false, at);
+  h.drain();
+  return h.stat("hbm.ch0.cmd.pre");
+}
+
 TEST_CASE("hbm timing: an idle channel's replayed refresh closes its banks one PRE per tPPD",
           "[unit]") {
   // The pseudo-channel idles past its first refresh (due at tREFI = 6240), which is
@@ -252,6 +262,11 @@ TEST_CASE("hbm timing: an idle channel's replayed refresh closes its banks one P
   CHECK(read_after_refresh("", 0, 6250).first == 6885);
   // Arriving between its PREs: those before the arrival stand, the rest follow.
   CHECK(read_after_refresh("", 0, 6243).first == 6885);
+  // Each of the four open banks is precharged once, whenever the work arrives.
+  for (const uint64_t at : {6243u, 6250u, 6300u}) {
+    INFO("arrival " << at);
+    CHECK(pres_after_refresh(at) == 4);
+  }
 }
 
 TEST_CASE("hbm timing: a refresh that falls due with work queued closes banks one PRE per tPPD",
