@@ -125,7 +125,7 @@ void add_hbm_command(CLI::App& app) {
   cmd->add_option("--set", o.sets, "override a config key, e.g. --set timing.tRCD=40");
   cmd->add_option("--pattern", o.spec.pattern,
                   "seq, random, mix, strided or streams (--streams sequential streams from "
-                  "random bases, interleaved: tiles streaming weights at once)")
+                  "random, disjoint bases, interleaved: tiles streaming weights at once)")
       ->capture_default_str();
   cmd->add_option("--streams", o.spec.streams, "concurrent sequential streams (streams)")
       ->capture_default_str();

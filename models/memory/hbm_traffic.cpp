@@ -35,6 +35,18 @@ void check_traffic(const HbmStackCore& core, const HbmTrafficSpec& s) {
                          ": must be a positive multiple of --request-bytes");
 }
 
+// Disjoint, as the weight shares of different tiles are; until the sixteenth session
+// each base was drawn over the whole stack and two streams could overlap.
+std::vector<uint64_t> stream_bases(uint64_t slots, uint32_t streams, uint64_t requests,
+                                   std::mt19937_64& rng) {
+  const uint64_t region = streams ? slots / streams : 0;  // check_traffic: at least 1
+  const uint64_t length = streams ? (requests + streams - 1) / streams : 0;
+  std::uniform_int_distribution<uint64_t> offset(0, region > length ? region - length : 0);
+  std::vector<uint64_t> base;
+  for (uint32_t k = 0; k < streams; ++k) base.push_back(k * region + offset(rng));
+  return base;
+}
+
 HbmTrafficResult run_hbm_traffic(HbmStackCore& core, const HbmTrafficSpec& s) {
   check_traffic(core, s);
   std::mt19937_64 rng(s.seed);
@@ -43,10 +55,9 @@ HbmTrafficResult run_hbm_traffic(HbmStackCore& core, const HbmTrafficSpec& s) {
   std::uniform_real_distribution<double> coin(0.0, 1.0);
   const bool random_addr = s.pattern == "random" || s.pattern == "mix";
   const uint64_t stride_slots = s.pattern == "strided" ? s.stride / s.request_bytes : 1;
-  // streams: each from a random slot, request i the (i / n)-th of stream i mod n.
+  // streams: request i is the (i / n)-th of stream i mod n.
   std::vector<uint64_t> base;
-  if (s.pattern == "streams")
-    for (uint32_t k = 0; k < s.streams; ++k) base.push_back(pick(rng));
+  if (s.pattern == "streams") base = stream_bases(slots, s.streams, s.requests, rng);
 
   uint64_t issued = 0, completed = 0, last = 0;
   while (completed < s.requests) {

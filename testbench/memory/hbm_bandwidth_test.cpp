@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <random>
 
 #include "models/memory/hbm_traffic.h"
 #include "testbench/memory/hbm_test_util.h"
@@ -52,6 +53,23 @@ TEST_CASE("hbm bandwidth: sequential reads on default HBM3 reach 90 % of peak", 
   INFO("achieved " << bw << " GB/s of " << h.core.peak_gbps());
   CHECK(bw >= 0.9 * h.core.peak_gbps());
   CHECK(h.stat("hbm.row_hit_rate") > 0.9);
+}
+
+TEST_CASE("hbm traffic: the streams pattern's streams never overlap", "[unit]") {
+  std::mt19937_64 rng(7);
+  for (const uint32_t n : {1u, 3u, 16u, 64u}) {
+    const uint64_t slots = 1000003, requests = 40000, length = (requests + n - 1) / n;
+    const auto base = stream_bases(slots, n, requests, rng);
+    REQUIRE(base.size() == n);
+    for (uint32_t k = 0; k < n; ++k) {
+      INFO(n << " streams, stream " << k << " at " << base[k]);
+      CHECK(base[k] >= k * (slots / n));  // in its own region, whole
+      CHECK(base[k] + length <= (k + 1) * (slots / n));
+    }
+  }
+  // Streams longer than their regions still start in their own.
+  const auto crowded = stream_bases(100, 10, 5000, rng);
+  for (uint32_t k = 0; k < 10; ++k) CHECK(crowded[k] == k * 10);
 }
 
 TEST_CASE("hbm bandwidth: one stream keeps its rows open, sixteen meet in the same banks",
