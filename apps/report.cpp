@@ -176,13 +176,13 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
         if (m.ops[i].simulated && lane_ops[i] > 0) {
           auto& [lanes, flops] = per_kind[w.op(m.ops[i].op_index).kind];
           lanes += lane_ops[i];
-          flops += traces::flops(w.op(m.ops[i].op_index));
+          flops += m.ops[i].flops;
         }
       LayerRatios sim, miss;  // sums of the layers' work
       for (size_t i = 0; i < m.ops.size(); ++i) {
         const traces::Op& op = w.op(m.ops[i].op_index);
         if (op.layer < 0) continue;
-        const double f = traces::flops(op);
+        const double f = m.ops[i].flops;  // the trace's, one rank group's
         const double b = double(traces::operand_bytes(op).total());
         double lanes = 0, matrix = 0;
         if (traces::op_class(op.kind) == traces::OpClass::kVector) {
@@ -211,7 +211,6 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
     r.time_estimated = true;
     layer_time_share = r.sim_time_s > 0 ? layer_span / r.sim_time_s : 0;
   }
-  const bool scaled = r.time_estimated;
 
   const double cycles = r.sim_time_s * clock_hz;
   const double macs = sum_matching(stats, std::regex(R"(.*\.tile\d+\.gemm\.macs)"));
@@ -236,7 +235,7 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
   // twelfth session all energy, that of the embedding and LM head too, was scaled by the total /
   // simulated time.)
   std::map<std::string, double> share;
-  if (scaled) {
+  if (r.time_estimated) {
     std::map<std::string, std::pair<double, double>> work;  // class -> (layers, all)
     for (size_t i = 0; i < m.ops.size(); ++i) {
       const auto& p = m.ops[i];
@@ -298,7 +297,7 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
     const int64_t pp = w.meta_int("ranks", 1) > 1 ? 1 : w.meta_int("pp", 1);
     r.pipeline_stages = uint32_t(std::clamp<int64_t>(pp, 1, UINT32_MAX));
     r.latency_estimated = r.pipeline_stages > 1 || r.time_estimated;
-    if (r.total_time_s > 0 && r.tokens > 0) {
+    if (r.has_per_token_figures()) {
       r.tokens_per_s = r.tokens / r.total_time_s;
       const double latency = r.total_time_s * r.pipeline_stages;
       if (r.phase == "prefill") r.ttft_s = latency;
@@ -335,7 +334,7 @@ nlohmann::json RunReport::to_json() const {
   if (llm) {
     // No tokens: no per-token figures (null, not a zero a sweep would rank first).
     auto per_token = [this](double v) {
-      return tokens > 0 && total_time_s > 0 ? nlohmann::json(v) : nlohmann::json();
+      return has_per_token_figures() ? nlohmann::json(v) : nlohmann::json();
     };
     j["phase"] = phase;
     j["tokens"] = tokens;
@@ -374,7 +373,7 @@ std::string RunReport::to_text() const {
                     si(avg_power_w, "W"), est);
   for (const auto& [k, v] : energy_by_component)
     os << fmt::format("    {:<18}{:>12}\n", k, si(v, "J"));
-  if (llm && (tokens <= 0 || total_time_s <= 0)) {
+  if (llm && !has_per_token_figures()) {
     os << fmt::format("  tokens              {:.0f} ({}): no per-token figures\n", tokens, phase);
   } else if (llm) {
     os << fmt::format("  tokens              {:.0f} ({})\n", tokens, phase);

@@ -207,8 +207,7 @@ void HbmController::catch_up_refresh(Pc& p, uint64_t now) {
     for (uint32_t b = first; b < last; ++b)
       if (p.bank[b].open_row >= 0) open |= uint64_t(1) << b;
     const uint64_t opened = open;
-    uint64_t t_ref = p.ref_due, last_pre = 0;
-    bool any_pre = false;
+    uint64_t t_ref = p.ref_due;
     for (uint64_t t = std::max(p.ref_due, p.pre_ready); open;) {
       uint64_t next = kNever;
       int32_t pick = -1;
@@ -227,33 +226,32 @@ void HbmController::catch_up_refresh(Pc& p, uint64_t now) {
       pre_at[pick] = t;
       t_ref = std::max(t_ref, t + P_.t.tRP);
       open &= ~(uint64_t(1) << pick);
-      last_pre = t;
-      any_pre = true;
       t += P_.t.tPPD;  // tPPD >= 1 also keeps to one row command a clock
     }
     for (uint32_t b = first; b < last; ++b) t_ref = std::max(t_ref, p.bank[b].act);
     if (!all) t_ref = std::max(t_ref, p.refpb_ready);
-    auto close = [&](uint32_t i) {
-      if (p.bank[i].open_row < 0) return;
-      p.bank[i].open_row = -1;
-      clear_hits(p, i);
-      p.bank[i].act = std::max(p.bank[i].act, pre_at[i] + P_.t.tRP);
-      ++n_.pre;
+    // The replay's PREs placed before `until`, as they were issued: each bank closed
+    // (its ACT tRP later) and the next PRE tPPD after the last.
+    auto issue_pres = [&](uint64_t until) {
+      uint64_t last_done = 0;
+      bool any_done = false;
+      for (uint64_t m = opened; m; m &= m - 1) {
+        const uint32_t b = uint32_t(__builtin_ctzll(m));
+        if (pre_at[b] >= until) continue;
+        p.bank[b].open_row = -1;
+        clear_hits(p, b);
+        p.bank[b].act = std::max(p.bank[b].act, pre_at[b] + P_.t.tRP);
+        ++n_.pre;
+        last_done = std::max(last_done, pre_at[b]);
+        any_done = true;
+      }
+      if (any_done) p.pre_ready = std::max(p.pre_ready, last_done + P_.t.tPPD);
     };
     if (t_ref >= now) {
       // In progress at `now`: the PREs placed before `now` were issued then (until the
       // sixteenth session they were issued again from `now`, delaying the REF); the
       // scheduler issues the rest and the REF.
-      uint64_t last_done = 0;
-      bool any_done = false;
-      for (uint64_t m = opened; m; m &= m - 1) {
-        const uint32_t b = uint32_t(__builtin_ctzll(m));
-        if (pre_at[b] >= now) continue;
-        close(b);
-        last_done = std::max(last_done, pre_at[b]);
-        any_done = true;
-      }
-      if (any_done) p.pre_ready = std::max(p.pre_ready, last_done + P_.t.tPPD);
+      issue_pres(now);
       p.ref_pending = true;
       return;
     }
@@ -269,12 +267,7 @@ void HbmController::catch_up_refresh(Pc& p, uint64_t now) {
       p.ref_due += skip * P_.ref_interval;
       continue;
     }
-    if (all) {
-      for (uint32_t i = 0; i < nb; ++i) close(i);
-    } else {
-      close(p.ref_bank);
-    }
-    if (any_pre) p.pre_ready = std::max(p.pre_ready, last_pre + P_.t.tPPD);
+    issue_pres(kNever);
     do_refresh_at(p, t_ref, all, p.ref_bank);
     if (!all) finish_bank_refresh(p);
     p.ref_due += P_.ref_interval;

@@ -227,24 +227,17 @@ TEST_CASE("hbm timing: an all-bank refresh blocks the pseudo-channel for tRFC", 
 
 // All-bank refresh (HBM3, `timing` keys added): rows open in bank groups 0-3 (banks 0,
 // 4, 8, 12) at clock 0, then a read of bank `bank` of group 0 at clock `at`; its last
-// data beat and the REF commands of pseudo-channel 0.
-std::pair<uint64_t, double> read_after_refresh(const std::string& timing, uint32_t bank,
-                                               uint64_t at) {
+// data beat and the REF and PRE commands of pseudo-channel 0.
+struct AfterRefresh {
+  uint64_t finish;
+  double refs, pres;
+};
+AfterRefresh read_after_refresh(const std::string& timing, uint32_t bank, uint64_t at) {
   Harness h(test::preset_config("hbm3", "controller: {refresh: all-bank}\n" + timing));
   open_four_groups(h);
   const auto r = h.submit(h.addr(0, 0, 0, bank, 0), false, at);
   h.drain();
-  return {h.finish[r], h.stat("hbm.ch0.cmd.ref")};
-}
-
-// The PRE commands of pseudo-channel 0 in read_after_refresh's run (all-bank refresh,
-// four open banks, a read of bank 0 arriving at `at`).
-double pres_after_refresh(uint64_t at) {
-  Harness h(test::preset_config("hbm3", "controller: {refresh: all-bank}\n"));
-  open_four_groups(h);
-  h.submit(h.addr(0, 0, 0, 0, 0), false, at);
-  h.drain();
-  return h.stat("hbm.ch0.cmd.pre");
+  return {h.finish[r], h.stat("hbm.ch0.cmd.ref"), h.stat("hbm.ch0.cmd.pre")};
 }
 
 TEST_CASE("hbm timing: an idle channel's replayed refresh closes its banks one PRE per tPPD",
@@ -252,20 +245,20 @@ TEST_CASE("hbm timing: an idle channel's replayed refresh closes its banks one P
   // The pseudo-channel idles past its first refresh (due at tREFI = 6240), which is
   // replayed when the next read comes: PREs at 6240, 6242, 6244, 6246 (tPPD 2 apart),
   // REF at 6246 + tRP (26) = 6272, ACT at 6272 + tRFC (560) = 6832; 6832 + 53 = 6885.
-  const auto [finish, refs] = read_after_refresh("", 0, 6300);
-  CHECK(finish == 6885);
-  CHECK(refs == 1);
+  const AfterRefresh r = read_after_refresh("", 0, 6300);
+  CHECK(r.finish == 6885);
+  CHECK(r.refs == 1);
   // Arriving while that replayed refresh is still under way (after its PREs, before its
   // REF) changes nothing: the PREs were issued when they fell due, not again from the
   // arrival (which put the REF at 6282 and the read's end at 6895 until the sixteenth
   // session).
-  CHECK(read_after_refresh("", 0, 6250).first == 6885);
+  CHECK(read_after_refresh("", 0, 6250).finish == 6885);
   // Arriving between its PREs: those before the arrival stand, the rest follow.
-  CHECK(read_after_refresh("", 0, 6243).first == 6885);
+  CHECK(read_after_refresh("", 0, 6243).finish == 6885);
   // Each of the four open banks is precharged once, whenever the work arrives.
   for (const uint64_t at : {6243u, 6250u, 6300u}) {
     INFO("arrival " << at);
-    CHECK(pres_after_refresh(at) == 4);
+    CHECK(read_after_refresh("", 0, at).pres == 4);
   }
 }
 
@@ -273,9 +266,9 @@ TEST_CASE("hbm timing: a refresh that falls due with work queued closes banks on
           "[unit]") {
   // Arrives as the refresh falls due: the scheduler issues the refresh itself (not the
   // idle replay), PREs at 6240, 6242, 6244, 6246, REF 6272, ACT 6832; 6832 + 53 = 6885.
-  CHECK(read_after_refresh("", 1, 6240).first == 6885);
+  CHECK(read_after_refresh("", 1, 6240).finish == 6885);
   // With tPPD at 1 the same PREs go one a clock: REF 6269, ACT 6829, 6882.
-  CHECK(read_after_refresh("timing: {tPPD: 1}", 1, 6240).first == 6882);
+  CHECK(read_after_refresh("timing: {tPPD: 1}", 1, 6240).finish == 6882);
 }
 
 TEST_CASE("hbm timing: idle pseudo-channels refresh every tREFI", "[unit]") {
