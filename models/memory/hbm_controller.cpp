@@ -8,10 +8,6 @@
 
 namespace tessera::memory {
 
-namespace {
-constexpr size_t kLatBins = 8192;
-}  // namespace
-
 HbmController::Params::Params(const HbmConfig& cfg)
     : t(cfg.timing),
       tBL(cfg.tBL()),
@@ -73,7 +69,6 @@ HbmController::HbmController(const HbmConfig& cfg, const Params& params, uint32_
       lat_avg_ns_(s.scalar("read_latency_avg_ns", "ns", "mean read latency")),
       lat_p50_ns_(s.scalar("read_latency_p50_ns", "ns", "median read latency")),
       lat_p99_ns_(s.scalar("read_latency_p99_ns", "ns", "99th percentile read latency")),
-      lat_bins_(kLatBins, 0),
       e_act_(energy.account(s.prefix(), "act", cfg.energy.act_pj)),
       e_rd_(energy.account(s.prefix(), "rd", cfg.energy.rd_pj)),
       e_wr_(energy.account(s.prefix(), "wr", cfg.energy.wr_pj)),
@@ -394,11 +389,7 @@ void HbmController::issue_column(Pc& p, bool write, int32_t e, uint64_t now) {
     }
     p.bank[b].pre = std::max(p.bank[b].pre, now + P_.t.tRTP);
     ++n_.reads;
-    const uint64_t lat = finish - a.arrival;
-    if (lat < kLatBins)
-      ++lat_bins_[lat];
-    else
-      ++lat_overflow_[lat];
+    latency_.record(finish - a.arrival);
   } else {
     finish = now + P_.t.tWL + P_.tBL;
     p.wr_ready = std::max(p.wr_ready, now + P_.t.tCCD_S);
@@ -617,11 +608,7 @@ void HbmController::flush_stats() {
 
 void HbmController::publish(uint64_t cycles, double tck_ps) {
   flush_stats();
-  for (size_t v = 0; v < lat_bins_.size(); ++v)
-    if (lat_bins_[v]) read_latency_.sample(v, lat_bins_[v]);
-  for (const auto& [v, c] : lat_overflow_) read_latency_.sample(v, c);
-  std::fill(lat_bins_.begin(), lat_bins_.end(), 0);
-  lat_overflow_.clear();
+  latency_.flush_into(read_latency_);
 
   const double ns = double(cycles) * tck_ps / 1000.0;
   const double rd = double(bytes_read_.value()), wr = double(bytes_written_.value());

@@ -22,6 +22,7 @@
 
 #include "models/memory/hbm_config.h"
 #include "models/sim/energy_ledger.h"
+#include "models/sim/latency_log.h"
 #include "models/sim/stats_registry.h"
 
 namespace tessera::memory {
@@ -255,10 +256,9 @@ class HbmController {
   sim::Scalar& lat_avg_ns_;
   sim::Scalar& lat_p50_ns_;
   sim::Scalar& lat_p99_ns_;
-  // Latencies are binned locally on the hot path and flushed into the registry's
-  // histogram at publish (a dense array is cheaper than a map insert per access).
-  std::vector<uint64_t> lat_bins_;
-  std::map<uint64_t, uint64_t> lat_overflow_;
+  // Read latencies, counted locally on the hot path and flushed into the registry's
+  // histogram at publish.
+  sim::LatencyLog latency_;
 
   sim::EnergyAccount& e_act_;
   sim::EnergyAccount& e_rd_;

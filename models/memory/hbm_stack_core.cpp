@@ -27,7 +27,6 @@ HbmStackCore::HbmStackCore(const HbmConfig& cfg, const sim::StatsScope& scope,
       lat_p50_ns_(scope.scalar("read_latency_p50_ns", "ns", "median read transaction latency")),
       lat_p99_ns_(scope.scalar("read_latency_p99_ns", "ns", "99th percentile read latency")),
       hit_rate_(scope.scalar("row_hit_rate", "ratio", "row hits / column accesses")) {
-  lat_bins_.assign(8192, 0);
   staging_cap_ = cfg.controller.transaction_queue;
   pcs_per_channel_ = cfg.org.pseudo_channels;
   posted_writes_ = cfg.controller.write_response == "posted";
@@ -167,11 +166,7 @@ void HbmStackCore::advance(uint64_t until) {
       } else {
         ++reads_;
         bytes_read_ += x.bytes;
-        const uint64_t lat = x.finish - x.arrival;
-        if (lat < lat_bins_.size())
-          ++lat_bins_[lat];
-        else
-          ++lat_overflow_[lat];
+        latency_.record(x.finish - x.arrival);
       }
       done_.push_back({x.tag, x.arrival, x.finish, x.write});
       txns_.release(id);
@@ -199,11 +194,7 @@ void HbmStackCore::advance(uint64_t until) {
 }
 
 void HbmStackCore::publish(uint64_t cycles) {
-  for (size_t v = 0; v < lat_bins_.size(); ++v)
-    if (lat_bins_[v]) read_latency_.sample(v, lat_bins_[v]);
-  for (const auto& [v, c] : lat_overflow_) read_latency_.sample(v, c);
-  std::fill(lat_bins_.begin(), lat_bins_.end(), 0);
-  lat_overflow_.clear();
+  latency_.flush_into(read_latency_);
   uint64_t hits = 0, acc = 0;
   for (auto& c : channels_) {
     c->settle(cycles);

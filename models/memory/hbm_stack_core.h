@@ -18,6 +18,7 @@
 #include "models/memory/hbm_config.h"
 #include "models/memory/hbm_controller.h"
 #include "models/sim/energy_ledger.h"
+#include "models/sim/latency_log.h"
 #include "models/sim/slot_table.h"
 #include "models/sim/stats_registry.h"
 
@@ -117,8 +118,7 @@ class HbmStackCore : public HbmAccessSink {
   std::vector<HbmCompletion> done_;
   uint64_t now_ = 0;
   size_t live_ = 0;
-  std::vector<uint64_t> lat_bins_;  // dense read-latency counts, flushed at publish
-  std::map<uint64_t, uint64_t> lat_overflow_;
+  sim::LatencyLog latency_;  // read latencies, flushed at publish
 
   sim::Counter& reads_;
   sim::Counter& writes_;
