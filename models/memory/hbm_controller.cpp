@@ -112,7 +112,8 @@ void HbmController::enqueue(uint32_t pc, const HbmAccess& a, uint64_t now) {
   Entry& x = p.pool[size_t(e)];
   p.free_head = x.next;
   x.a = a;
-  x.seq = p.seq++;
+  x.seq = p.seq;
+  p.seq += a.count;
   Queue& q = p.q[a.write];
   x.prev = p.tail[a.write];
   x.next = -1;
@@ -125,7 +126,7 @@ void HbmController::enqueue(uint32_t pc, const HbmAccess& a, uint64_t now) {
   (bs.tail[w] >= 0 ? p.pool[size_t(bs.tail[w])].bnext : bs.head[w]) = e;
   bs.tail[w] = e;
   q.bank_mask |= uint64_t(1) << a.bank;
-  ++q.size;
+  q.size += a.count;
   if (idle) catch_up_refresh(p, now);  // sees the new access, so refresh avoids its bank
   if (bs.hit[w] < 0 && bs.open_row == int32_t(a.row)) p.set_hit(a.write, a.bank, e);
   // Wake at once, even when nothing new can issue: the stack's SystemC wrapper runs the
@@ -320,6 +321,7 @@ void HbmController::find_hits(Pc& p, uint32_t bank) {
   }
 }
 
+// Removes an entry whose last access issued.
 void HbmController::unlink(Pc& p, bool write, int32_t e) {
   Entry& x = p.pool[size_t(e)];
   Queue& q = p.q[write];
@@ -364,13 +366,21 @@ void HbmController::issue_pre(Pc& p, uint32_t bank, uint64_t now) {
 }
 
 void HbmController::issue_column(Pc& p, bool write, int32_t e, uint64_t now) {
-  const HbmAccess a = p.pool[size_t(e)].a;
-  // `e` is its bank's oldest hit (scan picks no other): the next hit is younger.
-  int32_t next_hit = p.pool[size_t(e)].bnext;
-  while (next_hit >= 0 && p.pool[size_t(next_hit)].a.row != a.row)
-    next_hit = p.pool[size_t(next_hit)].bnext;
-  p.set_hit(write, a.bank, next_hit);
-  unlink(p, write, e);
+  HbmAccess& x = p.pool[size_t(e)].a;
+  const HbmAccess a = x;
+  if (a.count > 1) {
+    // The entry's next access is the bank's oldest hit now; it found its row open.
+    --x.count;
+    x.kind = 0;
+    --p.q[write].size;
+  } else {
+    // `e` is its bank's oldest hit (scan picks no other): the next hit is younger.
+    int32_t next_hit = p.pool[size_t(e)].bnext;
+    while (next_hit >= 0 && p.pool[size_t(next_hit)].a.row != a.row)
+      next_hit = p.pool[size_t(next_hit)].bnext;
+    p.set_hit(write, a.bank, next_hit);
+    unlink(p, write, e);
+  }
   const uint32_t b = a.bank, g = a.group;
   uint64_t finish;
   if (!a.write) {

@@ -29,7 +29,11 @@ namespace tessera::memory {
 
 inline constexpr uint64_t kNever = std::numeric_limits<uint64_t>::max();
 
-// One column access (one burst) waiting in a controller queue.
+// Column accesses (bursts) waiting in a controller queue: `count` consecutive accesses
+// of one transaction to one row, queued together (each still takes its own queue slot
+// and its own column command). They would be adjacent in both of the queue's orders
+// and each would become the bank's oldest hit as the one before it issues, so one
+// entry stands for all of them: the schedule is the same, with fewer entries to link.
 struct HbmAccess {
   uint64_t arrival = 0;  // clock at which its transaction arrived
   uint32_t txn = 0;      // the transaction it belongs to (owned by the stack core)
@@ -39,6 +43,7 @@ struct HbmAccess {
   bool write = false;
   bool posted = false;  // already acknowledged when queued: no access_done
   uint8_t kind = 0;     // 0: row hit, 1: miss (bank was closed), 2: conflict (another row open)
+  uint8_t count = 1;    // accesses left (1 to 255)
 };
 
 // Told when an access's data has fully moved (its last beat).
@@ -80,10 +85,11 @@ class HbmController {
   HbmController(const HbmConfig& cfg, const Params& params, uint32_t channel,
                 const sim::StatsScope& scope, sim::EnergyLedger& energy, HbmAccessSink& sink);
 
-  bool can_accept(uint32_t pc, bool write) const {
-    return pcs_[pc].q[write].size < (write ? P_.wq_cap : P_.rq_cap);
+  // Room for `n` more accesses in a pseudo-channel's read or write queue.
+  bool can_accept(uint32_t pc, bool write, uint32_t n = 1) const {
+    return pcs_[pc].q[write].size + n <= (write ? P_.wq_cap : P_.rq_cap);
   }
-  // Queues an access at clock `now` (the caller checked can_accept).
+  // Queues a.count accesses at clock `now` (the caller checked can_accept).
   void enqueue(uint32_t pc, const HbmAccess& a, uint64_t now);
   // Issues what is legal at clock `now` (now >= every earlier call's now).
   void step(uint64_t now);
@@ -116,14 +122,14 @@ class HbmController {
   // the candidate banks touches one line per bank (the whole-machine run is bound by
   // cache misses here).
   static constexpr uint32_t kMaxBanks = 64;
-  // A queued access in a pool; linked in arrival order and in its bank's list.
+  // Queued accesses in a pool; linked in arrival order and in its bank's list.
   struct Entry {
     HbmAccess a;
     uint64_t seq = 0;  // arrival order within the pseudo-channel
     int32_t prev = -1, next = -1, bprev = -1, bnext = -1;
   };
   struct Queue {
-    uint32_t size = 0;
+    uint32_t size = 0;       // accesses (an entry counts a.count)
     int32_t head = -1;       // oldest entry (its tail is Pc::tail)
     uint64_t bank_mask = 0;  // banks with at least one entry
     uint64_t hit_mask = 0;   // banks with an entry to their open row (hit >= 0)

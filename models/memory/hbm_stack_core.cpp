@@ -91,6 +91,21 @@ bool HbmStackCore::pump_one(Staging& s, uint64_t now) {
       blocked = 1;
       return false;
     }
+    // The following accesses to the same row of the same bank (the rest of an
+    // interleaving unit) go in as one entry, as far as the queue has room.
+    uint32_t n = 1;
+    bool next_decoded = false;
+    HbmLocation next;
+    while (n < 255 && s.left > uint64_t(n) * access_bytes_) {
+      next = mapper_.decode(s.addr + uint64_t(n) * access_bytes_);
+      next_decoded = true;
+      if (next.channel != loc.channel || next.pc != loc.pc || next.row != loc.row ||
+          next.sid != loc.sid || next.bank_group != loc.bank_group || next.bank != loc.bank ||
+          !ch.can_accept(loc.pc, write, n + 1))
+        break;
+      next_decoded = false;
+      ++n;
+    }
     HbmAccess a;
     a.arrival = arrival;
     a.txn = s.txn;
@@ -99,6 +114,7 @@ bool HbmStackCore::pump_one(Staging& s, uint64_t now) {
     a.bank = uint16_t(a.group * banks_per_group_ + loc.bank);
     a.write = write;
     a.posted = write && posted_writes_;
+    a.count = uint8_t(n);
     ch.enqueue(loc.pc, a, now);
     wake_[loc.channel] = ch.next_wake();
     min_wake_ = std::min(min_wake_, wake_[loc.channel]);
@@ -106,11 +122,12 @@ bool HbmStackCore::pump_one(Staging& s, uint64_t now) {
       // Posted write: the write buffer holds its data; it completes on acceptance.
       Txn& t = txns_[s.txn];
       t.finish = std::max(t.finish, now);
-      --t.parts_left;
+      t.parts_left -= n;
     }
-    s.addr += access_bytes_;
-    s.left -= access_bytes_;
-    s.decoded = false;
+    s.addr += uint64_t(n) * access_bytes_;
+    s.left -= uint64_t(n) * access_bytes_;
+    s.decoded = next_decoded;
+    if (next_decoded) s.loc = next;
   }
   txns_[s.txn].staged = true;
   retire_if_done(s.txn);

@@ -406,6 +406,31 @@ TEST_CASE("hbm scheduling: closed-page policy precharges after the last queued h
   }
 }
 
+TEST_CASE("hbm scheduling: the bursts of a 64 B line take a queue slot each", "[unit]") {
+  // The line's two bursts are queued as one entry; a second read behind it waits for a
+  // slot of a two-entry queue until the first burst has issued (RD at 31).
+  Harness h(quiet_hbm3("read_queue: 2"));
+  const auto line = h.submit(h.addr(0, 0, 0, 0, 0), false, 0, 64);
+  const auto other = h.submit(h.addr(0, 0, 1, 0, 0), false, 0);
+  h.drain();
+  CHECK(h.finish[line] == 57);   // RD 31 and 35 (tCCD_L), + tCL + tBL
+  CHECK(h.finish[other] == 84);  // queued at 31: ACT 31, RD 62, + 22
+  CHECK(h.stat("hbm.ch0.reads") == 3);
+  CHECK(h.stat("hbm.ch0.row_hits") == 1);
+  CHECK(h.stat("hbm.ch0.row_misses") == 2);
+}
+
+TEST_CASE("hbm scheduling: a younger hit of another bank group issues between a line's bursts",
+          "[unit]") {
+  Harness h(quiet_hbm3());
+  open_a_and_b(h);
+  const auto line = h.submit(h.addr(0, 0, 0, 0, 0, 2), false, 200, 64);
+  const auto other = h.submit(h.addr(0, 0, 1, 0, 0, 1), false, 200);
+  h.drain();
+  CHECK(h.finish[line] == 226);   // RD 200 and 204 (tCCD_L)
+  CHECK(h.finish[other] == 224);  // RD 202 (tCCD_S after the first)
+}
+
 TEST_CASE("hbm scheduling: the two pseudo-channels share the row command bus", "[unit]") {
   Harness h(quiet_hbm3());
   h.submit(h.addr(0, 0, 0, 0, 0), false, 0);
