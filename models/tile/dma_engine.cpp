@@ -29,10 +29,7 @@ DmaEngine::DmaEngine(sc_core::sc_module_name name, const DmaConfig& cfg,
     payloads_[i].set_mm(this);
     pool_.push_back(&payloads_[i]);
   }
-  issue_time_.resize(cfg.outstanding);
-  slot_desc_.assign(cfg.outstanding, -1);
-  copy_.resize(cfg.outstanding);
-  words_.resize(cfg.outstanding);
+  slot_.resize(cfg.outstanding);
   byte_enables_.resize(cfg.outstanding);
   reduce_.resize(cfg.outstanding);
 }
@@ -153,9 +150,10 @@ void DmaEngine::issue(uint64_t remote, uint8_t* buf, uint32_t bytes, bool write,
     p->set_byte_enable_length(0);
   }
   p->set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-  issue_time_[slot_of(*p)] = sc_core::sc_time_stamp();
-  copy_[slot_of(*p)] = {copy_remote, copy_local, copy_bytes};
-  slot_desc_[slot_of(*p)] = desc;
+  Slot& slot = slot_[slot_of(*p)];
+  slot.issue_time = sc_core::sc_time_stamp();
+  slot.copy = {copy_remote, copy_local, copy_bytes};
+  slot.desc = desc;
   if (desc >= 0) ++descs_[size_t(desc)].outstanding;
   if (reduce) {
     reduce_[slot_of(*p)] = *reduce;
@@ -184,9 +182,9 @@ void DmaEngine::write_word(uint64_t remote_addr, uint32_t value) {
   ++slot_waiters_;
   while (pool_.empty() || open_req_) wait(progress_);
   --slot_waiters_;
-  const size_t slot = slot_of(*pool_.back());
-  words_[slot] = value;
-  issue(remote_addr, reinterpret_cast<uint8_t*>(&words_[slot]), 4, true, 0, nullptr, 0, -1);
+  uint32_t& word = slot_[slot_of(*pool_.back())].word;
+  word = value;
+  issue(remote_addr, reinterpret_cast<uint8_t*>(&word), 4, true, 0, nullptr, 0, -1);
 }
 
 tlm::tlm_sync_enum DmaEngine::nb_transport_bw(tlm::tlm_generic_payload& p, tlm::tlm_phase& ph,
@@ -215,14 +213,15 @@ void DmaEngine::complete(tlm::tlm_generic_payload& p) {
     throw sim::SimulationError(std::string(name()) + ": memory request to address " +
                                std::to_string(p.get_address()) +
                                " failed: " + p.get_response_string());
-  const Copy& c = copy_[slot_of(p)];
+  const Slot& slot = slot_[slot_of(p)];
+  const Copy& c = slot.copy;
   if (p.get_command() == tlm::TLM_READ_COMMAND && c.local && data_)
     data_->read(c.remote, c.local, c.bytes);
-  burst_latency_.sample((sc_core::sc_time_stamp() - issue_time_[slot_of(p)]).value());
+  burst_latency_.sample((sc_core::sc_time_stamp() - slot.issue_time).value());
   // A BEGIN_RESP also ends the request phase if END_REQ was skipped.
   if (open_req_ == &p) open_req_ = nullptr;
   --in_flight_;
-  const int32_t desc = slot_desc_[slot_of(p)];
+  const int32_t desc = slot.desc;
   // The slot owns its contribution extension: detach it (a payload frees the
   // extensions still set when it is destroyed).
   p.clear_extension<noc::ReduceExtension>();

@@ -92,8 +92,6 @@ class DmaEngine : public sc_core::sc_module, public tlm::tlm_mm_interface {
   sim::Counter& bytes_written_;
   sim::Counter& bursts_;
   sim::Histogram& burst_latency_;
-  std::vector<sc_core::sc_time> issue_time_;  // by pool slot
-  std::vector<uint32_t> words_;               // by pool slot: values of posted signal writes
   // By pool slot: the byte enables of a write widened to whole aligned units (the
   // bytes outside the burst masked off, as a real DMA's masked write).
   std::vector<std::vector<uint8_t>> byte_enables_;
@@ -102,7 +100,15 @@ class DmaEngine : public sc_core::sc_module, public tlm::tlm_mm_interface {
     uint8_t* local = nullptr;
     uint32_t bytes = 0;
   };
-  std::vector<Copy> copy_;                    // by pool slot
+  // By pool slot, what a burst in flight needs at its completion, in one cache line
+  // (as separate arrays they were a cache miss each per burst).
+  struct alignas(64) Slot {
+    sc_core::sc_time issue_time;
+    Copy copy;
+    int32_t desc = -1;  // descriptor record (-1: a posted signal write)
+    uint32_t word = 0;  // the value of a posted signal write
+  };
+  std::vector<Slot> slot_;
   std::vector<noc::ReduceExtension> reduce_;  // by pool slot: a contribution's extension
   // Descriptors with bursts in flight: their outstanding count and completion action.
   struct Desc {
@@ -111,7 +117,6 @@ class DmaEngine : public sc_core::sc_module, public tlm::tlm_mm_interface {
     std::function<void()> done;
   };
   sim::SlotTable<Desc> descs_;
-  std::vector<int32_t> slot_desc_;  // by pool slot
   // "cycles with a transfer in progress": descriptors overlap, so the union of their
   // intervals is counted.
   sim::BusyTime busy_;
