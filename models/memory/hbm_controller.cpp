@@ -1,6 +1,7 @@
 #include "models/memory/hbm_controller.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cmath>
 #include <type_traits>
 
@@ -106,6 +107,7 @@ HbmController::HbmController(const HbmConfig& cfg, const Params& params, uint32_
 }
 
 void HbmController::enqueue(uint32_t pc, const HbmAccess& a, uint64_t now) {
+  assert(a.count >= 1);
   Pc& p = pcs_[pc];
   const bool idle = p.q[0].size == 0 && p.q[1].size == 0 && !p.ref_pending;
   const int32_t e = p.free_head;

@@ -38,6 +38,7 @@ class LatencyLog {
  private:
   static constexpr uint32_t kBins = 8192;  // values below this are binned densely
   static constexpr uint32_t kLog = 1024;
+  static_assert(kBins <= 65536, "binned values are logged as 16-bit numbers");
   void fold() {
     for (uint32_t i = 0; i < n_; ++i) ++bins_[log_[i]];
     n_ = 0;

@@ -420,6 +420,17 @@ TEST_CASE("hbm scheduling: the bursts of a 64 B line take a queue slot each", "[
   CHECK(h.stat("hbm.ch0.row_misses") == 2);
 }
 
+TEST_CASE("hbm scheduling: a queue with room for one burst takes a line's bursts one by one",
+          "[unit]") {
+  Harness h(quiet_hbm3("read_queue: 1"));
+  const auto line = h.submit(h.addr(0, 0, 0, 0, 0), false, 0, 64);
+  h.drain();
+  CHECK(h.finish[line] == 57);  // the second burst queued at 31, RD 35
+  CHECK(h.stat("hbm.ch0.reads") == 2);
+  CHECK(h.stat("hbm.ch0.row_hits") == 1);
+  CHECK(h.stat("hbm.ch0.row_misses") == 1);
+}
+
 TEST_CASE("hbm scheduling: a younger hit of another bank group issues between a line's bursts",
           "[unit]") {
   Harness h(quiet_hbm3());
