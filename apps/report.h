@@ -52,7 +52,8 @@ struct RunReport {
   std::vector<std::pair<std::string, double>> energy_by_component;  // J
   bool llm = false;
   std::string phase;
-  // Per-token figures only when tokens > 0 (JSON null and no text line otherwise).
+  // Per-token figures only with tokens and simulated time (JSON null and no text line
+  // otherwise).
   bool has_per_token_figures() const { return llm && tokens > 0 && total_time_s > 0; }
   double tokens = 0, tokens_per_s = 0, ttft_s = 0, per_token_latency_s = 0, joules_per_token = 0,
          cost_per_mtok_usd = 0;
