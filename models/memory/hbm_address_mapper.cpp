@@ -79,6 +79,13 @@ HbmAddressMapper::HbmAddressMapper(const HbmConfig& cfg)
   add(kColumnLow);
   for (auto it = msb_first.rbegin(); it != msb_first.rend(); ++it) add(*it);
   low_ = digits_[0].radix;
+  // A row's run: the column digits at the bottom, and any digit of one value between them.
+  run_ = 1;
+  for (const auto& d : digits_) {
+    if (d.field != kColumnLow && d.field != kColumn && d.radix != 1) break;
+    run_ *= d.radix;
+  }
+  run_pow2_ = is_pow2(run_);
   for (const auto& d : digits_) {
     if (!d.pow2) break;
     fields_[n_fields_++] = {d.field, rest_shift_, d.radix - 1};

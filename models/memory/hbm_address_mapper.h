@@ -58,6 +58,12 @@ class HbmAddressMapper {
     }
     return loc;
   }
+  // How many consecutive accesses from `addr` on (itself included) lie in the same row
+  // of the same bank: the column digits at the bottom of the address run out first.
+  uint64_t run_accesses(uint64_t addr) const {
+    const uint64_t v = addr >> access_shift_;
+    return run_ - (run_pow2_ ? v & (run_ - 1) : v % run_);
+  }
   // The inverse (for tests and traffic generators): the address of a location.
   uint64_t encode(const HbmLocation& loc) const;
   // Field names, most significant first, as resolved from the config.
@@ -83,6 +89,8 @@ class HbmAddressMapper {
   uint64_t mask_[kFields] = {};
   uint32_t rest_shift_ = 0;  // bits taken by those
   uint64_t low_ = 1;         // radix of the low column digit
+  uint64_t run_ = 1;         // product of the column digits at the bottom (one row's run)
+  bool run_pow2_ = true;
   std::vector<std::string> names_;
   uint32_t access_bytes_;
   uint32_t access_shift_;

@@ -86,8 +86,10 @@ class HbmController {
                 const sim::StatsScope& scope, sim::EnergyLedger& energy, HbmAccessSink& sink);
 
   // Room for `n` more accesses in a pseudo-channel's read or write queue.
-  bool can_accept(uint32_t pc, bool write, uint32_t n = 1) const {
-    return pcs_[pc].q[write].size + n <= (write ? P_.wq_cap : P_.rq_cap);
+  bool can_accept(uint32_t pc, bool write, uint32_t n = 1) const { return room(pc, write) >= n; }
+  // Free slots of a pseudo-channel's read or write queue.
+  uint32_t room(uint32_t pc, bool write) const {
+    return (write ? P_.wq_cap : P_.rq_cap) - pcs_[pc].q[write].size;
   }
   // Queues a.count accesses at clock `now` (the caller checked can_accept).
   void enqueue(uint32_t pc, const HbmAccess& a, uint64_t now);

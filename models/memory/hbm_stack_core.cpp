@@ -93,19 +93,8 @@ bool HbmStackCore::pump_one(Staging& s, uint64_t now) {
     }
     // The following accesses to the same row of the same bank (the rest of an
     // interleaving unit) go in as one entry, as far as the queue has room.
-    uint32_t n = 1;
-    bool next_decoded = false;
-    HbmLocation next;
-    while (n < 255 && s.left > uint64_t(n) * access_bytes_) {
-      next = mapper_.decode(s.addr + uint64_t(n) * access_bytes_);
-      next_decoded = true;
-      if (next.channel != loc.channel || next.pc != loc.pc || next.row != loc.row ||
-          next.sid != loc.sid || next.bank_group != loc.bank_group || next.bank != loc.bank ||
-          !ch.can_accept(loc.pc, write, n + 1))
-        break;
-      next_decoded = false;
-      ++n;
-    }
+    const uint32_t n = uint32_t(std::min<uint64_t>(
+        {mapper_.run_accesses(s.addr), s.left / access_bytes_, ch.room(loc.pc, write), 255}));
     HbmAccess a;
     a.arrival = arrival;
     a.txn = s.txn;
@@ -126,8 +115,7 @@ bool HbmStackCore::pump_one(Staging& s, uint64_t now) {
     }
     s.addr += uint64_t(n) * access_bytes_;
     s.left -= uint64_t(n) * access_bytes_;
-    s.decoded = next_decoded;
-    if (next_decoded) s.loc = next;
+    s.decoded = false;
   }
   txns_[s.txn].staged = true;
   retire_if_done(s.txn);

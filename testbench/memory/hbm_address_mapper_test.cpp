@@ -78,3 +78,35 @@ TEST_CASE("hbm mapper: a custom order must name every field once", "[unit]") {
   HbmAddressMapper m(c);
   CHECK(m.decode(c.capacity_bytes() / 2).channel == c.org.channels / 2);
 }
+
+// The stack core queues a row's run of accesses as one entry, sized by run_accesses:
+// it must end exactly where decode first leaves the row and bank.
+TEST_CASE("hbm mapper: a row's run ends where the next access leaves the row", "[unit]") {
+  const char* cases[] = {
+      "mapping: {scheme: cacheline}",
+      "mapping: {scheme: row}",
+      "mapping: {scheme: cacheline, interleave_bytes: 256, xor_bank_hash: false}",
+      "mapping: {scheme: custom, order: [column, row, bank, sid, bankgroup, pseudochannel, "
+      "channel]}",
+      "org: {rows: 12000}\nmapping: {scheme: custom, order: [channel, row, bank, sid, "
+      "bankgroup, pseudochannel, column]}",
+  };
+  for (const char* extra : cases) {
+    INFO(extra);
+    const HbmConfig c = test::preset_config("hbm3", extra);
+    HbmAddressMapper m(c);
+    std::mt19937_64 rng(11);
+    std::uniform_int_distribution<uint64_t> pick(0, c.capacity_bytes() / 32 - 1);
+    auto same = [](const HbmLocation& a, const HbmLocation& b) {
+      return a.channel == b.channel && a.pc == b.pc && a.sid == b.sid &&
+             a.bank_group == b.bank_group && a.bank == b.bank && a.row == b.row;
+    };
+    for (int i = 0; i < 300; ++i) {
+      const uint64_t a = pick(rng) * 32;
+      const HbmLocation l = m.decode(a);
+      uint64_t n = 1;
+      while (a + n * 32 < c.capacity_bytes() && same(m.decode(a + n * 32), l)) ++n;
+      REQUIRE(m.run_accesses(a) == n);
+    }
+  }
+}
