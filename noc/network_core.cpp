@@ -175,8 +175,8 @@ void NetworkCore::deliver(uint32_t node, const Flit& f) {
   ++packets_delivered_;
   ++*st_packets_delivered_;
   p.vc = f.vc;
-  count_latency(lat_packet_, st_packet_latency_, now_ - p.created);
-  count_latency(lat_network_, st_network_latency_, now_ - p.injected);
+  lat_packet_.record(now_ - p.created);
+  lat_network_.record(now_ - p.injected);
   // The sink gets a copy: it may inject packets, and a growing table moves `p`.
   if (sink_) sink_->on_packet(f.pkt, Packet(p), now_);
   packets_.release(f.pkt);
@@ -407,26 +407,9 @@ uint32_t NetworkCore::max_vc_occupancy() const {
   return m;
 }
 
-void NetworkCore::count_latency(std::vector<uint64_t>& bins, sim::Histogram* h, uint64_t v) {
-  if (v >= kLatencyBins) {
-    h->sample(v);
-    return;
-  }
-  if (v >= bins.size()) bins.resize(v + 1, 0);
-  ++bins[v];
-}
-
-void NetworkCore::flush_latency(std::vector<uint64_t>& bins, sim::Histogram* h) {
-  for (uint64_t v = 0; v < bins.size(); ++v)
-    if (bins[v]) {
-      h->sample(v, bins[v]);
-      bins[v] = 0;
-    }
-}
-
 void NetworkCore::publish(uint64_t cycles) {
-  flush_latency(lat_packet_, st_packet_latency_);
-  flush_latency(lat_network_, st_network_latency_);
+  lat_packet_.flush_into(*st_packet_latency_);
+  lat_network_.flush_into(*st_network_latency_);
   const uint32_t P = topo_.ports();
   for (uint32_t r = 0; r < routers_.size(); ++r) {
     uint64_t total = 0;

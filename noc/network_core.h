@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "models/sim/energy_ledger.h"
+#include "models/sim/latency_log.h"
 #include "models/sim/slot_table.h"
 #include "models/sim/stats_registry.h"
 #include "noc/noc_config.h"
@@ -227,12 +228,10 @@ class NetworkCore {
   sim::Histogram* st_packet_latency_;
   sim::Histogram* st_network_latency_;
   sim::EnergyAccount* energy_hop_ = nullptr;
-  // Latency samples counted per value in plain arrays and moved into the registry's
-  // histograms by publish() (the histogram's map is too slow for every packet).
-  static constexpr uint64_t kLatencyBins = 1 << 20;
-  std::vector<uint64_t> lat_packet_, lat_network_;
-  static void count_latency(std::vector<uint64_t>& bins, sim::Histogram* h, uint64_t v);
-  static void flush_latency(std::vector<uint64_t>& bins, sim::Histogram* h);
+  // Latency samples, moved into the registry's histograms by publish() (the
+  // histogram's map is too slow for every packet). Dense up to 2^20 cycles: a
+  // saturated network's latencies reach far beyond an HBM controller's.
+  sim::LatencyLog<(1u << 20)> lat_packet_, lat_network_;
   std::vector<sim::Scalar*> link_util_;  // per router output port (nullptr: unused)
   std::vector<sim::Counter*> link_flits_;
   std::vector<sim::Counter*> router_flits_;

@@ -266,7 +266,7 @@ class HbmController {
   sim::Scalar& lat_p99_ns_;
   // Read latencies, counted locally on the hot path and flushed into the registry's
   // histogram at publish.
-  sim::LatencyLog latency_;
+  sim::LatencyLog<8192> latency_;
 
   sim::EnergyAccount& e_act_;
   sim::EnergyAccount& e_rd_;

@@ -118,7 +118,7 @@ class HbmStackCore : public HbmAccessSink {
   std::vector<HbmCompletion> done_;
   uint64_t now_ = 0;
   size_t live_ = 0;
-  sim::LatencyLog latency_;  // read latencies, flushed at publish
+  sim::LatencyLog<8192> latency_;  // read latencies, flushed at publish
 
   sim::Counter& reads_;
   sim::Counter& writes_;
