@@ -97,16 +97,9 @@ class HbmController {
   void step(uint64_t now);
   // The next clock at which step() has something to do (kNever: idle).
   uint64_t next_wake() const { return wake_; }
-  // Asks the cache for the scheduling state of the pseudo-channels a step(now) will
-  // visit (the stack core issues it one channel ahead: these lines are rarely in L1).
-  void prefetch(uint64_t now) const {
-    for (size_t i = 0; i < pcs_.size(); ++i)
-      if (pc_wake_[i] <= now) {
-        const char* b = reinterpret_cast<const char*>(&pcs_[i]);
-        __builtin_prefetch(b);
-        __builtin_prefetch(b + 64);
-      }
-  }
+  // Where a pseudo-channel's scheduling state starts (fixed for the controller's life):
+  // the stack core asks for those lines without reading the controller first.
+  const void* pc_state(uint32_t pc) const { return &pcs_[pc]; }
   // Accounts the refreshes an idle channel performed up to `now` (end of run).
   void settle(uint64_t now);
   // Writes derived stats (bandwidth, hit rate, latency in ns) for `cycles` of run time.

@@ -38,6 +38,11 @@ HbmStackCore::HbmStackCore(const HbmConfig& cfg, const sim::StatsScope& scope,
     channels_.push_back(std::make_unique<HbmController>(
         cfg, params_, c, scope.child("ch" + std::to_string(c)), energy, *this));
   wake_.assign(cfg.org.channels, kNever);
+  for (auto& c : channels_) {
+    ahead_.push_back(reinterpret_cast<const char*>(c.get()));
+    for (uint32_t k = 0; k < pcs_per_channel_; ++k)
+      ahead_.push_back(static_cast<const char*>(c->pc_state(k)));
+  }
 }
 
 HbmStackCore::~HbmStackCore() = default;
@@ -183,9 +188,9 @@ void HbmStackCore::advance(uint64_t until) {
     uint32_t nd = 0;
     for (uint32_t c = 0; c < uint32_t(wake_.size()); ++c)
       if (wake_[c] <= now_) due[nd++] = c;
-    if (nd > 0) channels_[due[0]]->prefetch(now_);
+    if (nd > 0) prefetch_channel(due[0]);
     for (uint32_t i = 0; i < nd; ++i) {
-      if (i + 1 < nd) channels_[due[i + 1]]->prefetch(now_);
+      if (i + 1 < nd) prefetch_channel(due[i + 1]);
       HbmController& ch = *channels_[due[i]];
       ch.step(now_);
       wake_[due[i]] = ch.next_wake();

@@ -92,6 +92,15 @@ class HbmStackCore : public HbmAccessSink {
   void pump(uint64_t now);
   bool pump_one(Staging& s, uint64_t now);
   void retire_if_done(uint32_t id);
+  // Asks for a channel's controller line and its pseudo-channels' first two lines.
+  void prefetch_channel(uint32_t c) const {
+    const char* const* a = &ahead_[size_t(c) * (1 + pcs_per_channel_)];
+    __builtin_prefetch(a[0]);
+    for (uint32_t k = 1; k <= pcs_per_channel_; ++k) {
+      __builtin_prefetch(a[k]);
+      __builtin_prefetch(a[k] + 64);
+    }
+  }
 
   HbmConfig cfg_;
   HbmAddressMapper mapper_;
@@ -105,6 +114,9 @@ class HbmStackCore : public HbmAccessSink {
   // Each channel's next_wake(), refreshed after every enqueue and step: the event loop
   // reads one flat array instead of every controller.
   std::vector<uint64_t> wake_;
+  // Per channel, the controller object and its pseudo-channels' states, for prefetching
+  // a due channel's lines one channel ahead without a dependent load.
+  std::vector<const char*> ahead_;
   uint64_t min_wake_ = kNever;  // the least of wake_
   sim::SlotTable<Txn> txns_;
   std::vector<Staging> staging_;  // front-end queue, in arrival order
