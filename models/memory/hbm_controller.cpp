@@ -46,6 +46,7 @@ HbmController::HbmController(const HbmConfig& cfg, const Params& params, uint32_
                              HbmAccessSink& sink)
     : P_(params),
       sink_(sink),
+      first_pc_(channel * cfg.org.pseudo_channels),
       reads_(s.counter("reads", "accesses", "read column accesses (bursts)")),
       writes_(s.counter("writes", "accesses", "write column accesses (bursts)")),
       bytes_read_(s.counter("bytes_read", "B", "bytes read")),
@@ -420,10 +421,11 @@ void HbmController::issue_column(Pc& p, bool write, int32_t e, uint64_t now) {
     p.bank[b].act = std::max(p.bank[b].act, p.bank[b].pre + P_.t.tRP);
     ++n_.pre;
   }
+  const uint32_t pc = first_pc_ + uint32_t(&p - pcs_.data());
   if (a.posted)
-    sink_.slot_freed();
+    sink_.slot_freed(pc);
   else
-    sink_.access_done(a.txn, finish);
+    sink_.access_done(a.txn, finish, pc);
 }
 
 // ---------------------------------------------------------------------------------

@@ -46,14 +46,16 @@ struct HbmAccess {
   uint8_t count = 1;    // accesses left (1 to 255)
 };
 
-// Told when an access's data has fully moved (its last beat).
+// Told when an access's data has fully moved (its last beat). `pc` is the flat index
+// of the pseudo-channel whose queue slot the access freed (channel * pseudo-channels
+// + pseudo-channel), so that the sink knows which waiting requests may move in.
 class HbmAccessSink {
  public:
   virtual ~HbmAccessSink() = default;
-  virtual void access_done(uint32_t txn, uint64_t finish_cycle) = 0;
+  virtual void access_done(uint32_t txn, uint64_t finish_cycle, uint32_t pc) = 0;
   // A queue slot was freed by an access that needs no access_done (a posted write):
   // requests waiting for queue space may move in.
-  virtual void slot_freed() = 0;
+  virtual void slot_freed(uint32_t pc) = 0;
 };
 
 class HbmController {
@@ -226,6 +228,7 @@ class HbmController {
   uint64_t wake_ = kNever;
   const Params& P_;
   HbmAccessSink& sink_;
+  uint32_t first_pc_;  // flat index of this channel's first pseudo-channel (for the sink)
   // Event counts on the hot path, beside the scheduling state (the registry's counters
   // and energy accounts lie elsewhere, a cache line each); flush_stats() adds them.
   struct Counts {

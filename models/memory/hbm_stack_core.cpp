@@ -143,11 +143,11 @@ void HbmStackCore::pump(uint64_t now) {
   staging_.resize(keep);
 }
 
-void HbmStackCore::access_done(uint32_t id, uint64_t finish) {
+void HbmStackCore::access_done(uint32_t id, uint64_t finish, uint32_t pc) {
   Txn& t = txns_[id];
   t.finish = std::max(t.finish, finish);
   --t.parts_left;
-  pump_dirty_ = true;  // a queue slot was freed
+  slot_freed(pc);
   retire_if_done(id);
 }
 

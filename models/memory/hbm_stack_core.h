@@ -87,8 +87,10 @@ class HbmStackCore : public HbmAccessSink {
     HbmLocation loc;       // decoded `addr`, valid when `decoded`
     bool decoded = false;  // a blocked access is decoded once, not at every pump
   };
-  void access_done(uint32_t txn, uint64_t finish_cycle) override;
-  void slot_freed() override { pump_dirty_ = true; }
+  void access_done(uint32_t txn, uint64_t finish_cycle, uint32_t pc) override;
+  // A pump can only move a staged transaction on when a pseudo-channel that one of them
+  // waits on (marked in pc_blocked_) gets a slot; other slots wake nothing.
+  void slot_freed(uint32_t pc) override { pump_dirty_ |= pc_blocked_[pc] != 0; }
   void pump(uint64_t now);
   bool pump_one(Staging& s, uint64_t now);
   void retire_if_done(uint32_t id);
@@ -122,7 +124,9 @@ class HbmStackCore : public HbmAccessSink {
   std::vector<Staging> staging_;  // front-end queue, in arrival order
   size_t staging_cap_;
   bool pump_dirty_ = false;
-  std::vector<uint8_t> pc_blocked_;  // per (channel, pc), scratch of pump()
+  // Per (channel, pc): a staged transaction waits on it (set by pump_one, cleared at
+  // each pump).
+  std::vector<uint8_t> pc_blocked_;
   uint32_t pcs_per_channel_;
   bool posted_writes_ = true;
   using Pending = std::pair<uint64_t, uint32_t>;  // (finish, txn)
