@@ -418,8 +418,10 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
       if (sends) c.mux.back()->out.bind(*c.noc->target[node]);
       if (node < nodes) {
         tile::Tile& tl = *tiles_[map.tile_id(g, node)];
-        tl.dma_in().socket.bind(c.mux.back()->in);
-        tl.dma_out().socket.bind(c.mux.back()->in);
+        for (tile::DmaEngine* d : {&tl.dma_in(), &tl.dma_out()}) {
+          d->socket.bind(c.mux.back()->in);
+          c.mux.back()->own_payloads(d->payloads(), d->payload_count());
+        }
       }
       for (size_t i = 0; i < ports.size(); ++i) {
         if (ports[i].kind == Chiplet::Port::kTile) dm.out[i]->bind(tiles_[ports[i].index]->target);

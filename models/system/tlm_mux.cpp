@@ -25,7 +25,7 @@ tlm::tlm_sync_enum TlmMux::begin(tlm::tlm_generic_payload& p, tlm::tlm_phase& ph
   if (s == tlm::TLM_COMPLETED || (s == tlm::TLM_UPDATED && ph != tlm::BEGIN_REQ)) {
     // END_REQ (or the whole response) came back at once: the channel is free again.
     open_ = nullptr;
-    if (s == tlm::TLM_COMPLETED) owner_.erase(&p);
+    if (s == tlm::TLM_COMPLETED) forget(&p);
     if (!waiting_.empty()) free_ev_.notify(t);
   }
   return s;
@@ -34,7 +34,7 @@ tlm::tlm_sync_enum TlmMux::begin(tlm::tlm_generic_payload& p, tlm::tlm_phase& ph
 tlm::tlm_sync_enum TlmMux::fw(int id, tlm::tlm_generic_payload& p, tlm::tlm_phase& ph,
                               sc_core::sc_time& t) {
   if (ph == tlm::BEGIN_REQ) {
-    owner_.set(&p, id);
+    remember(&p, id);
     if (open_ || !waiting_.empty()) {
       waiting_.push_back(&p);  // END_REQ withheld until it goes downstream
       return tlm::TLM_ACCEPTED;
@@ -43,7 +43,7 @@ tlm::tlm_sync_enum TlmMux::fw(int id, tlm::tlm_generic_payload& p, tlm::tlm_phas
   }
   // END_RESP (and anything else) passes straight through.
   const tlm::tlm_sync_enum s = out->nb_transport_fw(p, ph, t);
-  if (ph == tlm::END_RESP || s == tlm::TLM_COMPLETED) owner_.erase(&p);
+  if (ph == tlm::END_RESP || s == tlm::TLM_COMPLETED) forget(&p);
   return s;
 }
 
@@ -51,7 +51,7 @@ void TlmMux::next_method() {
   if (open_ || waiting_.empty()) return;
   tlm::tlm_generic_payload* p = waiting_.front();
   waiting_.pop_front();
-  const int* owner = owner_.find(p);
+  const int* owner = owner_of(p);
   if (!owner) throw std::out_of_range("TlmMux: a queued request without its initiator");
   const int id = *owner;
   tlm::tlm_phase ph = tlm::BEGIN_REQ;
@@ -73,13 +73,13 @@ void TlmMux::next_method() {
     tlm::tlm_phase end = tlm::END_RESP;
     sc_core::sc_time et = sc_core::SC_ZERO_TIME;
     out->nb_transport_fw(*p, end, et);
-    owner_.erase(p);
+    forget(p);
   }
 }
 
 tlm::tlm_sync_enum TlmMux::bw(tlm::tlm_generic_payload& p, tlm::tlm_phase& ph,
                               sc_core::sc_time& t) {
-  const int* owner = owner_.find(&p);
+  const int* owner = owner_of(&p);
   if (!owner) return tlm::TLM_COMPLETED;  // not ours (cannot happen)
   const int id = *owner;
   if (open_ == &p && (ph == tlm::END_REQ || ph == tlm::BEGIN_RESP)) {
@@ -87,7 +87,7 @@ tlm::tlm_sync_enum TlmMux::bw(tlm::tlm_generic_payload& p, tlm::tlm_phase& ph,
     if (!waiting_.empty()) free_ev_.notify(t);
   }
   const tlm::tlm_sync_enum s = in[id]->nb_transport_bw(p, ph, t);
-  if (s == tlm::TLM_COMPLETED || ph == tlm::END_RESP) owner_.erase(&p);
+  if (s == tlm::TLM_COMPLETED || ph == tlm::END_RESP) forget(&p);
   return s;
 }
 

@@ -6,6 +6,8 @@
 #pragma once
 
 #include <deque>
+#include <stdexcept>
+#include <vector>
 
 #include <tlm_utils/multi_passthrough_target_socket.h>
 #include <tlm_utils/simple_initiator_socket.h>
@@ -22,6 +24,12 @@ class TlmMux : public sc_core::sc_module {
   tlm_utils::simple_initiator_socket<TlmMux> out;
 
   explicit TlmMux(sc_core::sc_module_name name);
+  // The initiator that sends the `count` payloads from `first` on (a DMA engine's own
+  // pool, which it alone sends): their initiator is known by address, with no per-
+  // transaction map entry (the map's probe was a cache miss per response).
+  void own_payloads(const tlm::tlm_generic_payload* first, size_t count) {
+    pools_.push_back({first, first + count, -1});
+  }
 
  private:
   tlm::tlm_sync_enum fw(int id, tlm::tlm_generic_payload& p, tlm::tlm_phase& ph,
@@ -32,7 +40,34 @@ class TlmMux : public sc_core::sc_module {
   tlm::tlm_sync_enum begin(tlm::tlm_generic_payload& p, tlm::tlm_phase& ph, sc_core::sc_time& t);
   void next_method();  // forwards the oldest queued request once the channel is free
 
-  sim::PtrMap<int> owner_;  // by payload; looked up, never iterated
+  // The initiator that sent `p` (nullptr: unknown); forget() drops a map entry.
+  const int* owner_of(const tlm::tlm_generic_payload* p) {
+    for (const Pool& q : pools_)
+      if (p >= q.first && p < q.end) return q.id >= 0 ? &q.id : nullptr;
+    return owner_.find(p);
+  }
+  void remember(const tlm::tlm_generic_payload* p, int id) {
+    for (Pool& q : pools_)
+      if (p >= q.first && p < q.end) {
+        if (q.id >= 0 && q.id != id)
+          throw std::logic_error("TlmMux: a payload pool sent through two sockets");
+        q.id = id;
+        return;
+      }
+    owner_.set(p, id);
+  }
+  void forget(const tlm::tlm_generic_payload* p) {
+    for (const Pool& q : pools_)
+      if (p >= q.first && p < q.end) return;
+    owner_.erase(p);
+  }
+  struct Pool {
+    const tlm::tlm_generic_payload* first;
+    const tlm::tlm_generic_payload* end;
+    int id;  // the socket it comes in on, learnt from its first request (-1: none yet)
+  };
+  std::vector<Pool> pools_;
+  sim::PtrMap<int> owner_;  // other payloads; looked up, never iterated
   std::deque<tlm::tlm_generic_payload*> waiting_;
   tlm::tlm_generic_payload* open_ = nullptr;  // BEGIN_REQ sent downstream, no END_REQ yet
   sc_core::sc_event free_ev_;

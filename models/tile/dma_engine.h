@@ -36,6 +36,10 @@ class DmaEngine : public sc_core::sc_module, public tlm::tlm_mm_interface {
   // A run stopped mid-flight leaves contribution extensions set; they belong to this
   // engine (reduce_), not to the payloads, which would free them.
   ~DmaEngine() override;
+  // The payloads it sends (all its own, `payload_count` from `payloads()` on): a mux
+  // in front of it can tell its transactions by address.
+  const tlm::tlm_generic_payload* payloads() const { return payloads_.get(); }
+  size_t payload_count() const { return payload_count_; }
 
   // Blocking, called from a tile SC_THREAD: moves the descriptor and returns when the
   // last burst has completed. to_remote: scratchpad -> remote (store/send).
@@ -82,6 +86,7 @@ class DmaEngine : public sc_core::sc_module, public tlm::tlm_mm_interface {
   DataPlane* data_;
   tlm_utils::peq_with_cb_and_phase<DmaEngine> peq_;
   std::unique_ptr<tlm::tlm_generic_payload[]> payloads_;
+  size_t payload_count_ = 0;
   std::vector<tlm::tlm_generic_payload*> pool_;
   std::vector<uint8_t> scratch_;  // data buffer when not functional (targets may touch it)
   uint32_t in_flight_ = 0;
