@@ -70,6 +70,17 @@ void HbmStackCore::submit(uint64_t addr, uint64_t bytes, bool write, uint64_t ta
   ++live_;
   staging_.push_back(Staging{id, addr, bytes, HbmLocation{}, false});
   now_ = std::max(now_, now);
+  // The pseudo-channels it goes to, asked for all at once: queueing into them one
+  // after another met each one's cold lines in turn.
+  for (uint64_t a = addr, end = addr + bytes; a < end;
+       a += mapper_.run_accesses(a) * access_bytes_) {
+    const HbmLocation l = mapper_.decode(a);
+    const char* const* q = &ahead_[size_t(l.channel) * (1 + pcs_per_channel_)];
+    __builtin_prefetch(q[0]);
+    __builtin_prefetch(q[1 + l.pc]);
+    __builtin_prefetch(q[1 + l.pc] + 64);
+    __builtin_prefetch(q[1 + l.pc] + 128);
+  }
   if (pump_dirty_) {
     pump(now_);
   } else if (pump_one(staging_.back(), now_)) {
