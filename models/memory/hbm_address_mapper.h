@@ -90,7 +90,7 @@ class HbmAddressMapper {
   uint32_t rest_shift_ = 0;  // bits taken by those
   uint64_t low_ = 1;         // radix of the low column digit
   uint64_t run_ = 1;         // product of the column digits at the bottom (one row's run)
-  bool run_pow2_ = true;
+  bool run_pow2_ = true;     // always, with the validated configs; % kept for any other
   std::vector<std::string> names_;
   uint32_t access_bytes_;
   uint32_t access_shift_;

@@ -71,8 +71,10 @@ void HbmStackCore::submit(uint64_t addr, uint64_t bytes, bool write, uint64_t ta
   staging_.push_back(Staging{id, addr, bytes, HbmLocation{}, false});
   now_ = std::max(now_, now);
   // The pseudo-channels it goes to, asked for all at once: queueing into them one
-  // after another met each one's cold lines in turn.
-  for (uint64_t a = addr, end = addr + bytes; a < end;
+  // after another met each one's cold lines in turn. (The first 16 parts: a long
+  // transaction queues in several pumps.)
+  int parts = 16;
+  for (uint64_t a = addr, end = addr + bytes; a < end && parts-- > 0;
        a += mapper_.run_accesses(a) * access_bytes_) {
     const HbmLocation l = mapper_.decode(a);
     const char* const* q = &ahead_[size_t(l.channel) * (1 + pcs_per_channel_)];
@@ -84,8 +86,9 @@ void HbmStackCore::submit(uint64_t addr, uint64_t bytes, bool write, uint64_t ta
   if (pump_dirty_) {
     pump(now_);
   } else if (pump_one(staging_.back(), now_)) {
-    // No slot was freed since the last pump, so its blocked marks still hold and only
-    // the new transaction can move (an O(1) step instead of a pass over the queue).
+    // No slot was freed since the last pump on a pseudo-channel a staged transaction
+    // waits on, so its blocked marks still hold and only the new transaction can move
+    // (an O(1) step instead of a pass over the queue).
     staging_.pop_back();
   }
 }

@@ -5,6 +5,7 @@
 // node's backpressure); responses go back to whoever sent the request.
 #pragma once
 
+#include <cstdint>
 #include <deque>
 #include <stdexcept>
 #include <vector>
@@ -43,12 +44,12 @@ class TlmMux : public sc_core::sc_module {
   // The initiator that sent `p` (nullptr: unknown); forget() drops a map entry.
   const int* owner_of(const tlm::tlm_generic_payload* p) {
     for (const Pool& q : pools_)
-      if (p >= q.first && p < q.end) return q.id >= 0 ? &q.id : nullptr;
+      if (q.holds(p)) return q.id >= 0 ? &q.id : nullptr;
     return owner_.find(p);
   }
   void remember(const tlm::tlm_generic_payload* p, int id) {
     for (Pool& q : pools_)
-      if (p >= q.first && p < q.end) {
+      if (q.holds(p)) {
         if (q.id >= 0 && q.id != id)
           throw std::logic_error("TlmMux: a payload pool sent through two sockets");
         q.id = id;
@@ -58,13 +59,18 @@ class TlmMux : public sc_core::sc_module {
   }
   void forget(const tlm::tlm_generic_payload* p) {
     for (const Pool& q : pools_)
-      if (p >= q.first && p < q.end) return;
+      if (q.holds(p)) return;
     owner_.erase(p);
   }
   struct Pool {
     const tlm::tlm_generic_payload* first;
     const tlm::tlm_generic_payload* end;
     int id;  // the socket it comes in on, learnt from its first request (-1: none yet)
+    // As addresses: pointers into different objects do not compare with < in C++.
+    bool holds(const tlm::tlm_generic_payload* p) const {
+      const auto a = reinterpret_cast<uintptr_t>(p);
+      return a >= reinterpret_cast<uintptr_t>(first) && a < reinterpret_cast<uintptr_t>(end);
+    }
   };
   std::vector<Pool> pools_;
   sim::PtrMap<int> owner_;  // other payloads; looked up, never iterated

@@ -90,6 +90,12 @@ TEST_CASE("hbm mapper: a row's run ends where the next access leaves the row", "
       "channel]}",
       "org: {rows: 12000}\nmapping: {scheme: custom, order: [channel, row, bank, sid, "
       "bankgroup, pseudochannel, column]}",
+      // A field of one value between the column digits: the run goes through it.
+      "org: {sids: 1}\nmapping: {scheme: custom, order: [row, bank, bankgroup, "
+      "pseudochannel, channel, column, sid]}",
+      // The column above the bank, with the bank hash on.
+      "mapping: {scheme: custom, xor_bank_hash: true, order: [row, sid, bankgroup, "
+      "pseudochannel, channel, column, bank]}",
   };
   for (const char* extra : cases) {
     INFO(extra);
