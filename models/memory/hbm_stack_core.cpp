@@ -77,7 +77,7 @@ void HbmStackCore::submit(uint64_t addr, uint64_t bytes, bool write, uint64_t ta
   for (uint64_t a = addr, end = addr + bytes; a < end && parts-- > 0;
        a += mapper_.run_accesses(a) * access_bytes_) {
     const HbmLocation l = mapper_.decode(a);
-    const char* const* q = &ahead_[size_t(l.channel) * (1 + pcs_per_channel_)];
+    const char* const* q = ahead(l.channel);
     __builtin_prefetch(q[0]);
     __builtin_prefetch(q[1 + l.pc]);
     __builtin_prefetch(q[1 + l.pc] + 64);

@@ -94,9 +94,11 @@ class HbmStackCore : public HbmAccessSink {
   void pump(uint64_t now);
   bool pump_one(Staging& s, uint64_t now);
   void retire_if_done(uint32_t id);
+  // Channel c's stored addresses: [0] its controller, [1 + k] pseudo-channel k's state.
+  const char* const* ahead(uint32_t c) const { return &ahead_[size_t(c) * (1 + pcs_per_channel_)]; }
   // Asks for a channel's controller line and its pseudo-channels' first two lines.
   void prefetch_channel(uint32_t c) const {
-    const char* const* a = &ahead_[size_t(c) * (1 + pcs_per_channel_)];
+    const char* const* a = ahead(c);
     __builtin_prefetch(a[0]);
     for (uint32_t k = 1; k <= pcs_per_channel_; ++k) {
       __builtin_prefetch(a[k]);

@@ -41,37 +41,38 @@ class TlmMux : public sc_core::sc_module {
   tlm::tlm_sync_enum begin(tlm::tlm_generic_payload& p, tlm::tlm_phase& ph, sc_core::sc_time& t);
   void next_method();  // forwards the oldest queued request once the channel is free
 
-  // The initiator that sent `p` (nullptr: unknown); forget() drops a map entry.
-  const int* owner_of(const tlm::tlm_generic_payload* p) {
-    for (const Pool& q : pools_)
-      if (q.holds(p)) return q.id >= 0 ? &q.id : nullptr;
-    return owner_.find(p);
-  }
-  void remember(const tlm::tlm_generic_payload* p, int id) {
-    for (Pool& q : pools_)
-      if (q.holds(p)) {
-        if (q.id >= 0 && q.id != id)
-          throw std::logic_error("TlmMux: a payload pool sent through two sockets");
-        q.id = id;
-        return;
-      }
-    owner_.set(p, id);
-  }
-  void forget(const tlm::tlm_generic_payload* p) {
-    for (const Pool& q : pools_)
-      if (q.holds(p)) return;
-    owner_.erase(p);
-  }
   struct Pool {
     const tlm::tlm_generic_payload* first;
     const tlm::tlm_generic_payload* end;
     int id;  // the socket it comes in on, learnt from its first request (-1: none yet)
-    // As addresses: pointers into different objects do not compare with < in C++.
-    bool holds(const tlm::tlm_generic_payload* p) const {
-      const auto a = reinterpret_cast<uintptr_t>(p);
-      return a >= reinterpret_cast<uintptr_t>(first) && a < reinterpret_cast<uintptr_t>(end);
-    }
   };
+  // The registered pool that holds `p`, or nullptr (compared as addresses: pointers
+  // into different objects do not compare with < in C++).
+  Pool* pool_of(const tlm::tlm_generic_payload* p) {
+    const auto a = reinterpret_cast<uintptr_t>(p);
+    for (Pool& q : pools_)
+      if (a >= reinterpret_cast<uintptr_t>(q.first) && a < reinterpret_cast<uintptr_t>(q.end))
+        return &q;
+    return nullptr;
+  }
+  // The initiator that sent `p` (nullptr: unknown); forget() drops a map entry.
+  const int* owner_of(const tlm::tlm_generic_payload* p) {
+    if (const Pool* q = pool_of(p)) return q->id >= 0 ? &q->id : nullptr;
+    return owner_.find(p);
+  }
+  void remember(const tlm::tlm_generic_payload* p, int id) {
+    Pool* q = pool_of(p);
+    if (!q) {
+      owner_.set(p, id);
+      return;
+    }
+    if (q->id >= 0 && q->id != id)
+      throw std::logic_error("TlmMux: a payload pool sent through two sockets");
+    q->id = id;
+  }
+  void forget(const tlm::tlm_generic_payload* p) {
+    if (!pool_of(p)) owner_.erase(p);
+  }
   std::vector<Pool> pools_;
   sim::PtrMap<int> owner_;  // other payloads; looked up, never iterated
   std::deque<tlm::tlm_generic_payload*> waiting_;

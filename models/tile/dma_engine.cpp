@@ -25,7 +25,6 @@ DmaEngine::DmaEngine(sc_core::sc_module_name name, const DmaConfig& cfg,
   socket.register_nb_transport_bw(this, &DmaEngine::nb_transport_bw);
   scratch_.assign(cfg.burst_bytes + 2 * cfg.align_bytes, 0);
   payloads_.reset(new tlm::tlm_generic_payload[cfg.outstanding]);
-  payload_count_ = cfg.outstanding;
   for (uint32_t i = 0; i < cfg.outstanding; ++i) {
     payloads_[i].set_mm(this);
     pool_.push_back(&payloads_[i]);

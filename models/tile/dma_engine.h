@@ -39,7 +39,7 @@ class DmaEngine : public sc_core::sc_module, public tlm::tlm_mm_interface {
   // The payloads it sends (all its own, `payload_count` from `payloads()` on): a mux
   // in front of it can tell its transactions by address.
   const tlm::tlm_generic_payload* payloads() const { return payloads_.get(); }
-  size_t payload_count() const { return payload_count_; }
+  size_t payload_count() const { return cfg_.outstanding; }
 
   // Blocking, called from a tile SC_THREAD: moves the descriptor and returns when the
   // last burst has completed. to_remote: scratchpad -> remote (store/send).
@@ -86,7 +86,6 @@ class DmaEngine : public sc_core::sc_module, public tlm::tlm_mm_interface {
   DataPlane* data_;
   tlm_utils::peq_with_cb_and_phase<DmaEngine> peq_;
   std::unique_ptr<tlm::tlm_generic_payload[]> payloads_;
-  size_t payload_count_ = 0;
   std::vector<tlm::tlm_generic_payload*> pool_;
   std::vector<uint8_t> scratch_;  // data buffer when not functional (targets may touch it)
   uint32_t in_flight_ = 0;
