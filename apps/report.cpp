@@ -16,17 +16,21 @@ namespace tessera::apps {
 
 namespace {
 
-double sum_matching(const sim::StatsRegistry& s, const std::regex& re) {
-  double v = 0;
-  for (const auto& n : s.names())
-    if (std::regex_match(n, re)) v += s.value(n);
-  return v;
-}
-double mean_matching(const sim::StatsRegistry& s, const std::regex& re) {
+// Sum and mean of the stats whose names match `re`. Only names containing `part` are
+// matched against it: a whole machine has thousands of stats, and matching each one
+// was a noticeable share of a short run.
+double sum_matching(const sim::StatsRegistry& s, const char* part, const std::regex& re,
+                    int* count = nullptr) {
   double v = 0;
   int k = 0;
   for (const auto& n : s.names())
-    if (std::regex_match(n, re)) v += s.value(n), ++k;
+    if (n.find(part) != std::string::npos && std::regex_match(n, re)) v += s.value(n), ++k;
+  if (count) *count = k;
+  return v;
+}
+double mean_matching(const sim::StatsRegistry& s, const char* part, const std::regex& re) {
+  int k = 0;
+  const double v = sum_matching(s, part, re, &k);
   return k ? v / k : 0.0;
 }
 std::string si(double v, const char* unit) {
@@ -107,6 +111,14 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
     o.end_ps = 0;
   }
   std::vector<double> lane_ops(r.ops.size(), 0.0);  // per op, on every tile
+  // Per op and stack, the flits its HBM loads and stores send out of (responses) and
+  // into (requests) the stack's NoC ports. Each burst is a packet with a head flit;
+  // its payload flits are at least its bytes over the flit size, so this is a floor.
+  const system::AddressMap amap(spec);
+  const uint32_t nstacks = amap.num_stacks();
+  std::vector<double> port_out(r.ops.size() * nstacks, 0.0), port_in(port_out.size(), 0.0);
+  const double flit_bytes = spec.chiplet.noc.flit_bytes;
+  const uint64_t burst = spec.tile.dma.burst_bytes;
   for (size_t t = 0; t < m.programs.size(); ++t)
     for (const auto& c : m.programs[t]) {
       OpResult& o = r.ops[c.op_index];
@@ -114,7 +126,21 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
       o.end_ps = std::max(o.end_ps, times.end[t][c.id]);
       if (c.kind == tile::CmdKind::kVector)
         lane_ops[c.op_index] += double(tile::vector_lane_ops(spec.tile.vector, c.vec));
+      if (c.kind != tile::CmdKind::kDmaLoad && c.kind != tile::CmdKind::kDmaStore) continue;
+      const bool load = c.kind == tile::CmdKind::kDmaLoad;
+      const uint64_t row = c.dma.size[0];
+      for (uint64_t k = 0; k < c.dma.size[2]; ++k)
+        for (uint64_t j = 0; j < c.dma.size[1]; ++j) {
+          const system::Target dst = amap.decode(c.dma.remote_addr + j * c.dma.remote_stride[1] +
+                                                 k * c.dma.remote_stride[2]);
+          if (dst.kind != system::Target::kHbm || row == 0) continue;
+          const double heads = double((row + burst - 1) / burst), data = double(row) / flit_bytes;
+          const size_t at = c.op_index * nstacks + dst.index;
+          port_out[at] += load ? data + heads : heads;  // read data, or write responses
+          port_in[at] += load ? heads : data + heads;   // read requests, or write data
+        }
     }
+  const double noc_hz = double(spec.chiplet.noc_clock_mhz) * 1e6;
   for (size_t i = 0; i < r.ops.size(); ++i) {
     OpResult& o = r.ops[i];
     const auto& p = m.ops[i];
@@ -131,16 +157,21 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
                                     : o.flops / (peak_flops_tile * o.tiles);
     o.memory_floor_s = hbm_peak > 0 ? double(p.hbm_bytes) / hbm_peak : 0;
     o.link_floor_s = link_bw > 0 ? double(p.link_bytes) / link_bw : 0;
-    const double floors[3] = {o.compute_floor_s, o.memory_floor_s, o.link_floor_s};
-    static const char* names[3] = {"compute", "HBM", "link"};
-    const int b = int(std::max_element(floors, floors + 3) - floors);
+    for (uint32_t s = 0; s < nstacks; ++s) {
+      const size_t at = i * nstacks + s;
+      const double flits = std::max(port_out[at], port_in[at]);
+      o.noc_floor_s = std::max(o.noc_floor_s, flits / double(amap.stack_ports(s).size()) / noc_hz);
+    }
+    const double floors[4] = {o.compute_floor_s, o.memory_floor_s, o.link_floor_s, o.noc_floor_s};
+    static const char* names[4] = {"compute", "HBM", "link", "NoC"};
+    const int b = int(std::max_element(floors, floors + 4) - floors);
     o.bound = o.simulated && o.issued ? (floors[b] > 0 ? names[b] : "sync") : "-";
     if (o.simulated && o.issued && p.link_bytes > 0 && link_bw == 0) {
       // Rank groups on one chiplet: their bytes cross the NoC, which has no floor here.
       o.bound = "NoC/sync";
     } else if (o.simulated && o.issued && floors[b] > 0 && o.time_s() > 4 * floors[b]) {
       // Most of an op's time above every floor went to the NoC / synchronisation.
-      o.bound += " (+NoC/sync)";
+      o.bound += b == 3 ? " (+sync)" : " (+NoC/sync)";
     }
   }
 
@@ -213,17 +244,21 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
   }
 
   const double cycles = r.sim_time_s * clock_hz;
-  const double macs = sum_matching(stats, std::regex(R"(.*\.tile\d+\.gemm\.macs)"));
+  const double macs = sum_matching(stats, ".gemm.macs", std::regex(R"(.*\.tile\d+\.gemm\.macs)"));
   if (cycles > 0) {
     r.util_array = macs / (tiles * spec.tile.array.rows * spec.tile.array.cols * cycles);
-    r.util_vector =
-        sum_matching(stats, std::regex(R"(.*\.tile\d+\.vector\.busy_cycles)")) / (tiles * cycles);
+    r.util_vector = sum_matching(stats, ".vector.busy_cycles",
+                                 std::regex(R"(.*\.tile\d+\.vector\.busy_cycles)")) /
+                    (tiles * cycles);
   }
-  const double hbm_bytes = sum_matching(stats, std::regex(R"(.*\.hbm\d+\.bytes_(read|written))"));
+  const double hbm_bytes =
+      sum_matching(stats, ".bytes_", std::regex(R"(.*\.hbm\d+\.bytes_(read|written))"));
   if (r.sim_time_s > 0 && hbm_peak > 0) r.util_hbm = hbm_bytes / (hbm_peak * r.sim_time_s);
-  r.util_noc = mean_matching(stats, std::regex(R"(pkg\d+\.chiplet\d+\.noc\..*utilisation)"));
-  r.util_d2d = mean_matching(stats, std::regex(R"(pkg\d+\.d2d\d+\.(a2b|b2a)\.utilisation)"));
-  r.util_fabric = mean_matching(stats, std::regex(R"(fabric\..*utilisation)"));
+  r.util_noc =
+      mean_matching(stats, "utilisation", std::regex(R"(pkg\d+\.chiplet\d+\.noc\..*utilisation)"));
+  r.util_d2d =
+      mean_matching(stats, "utilisation", std::regex(R"(pkg\d+\.d2d\d+\.(a2b|b2a)\.utilisation)"));
+  r.util_fabric = mean_matching(stats, "utilisation", std::regex(R"(fabric\..*utilisation)"));
   r.tflops = r.total_time_s > 0 ? r.flops / r.total_time_s / 1e12 : 0;
 
   // Energy of the layers not simulated: each component's simulated energy times the
@@ -410,12 +445,12 @@ std::string RunReport::to_text() const {
 std::string RunReport::ops_csv() const {
   std::ostringstream os;
   os << "name,kind,layer,simulated,tiles,start_s,end_s,time_s,flops,compute_floor_s,"
-        "memory_floor_s,link_floor_s,bound\n";
+        "memory_floor_s,link_floor_s,noc_floor_s,bound\n";
   for (const auto& o : ops)
-    os << fmt::format("{},{},{},{},{},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{}\n",
+    os << fmt::format("{},{},{},{},{},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{}\n",
                       sim::csv_field(o.name), o.kind, o.layer, o.simulated ? 1 : 0, o.tiles,
                       o.start_ps * 1e-12, o.end_ps * 1e-12, o.time_s(), o.flops, o.compute_floor_s,
-                      o.memory_floor_s, o.link_floor_s, o.bound);
+                      o.memory_floor_s, o.link_floor_s, o.noc_floor_s, o.bound);
   return os.str();
 }
 

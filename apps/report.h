@@ -35,6 +35,10 @@ struct OpResult {
   double memory_floor_s = 0;   // its HBM bytes at the peak of the machine's stacks
   double link_floor_s = 0;     // its rank-to-rank bytes over every die-to-die and fabric
                                // link of the machine, both ways
+  // Its HBM traffic's flits (payload and one head flit per burst) through the busiest
+  // stack's NoC ports, at one flit per port and cycle each way: where a stack's ports
+  // carry less than the stack can deliver, the op cannot stream faster than this.
+  double noc_floor_s = 0;
   double time_s() const { return double(end_ps - start_ps) * 1e-12; }
 };
 

@@ -304,7 +304,7 @@ TEST_CASE("cli: a vector op's compute floor is its lane operations at the vector
   for (const char* op : {"norm", "ln", "act", "sm"}) {
     INFO(op);
     const auto f = ops_row(base, op);
-    REQUIRE(f.size() == 13);
+    REQUIRE(f.size() == 14);
     const double tiles = std::stod(f[4]), time = std::stod(f[7]), flops = std::stod(f[8]);
     const double floor = std::stod(f[9]);
     REQUIRE(tiles > 0);
@@ -340,7 +340,7 @@ TEST_CASE("cli: a late rank's switch all-gather receives its peers' chunks after
                         name + ".tsr --out " + base + "_" + name)
                 .rc == 0);
     const auto e3 = ops_row(base + "_" + name, "e3");
-    REQUIRE(e3.size() == 13);
+    REQUIRE(e3.size() == 14);
     const double entered = late ? std::stod(ops_row(base + "_" + name, "g3").at(6)) : 0.0;
     span[late] = std::stod(e3[5]) - entered;
   }
@@ -454,7 +454,7 @@ TEST_CASE("mapper: a share that fits the scratchpad is one block, few experts us
            "tessera-trace 1\n"
            "expert e m=2 n=2048 k=1024 experts=8 dist=1,0,0,1,0,0,0,0 dtype=bf16\n");
   const auto row = ops_row(std::string(TESSERA_BINARY_DIR) + "/two_experts", "e");
-  REQUIRE(row.size() == 13);
+  REQUIRE(row.size() == 14);
   CHECK(std::stoi(row[4]) == 4);
 }
 
@@ -561,8 +561,29 @@ TEST_CASE("cli: a collective on a machine without links is NoC-bound", "[unit]")
                   "allreduce ar bytes=8192 group=2 ranks=0,1 dtype=bf16 deps=w\n");
   REQUIRE(run_tessera("run -q --config tiny --trace " + base + ".tsr --out " + base).rc == 0);
   const auto row = ops_row(base, "ar");
-  REQUIRE(row.size() == 13);
-  CHECK(row[12] == "NoC/sync");
+  REQUIRE(row.size() == 14);
+  CHECK(row[13] == "NoC/sync");
+}
+
+// A stack's NoC ports carry at most one flit each per cycle and direction. tiny's one
+// HBM3 stack (819 GB/s) is reached through 4 ports of 64-byte flits at 1 GHz, and each
+// 256-byte burst is a packet of 4 payload flits and a head: the ports carry 205 GB/s of
+// it. A GEMV streaming 2 MiB of weights therefore takes at least 2 MiB x (1/64 + 1/256)
+// / 4 ports = 10,240 cycles, four times its HBM floor; the report calls it NoC-bound
+// (until the nineteenth session it had no such floor and said "HBM (+NoC/sync)").
+TEST_CASE("cli: an op is NoC-bound when its stack's ports cannot carry the stack", "[unit]") {
+  const std::string base =
+      write_trace("noc_floor", "tessera-trace 1\ngemm w m=1 n=1024 k=1024 dtype=bf16 weights=b\n");
+  REQUIRE(run_tessera("run -q --config tiny --trace " + base + ".tsr --out " + base).rc == 0);
+  const auto f = ops_row(base, "w");
+  REQUIRE(f.size() == 14);
+  const double time = std::stod(f[7]), memory = std::stod(f[10]), noc = std::stod(f[12]);
+  const double weights = 2.0 * 1024 * 1024, floor = weights * (1.0 / 64 + 1.0 / 256) / 4 / 1e9;
+  CHECK(noc >= floor * (1 - 1e-9));
+  CHECK(noc <= 1.03 * floor);  // the activations (each tile loads them) and the result
+  CHECK(noc > 3.9 * memory);
+  CHECK(time >= noc);
+  CHECK(f[13] == "NoC");
 }
 
 // Scaled layers that are not copies of the simulated one (each MoE layer routes its
@@ -623,7 +644,7 @@ TEST_CASE("cli: differing layers are scaled by their work", "[unit]") {
   const double t_full = full.at("total_time_s").get<double>();
   const double t_est = est.at("total_time_s").get<double>();
   const auto l0 = ops_row(base + "_est", "l0.e");
-  REQUIRE(l0.size() == 13);
+  REQUIRE(l0.size() == 14);
   const double by_count = est.at("sim_time_s").get<double>() + std::stod(l0[6]) - std::stod(l0[5]);
   INFO("full " << t_full << " s, estimate " << t_est << " s, by count " << by_count << " s");
   CHECK(by_count < 0.75 * t_full);  // the case the count gets wrong
