@@ -6,6 +6,7 @@
 #include <map>
 #include <regex>
 #include <sstream>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -114,9 +115,11 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
   // Per op and stack, the flits its HBM loads and stores send out of (responses) and
   // into (requests) the stack's NoC ports. Each burst is a packet with a head flit;
   // its payload flits are at least its bytes over the flit size, so this is a floor.
+  // Kept sparse (an op touches few stacks, and per-rank traces of large machines have
+  // many ops and many stacks): op * stacks + stack -> (out, in).
   const system::AddressMap amap(spec);
   const uint32_t nstacks = amap.num_stacks();
-  std::vector<double> port_out(r.ops.size() * nstacks, 0.0), port_in(port_out.size(), 0.0);
+  std::unordered_map<uint64_t, std::pair<double, double>> port_flits;
   const double flit_bytes = spec.chiplet.noc.flit_bytes;
   const uint64_t burst = spec.tile.dma.burst_bytes;
   for (size_t t = 0; t < m.programs.size(); ++t)
@@ -135,12 +138,18 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
                                                  k * c.dma.remote_stride[2]);
           if (dst.kind != system::Target::kHbm || row == 0) continue;
           const double heads = double((row + burst - 1) / burst), data = double(row) / flit_bytes;
-          const size_t at = c.op_index * nstacks + dst.index;
-          port_out[at] += load ? data + heads : heads;  // read data, or write responses
-          port_in[at] += load ? heads : data + heads;   // read requests, or write data
+          auto& [out, in] = port_flits[uint64_t(c.op_index) * nstacks + dst.index];
+          out += load ? data + heads : heads;  // read data, or write responses
+          in += load ? heads : data + heads;   // read requests, or write data
         }
     }
   const double noc_hz = double(spec.chiplet.noc_clock_mhz) * 1e6;
+  for (const auto& [at, flits] : port_flits) {
+    const uint32_t s = uint32_t(at % nstacks);
+    OpResult& o = r.ops[size_t(at / nstacks)];
+    o.noc_floor_s = std::max(o.noc_floor_s, std::max(flits.first, flits.second) /
+                                                double(amap.stack_ports(s).size()) / noc_hz);
+  }
   for (size_t i = 0; i < r.ops.size(); ++i) {
     OpResult& o = r.ops[i];
     const auto& p = m.ops[i];
@@ -157,21 +166,17 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
                                     : o.flops / (peak_flops_tile * o.tiles);
     o.memory_floor_s = hbm_peak > 0 ? double(p.hbm_bytes) / hbm_peak : 0;
     o.link_floor_s = link_bw > 0 ? double(p.link_bytes) / link_bw : 0;
-    for (uint32_t s = 0; s < nstacks; ++s) {
-      const size_t at = i * nstacks + s;
-      const double flits = std::max(port_out[at], port_in[at]);
-      o.noc_floor_s = std::max(o.noc_floor_s, flits / double(amap.stack_ports(s).size()) / noc_hz);
-    }
     const double floors[4] = {o.compute_floor_s, o.memory_floor_s, o.link_floor_s, o.noc_floor_s};
     static const char* names[4] = {"compute", "HBM", "link", "NoC"};
     const int b = int(std::max_element(floors, floors + 4) - floors);
     o.bound = o.simulated && o.issued ? (floors[b] > 0 ? names[b] : "sync") : "-";
     if (o.simulated && o.issued && p.link_bytes > 0 && link_bw == 0) {
-      // Rank groups on one chiplet: their bytes cross the NoC, which has no floor here.
+      // Rank groups on one chiplet: their bytes cross the NoC, and rank-to-rank NoC
+      // traffic has no floor here (the NoC floor is the HBM ports').
       o.bound = "NoC/sync";
     } else if (o.simulated && o.issued && floors[b] > 0 && o.time_s() > 4 * floors[b]) {
       // Most of an op's time above every floor went to the NoC / synchronisation.
-      o.bound += b == 3 ? " (+sync)" : " (+NoC/sync)";
+      o.bound += " (+NoC/sync)";
     }
   }
 

@@ -584,6 +584,31 @@ TEST_CASE("cli: an op is NoC-bound when its stack's ports cannot carry the stack
   CHECK(noc > 3.9 * memory);
   CHECK(time >= noc);
   CHECK(f[13] == "NoC");
+
+  // Stores count on the way in: a GEMM with K = 16 loads 64 KiB and stores a 2 MiB
+  // result, whose data flits enter the stack through the same 4 ports: at least 10.24 us
+  // at the NoC's 1 GHz, twice that at 500 MHz (the floor is in NoC cycles).
+  const std::string st = write_trace(
+      "noc_floor_store", "tessera-trace 1\ngemm s m=1024 n=1024 k=16 dtype=bf16 weights=b\n");
+  const double result = 1024.0 * 1024 * 2;
+  double at_1ghz = 0;
+  for (const int mhz : {1000, 500}) {
+    INFO(mhz << " MHz");
+    const std::string dir = st + std::to_string(mhz);
+    std::filesystem::remove_all(dir);
+    REQUIRE(run_tessera("run -q --config tiny --set chiplet.noc_clock_mhz=" + std::to_string(mhz) +
+                        " --trace " + st + ".tsr --out " + dir)
+                .rc == 0);
+    const auto g = ops_row(dir, "s");
+    REQUIRE(g.size() == 14);
+    const double store_floor = result * (1.0 / 64 + 1.0 / 256) / 4 / (mhz * 1e6);
+    const double got = std::stod(g[12]);
+    CHECK(got >= store_floor * (1 - 1e-9));
+    CHECK(got <= 1.05 * store_floor);  // the loads' requests and the operands' rows
+    CHECK(std::stod(g[7]) >= got);
+    if (mhz == 1000) at_1ghz = got;
+  }
+  CHECK(std::stod(ops_row(st + "500", "s")[12]) == Approx(2 * at_1ghz).epsilon(1e-9));
 }
 
 // Scaled layers that are not copies of the simulated one (each MoE layer routes its
