@@ -433,7 +433,8 @@ std::string RunReport::to_text() const {
     os << fmt::format("  energy per token    {}{}\n", si(joules_per_token, "J"), est);
     os << fmt::format("  cost per 1M tokens  ${:.4g}{}\n", cost_per_mtok_usd, est);
   }
-  os << "\n  op                              kind          tiles       time  bound\n";
+  // "of floor": the op's largest floor over its time, how near it came to its bound.
+  os << "\n  op                              kind          tiles       time  of floor  bound\n";
   size_t shown = 0;
   for (const auto& o : ops) {
     if (!o.simulated) continue;
@@ -441,8 +442,10 @@ std::string RunReport::to_text() const {
       os << "  ... (" << ops.size() << " ops in all; see ops.csv)\n";
       break;
     }
-    os << fmt::format("  {:<32}{:<14}{:>5} {:>10}  {}\n", o.name.substr(0, 31), o.kind, o.tiles,
-                      secs(o.time_s()), o.bound);
+    const bool rated = o.issued && o.time_s() > 0 && o.floor_s() > 0;
+    os << fmt::format("  {:<32}{:<14}{:>5} {:>10}  {:>8}  {}\n", o.name.substr(0, 31), o.kind,
+                      o.tiles, secs(o.time_s()), rated ? percent(o.floor_s() / o.time_s()) : "-",
+                      o.bound);
   }
   return os.str();
 }

@@ -4,6 +4,7 @@
 // Rendered as a text table, as JSON (report.json) and as a CSV of ops.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -40,6 +41,9 @@ struct OpResult {
   // carry less than the stack can deliver, the op cannot stream faster than this.
   double noc_floor_s = 0;
   double time_s() const { return double(end_ps - start_ps) * 1e-12; }
+  double floor_s() const {  // the largest floor: the one its bound names
+    return std::max({compute_floor_s, memory_floor_s, link_floor_s, noc_floor_s});
+  }
 };
 
 struct RunReport {

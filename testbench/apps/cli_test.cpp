@@ -584,6 +584,23 @@ TEST_CASE("cli: an op is NoC-bound when its stack's ports cannot carry the stack
   CHECK(noc > 3.9 * memory);
   CHECK(time >= noc);
   CHECK(f[13] == "NoC");
+  // The text report's "of floor" column: the bound's floor over the op's time.
+  REQUIRE(std::system((std::string(TESSERA_EXE) + " run -q --config tiny --trace " + base +
+                       ".tsr > " + base + ".txt")
+                          .c_str()) == 0);
+  std::istringstream text(tessera::sim::read_file(base + ".txt"));
+  std::string line, pct;
+  while (std::getline(text, line))
+    if (line.rfind("  w ", 0) == 0) {
+      std::istringstream words(line);
+      std::vector<std::string> w;
+      for (std::string x; words >> x;) w.push_back(x);
+      REQUIRE(w.size() == 8);  // name kind tiles time unit share % bound
+      CHECK(w[7] == "NoC");
+      pct = w[5];
+    }
+  REQUIRE(!pct.empty());
+  CHECK(std::stod(pct) == Approx(100 * noc / time).epsilon(0.005));
 
   // Stores count on the way in: a GEMM with K = 16 loads 64 KiB and stores a 2 MiB
   // result, whose data flits enter the stack through the same 4 ports: at least 10.24 us
