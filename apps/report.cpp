@@ -130,17 +130,21 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
       if (c.kind == tile::CmdKind::kVector)
         lane_ops[c.op_index] += double(tile::vector_lane_ops(spec.tile.vector, c.vec));
       if (c.kind != tile::CmdKind::kDmaLoad && c.kind != tile::CmdKind::kDmaStore) continue;
-      const bool load = c.kind == tile::CmdKind::kDmaLoad;
       const uint64_t row = c.dma.size[0];
+      if (row == 0) continue;
+      // Every row of the command costs the same flits; only its stack can differ.
+      const bool load = c.kind == tile::CmdKind::kDmaLoad;
+      const double heads = double((row + burst - 1) / burst), data = double(row) / flit_bytes;
+      const double row_out = load ? data + heads : heads;  // read data, or write responses
+      const double row_in = load ? heads : data + heads;   // read requests, or write data
       for (uint64_t k = 0; k < c.dma.size[2]; ++k)
         for (uint64_t j = 0; j < c.dma.size[1]; ++j) {
           const system::Target dst = amap.decode(c.dma.remote_addr + j * c.dma.remote_stride[1] +
                                                  k * c.dma.remote_stride[2]);
-          if (dst.kind != system::Target::kHbm || row == 0) continue;
-          const double heads = double((row + burst - 1) / burst), data = double(row) / flit_bytes;
+          if (dst.kind != system::Target::kHbm) continue;
           auto& [out, in] = port_flits[uint64_t(c.op_index) * nstacks + dst.index];
-          out += load ? data + heads : heads;  // read data, or write responses
-          in += load ? heads : data + heads;   // read requests, or write data
+          out += row_out;
+          in += row_in;
         }
     }
   const double noc_hz = double(spec.chiplet.noc_clock_mhz) * 1e6;
@@ -166,9 +170,9 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
                                     : o.flops / (peak_flops_tile * o.tiles);
     o.memory_floor_s = hbm_peak > 0 ? double(p.hbm_bytes) / hbm_peak : 0;
     o.link_floor_s = link_bw > 0 ? double(p.link_bytes) / link_bw : 0;
-    const double floors[4] = {o.compute_floor_s, o.memory_floor_s, o.link_floor_s, o.noc_floor_s};
+    const auto floors = o.floors();
     static const char* names[4] = {"compute", "HBM", "link", "NoC"};
-    const int b = int(std::max_element(floors, floors + 4) - floors);
+    const int b = int(std::max_element(floors.begin(), floors.end()) - floors.begin());
     o.bound = o.simulated && o.issued ? (floors[b] > 0 ? names[b] : "sync") : "-";
     if (o.simulated && o.issued && p.link_bytes > 0 && link_bw == 0) {
       // Rank groups on one chiplet: their bytes cross the NoC, and rank-to-rank NoC

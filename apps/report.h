@@ -5,6 +5,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -41,8 +42,14 @@ struct OpResult {
   // carry less than the stack can deliver, the op cannot stream faster than this.
   double noc_floor_s = 0;
   double time_s() const { return double(end_ps - start_ps) * 1e-12; }
-  double floor_s() const {  // the largest floor: the one its bound names
-    return std::max({compute_floor_s, memory_floor_s, link_floor_s, noc_floor_s});
+  // Its floors in the order the bound names them (compute, HBM, link, NoC), and the
+  // largest: the one its bound names.
+  std::array<double, 4> floors() const {
+    return {compute_floor_s, memory_floor_s, link_floor_s, noc_floor_s};
+  }
+  double floor_s() const {
+    const auto f = floors();
+    return *std::max_element(f.begin(), f.end());
   }
 };
 
