@@ -122,14 +122,38 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
   std::unordered_map<uint64_t, std::pair<double, double>> port_flits;
   const double flit_bytes = spec.chiplet.noc.flit_bytes;
   const uint64_t burst = spec.tile.dma.burst_bytes;
-  for (size_t t = 0; t < m.programs.size(); ++t)
+  // Per op and die-to-die link direction, the bytes its DMA rows move across it to or
+  // from another chiplet (HBM or a scratchpad there), on the route the chiplets'
+  // networks take (system::next_chiplet; responses retrace it). Sparse, as port_flits:
+  // (op * chiplets + from) * chiplets + to -> bytes. The fabric and the switch's
+  // reductions are left to the machine-wide link floor.
+  const uint64_t nchip = spec.total_chiplets();
+  std::unordered_map<uint64_t, double> link_dir_bytes;
+  auto cross_chiplets = [&](uint32_t op, uint32_t from, uint32_t to, uint64_t addr, uint64_t bytes,
+                            bool toward) {
+    // `toward`: the data goes from `from` to `to` (a store); else back (a load's data).
+    for (uint32_t cur = from; cur != to;) {
+      const uint32_t next = system::next_chiplet(spec, cur, to, addr);
+      if (next == system::kToFabric) {  // over the fabric into the other package's chiplet 0
+        cur = to / spec.package.chiplets * spec.package.chiplets;
+        continue;
+      }
+      const uint64_t a = toward ? cur : next, b = toward ? next : cur;
+      link_dir_bytes[(op * nchip + a) * nchip + b] += double(bytes);
+      cur = next;
+    }
+  };
+  for (size_t t = 0; t < m.programs.size(); ++t) {
+    const uint32_t chiplet = amap.tile_place(uint32_t(t)).chiplet_gid;
     for (const auto& c : m.programs[t]) {
       OpResult& o = r.ops[c.op_index];
       o.start_ps = std::min(o.start_ps, times.start[t][c.id]);
       o.end_ps = std::max(o.end_ps, times.end[t][c.id]);
       if (c.kind == tile::CmdKind::kVector)
         lane_ops[c.op_index] += double(tile::vector_lane_ops(spec.tile.vector, c.vec));
-      if (c.kind != tile::CmdKind::kDmaLoad && c.kind != tile::CmdKind::kDmaStore) continue;
+      if (c.kind != tile::CmdKind::kDmaLoad && c.kind != tile::CmdKind::kDmaStore &&
+          c.kind != tile::CmdKind::kSend)
+        continue;
       const uint64_t row = c.dma.size[0];
       if (row == 0) continue;
       // Every row of the command costs the same flits; only its stack can differ.
@@ -139,14 +163,33 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
       const double row_in = load ? heads : data + heads;   // read requests, or write data
       for (uint64_t k = 0; k < c.dma.size[2]; ++k)
         for (uint64_t j = 0; j < c.dma.size[1]; ++j) {
-          const system::Target dst = amap.decode(c.dma.remote_addr + j * c.dma.remote_stride[1] +
-                                                 k * c.dma.remote_stride[2]);
+          const uint64_t at =
+              c.dma.remote_addr + j * c.dma.remote_stride[1] + k * c.dma.remote_stride[2];
+          const system::Target dst = amap.decode(at);
+          const uint32_t owner = amap.owner_chiplet(dst);
+          if (owner != chiplet && owner != ~0u) {
+            // Half-way round an even ring the way alternates with the address: the row
+            // is routed in aligned pieces of that size.
+            for (uint64_t a = at, end = at + row; a < end;) {
+              const uint64_t piece_end =
+                  std::min(end, (a / system::kRingTieBytes + 1) * system::kRingTieBytes);
+              cross_chiplets(c.op_index, chiplet, owner, a, piece_end - a, !load);
+              a = piece_end;
+            }
+          }
           if (dst.kind != system::Target::kHbm) continue;
           auto& [out, in] = port_flits[uint64_t(c.op_index) * nstacks + dst.index];
           out += row_out;
           in += row_in;
         }
     }
+  }
+  // The busiest direction of a die-to-die link, at the link's rate.
+  std::vector<double> link_dir_floor(r.ops.size(), 0.0);
+  for (const auto& [at, bytes] : link_dir_bytes) {
+    double& f = link_dir_floor[size_t(at / (nchip * nchip))];
+    if (d2d_bw > 0) f = std::max(f, bytes / d2d_bw);
+  }
   const double noc_hz = double(spec.chiplet.noc_clock_mhz) * 1e6;
   for (const auto& [at, flits] : port_flits) {
     const uint32_t s = uint32_t(at % nstacks);
@@ -169,7 +212,7 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
                         : on_vector ? lane_ops[i] / (peak_vector_tile * o.tiles)
                                     : o.flops / (peak_flops_tile * o.tiles);
     o.memory_floor_s = hbm_peak > 0 ? double(p.hbm_bytes) / hbm_peak : 0;
-    o.link_floor_s = link_bw > 0 ? double(p.link_bytes) / link_bw : 0;
+    o.link_floor_s = std::max(link_bw > 0 ? double(p.link_bytes) / link_bw : 0, link_dir_floor[i]);
     const auto floors = o.floors();
     static const char* names[4] = {"compute", "HBM", "link", "NoC"};
     const int b = int(std::max_element(floors.begin(), floors.end()) - floors.begin());

@@ -13,7 +13,6 @@
 namespace tessera::system {
 
 namespace {
-constexpr uint32_t kToFabric = ~0u - 1;
 // Addresses alternate between the attach nodes of a package's fabric port, and between
 // those of a die-to-die link's end, every this many bytes (skewed, as HBM ports), both
 // ways: toward the port or link (the NoC's node_of sees only the address, so "nearest to
@@ -28,8 +27,9 @@ uint32_t attach_index(uint64_t addr, size_t nodes) {
 // Which way round a ring an address goes when both ways are as short: alternating
 // (skewed) every 8 KiB, twice the attach interleave, so that each direction still
 // spreads over all attach nodes of its link end.
+static_assert(kRingTieBytes == 2 * kAttachInterleaveBytes);
 bool ring_tie_positive(uint64_t addr) {
-  return skewed_port(addr / (2 * kAttachInterleaveBytes), 2) == 0;
+  return skewed_port(addr / kRingTieBytes, 2) == 0;
 }
 
 // SystemC object names may not contain dots; statistics keep the dotted path.
@@ -197,12 +197,12 @@ std::vector<uint32_t> fabric_attach_nodes(uint32_t count, uint32_t tx, uint32_t 
   return out;
 }
 
-uint32_t System::next_chiplet(uint32_t from, uint32_t to, uint64_t addr) const {
-  const uint32_t n = spec_.package.chiplets;
+uint32_t next_chiplet(const SystemSpec& spec, uint32_t from, uint32_t to, uint64_t addr) {
+  const uint32_t n = spec.package.chiplets;
   const uint32_t pf = from / n, pt = to / n, a = from % n, b = to % n;
-  if (pf != pt) return a == 0 ? kToFabric : next_chiplet(from, pf * n, addr);
+  if (pf != pt) return a == 0 ? kToFabric : next_chiplet(spec, from, pf * n, addr);
   if (a == b) return from;
-  const std::string& topo = spec_.package.topology;
+  const std::string& topo = spec.package.topology;
   uint32_t next = b;
   if (topo == "ring") {
     // Half-way round an even ring both ways are shortest: the address picks one, so

@@ -54,6 +54,17 @@ std::vector<uint32_t> fabric_attach_nodes(uint32_t count, uint32_t tiles_x, uint
 // chiplets: one link), the grid of a mesh (chiplet_grid), or every pair (all-to-all).
 std::vector<std::pair<uint32_t, uint32_t>> d2d_link_pairs(const SystemSpec& spec);
 
+// Where a request from chiplet `from` (global id) for an address owned by chiplet `to`
+// goes next: a neighbour over a die-to-die link (same package), `from` itself when it is
+// `to`, or toward another package: chiplet 0 of its own package, then kToFabric (the
+// package's fabric port; from the fabric it enters the other package at its chiplet
+// 0). `addr` breaks the tie half-way round an even ring. Responses retrace the path.
+inline constexpr uint32_t kToFabric = ~0u - 1;
+// Half-way round an even ring, the way an address takes alternates every this many
+// bytes (aligned).
+inline constexpr uint64_t kRingTieBytes = 8192;
+uint32_t next_chiplet(const SystemSpec& spec, uint32_t from, uint32_t to, uint64_t addr);
+
 // The edge of chiplet a's die (0 east, 1 west, 2 north, 3 south) facing its neighbour b
 // on a "mesh" package's chiplet grid of n (local indices; b beside or above/below a):
 // its die-to-die PHY sits there.
@@ -90,10 +101,10 @@ class System : public sc_core::sc_module, public tile::TileDirectory {
   memory::HbmStack& stack(uint32_t s) { return *stacks_[s]; }
   FunctionalMemory* data() { return data_.get(); }
   const AddressMap& address_map() const { return map_; }
-  // The chiplet one hop from `from` on the way to `to` (same package), or the next
-  // step toward another package (chiplet 0 of the package, then the fabric). `addr`
-  // breaks the tie half-way round an even ring.
-  uint32_t next_chiplet(uint32_t from, uint32_t to, uint64_t addr) const;
+  // system::next_chiplet on this machine.
+  uint32_t next_chiplet(uint32_t from, uint32_t to, uint64_t addr) const {
+    return system::next_chiplet(spec_, from, to, addr);
+  }
   // The NoC nodes (of the package's first chiplet) where `package` reaches the fabric.
   const std::vector<uint32_t>& fabric_nodes(uint32_t package) const;
   // The NoC nodes of `chiplet` where its link to `neighbour` attaches (empty: none).

@@ -628,6 +628,64 @@ TEST_CASE("cli: an op is NoC-bound when its stack's ports cannot carry the stack
   CHECK(std::stod(ops_row(st + "500", "s")[12]) == Approx(2 * at_1ghz).epsilon(1e-9));
 }
 
+// A die-to-die link carries its bytes one direction at a time at its rate, and the
+// chiplets route each transfer hop by hop (system::next_chiplet): an op cannot be faster
+// than its busiest link direction. chiplet4's ring all-reduce over 4 ranks (one per
+// chiplet) sends each rank's 2 (p - 1) / p of the data to its neighbour, all one way
+// round: 6 MiB of 4 MiB per directed link at 256 GB/s, twice the machine-wide floor
+// (every rank's bytes over all 8 link directions; the only link floor until the
+// twentieth session). An all-to-all also sends to the opposite chiplet, two hops either
+// way round (the address picks the way), so its busiest link carries more than its
+// share of the machine-wide floor.
+TEST_CASE("cli: an op is no faster than its busiest die-to-die link direction", "[unit]") {
+  const double link = 64 * 32e9 / 8, bytes = 4.0 * 1024 * 1024;  // x64 at 32 GT/s
+  // The bytes the simulated links carried, busiest direction: the floor's count of
+  // them, plus the requests' and acknowledgements' few.
+  auto busiest_link = [](const std::string& out) {
+    std::istringstream csv(tessera::sim::read_file(out + "/stats.csv"));
+    double most = 0;
+    for (std::string line; std::getline(csv, line);)
+      if (line.find(".d2d") != std::string::npos &&
+          line.find(".payload_bytes,counter,bytes,") != std::string::npos)
+        most = std::max(most, std::stod(line.substr(line.find(",counter,bytes,") + 15)));
+    return most;
+  };
+  const std::string ar =
+      write_trace("link_floor_ar",
+                  "tessera-trace 1\nmeta tp=4\n"
+                  "allreduce ar bytes=4194304 group=4 ranks=0,1,2,3 dtype=bf16\n");
+  REQUIRE(
+      run_tessera("run -q --config chiplet4 --collective ring --trace " + ar + ".tsr --out " + ar)
+          .rc == 0);
+  auto f = ops_row(ar, "ar");
+  REQUIRE(f.size() == 14);
+  const double per_link = 2.0 * 3 / 4 * bytes / link;  // 24.576 us
+  const double machine = 4 * 2.0 * 3 / 4 * bytes / (2 * 4 * link);
+  CHECK(std::stod(f[11]) == Approx(per_link).epsilon(1e-6));
+  CHECK(std::stod(f[11]) == Approx(2 * machine).epsilon(1e-6));
+  CHECK(std::stod(f[7]) >= std::stod(f[11]));
+  CHECK(f[13].rfind("link", 0) == 0);
+  CHECK(busiest_link(ar) >= per_link * link);
+  CHECK(busiest_link(ar) <= 1.01 * per_link * link);
+
+  const std::string a2a =
+      write_trace("link_floor_a2a",
+                  "tessera-trace 1\nmeta tp=4\n"
+                  "alltoall x bytes=4194304 group=4 ranks=0,1,2,3 dtype=bf16\n");
+  REQUIRE(run_tessera("run -q --config chiplet4 --trace " + a2a + ".tsr --out " + a2a).rc == 0);
+  f = ops_row(a2a, "x");
+  REQUIRE(f.size() == 14);
+  // Each rank keeps a quarter and sends a quarter to each other rank: the neighbour's
+  // quarter alone fills a link direction; at most every remote quarter crosses one.
+  const double quarter = bytes / 4 / link, link_floor = std::stod(f[11]);
+  CHECK(link_floor > 4 * 3 * quarter / 8);  // the machine-wide floor
+  CHECK(link_floor >= quarter);
+  CHECK(link_floor <= 3 * quarter);
+  CHECK(std::stod(f[7]) >= link_floor);
+  CHECK(busiest_link(a2a) >= link_floor * link);
+  CHECK(busiest_link(a2a) <= 1.02 * link_floor * link);
+}
+
 // Scaled layers that are not copies of the simulated one (each MoE layer routes its
 // tokens to other experts; another dtype) are said to differ; copies are not, whatever
 // the order of their ops.

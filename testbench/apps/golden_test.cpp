@@ -32,8 +32,9 @@ std::string run_case(const std::string& machine, const std::string& trace) {
 }
 
 // Every op's simulated span is at least its compute floor (its FLOPs at the peak of
-// the tiles it ran on), its memory floor (its HBM bytes at the peak of all stacks) and
-// its NoC floor (its HBM traffic's flits through the busiest stack's ports).
+// the tiles it ran on), its memory floor (its HBM bytes at the peak of all stacks), its
+// link floor (its bytes through the busiest die-to-die link direction, or every link)
+// and its NoC floor (its HBM traffic's flits through the busiest stack's ports).
 // The simulated ops of a run's ops.csv, split into their 14 fields.
 std::vector<std::vector<std::string>> simulated_ops(const std::string& out) {
   std::istringstream in(tessera::sim::read_file(out + "/ops.csv"));
@@ -55,10 +56,11 @@ void check_rooflines(const std::string& out) {
   int checked = 0;
   for (const auto& f : simulated_ops(out)) {
     const double t = std::stod(f[7]), compute = std::stod(f[9]), memory = std::stod(f[10]);
-    const double noc = std::stod(f[12]);
+    const double link = std::stod(f[11]), noc = std::stod(f[12]);
     INFO(f[0]);
     CHECK(t >= compute * (1 - 1e-9));
     CHECK(t >= memory * (1 - 1e-9));
+    CHECK(t >= link * (1 - 1e-9));
     CHECK(t >= noc * (1 - 1e-9));
     ++checked;
   }
