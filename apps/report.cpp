@@ -122,24 +122,44 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
   std::unordered_map<uint64_t, std::pair<double, double>> port_flits;
   const double flit_bytes = spec.chiplet.noc.flit_bytes;
   const uint64_t burst = spec.tile.dma.burst_bytes;
-  // Per op and die-to-die link direction, the bytes its DMA rows move across it to or
-  // from another chiplet (HBM or a scratchpad there), on the route the chiplets'
-  // networks take (system::next_chiplet; responses retrace it). Sparse, as port_flits:
-  // (op * chiplets + from) * chiplets + to -> bytes. The fabric and the switch's
-  // reductions are left to the machine-wide link floor.
-  const uint64_t nchip = spec.total_chiplets();
-  std::unordered_map<uint64_t, double> link_dir_bytes;
-  auto cross_chiplets = [&](uint32_t op, uint32_t from, uint32_t to, uint64_t addr, uint64_t bytes,
-                            bool toward) {
-    // `toward`: the data goes from `from` to `to` (a store); else back (a load's data).
+  // Per op and link direction, the bytes its DMA rows move across it to or from
+  // another chiplet (HBM or a scratchpad there), on the route the chiplets' networks
+  // take (system::next_chiplet; responses retrace it). Sparse, as port_flits. A
+  // die-to-die link direction: (op * chiplets + from) * chiplets + to; a package's
+  // fabric port: (op * packages + package) * 2 + (0 into the switch, 1 out of it).
+  const uint64_t nchip = spec.total_chiplets(), npkg = spec.system.packages;
+  const uint32_t per_pkg = spec.package.chiplets;
+  std::unordered_map<uint64_t, double> link_dir_bytes, fabric_dir_bytes;
+  auto d2d = [&](uint32_t op, uint64_t a, uint64_t b, double bytes) {
+    link_dir_bytes[(op * nchip + a) * nchip + b] += bytes;
+  };
+  auto fabric = [&](uint32_t op, uint64_t package, bool out, double bytes) {
+    fabric_dir_bytes[(op * npkg + package) * 2 + out] += bytes;
+  };
+  // [addr, addr + bytes) in the aligned pieces that take one way round a ring each
+  // (half-way round an even ring the address picks the way).
+  auto pieces = [](uint64_t addr, uint64_t bytes, auto&& fn) {
+    for (uint64_t a = addr, end = addr + bytes; a < end;) {
+      const uint64_t next = std::min(end, (a / system::kRingTieBytes + 1) * system::kRingTieBytes);
+      fn(a, double(next - a));
+      a = next;
+    }
+  };
+  // From chiplet `from` toward the owner `to` of `addr`, up to the switch when
+  // `to_switch` (an in-network reduction's contribution), else to `to`. `toward`: the
+  // data goes that way (a store, a send); else back (a load's data).
+  auto route = [&](uint32_t op, uint32_t from, uint32_t to, uint64_t addr, double bytes,
+                   bool toward, bool to_switch) {
     for (uint32_t cur = from; cur != to;) {
       const uint32_t next = system::next_chiplet(spec, cur, to, addr);
-      if (next == system::kToFabric) {  // over the fabric into the other package's chiplet 0
-        cur = to / spec.package.chiplets * spec.package.chiplets;
+      if (next == system::kToFabric) {  // chiplet 0's fabric port, then the other package's
+        fabric(op, toward ? cur / per_pkg : to / per_pkg, false, bytes);
+        if (to_switch) return;
+        fabric(op, toward ? to / per_pkg : cur / per_pkg, true, bytes);
+        cur = to / per_pkg * per_pkg;
         continue;
       }
-      const uint64_t a = toward ? cur : next, b = toward ? next : cur;
-      link_dir_bytes[(op * nchip + a) * nchip + b] += double(bytes);
+      toward ? d2d(op, cur, next, bytes) : d2d(op, next, cur, bytes);
       cur = next;
     }
   };
@@ -151,6 +171,30 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
       o.end_ps = std::max(o.end_ps, times.end[t][c.id]);
       if (c.kind == tile::CmdKind::kVector)
         lane_ops[c.op_index] += double(tile::vector_lane_ops(spec.tile.vector, c.vec));
+      if (c.kind == tile::CmdKind::kReduce && c.dma.size[0] > 0 && c.reduce.contributors > 0) {
+        // A contribution goes up to the switch; the switch sends the sum (once per
+        // reduction, so a contributor's share of it) down to every member's copy.
+        const uint64_t len = c.dma.size[0];
+        const uint32_t op = c.op_index, via = amap.chiplet_of(c.dma.remote_addr);
+        if (via != ~0u && via / per_pkg != chiplet / per_pkg)
+          pieces(c.dma.remote_addr, len,
+                 [&](uint64_t a, double b) { route(op, chiplet, via, a, b, true, true); });
+        for (const uint64_t res : c.reduce.results) {
+          const uint32_t owner = amap.chiplet_of(res);
+          if (owner == ~0u) continue;
+          pieces(res, len, [&](uint64_t a, double b) {
+            const double share = b / c.reduce.contributors;
+            fabric(op, owner / per_pkg, true, share);
+            // From the package's chiplet 0, where its fabric port attaches.
+            for (uint32_t cur = owner / per_pkg * per_pkg; cur != owner;) {
+              const uint32_t next = system::next_chiplet(spec, cur, owner, a);
+              d2d(op, cur, next, share);
+              cur = next;
+            }
+          });
+        }
+        continue;
+      }
       if (c.kind != tile::CmdKind::kDmaLoad && c.kind != tile::CmdKind::kDmaStore &&
           c.kind != tile::CmdKind::kSend)
         continue;
@@ -167,16 +211,10 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
               c.dma.remote_addr + j * c.dma.remote_stride[1] + k * c.dma.remote_stride[2];
           const system::Target dst = amap.decode(at);
           const uint32_t owner = amap.owner_chiplet(dst);
-          if (owner != chiplet && owner != ~0u) {
-            // Half-way round an even ring the way alternates with the address: the row
-            // is routed in aligned pieces of that size.
-            for (uint64_t a = at, end = at + row; a < end;) {
-              const uint64_t piece_end =
-                  std::min(end, (a / system::kRingTieBytes + 1) * system::kRingTieBytes);
-              cross_chiplets(c.op_index, chiplet, owner, a, piece_end - a, !load);
-              a = piece_end;
-            }
-          }
+          if (owner != chiplet && owner != ~0u)
+            pieces(at, row, [&](uint64_t a, double b) {
+              route(c.op_index, chiplet, owner, a, b, !load, false);
+            });
           if (dst.kind != system::Target::kHbm) continue;
           auto& [out, in] = port_flits[uint64_t(c.op_index) * nstacks + dst.index];
           out += row_out;
@@ -184,11 +222,16 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
         }
     }
   }
-  // The busiest direction of a die-to-die link, at the link's rate.
+  // The busiest direction of a die-to-die link or fabric port, at its rate.
   std::vector<double> link_dir_floor(r.ops.size(), 0.0);
   for (const auto& [at, bytes] : link_dir_bytes) {
     double& f = link_dir_floor[size_t(at / (nchip * nchip))];
     if (d2d_bw > 0) f = std::max(f, bytes / d2d_bw);
+  }
+  const double port_bw = spec.system.fabric.port_gbytes_per_s * 1e9;
+  for (const auto& [at, bytes] : fabric_dir_bytes) {
+    double& f = link_dir_floor[size_t(at / (2 * npkg))];
+    f = std::max(f, bytes / port_bw);
   }
   const double noc_hz = double(spec.chiplet.noc_clock_mhz) * 1e6;
   for (const auto& [at, flits] : port_flits) {

@@ -36,8 +36,9 @@ struct OpResult {
   double compute_floor_s = 0;  // its flops (every rank group's) at the peak of its tiles
   double memory_floor_s = 0;   // its HBM bytes at the peak of the machine's stacks
   // The larger of: its rank-to-rank bytes over every die-to-die and fabric link of the
-  // machine, both ways; and the bytes its DMA rows move through its busiest die-to-die
-  // link direction (to or from another chiplet's HBM or scratchpads) at the link's rate.
+  // machine, both ways; and the bytes its DMA rows and in-network reductions move
+  // through its busiest die-to-die link direction or fabric port direction (to or from
+  // another chiplet's HBM or scratchpads) at that link's rate.
   double link_floor_s = 0;
   // Its HBM traffic's flits (payload and one head flit per burst) through the busiest
   // stack's NoC ports, at one flit per port and cycle each way: where a stack's ports

@@ -686,6 +686,39 @@ TEST_CASE("cli: an op is no faster than its busiest die-to-die link direction", 
   CHECK(busiest_link(a2a) <= 1.02 * link_floor * link);
 }
 
+// The same for a package's port on the switch fabric, each way at port_gbytes_per_s:
+// an all-reduce of 4 MiB between two packages sends 4 MiB up each port and receives 4
+// MiB, through the switch's in-network reduction (each contribution up, the sum down)
+// or as a ring (each rank's 2 (p - 1) / p of the data across): 9.32 us at 450 GB/s,
+// twice the machine-wide floor, which counted both directions of every port as if a
+// byte used one of them.
+TEST_CASE("cli: an op is no faster than its busiest fabric port direction", "[unit]") {
+  const double port = 450e9, bytes = 4.0 * 1024 * 1024;
+  const std::string base = write_trace("fabric_floor",
+                                       "tessera-trace 1\nmeta tp=2\n"
+                                       "allreduce ar bytes=4194304 group=2 ranks=0,1 dtype=bf16\n");
+  for (const std::string how : {"switch", "ring"}) {
+    INFO(how);
+    const std::string out = base + "/" + how;  // write_trace cleared `base`
+    REQUIRE(run_tessera("run -q --config tiny --set system.packages=2 --collective " + how +
+                        " --trace " + base + ".tsr --out " + out)
+                .rc == 0);
+    const auto f = ops_row(out, "ar");
+    REQUIRE(f.size() == 14);
+    const double floor = std::stod(f[11]);
+    CHECK(floor == Approx(bytes / port).epsilon(1e-6));
+    CHECK(std::stod(f[7]) >= floor);
+    // The simulated ports carried the floor's bytes, with their headers.
+    std::istringstream csv(tessera::sim::read_file(out + "/stats.csv"));
+    double most = 0;
+    for (std::string line; std::getline(csv, line);)
+      if (line.rfind("fabric.port", 0) == 0 && line.find(".bytes_") != std::string::npos)
+        most = std::max(most, std::stod(line.substr(line.find(",counter,bytes,") + 15)));
+    CHECK(most >= bytes);
+    CHECK(most <= 1.15 * bytes);
+  }
+}
+
 // Scaled layers that are not copies of the simulated one (each MoE layer routes its
 // tokens to other experts; another dtype) are said to differ; copies are not, whatever
 // the order of their ops.
