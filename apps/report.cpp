@@ -137,7 +137,8 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
     fabric_dir_bytes[(op * npkg + package) * 2 + out] += bytes;
   };
   // [addr, addr + bytes) in the aligned pieces that take one way round a ring each
-  // (half-way round an even ring the address picks the way).
+  // (half-way round an even ring the address picks the way). A DMA burst (a power of
+  // two of at most 4 KiB at its own boundary, tile::DmaConfig) lies within one piece.
   auto pieces = [](uint64_t addr, uint64_t bytes, auto&& fn) {
     for (uint64_t a = addr, end = addr + bytes; a < end;) {
       const uint64_t next = std::min(end, (a / system::kRingTieBytes + 1) * system::kRingTieBytes);

@@ -717,6 +717,19 @@ TEST_CASE("cli: an op is no faster than its busiest fabric port direction", "[un
     CHECK(most >= bytes);
     CHECK(most <= 1.15 * bytes);
   }
+  // Uneven ways: the switch's all-gather between three packages sends each package's
+  // 1 MiB up once and brings the other two down to it, so the floor is the way down,
+  // 2 MiB at 450 GB/s (counting only the contributions would give half).
+  const std::string ag = write_trace("fabric_floor_ag",
+                                     "tessera-trace 1\nmeta tp=3\n"
+                                     "allgather ag bytes=3145728 group=3 ranks=0,1,2 dtype=bf16\n");
+  REQUIRE(run_tessera("run -q --config tiny --set system.packages=3 --collective switch --trace " +
+                      ag + ".tsr --out " + ag)
+              .rc == 0);
+  const auto f = ops_row(ag, "ag");
+  REQUIRE(f.size() == 14);
+  CHECK(std::stod(f[11]) == Approx(2 * 1024 * 1024 / port).epsilon(1e-6));
+  CHECK(std::stod(f[7]) >= std::stod(f[11]));
 }
 
 // Scaled layers that are not copies of the simulated one (each MoE layer routes its
