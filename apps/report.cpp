@@ -186,12 +186,8 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
           pieces(res, len, [&](uint64_t a, double b) {
             const double share = b / c.reduce.contributors;
             fabric(op, owner / per_pkg, true, share);
-            // From the package's chiplet 0, where its fabric port attaches.
-            for (uint32_t cur = owner / per_pkg * per_pkg; cur != owner;) {
-              const uint32_t next = system::next_chiplet(spec, cur, owner, a);
-              d2d(op, cur, next, share);
-              cur = next;
-            }
+            // On from the package's chiplet 0, where its fabric port attaches.
+            route(op, owner / per_pkg * per_pkg, owner, a, share, true, false);
           });
         }
         continue;

@@ -287,6 +287,20 @@ std::vector<std::string> ops_row(const std::string& folder, const std::string& o
   return {};
 }
 
+// The largest of a run's byte counters (stats.csv) whose names `pick` accepts.
+template <class Pick>
+double max_byte_counter(const std::string& folder, Pick pick) {
+  std::istringstream csv(tessera::sim::read_file(folder + "/stats.csv"));
+  const std::string kind = ",counter,bytes,";
+  double most = 0;
+  for (std::string line; std::getline(csv, line);) {
+    const size_t at = line.find(kind);
+    if (at != std::string::npos && pick(line.substr(0, at)))
+      most = std::max(most, std::stod(line.substr(at + kind.size())));
+  }
+  return most;
+}
+
 // Norms, activations and softmax run on the vector units: their compute floor is their
 // lane operations at the vector units' peak (tiny: 16 lanes at 1 GHz per tile). Until
 // the twelfth session it was their FLOPs at the arrays' peak (16 x 16 MACs, 512 GFLOP/s
@@ -642,13 +656,10 @@ TEST_CASE("cli: an op is no faster than its busiest die-to-die link direction", 
   // The bytes the simulated links carried, busiest direction: the floor's count of
   // them, plus the requests' and acknowledgements' few.
   auto busiest_link = [](const std::string& out) {
-    std::istringstream csv(tessera::sim::read_file(out + "/stats.csv"));
-    double most = 0;
-    for (std::string line; std::getline(csv, line);)
-      if (line.find(".d2d") != std::string::npos &&
-          line.find(".payload_bytes,counter,bytes,") != std::string::npos)
-        most = std::max(most, std::stod(line.substr(line.find(",counter,bytes,") + 15)));
-    return most;
+    return max_byte_counter(out, [](const std::string& name) {
+      return name.find(".d2d") != std::string::npos && name.size() > 14 &&
+             name.compare(name.size() - 14, 14, ".payload_bytes") == 0;
+    });
   };
   const std::string ar =
       write_trace("link_floor_ar",
@@ -709,11 +720,9 @@ TEST_CASE("cli: an op is no faster than its busiest fabric port direction", "[un
     CHECK(floor == Approx(bytes / port).epsilon(1e-6));
     CHECK(std::stod(f[7]) >= floor);
     // The simulated ports carried the floor's bytes, with their headers.
-    std::istringstream csv(tessera::sim::read_file(out + "/stats.csv"));
-    double most = 0;
-    for (std::string line; std::getline(csv, line);)
-      if (line.rfind("fabric.port", 0) == 0 && line.find(".bytes_") != std::string::npos)
-        most = std::max(most, std::stod(line.substr(line.find(",counter,bytes,") + 15)));
+    const double most = max_byte_counter(out, [](const std::string& name) {
+      return name.rfind("fabric.port", 0) == 0 && name.find(".bytes_") != std::string::npos;
+    });
     CHECK(most >= bytes);
     CHECK(most <= 1.15 * bytes);
   }

@@ -34,8 +34,8 @@ std::string run_case(const std::string& machine, const std::string& trace) {
 // Every op's simulated span is at least its compute floor (its FLOPs at the peak of
 // the tiles it ran on), its memory floor (its HBM bytes at the peak of all stacks), its
 // link floor (its bytes through the busiest die-to-die link or fabric port direction,
-// or over every link)
-// and its NoC floor (its HBM traffic's flits through the busiest stack's ports).
+// or over every link) and its NoC floor (its HBM traffic's flits through the busiest
+// stack's ports).
 // The simulated ops of a run's ops.csv, split into their 14 fields.
 std::vector<std::vector<std::string>> simulated_ops(const std::string& out) {
   std::istringstream in(tessera::sim::read_file(out + "/ops.csv"));
