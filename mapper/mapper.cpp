@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iomanip>
 #include <map>
 #include <set>
 #include <sstream>
@@ -210,9 +211,22 @@ class Lowering {
     uint64_t addr = 0, ld = 0;
     bool resident = false, packed = false;
   };
+  // A causal qk/av piece (traces::Op::causal): which of its blocks hold visible scores.
+  // Rows are heads of `keys` query tokens; row r sees keys 0 .. r mod `keys`.
+  struct CausalPiece {
+    uint64_t keys = 0;       // tokens per head (0: no mask)
+    uint64_t row0 = 0;       // the piece's first row in its GEMM
+    uint64_t key0 = 0;       // the piece's first key
+    bool keys_on_k = false;  // av: the keys run along k; qk: along n
+    // The last key that any of the piece's rows [r0, r1) sees.
+    uint64_t last_key(uint64_t r0, uint64_t r1) const {
+      const uint64_t a = row0 + r0, b = row0 + r1 - 1;
+      return b - a + 1 >= keys || a % keys > b % keys ? keys - 1 : b % keys;
+    }
+  };
   void lower_gemm_on_tile(TileState& t, uint64_t m, uint64_t n, uint64_t k, uint32_t eb,
                           const GemmOperand& a, const GemmOperand& b, uint64_t c_addr,
-                          uint64_t c_ld, uint32_t c_eb);
+                          uint64_t c_ld, uint32_t c_eb, const CausalPiece& mask);
   void lower_vector(const Op& op, uint32_t group);
   void lower_embedding(const Op& op, uint32_t group);
   void lower_collective(const Op& op, uint32_t group);
@@ -289,6 +303,8 @@ class Lowering {
   const Op* cur_op_ = nullptr;
   size_t cur_index_ = 0;
   OpPlan* plan_ = nullptr;
+  // MACs of the op being lowered under a causal mask: of its whole blocks, and computed.
+  uint64_t causal_macs_full_ = 0, causal_macs_ = 0;
   uint64_t spm_bytes_ = 0;
   int64_t hidden_ = 4096;
   uint32_t act_rr_ = 0;
@@ -457,8 +473,14 @@ uint64_t Lowering::input_addr(const Op& op, uint32_t group, uint64_t bytes) {
 
 void Lowering::lower_gemm_on_tile(TileState& t, uint64_t m, uint64_t n, uint64_t k, uint32_t eb,
                                   const GemmOperand& a, const GemmOperand& b, uint64_t c_addr,
-                                  uint64_t c_ld, uint32_t c_eb) {
-  const GemmBlocks bl = choose_blocks(m, n, k, eb, spm_bytes_, spec_.tile.array);
+                                  uint64_t c_ld, uint32_t c_eb, const CausalPiece& mask) {
+  GemmBlocks bl = choose_blocks(m, n, k, eb, spm_bytes_, spec_.tile.array);
+  if (mask.keys) {
+    // Under a causal mask, row bands of at most 128 query rows (FlashAttention-2's query
+    // block; at least the array's rows), each computing only the keys its last row sees
+    // (below): the hidden triangle is left out but for a band's own part of it.
+    bl.bm = std::min<uint64_t>(bl.bm, std::max<uint64_t>(128, spec_.tile.array.rows));
+  }
   const uint64_t a_sz = bl.bm * bl.bk * eb, b_sz = bl.bk * bl.bn * eb, c_sz = bl.bm * bl.bn * 4;
   const uint64_t a_off[2] = {0, a_sz}, b_off[2] = {2 * a_sz, 2 * a_sz + b_sz};
   const uint64_t c_off[2] = {2 * a_sz + 2 * b_sz, 2 * a_sz + 2 * b_sz + c_sz};
@@ -482,25 +504,47 @@ void Lowering::lower_gemm_on_tile(TileState& t, uint64_t m, uint64_t n, uint64_t
     return d;
   };
   int64_t last_gemm = -1;
+  // The operand extents the computed blocks use (all of A and B without a mask): per
+  // row band, the columns of A read; per column band, the rows and columns of B read (a
+  // causal mask cuts a qk's columns and an av's rows).
+  std::vector<uint64_t> a_cols(ceil_div(m, bl.bm), 0), b_rows(ceil_div(n, bl.bn), 0),
+      b_cols(b_rows.size(), 0);
+  uint64_t c_elems = 0;
   for (uint64_t n0 = 0; n0 < n; n0 += bl.bn) {
-    const uint64_t bn = std::min(bl.bn, n - n0);
+    const uint64_t bn_full = std::min(bl.bn, n - n0);
     for (uint64_t m0 = 0; m0 < m; m0 += bl.bm) {
       const uint64_t bm = std::min(bl.bm, m - m0);
+      // A causal mask: the keys this band's rows see end at `seen` (relative to the
+      // piece). A qk block (keys along n) or av block (keys along k) past it is skipped,
+      // one across it cut there.
+      const uint64_t seen = mask.keys ? mask.last_key(m0, m0 + bm) + 1 : UINT64_MAX;
+      if (mask.keys) causal_macs_full_ += bm * bn_full * k;
+      const uint64_t cut_n =
+          mask.keys && !mask.keys_on_k ? (seen > mask.key0 ? seen - mask.key0 : 0) : UINT64_MAX;
+      const uint64_t cut_k =
+          mask.keys && mask.keys_on_k ? (seen > mask.key0 ? seen - mask.key0 : 0) : UINT64_MAX;
+      if (n0 >= cut_n) continue;
+      const uint64_t bn = std::min(bn_full, cut_n - n0);
       const uint32_t j = sl.next_c;
       int64_t g = -1;
-      for (uint64_t k0 = 0; k0 < k; k0 += bl.bk) {
-        const uint64_t bk = std::min(bl.bk, k - k0);
+      for (uint64_t k0 = 0; k0 < k && k0 < cut_k; k0 += bl.bk) {
+        const uint64_t bk_full = std::min(bl.bk, k - k0), bk = std::min(bk_full, cut_k - k0);
+        a_cols[m0 / bl.bm] = std::max(a_cols[m0 / bl.bm], k0 + bk);
+        b_rows[n0 / bl.bn] = std::max(b_rows[n0 / bl.bn], k0 + bk);
+        b_cols[n0 / bl.bn] = std::max(b_cols[n0 / bl.bn], bn);
         const uint32_t i = sl.next_ab;
         // Packed A: row bands of bm rows, each band's bm x bk blocks one after another;
-        // packed B: column bands of bn columns, each band's bk x bn blocks likewise.
+        // packed B: column bands of bn columns, each band's bk x bn blocks likewise (a
+        // block cut by a causal mask loads its first columns).
         const Command load_a = a.packed ? dma(CmdKind::kDmaLoad, a.addr + (m0 * k + bm * k0) * eb,
-                                              a_off[i], bk * eb, bm, bk * eb)
+                                              a_off[i], bk * eb, bm, bk_full * eb)
                                         : dma(CmdKind::kDmaLoad, a.addr + (m0 * a.ld + k0) * eb,
                                               a_off[i], bk * eb, bm, a.ld * eb);
-        const Command load_b = b.packed ? dma(CmdKind::kDmaLoad, b.addr + (n0 * k + k0 * bn) * eb,
-                                              b_off[i], bn * eb, bk, bn * eb)
-                                        : dma(CmdKind::kDmaLoad, b.addr + (k0 * b.ld + n0) * eb,
-                                              b_off[i], bn * eb, bk, b.ld * eb);
+        const Command load_b = b.packed
+                                   ? dma(CmdKind::kDmaLoad, b.addr + (n0 * k + k0 * bn_full) * eb,
+                                         b_off[i], bn * eb, bk, bn_full * eb)
+                                   : dma(CmdKind::kDmaLoad, b.addr + (k0 * b.ld + n0) * eb,
+                                         b_off[i], bn * eb, bk, b.ld * eb);
         // Resident operands need only a free buffer; activations also the previous op's
         // results.
         const int64_t la = add(t, load_a, with(sl.gemm[i], a.resident ? -1 : t.gate));
@@ -518,9 +562,12 @@ void Lowering::lower_gemm_on_tile(TileState& t, uint64_t m, uint64_t n, uint64_t
         std::vector<int64_t> deps = {la, lb};
         if (k0 == 0) deps.insert(deps.end(), sl.store[j].begin(), sl.store[j].end());
         g = add(t, gc, std::move(deps));
+        if (mask.keys) causal_macs_ += bm * bn * bk;
         sl.gemm[i] = {g};
         sl.next_ab = 1 - i;
       }
+      if (g < 0) continue;  // a K slice of an av whose keys this band never sees
+      c_elems += bm * bn;
       const int64_t st = add(t,
                              dma(CmdKind::kDmaStore, c_addr + (m0 * c_ld + n0) * c_eb, c_off[j],
                                  bn * c_eb, bm, c_ld * c_eb),
@@ -530,7 +577,11 @@ void Lowering::lower_gemm_on_tile(TileState& t, uint64_t m, uint64_t n, uint64_t
       last_gemm = g;
     }
   }
-  plan_->hbm_bytes += (m * k + k * n) * eb + m * n * c_eb;  // lower bound; blocks re-read more
+  // A lower bound: blocks re-read more.
+  for (size_t i = 0; i < a_cols.size(); ++i)
+    plan_->hbm_bytes += std::min(bl.bm, m - i * bl.bm) * a_cols[i] * eb;
+  for (size_t i = 0; i < b_rows.size(); ++i) plan_->hbm_bytes += b_cols[i] * b_rows[i] * eb;
+  plan_->hbm_bytes += c_elems * c_eb;
   // Earlier GEMMs finish before the last (one array, in order), and each store but the
   // last one of each C slot freed its buffer for a GEMM that has finished. (A slot this
   // part did not use still holds an earlier part's last store, which may be in flight.)
@@ -592,10 +643,21 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
       parts.push_back({uint64_t(op.m) * share, uint64_t(op.n), uint64_t(op.k), share});
   }
   if (parts.empty()) return;
+  causal_macs_full_ = causal_macs_ = 0;
+  // A causal qk/av: the keys are n (qk) or k (av) of each part, and a piece at (m0, n0,
+  // k0) starts at row m0 and key n0 or k0.
+  auto causal_piece = [&op](const Part& p, uint64_t m0, uint64_t n0, uint64_t k0) {
+    const bool on_k = op.kind == OpKind::kAv;
+    return CausalPiece{op.causal ? (on_k ? p.k : p.n) : 0, m0, on_k ? k0 : n0, on_k};
+  };
   // Tensors: A, B (weights near each tile), C.
   uint64_t a_total = 0, c_total = 0;
   for (const auto& p : parts) a_total += p.m * p.k * eb, c_total += p.m * p.n * eb;
-  const uint64_t a_base = a_w ? 0 : input_addr(op, group, a_total);
+  // A causal av reads only the visible probabilities, laid out as the full matrix from
+  // the start of its softmax's output (which holds the visible ones: the softmax's work).
+  const uint64_t a_read =
+      op.causal && op.kind == OpKind::kAv ? uint64_t(traces::operand_bytes(op).a) : a_total;
+  const uint64_t a_base = a_w ? 0 : input_addr(op, group, a_read);
   const uint64_t c_base = output_addr(op, group, c_total);
   std::ostringstream strat;
   // Bytes per tile cycle a tile can expect: its share of the HBM stacks' peak, or of
@@ -640,12 +702,16 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
                               a_w && opt_.pack_weights};
           const GemmOperand b{b_near ? b_own : part_b + (k0 * p.n + n0) * eb, b_near ? nn : p.n,
                               b_near, b_w && opt_.pack_weights};
+          const CausalPiece mask = causal_piece(p, m0, n0, k0);
           if (s.tk == 1) {
-            lower_gemm_on_tile(t, mm, nn, kk, eb, a, b, part_c + (m0 * p.n + n0) * eb, p.n, eb);
+            lower_gemm_on_tile(t, mm, nn, kk, eb, a, b, part_c + (m0 * p.n + n0) * eb, p.n, eb,
+                               mask);
           } else {
+            // (A K slice whose keys its rows never see computes nothing; the adds below
+            // still read its partials, as a kernel without that shortcut would.)
             lower_gemm_on_tile(t, mm, nn, kk, eb, a, b,
                                partial_base + (uint64_t(ki) * p.m * p.n + m0 * p.n + n0) * 4, p.n,
-                               4);
+                               4, mask);
             if (ki == 0) owners.emplace_back(share[slot], m0, n0, mm, nn);
           }
         }
@@ -746,9 +812,10 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
       // A as weights (weights=a): this item's own, near its tile too.
       const uint64_t a_addr =
           a_w ? alloc(near_stack(t.id), p.m * p.k * eb, op.name + " weights") : a_base + a_off;
-      lower_gemm_on_tile(
-          t, p.m, p.n, p.k, eb, GemmOperand{a_addr, p.k, a_w, a_w && opt_.pack_weights},
-          GemmOperand{b_addr, p.n, b_near, b_w && opt_.pack_weights}, c_base + c_off, p.n, eb);
+      lower_gemm_on_tile(t, p.m, p.n, p.k, eb,
+                         GemmOperand{a_addr, p.k, a_w, a_w && opt_.pack_weights},
+                         GemmOperand{b_addr, p.n, b_near, b_w && opt_.pack_weights}, c_base + c_off,
+                         p.n, eb, causal_piece(p, 0, 0, 0));
       a_off += p.m * p.k * eb;
       b_off += p.k * p.n * eb;
       c_off += p.m * p.n * eb;
@@ -758,6 +825,10 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
     strat << " (" << parts[0].b_share << " heads share each K/V)";
   if (a_w || b_w)
     strat << (opt_.pack_weights ? "; weights packed in load order" : "; weights row-major");
+  if (op.causal && causal_macs_full_ > 0)
+    strat << "; causal mask: " << std::fixed << std::setprecision(1)
+          << 100.0 * double(causal_macs_) / double(causal_macs_full_)
+          << " % of the blocks' MACs computed";
   plan_->strategy = strat.str();
   if (op.kind == OpKind::kOpaque) {
     plan_->strategy = "opaque as a " + std::to_string(opaque.m) + "x" + std::to_string(opaque.n) +

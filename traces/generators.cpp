@@ -259,6 +259,9 @@ void transformer(const GenOptions& o, const ModelSpec& s, Workload& w) {
     if (s.rope)
       qk_deps = {B.vec(OpKind::kElementwise, p + "rope", {q, k}, l, T * (h_l + kvh_l) * hd, 2)};
     const int64_t cache = decode ? b * kvh_l * kv_len * hd * B.dt() : 0;
+    // A decoder's prompt attends causally to itself: the masked scores are skipped, as a
+    // FlashAttention-style kernel skips its masked blocks (BERT's encoder sees all).
+    const bool causal = !decode && !encoder;
     {
       // GQA: the query heads sharing a KV head are stacked as rows of one GEMM.
       Op& op = B.make(OpKind::kQk, p + "qk", qk_deps, l);
@@ -267,9 +270,11 @@ void transformer(const GenOptions& o, const ModelSpec& s, Workload& w) {
       op.n = kv_len;
       op.k = hd;
       op.kv_bytes = cache;
+      op.causal = causal;
     }
     std::string sc = B.emit();
-    std::string sm = B.vec(OpKind::kSoftmax, p + "softmax", {sc}, l, b * h_l * q_len * kv_len);
+    const int64_t scores = causal ? q_len * (kv_len + 1) / 2 : q_len * kv_len;  // per head
+    std::string sm = B.vec(OpKind::kSoftmax, p + "softmax", {sc}, l, b * h_l * scores);
     {
       Op& op = B.make(OpKind::kAv, p + "av", {sm, v}, l);
       op.batch = b * kvh_l;
@@ -277,6 +282,7 @@ void transformer(const GenOptions& o, const ModelSpec& s, Workload& w) {
       op.n = hd;
       op.k = kv_len;
       op.kv_bytes = cache;
+      op.causal = causal;
     }
     std::string av = B.emit();
     std::string o_ = B.gemm(p + "wo", {av}, l, T, d, h_l * hd);

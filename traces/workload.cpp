@@ -181,21 +181,31 @@ int flops_per_element(OpKind k) {
 bool Op::operator==(const Op& o) const {
   return name == o.name && kind == o.kind && dtype == o.dtype && deps == o.deps && m == o.m &&
          n == o.n && k == o.k && batch == o.batch && weights == o.weights &&
-         kv_bytes == o.kv_bytes && tied == o.tied && elems == o.elems && inputs == o.inputs &&
-         vocab == o.vocab && experts == o.experts && topk == o.topk &&
+         kv_bytes == o.kv_bytes && causal == o.causal && tied == o.tied && elems == o.elems &&
+         inputs == o.inputs && vocab == o.vocab && experts == o.experts && topk == o.topk &&
          tokens_per_expert == o.tokens_per_expert && flops_given == o.flops_given &&
          bytes_given == o.bytes_given && bytes == o.bytes && group == o.group && ranks == o.ranks &&
          peer == o.peer && layer == o.layer && phase == o.phase && rank == o.rank;
 }
 
+int64_t attention_scores(const Op& op) {
+  if (op.kind != OpKind::kQk && op.kind != OpKind::kAv) return 0;
+  const int64_t keys = op.kind == OpKind::kQk ? op.n : op.k;
+  // Heads of L = keys rows, each L (L + 1) / 2 visible pairs: m (L + 1) / 2 in all (an
+  // integer: m (L + 1) = heads L (L + 1)).
+  return op.causal ? op.m * (keys + 1) / 2 : op.m * keys;
+}
+
 double flops(const Op& op) {
   const double m = double(op.m), n = double(op.n), k = double(op.k), b = double(op.batch);
   switch (op.kind) {
+    case OpKind::kQk:  // k MACs per score
+      return 2.0 * double(attention_scores(op)) * k * b;
+    case OpKind::kAv:  // n MACs per score
+      return 2.0 * double(attention_scores(op)) * n * b;
     case OpKind::kGemm:
     case OpKind::kBatchedGemm:
     case OpKind::kConv:
-    case OpKind::kQk:
-    case OpKind::kAv:
       return 2.0 * m * n * k * b;
     case OpKind::kMoeGate:  // router GEMM, then a softmax over the experts of each token
       return 2.0 * m * n * k + flops_per_element(OpKind::kSoftmax) * m * n;
@@ -238,6 +248,9 @@ OperandBytes operand_bytes(const Op& op) {
       r.a = op.batch * op.m * op.k * dt;
       r.b = op.kv_bytes > 0 ? op.kv_bytes : op.batch * op.k * op.n * dt;
       r.c = op.batch * op.m * op.n * dt;
+      // A causal mask's hidden scores are neither written (qk's C) nor read (av's A).
+      if (op.causal && op.kind == OpKind::kQk) r.c = op.batch * attention_scores(op) * dt;
+      if (op.causal && op.kind == OpKind::kAv) r.a = op.batch * attention_scores(op) * dt;
       if (op.weights == WeightOperand::kA) r.weights = r.a;
       if (op.weights == WeightOperand::kB) r.weights = r.b;
       break;
@@ -361,6 +374,15 @@ void Workload::validate() const {
         if (op.kind == OpKind::kMoeGate)
           need(op.topk >= 1 && op.topk <= op.n, "needs 1 <= topk <= n (experts)");
         need(op.kv_bytes >= 0, "kv_bytes must not be negative");
+        if (op.causal) {
+          const bool qk = op.kind == OpKind::kQk;
+          need(qk || op.kind == OpKind::kAv, "causal applies to qk and av ops only");
+          const int64_t keys = qk ? op.n : op.k;
+          need(keys > 0 && op.m % keys == 0,
+               fmt::format("causal needs m ({}) to be a whole number of heads of {} query "
+                           "tokens, one per key ({} = {})",
+                           op.m, keys, qk ? "n" : "k", keys));
+        }
         {
           // Byte counts are int64: keep every operand far from overflow.
           const double b = double(std::max<int64_t>(1, op.batch)), lim = 0x1p56;

@@ -80,7 +80,11 @@ struct Op {
   int64_t m = 0, n = 0, k = 0, batch = 1;
   WeightOperand weights = WeightOperand::kNone;
   int64_t kv_bytes = 0;  // qk/av: bytes of operand B streamed from the KV cache
-  std::string tied;      // weights are the same tensor as this op's (not counted twice)
+  // qk/av: causal mask of a prompt attending to itself. The L keys (n of qk, k of av)
+  // are the prompt's tokens and the m rows are heads of L query tokens stacked: row r
+  // (token r mod L) sees keys 0 .. r mod L only, and the masked scores are not computed.
+  bool causal = false;
+  std::string tied;  // weights are the same tensor as this op's (not counted twice)
 
   // Vector shapes.
   int64_t elems = 0;   // elements of the output
@@ -168,6 +172,9 @@ class Workload {
 // additions of a reduction (bytes / dtype size per rank for all-reduce / reduce-scatter).
 double flops(const Op& op);
 OperandBytes operand_bytes(const Op& op);
+// Attention scores (row, key pairs) of one batch item that a qk/av op computes: m x keys,
+// or m x (keys + 1) / 2 under a causal mask (0 for other kinds).
+int64_t attention_scores(const Op& op);
 // Weight elements of one op (0 when it holds none or they are tied to another op).
 int64_t weight_params(const Op& op);
 

@@ -328,6 +328,43 @@ TEST_CASE("cli: a vector op's compute floor is its lane operations at the vector
   }
 }
 
+// A prompt's causal attention skips the hidden scores: on tiny (compute-bound here), 4
+// heads of 512 tokens in row bands of 128 compute 10/16 of the full products, so qk and
+// av take about that share of their time without the mask, the softmax about half; and
+// no op beats its roofline (their FLOPs are the visible scores' only).
+TEST_CASE("cli: causal attention takes the visible scores' share of the time", "[unit]") {
+  const std::string head =
+      "tessera-trace 1\nqk s m=512 n=512 k=64 batch=4{} dtype=bf16\n"
+      "softmax p elems={} dtype=bf16 deps=s\n"
+      "av o m=512 n=64 k=512 batch=4{} dtype=bf16 deps=p\n";
+  auto fill = [&](bool causal) {
+    std::string t = head;
+    const std::string mask = causal ? " causal=1" : "";
+    const std::string elems = causal ? "525312" : "1048576";  // 4 x 512 x 513 / 2
+    for (const std::string& x : {mask, elems, mask}) t.replace(t.find("{}"), 2, x);
+    return t;
+  };
+  std::map<std::string, double> time[2];
+  for (int causal = 0; causal < 2; ++causal) {
+    const std::string base = write_trace(causal ? "causal_attn" : "full_attn", fill(causal));
+    REQUIRE(run_tessera("run -q --config tiny --trace " + base + ".tsr --out " + base).rc == 0);
+    for (const char* op : {"s", "p", "o"}) {
+      INFO(op << (causal ? " causal" : " full"));
+      const auto f = ops_row(base, op);
+      REQUIRE(f.size() == 14);
+      time[causal][op] = std::stod(f[7]);
+      for (int floor = 9; floor <= 12; ++floor)
+        CHECK(time[causal][op] >= std::stod(f[size_t(floor)]) * (1 - 1e-9));
+    }
+  }
+  for (const char* op : {"s", "o"}) {
+    INFO(op);
+    CHECK(time[1][op] < 0.75 * time[0][op]);
+    CHECK(time[1][op] > 0.5 * time[0][op]);
+  }
+  CHECK(time[1]["p"] < 0.6 * time[0]["p"]);
+}
+
 // A switch all-gather multicasts into a peer only once the peer has entered the op.
 // Rank 3 computes first; the other ranks' chunks must not land in its buffer during
 // that GEMM, so its all-gather (from the GEMM's end to the dependent op's start) takes

@@ -288,6 +288,42 @@ TEST_CASE("gemm lowering: weights in A of a K/V op do not overlap its K/V cache"
   CHECK(used >= 4 * (64 * 64 * 2) + 32768 + 64 * 256 * 2);
 }
 
+TEST_CASE("gemm lowering: a causal qk and av skip the blocks of hidden scores", "[unit]") {
+  // 4 heads of 512 tokens on tiny's 4 tiles (16 x 16 arrays), in row bands of 128 that
+  // each compute the keys up to their last row's: (1 + 2 + 3 + 4) / 16 of the full
+  // products' MACs, and at least the visible scores'. Without the mask, all of them.
+  auto macs = [](const mapper::Mapping& m, const std::string& op) {
+    uint64_t n = 0;
+    for (const tile::Program& prog : m.programs)
+      for (const tile::Command& c : prog)
+        if (c.label == op && c.kind == tile::CmdKind::kGemm)
+          n += uint64_t(c.gemm.m) * c.gemm.n * c.gemm.k;
+    return n;
+  };
+  const std::string trace =
+      "tessera-trace 1\nqk s m=512 n=512 k=64 batch=4 dtype=bf16\n"
+      "softmax p elems=1048576 dtype=bf16 deps=s\n"
+      "av o m=512 n=64 k=512 batch=4 dtype=bf16 deps=p\n";
+  std::string causal = trace;
+  for (const char* op : {"s m=512 n=512 k=64 batch=4", "o m=512 n=64 k=512 batch=4"}) {
+    const size_t at = causal.find(op) + std::string(op).size();
+    causal.insert(at, " causal=1");
+  }
+  const mapper::Mapping full = map_text("tiny", {}, trace), mask = map_text("tiny", {}, causal);
+  const uint64_t all = 4ull * 512 * 512 * 64, visible = 4ull * 512 * 513 / 2 * 64;
+  for (const char* op : {"s", "o"}) {
+    INFO(op);
+    CHECK(macs(full, op) == all);
+    CHECK(macs(mask, op) >= visible);
+    CHECK(macs(mask, op) <= all * 10 / 16);
+  }
+  // --explain says so, and the memory floor's bytes shrink with the skipped blocks.
+  CHECK(mask.ops[0].strategy.find("causal mask:") != std::string::npos);
+  CHECK(full.ops[0].strategy.find("causal") == std::string::npos);
+  CHECK(mask.ops[0].hbm_bytes < full.ops[0].hbm_bytes);
+  CHECK(mask.ops[2].hbm_bytes < full.ops[2].hbm_bytes);
+}
+
 TEST_CASE("gemm lowering: a K split's reduction double-buffers without hazards", "[unit]") {
   // tiny's 4 tiles split K of a 32 x 1024 x 32768 GEMM 4 ways; with a 128 KiB scratchpad
   // the owner adds the partial sums in several pieces, alternating halves.

@@ -65,6 +65,33 @@ TEST_CASE("decode FLOPs are about 2 x params x tokens", "[unit]") {
   CHECK(ratio < 1.15);
 }
 
+TEST_CASE("a decoder's prompt attends causally, decode and BERT see every key", "[unit]") {
+  // Llama-2-70B prefill, 2 sequences of 100 tokens: 8 KV heads of 8 query heads each.
+  GenOptions o;
+  o.model = "llama2-70b";
+  o.phase = "prefill";
+  o.batch = 2;
+  o.seq = 100;
+  const Workload w = generate(o);
+  const Op& qk = w.op(size_t(w.find("l0.qk")));
+  const Op& av = w.op(size_t(w.find("l0.av")));
+  CHECK(qk.causal);
+  CHECK(av.causal);
+  CHECK(qk.m == 8 * 100);
+  // Each of 2 x 64 query heads sees 100 x 101 / 2 scores.
+  const double scores = 2.0 * 64 * 100 * 101 / 2;
+  CHECK(flops(qk) == Approx(2.0 * scores * 128));
+  CHECK(flops(av) == Approx(2.0 * scores * 128));
+  CHECK(w.op(size_t(w.find("l0.softmax"))).elems == int64_t(scores));
+  CHECK_NOTHROW(w.validate());
+  // Decode: one new token sees the whole cache. BERT: an encoder, no mask.
+  const Workload d = generate(decode("llama2-70b", 2, 100));
+  for (const auto& op : d.ops()) CHECK_FALSE(op.causal);
+  o.model = "bert-large";
+  const Workload bert = generate(o);
+  for (const auto& op : bert.ops()) CHECK_FALSE(op.causal);
+}
+
 TEST_CASE("grouped-query attention reads the KV cache of the KV heads only", "[unit]") {
   const int64_t b = 2, ctx = 1000;
   Workload w = generate(decode("llama2-70b", b, ctx));

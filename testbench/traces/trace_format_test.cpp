@@ -145,6 +145,11 @@ TEST_CASE("each malformed line is reported with file and line", "[unit]") {
        "t.tsr:3: op 'a' (gemm): rank 5 outside the trace's 2 (meta ranks)"},
       {h + "meta ranks=2\nsend s bytes=4 peer=3 rank=1\n",
        "t.tsr:3: op 's' (send): peer 3 outside the trace's 2 ranks (meta ranks)"},
+      // Twenty-first session: the causal mask of a prompt's attention.
+      {h + "qk s m=8 n=4 k=2 causal=yes\n", "t.tsr:2: causal 'yes': expected 0 or 1"},
+      {h + "gemm a m=8 n=4 k=2 causal=1\n", "t.tsr:2: key 'causal' does not apply to a gemm op"},
+      {h + "av o m=6 n=2 k=4 causal=1\n",
+       "t.tsr:2: op 'o' (av): causal needs m (6) to be a whole number of heads"},
   };
   for (const auto& c : cases) {
     INFO(c.text);
@@ -153,6 +158,19 @@ TEST_CASE("each malformed line is reported with file and line", "[unit]") {
     CHECK(err.rfind("t.tsr:", 0) == 0);
     CHECK(err.find('\n') == std::string::npos);
   }
+}
+
+TEST_CASE("a causal mask round-trips", "[unit]") {
+  const std::string text =
+      "tessera-trace 1\nqk s m=8 n=4 k=2 causal=1 dtype=bf16\n"
+      "av o m=8 n=2 k=4 causal=1 dtype=bf16 deps=s\n";
+  const Workload w = parse_trace(text, "c.tsr");
+  CHECK(w.op(0).causal);
+  CHECK(w.op(1).causal);
+  CHECK(write_trace(w) == text);
+  // causal=0 is the default, not written back.
+  CHECK(write_trace(parse_trace("tessera-trace 1\nqk s m=8 n=4 k=2 causal=0 dtype=bf16\n",
+                                "c.tsr")) == "tessera-trace 1\nqk s m=8 n=4 k=2 dtype=bf16\n");
 }
 
 TEST_CASE("generated traces round-trip exactly", "[unit]") {

@@ -54,6 +54,51 @@ TEST_CASE("KV-cache bytes replace operand B of attention", "[unit]") {
   CHECK(operand_bytes(qk).weights == 0);
 }
 
+TEST_CASE("a causal mask counts the visible attention scores only", "[unit]") {
+  // Two heads of 4 query tokens over 4 keys: 2 x (1 + 2 + 3 + 4) = 20 visible scores of
+  // 32, in each of 3 batch items.
+  Op qk;
+  qk.name = "qk";
+  qk.kind = OpKind::kQk;
+  qk.batch = 3;
+  qk.m = 8;
+  qk.n = 4;
+  qk.k = 16;
+  CHECK(attention_scores(qk) == 32);
+  qk.causal = true;
+  CHECK(attention_scores(qk) == 20);
+  CHECK(flops(qk) == 2.0 * 3 * 20 * 16);
+  CHECK(operand_bytes(qk).c == 3 * 20 * 2);      // the visible scores written
+  CHECK(operand_bytes(qk).a == 3 * 8 * 16 * 2);  // every query row read
+  Op av = qk;
+  av.kind = OpKind::kAv;
+  av.n = 16;  // head dimension
+  av.k = 4;   // keys
+  CHECK(attention_scores(av) == 20);
+  CHECK(flops(av) == 2.0 * 3 * 20 * 16);
+  CHECK(operand_bytes(av).a == 3 * 20 * 2);  // the visible probabilities read
+  CHECK(operand_bytes(av).c == 3 * 8 * 16 * 2);
+  // Rows must be whole heads of one query token per key.
+  Workload w;
+  qk.m = 6;
+  w.add(qk, "t.tsr:3");
+  try {
+    w.validate();
+    FAIL("validated");
+  } catch (const tessera::sim::UserError& e) {
+    CHECK(std::string(e.what()).find("t.tsr:3") != std::string::npos);
+    CHECK(std::string(e.what()).find("causal needs m (6)") != std::string::npos);
+  }
+  Op g = qk;
+  g.name = "g";
+  g.kind = OpKind::kGemm;
+  g.m = 8;
+  CHECK(attention_scores(g) == 0);
+  Workload w2;
+  w2.add(g);
+  CHECK_THROWS_WITH(w2.validate(), Catch::Contains("causal applies to qk and av ops only"));
+}
+
 TEST_CASE("expert GEMM reads weights only of experts with tokens", "[unit]") {
   Op e;
   e.name = "e";
