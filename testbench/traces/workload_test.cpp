@@ -40,14 +40,22 @@ TEST_CASE("GEMM FLOPs and operand bytes", "[unit]") {
   CHECK(weight_params(op) == 0);
 }
 
+namespace {
+// An attention op named after its kind.
+Op attention(OpKind kind, int64_t batch, int64_t m, int64_t n, int64_t k) {
+  Op op;
+  op.name = to_string(kind);
+  op.kind = kind;
+  op.batch = batch;
+  op.m = m;
+  op.n = n;
+  op.k = k;
+  return op;
+}
+}  // namespace
+
 TEST_CASE("KV-cache bytes replace operand B of attention", "[unit]") {
-  Op qk;
-  qk.name = "qk";
-  qk.kind = OpKind::kQk;
-  qk.batch = 4;
-  qk.m = 1;
-  qk.n = 1024;
-  qk.k = 128;
+  Op qk = attention(OpKind::kQk, 4, 1, 1024, 128);
   qk.kv_bytes = 4 * 1024 * 128 * 2;
   CHECK(flops(qk) == 2.0 * 4 * 1 * 1024 * 128);
   CHECK(operand_bytes(qk).b == qk.kv_bytes);
@@ -57,23 +65,15 @@ TEST_CASE("KV-cache bytes replace operand B of attention", "[unit]") {
 TEST_CASE("a causal mask counts the visible attention scores only", "[unit]") {
   // Two heads of 4 query tokens over 4 keys: 2 x (1 + 2 + 3 + 4) = 20 visible scores of
   // 32, in each of 3 batch items.
-  Op qk;
-  qk.name = "qk";
-  qk.kind = OpKind::kQk;
-  qk.batch = 3;
-  qk.m = 8;
-  qk.n = 4;
-  qk.k = 16;
+  Op qk = attention(OpKind::kQk, 3, 8, 4, 16);
   CHECK(attention_scores(qk) == 32);
   qk.causal = true;
   CHECK(attention_scores(qk) == 20);
   CHECK(flops(qk) == 2.0 * 3 * 20 * 16);
   CHECK(operand_bytes(qk).c == 3 * 20 * 2);      // the visible scores written
   CHECK(operand_bytes(qk).a == 3 * 8 * 16 * 2);  // every query row read
-  Op av = qk;
-  av.kind = OpKind::kAv;
-  av.n = 16;  // head dimension
-  av.k = 4;   // keys
+  Op av = attention(OpKind::kAv, 3, 8, 16, 4);   // head dimension 16, 4 keys
+  av.causal = true;
   CHECK(attention_scores(av) == 20);
   CHECK(flops(av) == 2.0 * 3 * 20 * 16);
   CHECK(operand_bytes(av).a == 3 * 20 * 2);  // the visible probabilities read
