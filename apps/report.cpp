@@ -12,6 +12,7 @@
 
 #include "models/system/system.h"
 #include "models/tile/vector_unit.h"
+#include "noc/switch_fabric.h"
 
 namespace tessera::apps {
 
@@ -146,17 +147,22 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
       a = next;
     }
   };
+  // A DMA burst crosses the fabric as one message with its header: at least this many
+  // bytes per byte of data (a burst holds at most burst_bytes).
+  const double fabric_framing =
+      double(burst + noc::SwitchFabric::kHeaderBytes) / double(std::max<uint64_t>(burst, 1));
   // From chiplet `from` toward the owner `to` of `addr`, up to the switch when
   // `to_switch` (an in-network reduction's contribution), else to `to`. `toward`: the
-  // data goes that way (a store, a send); else back (a load's data).
+  // data goes that way (a store, a send); else back (a load's data). On the fabric, the
+  // data takes `framing` times its bytes.
   auto route = [&](uint32_t op, uint32_t from, uint32_t to, uint64_t addr, double bytes,
-                   bool toward, bool to_switch) {
+                   bool toward, bool to_switch, double framing) {
     for (uint32_t cur = from; cur != to;) {
       const uint32_t next = system::next_chiplet(spec, cur, to, addr);
       if (next == system::kToFabric) {  // chiplet 0's fabric port, then the other package's
-        fabric(op, toward ? cur / per_pkg : to / per_pkg, false, bytes);
+        fabric(op, toward ? cur / per_pkg : to / per_pkg, false, bytes * framing);
         if (to_switch) return;
-        fabric(op, toward ? to / per_pkg : cur / per_pkg, true, bytes);
+        fabric(op, toward ? to / per_pkg : cur / per_pkg, true, bytes * framing);
         cur = to / per_pkg * per_pkg;
         continue;
       }
@@ -179,7 +185,7 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
         const uint32_t op = c.op_index, via = amap.chiplet_of(c.dma.remote_addr);
         if (via != ~0u && via / per_pkg != chiplet / per_pkg)
           pieces(c.dma.remote_addr, len,
-                 [&](uint64_t a, double b) { route(op, chiplet, via, a, b, true, true); });
+                 [&](uint64_t a, double b) { route(op, chiplet, via, a, b, true, true, 1.0); });
         for (const uint64_t res : c.reduce.results) {
           const uint32_t owner = amap.chiplet_of(res);
           if (owner == ~0u) continue;
@@ -187,7 +193,7 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
             const double share = b / c.reduce.contributors;
             fabric(op, owner / per_pkg, true, share);
             // On from the package's chiplet 0, where its fabric port attaches.
-            route(op, owner / per_pkg * per_pkg, owner, a, share, true, false);
+            route(op, owner / per_pkg * per_pkg, owner, a, share, true, false, 1.0);
           });
         }
         continue;
@@ -210,7 +216,7 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
           const uint32_t owner = amap.owner_chiplet(dst);
           if (owner != chiplet && owner != ~0u)
             pieces(at, row, [&](uint64_t a, double b) {
-              route(c.op_index, chiplet, owner, a, b, !load, false);
+              route(c.op_index, chiplet, owner, a, b, !load, false, fabric_framing);
             });
           if (dst.kind != system::Target::kHbm) continue;
           auto& [out, in] = port_flits[uint64_t(c.op_index) * nstacks + dst.index];
@@ -219,11 +225,16 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
         }
     }
   }
-  // The busiest direction of a die-to-die link or fabric port, at its rate.
+  // The busiest direction of a die-to-die link or fabric port, at its rate. A link
+  // carries its data in flits of flit_payload_bytes plus flit_overhead_bytes (a partly
+  // filled flit costs a whole one, so this is a floor).
+  const auto& d2d_cfg = spec.package.d2d;
+  const double d2d_framing = double(d2d_cfg.flit_payload_bytes + d2d_cfg.flit_overhead_bytes) /
+                             double(std::max<uint32_t>(d2d_cfg.flit_payload_bytes, 1));
   std::vector<double> link_dir_floor(r.ops.size(), 0.0);
   for (const auto& [at, bytes] : link_dir_bytes) {
     double& f = link_dir_floor[size_t(at / (nchip * nchip))];
-    if (d2d_bw > 0) f = std::max(f, bytes / d2d_bw);
+    if (d2d_bw > 0) f = std::max(f, bytes * d2d_framing / d2d_bw);
   }
   const double port_bw = spec.system.fabric.port_gbytes_per_s * 1e9;
   for (const auto& [at, bytes] : fabric_dir_bytes) {
