@@ -504,16 +504,25 @@ void Lowering::lower_gemm_on_tile(TileState& t, uint64_t m, uint64_t n, uint64_t
     return d;
   };
   int64_t last_gemm = -1;
+  // Row bands of bl.bm rows; under a causal mask a band ends with its head's last row at
+  // the latest, so that it sees the keys up to its own last row's only.
+  std::vector<std::pair<uint64_t, uint64_t>> bands;  // first row, rows
+  for (uint64_t m0 = 0; m0 < m;) {
+    uint64_t bm = std::min(bl.bm, m - m0);
+    if (mask.keys) bm = std::min(bm, mask.keys - (mask.row0 + m0) % mask.keys);
+    bands.emplace_back(m0, bm);
+    m0 += bm;
+  }
   // The operand extents the computed blocks use (all of A and B without a mask): per
   // row band, the columns of A read; per column band, the rows and columns of B read (a
   // causal mask cuts a qk's columns and an av's rows).
-  std::vector<uint64_t> a_cols(ceil_div(m, bl.bm), 0), b_rows(ceil_div(n, bl.bn), 0),
+  std::vector<uint64_t> a_cols(bands.size(), 0), b_rows(ceil_div(n, bl.bn), 0),
       b_cols(b_rows.size(), 0);
   uint64_t c_elems = 0;
   for (uint64_t n0 = 0; n0 < n; n0 += bl.bn) {
     const uint64_t bn_full = std::min(bl.bn, n - n0);
-    for (uint64_t m0 = 0; m0 < m; m0 += bl.bm) {
-      const uint64_t bm = std::min(bl.bm, m - m0);
+    for (size_t band = 0; band < bands.size(); ++band) {
+      const auto [m0, bm] = bands[band];
       // A causal mask: the keys this band's rows see end at `seen` (relative to the
       // piece). A qk block (keys along n) or av block (keys along k) past it is skipped,
       // one across it cut there.
@@ -529,7 +538,7 @@ void Lowering::lower_gemm_on_tile(TileState& t, uint64_t m, uint64_t n, uint64_t
       int64_t g = -1;
       for (uint64_t k0 = 0; k0 < k && k0 < cut_k; k0 += bl.bk) {
         const uint64_t bk_full = std::min(bl.bk, k - k0), bk = std::min(bk_full, cut_k - k0);
-        a_cols[m0 / bl.bm] = std::max(a_cols[m0 / bl.bm], k0 + bk);
+        a_cols[band] = std::max(a_cols[band], k0 + bk);
         b_rows[n0 / bl.bn] = std::max(b_rows[n0 / bl.bn], k0 + bk);
         b_cols[n0 / bl.bn] = std::max(b_cols[n0 / bl.bn], bn);
         const uint32_t i = sl.next_ab;
@@ -578,8 +587,7 @@ void Lowering::lower_gemm_on_tile(TileState& t, uint64_t m, uint64_t n, uint64_t
     }
   }
   // A lower bound: blocks re-read more.
-  for (size_t i = 0; i < a_cols.size(); ++i)
-    plan_->hbm_bytes += std::min(bl.bm, m - i * bl.bm) * a_cols[i] * eb;
+  for (size_t i = 0; i < bands.size(); ++i) plan_->hbm_bytes += bands[i].second * a_cols[i] * eb;
   for (size_t i = 0; i < b_rows.size(); ++i) plan_->hbm_bytes += b_cols[i] * b_rows[i] * eb;
   plan_->hbm_bytes += c_elems * c_eb;
   // Earlier GEMMs finish before the last (one array, in order), and each store but the
@@ -653,11 +661,7 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
   // Tensors: A, B (weights near each tile), C.
   uint64_t a_total = 0, c_total = 0;
   for (const auto& p : parts) a_total += p.m * p.k * eb, c_total += p.m * p.n * eb;
-  // A causal av reads only the visible probabilities, laid out as the full matrix from
-  // the start of its softmax's output (which holds the visible ones: the softmax's work).
-  const uint64_t a_read =
-      op.causal && op.kind == OpKind::kAv ? uint64_t(traces::operand_bytes(op).a) : a_total;
-  const uint64_t a_base = a_w ? 0 : input_addr(op, group, a_read);
+  const uint64_t a_base = a_w ? 0 : input_addr(op, group, a_total);
   const uint64_t c_base = output_addr(op, group, c_total);
   std::ostringstream strat;
   // Bytes per tile cycle a tile can expect: its share of the HBM stacks' peak, or of
@@ -939,7 +943,15 @@ void Lowering::lower_vector(const Op& op, uint32_t group) {
   if (covered < total)
     stream.push_back(
         {alloc(activation_stack(group), total - covered, op.name + " input"), total - covered});
-  const uint64_t out_base = output_addr(op, group, elems * eb);
+  // A softmax over a causal qk's scores keeps their shape (the full matrix, of which it
+  // computes the visible part), so that the av reads its probabilities inside it.
+  uint64_t out_bytes = elems * eb;
+  if (op.kind == OpKind::kSoftmax && !stream.empty() && op.deps.size() == 1) {
+    const int64_t d = w_.find(op.deps[0]);
+    if (d >= 0 && w_.op(size_t(d)).causal)
+      out_bytes = std::max(out_bytes, output_bytes_[op.deps[0]]);
+  }
+  const uint64_t out_base = output_addr(op, group, out_bytes);
   // Whole rows per tile; chunks of rows double-buffered in the scratchpad.
   const uint64_t ntiles = std::min<uint64_t>(gt.size(), rows);
   const uint64_t rows_per_tile = ceil_div(rows, ntiles);

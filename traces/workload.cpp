@@ -377,6 +377,9 @@ void Workload::validate() const {
         if (op.causal) {
           const bool qk = op.kind == OpKind::kQk;
           need(qk || op.kind == OpKind::kAv, "causal applies to qk and av ops only");
+          need(op.kv_bytes == 0,
+               "causal with kv_bytes: a prompt after cached tokens (chunked prefill) cannot be "
+               "written yet");
           const int64_t keys = qk ? op.n : op.k;
           need(keys > 0 && op.m % keys == 0,
                fmt::format("causal needs m ({}) to be a whole number of heads of {} query "

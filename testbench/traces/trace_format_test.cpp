@@ -150,6 +150,8 @@ TEST_CASE("each malformed line is reported with file and line", "[unit]") {
       {h + "gemm a m=8 n=4 k=2 causal=1\n", "t.tsr:2: key 'causal' does not apply to a gemm op"},
       {h + "av o m=6 n=2 k=4 causal=1\n",
        "t.tsr:2: op 'o' (av): causal needs m (6) to be a whole number of heads"},
+      {h + "qk s m=8 n=4 k=2 batch=4 causal=1 kv_bytes=32\n",
+       "t.tsr:2: op 's' (qk): causal with kv_bytes"},
   };
   for (const auto& c : cases) {
     INFO(c.text);
