@@ -340,6 +340,22 @@ TEST_CASE("gemm lowering: a causal qk and av skip the blocks of hidden scores", 
   CHECK(full.ops[0].strategy.find("causal") == std::string::npos);
   CHECK(mask.ops[0].hbm_bytes < full.ops[0].hbm_bytes);
   CHECK(mask.ops[2].hbm_bytes < full.ops[2].hbm_bytes);
+  // They stay a floor: no more than the op's loads and stores move.
+  auto dma_bytes = [](const mapper::Mapping& m, const std::string& op) {
+    uint64_t b = 0;
+    for (const tile::Program& prog : m.programs)
+      for (const tile::Command& c : prog)
+        if (c.label == op &&
+            (c.kind == tile::CmdKind::kDmaLoad || c.kind == tile::CmdKind::kDmaStore))
+          b += c.dma.bytes();
+    return b;
+  };
+  for (const mapper::Mapping* x : {&full, &mask})
+    for (size_t i : {0, 2}) {
+      INFO(x->ops[i].name << (x == &mask ? " causal" : ""));
+      CHECK(x->ops[i].hbm_bytes <= dma_bytes(*x, x->ops[i].name));
+      CHECK(x->ops[i].hbm_bytes >= dma_bytes(*x, x->ops[i].name) / 4);  // not far below
+    }
 }
 
 TEST_CASE("gemm lowering: a K split's reduction double-buffers without hazards", "[unit]") {
