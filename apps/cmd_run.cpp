@@ -91,7 +91,7 @@ traces::Workload load_workload(const std::string& trace) {
 void add_run_command(CLI::App& app) {
   auto* run = app.add_subcommand("run", "simulate a workload on a machine and report");
   static std::string config = "tiny", trace = "block", out, format = "text", timeline, dump;
-  static std::string collective = "auto", weight_layout = "packed";
+  static std::string collective = "auto", weight_layout = "packed", attention = "fused";
   static std::vector<std::string> sets;
   static bool force = false, explain = false, quiet = false;
   static uint32_t layers = 1, channels = 0;
@@ -121,6 +121,11 @@ void add_run_command(CLI::App& app) {
                   "in the order the tile loads them, as compilers pre-pack weights) or "
                   "row-major (a block narrower than the tile's share is a strided 2-D load)")
       ->check(CLI::IsMember(mapper::kWeightLayouts));
+  run->add_option("--attention", attention,
+                  "a prompt's attention: fused (qk, softmax and av as one FlashAttention-style "
+                  "kernel, the scores kept in the scratchpad) or separate (three ops, the "
+                  "scores through HBM)")
+      ->check(CLI::IsMember(mapper::kAttentionModes));
   run->add_flag("--explain", explain, "print the mapping decisions");
   run->add_option("--dump-programs", dump, "write every tile's program (one command a line) here");
   run->add_flag("--force", force, "write into a non-empty --out folder");
@@ -139,6 +144,7 @@ void add_run_command(CLI::App& app) {
     mo.collective = collective;
     mo.collective_channels = channels;
     mo.pack_weights = weight_layout == mapper::kWeightLayouts[0];
+    mo.fuse_attention = attention == mapper::kAttentionModes[0];
     const mapper::Mapping mapping = mapper::map_workload(w, spec, map, mo);
     if (!dump.empty()) {
       std::string text;

@@ -194,6 +194,13 @@ class Lowering {
   void end_op(bool barrier);
   void barrier(const std::vector<uint32_t>& tiles);
   void lower_gemm_like(const Op& op, uint32_t group);
+  // qk -> softmax -> av of a prompt as one FlashAttention-style kernel on the tiles (see
+  // MapOptions::fuse_attention), lowered at the av; `qk` is the chain's first op.
+  void lower_attention(const Op& qk, const Op& av, uint32_t group);
+  // Per op: the av whose fused kernel computes it (qk and softmax of a fused chain), or
+  // -1; for the av itself, its qk.
+  std::vector<int64_t> fused_into_, fused_qk_;
+  void find_fused_attention();
   struct OpaqueShape {
     uint64_t m = 1, n = 1, k = 1;
     uint64_t extra_bytes = 0;  // moved beyond the GEMM's operands
@@ -913,6 +920,210 @@ VecOp Lowering::vec_op_of(OpKind k) const {
     default:
       return VecOp::kAdd;
   }
+}
+
+// A qk -> softmax -> av chain of a prompt (no K/V cache) whose scores nothing else reads:
+// the av lowers the three as one kernel, qk and softmax lower nothing.
+void Lowering::find_fused_attention() {
+  const size_t n = w_.size();
+  fused_into_.assign(n, -1);
+  fused_qk_.assign(n, -1);
+  if (!opt_.fuse_attention) return;
+  std::vector<std::vector<size_t>> users(n);
+  for (size_t i = 0; i < n; ++i)
+    for (const auto& d : w_.op(i).deps) {
+      const int64_t j = w_.find(d);
+      if (j >= 0) users[size_t(j)].push_back(i);
+    }
+  for (size_t q = 0; q < n; ++q) {
+    const Op& qk = w_.op(q);
+    if (qk.kind != OpKind::kQk || qk.kv_bytes > 0 || qk.weights != traces::WeightOperand::kNone ||
+        users[q].size() != 1)
+      continue;
+    const size_t s = users[q][0];
+    const Op& sm = w_.op(s);
+    if (sm.kind != OpKind::kSoftmax || sm.deps.size() != 1 || users[s].size() != 1) continue;
+    const size_t a = users[s][0];
+    const Op& av = w_.op(a);
+    if (av.kind != OpKind::kAv || av.kv_bytes > 0 || av.weights != traces::WeightOperand::kNone ||
+        av.deps.empty() || av.deps.size() > 2 || av.deps[0] != sm.name || av.batch != qk.batch ||
+        av.m != qk.m || av.k != qk.n || av.n != qk.k || av.causal != qk.causal ||
+        av.dtype != qk.dtype || av.rank != qk.rank || sm.rank != qk.rank || av.layer != qk.layer)
+      continue;
+    fused_into_[q] = fused_into_[s] = int64_t(a);
+    fused_qk_[a] = int64_t(q);
+  }
+}
+
+// Per row band (at most 128 query rows of one head, as FlashAttention-2's query block):
+// Q loaded once; per block of keys up to the band's last visible one, K loaded, S = Q K
+// on the array, the softmax's running max and sum on the vector unit (S to P), O scaled
+// by the new max's correction (vector) and O += P V on the array; O normalised and
+// stored. Scores never leave the scratchpad. K and V are double-buffered; bands run one
+// after another on a tile, each tile taking the bands with the most keys left first.
+void Lowering::lower_attention(const Op& qk, const Op& av, uint32_t group) {
+  const auto& gt = groups_[group];
+  const uint32_t eb = uint32_t(traces::dtype_bytes(av.dtype));
+  const uint64_t parts = uint64_t(std::max<int64_t>(qk.batch, 1)), m = uint64_t(qk.m),
+                 keys = uint64_t(qk.n), d = uint64_t(qk.k);
+  // Q and K from qk's inputs (K after Q in one producer's output, as qk reads them), V
+  // from the av's second input, O the av's output.
+  const uint64_t q_total = parts * m * d * eb, kv_total = parts * d * keys * eb;
+  const uint64_t q_base = input_addr(qk, group, q_total);
+  const uint64_t k_base = b_input_addr(qk, group, kv_total, q_total);
+  uint64_t v_base = 0;
+  {
+    auto it = av.deps.size() > 1 ? outputs_.find(av.deps[1]) : outputs_.end();
+    v_base = it != outputs_.end() && group < it->second.size() && it->second[group] != ~0ull &&
+                     output_bytes_[av.deps[1]] >= kv_total
+                 ? it->second[group]
+                 : alloc(activation_stack(group), kv_total, av.name + " input B");
+  }
+  const uint64_t o_base = output_addr(av, group, q_total);
+  // Blocks: up to 128 rows and 128 keys (at least the array), halved until Q, S, P, O
+  // and two K and two V blocks fit the scratchpad.
+  const auto& arr = spec_.tile.array;
+  uint64_t bm = std::min<uint64_t>(m, std::max<uint64_t>(128, arr.rows));
+  uint64_t bk = std::min<uint64_t>(keys, std::max<uint64_t>(128, arr.cols));
+  auto footprint = [&](uint64_t r, uint64_t c) {  // Q, two K, two V, two S, two P, O
+    return r * d * eb + 2 * d * c * eb + 2 * c * d * eb + 2 * r * c * 4 + 2 * r * c * 4 + r * d * 4;
+  };
+  while (footprint(bm, bk) > spm_bytes_ && (bm > 1 || bk > 1)) {
+    if (bk >= bm && bk > 1)
+      bk = (bk + 1) / 2;
+    else
+      bm = (bm + 1) / 2;
+  }
+  if (footprint(bm, bk) > spm_bytes_)
+    throw sim::UserError("scratchpad of " + std::to_string(spm_bytes_) +
+                         " bytes cannot hold a fused attention block of head dimension " +
+                         std::to_string(d) + " (use --attention separate)");
+  const uint64_t q_off = 0, k_off[2] = {q_off + bm * d * eb, q_off + bm * d * eb + d * bk * eb};
+  const uint64_t v_off[2] = {k_off[1] + d * bk * eb, k_off[1] + d * bk * eb + bk * d * eb};
+  const uint64_t s_off[2] = {v_off[1] + bk * d * eb, v_off[1] + bk * d * eb + bm * bk * 4};
+  const uint64_t p_off[2] = {s_off[1] + bm * bk * 4, s_off[1] + 2 * bm * bk * 4};
+  const uint64_t o_off = p_off[1] + bm * bk * 4;
+  // Row bands: within one head (keys rows each), and their keys (all, or up to the last
+  // row's under the causal mask).
+  struct Band {
+    uint64_t part, row0, rows, keys;
+  };
+  std::vector<Band> bands;
+  for (uint64_t p = 0; p < parts; ++p)
+    for (uint64_t r0 = 0; r0 < m;) {
+      const uint64_t rows = std::min({bm, m - r0, keys - r0 % keys});
+      bands.push_back({p, r0, rows, qk.causal ? (r0 + rows - 1) % keys + 1 : keys});
+      r0 += rows;
+    }
+  // Longest first to the least loaded tile (work: rows x keys).
+  std::vector<size_t> order(bands.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return bands[a].rows * bands[a].keys > bands[b].rows * bands[b].keys;
+  });
+  std::vector<uint64_t> load(gt.size(), 0);
+  std::vector<std::vector<size_t>> per_tile(gt.size());
+  for (size_t i : order) {
+    const size_t t = size_t(std::min_element(load.begin(), load.end()) - load.begin());
+    per_tile[t].push_back(i);
+    load[t] += bands[i].rows * bands[i].keys;
+  }
+  uint64_t macs = 0, macs_full = 0;
+  auto vector = [](VecOp op, uint64_t elements, uint64_t src, uint64_t dst) {
+    Command v;
+    v.kind = CmdKind::kVector;
+    v.vec.op = op;
+    v.vec.elements = elements;
+    v.vec.inputs = 1;
+    v.vec.elem_bytes = 4;
+    v.vec.src_addr = src;
+    v.vec.dst_addr = dst;
+    return v;
+  };
+  auto gemm = [&](uint64_t rows, uint64_t cols, uint64_t depth, uint64_t a, uint64_t b, uint64_t c,
+                  bool acc) {
+    Command g;
+    g.kind = CmdKind::kGemm;
+    g.gemm.m = uint32_t(rows);
+    g.gemm.n = uint32_t(cols);
+    g.gemm.k = uint32_t(depth);
+    g.gemm.a_addr = a;
+    g.gemm.b_addr = b;
+    g.gemm.c_addr = c;
+    g.gemm.operand_bytes = eb;
+    g.gemm.accumulate = acc;
+    return g;
+  };
+  for (size_t ti = 0; ti < gt.size(); ++ti) {
+    TileState& t = tiles_[gt[ti]];
+    int64_t prev_gemm = t.fence, prev_store = t.fence;  // the tile's buffers are free after
+    for (size_t bi : per_tile[ti]) {
+      const Band& b = bands[bi];
+      const uint64_t q_at = q_base + (b.part * m + b.row0) * d * eb;
+      const int64_t lq =
+          add(t, dma(CmdKind::kDmaLoad, q_at, q_off, d * eb, b.rows, d * eb), {t.gate, prev_gemm});
+      // Software-pipelined as on an accelerator with its own vector unit: the array runs
+      // S of block j + 1 while the vector unit turns S of block j into P (S and P are
+      // double-buffered), then O += P V of block j. Per block slot x: the commands that
+      // last read each buffer.
+      const uint64_t blocks = ceil_div(b.keys, bk);
+      std::vector<int64_t> gs(blocks), vp(blocks), go(blocks);
+      auto reader = [&](const std::vector<int64_t>& v, uint64_t j) {
+        return j >= 2 ? v[j - 2] : prev_gemm;  // the slot's last user, or the band before
+      };
+      std::vector<int64_t> lv(blocks);
+      auto o_gemm = [&](uint64_t j) {  // O += P V of block j, after O's correction
+        const uint64_t kb = std::min(bk, b.keys - j * bk);
+        std::vector<int64_t> deps = {vp[j], lv[j]};
+        if (j > 0)
+          deps.push_back(add(t, vector(VecOp::kMul, b.rows * d, o_off, o_off), {vp[j], go[j - 1]}));
+        else
+          deps.push_back(prev_store);  // O is free once the previous band's store left
+        go[j] = add(t, gemm(b.rows, d, kb, p_off[j % 2], v_off[j % 2], o_off, j > 0), deps);
+      };
+      for (uint64_t j = 0; j < blocks; ++j) {
+        const uint64_t k0 = j * bk, kb = std::min(bk, b.keys - k0);
+        const size_t x = j % 2;
+        // K of this head: d rows of `keys` (qk's B), columns k0 ..; V: `keys` rows of d.
+        const int64_t lk = add(t,
+                               dma(CmdKind::kDmaLoad, k_base + (b.part * d * keys + k0) * eb,
+                                   k_off[x], kb * eb, d, keys * eb),
+                               {t.gate, reader(gs, j)});
+        lv[j] = add(t,
+                    dma(CmdKind::kDmaLoad, v_base + (b.part * keys + k0) * d * eb, v_off[x], d * eb,
+                        kb, d * eb),
+                    {t.gate, reader(go, j)});
+        gs[j] =
+            add(t, gemm(b.rows, kb, d, q_off, k_off[x], s_off[x], false), {lq, lk, reader(vp, j)});
+        if (j > 0) o_gemm(j - 1);
+        vp[j] = add(t, vector(VecOp::kSoftmax, b.rows * kb, s_off[x], p_off[x]),
+                    {gs[j], reader(go, j)});
+        macs += b.rows * kb * d * 2;
+      }
+      o_gemm(blocks - 1);
+      macs_full += b.rows * keys * d * 2;
+      const int64_t norm = add(t, vector(VecOp::kMul, b.rows * d, o_off, o_off), {go[blocks - 1]});
+      prev_store = add(t,
+                       dma(CmdKind::kDmaStore, o_base + (b.part * m + b.row0) * d * eb, o_off,
+                           d * eb, b.rows, d * eb),
+                       {norm});
+      prev_gemm = go[blocks - 1];
+    }
+    if (!per_tile[ti].empty()) t.tail = {prev_gemm, prev_store};
+  }
+  // A lower bound: Q and O once, K and V once per head up to its last key seen.
+  plan_->hbm_bytes += 2 * q_total + 2 * kv_total;
+  std::ostringstream strat;
+  size_t used = 0;
+  for (const auto& v : per_tile) used += !v.empty();
+  strat << "fused with " << qk.name << " and " << w_.op(size_t(w_.find(av.deps[0]))).name
+        << " (FlashAttention-style: scores stay in the scratchpad): " << bands.size()
+        << " row bands of up to " << bm << " rows over " << used << " tiles, key blocks of " << bk;
+  if (qk.causal)
+    strat << "; causal mask: " << std::fixed << std::setprecision(1)
+          << 100.0 * double(macs) / double(std::max<uint64_t>(macs_full, 1))
+          << " % of the MACs computed";
+  plan_->strategy = strat.str();
 }
 
 void Lowering::lower_vector(const Op& op, uint32_t group) {
@@ -1918,10 +2129,23 @@ void Lowering::run() {
     out_.ops[i].layer = op.layer;
     out_.ops[i].simulated = op.layer < 0 || keep.count(op.layer) != 0;
   }
+  find_fused_attention();
   for (size_t i : lowering_order()) {
     if (!out_.ops[i].simulated) continue;
     begin_op(i);
     const Op& op = w_.op(i);
+    if (fused_into_[i] >= 0) {  // computed by its av's fused kernel
+      out_.ops[i].strategy = "fused into " + w_.op(size_t(fused_into_[i])).name;
+      end_op(false);
+      continue;
+    }
+    if (fused_qk_[i] >= 0) {
+      for (uint32_t g = 0; g < groups_.size(); ++g)
+        if (!multi_rank_ || uint32_t(op.rank) == g)
+          lower_attention(w_.op(size_t(fused_qk_[i])), op, g);
+      end_op(true);
+      continue;
+    }
     const bool is_comm = traces::is_communication(op.kind);
     if (multi_rank_ && is_comm && op.rank != 0) {
       // The same collective as rank 0's op of that name: lowered once, over every rank.

@@ -21,6 +21,8 @@ namespace tessera::mapper {
 // sweep plans name them (one list for the CLI, the plan check and the mapper).
 inline const std::vector<std::string> kCollectiveModes = {"auto", "ring", "switch"};
 inline const std::vector<std::string> kWeightLayouts = {"packed", "row-major"};
+// --attention: a prompt's qk -> softmax -> av as one kernel (fused) or three ops.
+inline const std::vector<std::string> kAttentionModes = {"fused", "separate"};
 
 struct MapOptions {
   // Transformer traces repeat identical layers. When > 0, only the first
@@ -45,6 +47,11 @@ struct MapOptions {
   // their tiling. false: row-major; a block narrower than the share is then a strided
   // 2-D load whose rows are the block's width (bursts no longer than a row).
   bool pack_weights = true;
+  // A prompt's attention (qk -> softmax -> av with nothing else reading the scores) as
+  // one FlashAttention-style kernel: per row band, K and V blocks streamed through the
+  // scratchpad, the scores never written to HBM. false: three ops, the scores and
+  // probabilities through HBM (as unfused kernels).
+  bool fuse_attention = true;
 };
 
 // What the mapper decided for one workload op.

@@ -122,6 +122,7 @@ struct MappingKey {
 const std::vector<MappingKey>& mapping_keys() {
   static const std::vector<MappingKey> keys = {
       {"mapping.weight_layout", "--weight-layout", mapper::kWeightLayouts},
+      {"mapping.attention", "--attention", mapper::kAttentionModes},
       {"mapping.collective", "--collective", mapper::kCollectiveModes},
       {"mapping.collective_channels", "--collective-channels", {}},
       {"mapping.simulate_layers", "--simulate-layers", {}},

@@ -330,8 +330,8 @@ TEST_CASE("cli: a vector op's compute floor is its lane operations at the vector
 
 // A prompt's causal attention skips the hidden scores: on tiny (compute-bound here), 4
 // heads of 512 tokens in row bands of 128 compute 10/16 of the full products, so qk and
-// av take about that share of their time without the mask, the softmax about half; and
-// no op beats its roofline (their FLOPs are the visible scores' only).
+// av as separate ops take about that share of their time without the mask, the softmax
+// about half; and no op beats its roofline (their FLOPs are the visible scores' only).
 TEST_CASE("cli: causal attention takes the visible scores' share of the time", "[unit]") {
   const std::string head =
       "tessera-trace 1\nqk s m=512 n=512 k=64 batch=4{} dtype=bf16\n"
@@ -347,7 +347,9 @@ TEST_CASE("cli: causal attention takes the visible scores' share of the time", "
   std::map<std::string, double> time[2];
   for (int causal = 0; causal < 2; ++causal) {
     const std::string base = write_trace(causal ? "causal_attn" : "full_attn", fill(causal));
-    REQUIRE(run_tessera("run -q --config tiny --trace " + base + ".tsr --out " + base).rc == 0);
+    REQUIRE(run_tessera("run -q --config tiny --attention separate --trace " + base +
+                        ".tsr --out " + base)
+                .rc == 0);
     for (const char* op : {"s", "p", "o"}) {
       INFO(op << (causal ? " causal" : " full"));
       const auto f = ops_row(base, op);
@@ -363,6 +365,23 @@ TEST_CASE("cli: causal attention takes the visible scores' share of the time", "
     CHECK(time[1][op] > 0.5 * time[0][op]);
   }
   CHECK(time[1]["p"] < 0.6 * time[0]["p"]);
+  // Fused (the default): the av's one kernel takes less than the three ops, keeps its
+  // floors, and qk and the softmax issue nothing.
+  const std::string base = write_trace("fused_attn", fill(true));
+  REQUIRE(run_tessera("run -q --config tiny --trace " + base + ".tsr --out " + base).rc == 0);
+  for (const char* op : {"s", "p"}) {
+    INFO(op);
+    const auto f = ops_row(base, op);
+    REQUIRE(f.size() == 14);
+    CHECK(std::stod(f[7]) == 0);
+    CHECK(f[13] == "-");
+  }
+  const auto f = ops_row(base, "o");
+  REQUIRE(f.size() == 14);
+  const double fused = std::stod(f[7]);
+  for (int floor = 9; floor <= 12; ++floor)
+    CHECK(fused >= std::stod(f[size_t(floor)]) * (1 - 1e-9));
+  CHECK(fused < time[1]["s"] + time[1]["p"] + time[1]["o"]);
 }
 
 // A switch all-gather multicasts into a peer only once the peer has entered the op.

@@ -16,10 +16,16 @@ using namespace tessera;
 namespace {
 // The mapping of trace `text` on `preset` (with `sets` overrides).
 mapper::Mapping map_text(const std::string& preset, const std::vector<std::string>& sets,
-                         const std::string& text) {
+                         const std::string& text, const mapper::MapOptions& opt = {}) {
   const auto spec = system::load_spec(preset, sets);
   const system::AddressMap map(spec);
-  return mapper::map_workload(traces::parse_trace(text, "t.tsr"), spec, map);
+  return mapper::map_workload(traces::parse_trace(text, "t.tsr"), spec, map, opt);
+}
+// Options that keep a prompt's qk, softmax and av three ops (--attention separate).
+mapper::MapOptions separate_attention() {
+  mapper::MapOptions o;
+  o.fuse_attention = false;
+  return o;
 }
 }  // namespace
 
@@ -309,7 +315,8 @@ TEST_CASE("gemm lowering: a causal qk and av skip the blocks of hidden scores", 
     const size_t at = causal.find(op) + std::string(op).size();
     causal.insert(at, " causal=1");
   }
-  const mapper::Mapping full = map_text("tiny", {}, trace), mask = map_text("tiny", {}, causal);
+  const mapper::Mapping full = map_text("tiny", {}, trace, separate_attention()),
+                        mask = map_text("tiny", {}, causal, separate_attention());
   const uint64_t all = 4ull * 512 * 512 * 64, visible = 4ull * 512 * 513 / 2 * 64;
   for (const char* op : {"s", "o"}) {
     INFO(op);
@@ -356,6 +363,61 @@ TEST_CASE("gemm lowering: a causal qk and av skip the blocks of hidden scores", 
       CHECK(x->ops[i].hbm_bytes <= dma_bytes(*x, x->ops[i].name));
       CHECK(x->ops[i].hbm_bytes >= dma_bytes(*x, x->ops[i].name) / 4);  // not far below
     }
+}
+
+TEST_CASE("fused attention: qk, softmax and av as one kernel without hazards", "[unit]") {
+  // A prompt's attention on tiny: 2 KV heads of 2 query heads of 200 tokens each (GQA
+  // stacking), causal, V from its own producer. The av carries every command: per row
+  // band Q once, K and V blocks up to the band's last key, two GEMMs a block; qk and
+  // the softmax none. No command overwrites a buffer still in use; no score reaches HBM.
+  const std::string chain =
+      "tessera-trace 1\nelementwise x elems=204800 inputs=1 dtype=bf16\n"
+      "elementwise v elems=51200 inputs=1 dtype=bf16\n"
+      "qk s m=400 n=200 k=64 batch=2 causal=1 dtype=bf16 deps=x\n"
+      "softmax p elems=80400 dtype=bf16 deps=s\n"
+      "av o m=400 n=64 k=200 batch=2 causal=1 dtype=bf16 deps=p,v\n";
+  const mapper::Mapping m = map_text("tiny", {}, chain);
+  CHECK(m.ops[2].strategy == "fused into o");
+  CHECK(m.ops[3].strategy == "fused into o");
+  CHECK(m.ops[4].strategy.find("fused with s and p") != std::string::npos);
+  uint64_t gemm_macs = 0, stored = 0, by_others = 0;
+  for (const tile::Program& prog : m.programs)
+    for (const tile::Command& c : prog) {
+      if (c.label == "s" || c.label == "p") ++by_others;
+      if (c.label != "o") continue;
+      if (c.kind == tile::CmdKind::kGemm) gemm_macs += uint64_t(c.gemm.m) * c.gemm.n * c.gemm.k;
+      if (c.kind == tile::CmdKind::kDmaStore) stored += c.dma.bytes();
+    }
+  CHECK(by_others == 0);
+  CHECK(stored == 2ull * 400 * 64 * 2);  // only O is written
+  uint64_t moved = stored;
+  for (const tile::Program& prog : m.programs)
+    for (const tile::Command& c : prog)
+      if (c.label == "o" && c.kind == tile::CmdKind::kDmaLoad) moved += c.dma.bytes();
+  CHECK(m.ops[4].hbm_bytes <= moved);  // the memory floor's bytes: a floor
+  CHECK(m.ops[4].hbm_bytes == 2 * (2ull * 400 * 64 * 2) + 2 * (2ull * 64 * 200 * 2));
+  // Both products over the visible scores, at most the bands' whole-block share.
+  const uint64_t visible = 2ull * 400 * 201 / 2 * 64;
+  CHECK(gemm_macs >= 2 * visible);
+  CHECK(gemm_macs <= 2 * 2ull * 400 * 200 * 64 * 80 / 100);
+  CHECK(check_scratchpad_hazards(m) > 100);
+  // --attention separate: three ops, as before.
+  const mapper::Mapping sep = map_text("tiny", {}, chain, separate_attention());
+  CHECK(sep.ops[2].strategy.find("fused") == std::string::npos);
+  CHECK(sep.ops[4].strategy.find("fused") == std::string::npos);
+  // Decode (a K/V cache) and a softmax someone else reads stay separate.
+  const mapper::Mapping dec =
+      map_text("tiny", {},
+               "tessera-trace 1\nqk s m=2 n=256 k=64 batch=2 kv_bytes=65536 dtype=bf16\n"
+               "softmax p elems=1024 dtype=bf16 deps=s\n"
+               "av o m=2 n=64 k=256 batch=2 kv_bytes=65536 dtype=bf16 deps=p\n");
+  CHECK(dec.ops[0].strategy.find("fused") == std::string::npos);
+  const mapper::Mapping two = map_text("tiny", {},
+                                       "tessera-trace 1\nqk s m=64 n=64 k=64 batch=2 dtype=bf16\n"
+                                       "softmax p elems=8192 dtype=bf16 deps=s\n"
+                                       "av o m=64 n=64 k=64 batch=2 dtype=bf16 deps=p\n"
+                                       "elementwise e elems=8192 dtype=bf16 deps=p\n");
+  CHECK(two.ops[0].strategy.find("fused") == std::string::npos);
 }
 
 TEST_CASE("gemm lowering: a K split's reduction double-buffers without hazards", "[unit]") {
