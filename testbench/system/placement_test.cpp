@@ -21,6 +21,16 @@ mapper::Mapping map_text(const std::string& preset, const std::vector<std::strin
   const system::AddressMap map(spec);
   return mapper::map_workload(traces::parse_trace(text, "t.tsr"), spec, map, opt);
 }
+// The bytes an op's loads and stores move, on every tile.
+uint64_t dma_bytes(const mapper::Mapping& m, const std::string& op) {
+  uint64_t b = 0;
+  for (const tile::Program& prog : m.programs)
+    for (const tile::Command& c : prog)
+      if (c.label == op &&
+          (c.kind == tile::CmdKind::kDmaLoad || c.kind == tile::CmdKind::kDmaStore))
+        b += c.dma.bytes();
+  return b;
+}
 // Options that keep a prompt's qk, softmax and av three ops (--attention separate).
 mapper::MapOptions separate_attention() {
   mapper::MapOptions o;
@@ -348,15 +358,6 @@ TEST_CASE("gemm lowering: a causal qk and av skip the blocks of hidden scores", 
   CHECK(mask.ops[0].hbm_bytes < full.ops[0].hbm_bytes);
   CHECK(mask.ops[2].hbm_bytes < full.ops[2].hbm_bytes);
   // They stay a floor: no more than the op's loads and stores move.
-  auto dma_bytes = [](const mapper::Mapping& m, const std::string& op) {
-    uint64_t b = 0;
-    for (const tile::Program& prog : m.programs)
-      for (const tile::Command& c : prog)
-        if (c.label == op &&
-            (c.kind == tile::CmdKind::kDmaLoad || c.kind == tile::CmdKind::kDmaStore))
-          b += c.dma.bytes();
-    return b;
-  };
   for (const mapper::Mapping* x : {&full, &mask})
     for (size_t i : {0, 2}) {
       INFO(x->ops[i].name << (x == &mask ? " causal" : ""));
@@ -389,12 +390,8 @@ TEST_CASE("fused attention: qk, softmax and av as one kernel without hazards", "
       if (c.kind == tile::CmdKind::kDmaStore) stored += c.dma.bytes();
     }
   CHECK(by_others == 0);
-  CHECK(stored == 2ull * 400 * 64 * 2);  // only O is written
-  uint64_t moved = stored;
-  for (const tile::Program& prog : m.programs)
-    for (const tile::Command& c : prog)
-      if (c.label == "o" && c.kind == tile::CmdKind::kDmaLoad) moved += c.dma.bytes();
-  CHECK(m.ops[4].hbm_bytes <= moved);  // the memory floor's bytes: a floor
+  CHECK(stored == 2ull * 400 * 64 * 2);            // only O is written
+  CHECK(m.ops[4].hbm_bytes <= dma_bytes(m, "o"));  // the memory floor's bytes: a floor
   CHECK(m.ops[4].hbm_bytes == 2 * (2ull * 400 * 64 * 2) + 2 * (2ull * 64 * 200 * 2));
   // Both products over the visible scores, at most the bands' whole-block share.
   const uint64_t visible = 2ull * 400 * 201 / 2 * 64;
@@ -606,27 +603,18 @@ TEST_CASE("opaque ops with FLOPs and bytes move their bytes", "[unit]") {
   // M x 16 x 16 GEMM whatever its bytes: an elementwise kernel of a Chakra trace (1 FLOP
   // per element, 12 bytes per element) moved about a hundredth of its bytes, a GEMM of
   // known num_ops and tensor_size many times its bytes.
-  auto hbm_bytes_of = [](const mapper::Mapping& m, const std::string& op) {
-    uint64_t b = 0;
-    for (const tile::Program& prog : m.programs)
-      for (const tile::Command& c : prog)
-        if (c.label == op &&
-            (c.kind == tile::CmdKind::kDmaLoad || c.kind == tile::CmdKind::kDmaStore))
-          b += c.dma.bytes();
-    return b;
-  };
   // Elementwise-like: 1 M FLOPs, 12 MiB (fp32 a + b = c).
   const mapper::Mapping e =
       map_text("tiny", {}, "tessera-trace 1\nopaque e flops=1048576 bytes=12582912 dtype=fp32\n");
   CHECK(e.ops[0].strategy.find("streamed as a copy") != std::string::npos);
-  CHECK(hbm_bytes_of(e, "e") >= 12582912 * 9 / 10);
-  CHECK(hbm_bytes_of(e, "e") <= 12582912 * 11 / 10);
+  CHECK(dma_bytes(e, "e") >= 12582912 * 9 / 10);
+  CHECK(dma_bytes(e, "e") <= 12582912 * 11 / 10);
   // GEMM-like: a 1024 x 1024 x 1024 bf16 GEMM's FLOPs and operand bytes: shaped as a
   // cube (its operands hold 6 MiB) instead of 2^20 x 16 x 16 (about 260 MiB).
   const mapper::Mapping g =
       map_text("tiny", {}, "tessera-trace 1\nopaque g flops=2147483648 bytes=6291456 dtype=bf16\n");
   CHECK(g.ops[0].strategy.find("1024x1024x1024 GEMM") != std::string::npos);
-  CHECK(hbm_bytes_of(g, "g") < 64ull << 20);
+  CHECK(dma_bytes(g, "g") < 64ull << 20);
   // Between the two: bytes set the block size (K = N) between the array's and the cube.
   const mapper::Mapping h = map_text(
       "tiny", {}, "tessera-trace 1\nopaque h flops=2147483648 bytes=33554432 dtype=bf16\n");
@@ -640,7 +628,7 @@ TEST_CASE("opaque ops with FLOPs and bytes move their bytes", "[unit]") {
   const mapper::Mapping w =
       map_text("tiny", {"tile.array.cols=64"},
                "tessera-trace 1\nopaque x flops=4194304 bytes=300000 dtype=bf16\n");
-  CHECK(hbm_bytes_of(w, "x") >= 300000 * 9 / 10);
+  CHECK(dma_bytes(w, "x") >= 300000 * 9 / 10);
 }
 
 TEST_CASE("a barrier synchronises its ranks: an all-reduce of one element", "[unit]") {
