@@ -267,7 +267,9 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
     const auto floors = o.floors();
     static const char* names[4] = {"compute", "HBM", "link", "NoC"};
     const int b = int(std::max_element(floors.begin(), floors.end()) - floors.begin());
-    o.bound = o.simulated && o.issued ? (floors[b] > 0 ? names[b] : "sync") : "-";
+    o.bound = o.simulated && o.issued ? (floors[b] > 0 ? names[b] : "sync")
+              : p.fused               ? "fused"
+                                      : "-";
     if (o.simulated && o.issued && p.link_bytes > 0 && link_bw == 0) {
       // Rank groups on one chiplet: their bytes cross the NoC, and rank-to-rank NoC
       // traffic has no floor here (the NoC floor is the HBM ports').

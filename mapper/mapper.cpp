@@ -2134,8 +2134,11 @@ void Lowering::run() {
     if (!out_.ops[i].simulated) continue;
     begin_op(i);
     const Op& op = w_.op(i);
-    if (fused_into_[i] >= 0) {  // computed by its av's fused kernel
+    if (fused_into_[i] >= 0) {  // computed by its av's fused kernel, which counts its FLOPs
       out_.ops[i].strategy = "fused into " + w_.op(size_t(fused_into_[i])).name;
+      out_.ops[size_t(fused_into_[i])].flops += out_.ops[i].flops;
+      out_.ops[i].flops = 0;
+      out_.ops[i].fused = true;
       end_op(false);
       continue;
     }

@@ -69,6 +69,9 @@ struct OpPlan {
   uint64_t link_bytes = 0;  // bytes sent between rank groups' tiles (collectives)
   int64_t layer = -1;
   bool simulated = true;  // false: a repeated layer, not lowered (see MapOptions)
+  // Computed by another op's fused kernel (qk and softmax of a fused attention; their
+  // FLOPs are counted there).
+  bool fused = false;
 };
 
 struct Mapping {

@@ -366,7 +366,7 @@ TEST_CASE("cli: causal attention takes the visible scores' share of the time", "
   }
   CHECK(time[1]["p"] < 0.6 * time[0]["p"]);
   // Fused (the default): the av's one kernel takes less than the three ops, keeps its
-  // floors, and qk and the softmax issue nothing.
+  // floors (with the chain's FLOPs), and qk and the softmax issue nothing.
   const std::string base = write_trace("fused_attn", fill(true));
   REQUIRE(run_tessera("run -q --config tiny --trace " + base + ".tsr --out " + base).rc == 0);
   for (const char* op : {"s", "p"}) {
@@ -374,11 +374,13 @@ TEST_CASE("cli: causal attention takes the visible scores' share of the time", "
     const auto f = ops_row(base, op);
     REQUIRE(f.size() == 14);
     CHECK(std::stod(f[7]) == 0);
-    CHECK(f[13] == "-");
+    CHECK(std::stod(f[8]) == 0);  // the av counts its FLOPs
+    CHECK(f[13] == "fused");
   }
   const auto f = ops_row(base, "o");
   REQUIRE(f.size() == 14);
   const double fused = std::stod(f[7]);
+  CHECK(std::stod(f[8]) == Approx(2 * 67239936.0 + 5 * 525312));  // qk, softmax and av
   for (int floor = 9; floor <= 12; ++floor)
     CHECK(fused >= std::stod(f[size_t(floor)]) * (1 - 1e-9));
   CHECK(fused < time[1]["s"] + time[1]["p"] + time[1]["o"]);
