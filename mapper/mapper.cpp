@@ -201,6 +201,7 @@ class Lowering {
   // -1; for the av itself, its qk.
   std::vector<int64_t> fused_into_, fused_qk_;
   void find_fused_attention();
+  bool attention_blocks(const Op& qk, uint64_t& bm, uint64_t& bk) const;
   struct OpaqueShape {
     uint64_t m = 1, n = 1, k = 1;
     uint64_t extra_bytes = 0;  // moved beyond the GEMM's operands
@@ -942,7 +943,10 @@ void Lowering::find_fused_attention() {
       continue;
     const size_t s = users[q][0];
     const Op& sm = w_.op(s);
-    if (sm.kind != OpKind::kSoftmax || sm.deps.size() != 1 || users[s].size() != 1) continue;
+    if (sm.kind != OpKind::kSoftmax || sm.deps.size() != 1 || users[s].size() != 1 ||
+        sm.layer != qk.layer || sm.dtype != qk.dtype ||
+        sm.elems != qk.batch * traces::attention_scores(qk))
+      continue;
     const size_t a = users[s][0];
     const Op& av = w_.op(a);
     if (av.kind != OpKind::kAv || av.kv_bytes > 0 || av.weights != traces::WeightOperand::kNone ||
@@ -950,9 +954,35 @@ void Lowering::find_fused_attention() {
         av.m != qk.m || av.k != qk.n || av.n != qk.k || av.causal != qk.causal ||
         av.dtype != qk.dtype || av.rank != qk.rank || sm.rank != qk.rank || av.layer != qk.layer)
       continue;
+    uint64_t bm = 0, bk = 0;
+    if (!attention_blocks(qk, bm, bk)) continue;
     fused_into_[q] = fused_into_[s] = int64_t(a);
     fused_qk_[a] = int64_t(q);
   }
+}
+
+// The fused kernel's blocks: up to 128 rows and 128 keys (FlashAttention-2's; at least
+// the array), halved until Q, two K, two V, two S (fp32), two P and O (fp32) fit the
+// scratchpad. False when they end smaller than the array (or than the head): the array
+// would idle, and the three ops run separately instead, as a compiler would choose.
+bool Lowering::attention_blocks(const Op& qk, uint64_t& bm, uint64_t& bk) const {
+  const uint64_t eb = uint64_t(traces::dtype_bytes(qk.dtype)), m = uint64_t(qk.m),
+                 keys = uint64_t(qk.n), d = uint64_t(qk.k);
+  const auto& arr = spec_.tile.array;
+  bm = std::min<uint64_t>(m, std::max<uint64_t>(128, arr.rows));
+  bk = std::min<uint64_t>(keys, std::max<uint64_t>(128, arr.cols));
+  auto footprint = [&](uint64_t r, uint64_t c) {
+    return r * d * eb + 2 * d * c * eb + 2 * c * d * eb + 2 * r * c * 4 + 2 * r * c * eb +
+           r * d * 4;
+  };
+  while (footprint(bm, bk) > spm_bytes_ && (bm > 1 || bk > 1)) {
+    if (bk >= bm && bk > 1)
+      bk = (bk + 1) / 2;
+    else
+      bm = (bm + 1) / 2;
+  }
+  return footprint(bm, bk) <= spm_bytes_ && bm >= std::min<uint64_t>(m, arr.rows) &&
+         bk >= std::min<uint64_t>(keys, arr.cols);
 }
 
 // Per row band (at most 128 query rows of one head, as FlashAttention-2's query block):
@@ -980,29 +1010,13 @@ void Lowering::lower_attention(const Op& qk, const Op& av, uint32_t group) {
                  : alloc(activation_stack(group), kv_total, av.name + " input B");
   }
   const uint64_t o_base = output_addr(av, group, q_total);
-  // Blocks: up to 128 rows and 128 keys (at least the array), halved until Q, S, P, O
-  // and two K and two V blocks fit the scratchpad.
-  const auto& arr = spec_.tile.array;
-  uint64_t bm = std::min<uint64_t>(m, std::max<uint64_t>(128, arr.rows));
-  uint64_t bk = std::min<uint64_t>(keys, std::max<uint64_t>(128, arr.cols));
-  auto footprint = [&](uint64_t r, uint64_t c) {  // Q, two K, two V, two S, two P, O
-    return r * d * eb + 2 * d * c * eb + 2 * c * d * eb + 2 * r * c * 4 + 2 * r * c * 4 + r * d * 4;
-  };
-  while (footprint(bm, bk) > spm_bytes_ && (bm > 1 || bk > 1)) {
-    if (bk >= bm && bk > 1)
-      bk = (bk + 1) / 2;
-    else
-      bm = (bm + 1) / 2;
-  }
-  if (footprint(bm, bk) > spm_bytes_)
-    throw sim::UserError("scratchpad of " + std::to_string(spm_bytes_) +
-                         " bytes cannot hold a fused attention block of head dimension " +
-                         std::to_string(d) + " (use --attention separate)");
+  uint64_t bm = 0, bk = 0;
+  attention_blocks(qk, bm, bk);
   const uint64_t q_off = 0, k_off[2] = {q_off + bm * d * eb, q_off + bm * d * eb + d * bk * eb};
   const uint64_t v_off[2] = {k_off[1] + d * bk * eb, k_off[1] + d * bk * eb + bk * d * eb};
   const uint64_t s_off[2] = {v_off[1] + bk * d * eb, v_off[1] + bk * d * eb + bm * bk * 4};
-  const uint64_t p_off[2] = {s_off[1] + bm * bk * 4, s_off[1] + 2 * bm * bk * 4};
-  const uint64_t o_off = p_off[1] + bm * bk * 4;
+  const uint64_t p_off[2] = {s_off[1] + bm * bk * 4, s_off[1] + bm * bk * 4 + bm * bk * eb};
+  const uint64_t o_off = p_off[1] + bm * bk * eb;
   // Row bands: within one head (keys rows each), and their keys (all, or up to the last
   // row's under the causal mask).
   struct Band {
@@ -1011,7 +1025,10 @@ void Lowering::lower_attention(const Op& qk, const Op& av, uint32_t group) {
   std::vector<Band> bands;
   for (uint64_t p = 0; p < parts; ++p)
     for (uint64_t r0 = 0; r0 < m;) {
-      const uint64_t rows = std::min({bm, m - r0, keys - r0 % keys});
+      // (Under the mask a band ends with its head; without it, the part's heads share K
+      // and V and a band may run across them.)
+      const uint64_t rows =
+          qk.causal ? std::min({bm, m - r0, keys - r0 % keys}) : std::min(bm, m - r0);
       bands.push_back({p, r0, rows, qk.causal ? (r0 + rows - 1) % keys + 1 : keys});
       r0 += rows;
     }
@@ -1029,13 +1046,18 @@ void Lowering::lower_attention(const Op& qk, const Op& av, uint32_t group) {
     load[t] += bands[i].rows * bands[i].keys;
   }
   uint64_t macs = 0, macs_full = 0;
-  auto vector = [](VecOp op, uint64_t elements, uint64_t src, uint64_t dst) {
+  // Vector work on `rows` rows of `bytes`-byte elements: the softmax's step writes P in
+  // the operands' type (its fp32 input S is counted alike: one element size a command);
+  // O's corrections are fp32.
+  auto vector = [](VecOp op, uint64_t elements, uint64_t rows, uint32_t bytes, uint64_t src,
+                   uint64_t dst) {
     Command v;
     v.kind = CmdKind::kVector;
     v.vec.op = op;
     v.vec.elements = elements;
+    v.vec.rows = rows;
     v.vec.inputs = 1;
-    v.vec.elem_bytes = 4;
+    v.vec.elem_bytes = bytes;
     v.vec.src_addr = src;
     v.vec.dst_addr = dst;
     return v;
@@ -1076,7 +1098,8 @@ void Lowering::lower_attention(const Op& qk, const Op& av, uint32_t group) {
         const uint64_t kb = std::min(bk, b.keys - j * bk);
         std::vector<int64_t> deps = {vp[j], lv[j]};
         if (j > 0)
-          deps.push_back(add(t, vector(VecOp::kMul, b.rows * d, o_off, o_off), {vp[j], go[j - 1]}));
+          deps.push_back(
+              add(t, vector(VecOp::kMul, b.rows * d, b.rows, 4, o_off, o_off), {vp[j], go[j - 1]}));
         else
           deps.push_back(prev_store);  // O is free once the previous band's store left
         go[j] = add(t, gemm(b.rows, d, kb, p_off[j % 2], v_off[j % 2], o_off, j > 0), deps);
@@ -1096,13 +1119,14 @@ void Lowering::lower_attention(const Op& qk, const Op& av, uint32_t group) {
         gs[j] =
             add(t, gemm(b.rows, kb, d, q_off, k_off[x], s_off[x], false), {lq, lk, reader(vp, j)});
         if (j > 0) o_gemm(j - 1);
-        vp[j] = add(t, vector(VecOp::kSoftmax, b.rows * kb, s_off[x], p_off[x]),
+        vp[j] = add(t, vector(VecOp::kSoftmax, b.rows * kb, b.rows, eb, s_off[x], p_off[x]),
                     {gs[j], reader(go, j)});
         macs += b.rows * kb * d * 2;
       }
       o_gemm(blocks - 1);
       macs_full += b.rows * keys * d * 2;
-      const int64_t norm = add(t, vector(VecOp::kMul, b.rows * d, o_off, o_off), {go[blocks - 1]});
+      const int64_t norm =
+          add(t, vector(VecOp::kMul, b.rows * d, b.rows, 4, o_off, o_off), {go[blocks - 1]});
       prev_store = add(t,
                        dma(CmdKind::kDmaStore, o_base + (b.part * m + b.row0) * d * eb, o_off,
                            d * eb, b.rows, d * eb),

@@ -1,5 +1,6 @@
 // The mapper on small traces: weight placement across stacks, barrier trees, GEMM splits
 // and the scratchpad safety of the GEMM lowering.
+#include <fmt/format.h>
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <map>
@@ -367,41 +368,89 @@ TEST_CASE("gemm lowering: a causal qk and av skip the blocks of hidden scores", 
 }
 
 TEST_CASE("fused attention: qk, softmax and av as one kernel without hazards", "[unit]") {
-  // A prompt's attention on tiny: 2 KV heads of 2 query heads of 200 tokens each (GQA
-  // stacking), causal, V from its own producer. The av carries every command: per row
-  // band Q once, K and V blocks up to the band's last key, two GEMMs a block; qk and
-  // the softmax none. No command overwrites a buffer still in use; no score reaches HBM.
-  const std::string chain =
-      "tessera-trace 1\nelementwise x elems=204800 inputs=1 dtype=bf16\n"
-      "elementwise v elems=51200 inputs=1 dtype=bf16\n"
-      "qk s m=400 n=200 k=64 batch=2 causal=1 dtype=bf16 deps=x\n"
-      "softmax p elems=80400 dtype=bf16 deps=s\n"
-      "av o m=400 n=64 k=200 batch=2 causal=1 dtype=bf16 deps=p,v\n";
-  const mapper::Mapping m = map_text("tiny", {}, chain);
-  CHECK(m.ops[2].strategy == "fused into o");
-  CHECK(m.ops[3].strategy == "fused into o");
-  CHECK(m.ops[4].strategy.find("fused with s and p") != std::string::npos);
-  uint64_t gemm_macs = 0, stored = 0, by_others = 0;
-  for (const tile::Program& prog : m.programs)
-    for (const tile::Command& c : prog) {
-      if (c.label == "s" || c.label == "p") ++by_others;
-      if (c.label != "o") continue;
-      if (c.kind == tile::CmdKind::kGemm) gemm_macs += uint64_t(c.gemm.m) * c.gemm.n * c.gemm.k;
-      if (c.kind == tile::CmdKind::kDmaStore) stored += c.dma.bytes();
+  // A prompt's attention on tiny: 2 KV heads of 2 query heads each (GQA stacking), causal,
+  // Q and K from one producer (x: Q, then K), V from another (v). Heads of 200 tokens (a
+  // band's keys in at most 2 blocks of 128) and of 512 (up to 4, so the double buffers'
+  // slots are reused). The av carries every command: per row band Q once, K and V blocks
+  // up to the band's last key, two GEMMs a block; qk and the softmax none. No command
+  // overwrites a buffer still in use, every load lies inside x's or v's output, and no
+  // score reaches HBM.
+  for (const uint64_t L : {200ull, 512ull}) {
+    INFO(L << "-token heads");
+    const uint64_t rows = 2 * L, q = 2 * rows * 64, kv = 2 * 64 * L;  // elements
+    const uint64_t scores = 2 * rows * (L + 1) / 2;
+    const std::string chain = fmt::format(
+        "tessera-trace 1\nelementwise x elems={} dtype=bf16\nelementwise v elems={} dtype=bf16\n"
+        "qk s m={} n={} k=64 batch=2 causal=1 dtype=bf16 deps=x\n"
+        "softmax p elems={} dtype=bf16 deps=s\n"
+        "av o m={} n=64 k={} batch=2 causal=1 dtype=bf16 deps=p,v\n",
+        q + kv, kv, rows, L, scores, rows, L);
+    const mapper::Mapping m = map_text("tiny", {}, chain);
+    CHECK(m.ops[2].strategy == "fused into o");
+    CHECK(m.ops[3].strategy == "fused into o");
+    CHECK(m.ops[4].strategy.find("fused with s and p") != std::string::npos);
+    uint64_t gemm_macs = 0, stored = 0, by_others = 0;
+    std::vector<std::pair<uint64_t, uint64_t>> produced;  // x's and v's stored rows
+    for (const tile::Program& prog : m.programs)
+      for (const tile::Command& c : prog)
+        if ((c.label == "x" || c.label == "v") && c.kind == tile::CmdKind::kDmaStore)
+          for (uint64_t r = 0; r < c.dma.size[1]; ++r)
+            produced.emplace_back(c.dma.remote_addr + r * c.dma.remote_stride[1], c.dma.size[0]);
+    // Rows that meet or touch are one range (the producers store in chunks).
+    std::sort(produced.begin(), produced.end());
+    std::vector<std::pair<uint64_t, uint64_t>> merged;
+    for (const auto& [p0, n] : produced)
+      if (!merged.empty() && p0 <= merged.back().first + merged.back().second)
+        merged.back().second = std::max(merged.back().second, p0 + n - merged.back().first);
+      else
+        merged.emplace_back(p0, n);
+    produced = merged;
+    auto inside = [&](uint64_t at, uint64_t len) {
+      for (const auto& [p0, n] : produced)
+        if (at >= p0 && at + len <= p0 + n) return true;
+      return false;
+    };
+    size_t outside = 0;
+    std::vector<std::pair<uint64_t, uint64_t>> loaded;
+    for (const tile::Program& prog : m.programs)
+      for (const tile::Command& c : prog) {
+        if (c.label == "s" || c.label == "p") ++by_others;
+        if (c.label != "o") continue;
+        if (c.kind == tile::CmdKind::kGemm) gemm_macs += uint64_t(c.gemm.m) * c.gemm.n * c.gemm.k;
+        if (c.kind == tile::CmdKind::kDmaStore) stored += c.dma.bytes();
+        if (c.kind == tile::CmdKind::kDmaLoad)
+          for (uint64_t r = 0; r < c.dma.size[1]; ++r) {
+            const uint64_t at = c.dma.remote_addr + r * c.dma.remote_stride[1];
+            outside += !inside(at, c.dma.size[0]);
+            loaded.emplace_back(at, at + c.dma.size[0]);
+          }
+      }
+    CHECK(by_others == 0);
+    CHECK(outside == 0);
+    // ... and every byte of them is read (Q, K and V each from its own place).
+    std::sort(loaded.begin(), loaded.end());
+    uint64_t covered = 0, end = 0;
+    for (const auto& [b0, b1] : loaded) {
+      if (b1 > std::max(b0, end)) covered += b1 - std::max(b0, end);
+      end = std::max(end, b1);
     }
-  CHECK(by_others == 0);
-  CHECK(stored == 2ull * 400 * 64 * 2);            // only O is written
-  CHECK(m.ops[4].hbm_bytes <= dma_bytes(m, "o"));  // the memory floor's bytes: a floor
-  CHECK(m.ops[4].hbm_bytes == 2 * (2ull * 400 * 64 * 2) + 2 * (2ull * 64 * 200 * 2));
-  // Both products over the visible scores, at most the bands' whole-block share.
-  const uint64_t visible = 2ull * 400 * 201 / 2 * 64;
-  CHECK(gemm_macs >= 2 * visible);
-  CHECK(gemm_macs <= 2 * 2ull * 400 * 200 * 64 * 80 / 100);
-  CHECK(check_scratchpad_hazards(m) > 100);
-  // --attention separate: three ops, as before.
-  const mapper::Mapping sep = map_text("tiny", {}, chain, separate_attention());
-  CHECK(sep.ops[2].strategy.find("fused") == std::string::npos);
-  CHECK(sep.ops[4].strategy.find("fused") == std::string::npos);
+    CHECK(covered == (q + 2 * kv) * 2);
+    CHECK(stored == q * 2);                          // only O is written
+    CHECK(m.ops[4].hbm_bytes <= dma_bytes(m, "o"));  // the memory floor's bytes: a floor
+    CHECK(m.ops[4].hbm_bytes == 2 * q * 2 + 2 * kv * 2);
+    // Both products over the visible scores, at most the bands' whole-block share (77 %
+    // of the full products for 200 tokens, 10/16 for 512).
+    CHECK(gemm_macs >= 2 * scores * 64);
+    CHECK(gemm_macs <= 2 * 2 * rows * L * 64 * (L == 200 ? 78 : 63) / 100);
+    CHECK(check_scratchpad_hazards(m) > 100);
+    // --attention separate: three ops, as before.
+    const mapper::Mapping sep = map_text("tiny", {}, chain, separate_attention());
+    CHECK(sep.ops[2].strategy.find("fused") == std::string::npos);
+    CHECK(sep.ops[4].strategy.find("fused") == std::string::npos);
+    // A scratchpad too small for array-sized blocks: the three ops run separately.
+    const mapper::Mapping small = map_text("tiny", {"tile.scratchpad.size_kib=16"}, chain);
+    CHECK(small.ops[4].strategy.find("fused") == std::string::npos);
+  }
   // Decode (a K/V cache) and a softmax someone else reads stay separate.
   const mapper::Mapping dec =
       map_text("tiny", {},
