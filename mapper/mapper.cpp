@@ -1017,8 +1017,8 @@ void Lowering::lower_attention(const Op& qk, const Op& av, uint32_t group) {
   const uint64_t s_off[2] = {v_off[1] + bk * d * eb, v_off[1] + bk * d * eb + bm * bk * 4};
   const uint64_t p_off[2] = {s_off[1] + bm * bk * 4, s_off[1] + bm * bk * 4 + bm * bk * eb};
   const uint64_t o_off = p_off[1] + bm * bk * eb;
-  // Row bands: within one head (keys rows each), and their keys (all, or up to the last
-  // row's under the causal mask).
+  // Row bands of at most bm rows of one part (under the causal mask, of one head), and
+  // their keys (all, or up to the last row's under the mask).
   struct Band {
     uint64_t part, row0, rows, keys;
   };
