@@ -130,6 +130,37 @@ class Lowering {
     c.dma.remote_stride[1] = stride;
     return c;
   }
+  // A GEMM command on scratchpad operands: C (int32/fp32, m x n) = A (m x k) B (k x n),
+  // added to C when `accumulate`.
+  static Command gemm_cmd(uint64_t m, uint64_t n, uint64_t k, uint64_t a, uint64_t b, uint64_t c,
+                          uint32_t operand_bytes, bool accumulate) {
+    Command g;
+    g.kind = CmdKind::kGemm;
+    g.gemm.m = uint32_t(m);
+    g.gemm.n = uint32_t(n);
+    g.gemm.k = uint32_t(k);
+    g.gemm.a_addr = a;
+    g.gemm.b_addr = b;
+    g.gemm.c_addr = c;
+    g.gemm.operand_bytes = operand_bytes;
+    g.gemm.accumulate = accumulate;
+    return g;
+  }
+  // A vector command: `elements` outputs in `rows` rows from `inputs` tensors of
+  // `elem_bytes`-byte elements read one after another from src.
+  static Command vector_cmd(VecOp op, uint64_t elements, uint64_t rows, uint32_t inputs,
+                            uint32_t elem_bytes, uint64_t src, uint64_t dst) {
+    Command v;
+    v.kind = CmdKind::kVector;
+    v.vec.op = op;
+    v.vec.elements = elements;
+    v.vec.rows = rows;
+    v.vec.inputs = inputs;
+    v.vec.elem_bytes = elem_bytes;
+    v.vec.src_addr = src;
+    v.vec.dst_addr = dst;
+    return v;
+  }
   // A semaphore command: kSignal adds `count` to tile's semaphore, kWait (on the tile's
   // own) waits until it holds `count` and takes it.
   Command sync(CmdKind k, uint32_t tile, uint32_t semaphore, uint32_t count) {
@@ -566,19 +597,9 @@ void Lowering::lower_gemm_on_tile(TileState& t, uint64_t m, uint64_t n, uint64_t
         // results.
         const int64_t la = add(t, load_a, with(sl.gemm[i], a.resident ? -1 : t.gate));
         const int64_t lb = add(t, load_b, with(sl.gemm[i], b.resident ? -1 : t.gate));
-        Command gc;
-        gc.kind = CmdKind::kGemm;
-        gc.gemm.m = uint32_t(bm);
-        gc.gemm.n = uint32_t(bn);
-        gc.gemm.k = uint32_t(bk);
-        gc.gemm.a_addr = a_off[i];
-        gc.gemm.b_addr = b_off[i];
-        gc.gemm.c_addr = c_off[j];
-        gc.gemm.operand_bytes = eb;
-        gc.gemm.accumulate = k0 > 0;
         std::vector<int64_t> deps = {la, lb};
         if (k0 == 0) deps.insert(deps.end(), sl.store[j].begin(), sl.store[j].end());
-        g = add(t, gc, std::move(deps));
+        g = add(t, gemm_cmd(bm, bn, bk, a_off[i], b_off[i], c_off[j], eb, k0 > 0), std::move(deps));
         if (mask.keys) causal_macs_ += bm * bn * bk;
         sl.gemm[i] = {g};
         sl.next_ab = 1 - i;
@@ -756,16 +777,10 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
                           partial_base + (uint64_t(ki) * p.m * p.n + (m0 + r0) * p.n + n0 + c0) * 4,
                           base + ki * rr * w * 4, w * 4, rr, p.n * 4),
                       {free, t.gate}));
-            Command v;
-            v.kind = CmdKind::kVector;
-            v.vec.op = VecOp::kAdd;
-            v.vec.elements = rr * w;
-            v.vec.inputs = s.tk;
-            v.vec.elem_bytes = 4;
-            v.vec.src_addr = base;
-            v.vec.dst_addr = base + s.tk * rr * w * 4;
             loads.push_back(t.fence);
-            const int64_t sum = add(t, v, loads);
+            const int64_t sum =
+                add(t, vector_cmd(VecOp::kAdd, rr * w, 1, s.tk, 4, base, base + s.tk * rr * w * 4),
+                    loads);
             stores.push_back(add(t,
                                  dma(CmdKind::kDmaStore, part_c + ((m0 + r0) * p.n + n0 + c0) * eb,
                                      base + s.tk * rr * w * 4, w * eb, rr, p.n * eb),
@@ -1046,36 +1061,8 @@ void Lowering::lower_attention(const Op& qk, const Op& av, uint32_t group) {
     load[t] += bands[i].rows * bands[i].keys;
   }
   uint64_t macs = 0, macs_full = 0;
-  // Vector work on `rows` rows of `bytes`-byte elements: the softmax's step writes P in
-  // the operands' type (its fp32 input S is counted alike: one element size a command);
-  // O's corrections are fp32.
-  auto vector = [](VecOp op, uint64_t elements, uint64_t rows, uint32_t bytes, uint64_t src,
-                   uint64_t dst) {
-    Command v;
-    v.kind = CmdKind::kVector;
-    v.vec.op = op;
-    v.vec.elements = elements;
-    v.vec.rows = rows;
-    v.vec.inputs = 1;
-    v.vec.elem_bytes = bytes;
-    v.vec.src_addr = src;
-    v.vec.dst_addr = dst;
-    return v;
-  };
-  auto gemm = [&](uint64_t rows, uint64_t cols, uint64_t depth, uint64_t a, uint64_t b, uint64_t c,
-                  bool acc) {
-    Command g;
-    g.kind = CmdKind::kGemm;
-    g.gemm.m = uint32_t(rows);
-    g.gemm.n = uint32_t(cols);
-    g.gemm.k = uint32_t(depth);
-    g.gemm.a_addr = a;
-    g.gemm.b_addr = b;
-    g.gemm.c_addr = c;
-    g.gemm.operand_bytes = eb;
-    g.gemm.accumulate = acc;
-    return g;
-  };
+  // The softmax's step writes P in the operands' type (its fp32 input S counted alike: one
+  // element size a command); O's corrections are fp32.
   for (size_t ti = 0; ti < gt.size(); ++ti) {
     TileState& t = tiles_[gt[ti]];
     int64_t prev_gemm = t.fence, prev_store = t.fence;  // the tile's buffers are free after
@@ -1098,11 +1085,11 @@ void Lowering::lower_attention(const Op& qk, const Op& av, uint32_t group) {
         const uint64_t kb = std::min(bk, b.keys - j * bk);
         std::vector<int64_t> deps = {vp[j], lv[j]};
         if (j > 0)
-          deps.push_back(
-              add(t, vector(VecOp::kMul, b.rows * d, b.rows, 4, o_off, o_off), {vp[j], go[j - 1]}));
+          deps.push_back(add(t, vector_cmd(VecOp::kMul, b.rows * d, b.rows, 1, 4, o_off, o_off),
+                             {vp[j], go[j - 1]}));
         else
           deps.push_back(prev_store);  // O is free once the previous band's store left
-        go[j] = add(t, gemm(b.rows, d, kb, p_off[j % 2], v_off[j % 2], o_off, j > 0), deps);
+        go[j] = add(t, gemm_cmd(b.rows, d, kb, p_off[j % 2], v_off[j % 2], o_off, eb, j > 0), deps);
       };
       for (uint64_t j = 0; j < blocks; ++j) {
         const uint64_t k0 = j * bk, kb = std::min(bk, b.keys - k0);
@@ -1116,17 +1103,17 @@ void Lowering::lower_attention(const Op& qk, const Op& av, uint32_t group) {
                     dma(CmdKind::kDmaLoad, v_base + (b.part * keys + k0) * d * eb, v_off[x], d * eb,
                         kb, d * eb),
                     {t.gate, reader(go, j)});
-        gs[j] =
-            add(t, gemm(b.rows, kb, d, q_off, k_off[x], s_off[x], false), {lq, lk, reader(vp, j)});
+        gs[j] = add(t, gemm_cmd(b.rows, kb, d, q_off, k_off[x], s_off[x], eb, false),
+                    {lq, lk, reader(vp, j)});
         if (j > 0) o_gemm(j - 1);
-        vp[j] = add(t, vector(VecOp::kSoftmax, b.rows * kb, b.rows, eb, s_off[x], p_off[x]),
+        vp[j] = add(t, vector_cmd(VecOp::kSoftmax, b.rows * kb, b.rows, 1, eb, s_off[x], p_off[x]),
                     {gs[j], reader(go, j)});
         macs += b.rows * kb * d * 2;
       }
       o_gemm(blocks - 1);
       macs_full += b.rows * keys * d * 2;
       const int64_t norm =
-          add(t, vector(VecOp::kMul, b.rows * d, b.rows, 4, o_off, o_off), {go[blocks - 1]});
+          add(t, vector_cmd(VecOp::kMul, b.rows * d, b.rows, 1, 4, o_off, o_off), {go[blocks - 1]});
       prev_store = add(t,
                        dma(CmdKind::kDmaStore, o_base + (b.part * m + b.row0) * d * eb, o_off,
                            d * eb, b.rows, d * eb),
@@ -1223,15 +1210,8 @@ void Lowering::lower_vector(const Op& op, uint32_t group) {
         }
       }
       if (i >= 2) deps.push_back(store_hist[i - 2]);
-      Command v;
-      v.kind = CmdKind::kVector;
-      v.vec.op = vec_op_of(op.kind);
-      v.vec.elements = n_el;
-      v.vec.rows = rr;
-      v.vec.inputs = inputs;
-      v.vec.elem_bytes = eb;
-      v.vec.src_addr = slot_base;
-      v.vec.dst_addr = slot_base + inputs * rr * row * eb;
+      const Command v = vector_cmd(vec_op_of(op.kind), n_el, rr, uint32_t(inputs), eb, slot_base,
+                                   slot_base + inputs * rr * row * eb);
       const int64_t vc = add(t, v, deps);
       compute_hist.push_back(vc);
       store_hist.push_back(
@@ -1586,15 +1566,8 @@ int64_t Lowering::credited_send(TileState& t, uint32_t next, uint64_t slot, uint
 
 int64_t Lowering::add_pieces(TileState& t, uint64_t len, uint32_t eb, uint64_t src, uint64_t dst,
                              std::vector<int64_t> deps) {
-  Command v;
-  v.kind = CmdKind::kVector;
-  v.vec.op = VecOp::kAdd;
-  v.vec.elements = std::max<uint64_t>(1, len / eb);
-  v.vec.inputs = 2;
-  v.vec.elem_bytes = eb;
-  v.vec.src_addr = src;
+  Command v = vector_cmd(VecOp::kAdd, std::max<uint64_t>(1, len / eb), 1, 2, eb, src, dst);
   v.vec.src2_addr = dst;  // the sum goes onto the second input, in place
-  v.vec.dst_addr = dst;
   return add(t, v, std::move(deps));
 }
 
