@@ -263,6 +263,19 @@ class Lowering {
       return b - a + 1 >= keys || a % keys > b % keys ? keys - 1 : b % keys;
     }
   };
+  // Rows [0, m) (rows row0 .. of a GEMM) cut in (first row, rows) bands of at most `bm`;
+  // with `head_rows` > 0 a band also ends with its head (every head_rows rows).
+  static std::vector<std::pair<uint64_t, uint64_t>> row_bands(uint64_t m, uint64_t bm,
+                                                              uint64_t head_rows, uint64_t row0) {
+    std::vector<std::pair<uint64_t, uint64_t>> bands;
+    for (uint64_t m0 = 0; m0 < m;) {
+      uint64_t rows = std::min(bm, m - m0);
+      if (head_rows) rows = std::min(rows, head_rows - (row0 + m0) % head_rows);
+      bands.emplace_back(m0, rows);
+      m0 += rows;
+    }
+    return bands;
+  }
   void lower_gemm_on_tile(TileState& t, uint64_t m, uint64_t n, uint64_t k, uint32_t eb,
                           const GemmOperand& a, const GemmOperand& b, uint64_t c_addr,
                           uint64_t c_ld, uint32_t c_eb, const CausalPiece& mask);
@@ -545,13 +558,8 @@ void Lowering::lower_gemm_on_tile(TileState& t, uint64_t m, uint64_t n, uint64_t
   int64_t last_gemm = -1;
   // Row bands of bl.bm rows; under a causal mask a band ends with its head's last row at
   // the latest, so that it sees the keys up to its own last row's only.
-  std::vector<std::pair<uint64_t, uint64_t>> bands;  // first row, rows
-  for (uint64_t m0 = 0; m0 < m;) {
-    uint64_t bm = std::min(bl.bm, m - m0);
-    if (mask.keys) bm = std::min(bm, mask.keys - (mask.row0 + m0) % mask.keys);
-    bands.emplace_back(m0, bm);
-    m0 += bm;
-  }
+  const std::vector<std::pair<uint64_t, uint64_t>> bands =
+      row_bands(m, bl.bm, mask.keys, mask.row0);
   // The operand extents the computed blocks use (all of A and B without a mask): per
   // row band, the columns of A read; per column band, the rows and columns of B read (a
   // causal mask cuts a qk's columns and an av's rows).
@@ -567,10 +575,9 @@ void Lowering::lower_gemm_on_tile(TileState& t, uint64_t m, uint64_t n, uint64_t
       // one across it cut there.
       const uint64_t seen = mask.keys ? mask.last_key(m0, m0 + bm) + 1 : UINT64_MAX;
       if (mask.keys) causal_macs_full_ += bm * bn_full * k;
-      const uint64_t cut_n =
-          mask.keys && !mask.keys_on_k ? (seen > mask.key0 ? seen - mask.key0 : 0) : UINT64_MAX;
-      const uint64_t cut_k =
-          mask.keys && mask.keys_on_k ? (seen > mask.key0 ? seen - mask.key0 : 0) : UINT64_MAX;
+      const uint64_t cut = !mask.keys ? UINT64_MAX : seen > mask.key0 ? seen - mask.key0 : 0;
+      const uint64_t cut_n = mask.keys_on_k ? UINT64_MAX : cut;
+      const uint64_t cut_k = mask.keys_on_k ? cut : UINT64_MAX;
       if (n0 >= cut_n) continue;
       const uint64_t bn = std::min(bn_full, cut_n - n0);
       const uint32_t j = sl.next_c;
@@ -1012,18 +1019,12 @@ void Lowering::lower_attention(const Op& qk, const Op& av, uint32_t group) {
   const uint64_t parts = uint64_t(std::max<int64_t>(qk.batch, 1)), m = uint64_t(qk.m),
                  keys = uint64_t(qk.n), d = uint64_t(qk.k);
   // Q and K from qk's inputs (K after Q in one producer's output, as qk reads them), V
-  // from the av's second input, O the av's output.
+  // from the av's last input, O the av's output.
   const uint64_t q_total = parts * m * d * eb, kv_total = parts * d * keys * eb;
   const uint64_t q_base = input_addr(qk, group, q_total);
   const uint64_t k_base = b_input_addr(qk, group, kv_total, q_total);
-  uint64_t v_base = 0;
-  {
-    auto it = av.deps.size() > 1 ? outputs_.find(av.deps[1]) : outputs_.end();
-    v_base = it != outputs_.end() && group < it->second.size() && it->second[group] != ~0ull &&
-                     output_bytes_[av.deps[1]] >= kv_total
-                 ? it->second[group]
-                 : alloc(activation_stack(group), kv_total, av.name + " input B");
-  }
+  // (The fused softmax has no output, so V is taken whole from the av's last input.)
+  const uint64_t v_base = b_input_addr(av, group, kv_total, 0);
   const uint64_t o_base = output_addr(av, group, q_total);
   uint64_t bm = 0, bk = 0;
   attention_blocks(qk, bm, bk);
@@ -1037,16 +1038,11 @@ void Lowering::lower_attention(const Op& qk, const Op& av, uint32_t group) {
   struct Band {
     uint64_t part, row0, rows, keys;
   };
+  // (Without the mask the part's heads share K and V, and a band may run across them.)
   std::vector<Band> bands;
   for (uint64_t p = 0; p < parts; ++p)
-    for (uint64_t r0 = 0; r0 < m;) {
-      // (Under the mask a band ends with its head; without it, the part's heads share K
-      // and V and a band may run across them.)
-      const uint64_t rows =
-          qk.causal ? std::min({bm, m - r0, keys - r0 % keys}) : std::min(bm, m - r0);
+    for (const auto& [r0, rows] : row_bands(m, bm, qk.causal ? keys : 0, 0))
       bands.push_back({p, r0, rows, qk.causal ? (r0 + rows - 1) % keys + 1 : keys});
-      r0 += rows;
-    }
   // Longest first to the least loaded tile (work: rows x keys).
   std::vector<size_t> order(bands.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
@@ -2139,13 +2135,6 @@ void Lowering::run() {
       end_op(false);
       continue;
     }
-    if (fused_qk_[i] >= 0) {
-      for (uint32_t g = 0; g < groups_.size(); ++g)
-        if (!multi_rank_ || uint32_t(op.rank) == g)
-          lower_attention(w_.op(size_t(fused_qk_[i])), op, g);
-      end_op(true);
-      continue;
-    }
     const bool is_comm = traces::is_communication(op.kind);
     if (multi_rank_ && is_comm && op.rank != 0) {
       // The same collective as rank 0's op of that name: lowered once, over every rank.
@@ -2158,7 +2147,10 @@ void Lowering::run() {
       switch (traces::op_class(op.kind)) {
         case traces::OpClass::kMatrix:
         case traces::OpClass::kOpaque:
-          lower_gemm_like(op, g);
+          if (fused_qk_[i] >= 0)
+            lower_attention(w_.op(size_t(fused_qk_[i])), op, g);
+          else
+            lower_gemm_like(op, g);
           break;
         case traces::OpClass::kVector:
           if (op.kind == OpKind::kEmbedding)
