@@ -188,9 +188,13 @@ bool Op::operator==(const Op& o) const {
          peer == o.peer && layer == o.layer && phase == o.phase && rank == o.rank;
 }
 
+int64_t attention_keys(const Op& op) {
+  return op.kind == OpKind::kQk ? op.n : op.kind == OpKind::kAv ? op.k : 0;
+}
+
 int64_t attention_scores(const Op& op) {
   if (op.kind != OpKind::kQk && op.kind != OpKind::kAv) return 0;
-  const int64_t keys = op.kind == OpKind::kQk ? op.n : op.k;
+  const int64_t keys = attention_keys(op);
   // Heads of L = keys rows, each L (L + 1) / 2 visible pairs: m (L + 1) / 2 in all (an
   // integer: m (L + 1) = heads L (L + 1)).
   return op.causal ? op.m * (keys + 1) / 2 : op.m * keys;
@@ -380,7 +384,7 @@ void Workload::validate() const {
           need(op.kv_bytes == 0,
                "causal with kv_bytes: a prompt after cached tokens (chunked prefill) cannot be "
                "written yet");
-          const int64_t keys = qk ? op.n : op.k;
+          const int64_t keys = attention_keys(op);
           need(keys > 0 && op.m % keys == 0,
                fmt::format("causal needs m ({}) to be a whole number of heads of {} query "
                            "tokens, one per key ({} = {})",

@@ -172,6 +172,8 @@ class Workload {
 // additions of a reduction (bytes / dtype size per rank for all-reduce / reduce-scatter).
 double flops(const Op& op);
 OperandBytes operand_bytes(const Op& op);
+// The keys a qk/av op's scores run over: n of qk, k of av (0 for other kinds).
+int64_t attention_keys(const Op& op);
 // Attention scores (row, key pairs) of one batch item that a qk/av op computes: m x keys,
 // or m x (keys + 1) / 2 under a causal mask (0 for other kinds).
 int64_t attention_scores(const Op& op);
