@@ -61,6 +61,7 @@ TEST_CASE("cli: bad input is one line and exit code 2", "[unit]") {
   refused("run --trace gen:llama2-7b,batch=x");
   refused("run --trace no_such.tsr");
   CHECK(run_tessera("run --bogus-option").rc == 2);
+  refused("run --attention fast", "--attention");
   CHECK(run_tessera("config check no_such.yaml").rc == 2);
   // Router options whose pipelines cannot overlap are refused at load, naming the key.
   refused("run --set chiplet.noc.speculative_sa=true --set chiplet.noc.vc_alloc_cycles=2",
