@@ -208,10 +208,31 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
       const double heads = double((row + burst - 1) / burst), data = double(row) / flit_bytes;
       const double row_out = load ? data + heads : heads;  // read data, or write responses
       const double row_in = load ? heads : data + heads;   // read requests, or write data
+      // A row in an interleaved region goes to several stacks: piece by piece (a unit,
+      // or a ring piece when smaller: both powers of two, so each lies in the other).
+      const uint64_t ilv_piece = std::min<uint64_t>(amap.interleave_unit(), system::kRingTieBytes);
       for (uint64_t k = 0; k < c.dma.size[2]; ++k)
         for (uint64_t j = 0; j < c.dma.size[1]; ++j) {
           const uint64_t at =
               c.dma.remote_addr + j * c.dma.remote_stride[1] + k * c.dma.remote_stride[2];
+          if (at >= amap.interleave_region()) {
+            for (uint64_t a = at, end = at + row; a < end;) {
+              const uint64_t next = std::min(end, (a / ilv_piece + 1) * ilv_piece);
+              const uint64_t len = next - a;
+              const system::Target dst = amap.decode(a);
+              const uint32_t owner = amap.owner_chiplet(dst);
+              if (owner != chiplet && owner != ~0u)
+                route(c.op_index, chiplet, owner, a, double(len), !load, false, fabric_framing);
+              if (dst.kind == system::Target::kHbm) {
+                const double h = double((len + burst - 1) / burst), d = double(len) / flit_bytes;
+                auto& [out, in] = port_flits[uint64_t(c.op_index) * nstacks + dst.index];
+                out += load ? d + h : h;
+                in += load ? h : d + h;
+              }
+              a = next;
+            }
+            continue;
+          }
           const system::Target dst = amap.decode(at);
           const uint32_t owner = amap.owner_chiplet(dst);
           if (owner != chiplet && owner != ~0u)

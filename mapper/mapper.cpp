@@ -173,14 +173,34 @@ class Lowering {
   // Allocates `bytes` in a stack; returns the global address.
   uint64_t alloc(uint32_t stack, uint64_t bytes, const std::string& what) {
     const uint64_t a = (stack_next_[stack] + 4095) / 4096 * 4096;
-    if (a + bytes > map_.stack_capacity())
-      throw sim::UserError(
-          "workload does not fit: " + what + " needs " + std::to_string(bytes) +
-          " bytes in HBM stack " + std::to_string(stack) + " (" +
-          std::to_string(map_.stack_capacity() - std::min(a, map_.stack_capacity())) +
-          " free); use a machine with more HBM or more parallelism");
+    const uint64_t cap = map_.direct_capacity();
+    if (a + bytes > cap)
+      throw sim::UserError("workload does not fit: " + what + " needs " + std::to_string(bytes) +
+                           " bytes in HBM stack " + std::to_string(stack) + " (" +
+                           std::to_string(cap - std::min(a, cap)) +
+                           " free); use a machine with more HBM or more parallelism");
     stack_next_[stack] = a + bytes;
     return map_.stack_base(stack) + a;
+  }
+  // An activation tensor: in the interleaved region of the group's package when the
+  // machine has one (every stack of the package serves it, in units), else whole in one
+  // of the group's stacks, spread op by op.
+  uint64_t alloc_activation(uint32_t group, uint64_t bytes, const std::string& what) {
+    const auto& g = groups_[group];
+    const uint32_t pkg = map_.tile_place(g.front()).package;
+    bool one_package = true;
+    for (uint32_t t : g) one_package = one_package && map_.tile_place(t).package == pkg;
+    if (!map_.interleaved() || !one_package) return alloc(activation_stack(group), bytes, what);
+    if (ilv_next_.size() <= pkg) ilv_next_.resize(pkg + 1, 0);
+    const uint64_t a = (ilv_next_[pkg] + 4095) / 4096 * 4096;
+    const uint64_t cap = map_.interleave_capacity();
+    if (a + bytes > cap)
+      throw sim::UserError("workload does not fit: " + what + " needs " + std::to_string(bytes) +
+                           " bytes in package " + std::to_string(pkg) + "'s interleaved HBM (" +
+                           std::to_string(cap - std::min(a, cap)) +
+                           " free); raise package.hbm_interleave_share or use more HBM");
+    ilv_next_[pkg] = a + bytes;
+    return map_.interleave_base(pkg) + a;
   }
   // A tile's home stack (its weights and K/V go there): the nearest stack (same
   // chiplet, fewest NoC hops); a tile equally near to several goes to the one with the
@@ -348,7 +368,8 @@ class Lowering {
   void lower_collective_over(const Op& op);
   std::vector<size_t> lowering_order() const;
   std::vector<uint64_t> stack_next_;
-  std::vector<uint32_t> op_tiles_;                        // tiles used by the current op
+  std::vector<uint64_t> ilv_next_;  // per package: the interleaved region in use
+  std::vector<uint32_t> op_tiles_;  // tiles used by the current op
   std::map<std::string, std::vector<uint64_t>> outputs_;  // op name -> output addr per group
   std::map<std::string, uint64_t> output_bytes_;          // op name -> its output's size
   std::vector<uint32_t> home_;                            // per tile: its home stack
@@ -483,7 +504,7 @@ uint64_t Lowering::output_addr(const Op& op, uint32_t group, uint64_t bytes) {
   auto& v = outputs_[op.name];
   if (v.size() < groups_.size()) v.assign(groups_.size(), ~0ull);
   if (v[group] == ~0ull) {
-    v[group] = alloc(activation_stack(group), std::max<uint64_t>(bytes, 1), op.name + " output");
+    v[group] = alloc_activation(group, std::max<uint64_t>(bytes, 1), op.name + " output");
     uint64_t& size = output_bytes_[op.name];
     size = std::max(size, bytes);
   }
@@ -512,7 +533,7 @@ uint64_t Lowering::b_input_addr(const Op& op, uint32_t group, uint64_t bytes, ui
       if (output_bytes_[it->first] >= skip + bytes) return it->second[group] + skip;
     }
   }
-  return alloc(activation_stack(group), std::max<uint64_t>(bytes, 1), op.name + " input B");
+  return alloc_activation(group, std::max<uint64_t>(bytes, 1), op.name + " input B");
 }
 
 uint64_t Lowering::input_addr(const Op& op, uint32_t group, uint64_t bytes) {
@@ -520,7 +541,7 @@ uint64_t Lowering::input_addr(const Op& op, uint32_t group, uint64_t bytes) {
   // fits in it, else a tensor of its own (a model input).
   if (const std::string* d = first_input(op, group))
     if (output_bytes_[*d] >= bytes) return outputs_[*d][group];
-  return alloc(activation_stack(group), std::max<uint64_t>(bytes, 1), op.name + " input");
+  return alloc_activation(group, std::max<uint64_t>(bytes, 1), op.name + " input");
 }
 
 void Lowering::lower_gemm_on_tile(TileState& t, uint64_t m, uint64_t n, uint64_t k, uint32_t eb,
@@ -719,7 +740,7 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
     const uint64_t mt = ceil_div(p.m, s.tm), nt = ceil_div(p.n, s.tn), kt = ceil_div(p.k, s.tk);
     uint64_t partial_base = 0;
     if (s.tk > 1)
-      partial_base = alloc(activation_stack(group), p.m * p.n * 4 * s.tk, op.name + " partials");
+      partial_base = alloc_activation(group, p.m * p.n * 4 * s.tk, op.name + " partials");
     uint32_t slot = 0;
     std::vector<std::tuple<uint32_t, uint64_t, uint64_t, uint64_t, uint64_t>> owners;
     for (uint32_t mi = 0; mi < s.tm; ++mi)
@@ -1160,7 +1181,7 @@ void Lowering::lower_vector(const Op& op, uint32_t group) {
   }
   if (covered < total)
     stream.push_back(
-        {alloc(activation_stack(group), total - covered, op.name + " input"), total - covered});
+        {alloc_activation(group, total - covered, op.name + " input"), total - covered});
   // A softmax over a causal qk's scores keeps their shape (the full matrix, of which it
   // computes the visible part), so that the av reads its probabilities inside it.
   uint64_t out_bytes = elems * eb;
@@ -2169,6 +2190,7 @@ void Lowering::run() {
   out_.programs.resize(tiles_.size());
   for (auto& t : tiles_) out_.programs[t.id] = std::move(t.prog);
   out_.stack_bytes_used = stack_next_;
+  out_.interleaved_bytes_used = ilv_next_;
 }
 
 }  // namespace
@@ -2182,6 +2204,9 @@ std::string Mapping::explain() const {
        << "\n";
   for (size_t s = 0; s < stack_bytes_used.size(); ++s)
     os << "hbm" << s << ": " << (stack_bytes_used[s] >> 20) << " MiB placed\n";
+  for (size_t p = 0; p < interleaved_bytes_used.size(); ++p)
+    os << "pkg" << p << " interleaved HBM: " << (interleaved_bytes_used[p] >> 20)
+       << " MiB placed (activations)\n";
   for (const auto& o : ops) {
     os << "  " << o.name << " [" << o.kind << "]";
     if (!o.simulated) {

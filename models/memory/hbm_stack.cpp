@@ -48,11 +48,11 @@ tlm::tlm_sync_enum HbmStack::nb_transport_fw(tlm::tlm_generic_payload& t, tlm::t
 }
 
 bool HbmStack::reject_if_bad(tlm::tlm_generic_payload& t) {
-  const uint64_t addr = t.get_address();
+  const uint64_t off = local(t.get_address(), t.get_data_length());
   const uint64_t len = t.get_data_length();
-  if (addr < base_ || !core_.check_request(addr - base_, len).empty()) {
-    const bool range_ok = addr >= base_ && addr - base_ < core_.capacity_bytes() &&
-                          len <= core_.capacity_bytes() - (addr - base_);
+  if (off == kNever || !core_.check_request(off, len).empty()) {
+    const bool range_ok =
+        off != kNever && off < core_.capacity_bytes() && len <= core_.capacity_bytes() - off;
     t.set_response_status(range_ok ? tlm::TLM_BURST_ERROR_RESPONSE
                                    : tlm::TLM_ADDRESS_ERROR_RESPONSE);
     ++rejected_;
@@ -86,7 +86,7 @@ void HbmStack::try_accept() {
   tlm::tlm_generic_payload& t = *pending_req_;
   pending_req_ = nullptr;
   const uint64_t now = std::max(cycle_now(), core_.now());
-  core_.submit(t.get_address() - base_, t.get_data_length(), t.is_write(),
+  core_.submit(local(t.get_address(), t.get_data_length()), t.get_data_length(), t.is_write(),
                reinterpret_cast<uint64_t>(&t), now);
   // In the transaction queue: the request is accepted.
   tlm::tlm_phase p = tlm::END_REQ;
@@ -138,7 +138,6 @@ void HbmStack::send_responses() {
 void HbmStack::b_transport(tlm::tlm_generic_payload& t, sc_time& delay) {
   wait(delay);
   delay = SC_ZERO_TIME;
-  const uint64_t addr = t.get_address();
   if (reject_if_bad(t)) return;
   if (pending_req_ || !core_.can_submit() || !accept_waiters_.empty()) {
     sc_event space;
@@ -149,7 +148,7 @@ void HbmStack::b_transport(tlm::tlm_generic_payload& t, sc_time& delay) {
   sc_event done;
   const uint64_t tag = (next_btag_++ << 1) | 1;  // odd: never a payload address
   blocking_[tag] = &done;
-  core_.submit(addr - base_, t.get_data_length(), t.is_write(), tag,
+  core_.submit(local(t.get_address(), t.get_data_length()), t.get_data_length(), t.is_write(), tag,
                std::max(cycle_now(), core_.now()));
   schedule_wake();
   wake_next_acceptor();

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <unordered_map>
 
@@ -42,6 +43,14 @@ class HbmStack : public sc_core::sc_module {
   const sim::ClockDomain& clock() const { return clock_; }
   HbmStackCore& core() { return core_; }
 
+  // Addresses from `region` on belong to an interleaved region of several stacks:
+  // `local` gives the offset in this stack of a request (address, length), or kNever
+  // when it is not wholly in this stack. Below `region`, the offset is address - base.
+  void set_interleaved(uint64_t region, std::function<uint64_t(uint64_t, uint64_t)> local) {
+    ilv_region_ = region;
+    ilv_local_ = std::move(local);
+  }
+
   // End-of-run derived stats (bandwidth, latency in ns, background energy) for a run
   // that lasted `sim_time` (normally sc_time_stamp() at the end).
   void publish_stats(const sc_core::sc_time& sim_time);
@@ -57,10 +66,15 @@ class HbmStack : public sc_core::sc_module {
   void try_accept();
   void schedule_wake();
   bool reject_if_bad(tlm::tlm_generic_payload& t);
+  uint64_t local(uint64_t addr, uint64_t len) const {
+    return addr >= ilv_region_ ? ilv_local_(addr, len) : addr < base_ ? kNever : addr - base_;
+  }
 
   sim::ClockDomain clock_;
   HbmStackCore core_;
   uint64_t base_;
+  uint64_t ilv_region_ = kNever;
+  std::function<uint64_t(uint64_t, uint64_t)> ilv_local_;
   tlm_utils::peq_with_cb_and_phase<HbmStack> peq_;
   sc_core::sc_event wake_event_;
   sc_core::sc_event resp_event_;

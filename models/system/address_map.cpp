@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "models/sim/config_schema.h"
+
 namespace tessera::system {
 
 namespace {
@@ -56,10 +58,42 @@ AddressMap::AddressMap(const SystemSpec& spec) {
   }
   port_interleave_ = ch.hbm_port_interleave_bytes;
   tile_region_ = pow2_at_least(std::max<uint64_t>(1, stacks_.size()) * stack_span_);
+  ilv_unit_ = spec.package.hbm_interleave_bytes;
+  if (ilv_unit_ > 0) {
+    const uint64_t share = uint64_t(double(stack_capacity_) * spec.package.hbm_interleave_share) /
+                           ilv_unit_ * ilv_unit_;
+    if (share == 0)
+      throw sim::ConfigError("package.hbm_interleave_share: gives less than one " +
+                             std::to_string(ilv_unit_) + "-byte unit of each stack");
+    ilv_local_ = stack_capacity_ - share;
+    stacks_per_package_ = spec.package.chiplets * ch.hbm_stacks;
+    ilv_capacity_ = share * stacks_per_package_;
+    ilv_span_ = pow2_at_least(ilv_capacity_);
+    // After the tiles, aligned to a package's span (so every unit is aligned).
+    const uint64_t end = tile_region_ + uint64_t(tiles_.size()) * tile_span_;
+    ilv_region_ = (end + ilv_span_ - 1) / ilv_span_ * ilv_span_;
+    packages_ = spec.system.packages;
+  }
+}
+
+// The interleaved region of package p: unit g of it goes to the package's stack
+// skewed_port(g, n) (within every run of n units each stack once), at the slot g / n of
+// that stack's share, which lies at the top of its capacity.
+Target AddressMap::decode_interleaved(uint64_t addr) const {
+  Target t;
+  const uint64_t rel = addr - ilv_region_;
+  const uint64_t p = rel / ilv_span_, off = rel % ilv_span_;
+  if (p >= packages_ || off >= ilv_capacity_) return t;
+  const uint64_t g = off / ilv_unit_;
+  t.kind = Target::kHbm;
+  t.index = uint32_t(p * stacks_per_package_ + skewed_port(g, stacks_per_package_));
+  t.offset = ilv_local_ + g / stacks_per_package_ * ilv_unit_ + off % ilv_unit_;
+  return t;
 }
 
 Target AddressMap::decode(uint64_t addr) const {
   Target t;
+  if (ilv_unit_ > 0 && addr >= ilv_region_) return decode_interleaved(addr);
   if (addr < tile_region_) {
     const uint64_t s = addr / stack_span_;
     if (s < stacks_.size() && addr % stack_span_ < stack_capacity_) {
@@ -101,6 +135,12 @@ std::string AddressMap::describe() const {
   for (uint32_t t = 0; t < tiles_.size(); ++t)
     os << "0x" << tile_base(t) << "  tile" << std::dec << t << " (pkg" << tiles_[t].package
        << ".chiplet" << tiles_[t].chiplet << ", node " << tiles_[t].x << "," << tiles_[t].y << ")\n"
+       << std::hex;
+  for (uint32_t p = 0; interleaved() && p < packages_; ++p)
+    os << "0x" << interleave_base(p) << "  pkg" << std::dec << p << " interleaved ("
+       << (ilv_capacity_ >> 20) << " MiB over its " << stacks_per_package_ << " stacks, "
+       << ilv_unit_ << "-byte units, each stack's top " << ((stack_capacity_ - ilv_local_) >> 20)
+       << " MiB)\n"
        << std::hex;
   return os.str();
 }

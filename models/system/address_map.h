@@ -88,12 +88,26 @@ class AddressMap {
   // One line per region, for `--explain` and docs.
   std::string describe() const;
 
+  // The interleaved region (package.hbm_interleave_bytes > 0): per package, the top
+  // share of each of its stacks as one range whose units go to the stacks in turn.
+  bool interleaved() const { return ilv_unit_ > 0; }
+  uint64_t interleave_unit() const { return ilv_unit_; }
+  uint64_t interleave_base(uint32_t package) const { return ilv_region_ + package * ilv_span_; }
+  uint64_t interleave_capacity() const { return ilv_capacity_; }  // per package
+  // Where the interleaved region starts: every address from here on is decoded by it.
+  uint64_t interleave_region() const { return interleaved() ? ilv_region_ : ~uint64_t(0); }
+  // Bytes of each stack addressed on their own (below its interleaved share).
+  uint64_t direct_capacity() const { return interleaved() ? ilv_local_ : stack_capacity_; }
+
  private:
   uint32_t tiles_per_chiplet_ = 0, stacks_per_chiplet_ = 0, tiles_x_ = 1;
   uint64_t stack_capacity_ = 0, stack_span_ = 0, tile_span_ = 0, tile_region_ = 0;
   std::vector<Place> tiles_, stacks_;
   std::vector<std::vector<uint32_t>> stack_ports_;
   uint64_t port_interleave_ = 256;
+  uint64_t ilv_unit_ = 0, ilv_local_ = 0, ilv_capacity_ = 0, ilv_span_ = 1, ilv_region_ = 0;
+  uint32_t stacks_per_package_ = 0, packages_ = 0;
+  Target decode_interleaved(uint64_t addr) const;
 };
 
 // Default NoC node of HBM stack `i` of `n` on a tiles_x x tiles_y chiplet when the spec

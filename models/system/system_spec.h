@@ -84,6 +84,8 @@ struct PackageConfig {
   uint32_t chiplets = 1;
   std::string topology = "ring";
   noc::D2dConfig d2d;
+  uint64_t hbm_interleave_bytes = 0;
+  double hbm_interleave_share = 0.5;
 
   template <class V>
   void visit(V& v) {
@@ -91,6 +93,20 @@ struct PackageConfig {
     v.choice("topology", topology, {"ring", "mesh", "all-to-all"},
              "how die-to-die links join the chiplets");
     v.section("d2d", d2d, "die-to-die link (UCIe-style)");
+    v.field("hbm_interleave_bytes", hbm_interleave_bytes, "bytes",
+            "0: every address lies in one HBM stack; else the package's stacks also form one "
+            "interleaved region, consecutive units of this many bytes going to its stacks in "
+            "turn (as a GPU or a chiplet accelerator in a one-NUMA-node mode interleaves its "
+            "memory); the mapper keeps activations there",
+            sim::Range{0, uint64_t(1) << 30});
+    v.field("hbm_interleave_share", hbm_interleave_share, "ratio",
+            "share of every stack's capacity that forms the interleaved region (the rest is "
+            "addressed stack by stack, for data placed near its tiles)",
+            sim::Range{0.0, 1.0});
+    v.check((hbm_interleave_bytes & (hbm_interleave_bytes - 1)) == 0, "hbm_interleave_bytes",
+            "must be 0 or a power of two");
+    v.check(hbm_interleave_bytes == 0 || (hbm_interleave_share > 0 && hbm_interleave_share < 1),
+            "hbm_interleave_share", "must lie strictly between 0 and 1");
   }
 };
 
@@ -136,6 +152,15 @@ struct SystemSpec {
     v.section("package", package, "package of chiplets");
     v.section("system", system, "packages and the fabric between them");
     v.section("cost", cost, "cost model");
+    v.check(package.hbm_interleave_bytes == 0 ||
+                (package.hbm_interleave_bytes % tile.dma.burst_bytes == 0 &&
+                 package.hbm_interleave_bytes % chiplet.hbm.access_bytes() == 0 &&
+                 package.hbm_interleave_bytes >= chiplet.hbm_port_interleave_bytes),
+            "package.hbm_interleave_bytes",
+            "must be a multiple of tile.dma.burst_bytes and of the HBM access, and at least "
+            "chiplet.hbm_port_interleave_bytes (a request never spans two stacks)");
+    v.check(package.hbm_interleave_bytes == 0 || chiplet.hbm_stacks > 0,
+            "package.hbm_interleave_bytes", "needs HBM stacks");
     v.check(system.fabric.attach_nodes <= tiles_per_chiplet(), "system.fabric.attach_nodes",
             "more fabric attach nodes than NoC nodes of a chiplet (" +
                 std::to_string(tiles_per_chiplet()) + ")");

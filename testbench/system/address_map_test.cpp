@@ -92,3 +92,46 @@ TEST_CASE("d2d link edges on a mesh package: the die edge facing the neighbour",
   CHECK(mesh_link_edge(4, 5, 9) == kEast);
   CHECK(mesh_link_edge(4, 7, 9) == kSouth);
 }
+
+TEST_CASE("address map: an interleaved region deals its units over the package's stacks",
+          "[unit]") {
+  auto spec = load_spec("chiplet4", {"system.packages=2", "package.hbm_interleave_bytes=4096",
+                                     "package.hbm_interleave_share=0.25"});
+  const AddressMap m(spec);
+  REQUIRE(m.interleaved());
+  const uint64_t unit = 4096, share = m.stack_capacity() / 4 / unit * unit;
+  REQUIRE(m.direct_capacity() == m.stack_capacity() - share);
+  REQUIRE(m.interleave_capacity() == 8 * share);  // 4 chiplets x 2 stacks a package
+  for (uint32_t p = 0; p < 2; ++p) {
+    std::set<std::pair<uint32_t, uint64_t>> seen;
+    for (uint64_t g = 0; g < 8 * 70; ++g) {
+      const Target t = m.decode(m.interleave_base(p) + g * unit + 100);
+      REQUIRE(t.kind == Target::kHbm);
+      REQUIRE(t.index / 8 == p);  // the package's own stacks
+      REQUIRE(t.offset >= m.direct_capacity());
+      REQUIRE(t.offset < m.stack_capacity());
+      REQUIRE(t.offset % unit == 100);
+      REQUIRE(seen.insert({t.index, t.offset}).second);  // no two units share a place
+      if (g % 8 == 7) {                                  // each run of 8 units: every stack once
+        std::set<uint32_t> run;
+        for (uint64_t h = g - 7; h <= g; ++h)
+          run.insert(m.decode(m.interleave_base(p) + h * unit).index);
+        REQUIRE(run.size() == 8);
+      }
+    }
+    // The region's last byte is mapped; past the last package's, nothing is.
+    const uint64_t end = m.interleave_base(p) + m.interleave_capacity();
+    REQUIRE(m.decode(end - 1).kind == Target::kHbm);
+    REQUIRE(m.decode(end - 1).offset == m.stack_capacity() - 1);
+    if (p == 1) REQUIRE(m.decode(end).kind == Target::kNone);
+  }
+  // Stacks and tiles decode as without the region.
+  REQUIRE(m.decode(m.stack_base(5) + 77).index == 5);
+  REQUIRE(m.decode(m.tile_base(70) + 64).kind == Target::kTile);
+  REQUIRE(m.interleave_base(0) >= m.tile_base(m.num_tiles() - 1) + m.tile_span());
+  // Without it: every address from stacks and tiles only.
+  const AddressMap plain(load_spec("chiplet4"));
+  REQUIRE_FALSE(plain.interleaved());
+  REQUIRE(plain.direct_capacity() == plain.stack_capacity());
+  REQUIRE(plain.interleave_region() == ~uint64_t(0));
+}

@@ -695,3 +695,38 @@ TEST_CASE("a barrier synchronises its ranks: an all-reduce of one element", "[un
   CHECK(senders == 4);
   CHECK(m.ops[0].strategy.find("ring") != std::string::npos);
 }
+
+TEST_CASE("placement: with an interleaved region, activations live there, weights near tiles",
+          "[unit]") {
+  const std::string trace =
+      "tessera-trace 1\ngemm a m=128 n=1024 k=1024 dtype=bf16 weights=b\n"
+      "gemm b m=128 n=1024 k=1024 dtype=bf16 weights=b deps=a\n";
+  const auto spec = system::load_spec("chiplet4", {"package.hbm_interleave_bytes=4096"});
+  const system::AddressMap map(spec);
+  const mapper::Mapping m = mapper::map_workload(traces::parse_trace(trace, "t.tsr"), spec, map);
+  REQUIRE(m.interleaved_bytes_used.size() == 1);
+  // b's input (a's output, 256 KiB), a's input and both outputs at least.
+  CHECK(m.interleaved_bytes_used[0] >= 3 * 128 * 1024 * 2);
+  uint64_t in_region = 0, near = 0;
+  for (size_t t = 0; t < m.programs.size(); ++t)
+    for (const tile::Command& c : m.programs[t]) {
+      if (c.kind != tile::CmdKind::kDmaLoad && c.kind != tile::CmdKind::kDmaStore) continue;
+      const system::Target d = map.decode(c.dma.remote_addr);
+      REQUIRE(d.kind == system::Target::kHbm);
+      if (c.dma.remote_addr >= map.interleave_region()) {
+        ++in_region;
+        continue;
+      }
+      // Everything else is a weight, in a stack of the tile's own chiplet.
+      CHECK(c.kind == tile::CmdKind::kDmaLoad);
+      CHECK(map.stack_place(d.index).chiplet_gid == map.tile_place(uint32_t(t)).chiplet_gid);
+      ++near;
+    }
+  CHECK(in_region > 0);
+  CHECK(near > 0);
+  // Without the region nothing is placed there.
+  const auto plain = system::load_spec("chiplet4");
+  const system::AddressMap pmap(plain);
+  CHECK(mapper::map_workload(traces::parse_trace(trace, "t.tsr"), plain, pmap)
+            .interleaved_bytes_used.empty());
+}

@@ -268,6 +268,27 @@ TEST_CASE("system: every tile streams from the stack at once", "[unit]") {
   REQUIRE(r.stats.value("pkg0.chiplet0.hbm0.bytes_read") == 4 * bytes);
 }
 
+TEST_CASE("system: a load from the interleaved region reads each unit in its own stack", "[unit]") {
+  TESSERA_ONE_ELABORATION();
+  Rig r({"package.hbm_interleave_bytes=4096"}, false, "chiplet4");
+  // Tile 0 (chiplet 0) reads 16 units, 2 in each of the package's 8 stacks (6 of them
+  // on the other chiplets, over the die-to-die links); then writes 8 units back.
+  const uint64_t base = r.map.interleave_base(0);
+  std::vector<tile::Program> progs(r.map.num_tiles());
+  progs[0] = numbered({load(base, 0, 16 * 4096), store(base + 16 * 4096, 0, 8 * 4096, {0})});
+  r.sys->load(progs);
+  REQUIRE(r.sys->run() > 0);
+  for (uint32_t s = 0; s < 8; ++s) {
+    const system::Place& p = r.map.stack_place(s);
+    const std::string at =
+        "pkg0.chiplet" + std::to_string(p.chiplet) + ".hbm" + std::to_string(s % 2) + ".";
+    INFO(at);
+    CHECK(r.stats.value(at + "bytes_read") == 2 * 4096);
+    CHECK(r.stats.value(at + "bytes_written") == 4096);
+    CHECK(r.stats.value(at + "rejected") == 0);
+  }
+}
+
 TEST_CASE("system: every chiplet of a ring reaches every other", "[unit]") {
   TESSERA_ONE_ELABORATION();
   Rig r({}, false, "chiplet4");
