@@ -215,7 +215,7 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
         for (uint64_t j = 0; j < c.dma.size[1]; ++j) {
           const uint64_t at =
               c.dma.remote_addr + j * c.dma.remote_stride[1] + k * c.dma.remote_stride[2];
-          if (at >= amap.interleave_region()) {
+          if (at >= amap.interleave_start()) {
             for (uint64_t a = at, end = at + row; a < end;) {
               const uint64_t next = std::min(end, (a / ilv_piece + 1) * ilv_piece);
               const uint64_t len = next - a;

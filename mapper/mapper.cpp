@@ -182,25 +182,29 @@ class Lowering {
     stack_next_[stack] = a + bytes;
     return map_.stack_base(stack) + a;
   }
-  // An activation tensor: in the interleaved region of the group's package when the
-  // machine has one (every stack of the package serves it, in units), else whole in one
-  // of the group's stacks, spread op by op.
+  // An activation tensor: in an interleaved region of the group's tiles when the machine
+  // has them (every stack of the package or chiplet serves it, unit by unit), else whole
+  // in one of the group's stacks; either way spread op by op over the group's regions
+  // or stacks.
   uint64_t alloc_activation(uint32_t group, uint64_t bytes, const std::string& what) {
-    const auto& g = groups_[group];
-    const uint32_t pkg = map_.tile_place(g.front()).package;
-    bool one_package = true;
-    for (uint32_t t : g) one_package = one_package && map_.tile_place(t).package == pkg;
-    if (!map_.interleaved() || !one_package) return alloc(activation_stack(group), bytes, what);
-    if (ilv_next_.size() <= pkg) ilv_next_.resize(pkg + 1, 0);
-    const uint64_t a = (ilv_next_[pkg] + 4095) / 4096 * 4096;
+    if (!map_.interleaved()) return alloc(activation_stack(group), bytes, what);
+    std::vector<uint32_t> regions;
+    for (uint32_t t : groups_[group]) {
+      const uint32_t r = map_.interleave_region_of(t);
+      if (std::find(regions.begin(), regions.end(), r) == regions.end()) regions.push_back(r);
+    }
+    const uint32_t r = regions[(act_rr_++) % regions.size()];
+    if (ilv_next_.size() < map_.interleave_regions())
+      ilv_next_.resize(map_.interleave_regions(), 0);
+    const uint64_t a = (ilv_next_[r] + 4095) / 4096 * 4096;
     const uint64_t cap = map_.interleave_capacity();
     if (a + bytes > cap)
       throw sim::UserError("workload does not fit: " + what + " needs " + std::to_string(bytes) +
-                           " bytes in package " + std::to_string(pkg) + "'s interleaved HBM (" +
+                           " bytes in interleaved HBM region " + std::to_string(r) + " (" +
                            std::to_string(cap - std::min(a, cap)) +
                            " free); raise package.hbm_interleave_share or use more HBM");
-    ilv_next_[pkg] = a + bytes;
-    return map_.interleave_base(pkg) + a;
+    ilv_next_[r] = a + bytes;
+    return map_.interleave_base(r) + a;
   }
   // A tile's home stack (its weights and K/V go there): the nearest stack (same
   // chiplet, fewest NoC hops); a tile equally near to several goes to the one with the
@@ -368,7 +372,7 @@ class Lowering {
   void lower_collective_over(const Op& op);
   std::vector<size_t> lowering_order() const;
   std::vector<uint64_t> stack_next_;
-  std::vector<uint64_t> ilv_next_;  // per package: the interleaved region in use
+  std::vector<uint64_t> ilv_next_;  // per interleaved region: the bytes in use
   std::vector<uint32_t> op_tiles_;  // tiles used by the current op
   std::map<std::string, std::vector<uint64_t>> outputs_;  // op name -> output addr per group
   std::map<std::string, uint64_t> output_bytes_;          // op name -> its output's size
@@ -2204,8 +2208,8 @@ std::string Mapping::explain() const {
        << "\n";
   for (size_t s = 0; s < stack_bytes_used.size(); ++s)
     os << "hbm" << s << ": " << (stack_bytes_used[s] >> 20) << " MiB placed\n";
-  for (size_t p = 0; p < interleaved_bytes_used.size(); ++p)
-    os << "pkg" << p << " interleaved HBM: " << (interleaved_bytes_used[p] >> 20)
+  for (size_t r = 0; r < interleaved_bytes_used.size(); ++r)
+    os << "interleaved region " << r << ": " << (interleaved_bytes_used[r] >> 20)
        << " MiB placed (activations)\n";
   for (const auto& o : ops) {
     os << "  " << o.name << " [" << o.kind << "]";

@@ -88,7 +88,7 @@ struct Mapping {
   // layers is then a coarser estimate, and the report says so.
   bool layers_differ = false;
   std::vector<uint64_t> stack_bytes_used;  // HBM allocation per stack
-  // Per package, the allocation in its interleaved region (package.hbm_interleave_bytes).
+  // Per interleaved region (package.hbm_interleave_bytes), the allocation in it.
   std::vector<uint64_t> interleaved_bytes_used;
   std::string explain() const;
 };

@@ -66,34 +66,36 @@ AddressMap::AddressMap(const SystemSpec& spec) {
       throw sim::ConfigError("package.hbm_interleave_share: gives less than one " +
                              std::to_string(ilv_unit_) + "-byte unit of each stack");
     ilv_local_ = stack_capacity_ - share;
-    stacks_per_package_ = spec.package.chiplets * ch.hbm_stacks;
-    ilv_capacity_ = share * stacks_per_package_;
+    per_chiplet_ = spec.package.hbm_interleave_over == "chiplet";
+    stacks_per_region_ = (per_chiplet_ ? 1 : spec.package.chiplets) * ch.hbm_stacks;
+    regions_ = uint32_t(stacks_.size() / stacks_per_region_);
+    ilv_capacity_ = share * stacks_per_region_;
     ilv_span_ = pow2_at_least(ilv_capacity_);
     // After the tiles, aligned to a package's span (so every unit is aligned).
     const uint64_t end = tile_region_ + uint64_t(tiles_.size()) * tile_span_;
-    ilv_region_ = (end + ilv_span_ - 1) / ilv_span_ * ilv_span_;
-    packages_ = spec.system.packages;
+    ilv_start_ = (end + ilv_span_ - 1) / ilv_span_ * ilv_span_;
   }
 }
 
-// The interleaved region of package p: unit g of it goes to the package's stack
-// skewed_port(g, n) (within every run of n units each stack once), at the slot g / n of
-// that stack's share, which lies at the top of its capacity.
+// Interleaved region r (of a package or a chiplet, whose n stacks are numbered
+// consecutively): unit g of it goes to its stack skewed_port(g, n) (within every run of
+// n units each stack once), at the slot g / n of that stack's share, which lies at the
+// top of its capacity.
 Target AddressMap::decode_interleaved(uint64_t addr) const {
   Target t;
-  const uint64_t rel = addr - ilv_region_;
-  const uint64_t p = rel / ilv_span_, off = rel % ilv_span_;
-  if (p >= packages_ || off >= ilv_capacity_) return t;
+  const uint64_t rel = addr - ilv_start_;
+  const uint64_t r = rel / ilv_span_, off = rel % ilv_span_;
+  if (r >= regions_ || off >= ilv_capacity_) return t;
   const uint64_t g = off / ilv_unit_;
   t.kind = Target::kHbm;
-  t.index = uint32_t(p * stacks_per_package_ + skewed_port(g, stacks_per_package_));
-  t.offset = ilv_local_ + g / stacks_per_package_ * ilv_unit_ + off % ilv_unit_;
+  t.index = uint32_t(r * stacks_per_region_ + skewed_port(g, stacks_per_region_));
+  t.offset = ilv_local_ + g / stacks_per_region_ * ilv_unit_ + off % ilv_unit_;
   return t;
 }
 
 Target AddressMap::decode(uint64_t addr) const {
   Target t;
-  if (ilv_unit_ > 0 && addr >= ilv_region_) return decode_interleaved(addr);
+  if (ilv_unit_ > 0 && addr >= ilv_start_) return decode_interleaved(addr);
   if (addr < tile_region_) {
     const uint64_t s = addr / stack_span_;
     if (s < stacks_.size() && addr % stack_span_ < stack_capacity_) {
@@ -136,12 +138,15 @@ std::string AddressMap::describe() const {
     os << "0x" << tile_base(t) << "  tile" << std::dec << t << " (pkg" << tiles_[t].package
        << ".chiplet" << tiles_[t].chiplet << ", node " << tiles_[t].x << "," << tiles_[t].y << ")\n"
        << std::hex;
-  for (uint32_t p = 0; interleaved() && p < packages_; ++p)
-    os << "0x" << interleave_base(p) << "  pkg" << std::dec << p << " interleaved ("
-       << (ilv_capacity_ >> 20) << " MiB over its " << stacks_per_package_ << " stacks, "
+  for (uint32_t r = 0; r < regions_; ++r) {
+    const Place& first = stacks_[r * stacks_per_region_];
+    os << "0x" << interleave_base(r) << "  interleaved pkg" << std::dec << first.package;
+    if (per_chiplet_) os << ".chiplet" << first.chiplet;
+    os << " (" << (ilv_capacity_ >> 20) << " MiB over its " << stacks_per_region_ << " stacks, "
        << ilv_unit_ << "-byte units, each stack's top " << ((stack_capacity_ - ilv_local_) >> 20)
        << " MiB)\n"
        << std::hex;
+  }
   return os.str();
 }
 

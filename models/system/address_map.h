@@ -88,14 +88,20 @@ class AddressMap {
   // One line per region, for `--explain` and docs.
   std::string describe() const;
 
-  // The interleaved region (package.hbm_interleave_bytes > 0): per package, the top
-  // share of each of its stacks as one range whose units go to the stacks in turn.
+  // The interleaved regions (package.hbm_interleave_bytes > 0): one per package, or per
+  // chiplet (package.hbm_interleave_over), each the top share of its stacks as one
+  // range whose units go to those stacks in turn.
   bool interleaved() const { return ilv_unit_ > 0; }
   uint64_t interleave_unit() const { return ilv_unit_; }
-  uint64_t interleave_base(uint32_t package) const { return ilv_region_ + package * ilv_span_; }
-  uint64_t interleave_capacity() const { return ilv_capacity_; }  // per package
-  // Where the interleaved region starts: every address from here on is decoded by it.
-  uint64_t interleave_region() const { return interleaved() ? ilv_region_ : ~uint64_t(0); }
+  uint32_t interleave_regions() const { return regions_; }
+  // The region of the package or chiplet that holds tile t.
+  uint32_t interleave_region_of(uint32_t tile) const {
+    return per_chiplet_ ? tiles_[tile].chiplet_gid : tiles_[tile].package;
+  }
+  uint64_t interleave_base(uint32_t region) const { return ilv_start_ + region * ilv_span_; }
+  uint64_t interleave_capacity() const { return ilv_capacity_; }  // per region
+  // Where the interleaved regions start: every address from here on is decoded by them.
+  uint64_t interleave_start() const { return interleaved() ? ilv_start_ : ~uint64_t(0); }
   // Bytes of each stack addressed on their own (below its interleaved share).
   uint64_t direct_capacity() const { return interleaved() ? ilv_local_ : stack_capacity_; }
 
@@ -105,8 +111,9 @@ class AddressMap {
   std::vector<Place> tiles_, stacks_;
   std::vector<std::vector<uint32_t>> stack_ports_;
   uint64_t port_interleave_ = 256;
-  uint64_t ilv_unit_ = 0, ilv_local_ = 0, ilv_capacity_ = 0, ilv_span_ = 1, ilv_region_ = 0;
-  uint32_t stacks_per_package_ = 0, packages_ = 0;
+  uint64_t ilv_unit_ = 0, ilv_local_ = 0, ilv_capacity_ = 0, ilv_span_ = 1, ilv_start_ = 0;
+  uint32_t stacks_per_region_ = 0, regions_ = 0;
+  bool per_chiplet_ = false;
   Target decode_interleaved(uint64_t addr) const;
 };
 

@@ -257,7 +257,7 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
         sc_name(path).c_str(), ch.hbm, sim::StatsScope(stats, path), energy, map.stack_base(s)));
     if (map.interleaved())
       stacks_.back()->set_interleaved(
-          map.interleave_region(), [this, s](uint64_t addr, uint64_t len) {
+          map.interleave_start(), [this, s](uint64_t addr, uint64_t len) {
             const Target t = map_.decode(addr);
             const uint64_t unit = map_.interleave_unit();
             const bool mine = t.kind == Target::kHbm && t.index == s && addr % unit + len <= unit;

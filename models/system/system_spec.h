@@ -86,6 +86,7 @@ struct PackageConfig {
   noc::D2dConfig d2d;
   uint64_t hbm_interleave_bytes = 0;
   double hbm_interleave_share = 0.5;
+  std::string hbm_interleave_over = "package";
 
   template <class V>
   void visit(V& v) {
@@ -94,15 +95,19 @@ struct PackageConfig {
              "how die-to-die links join the chiplets");
     v.section("d2d", d2d, "die-to-die link (UCIe-style)");
     v.field("hbm_interleave_bytes", hbm_interleave_bytes, "bytes",
-            "0: every address lies in one HBM stack; else the package's stacks also form one "
-            "interleaved region, consecutive units of this many bytes going to its stacks in "
-            "turn (as a GPU or a chiplet accelerator in a one-NUMA-node mode interleaves its "
-            "memory); the mapper keeps activations there",
+            "0: every address lies in one HBM stack; else the stacks of each package (or "
+            "chiplet, hbm_interleave_over) also form one interleaved region, consecutive "
+            "units of this many bytes going to its stacks in turn, as a GPU or a chiplet "
+            "accelerator in a one-NUMA-node mode interleaves its memory; the mapper keeps "
+            "activations there",
             sim::Range{0, uint64_t(1) << 30});
     v.field("hbm_interleave_share", hbm_interleave_share, "ratio",
             "share of every stack's capacity that forms the interleaved region (the rest is "
             "addressed stack by stack, for data placed near its tiles)",
             sim::Range{0.0, 1.0});
+    v.choice("hbm_interleave_over", hbm_interleave_over, {"package", "chiplet"},
+             "package: one interleaved region over all stacks of the package (as a one-NUMA-"
+             "node mode); chiplet: one per chiplet over its own stacks");
     v.check((hbm_interleave_bytes & (hbm_interleave_bytes - 1)) == 0, "hbm_interleave_bytes",
             "must be 0 or a power of two");
     v.check(hbm_interleave_bytes == 0 || (hbm_interleave_share > 0 && hbm_interleave_share < 1),

@@ -129,9 +129,26 @@ TEST_CASE("address map: an interleaved region deals its units over the package's
   REQUIRE(m.decode(m.stack_base(5) + 77).index == 5);
   REQUIRE(m.decode(m.tile_base(70) + 64).kind == Target::kTile);
   REQUIRE(m.interleave_base(0) >= m.tile_base(m.num_tiles() - 1) + m.tile_span());
+  REQUIRE(m.interleave_regions() == 2);
+  REQUIRE(m.interleave_region_of(70) == 1);
+  // One region per chiplet: over its own two stacks.
+  const AddressMap c(load_spec(
+      "chiplet4", {"package.hbm_interleave_bytes=4096", "package.hbm_interleave_over=chiplet"}));
+  REQUIRE(c.interleave_regions() == 4);
+  REQUIRE(c.interleave_capacity() == 2 * (c.stack_capacity() - c.direct_capacity()));
+  for (uint32_t r = 0; r < 4; ++r) {
+    REQUIRE(c.interleave_region_of(16 * r + 5) == r);
+    std::set<uint32_t> stacks;
+    for (uint64_t g = 0; g < 6; ++g) {
+      const Target t = c.decode(c.interleave_base(r) + g * unit);
+      REQUIRE(c.stack_place(t.index).chiplet_gid == r);
+      stacks.insert(t.index);
+    }
+    REQUIRE(stacks.size() == 2);
+  }
   // Without it: every address from stacks and tiles only.
   const AddressMap plain(load_spec("chiplet4"));
   REQUIRE_FALSE(plain.interleaved());
   REQUIRE(plain.direct_capacity() == plain.stack_capacity());
-  REQUIRE(plain.interleave_region() == ~uint64_t(0));
+  REQUIRE(plain.interleave_start() == ~uint64_t(0));
 }

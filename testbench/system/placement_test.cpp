@@ -713,7 +713,7 @@ TEST_CASE("placement: with an interleaved region, activations live there, weight
       if (c.kind != tile::CmdKind::kDmaLoad && c.kind != tile::CmdKind::kDmaStore) continue;
       const system::Target d = map.decode(c.dma.remote_addr);
       REQUIRE(d.kind == system::Target::kHbm);
-      if (c.dma.remote_addr >= map.interleave_region()) {
+      if (c.dma.remote_addr >= map.interleave_start()) {
         ++in_region;
         continue;
       }
