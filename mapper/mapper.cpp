@@ -187,12 +187,16 @@ class Lowering {
   // in one of the group's stacks; either way spread op by op over the group's regions
   // or stacks.
   uint64_t alloc_activation(uint32_t group, uint64_t bytes, const std::string& what) {
-    if (!map_.interleaved()) return alloc(activation_stack(group), bytes, what);
-    std::vector<uint32_t> regions;
+    std::vector<uint32_t> regions, chiplets;
     for (uint32_t t : groups_[group]) {
-      const uint32_t r = map_.interleave_region_of(t);
+      const uint32_t r = map_.interleave_region_of(t), c = map_.tile_place(t).chiplet_gid;
       if (std::find(regions.begin(), regions.end(), r) == regions.end()) regions.push_back(r);
+      if (std::find(chiplets.begin(), chiplets.end(), c) == chiplets.end()) chiplets.push_back(c);
     }
+    // A group on one chiplet keeps its activations in its own stacks rather than deal
+    // them over a package's (its every read would cross the die-to-die links).
+    if (!map_.interleaved() || (chiplets.size() == 1 && map_.interleave_per_package()))
+      return alloc(activation_stack(group), bytes, what);
     const uint32_t r = regions[(act_rr_++) % regions.size()];
     if (ilv_next_.size() < map_.interleave_regions())
       ilv_next_.resize(map_.interleave_regions(), 0);

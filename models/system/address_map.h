@@ -5,6 +5,9 @@
 //   [0, stacks * stack_span)                HBM stacks, stack s at s * stack_span
 //   [tile_region, + tiles * tile_span)      tile scratchpads (+ semaphores), tile t at
 //                                           tile_region + t * tile_span
+//   [interleave_start, + regions * span)    with package.hbm_interleave_bytes: per package
+//                                           or chiplet, the top share of its stacks as one
+//                                           range dealt over them unit by unit
 // Stacks and tiles are numbered package-major, then chiplet, then local index.
 #pragma once
 
@@ -94,6 +97,7 @@ class AddressMap {
   bool interleaved() const { return ilv_unit_ > 0; }
   uint64_t interleave_unit() const { return ilv_unit_; }
   uint32_t interleave_regions() const { return regions_; }
+  bool interleave_per_package() const { return interleaved() && !per_chiplet_; }
   // The region of the package or chiplet that holds tile t.
   uint32_t interleave_region_of(uint32_t tile) const {
     return per_chiplet_ ? tiles_[tile].chiplet_gid : tiles_[tile].package;

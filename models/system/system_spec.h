@@ -85,7 +85,7 @@ struct PackageConfig {
   std::string topology = "ring";
   noc::D2dConfig d2d;
   uint64_t hbm_interleave_bytes = 0;
-  double hbm_interleave_share = 0.5;
+  double hbm_interleave_share = 0.25;
   std::string hbm_interleave_over = "package";
 
   template <class V>

@@ -917,8 +917,8 @@ TEST_CASE("cli: activations in the interleaved region move the same bytes within
   double moved[2] = {0, 0};
   for (int ilv = 0; ilv < 2; ++ilv) {
     const std::string base = write_trace(ilv ? "ilv_on" : "ilv_off", text);
-    REQUIRE(run_tessera("run -q --config chiplet4" +
-                        std::string(ilv ? " --set package.hbm_interleave_bytes=4096" : "") +
+    REQUIRE(run_tessera(std::string("run -q --config chiplet4") +
+                        " --set package.hbm_interleave_bytes=" + (ilv ? "4096" : "0") +
                         " --trace " + base + ".tsr --out " + base)
                 .rc == 0);
     for (const char* op : {"a", "b"}) {

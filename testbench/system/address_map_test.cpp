@@ -136,6 +136,8 @@ TEST_CASE("address map: an interleaved region deals its units over the package's
       "chiplet4", {"package.hbm_interleave_bytes=4096", "package.hbm_interleave_over=chiplet"}));
   REQUIRE(c.interleave_regions() == 4);
   REQUIRE(c.interleave_capacity() == 2 * (c.stack_capacity() - c.direct_capacity()));
+  REQUIRE_FALSE(c.interleave_per_package());
+  REQUIRE(m.interleave_per_package());
   for (uint32_t r = 0; r < 4; ++r) {
     REQUIRE(c.interleave_region_of(16 * r + 5) == r);
     std::set<uint32_t> stacks;
@@ -147,7 +149,7 @@ TEST_CASE("address map: an interleaved region deals its units over the package's
     REQUIRE(stacks.size() == 2);
   }
   // Without it: every address from stacks and tiles only.
-  const AddressMap plain(load_spec("chiplet4"));
+  const AddressMap plain(load_spec("chiplet4", {"package.hbm_interleave_bytes=0"}));
   REQUIRE_FALSE(plain.interleaved());
   REQUIRE(plain.direct_capacity() == plain.stack_capacity());
   REQUIRE(plain.interleave_start() == ~uint64_t(0));

@@ -725,7 +725,7 @@ TEST_CASE("placement: with an interleaved region, activations live there, weight
   CHECK(in_region > 0);
   CHECK(near > 0);
   // Without the region nothing is placed there.
-  const auto plain = system::load_spec("chiplet4");
+  const auto plain = system::load_spec("chiplet4", {"package.hbm_interleave_bytes=0"});
   const system::AddressMap pmap(plain);
   CHECK(mapper::map_workload(traces::parse_trace(trace, "t.tsr"), plain, pmap)
             .interleaved_bytes_used.empty());
