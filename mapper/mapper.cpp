@@ -194,8 +194,8 @@ class Lowering {
       if (std::find(chiplets.begin(), chiplets.end(), c) == chiplets.end()) chiplets.push_back(c);
     }
     // A group on one chiplet keeps its activations in its own stacks rather than deal
-    // them over a package's (its every read would cross the die-to-die links).
-    if (!map_.interleaved() || (chiplets.size() == 1 && map_.interleave_per_package()))
+    // them over several chiplets' (its every read would cross the die-to-die links).
+    if (!map_.interleaved() || (chiplets.size() == 1 && map_.interleave_chiplets() > 1))
       return alloc(activation_stack(group), bytes, what);
     const uint32_t r = regions[(act_rr_++) % regions.size()];
     if (ilv_next_.size() < map_.interleave_regions())

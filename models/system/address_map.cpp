@@ -67,7 +67,8 @@ AddressMap::AddressMap(const SystemSpec& spec) {
                              std::to_string(ilv_unit_) + "-byte unit of each stack");
     ilv_local_ = stack_capacity_ - share;
     per_chiplet_ = spec.package.hbm_interleave_over == "chiplet";
-    stacks_per_region_ = (per_chiplet_ ? 1 : spec.package.chiplets) * ch.hbm_stacks;
+    chiplets_per_region_ = per_chiplet_ ? 1 : spec.package.chiplets;
+    stacks_per_region_ = chiplets_per_region_ * ch.hbm_stacks;
     regions_ = uint32_t(stacks_.size() / stacks_per_region_);
     ilv_capacity_ = share * stacks_per_region_;
     ilv_span_ = pow2_at_least(ilv_capacity_);

@@ -97,7 +97,8 @@ class AddressMap {
   bool interleaved() const { return ilv_unit_ > 0; }
   uint64_t interleave_unit() const { return ilv_unit_; }
   uint32_t interleave_regions() const { return regions_; }
-  bool interleave_per_package() const { return interleaved() && !per_chiplet_; }
+  // Chiplets whose stacks one region deals over (0: none).
+  uint32_t interleave_chiplets() const { return interleaved() ? chiplets_per_region_ : 0; }
   // The region of the package or chiplet that holds tile t.
   uint32_t interleave_region_of(uint32_t tile) const {
     return per_chiplet_ ? tiles_[tile].chiplet_gid : tiles_[tile].package;
@@ -117,6 +118,7 @@ class AddressMap {
   uint64_t port_interleave_ = 256;
   uint64_t ilv_unit_ = 0, ilv_local_ = 0, ilv_capacity_ = 0, ilv_span_ = 1, ilv_start_ = 0;
   uint32_t stacks_per_region_ = 0, regions_ = 0;
+  uint32_t chiplets_per_region_ = 0;
   bool per_chiplet_ = false;
   Target decode_interleaved(uint64_t addr) const;
 };

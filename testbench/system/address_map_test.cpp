@@ -136,8 +136,8 @@ TEST_CASE("address map: an interleaved region deals its units over the package's
       "chiplet4", {"package.hbm_interleave_bytes=4096", "package.hbm_interleave_over=chiplet"}));
   REQUIRE(c.interleave_regions() == 4);
   REQUIRE(c.interleave_capacity() == 2 * (c.stack_capacity() - c.direct_capacity()));
-  REQUIRE_FALSE(c.interleave_per_package());
-  REQUIRE(m.interleave_per_package());
+  REQUIRE(c.interleave_chiplets() == 1);
+  REQUIRE(m.interleave_chiplets() == 4);
   for (uint32_t r = 0; r < 4; ++r) {
     REQUIRE(c.interleave_region_of(16 * r + 5) == r);
     std::set<uint32_t> stacks;

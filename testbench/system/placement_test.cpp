@@ -724,6 +724,25 @@ TEST_CASE("placement: with an interleaved region, activations live there, weight
     }
   CHECK(in_region > 0);
   CHECK(near > 0);
+  // Four ranks, one per chiplet: each keeps its activations in its own chiplet's stacks
+  // under the package-wide region, and uses its own chiplet's region when there is one.
+  const std::string ranks = "tessera-trace 1\nmeta tp=4\n" + trace.substr(trace.find('\n') + 1);
+  for (const char* over : {"package", "chiplet"}) {
+    INFO(over);
+    const auto s4 =
+        system::load_spec("chiplet4", {std::string("package.hbm_interleave_over=") + over});
+    const system::AddressMap m4(s4);
+    const mapper::Mapping r = mapper::map_workload(traces::parse_trace(ranks, "t.tsr"), s4, m4);
+    REQUIRE(r.groups == 4);
+    uint64_t placed = 0;
+    for (uint64_t b : r.interleaved_bytes_used) placed += b;
+    CHECK((placed > 0) == (std::string(over) == "chiplet"));
+    for (size_t t = 0; t < r.programs.size(); ++t)
+      for (const tile::Command& c : r.programs[t])
+        if (c.kind == tile::CmdKind::kDmaLoad || c.kind == tile::CmdKind::kDmaStore)
+          CHECK(m4.owner_chiplet(m4.decode(c.dma.remote_addr)) ==
+                m4.tile_place(uint32_t(t)).chiplet_gid);
+  }
   // Without the region nothing is placed there.
   const auto plain = system::load_spec("chiplet4", {"package.hbm_interleave_bytes=0"});
   const system::AddressMap pmap(plain);
