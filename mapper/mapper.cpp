@@ -170,17 +170,23 @@ class Lowering {
     return c;
   }
   // --- HBM placement ------------------------------------------------------------------
-  // Allocates `bytes` in a stack; returns the global address.
-  uint64_t alloc(uint32_t stack, uint64_t bytes, const std::string& what) {
-    const uint64_t a = (stack_next_[stack] + 4095) / 4096 * 4096;
-    const uint64_t cap = map_.direct_capacity();
+  // Takes `bytes` (4 KiB aligned) from a range of `cap` bytes whose next free offset is
+  // `next`; returns its offset. `where` and `advice` complete the error when it is full.
+  static uint64_t bump(uint64_t& next, uint64_t cap, uint64_t bytes, const std::string& what,
+                       const std::string& where, const char* advice) {
+    const uint64_t a = (next + 4095) / 4096 * 4096;
     if (a + bytes > cap)
       throw sim::UserError("workload does not fit: " + what + " needs " + std::to_string(bytes) +
-                           " bytes in HBM stack " + std::to_string(stack) + " (" +
-                           std::to_string(cap - std::min(a, cap)) +
-                           " free); use a machine with more HBM or more parallelism");
-    stack_next_[stack] = a + bytes;
-    return map_.stack_base(stack) + a;
+                           " bytes in " + where + " (" + std::to_string(cap - std::min(a, cap)) +
+                           " free); " + advice);
+    next = a + bytes;
+    return a;
+  }
+  // Allocates `bytes` in a stack; returns the global address.
+  uint64_t alloc(uint32_t stack, uint64_t bytes, const std::string& what) {
+    return map_.stack_base(stack) + bump(stack_next_[stack], map_.direct_capacity(), bytes, what,
+                                         "HBM stack " + std::to_string(stack),
+                                         "use a machine with more HBM or more parallelism");
   }
   // An activation tensor: in an interleaved region of the group's tiles when the machine
   // has them (every stack of the package or chiplet serves it, unit by unit), else whole
@@ -200,15 +206,9 @@ class Lowering {
     const uint32_t r = regions[(act_rr_++) % regions.size()];
     if (ilv_next_.size() < map_.interleave_regions())
       ilv_next_.resize(map_.interleave_regions(), 0);
-    const uint64_t a = (ilv_next_[r] + 4095) / 4096 * 4096;
-    const uint64_t cap = map_.interleave_capacity();
-    if (a + bytes > cap)
-      throw sim::UserError("workload does not fit: " + what + " needs " + std::to_string(bytes) +
-                           " bytes in interleaved HBM region " + std::to_string(r) + " (" +
-                           std::to_string(cap - std::min(a, cap)) +
-                           " free); raise package.hbm_interleave_share or use more HBM");
-    ilv_next_[r] = a + bytes;
-    return map_.interleave_base(r) + a;
+    return map_.interleave_base(r) + bump(ilv_next_[r], map_.interleave_capacity(), bytes, what,
+                                          "interleaved HBM region " + std::to_string(r),
+                                          "raise package.hbm_interleave_share or use more HBM");
   }
   // A tile's home stack (its weights and K/V go there): the nearest stack (same
   // chiplet, fewest NoC hops); a tile equally near to several goes to the one with the
