@@ -140,9 +140,13 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
   // [addr, addr + bytes) in the aligned pieces that take one way round a ring each
   // (half-way round an even ring the address picks the way). A DMA burst (a power of
   // two of at most 4 KiB at its own boundary, tile::DmaConfig) lies within one piece.
-  auto pieces = [](uint64_t addr, uint64_t bytes, auto&& fn) {
+  // In an interleaved region, also at its units (each may be in another chiplet's stack;
+  // both are powers of two, so one piece lies in one of each).
+  const uint64_t ilv_piece = std::min<uint64_t>(amap.interleave_unit(), system::kRingTieBytes);
+  auto pieces = [&amap, ilv_piece](uint64_t addr, uint64_t bytes, auto&& fn) {
+    const uint64_t step = addr >= amap.interleave_start() ? ilv_piece : system::kRingTieBytes;
     for (uint64_t a = addr, end = addr + bytes; a < end;) {
-      const uint64_t next = std::min(end, (a / system::kRingTieBytes + 1) * system::kRingTieBytes);
+      const uint64_t next = std::min(end, (a / step + 1) * step);
       fn(a, double(next - a));
       a = next;
     }
@@ -182,14 +186,16 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
         // A contribution goes up to the switch; the switch sends the sum (once per
         // reduction, so a contributor's share of it) down to every member's copy.
         const uint64_t len = c.dma.size[0];
-        const uint32_t op = c.op_index, via = amap.chiplet_of(c.dma.remote_addr);
-        if (via != ~0u && via / per_pkg != chiplet / per_pkg)
-          pieces(c.dma.remote_addr, len,
-                 [&](uint64_t a, double b) { route(op, chiplet, via, a, b, true, true, 1.0); });
+        const uint32_t op = c.op_index;
+        pieces(c.dma.remote_addr, len, [&](uint64_t a, double b) {
+          const uint32_t via = amap.chiplet_of(a);
+          if (via != ~0u && via / per_pkg != chiplet / per_pkg)
+            route(op, chiplet, via, a, b, true, true, 1.0);
+        });
         for (const uint64_t res : c.reduce.results) {
-          const uint32_t owner = amap.chiplet_of(res);
-          if (owner == ~0u) continue;
           pieces(res, len, [&](uint64_t a, double b) {
+            const uint32_t owner = amap.chiplet_of(a);
+            if (owner == ~0u) return;
             const double share = b / c.reduce.contributors;
             fabric(op, owner / per_pkg, true, share);
             // On from the package's chiplet 0, where its fabric port attaches.
@@ -208,29 +214,22 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
       const double heads = double((row + burst - 1) / burst), data = double(row) / flit_bytes;
       const double row_out = load ? data + heads : heads;  // read data, or write responses
       const double row_in = load ? heads : data + heads;   // read requests, or write data
-      // A row in an interleaved region goes to several stacks: piece by piece (a unit,
-      // or a ring piece when smaller: both powers of two, so each lies in the other).
-      const uint64_t ilv_piece = std::min<uint64_t>(amap.interleave_unit(), system::kRingTieBytes);
       for (uint64_t k = 0; k < c.dma.size[2]; ++k)
         for (uint64_t j = 0; j < c.dma.size[1]; ++j) {
           const uint64_t at =
               c.dma.remote_addr + j * c.dma.remote_stride[1] + k * c.dma.remote_stride[2];
-          if (at >= amap.interleave_start()) {
-            for (uint64_t a = at, end = at + row; a < end;) {
-              const uint64_t next = std::min(end, (a / ilv_piece + 1) * ilv_piece);
-              const uint64_t len = next - a;
+          if (at >= amap.interleave_start()) {  // a row over several stacks: per piece
+            pieces(at, row, [&](uint64_t a, double len) {
               const system::Target dst = amap.decode(a);
               const uint32_t owner = amap.owner_chiplet(dst);
               if (owner != chiplet && owner != ~0u)
-                route(c.op_index, chiplet, owner, a, double(len), !load, false, fabric_framing);
-              if (dst.kind == system::Target::kHbm) {
-                const double h = double((len + burst - 1) / burst), d = double(len) / flit_bytes;
-                auto& [out, in] = port_flits[uint64_t(c.op_index) * nstacks + dst.index];
-                out += load ? d + h : h;
-                in += load ? h : d + h;
-              }
-              a = next;
-            }
+                route(c.op_index, chiplet, owner, a, len, !load, false, fabric_framing);
+              if (dst.kind != system::Target::kHbm) return;
+              const double h = std::ceil(len / double(burst)), d = len / flit_bytes;
+              auto& [out, in] = port_flits[uint64_t(c.op_index) * nstacks + dst.index];
+              out += load ? d + h : h;
+              in += load ? h : d + h;
+            });
             continue;
           }
           const system::Target dst = amap.decode(at);

@@ -173,7 +173,7 @@ class Lowering {
   // Takes `bytes` (4 KiB aligned) from a range of `cap` bytes whose next free offset is
   // `next`; returns its offset. `where` and `advice` complete the error when it is full.
   static uint64_t bump(uint64_t& next, uint64_t cap, uint64_t bytes, const std::string& what,
-                       const std::string& where, const char* advice) {
+                       const std::string& where, const std::string& advice) {
     const uint64_t a = (next + 4095) / 4096 * 4096;
     if (a + bytes > cap)
       throw sim::UserError("workload does not fit: " + what + " needs " + std::to_string(bytes) +
@@ -186,7 +186,10 @@ class Lowering {
   uint64_t alloc(uint32_t stack, uint64_t bytes, const std::string& what) {
     return map_.stack_base(stack) + bump(stack_next_[stack], map_.direct_capacity(), bytes, what,
                                          "HBM stack " + std::to_string(stack),
-                                         "use a machine with more HBM or more parallelism");
+                                         map_.interleaved()
+                                             ? "use a machine with more HBM or more parallelism, "
+                                               "or lower package.hbm_interleave_share"
+                                             : "use a machine with more HBM or more parallelism");
   }
   // An activation tensor: in an interleaved region of the group's tiles when the machine
   // has them (every stack of the package or chiplet serves it, unit by unit), else whole

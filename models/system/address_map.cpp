@@ -62,9 +62,6 @@ AddressMap::AddressMap(const SystemSpec& spec) {
   if (ilv_unit_ > 0) {
     const uint64_t share = uint64_t(double(stack_capacity_) * spec.package.hbm_interleave_share) /
                            ilv_unit_ * ilv_unit_;
-    if (share == 0)
-      throw sim::ConfigError("package.hbm_interleave_share: gives less than one " +
-                             std::to_string(ilv_unit_) + "-byte unit of each stack");
     ilv_local_ = stack_capacity_ - share;
     per_chiplet_ = spec.package.hbm_interleave_over == "chiplet";
     chiplets_per_region_ = per_chiplet_ ? 1 : spec.package.chiplets;
@@ -99,7 +96,8 @@ Target AddressMap::decode(uint64_t addr) const {
   if (ilv_unit_ > 0 && addr >= ilv_start_) return decode_interleaved(addr);
   if (addr < tile_region_) {
     const uint64_t s = addr / stack_span_;
-    if (s < stacks_.size() && addr % stack_span_ < stack_capacity_) {
+    // (With interleaved regions, the top share of a stack is reached through them only.)
+    if (s < stacks_.size() && addr % stack_span_ < direct_capacity()) {
       t.kind = Target::kHbm;
       t.index = uint32_t(s);
       t.offset = addr % stack_span_;

@@ -64,10 +64,14 @@ class AddressMap {
   const Place& stack_place(uint32_t s) const { return stacks_[s]; }
   // NoC nodes stack s is reached through, and the one an address goes to.
   const std::vector<uint32_t>& stack_ports(uint32_t s) const { return stack_ports_[s]; }
-  // Addresses alternate between the ports every hbm_port_interleave_bytes (skewed).
-  uint32_t stack_node(uint32_t s, uint64_t addr) const {
-    const auto& p = stack_ports_[s];
-    return p[skewed_port(addr / port_interleave_, p.size())];
+  // The node through which `addr` (decoded to `t`, a stack) reaches its stack: addresses
+  // alternate between the ports every hbm_port_interleave_bytes (skewed). In an
+  // interleaved region by the offset in the stack: the global address also picks the
+  // stack, and would send a stack's units to few of its ports.
+  uint32_t stack_node(const Target& t, uint64_t addr) const {
+    const auto& p = stack_ports_[t.index];
+    const uint64_t at = addr >= interleave_start() ? t.offset : addr;
+    return p[skewed_port(at / port_interleave_, p.size())];
   }
   // Global tile id of the tile at (chiplet_gid, local index).
   uint32_t tile_id(uint32_t chiplet_gid, uint32_t local) const {

@@ -331,7 +331,7 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
       const uint32_t owner = map_.owner_chiplet(t);
       if (owner == g)
         return t.kind == Target::kHbm
-                   ? me.endpoint(map_.stack_node(t.index, addr), Chiplet::Port::kStack, t.index)
+                   ? me.endpoint(map_.stack_node(t, addr), Chiplet::Port::kStack, t.index)
                    : map_.tile_place(t.index).node;
       const uint32_t next = next_chiplet(g, owner, addr);
       const auto& at = next == kToFabric ? me.fabric_nodes : me.d2d_nodes[next];

@@ -99,7 +99,8 @@ struct PackageConfig {
             "chiplet, hbm_interleave_over) also form one interleaved region, consecutive "
             "units of this many bytes going to its stacks in turn, as a GPU or a chiplet "
             "accelerator in a one-NUMA-node mode interleaves its memory; the mapper keeps "
-            "activations there",
+            "activations there. A power of two, a multiple of tile.dma.burst_bytes and of "
+            "the HBM access, at least chiplet.hbm_port_interleave_bytes",
             sim::Range{0, uint64_t(1) << 30});
     v.field("hbm_interleave_share", hbm_interleave_share, "ratio",
             "share of every stack's capacity that forms the interleaved region (the rest is "
@@ -166,6 +167,11 @@ struct SystemSpec {
             "chiplet.hbm_port_interleave_bytes (a request never spans two stacks)");
     v.check(package.hbm_interleave_bytes == 0 || chiplet.hbm_stacks > 0,
             "package.hbm_interleave_bytes", "needs HBM stacks");
+    v.check(package.hbm_interleave_bytes == 0 ||
+                uint64_t(double(chiplet.hbm.capacity_bytes()) * package.hbm_interleave_share) >=
+                    package.hbm_interleave_bytes,
+            "package.hbm_interleave_share",
+            "gives each stack less than one unit of package.hbm_interleave_bytes");
     v.check(system.fabric.attach_nodes <= tiles_per_chiplet(), "system.fabric.attach_nodes",
             "more fabric attach nodes than NoC nodes of a chiplet (" +
                 std::to_string(tiles_per_chiplet()) + ")");

@@ -62,6 +62,14 @@ TEST_CASE("cli: bad input is one line and exit code 2", "[unit]") {
   refused("run --trace no_such.tsr");
   CHECK(run_tessera("run --bogus-option").rc == 2);
   refused("run --attention fast", "--attention");
+  // Interleaved HBM: a unit that is not a power of two, smaller than a DMA burst, or
+  // larger than the share of a stack it is cut from.
+  refused("run --config chiplet4 --set package.hbm_interleave_bytes=3000",
+          "package.hbm_interleave_bytes");
+  refused("run --config chiplet4 --set package.hbm_interleave_bytes=256",
+          "package.hbm_interleave_bytes");
+  refused("run --config chiplet4 --set package.hbm_interleave_share=1e-12",
+          "package.hbm_interleave_share");
   CHECK(run_tessera("config check no_such.yaml").rc == 2);
   // Router options whose pipelines cannot overlap are refused at load, naming the key.
   refused("run --set chiplet.noc.speculative_sa=true --set chiplet.noc.vc_alloc_cycles=2",

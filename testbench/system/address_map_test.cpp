@@ -1,5 +1,6 @@
 #include "models/system/address_map.h"
 
+#include <map>
 #include <set>
 
 #include <catch2/catch.hpp>
@@ -148,6 +149,37 @@ TEST_CASE("address map: an interleaved region deals its units over the package's
     }
     REQUIRE(stacks.size() == 2);
   }
+  // The top share of a stack is reached only through the region.
+  REQUIRE(m.decode(m.stack_base(3) + m.direct_capacity() - 1).kind == Target::kHbm);
+  REQUIRE(m.decode(m.stack_base(3) + m.direct_capacity()).kind == Target::kNone);
+  // A region's units reach their stack through each of its ports alike (the port by the
+  // offset in the stack: by the global address, which also picks the stack, a 512-byte
+  // unit went to one port of four).
+  const AddressMap f(load_spec("chiplet4", {"package.hbm_interleave_bytes=512"}));
+  std::map<std::pair<uint32_t, uint32_t>, int> per_port;
+  for (uint64_t g = 0; g < 8 * 4 * 16; ++g) {
+    const uint64_t a = f.interleave_base(0) + g * 512;
+    const Target t = f.decode(a);
+    ++per_port[{t.index, f.stack_node(t, a)}];
+  }
+  REQUIRE(per_port.size() == 8 * 4);  // 4 ports a stack (a 512-byte unit is 2 port units)
+  for (const auto& [at, n] : per_port) REQUIRE(n == 16);
+  // Three stacks a region (tpu-like: each chip its own): a bijection up to its end.
+  const AddressMap tp(load_spec("tpu-like"));
+  REQUIRE(tp.interleave_chiplets() == 1);
+  REQUIRE(tp.interleave_capacity() % 3 == 0);
+  std::set<std::pair<uint32_t, uint64_t>> places;
+  const uint64_t units = tp.interleave_capacity() / tp.interleave_unit();
+  for (uint64_t g :
+       {uint64_t(0), uint64_t(1), uint64_t(2), uint64_t(3), units - 3, units - 2, units - 1}) {
+    const Target t = tp.decode(tp.interleave_base(2) + g * tp.interleave_unit());
+    REQUIRE(t.kind == Target::kHbm);
+    REQUIRE(tp.stack_place(t.index).chiplet_gid == 2);
+    REQUIRE(places.insert({t.index, t.offset}).second);
+  }
+  REQUIRE(tp.decode(tp.interleave_base(2) + tp.interleave_capacity() - 1).offset ==
+          tp.stack_capacity() - 1);
+  REQUIRE(tp.decode(tp.interleave_base(3) + tp.interleave_capacity()).kind == Target::kNone);
   // Without it: every address from stacks and tiles only.
   const AddressMap plain(load_spec("chiplet4", {"package.hbm_interleave_bytes=0"}));
   REQUIRE_FALSE(plain.interleaved());
