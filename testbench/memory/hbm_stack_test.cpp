@@ -126,3 +126,51 @@ TEST_CASE("hbm stack: b_transport works and bad addresses get an error response"
   CHECK(init.ragged == tlm::TLM_BURST_ERROR_RESPONSE);
   CHECK(reg.value("hbm0.rejected") == 2);
 }
+
+TEST_CASE(
+    "hbm stack: addresses in an interleaved region become its own offsets and others are refused",
+    "[unit]") {
+  TESSERA_ONE_ELABORATION();
+  sim::StatsRegistry reg;
+  sim::EnergyLedger energy;
+  HbmStack stack("hbm0", test::quiet_hbm3(), sim::StatsScope(reg, "hbm0"), energy, 0);
+  // A region from 2^40 of 4 KiB units, every other one this stack's, at offsets from 1 MiB
+  // (what the system's address map decodes, in small).
+  const uint64_t region = 1ull << 40, unit = 4096;
+  stack.set_interleaved(region, [&](uint64_t addr, uint64_t len) {
+    const uint64_t g = (addr - region) / unit, in = (addr - region) % unit;
+    return g % 2 == 0 && in + len <= unit ? (1u << 20) + g / 2 * unit + in : kNever;
+  });
+  struct Blocking : sc_module {
+    tlm_utils::simple_initiator_socket<Blocking> socket;
+    std::vector<std::pair<uint64_t, uint32_t>> reqs;
+    std::vector<tlm::tlm_response_status> got;
+    SC_HAS_PROCESS(Blocking);
+    explicit Blocking(sc_module_name n) : sc_module(n), socket("socket") { SC_THREAD(go); }
+    void go() {
+      for (const auto& [addr, len] : reqs) {
+        tlm::tlm_generic_payload t;
+        sc_time d = SC_ZERO_TIME;
+        t.set_command(tlm::TLM_READ_COMMAND);
+        t.set_address(addr);
+        t.set_data_length(len);
+        socket->b_transport(t, d);
+        got.push_back(t.get_response_status());
+      }
+    }
+  } init("init");
+  init.reqs = {{region, 64},                  // unit 0: this stack's
+               {region + 2 * unit + 64, 32},  // unit 2: this stack's
+               {region + unit, 32},           // unit 1: another stack's
+               {region + unit - 32, 64}};     // across units 0 and 1
+  init.socket.bind(stack.socket);
+  sc_start(10, SC_US);
+  REQUIRE(init.got.size() == 4);
+  CHECK(init.got[0] == tlm::TLM_OK_RESPONSE);
+  CHECK(init.got[1] == tlm::TLM_OK_RESPONSE);
+  CHECK(init.got[2] == tlm::TLM_ADDRESS_ERROR_RESPONSE);
+  CHECK(init.got[3] == tlm::TLM_ADDRESS_ERROR_RESPONSE);
+  stack.publish_stats(sc_time_stamp());
+  CHECK(reg.value("hbm0.bytes_read") == 96);
+  CHECK(reg.value("hbm0.rejected") == 2);
+}
