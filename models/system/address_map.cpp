@@ -3,8 +3,6 @@
 #include <cstdlib>
 #include <sstream>
 
-#include "models/sim/config_schema.h"
-
 namespace tessera::system {
 
 namespace {
@@ -69,7 +67,7 @@ AddressMap::AddressMap(const SystemSpec& spec) {
     regions_ = uint32_t(stacks_.size() / stacks_per_region_);
     ilv_capacity_ = share * stacks_per_region_;
     ilv_span_ = pow2_at_least(ilv_capacity_);
-    // After the tiles, aligned to a package's span (so every unit is aligned).
+    // After the tiles, aligned to a region's span (so every unit is aligned).
     const uint64_t end = tile_region_ + uint64_t(tiles_.size()) * tile_span_;
     ilv_start_ = (end + ilv_span_ - 1) / ilv_span_ * ilv_span_;
   }
