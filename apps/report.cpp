@@ -212,8 +212,13 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
       // Every row of the command costs the same flits; only its stack can differ.
       const bool load = c.kind == tile::CmdKind::kDmaLoad;
       const double heads = double((row + burst - 1) / burst), data = double(row) / flit_bytes;
-      const double row_out = load ? data + heads : heads;  // read data, or write responses
-      const double row_in = load ? heads : data + heads;   // read requests, or write data
+      // Out of the stack's ports read data or write responses, into them read requests or
+      // write data.
+      auto to_stack = [&](uint32_t stack, double data_flits, double head_flits) {
+        auto& [out, in] = port_flits[uint64_t(c.op_index) * nstacks + stack];
+        out += load ? data_flits + head_flits : head_flits;
+        in += load ? head_flits : data_flits + head_flits;
+      };
       for (uint64_t k = 0; k < c.dma.size[2]; ++k)
         for (uint64_t j = 0; j < c.dma.size[1]; ++j) {
           const uint64_t at =
@@ -224,11 +229,8 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
               const uint32_t owner = amap.owner_chiplet(dst);
               if (owner != chiplet && owner != ~0u)
                 route(c.op_index, chiplet, owner, a, len, !load, false, fabric_framing);
-              if (dst.kind != system::Target::kHbm) return;
-              const double h = std::ceil(len / double(burst)), d = len / flit_bytes;
-              auto& [out, in] = port_flits[uint64_t(c.op_index) * nstacks + dst.index];
-              out += load ? d + h : h;
-              in += load ? h : d + h;
+              if (dst.kind == system::Target::kHbm)
+                to_stack(dst.index, len / flit_bytes, std::ceil(len / double(burst)));
             });
             continue;
           }
@@ -238,10 +240,7 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
             pieces(at, row, [&](uint64_t a, double b) {
               route(c.op_index, chiplet, owner, a, b, !load, false, fabric_framing);
             });
-          if (dst.kind != system::Target::kHbm) continue;
-          auto& [out, in] = port_flits[uint64_t(c.op_index) * nstacks + dst.index];
-          out += row_out;
-          in += row_in;
+          if (dst.kind == system::Target::kHbm) to_stack(dst.index, data, heads);
         }
     }
   }

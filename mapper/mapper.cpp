@@ -196,15 +196,13 @@ class Lowering {
   // in one of the group's stacks; either way spread op by op over the group's regions
   // or stacks.
   uint64_t alloc_activation(uint32_t group, uint64_t bytes, const std::string& what) {
-    std::vector<uint32_t> regions, chiplets;
-    for (uint32_t t : groups_[group]) {
-      const uint32_t r = map_.interleave_region_of(t), c = map_.tile_place(t).chiplet_gid;
-      if (std::find(regions.begin(), regions.end(), r) == regions.end()) regions.push_back(r);
-      if (std::find(chiplets.begin(), chiplets.end(), c) == chiplets.end()) chiplets.push_back(c);
-    }
+    const std::vector<uint32_t> regions =
+        distinct_over(group, [this](uint32_t t) { return map_.interleave_region_of(t); });
+    const size_t chiplets =
+        distinct_over(group, [this](uint32_t t) { return map_.tile_place(t).chiplet_gid; }).size();
     // A group on one chiplet keeps its activations in its own stacks rather than deal
     // them over several chiplets' (its every read would cross the die-to-die links).
-    if (!map_.interleaved() || (chiplets.size() == 1 && map_.interleave_chiplets() > 1))
+    if (!map_.interleaved() || (chiplets == 1 && map_.interleave_chiplets() > 1))
       return alloc(activation_stack(group), bytes, what);
     const uint32_t r = regions[(act_rr_++) % regions.size()];
     if (ilv_next_.size() < map_.interleave_regions())
@@ -240,14 +238,20 @@ class Lowering {
     }
   }
   uint32_t near_stack(uint32_t tile) const { return home_[tile]; }
+  // The distinct values of f(tile) over a group's tiles, in the order first met.
+  template <class F>
+  std::vector<uint32_t> distinct_over(uint32_t group, F f) const {
+    std::vector<uint32_t> out;
+    for (uint32_t t : groups_[group]) {
+      const uint32_t v = f(t);
+      if (std::find(out.begin(), out.end(), v) == out.end()) out.push_back(v);
+    }
+    return out;
+  }
   // Activation tensors live in the stacks of the group, spread op by op.
   uint32_t activation_stack(uint32_t group) {
-    const auto& g = groups_[group];
-    std::vector<uint32_t> stacks;
-    for (uint32_t t : g) {
-      const uint32_t s = near_stack(t);
-      if (std::find(stacks.begin(), stacks.end(), s) == stacks.end()) stacks.push_back(s);
-    }
+    const std::vector<uint32_t> stacks =
+        distinct_over(group, [this](uint32_t t) { return near_stack(t); });
     return stacks[(act_rr_++) % stacks.size()];
   }
 
