@@ -91,7 +91,8 @@ traces::Workload load_workload(const std::string& trace) {
 void add_run_command(CLI::App& app) {
   auto* run = app.add_subcommand("run", "simulate a workload on a machine and report");
   static std::string config = "tiny", trace = "block", out, format = "text", timeline, dump;
-  static std::string collective = "auto", weight_layout = "packed", attention = "fused";
+  static std::string collective = "auto", weight_layout = "packed", attention = "fused",
+                     weight_copies = "auto";
   static std::vector<std::string> sets;
   static bool force = false, explain = false, quiet = false;
   static uint32_t layers = 1, channels = 0;
@@ -126,6 +127,12 @@ void add_run_command(CLI::App& app) {
                   "kernel, the scores kept in the scratchpad) or separate (three ops, the "
                   "scores through HBM)")
       ->check(CLI::IsMember(mapper::kAttentionModes));
+  run->add_option("--weight-copies", weight_copies,
+                  "a weight block that tiles on several chiplets read: once (in the "
+                  "interleaved region), per-chiplet (a copy near each chiplet's readers, for "
+                  "more capacity), or auto (per chiplet when that takes at most 80 % of the "
+                  "per-stack memory)")
+      ->check(CLI::IsMember(mapper::kWeightCopies));
   run->add_flag("--explain", explain, "print the mapping decisions");
   run->add_option("--dump-programs", dump, "write every tile's program (one command a line) here");
   run->add_flag("--force", force, "write into a non-empty --out folder");
@@ -145,6 +152,7 @@ void add_run_command(CLI::App& app) {
     mo.collective_channels = channels;
     mo.pack_weights = weight_layout == mapper::kWeightLayouts[0];
     mo.fuse_attention = attention == mapper::kAttentionModes[0];
+    mo.weight_copies = weight_copies;
     const mapper::Mapping mapping = mapper::map_workload(w, spec, map, mo);
     if (!dump.empty()) {
       std::string text;

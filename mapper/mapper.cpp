@@ -195,21 +195,134 @@ class Lowering {
   // has them (every stack of the package or chiplet serves it, unit by unit), else whole
   // in one of the group's stacks; either way spread op by op over the group's regions
   // or stacks.
-  uint64_t alloc_activation(uint32_t group, uint64_t bytes, const std::string& what) {
+  // `dies`: the lowering position after whose barrier no op reads the tensor (kNever:
+  // kept to the end); its memory is then free for the group's later activations.
+  // `fresh`: not in freed memory (a model input, which no op writes: it must not read as
+  // another tensor's leftover).
+  uint64_t alloc_activation(uint32_t group, uint64_t bytes, const std::string& what, size_t dies,
+                            bool fresh = false) {
     const std::vector<uint32_t> regions =
         distinct_over(group, [this](uint32_t t) { return map_.interleave_region_of(t); });
     const size_t chiplets =
         distinct_over(group, [this](uint32_t t) { return map_.tile_place(t).chiplet_gid; }).size();
     // A group on one chiplet keeps its activations in its own stacks rather than deal
     // them over several chiplets' (its every read would cross the die-to-die links).
-    if (!map_.interleaved() || (chiplets == 1 && map_.interleave_chiplets() > 1))
-      return alloc(activation_stack(group), bytes, what);
-    const uint32_t r = regions[(act_rr_++) % regions.size()];
-    if (ilv_next_.size() < map_.interleave_regions())
-      ilv_next_.resize(map_.interleave_regions(), 0);
-    return map_.interleave_base(r) + bump(ilv_next_[r], map_.interleave_capacity(), bytes, what,
-                                          "interleaved HBM region " + std::to_string(r),
-                                          "raise package.hbm_interleave_share or use more HBM");
+    const bool in_stack = !map_.interleaved() || (chiplets == 1 && map_.interleave_chiplets() > 1);
+    const uint32_t where =
+        in_stack ? activation_stack(group) : regions[(act_rr_++) % regions.size()];
+    // Pools: stacks first, then regions.
+    const uint32_t pool = in_stack ? where : map_.num_stacks() + where;
+    const uint64_t base = in_stack ? map_.stack_base(where) : 0;
+    uint64_t off = fresh ? kNone : take_free(group, pool, bytes);
+    if (off == kNone) {
+      if (in_stack) return track(group, pool, alloc(where, bytes, what) - base, bytes, dies) + base;
+      if (ilv_next_.size() < map_.interleave_regions())
+        ilv_next_.resize(map_.interleave_regions(), 0);
+      off = bump(ilv_next_[where], map_.interleave_capacity(), bytes, what,
+                 "interleaved HBM region " + std::to_string(where),
+                 "raise package.hbm_interleave_share or use more HBM");
+    }
+    track(group, pool, off, bytes, dies);
+    return (in_stack ? base : map_.interleave_base(where)) + off;
+  }
+  // --- reuse of activation memory -----------------------------------------------------
+  // A tensor's memory is given back once the barrier after its last reader is placed:
+  // the group's later ops write only after that barrier (their stores follow their
+  // gated loads), so no reader of the old tensor can see the new one. Freed memory is
+  // reused by the same rank group only (another group's ops are not ordered with these
+  // readers). Until the twenty-third session nothing was freed, so a prompt of 16 K
+  // tokens ran out of memory in a few layers.
+  static constexpr uint64_t kNone = ~0ull;
+  static constexpr size_t kNever = ~size_t(0);
+  struct Block {
+    uint32_t group, pool;
+    uint64_t off, bytes;
+    size_t dies;
+  };
+  static uint64_t round_up(uint64_t b) { return (b + 4095) / 4096 * 4096; }
+  // First fit, lowest offset first, in the group's free memory of `pool`.
+  uint64_t take_free(uint32_t group, uint32_t pool, uint64_t bytes) {
+    auto it = free_.find({group, pool});
+    if (it == free_.end()) return kNone;
+    const uint64_t need = round_up(bytes);
+    for (auto b = it->second.begin(); b != it->second.end(); ++b) {
+      if (b->second < need) continue;
+      const uint64_t off = b->first, left = b->second - need;
+      it->second.erase(b);
+      if (left) it->second.emplace(off + need, left);
+      return off;
+    }
+    return kNone;
+  }
+  uint64_t track(uint32_t group, uint32_t pool, uint64_t off, uint64_t bytes, size_t dies) {
+    if (dies != kNever) pending_.push_back({group, pool, off, round_up(bytes), dies});
+    return off;
+  }
+  // Gives back the blocks of `group` whose last reader is at or before `pos`, joining
+  // neighbours.
+  void release(uint32_t group, size_t pos) {
+    size_t keep = 0;
+    for (size_t i = 0; i < pending_.size(); ++i) {
+      const Block& b = pending_[i];
+      if (b.group != group || b.dies > pos) {
+        pending_[keep++] = b;
+        continue;
+      }
+      auto& f = free_[{b.group, b.pool}];
+      auto it = f.emplace(b.off, b.bytes).first;
+      if (auto next = std::next(it); next != f.end() && it->first + it->second == next->first) {
+        it->second += next->second;
+        f.erase(next);
+      }
+      if (it != f.begin()) {
+        auto prev = std::prev(it);
+        if (prev->first + prev->second == it->first) {
+          prev->second += it->second;
+          f.erase(it);
+        }
+      }
+    }
+    pending_.resize(keep);
+  }
+  // When a tensor dies: an op's output after its last reader (kNever when a collective
+  // writes or reads it: other ranks' transfers are not ordered with this group's
+  // barriers, or when nothing reads it); a tensor of the op's own after the op.
+  size_t output_dies(size_t op) const { return out_dies_[op]; }
+  size_t own_dies() const { return comm_op_ ? kNever : pos_[cur_index_]; }
+  void plan_lifetimes(const std::vector<size_t>& order);
+  // Sets Mapping::weights_per_chiplet from MapOptions::weight_copies.
+  void choose_weight_copies();
+  // A weight (or K/V) block read by `users`, stored once: a compiler lays out one copy of
+  // each weight, however many tiles read it (until the twenty-third session every tile
+  // of an M split stored its own copy of its B block, so an M split of 32 took 32 times
+  // the weights' capacity). One user, or users that share a nearest stack: in that
+  // stack. Users near different stacks: in the interleaved region when the machine has
+  // one and it has room, so that every stack serves the block as for activations (but
+  // not across chiplets for users on one chiplet); else in the one of their nearest
+  // stacks that holds the least.
+  uint64_t alloc_resident(const std::vector<uint32_t>& users, uint64_t bytes,
+                          const std::string& what) {
+    const uint32_t home = near_stack(users[0]);
+    bool one_home = true, one_chiplet = true;
+    for (uint32_t t : users) {
+      one_home = one_home && near_stack(t) == home;
+      one_chiplet =
+          one_chiplet && map_.tile_place(t).chiplet_gid == map_.tile_place(users[0]).chiplet_gid;
+    }
+    if (!one_home && map_.interleaved() && !(one_chiplet && map_.interleave_chiplets() > 1)) {
+      const uint32_t r = map_.interleave_region_of(users[0]);
+      if (ilv_next_.size() < map_.interleave_regions())
+        ilv_next_.resize(map_.interleave_regions(), 0);
+      if ((ilv_next_[r] + 4095) / 4096 * 4096 + bytes <= map_.interleave_capacity())
+        return map_.interleave_base(r) +
+               bump(ilv_next_[r], map_.interleave_capacity(), bytes, what, "", "");
+    }
+    // The readers' nearest stack that holds the least so far: a chiplet's blocks spread
+    // over its stacks.
+    uint32_t pick = home;
+    for (uint32_t t : users)
+      if (stack_next_[near_stack(t)] < stack_next_[pick]) pick = near_stack(t);
+    return alloc(pick, bytes, what);
   }
   // A tile's home stack (its weights and K/V go there): the nearest stack (same
   // chiplet, fewest NoC hops); a tile equally near to several goes to the one with the
@@ -384,6 +497,12 @@ class Lowering {
   std::vector<size_t> lowering_order() const;
   std::vector<uint64_t> stack_next_;
   std::vector<uint64_t> ilv_next_;  // per interleaved region: the bytes in use
+  std::vector<size_t> pos_;         // per op: its position in the lowering order
+  std::vector<size_t> out_dies_;    // per op: when its output dies (output_dies)
+  std::vector<Block> pending_;      // blocks whose last reader's barrier is not placed yet
+  // Free activation memory per (group, pool): offset -> bytes.
+  std::map<std::pair<uint32_t, uint32_t>, std::map<uint64_t, uint64_t>> free_;
+  bool comm_op_ = false;            // the op being lowered is a collective or send/recv
   std::vector<uint32_t> op_tiles_;  // tiles used by the current op
   std::map<std::string, std::vector<uint64_t>> outputs_;  // op name -> output addr per group
   std::map<std::string, uint64_t> output_bytes_;          // op name -> its output's size
@@ -443,11 +562,76 @@ void Lowering::end_op(bool do_barrier) {
   if (!do_barrier || used.empty()) return;
   // Barrier per rank group that took part, over every tile of the group (all must see
   // the results).
-  for (const auto& g : groups_) {
+  for (uint32_t g = 0; g < groups_.size(); ++g) {
     bool took_part = false;
-    for (uint32_t t : g) took_part = took_part || !tiles_[t].op_cmds.empty();
-    if (took_part) barrier(g);
+    for (uint32_t t : groups_[g]) took_part = took_part || !tiles_[t].op_cmds.empty();
+    if (!took_part) continue;
+    barrier(groups_[g]);
+    release(g, pos_[cur_index_]);
   }
+}
+
+// --weight-copies auto: copies per chiplet when they take at most this share of the
+// per-stack memory.
+constexpr double kCopyShare = 0.8;
+
+void Lowering::choose_weight_copies() {
+  // Chiplets a rank group spans: the copies a block read all over the group would take.
+  std::set<uint32_t> chiplets;
+  for (uint32_t t : groups_[0]) chiplets.insert(map_.tile_place(t).chiplet_gid);
+  const uint64_t copies = chiplets.size();
+  double resident = 0;  // bytes of weights and K/V caches every group stores, stored once
+  for (const auto& op : w_.ops()) {
+    const double b =
+        double(traces::operand_bytes(op).weights) + double(std::max<int64_t>(0, op.kv_bytes));
+    resident += multi_rank_ ? b : b * double(groups_.size());
+  }
+  const double capacity = double(map_.direct_capacity()) * map_.num_stacks();
+  const double need = resident * double(copies);
+  std::ostringstream why;
+  why << std::setprecision(3) << need / 1e9 << " GB with a copy per chiplet of each group ("
+      << copies << "), of " << capacity / 1e9 << " GB of per-stack memory";
+  if (opt_.weight_copies == "once") {
+    out_.weights_per_chiplet = false;
+    out_.weight_copies_why = "--weight-copies once";
+  } else if (opt_.weight_copies == "per-chiplet") {
+    out_.weights_per_chiplet = copies > 1;
+    out_.weight_copies_why = "--weight-copies per-chiplet: " + why.str();
+  } else {
+    // Four fifths: room left for what a stack also holds (a one-chiplet group's
+    // activations, K/V caches a decode grows). A heuristic, not a compiler's rule.
+    out_.weights_per_chiplet = copies > 1 && need <= kCopyShare * capacity;
+    out_.weight_copies_why = "auto: " + why.str() +
+                             (copies <= 1                     ? " (one chiplet)"
+                              : need <= kCopyShare * capacity ? " (at most 80 %)"
+                                                              : " (more than 80 %)");
+  }
+}
+
+void Lowering::plan_lifetimes(const std::vector<size_t>& order) {
+  const size_t n = w_.size();
+  pos_.assign(n, kNever);
+  for (size_t p = 0; p < order.size(); ++p) pos_[order[p]] = p;
+  out_dies_.assign(n, kNever);
+  std::vector<bool> pinned(n, false), read(n, false);
+  std::vector<size_t> last(n, 0);
+  for (size_t i : order) {
+    if (!out_.ops[i].simulated) continue;
+    const Op& op = w_.op(i);
+    const bool comm = traces::is_communication(op.kind);
+    pinned[i] = pinned[i] || comm;
+    // A fused qk or softmax reads its inputs in its av's kernel.
+    const size_t at = fused_into_[i] >= 0 ? pos_[size_t(fused_into_[i])] : pos_[i];
+    for (const auto& d : op.deps) {
+      const int64_t j = w_.find(d);
+      if (j < 0) continue;
+      read[size_t(j)] = true;
+      last[size_t(j)] = std::max(last[size_t(j)], at);
+      pinned[size_t(j)] = pinned[size_t(j)] || comm;
+    }
+  }
+  for (size_t i = 0; i < n; ++i)
+    if (read[i] && !pinned[i]) out_dies_[i] = last[i];
 }
 
 void Lowering::barrier(const std::vector<uint32_t>& tiles) {
@@ -519,7 +703,8 @@ uint64_t Lowering::output_addr(const Op& op, uint32_t group, uint64_t bytes) {
   auto& v = outputs_[op.name];
   if (v.size() < groups_.size()) v.assign(groups_.size(), ~0ull);
   if (v[group] == ~0ull) {
-    v[group] = alloc_activation(group, std::max<uint64_t>(bytes, 1), op.name + " output");
+    v[group] = alloc_activation(group, std::max<uint64_t>(bytes, 1), op.name + " output",
+                                comm_op_ ? kNever : output_dies(size_t(w_.find(op.name))));
     uint64_t& size = output_bytes_[op.name];
     size = std::max(size, bytes);
   }
@@ -548,7 +733,8 @@ uint64_t Lowering::b_input_addr(const Op& op, uint32_t group, uint64_t bytes, ui
       if (output_bytes_[it->first] >= skip + bytes) return it->second[group] + skip;
     }
   }
-  return alloc_activation(group, std::max<uint64_t>(bytes, 1), op.name + " input B");
+  return alloc_activation(group, std::max<uint64_t>(bytes, 1), op.name + " input B", own_dies(),
+                          true);
 }
 
 uint64_t Lowering::input_addr(const Op& op, uint32_t group, uint64_t bytes) {
@@ -556,7 +742,8 @@ uint64_t Lowering::input_addr(const Op& op, uint32_t group, uint64_t bytes) {
   // fits in it, else a tensor of its own (a model input).
   if (const std::string* d = first_input(op, group))
     if (output_bytes_[*d] >= bytes) return outputs_[*d][group];
-  return alloc_activation(group, std::max<uint64_t>(bytes, 1), op.name + " input");
+  return alloc_activation(group, std::max<uint64_t>(bytes, 1), op.name + " input", own_dies(),
+                          true);
 }
 
 void Lowering::lower_gemm_on_tile(TileState& t, uint64_t m, uint64_t n, uint64_t k, uint32_t eb,
@@ -649,10 +836,13 @@ void Lowering::lower_gemm_on_tile(TileState& t, uint64_t m, uint64_t n, uint64_t
       }
       if (g < 0) continue;  // a K slice of an av whose keys this band never sees
       c_elems += bm * bn;
-      const int64_t st = add(t,
-                             dma(CmdKind::kDmaStore, c_addr + (m0 * c_ld + n0) * c_eb, c_off[j],
-                                 bn * c_eb, bm, c_ld * c_eb),
-                             {g});
+      // A GEMM of resident operands only waits for no barrier: its stores do, since C
+      // may reuse the memory of a tensor that the previous op read.
+      const int64_t st =
+          add(t,
+              dma(CmdKind::kDmaStore, c_addr + (m0 * c_ld + n0) * c_eb, c_off[j], bn * c_eb, bm,
+                  c_ld * c_eb),
+              a.resident && b.resident ? std::vector<int64_t>{g, t.gate} : std::vector<int64_t>{g});
       sl.store[j] = {st};
       sl.next_c = 1 - j;
       last_gemm = g;
@@ -755,9 +945,30 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
     const uint64_t mt = ceil_div(p.m, s.tm), nt = ceil_div(p.n, s.tn), kt = ceil_div(p.k, s.tk);
     uint64_t partial_base = 0;
     if (s.tk > 1)
-      partial_base = alloc_activation(group, p.m * p.n * 4 * s.tk, op.name + " partials");
+      partial_base =
+          alloc_activation(group, p.m * p.n * 4 * s.tk, op.name + " partials", own_dies());
     uint32_t slot = 0;
     std::vector<std::tuple<uint32_t, uint64_t, uint64_t, uint64_t, uint64_t>> owners;
+    // Resident blocks, each stored once (alloc_resident): A's (mi, ki) block is read by
+    // every ni piece, B's (ni, ki) block by every mi piece. Allocated at first use, in
+    // the loop's order.
+    // With weights per chiplet, a block has a copy per chiplet of its readers (keyed by
+    // the chiplet too), read by that chiplet's readers.
+    std::map<std::tuple<uint32_t, uint32_t, uint32_t>, uint64_t> a_blocks, b_blocks;
+    auto copy_of = [this](uint32_t tile) {
+      return out_.weights_per_chiplet ? map_.tile_place(tile).chiplet_gid : 0u;
+    };
+    auto users = [&](bool of_a, uint32_t i, uint32_t ki, uint32_t copy) {
+      std::vector<uint32_t> u;
+      const uint32_t count = of_a ? s.tn : s.tm;
+      for (uint32_t j = 0; j < count; ++j) {
+        const uint32_t mi = of_a ? i : j, ni = of_a ? j : i;
+        const uint32_t tile = share[(mi * s.tn + ni) * s.tk + ki];
+        if (uint64_t(mi) * mt < p.m && uint64_t(ni) * nt < p.n && copy_of(tile) == copy)
+          u.push_back(tile);
+      }
+      return u;
+    };
     for (uint32_t mi = 0; mi < s.tm; ++mi)
       for (uint32_t ni = 0; ni < s.tn; ++ni)
         for (uint32_t ki = 0; ki < s.tk; ++ki, ++slot) {
@@ -769,11 +980,23 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
           // Weights (and a K/V cache) of this tile's share, in the stack nearest to it;
           // A and B each a region of its own (both are resident with weights=a on a
           // K/V op).
-          const uint64_t a_own =
-              a_w ? alloc(near_stack(t.id), mm * kk * eb, op.name + " weights") : 0;
-          const uint64_t b_own = b_near ? alloc(near_stack(t.id), kk * nn * eb,
-                                                op.name + (b_cache ? " kv" : " weights"))
-                                        : 0;
+          uint64_t a_own = 0, b_own = 0;
+          if (a_w) {
+            const uint32_t copy = copy_of(t.id);
+            auto [it, first] = a_blocks.try_emplace({mi, ki, copy}, 0);
+            if (first)
+              it->second =
+                  alloc_resident(users(true, mi, ki, copy), mm * kk * eb, op.name + " weights");
+            a_own = it->second;
+          }
+          if (b_near) {
+            const uint32_t copy = copy_of(t.id);
+            auto [it, first] = b_blocks.try_emplace({ni, ki, copy}, 0);
+            if (first)
+              it->second = alloc_resident(users(false, ni, ki, copy), kk * nn * eb,
+                                          op.name + (b_cache ? " kv" : " weights"));
+            b_own = it->second;
+          }
           const GemmOperand a{a_w ? a_own : part_a + (m0 * p.k + k0) * eb, a_w ? kk : p.k, a_w,
                               a_w && opt_.pack_weights};
           const GemmOperand b{b_near ? b_own : part_b + (k0 * p.n + n0) * eb, b_near ? nn : p.n,
@@ -1196,7 +1419,8 @@ void Lowering::lower_vector(const Op& op, uint32_t group) {
   }
   if (covered < total)
     stream.push_back(
-        {alloc_activation(group, total - covered, op.name + " input"), total - covered});
+        {alloc_activation(group, total - covered, op.name + " input", own_dies(), true),
+         total - covered});
   // A softmax over a causal qk's scores keeps their shape (the full matrix, of which it
   // computes the visible part), so that the av reads its probabilities inside it.
   uint64_t out_bytes = elems * eb;
@@ -2158,8 +2382,11 @@ void Lowering::run() {
     out_.ops[i].layer = op.layer;
     out_.ops[i].simulated = op.layer < 0 || keep.count(op.layer) != 0;
   }
+  choose_weight_copies();
   find_fused_attention();
-  for (size_t i : lowering_order()) {
+  const std::vector<size_t> order = lowering_order();
+  plan_lifetimes(order);
+  for (size_t i : order) {
     if (!out_.ops[i].simulated) continue;
     begin_op(i);
     const Op& op = w_.op(i);
@@ -2172,6 +2399,7 @@ void Lowering::run() {
       continue;
     }
     const bool is_comm = traces::is_communication(op.kind);
+    comm_op_ = is_comm;
     if (multi_rank_ && is_comm && op.rank != 0) {
       // The same collective as rank 0's op of that name: lowered once, over every rank.
       out_.ops[i].strategy = "part of rank 0's collective";
@@ -2217,11 +2445,14 @@ std::string Mapping::explain() const {
     os << "layers: " << layers_simulated << " of " << layers_total << " simulated"
        << (layers_simulated < layers_total ? " (the rest repeat them; their time is scaled)" : "")
        << "\n";
+  os << "weights read by several chiplets: "
+     << (weights_per_chiplet ? "a copy per chiplet" : "one copy") << " (" << weight_copies_why
+     << ")\n";
   for (size_t s = 0; s < stack_bytes_used.size(); ++s)
     os << "hbm" << s << ": " << (stack_bytes_used[s] >> 20) << " MiB placed\n";
   for (size_t r = 0; r < interleaved_bytes_used.size(); ++r)
     os << "interleaved region " << r << ": " << (interleaved_bytes_used[r] >> 20)
-       << " MiB placed (activations)\n";
+       << " MiB placed (activations, shared weights)\n";
   for (const auto& o : ops) {
     os << "  " << o.name << " [" << o.kind << "]";
     if (!o.simulated) {
@@ -2241,6 +2472,10 @@ Mapping map_workload(const traces::Workload& w, const system::SystemSpec& spec,
   if (std::find(kCollectiveModes.begin(), kCollectiveModes.end(), opt.collective) ==
       kCollectiveModes.end())
     throw sim::UserError("--collective: '" + opt.collective + "' is not one of auto, ring, switch");
+  if (std::find(kWeightCopies.begin(), kWeightCopies.end(), opt.weight_copies) ==
+      kWeightCopies.end())
+    throw sim::UserError("--weight-copies: '" + opt.weight_copies +
+                         "' is not one of auto, once, per-chiplet");
   Mapping out;
   Lowering(w, spec, map, opt, out).run();
   return out;

@@ -23,6 +23,8 @@ inline const std::vector<std::string> kCollectiveModes = {"auto", "ring", "switc
 inline const std::vector<std::string> kWeightLayouts = {"packed", "row-major"};
 // --attention: a prompt's qk -> softmax -> av as one kernel (fused) or three ops.
 inline const std::vector<std::string> kAttentionModes = {"fused", "separate"};
+// --weight-copies: how many copies of a weight block that tiles on several chiplets read.
+inline const std::vector<std::string> kWeightCopies = {"auto", "once", "per-chiplet"};
 
 struct MapOptions {
   // Transformer traces repeat identical layers. When > 0, only the first
@@ -52,6 +54,12 @@ struct MapOptions {
   // scratchpad, the scores never written to HBM. false: three ops, the scores and
   // probabilities through HBM (as unfused kernels).
   bool fuse_attention = true;
+  // A weight (or K/V) block that several tiles read is stored "once" (in the interleaved
+  // region when its readers are on several chiplets), or "per-chiplet": a copy in each
+  // reading chiplet's stacks, so that no weight read crosses a die-to-die link, for
+  // chiplets times the capacity. "auto": per chiplet when the workload's weights and
+  // K/V caches, copied so, take at most 80 % of the machine's per-stack memory.
+  std::string weight_copies = "auto";
 };
 
 // What the mapper decided for one workload op.
@@ -90,6 +98,10 @@ struct Mapping {
   std::vector<uint64_t> stack_bytes_used;  // HBM allocation per stack
   // Per interleaved region (package.hbm_interleave_bytes), the allocation in it.
   std::vector<uint64_t> interleaved_bytes_used;
+  // Weight blocks read by tiles on several chiplets: one copy per chiplet (see
+  // MapOptions::weight_copies), and why.
+  bool weights_per_chiplet = false;
+  std::string weight_copies_why;
   std::string explain() const;
 };
 

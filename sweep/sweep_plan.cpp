@@ -123,6 +123,7 @@ const std::vector<MappingKey>& mapping_keys() {
   static const std::vector<MappingKey> keys = {
       {"mapping.weight_layout", "--weight-layout", mapper::kWeightLayouts},
       {"mapping.attention", "--attention", mapper::kAttentionModes},
+      {"mapping.weight_copies", "--weight-copies", mapper::kWeightCopies},
       {"mapping.collective", "--collective", mapper::kCollectiveModes},
       {"mapping.collective_channels", "--collective-channels", {}},
       {"mapping.simulate_layers", "--simulate-layers", {}},

@@ -62,6 +62,7 @@ TEST_CASE("cli: bad input is one line and exit code 2", "[unit]") {
   refused("run --trace no_such.tsr");
   CHECK(run_tessera("run --bogus-option").rc == 2);
   refused("run --attention fast", "--attention");
+  refused("run --weight-copies twice", "--weight-copies");
   // Interleaved HBM: a unit that is not a power of two, smaller than a DMA burst, or
   // larger than the share of a stack it is cut from.
   refused("run --config chiplet4 --set package.hbm_interleave_bytes=3000",

@@ -4,12 +4,14 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "mapper/gemm_tiling.h"
 #include "mapper/mapper.h"
 #include "models/system/address_map.h"
+#include "traces/generators.h"
 #include "traces/trace_format.h"
 
 using namespace tessera;
@@ -301,8 +303,9 @@ TEST_CASE("gemm lowering: weights in A of a K/V op do not overlap its K/V cache"
   REQUIRE(m.ops[0].strategy.find("N/4") != std::string::npos);
   uint64_t used = 0;
   for (uint64_t b : m.stack_bytes_used) used += b;
-  // 4 copies of A, the K/V cache once, the 64 x 256 output.
-  CHECK(used >= 4 * (64 * 64 * 2) + 32768 + 64 * 256 * 2);
+  // A once (every tile reads all of it: one copy, not one per tile), the K/V cache once,
+  // the 64 x 256 output; each a 4 KiB multiple, so nothing else and no overlap.
+  CHECK(used == 64 * 64 * 2 + 32768 + 64 * 256 * 2);
 }
 
 TEST_CASE("gemm lowering: a causal qk and av skip the blocks of hidden scores", "[unit]") {
@@ -491,7 +494,10 @@ TEST_CASE("vector lowering: each input is read from its own producer's output", 
                "gemm silu m=64 n=512 k=256 weights=b dtype=bf16\n"
                "gemm w3 m=64 n=512 k=256 weights=b dtype=bf16\n"
                "elementwise mul elems=32768 inputs=2 dtype=bf16 deps=silu,w3\n"
-               "elementwise r elems=32768 inputs=2 dtype=bf16 deps=silu\n");
+               "elementwise r elems=32768 inputs=2 dtype=bf16 deps=silu\n"
+               // w3's output stays live up to here, so that r's own input cannot
+               // reuse its memory.
+               "elementwise z elems=32768 inputs=1 dtype=bf16 deps=w3\n");
   // Stored byte ranges per op (its output), and loaded ranges per vector op.
   std::map<std::string, std::pair<uint64_t, uint64_t>> out;  // [lo, hi)
   std::map<std::string, std::vector<std::pair<uint64_t, uint64_t>>> loads;
@@ -700,13 +706,18 @@ TEST_CASE("placement: with an interleaved region, activations live there, weight
           "[unit]") {
   const std::string trace =
       "tessera-trace 1\ngemm a m=128 n=1024 k=1024 dtype=bf16 weights=b\n"
-      "gemm b m=128 n=1024 k=1024 dtype=bf16 weights=b deps=a\n";
+      "gemm b m=128 n=1024 k=1024 dtype=bf16 weights=b deps=a\n"
+      "gemm g m=1 n=4096 k=1024 dtype=bf16 weights=b deps=b\n";
   const auto spec = system::load_spec("chiplet4", {"package.hbm_interleave_bytes=4096"});
   const system::AddressMap map(spec);
-  const mapper::Mapping m = mapper::map_workload(traces::parse_trace(trace, "t.tsr"), spec, map);
+  mapper::MapOptions once;
+  once.weight_copies = "once";
+  const mapper::Mapping m =
+      mapper::map_workload(traces::parse_trace(trace, "t.tsr"), spec, map, once);
   REQUIRE(m.interleaved_bytes_used.size() == 1);
-  // b's input (a's output, 256 KiB), a's input and both outputs at least.
-  CHECK(m.interleaved_bytes_used[0] >= 3 * 128 * 1024 * 2);
+  // b's input (a's output, 256 KiB) and b's output at least (a's input is free again
+  // once a is done).
+  CHECK(m.interleaved_bytes_used[0] >= 2 * 128 * 1024 * 2);
   uint64_t in_region = 0, near = 0;
   for (size_t t = 0; t < m.programs.size(); ++t)
     for (const tile::Command& c : m.programs[t]) {
@@ -717,13 +728,31 @@ TEST_CASE("placement: with an interleaved region, activations live there, weight
         ++in_region;
         continue;
       }
-      // Everything else is a weight, in a stack of the tile's own chiplet.
+      // Everything else is a weight that only this tile reads (g, a GEMV: every tile
+      // its own columns), in a stack of the tile's own chiplet. Weights that tiles on
+      // several chiplets read (a's and b's, split along M) are in the region.
       CHECK(c.kind == tile::CmdKind::kDmaLoad);
+      CHECK(c.label == "g");
       CHECK(map.stack_place(d.index).chiplet_gid == map.tile_place(uint32_t(t)).chiplet_gid);
       ++near;
     }
   CHECK(in_region > 0);
   CHECK(near > 0);
+  // A copy per chiplet instead: every weight load stays on the tile's own chiplet.
+  mapper::MapOptions per_chiplet;
+  per_chiplet.weight_copies = "per-chiplet";
+  const mapper::Mapping pc =
+      mapper::map_workload(traces::parse_trace(trace, "t.tsr"), spec, map, per_chiplet);
+  CHECK(pc.weights_per_chiplet);
+  uint64_t own_chiplet = 0;
+  for (size_t t = 0; t < pc.programs.size(); ++t)
+    for (const tile::Command& c : pc.programs[t])
+      if (c.kind == tile::CmdKind::kDmaLoad && c.dma.remote_addr < map.interleave_start()) {
+        CHECK(map.stack_place(map.decode(c.dma.remote_addr).index).chiplet_gid ==
+              map.tile_place(uint32_t(t)).chiplet_gid);
+        ++own_chiplet;
+      }
+  CHECK(own_chiplet > near);
   // Four ranks, one per chiplet: each keeps its activations in its own chiplet's stacks
   // under the package-wide region, and uses its own chiplet's region when there is one.
   const std::string ranks = "tessera-trace 1\nmeta tp=4\n" + trace.substr(trace.find('\n') + 1);
@@ -748,4 +777,142 @@ TEST_CASE("placement: with an interleaved region, activations live there, weight
   const system::AddressMap pmap(plain);
   CHECK(mapper::map_workload(traces::parse_trace(trace, "t.tsr"), plain, pmap)
             .interleaved_bytes_used.empty());
+}
+
+TEST_CASE("placement: a weight block that several tiles read is stored once", "[unit]") {
+  // A GEMM split along M: every row piece reads the same B blocks. Until the twenty-third
+  // session each tile stored its own copy (an M split of 32: 32 copies of the weights).
+  const std::string trace = "tessera-trace 1\ngemm w m=4096 n=1024 k=1024 dtype=bf16 weights=b\n";
+  // With a copy per chiplet (auto, for weights this small), four copies.
+  for (const char* copies : {"once", "per-chiplet", "auto"})
+    for (const char* ilv : {"0", "4096"}) {
+      INFO("package.hbm_interleave_bytes=" << ilv << ", " << copies);
+      mapper::MapOptions o;
+      o.weight_copies = copies;
+      const mapper::Mapping m =
+          map_text("chiplet4", {std::string("package.hbm_interleave_bytes=") + ilv}, trace, o);
+      INFO(m.ops[0].strategy);
+      REQUIRE(m.ops[0].strategy.find("M/1 ") == std::string::npos);  // split along M
+      CHECK(m.weights_per_chiplet == (std::string(copies) != "once"));
+      uint64_t used = 0;
+      for (uint64_t b : m.stack_bytes_used) used += b;
+      for (uint64_t b : m.interleaved_bytes_used) used += b;
+      const uint64_t weights = 1024 * 1024 * 2 * (m.weights_per_chiplet ? 4 : 1),
+                     activations = 2 * 4096 * 1024 * 2;
+      CHECK(used >= weights + activations);
+      // 4 KiB alignment of at most one allocation per tile and tensor.
+      CHECK(used <= weights + activations + (64 + 2) * 4096);
+    }
+}
+
+TEST_CASE("placement: weights are copied per chiplet only when the copies leave room", "[unit]") {
+  // 16 layers of a 2 GiB weight on chiplet4 (about 103 GB of per-stack memory): stored
+  // once, 34 GB; a copy per chiplet would take 137 GB. One layer: 8.6 GB, copied. Only
+  // the first layer is lowered, so the choice counts every layer's weights, not what
+  // is simulated.
+  auto layers = [](int n) {
+    std::string t = "tessera-trace 1\n";
+    for (int l = 0; l < n; ++l)
+      t += fmt::format("gemm w{} m=1 n=32768 k=32768 dtype=bf16 weights=b layer={}\n", l, l);
+    return t;
+  };
+  mapper::MapOptions o;
+  o.simulate_layers = 1;
+  CHECK(map_text("chiplet4", {}, layers(1), o).weights_per_chiplet);
+  const mapper::Mapping big = map_text("chiplet4", {}, layers(16), o);
+  INFO(big.weight_copies_why);
+  CHECK_FALSE(big.weights_per_chiplet);
+  o.weight_copies = "per-chiplet";
+  CHECK(map_text("chiplet4", {}, layers(16), o).weights_per_chiplet);
+  // One chiplet: nothing to copy.
+  CHECK_FALSE(map_text("chiplet4", {"package.chiplets=1"}, layers(1), o).weights_per_chiplet);
+}
+
+TEST_CASE("placement: an activation's memory is reused once its last reader is done", "[unit]") {
+  // A chain of 32 ops of 1 MiB each on tiny (one stack): at most the tensors of two
+  // neighbouring ops are live, so the chain needs a few MiB, not 33.
+  std::string trace = "tessera-trace 1\nelementwise e0 elems=524288 inputs=1 dtype=bf16\n";
+  for (int i = 1; i < 32; ++i)
+    trace += fmt::format("elementwise e{} elems=524288 inputs=1 dtype=bf16 deps=e{}\n", i, i - 1);
+  const mapper::Mapping m = map_text("tiny", {}, trace);
+  REQUIRE(m.stack_bytes_used.size() == 1);
+  CHECK(m.stack_bytes_used[0] >= 2 * 1048576);
+  CHECK(m.stack_bytes_used[0] <= 3 * 1048576);
+}
+
+TEST_CASE("placement: every byte an op loads was last written by one of its producers", "[unit]") {
+  // With activation memory reused, a tensor freed too early would be overwritten by a
+  // later op before its reader loads it. For every load of every op (programs in trace
+  // order), the last op that stored into those bytes must be the op itself (K-split
+  // partials) or one it depends on (for a fused attention kernel, also one its fused qk
+  // and softmax depend on); bytes nobody stored are weights, K/V caches or model inputs.
+  // Separate attention on BERT (not causal): a causal softmax writes only the visible
+  // scores, and the av's blocks across the diagonal also read masked ones it never wrote.
+  for (const char* preset : {"tiny", "chiplet4"})
+    for (bool fuse : {true, false}) {
+      traces::GenOptions g;
+      g.model = fuse ? "llama2-7b" : "bert-large";
+      g.phase = "prefill";
+      g.seq = 128;
+      g.layers = 2;
+      const traces::Workload w = traces::generate(g);
+      INFO(preset << ", " << g.model << (fuse ? ", fused attention" : ", separate attention"));
+      const auto spec = system::load_spec(preset, {});
+      const system::AddressMap map(spec);
+      mapper::MapOptions o;
+      o.fuse_attention = fuse;
+      const mapper::Mapping m = mapper::map_workload(w, spec, map, o);
+      std::map<std::string, size_t> index;
+      for (size_t i = 0; i < w.size(); ++i) index[w.op(i).name] = i;
+      // Per op: the byte ranges it stores (merged) and its loads.
+      using Range = std::pair<uint64_t, uint64_t>;
+      std::vector<std::vector<Range>> stores(w.size()), loads(w.size());
+      for (const tile::Program& prog : m.programs)
+        for (const tile::Command& c : prog) {
+          if (c.kind != tile::CmdKind::kDmaLoad && c.kind != tile::CmdKind::kDmaStore) continue;
+          const tile::DmaDesc& d = c.dma;
+          const uint64_t lo = d.remote_addr, hi = lo + (d.size[2] - 1) * d.remote_stride[2] +
+                                                  (d.size[1] - 1) * d.remote_stride[1] + d.size[0];
+          const size_t op = index.at(c.label);
+          (c.kind == tile::CmdKind::kDmaStore ? stores : loads)[op].push_back({lo, hi});
+        }
+      for (auto& s : stores) {
+        std::sort(s.begin(), s.end());
+        std::vector<Range> merged;
+        for (const Range& r : s)
+          if (!merged.empty() && r.first <= merged.back().second)
+            merged.back().second = std::max(merged.back().second, r.second);
+          else
+            merged.push_back(r);
+        s = merged;
+      }
+      // Ops whose outputs an op may read: its deps, and those of the ops fused into it.
+      std::vector<std::set<size_t>> may_read(w.size());
+      for (size_t i = 0; i < w.size(); ++i) {
+        size_t at = i;
+        const std::string& st = m.ops[i].strategy;
+        if (m.ops[i].fused) at = index.at(st.substr(st.find("fused into ") + 11));
+        for (const auto& d : w.op(i).deps) may_read[at].insert(index.at(d));
+      }
+      size_t checked = 0, bad = 0;
+      std::string why;
+      for (size_t z = 0; z < w.size(); ++z)
+        for (const Range& l : loads[z]) {
+          for (size_t y = z + 1; y-- > 0;) {
+            const bool hit = std::any_of(stores[y].begin(), stores[y].end(), [&](const Range& s) {
+              return s.first < l.second && l.first < s.second;
+            });
+            if (!hit) continue;
+            ++checked;
+            // (An op reading what it wrote itself: K-split partials.)
+            if (y != z && !may_read[z].count(y) && bad++ < 5)
+              why += w.op(z).name + " loads bytes last written by " + w.op(y).name +
+                     fmt::format(" [{:#x}, {:#x}); ", l.first, l.second);
+            break;
+          }
+        }
+      CHECK(checked > 100);
+      INFO(why);
+      CHECK(bad == 0);
+    }
 }
