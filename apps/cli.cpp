@@ -1,6 +1,7 @@
 #include "apps/cli.h"
 
 #include <iostream>
+#include <new>
 
 #include <systemc>
 
@@ -34,6 +35,10 @@ int run_cli(int argc, char** argv) {
   } catch (const sim::UserError& e) {
     std::cerr << e.what() << "\n";
     return e.exit_code();
+  } catch (const std::bad_alloc&) {
+    std::cerr << "tessera: out of host memory (a workload this large needs more: simulate "
+                 "fewer layers with --simulate-layers, or a shorter prompt)\n";
+    return sim::kExitFailure;
   } catch (const std::exception& e) {
     // SystemC reports and anything unexpected: still one line, never a crash.
     std::string msg = e.what();
