@@ -951,9 +951,8 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
     std::vector<std::tuple<uint32_t, uint64_t, uint64_t, uint64_t, uint64_t>> owners;
     // Resident blocks, each stored once (alloc_resident): A's (mi, ki) block is read by
     // every ni piece, B's (ni, ki) block by every mi piece. Allocated at first use, in
-    // the loop's order.
-    // With weights per chiplet, a block has a copy per chiplet of its readers (keyed by
-    // the chiplet too), read by that chiplet's readers.
+    // the loop's order. With weights per chiplet, a block has a copy per chiplet of its
+    // readers (keyed by the chiplet too), read by that chiplet's readers.
     std::map<std::tuple<uint32_t, uint32_t, uint32_t>, uint64_t> a_blocks, b_blocks;
     auto copy_of = [this](uint32_t tile) {
       return out_.weights_per_chiplet ? map_.tile_place(tile).chiplet_gid : 0u;
@@ -977,9 +976,9 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
           const uint64_t mm = std::min(mt, p.m - m0), nn = std::min(nt, p.n - n0),
                          kk = std::min(kt, p.k - k0);
           TileState& t = tiles_[share[slot]];
-          // Weights (and a K/V cache) of this tile's share, in the stack nearest to it;
-          // A and B each a region of its own (both are resident with weights=a on a
-          // K/V op).
+          // Weights (and a K/V cache) of this tile's share: its block, stored once for
+          // all its readers (or once per chiplet); A and B each a block of its own (both
+          // are resident with weights=a on a K/V op).
           uint64_t a_own = 0, b_own = 0;
           if (a_w) {
             const uint32_t copy = copy_of(t.id);
