@@ -128,10 +128,10 @@ void add_run_command(CLI::App& app) {
                   "scores through HBM)")
       ->check(CLI::IsMember(mapper::kAttentionModes));
   run->add_option("--weight-copies", weight_copies,
-                  "a weight block that tiles on several chiplets read: once (in the "
-                  "interleaved region), per-chiplet (a copy near each chiplet's readers, for "
-                  "more capacity), or auto (per chiplet when that takes at most 80 % of the "
-                  "per-stack memory)")
+                  "a weight block that tiles on several chiplets read: once (in the first "
+                  "reader's interleaved region, else a stack), per-chiplet (a copy near each "
+                  "chiplet's readers, for more capacity), or auto (per chiplet when that takes "
+                  "at most 80 % of the per-stack memory)")
       ->check(CLI::IsMember(mapper::kWeightCopies));
   run->add_flag("--explain", explain, "print the mapping decisions");
   run->add_option("--dump-programs", dump, "write every tile's program (one command a line) here");

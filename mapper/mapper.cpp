@@ -184,12 +184,14 @@ class Lowering {
   }
   // Allocates `bytes` in a stack; returns the global address.
   uint64_t alloc(uint32_t stack, uint64_t bytes, const std::string& what) {
-    return map_.stack_base(stack) + bump(stack_next_[stack], map_.direct_capacity(), bytes, what,
-                                         "HBM stack " + std::to_string(stack),
-                                         map_.interleaved()
-                                             ? "use a machine with more HBM or more parallelism, "
-                                               "or lower package.hbm_interleave_share"
-                                             : "use a machine with more HBM or more parallelism");
+    return map_.stack_base(stack) +
+           bump(stack_next_[stack], map_.direct_capacity(), bytes, what,
+                "HBM stack " + std::to_string(stack),
+                std::string("use a machine with more HBM or more "
+                            "parallelism") +
+                    (out_.weights_per_chiplet ? ", or store weights once (--weight-copies once)"
+                                              : "") +
+                    (map_.interleaved() ? ", or lower package.hbm_interleave_share" : ""));
   }
   // An activation tensor: in an interleaved region of the group's tiles when the machine
   // has them (every stack of the package or chiplet serves it, unit by unit), else whole
@@ -296,10 +298,11 @@ class Lowering {
   // each weight, however many tiles read it (until the twenty-third session every tile
   // of an M split stored its own copy of its B block, so an M split of 32 took 32 times
   // the weights' capacity). One user, or users that share a nearest stack: in that
-  // stack. Users near different stacks: in the interleaved region when the machine has
-  // one and it has room, so that every stack serves the block as for activations (but
-  // not across chiplets for users on one chiplet); else in the one of their nearest
-  // stacks that holds the least.
+  // stack. Users near different stacks: in the first user's interleaved region when the
+  // machine has one and it has room, so that the region's stacks serve the block as for
+  // activations (but not across chiplets for users on one chiplet: a region of a chiplet
+  // only; on a machine with a region per chiplet, users on several chiplets read the
+  // first user's chiplet's); else in the one of their nearest stacks that holds the least.
   uint64_t alloc_resident(const std::vector<uint32_t>& users, uint64_t bytes,
                           const std::string& what) {
     const uint32_t home = near_stack(users[0]);
@@ -703,8 +706,15 @@ uint64_t Lowering::output_addr(const Op& op, uint32_t group, uint64_t bytes) {
   auto& v = outputs_[op.name];
   if (v.size() < groups_.size()) v.assign(groups_.size(), ~0ull);
   if (v[group] == ~0ull) {
+    // (A name the workload does not know is a piece of the op's own, such as an opaque
+    // op's extra bytes. A collective's buffer is never placed in freed memory: ring and
+    // chain collectives read their own contribution back from it.)
+    const int64_t index = w_.find(op.name);
     v[group] = alloc_activation(group, std::max<uint64_t>(bytes, 1), op.name + " output",
-                                comm_op_ ? kNever : output_dies(size_t(w_.find(op.name))));
+                                comm_op_    ? kNever
+                                : index < 0 ? own_dies()
+                                            : output_dies(size_t(index)),
+                                comm_op_);
     uint64_t& size = output_bytes_[op.name];
     size = std::max(size, bytes);
   }
@@ -1506,7 +1516,7 @@ void Lowering::lower_embedding(const Op& op, uint32_t group) {
     int64_t& user = slot_user[tok % ntiles][s];
     const int64_t ld =
         add(t, dma(CmdKind::kDmaLoad, table + (x % vocab) * row_bytes, slot, row_bytes, 1, 0),
-            {t.fence, user});
+            {t.fence, t.gate, user});  // (the gate: its store may reuse a dead tensor's memory)
     user = add(t, dma(CmdKind::kDmaStore, out + tok * row_bytes, slot, row_bytes, 1, 0), {ld});
   }
   for (uint64_t ti = 0; ti < ntiles; ++ti)

@@ -916,3 +916,25 @@ TEST_CASE("placement: every byte an op loads was last written by one of its prod
       CHECK(bad == 0);
     }
 }
+
+TEST_CASE("placement: an embedding after other ops gathers only after their barrier", "[unit]") {
+  // Its output may take the memory of a tensor that the op before read (a here, dead
+  // after b): its gathers, and so its stores, wait for the barrier after b, or they
+  // could overwrite a while other tiles still load it.
+  const mapper::Mapping m = map_text("tiny", {},
+                                     "tessera-trace 1\nelementwise a elems=65536 dtype=bf16\n"
+                                     "elementwise b elems=65536 dtype=bf16 deps=a\n"
+                                     "embedding e tokens=64 dim=1024 vocab=1000 dtype=bf16\n"
+                                     "elementwise c elems=65536 inputs=2 dtype=bf16 deps=b,e\n");
+  size_t gathers = 0;
+  for (const tile::Program& prog : m.programs)
+    for (const tile::Command& c : prog) {
+      if (c.label != "e" || c.kind != tile::CmdKind::kDmaLoad) continue;
+      ++gathers;
+      const bool gated = std::any_of(c.deps.begin(), c.deps.end(), [&](uint32_t d) {
+        return prog[d].kind == tile::CmdKind::kWait && prog[d].label == "b";
+      });
+      CHECK(gated);
+    }
+  CHECK(gathers == 64);
+}
