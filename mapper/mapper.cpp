@@ -174,7 +174,7 @@ class Lowering {
   // `next`; returns its offset. `where` and `advice` complete the error when it is full.
   static uint64_t bump(uint64_t& next, uint64_t cap, uint64_t bytes, const std::string& what,
                        const std::string& where, const std::string& advice) {
-    const uint64_t a = (next + 4095) / 4096 * 4096;
+    const uint64_t a = round_up(next);
     if (a + bytes > cap)
       throw sim::UserError("workload does not fit: " + what + " needs " + std::to_string(bytes) +
                            " bytes in " + where + " (" + std::to_string(cap - std::min(a, cap)) +
@@ -218,9 +218,7 @@ class Lowering {
     uint64_t off = fresh ? kNone : take_free(group, pool, bytes);
     if (off == kNone) {
       if (in_stack) return track(group, pool, alloc(where, bytes, what) - base, bytes, dies) + base;
-      if (ilv_next_.size() < map_.interleave_regions())
-        ilv_next_.resize(map_.interleave_regions(), 0);
-      off = bump(ilv_next_[where], map_.interleave_capacity(), bytes, what,
+      off = bump(region_next(where), map_.interleave_capacity(), bytes, what,
                  "interleaved HBM region " + std::to_string(where),
                  "raise package.hbm_interleave_share or use more HBM");
     }
@@ -241,7 +239,15 @@ class Lowering {
     uint64_t off, bytes;
     size_t dies;
   };
+  // Allocations start at 4 KiB boundaries (bump) and freed blocks are whole pages.
   static uint64_t round_up(uint64_t b) { return (b + 4095) / 4096 * 4096; }
+  // The bytes in use in interleaved region `r` (ilv_next_ grows to the regions on first
+  // use, so a machine without regions reports none).
+  uint64_t& region_next(uint32_t r) {
+    if (ilv_next_.size() < map_.interleave_regions())
+      ilv_next_.resize(map_.interleave_regions(), 0);
+    return ilv_next_[r];
+  }
   // First fit, lowest offset first, in the group's free memory of `pool`.
   uint64_t take_free(uint32_t group, uint32_t pool, uint64_t bytes) {
     auto it = free_.find({group, pool});
@@ -314,11 +320,10 @@ class Lowering {
     }
     if (!one_home && map_.interleaved() && !(one_chiplet && map_.interleave_chiplets() > 1)) {
       const uint32_t r = map_.interleave_region_of(users[0]);
-      if (ilv_next_.size() < map_.interleave_regions())
-        ilv_next_.resize(map_.interleave_regions(), 0);
-      if ((ilv_next_[r] + 4095) / 4096 * 4096 + bytes <= map_.interleave_capacity())
+      uint64_t& next = region_next(r);
+      if (round_up(next) + bytes <= map_.interleave_capacity())  // (so bump cannot fail)
         return map_.interleave_base(r) +
-               bump(ilv_next_[r], map_.interleave_capacity(), bytes, what, "", "");
+               bump(next, map_.interleave_capacity(), bytes, what, "", "");
     }
     // The readers' nearest stack that holds the least so far: a chiplet's blocks spread
     // over its stacks.
