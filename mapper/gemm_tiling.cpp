@@ -1,7 +1,9 @@
 #include "mapper/gemm_tiling.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <vector>
 
 #include "models/sim/errors.h"
 
@@ -23,13 +25,147 @@ double estimate_gemm_cycles(uint64_t m, uint64_t n, uint64_t k, const compute::A
   return folds * double(m) + (a.fold_overlap ? 1 : folds) * double(a.rows + a.cols);
 }
 
+namespace {
+
+// Block sizes along a dimension of `x`: x cut into j near-equal blocks (j = 1, 2, 3, 4,
+// 6, 8, 12, ...: two a doubling), each rounded up to a multiple of `unit` when the
+// dimension is cut (the array's side: a block is whole folds), at most `cap`, and
+// down to `least`. Largest first.
+std::vector<uint64_t> block_sizes(uint64_t x, uint64_t cap, uint64_t unit, uint64_t least) {
+  std::vector<uint64_t> v;
+  auto add = [&](uint64_t j) {
+    uint64_t b = ceil_div(x, j);
+    if (b < x && unit > 1 && b > unit) b = ceil_div(b, unit) * unit;
+    b = std::max(b, least);
+    if (b <= cap && (v.empty() || b < v.back())) v.push_back(b);
+  };
+  for (uint64_t p = 1;; p *= 2) {
+    add(p);
+    if (p >= 2) add(p + p / 2);
+    if (ceil_div(x, p) <= least) break;
+  }
+  return v;
+}
+
+// The choice of least estimated time so far, and of fewest bytes among those within
+// 1 % of it: the time assumes every tile streams at its full share of the peak
+// bandwidth, overlapped with compute, which loaded networks do not reach; so on
+// near-ties the bytes decide. Earlier choices are kept on exact ties.
+struct Best {
+  double fastest = -1;  // least time seen
+  double t = 0;
+  uint64_t bytes = 0;
+  // Whether a choice of time `x` moving `b` bytes replaces the best; updates `fastest`.
+  bool take(double x, uint64_t b) {
+    const bool first = fastest < 0;
+    const bool clearly = first || x < fastest * 0.99;
+    fastest = first ? x : std::min(fastest, x);
+    if (clearly || (x <= fastest * 1.01 && b < bytes) || t > fastest * 1.01) {
+      t = x, bytes = b;
+      return true;
+    }
+    return false;
+  }
+};
+
+uint64_t double_buffered_bytes(uint64_t bm, uint64_t bn, uint64_t bk, uint32_t eb) {
+  return 2 * (bm * bk + bk * bn) * eb + 2 * bm * bn * 4;
+}
+
+// The blocks of least estimated time (see choose_blocks); false when none fits.
+bool best_blocks(uint64_t m, uint64_t n, uint64_t k, uint32_t eb, uint64_t spm_bytes,
+                 const compute::ArrayConfig& a, const StreamCost& cost, GemmLayout layout,
+                 GemmBlocks& best) {
+  const bool os = a.dataflow == "os";
+  const uint64_t min_m = std::min<uint64_t>(m, os ? a.rows : 1);
+  const uint64_t min_n = std::min<uint64_t>(n, a.cols);
+  const uint64_t min_k = std::min<uint64_t>(k, os ? 1 : a.rows);
+  const std::vector<uint64_t> ms = block_sizes(m, 1024, os ? a.rows : 1, min_m);
+  const std::vector<uint64_t> ns = block_sizes(n, 4096, a.cols, min_n);
+  const std::vector<uint64_t> ks = block_sizes(k, 4096, os ? 1 : a.rows, min_k);
+  // A dimension of x in blocks of b: (size, count) of the full blocks and the rest.
+  struct Piece {
+    uint64_t size, count;
+  };
+  auto pieces = [](uint64_t x, uint64_t b) {
+    return std::array<Piece, 2>{Piece{b, x / b}, Piece{x % b, x % b ? 1u : 0u}};
+  };
+  // Bytes of `rows` rows of `row` bytes on the network, with a header per burst: each
+  // row in bursts of its own, or (packed) all of them as one run.
+  auto moved = [&cost](uint64_t rows, uint64_t row, bool packed) {
+    const uint64_t bursts =
+        packed ? ceil_div(rows * row, cost.burst_bytes) : rows * ceil_div(row, cost.burst_bytes);
+    return double(rows * row) + double(cost.header_bytes) * double(bursts);
+  };
+  const double bpc = std::max(cost.bytes_per_cycle, 1e-9);
+  // Row-major operands keep rows of at least half a DMA burst where the share allows:
+  // each row is a burst of its own, and the estimate leaves out what many short bursts
+  // and thin K blocks cost (bursts in flight per DMA; C read and written back by every
+  // command of a K loop). Measured: 64-byte rows made tiny's ResNet stem 8 % slower than
+  // whole rows; 256-byte rows (half of chiplet4's burst) read A once and ran a 512-token
+  // FFN projection 37 % faster than full-burst rows that read it twice. Blocks with
+  // shorter rows are taken only when no others fit.
+  const uint64_t least_row = std::max<uint64_t>(cost.burst_bytes / 2, 1);
+  auto short_rows = [&](uint64_t bn, uint64_t bk) {
+    return (!layout.a_packed && bk * eb < std::min<uint64_t>(k * eb, least_row)) ||
+           (!layout.b_packed && bn * eb < std::min<uint64_t>(n * eb, least_row));
+  };
+  Best pick, pick_short;
+  GemmBlocks best_short;
+  for (const uint64_t bm : ms)
+    for (const uint64_t bn : ns) {
+      // The largest K block that fits beside them: fewer, longer GEMM commands.
+      uint64_t bk = 0;
+      for (const uint64_t c : ks)
+        if (double_buffered_bytes(bm, bn, c, eb) <= spm_bytes) {
+          bk = c;
+          break;
+        }
+      if (bk == 0) continue;
+      const uint64_t rows_m = ceil_div(m, bm), cols_n = ceil_div(n, bn);
+      double compute = 0, a_moved = 0, b_moved = 0, c_moved = 0;
+      for (const Piece pm : pieces(m, bm))
+        for (const Piece pn : pieces(n, bn))
+          for (const Piece pk : pieces(k, bk))
+            if (pm.count && pn.count && pk.count)
+              compute += double(pm.count * pn.count * pk.count) *
+                         estimate_gemm_cycles(pm.size, pn.size, pk.size, a);
+      // The lowering's loops: column bands of B outermost, row bands of A inside, K
+      // innermost; so A is loaded once per column band and B once per row band.
+      for (const Piece pk : pieces(k, bk))
+        a_moved += double(pk.count) * moved(m, pk.size * eb, layout.a_packed);
+      for (const Piece pn : pieces(n, bn)) {
+        b_moved += double(pn.count) * moved(k, pn.size * eb, layout.b_packed);
+        c_moved += double(pn.count) * moved(m, pn.size * eb, false);
+      }
+      const double traffic = a_moved * double(cols_n) + b_moved * double(rows_m) + c_moved;
+      const double stream = traffic / bpc;
+      // Traffic also costs energy and capacity others may need: a small charge breaks
+      // near-ties toward the blocks that move less.
+      const double t = std::max(compute, stream) + 0.05 * stream;
+      const uint64_t bytes = uint64_t(std::llround(traffic));
+      const bool short_row = short_rows(bn, bk);
+      GemmBlocks& into = short_row ? best_short : best;
+      if ((short_row ? pick_short : pick).take(t, bytes)) {
+        into.bm = bm, into.bn = bn, into.bk = bk;
+        into.spm_bytes = double_buffered_bytes(bm, bn, bk, eb);
+        into.bytes = bytes;
+        into.cycles = t;
+      }
+    }
+  if (pick.fastest < 0) best = best_short;
+  return pick.fastest >= 0 || pick_short.fastest >= 0;
+}
+
+}  // namespace
+
 GemmSplit choose_split(uint64_t m, uint64_t n, uint64_t k, uint32_t elem_bytes, uint32_t tiles,
-                       const tile::TileConfig& tc, double bytes_per_cycle_per_tile) {
+                       const tile::TileConfig& tc, uint64_t spm_bytes, const StreamCost& cost,
+                       GemmLayout layout) {
   GemmSplit best;
-  double best_t = -1;
-  const auto& a = tc.array;
+  Best pick;
+  const double bpc = std::max(cost.bytes_per_cycle, 1e-9);
   for (uint32_t tn = 1; tn <= tiles; ++tn) {
-    if (tn > 1 && ceil_div(n, tn) < 1) break;
     for (uint32_t tm = 1; tm * tn <= tiles; ++tm) {
       for (uint32_t tk = 1; tm * tn * tk <= tiles; ++tk) {
         // Only splits that leave work on every tile: slices of ceil(x / t) must number t
@@ -40,22 +176,18 @@ GemmSplit choose_split(uint64_t m, uint64_t n, uint64_t k, uint32_t elem_bytes, 
         };
         if (!fills(n, tn) || !fills(m, tm) || !fills(k, tk)) continue;
         const uint64_t mt = ceil_div(m, tm), nt = ceil_div(n, tn), kt = ceil_div(k, tk);
-        const double compute = estimate_gemm_cycles(mt, nt, kt, a);
-        const double bytes = double(mt * kt + kt * nt) * elem_bytes + double(mt * nt) * elem_bytes;
-        const double stream = bytes / bytes_per_cycle_per_tile;
+        GemmBlocks bl;
+        if (!best_blocks(mt, nt, kt, elem_bytes, spm_bytes, tc.array, cost, layout, bl)) continue;
         // A K split sends (tk - 1) partial results of mt x nt int32 to one tile and adds.
-        const double reduce =
-            tk > 1 ? double(tk - 1) * double(mt * nt) * 4 / bytes_per_cycle_per_tile +
-                         double(tk - 1) * double(mt * nt) / tc.vector.lanes
-                   : 0;
-        // Traffic also costs energy and NoC capacity others may need: a small charge
-        // breaks ties between splits of equal time toward the one that moves less.
-        const double t = std::max(compute, stream) + reduce + 0.05 * stream;
-        // Prefer fewer tiles on ties (within 1 %): less synchronisation.
-        if (best_t < 0 || t < best_t * 0.99) {
-          best_t = t;
-          best = {tm, tn, tk};
-        }
+        const double reduce = tk > 1 ? double(tk - 1) * double(mt * nt) * 4 / bpc +
+                                           double(tk - 1) * double(mt * nt) / tc.vector.lanes
+                                     : 0;
+        const double t = bl.cycles + reduce;
+        // Bytes of all its tiles, a K split's partial sums included (written and read).
+        const uint64_t bytes = (bl.bytes + (tk > 1 ? mt * nt * 4 * 2 : 0)) * uint64_t(tm) * tn * tk;
+        // Fewer tiles are visited first and kept on ties (less synchronisation), unless
+        // another split is as fast and moves fewer bytes.
+        if (pick.take(t, bytes)) best = {tm, tn, tk};
       }
     }
   }
@@ -63,45 +195,17 @@ GemmSplit choose_split(uint64_t m, uint64_t n, uint64_t k, uint32_t elem_bytes, 
 }
 
 GemmBlocks choose_blocks(uint64_t m, uint64_t n, uint64_t k, uint32_t elem_bytes,
-                         uint64_t spm_bytes, const compute::ArrayConfig& a) {
+                         uint64_t spm_bytes, const compute::ArrayConfig& a, const StreamCost& cost,
+                         GemmLayout layout) {
   GemmBlocks b;
-  // Start from the whole share (rounded to the array) and halve the largest dimension
-  // until two A, two B and two C blocks fit.
-  b.bm = std::min<uint64_t>(m, 1024);
-  b.bn = std::min<uint64_t>(n, 4096);
-  b.bk = std::min<uint64_t>(k, 4096);
-  auto bytes = [&](const GemmBlocks& x) {
-    return 2 * (x.bm * x.bk + x.bk * x.bn) * elem_bytes + 2 * x.bm * x.bn * 4;
-  };
-  const uint64_t min_m = std::min<uint64_t>(m, a.dataflow == "os" ? a.rows : 1);
-  const uint64_t min_n = std::min<uint64_t>(n, a.cols);
-  const uint64_t min_k = std::min<uint64_t>(k, a.dataflow == "os" ? 1 : a.rows);
-  while (bytes(b) > spm_bytes) {
-    // Halve the dimension whose halving saves the most bytes, keeping array multiples.
-    uint64_t* pick = nullptr;
-    uint64_t save = 0;
-    auto consider = [&](uint64_t* d, uint64_t minv, uint64_t other_bytes) {
-      if (*d <= minv) return;
-      const uint64_t s = (*d - std::max(minv, *d / 2)) * other_bytes;
-      if (s > save) save = s, pick = d;
-    };
-    consider(&b.bm, min_m, 2 * b.bk * elem_bytes + 2 * b.bn * 4);
-    consider(&b.bn, min_n, 2 * b.bk * elem_bytes + 2 * b.bm * 4);
-    consider(&b.bk, min_k, 2 * (b.bm + b.bn) * elem_bytes);
-    if (!pick) break;
-    *pick = std::max<uint64_t>(*pick / 2, 1);
-  }
-  // Keep blocks multiples of the array where the share is cut into several (a share
-  // that fits whole stays one block: until the twelfth session a 27 x 129 share became
-  // 16 + 11 columns x 128 + 1 rows, four GEMMs, and A was loaded twice).
-  if (b.bn > a.cols && b.bn < n) b.bn = b.bn / a.cols * a.cols;
-  if (b.bk > a.rows && b.bk < k) b.bk = b.bk / a.rows * a.rows;
-  b.spm_bytes = bytes(b);
-  if (b.spm_bytes > spm_bytes)
-    throw sim::UserError("scratchpad of " + std::to_string(spm_bytes) +
-                         " bytes cannot hold double-buffered GEMM blocks of the array (" +
-                         std::to_string(b.spm_bytes) + " bytes needed)");
-  return b;
+  if (best_blocks(m, n, k, elem_bytes, spm_bytes, a, cost, layout, b)) return b;
+  const bool os = a.dataflow == "os";
+  const uint64_t need =
+      double_buffered_bytes(std::min<uint64_t>(m, os ? a.rows : 1), std::min<uint64_t>(n, a.cols),
+                            std::min<uint64_t>(k, os ? 1 : a.rows), elem_bytes);
+  throw sim::UserError("scratchpad of " + std::to_string(spm_bytes) +
+                       " bytes cannot hold double-buffered GEMM blocks of the array (" +
+                       std::to_string(need) + " bytes needed)");
 }
 
 std::string to_string(const GemmSplit& s) {

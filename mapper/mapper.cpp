@@ -97,6 +97,7 @@ class Lowering {
     stack_next_.assign(map.num_stacks(), 0);
     spm_bytes_ = uint64_t(spec.tile.scratchpad.size_kib) * 1024;
     hidden_ = w.meta_int("hidden", 4096);
+    stream_ = stream_cost(spec, map);
     assign_home_stacks();
   }
 
@@ -521,6 +522,25 @@ class Lowering {
   // MACs of the op being lowered under a causal mask: of its whole blocks, and computed.
   uint64_t causal_macs_full_ = 0, causal_macs_ = 0;
   uint64_t spm_bytes_ = 0;
+  StreamCost stream_;  // what streaming costs a tile, for the GEMM split and blocks
+  // Splits and blocks chosen, by shape (m, n, k, element bytes, tiles; 0 for blocks):
+  // the same shapes recur in every layer, and each choice is a search.
+  std::map<std::tuple<uint64_t, uint64_t, uint64_t, uint32_t, uint32_t>, GemmSplit> splits_;
+  std::map<std::tuple<uint64_t, uint64_t, uint64_t, uint32_t, uint32_t>, GemmBlocks> blocks_;
+  static uint32_t layout_key(uint32_t eb, GemmLayout l) {
+    return eb | uint32_t(l.a_packed) << 8 | uint32_t(l.b_packed) << 9;
+  }
+  const GemmSplit& split_of(uint64_t m, uint64_t n, uint64_t k, uint32_t eb, uint32_t tiles,
+                            GemmLayout l) {
+    auto [it, fresh] = splits_.try_emplace({m, n, k, layout_key(eb, l), tiles});
+    if (fresh) it->second = choose_split(m, n, k, eb, tiles, spec_.tile, spm_bytes_, stream_, l);
+    return it->second;
+  }
+  const GemmBlocks& blocks_of(uint64_t m, uint64_t n, uint64_t k, uint32_t eb, GemmLayout l) {
+    auto [it, fresh] = blocks_.try_emplace({m, n, k, layout_key(eb, l), 0});
+    if (fresh) it->second = choose_blocks(m, n, k, eb, spm_bytes_, spec_.tile.array, stream_, l);
+    return it->second;
+  }
   int64_t hidden_ = 4096;
   uint32_t act_rr_ = 0;
   bool multi_rank_ = false;
@@ -764,7 +784,7 @@ uint64_t Lowering::input_addr(const Op& op, uint32_t group, uint64_t bytes) {
 void Lowering::lower_gemm_on_tile(TileState& t, uint64_t m, uint64_t n, uint64_t k, uint32_t eb,
                                   const GemmOperand& a, const GemmOperand& b, uint64_t c_addr,
                                   uint64_t c_ld, uint32_t c_eb, const CausalPiece& mask) {
-  GemmBlocks bl = choose_blocks(m, n, k, eb, spm_bytes_, spec_.tile.array);
+  GemmBlocks bl = blocks_of(m, n, k, eb, GemmLayout{a.packed, b.packed});
   if (mask.keys) {
     // Under a causal mask, row bands of at most 128 query rows (FlashAttention-2's query
     // block; at least the array's rows), each computing only the keys its last row sees
@@ -941,22 +961,14 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
   const uint64_t a_base = a_w ? 0 : input_addr(op, group, a_total);
   const uint64_t c_base = output_addr(op, group, c_total);
   std::ostringstream strat;
-  // Bytes per tile cycle a tile can expect: its share of the HBM stacks' peak, or of
-  // the NoC ports they hang off (one flit per NoC cycle each), whichever is smaller.
-  const double tile_ghz = double(spec_.tile.clock_mhz) / 1000.0;
-  const double stack_gbs =
-      std::min(spec_.chiplet.hbm.peak_gbps(),
-               double(spec_.chiplet.noc.flit_bytes) * double(spec_.chiplet.noc_clock_mhz) / 1000.0);
-  const double bw_per_tile =
-      map_.num_stacks() ? stack_gbs * map_.num_stacks() / map_.num_tiles() / tile_ghz : 64.0;
   // One GEMM split over `share` (the group's tiles, or a part's share of them): each
   // (mi, ni, ki) piece goes to one tile. K splits write int32 partials to HBM and the
   // ki = 0 tile adds them after a barrier of `share`. A, B and C are at part_a, part_b
   // (activations) and part_c.
   auto split_part = [&](const Part& p, const std::vector<uint32_t>& share, uint64_t part_a,
                         uint64_t part_b, uint64_t part_c) -> GemmSplit {
-    const GemmSplit s =
-        choose_split(p.m, p.n, p.k, eb, uint32_t(share.size()), spec_.tile, bw_per_tile);
+    const GemmSplit s = split_of(p.m, p.n, p.k, eb, uint32_t(share.size()),
+                                 GemmLayout{a_w && opt_.pack_weights, b_w && opt_.pack_weights});
     const uint64_t mt = ceil_div(p.m, s.tm), nt = ceil_div(p.n, s.tn), kt = ceil_div(p.k, s.tk);
     uint64_t partial_base = 0;
     if (s.tk > 1)
@@ -1080,8 +1092,15 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
   for (const auto& p : parts) b_total += p.k * p.n * eb;
   const uint64_t b_base = b_near ? 0 : b_input_addr(op, group, b_total, a_total);
   if (parts.size() == 1) {
-    const GemmSplit s = split_part(parts[0], gt, a_base, b_base, c_base);
+    const Part& p = parts[0];
+    const GemmSplit s = split_part(p, gt, a_base, b_base, c_base);
     strat << "split " << to_string(s) << " over " << s.tiles() << " tiles";
+    // The first tile's blocks, and how often they load each operand.
+    const uint64_t mt = ceil_div(p.m, s.tm), nt = ceil_div(p.n, s.tn), kt = ceil_div(p.k, s.tk);
+    const GemmBlocks& bl =
+        blocks_of(mt, nt, kt, eb, GemmLayout{a_w && opt_.pack_weights, b_w && opt_.pack_weights});
+    strat << "; blocks " << bl.bm << "x" << bl.bn << "x" << bl.bk << " (A loaded "
+          << ceil_div(nt, bl.bn) << "x, B " << ceil_div(mt, bl.bm) << "x)";
   } else if (2 * parts.size() <= gt.size()) {
     // Fewer independent GEMMs than half the tiles (attention heads or active experts in
     // decode): each split over its own share of the tiles. Until the twelfth session
@@ -2479,6 +2498,20 @@ std::string Mapping::explain() const {
   for (const auto& p : programs) cmds += p.size();
   os << "commands: " << cmds << " over " << programs.size() << " tiles\n";
   return os.str();
+}
+
+StreamCost stream_cost(const system::SystemSpec& spec, const system::AddressMap& map) {
+  StreamCost c;
+  const double tile_ghz = double(spec.tile.clock_mhz) / 1000.0;
+  const double stack_gbs =
+      std::min(spec.chiplet.hbm.peak_gbps(), double(spec.chiplet.hbm_ports) *
+                                                 double(spec.chiplet.noc.flit_bytes) *
+                                                 double(spec.chiplet.noc_clock_mhz) / 1000.0);
+  c.bytes_per_cycle =
+      map.num_stacks() ? stack_gbs * map.num_stacks() / map.num_tiles() / tile_ghz : 64.0;
+  c.burst_bytes = std::max<uint32_t>(spec.tile.dma.burst_bytes, 1);
+  c.header_bytes = spec.chiplet.noc.flit_bytes;
+  return c;
 }
 
 Mapping map_workload(const traces::Workload& w, const system::SystemSpec& spec,

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "mapper/gemm_tiling.h"
 #include "models/system/address_map.h"
 #include "models/system/system_spec.h"
 #include "models/tile/program.h"
@@ -104,6 +105,11 @@ struct Mapping {
   std::string weight_copies_why;
   std::string explain() const;
 };
+
+// What streaming costs a tile of this machine (for GEMM splits and blocks): its share
+// of the HBM stacks' peak, or of the NoC ports they hang off (one flit per NoC cycle
+// each), whichever is smaller; the DMA burst; a packet's head flit per burst.
+StreamCost stream_cost(const system::SystemSpec& spec, const system::AddressMap& map);
 
 // Throws sim::UserError (exit 2) when the workload cannot be placed on the machine
 // (too large for HBM, rank groups that do not divide the tiles, ...).
