@@ -76,6 +76,7 @@ uint64_t double_buffered_bytes(uint64_t bm, uint64_t bn, uint64_t bk, uint32_t e
 bool best_blocks(uint64_t m, uint64_t n, uint64_t k, uint32_t eb, uint64_t spm_bytes,
                  const compute::ArrayConfig& a, const StreamCost& cost, GemmLayout layout,
                  GemmBlocks& best) {
+  m = std::max<uint64_t>(m, 1), n = std::max<uint64_t>(n, 1), k = std::max<uint64_t>(k, 1);
   const bool os = a.dataflow == "os";
   const uint64_t min_m = std::min<uint64_t>(m, os ? a.rows : 1);
   const uint64_t min_n = std::min<uint64_t>(n, a.cols);
