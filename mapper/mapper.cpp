@@ -87,6 +87,9 @@ struct TileState {
   GemmSlots slots;  // the op's GEMM buffers on this tile so far
 };
 
+// Chunks a tile's rows of a vector op are cut into, at least, where they allow.
+constexpr uint64_t kVectorChunks = 4;
+
 class Lowering {
  public:
   Lowering(const traces::Workload& w, const system::SystemSpec& spec, const system::AddressMap& map,
@@ -1463,10 +1466,16 @@ void Lowering::lower_vector(const Op& op, uint32_t group) {
       out_bytes = std::max(out_bytes, output_bytes_[op.deps[0]]);
   }
   const uint64_t out_base = output_addr(op, group, out_bytes);
-  // Whole rows per tile; chunks of rows double-buffered in the scratchpad.
+  // Whole rows per tile; chunks of rows double-buffered in the scratchpad, at least four
+  // a tile where its rows allow, so that one chunk's loads, the vector unit and the
+  // previous chunk's store overlap (until the twenty-fourth session a chunk was as large
+  // as the scratchpad allowed, often all of a tile's rows: load, compute and store ran
+  // one after another).
   const uint64_t ntiles = std::min<uint64_t>(gt.size(), rows);
   const uint64_t rows_per_tile = ceil_div(rows, ntiles);
-  const uint64_t chunk_rows = std::max<uint64_t>(1, spm_bytes_ / (2 * (inputs + 1) * row * eb));
+  const uint64_t chunk_rows =
+      std::max<uint64_t>(1, std::min(spm_bytes_ / (2 * (inputs + 1) * row * eb),
+                                     ceil_div(rows_per_tile, kVectorChunks)));
   for (uint64_t ti = 0; ti < ntiles; ++ti) {
     TileState& t = tiles_[gt[ti]];
     const uint64_t r_begin = ti * rows_per_tile, r_end = std::min(rows, r_begin + rows_per_tile);
