@@ -1473,9 +1473,9 @@ void Lowering::lower_vector(const Op& op, uint32_t group) {
   // one after another).
   const uint64_t ntiles = std::min<uint64_t>(gt.size(), rows);
   const uint64_t rows_per_tile = ceil_div(rows, ntiles);
-  const uint64_t chunk_rows =
-      std::max<uint64_t>(1, std::min(spm_bytes_ / (2 * (inputs + 1) * row * eb),
-                                     ceil_div(rows_per_tile, kVectorChunks)));
+  const uint64_t chunk_rows = std::max<uint64_t>(
+      1,
+      std::min(spm_bytes_ / (2 * (inputs + 1) * row * eb), ceil_div(rows_per_tile, kVectorChunks)));
   for (uint64_t ti = 0; ti < ntiles; ++ti) {
     TileState& t = tiles_[gt[ti]];
     const uint64_t r_begin = ti * rows_per_tile, r_end = std::min(rows, r_begin + rows_per_tile);
