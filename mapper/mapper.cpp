@@ -526,7 +526,8 @@ class Lowering {
   uint64_t causal_macs_full_ = 0, causal_macs_ = 0;
   uint64_t spm_bytes_ = 0;
   StreamCost stream_;  // what streaming costs a tile, for the GEMM split and blocks
-  // Splits and blocks chosen, by shape (m, n, k, element bytes, tiles; 0 for blocks):
+  // Splits and blocks chosen, by shape (m, n, k, element bytes with the operands' layout
+  // in bits 8 and 9, tiles; 0 for blocks):
   // the same shapes recur in every layer, and each choice is a search.
   std::map<std::tuple<uint64_t, uint64_t, uint64_t, uint32_t, uint32_t>, GemmSplit> splits_;
   std::map<std::tuple<uint64_t, uint64_t, uint64_t, uint32_t, uint32_t>, GemmBlocks> blocks_;
@@ -539,10 +540,16 @@ class Lowering {
     if (fresh) it->second = choose_split(m, n, k, eb, tiles, spec_.tile, spm_bytes_, stream_, l);
     return it->second;
   }
-  const GemmBlocks& blocks_of(uint64_t m, uint64_t n, uint64_t k, uint32_t eb, GemmLayout l) {
+  // A tile share's blocks; under a causal mask in row bands of at most 128 query rows
+  // (FlashAttention-2's query block; at least the array's rows), each computing only the
+  // keys its last row sees: the hidden triangle is left out but for a band's own part.
+  GemmBlocks tile_blocks(uint64_t m, uint64_t n, uint64_t k, uint32_t eb, GemmLayout l,
+                         bool causal) {
     auto [it, fresh] = blocks_.try_emplace({m, n, k, layout_key(eb, l), 0});
     if (fresh) it->second = choose_blocks(m, n, k, eb, spm_bytes_, spec_.tile.array, stream_, l);
-    return it->second;
+    GemmBlocks bl = it->second;
+    if (causal) bl.bm = std::min<uint64_t>(bl.bm, std::max<uint64_t>(128, spec_.tile.array.rows));
+    return bl;
   }
   int64_t hidden_ = 4096;
   uint32_t act_rr_ = 0;
@@ -787,13 +794,7 @@ uint64_t Lowering::input_addr(const Op& op, uint32_t group, uint64_t bytes) {
 void Lowering::lower_gemm_on_tile(TileState& t, uint64_t m, uint64_t n, uint64_t k, uint32_t eb,
                                   const GemmOperand& a, const GemmOperand& b, uint64_t c_addr,
                                   uint64_t c_ld, uint32_t c_eb, const CausalPiece& mask) {
-  GemmBlocks bl = blocks_of(m, n, k, eb, GemmLayout{a.packed, b.packed});
-  if (mask.keys) {
-    // Under a causal mask, row bands of at most 128 query rows (FlashAttention-2's query
-    // block; at least the array's rows), each computing only the keys its last row sees
-    // (below): the hidden triangle is left out but for a band's own part of it.
-    bl.bm = std::min<uint64_t>(bl.bm, std::max<uint64_t>(128, spec_.tile.array.rows));
-  }
+  const GemmBlocks bl = tile_blocks(m, n, k, eb, GemmLayout{a.packed, b.packed}, mask.keys > 0);
   const uint64_t a_sz = bl.bm * bl.bk * eb, b_sz = bl.bk * bl.bn * eb, c_sz = bl.bm * bl.bn * 4;
   const uint64_t a_off[2] = {0, a_sz}, b_off[2] = {2 * a_sz, 2 * a_sz + b_sz};
   const uint64_t c_off[2] = {2 * a_sz + 2 * b_sz, 2 * a_sz + 2 * b_sz + c_sz};
@@ -1100,8 +1101,8 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
     strat << "split " << to_string(s) << " over " << s.tiles() << " tiles";
     // The first tile's blocks, and how often they load each operand.
     const uint64_t mt = ceil_div(p.m, s.tm), nt = ceil_div(p.n, s.tn), kt = ceil_div(p.k, s.tk);
-    const GemmBlocks& bl =
-        blocks_of(mt, nt, kt, eb, GemmLayout{a_w && opt_.pack_weights, b_w && opt_.pack_weights});
+    const GemmBlocks bl = tile_blocks(
+        mt, nt, kt, eb, GemmLayout{a_w && opt_.pack_weights, b_w && opt_.pack_weights}, op.causal);
     strat << "; blocks " << bl.bm << "x" << bl.bn << "x" << bl.bk << " (A loaded "
           << ceil_div(nt, bl.bn) << "x, B " << ceil_div(mt, bl.bm) << "x)";
   } else if (2 * parts.size() <= gt.size()) {
@@ -2520,6 +2521,17 @@ StreamCost stream_cost(const system::SystemSpec& spec, const system::AddressMap&
       map.num_stacks() ? stack_gbs * map.num_stacks() / map.num_tiles() / tile_ghz : 64.0;
   c.burst_bytes = std::max<uint32_t>(spec.tile.dma.burst_bytes, 1);
   c.header_bytes = spec.chiplet.noc.flit_bytes;
+  // Across the mesh and back (a head flit's router stages a hop), the stack's ACT-to-data
+  // latency, and a die-to-die link each way when the package has several chiplets.
+  const auto& noc = spec.chiplet.noc;
+  const double hop = noc.routing_cycles + noc.vc_alloc_cycles + noc.sw_alloc_cycles +
+                     noc.crossbar_cycles + noc.link_cycles;
+  const double hops = double(spec.chiplet.tiles_x + spec.chiplet.tiles_y);
+  const auto& hbm = spec.chiplet.hbm.timing;
+  const double ns = 2 * hops * hop * 1000.0 / double(spec.chiplet.noc_clock_mhz) +
+                    double(hbm.tRCD + hbm.tCL) * 1000.0 / double(hbm.clock_mhz) +
+                    (spec.package.chiplets > 1 ? 2 * spec.package.d2d.latency_ns : 0.0);
+  c.round_trip_cycles = ns * tile_ghz;
   return c;
 }
 
