@@ -47,37 +47,31 @@ std::vector<uint64_t> block_sizes(uint64_t x, uint64_t cap, uint64_t unit, uint6
   return v;
 }
 
-// Candidates, each with its estimated time, a rank and its bytes. The estimate assumes
-// every tile streams at its full share of the peak bandwidth, overlapped with compute,
-// which loaded networks do not reach, and it leaves out latencies; so among the
-// candidates within 1 % of the least time, the lowest rank wins, then the fewest bytes
-// (the earliest on a full tie).
-template <class T>
-class Choices {
- public:
-  void add(double t, int rank, double bytes, const T& what) {
-    all_.push_back({t, rank, bytes, what});
+// The choice kept while candidates are visited in order: a later one replaces it when
+// it is more than 1 % faster than the fastest so far, or within 1 % of that and moving
+// fewer bytes, or when the kept one has fallen more than 1 % behind. The result depends
+// on the order (a candidate passed over is not looked at again): splits are visited with
+// few N slices first, blocks largest first. A review found an exact rule (the fewest
+// bytes among all candidates within 1 % of the fastest) picking N/64 for a decode's
+// GEMVs, 2-4 % slower in simulation than the N/16 K/4 this keeps (the tiles of an N
+// slice each read the same small A, which then queues at the few stacks holding it),
+// and K splits for small GEMMs that their barrier made 70 % slower: what the estimate
+// leaves out, this order happens to favour. See docs/validation.md.
+struct Best {
+  double fastest = -1;  // least time seen
+  double t = 0;
+  uint64_t bytes = 0;
+  // Whether a choice of time `x` moving `b` bytes replaces the best; updates `fastest`.
+  bool take(double x, uint64_t b) {
+    const bool first = fastest < 0;
+    const bool clearly = first || x < fastest * 0.99;
+    fastest = first ? x : std::min(fastest, x);
+    if (clearly || (x <= fastest * 1.01 && b < bytes) || t > fastest * 1.01) {
+      t = x, bytes = b;
+      return true;
+    }
+    return false;
   }
-  bool empty() const { return all_.empty(); }
-  const T& pick() const {
-    double fastest = all_.front().t;
-    for (const C& c : all_) fastest = std::min(fastest, c.t);
-    const C* best = nullptr;
-    for (const C& c : all_)
-      if (c.t <= fastest * 1.01 &&
-          (!best || c.rank < best->rank || (c.rank == best->rank && c.bytes < best->bytes)))
-        best = &c;
-    return best->what;
-  }
-
- private:
-  struct C {
-    double t;
-    int rank;
-    double bytes;
-    T what;
-  };
-  std::vector<C> all_;
 };
 
 uint64_t double_buffered_bytes(uint64_t bm, uint64_t bn, uint64_t bk, uint32_t eb) {
@@ -104,12 +98,11 @@ bool best_blocks(uint64_t m, uint64_t n, uint64_t k, uint32_t eb, uint64_t spm_b
     return std::array<Piece, 2>{Piece{b, x / b}, Piece{x % b, x % b ? 1u : 0u}};
   };
   // Bytes of `rows` rows of `row` bytes on the network, with a header per burst: each
-  // row in bursts of its own, or all of them as one run when they are contiguous (a
-  // packed block, or whole rows of the operand).
-  auto moved = [&cost](uint64_t rows, uint64_t row, bool contiguous) {
-    const double bursts = contiguous ? std::ceil(double(rows) * double(row) / cost.burst_bytes)
-                                     : double(rows) * double(ceil_div(row, cost.burst_bytes));
-    return double(rows) * double(row) + double(cost.header_bytes) * bursts;
+  // row in bursts of its own, or (packed) all of them as one run.
+  auto moved = [&cost](uint64_t rows, uint64_t row, bool packed) {
+    const uint64_t bursts =
+        packed ? ceil_div(rows * row, cost.burst_bytes) : rows * ceil_div(row, cost.burst_bytes);
+    return double(rows * row) + double(cost.header_bytes) * double(bursts);
   };
   const double bpc = std::max(cost.bytes_per_cycle, 1e-9);
   // Row-major operands keep rows of at least half a DMA burst where the share allows:
@@ -124,7 +117,8 @@ bool best_blocks(uint64_t m, uint64_t n, uint64_t k, uint32_t eb, uint64_t spm_b
     return (!layout.a_packed && bk * eb < std::min<uint64_t>(k * eb, least_row)) ||
            (!layout.b_packed && bn * eb < std::min<uint64_t>(n * eb, least_row));
   };
-  Choices<GemmBlocks> fine, short_ones;
+  Best pick, pick_short;
+  GemmBlocks best_short;
   for (const uint64_t bm : ms)
     for (const uint64_t bn : ns) {
       // The largest K block that fits beside them: fewer, longer GEMM commands.
@@ -146,26 +140,28 @@ bool best_blocks(uint64_t m, uint64_t n, uint64_t k, uint32_t eb, uint64_t spm_b
       // The lowering's loops: column bands of B outermost, row bands of A inside, K
       // innermost; so A is loaded once per column band and B once per row band.
       for (const Piece pk : pieces(k, bk))
-        a_moved += double(pk.count) * moved(m, pk.size * eb, layout.a_packed || pk.size == k);
+        a_moved += double(pk.count) * moved(m, pk.size * eb, layout.a_packed);
       for (const Piece pn : pieces(n, bn)) {
-        b_moved += double(pn.count) * moved(k, pn.size * eb, layout.b_packed || pn.size == n);
-        c_moved += double(pn.count) * moved(m, pn.size * eb, pn.size == n);
+        b_moved += double(pn.count) * moved(k, pn.size * eb, layout.b_packed);
+        c_moved += double(pn.count) * moved(m, pn.size * eb, false);
       }
       const double traffic = a_moved * double(cols_n) + b_moved * double(rows_m) + c_moved;
       const double stream = traffic / bpc;
       // Traffic also costs energy and capacity others may need: a small charge breaks
       // near-ties toward the blocks that move less.
       const double t = std::max(compute, stream) + 0.05 * stream;
-      GemmBlocks b;
-      b.bm = bm, b.bn = bn, b.bk = bk;
-      b.spm_bytes = double_buffered_bytes(bm, bn, bk, eb);
-      b.bytes = traffic;
-      b.cycles = t;
-      (short_rows(bn, bk) ? short_ones : fine).add(t, 0, traffic, b);
+      const uint64_t bytes = uint64_t(std::llround(traffic));
+      const bool short_row = short_rows(bn, bk);
+      GemmBlocks& into = short_row ? best_short : best;
+      if ((short_row ? pick_short : pick).take(t, bytes)) {
+        into.bm = bm, into.bn = bn, into.bk = bk;
+        into.spm_bytes = double_buffered_bytes(bm, bn, bk, eb);
+        into.bytes = bytes;
+        into.cycles = t;
+      }
     }
-  if (fine.empty() && short_ones.empty()) return false;
-  best = fine.empty() ? short_ones.pick() : fine.pick();
-  return true;
+  if (pick.fastest < 0) best = best_short;
+  return pick.fastest >= 0 || pick_short.fastest >= 0;
 }
 
 }  // namespace
@@ -173,7 +169,8 @@ bool best_blocks(uint64_t m, uint64_t n, uint64_t k, uint32_t eb, uint64_t spm_b
 GemmSplit choose_split(uint64_t m, uint64_t n, uint64_t k, uint32_t elem_bytes, uint32_t tiles,
                        const tile::TileConfig& tc, uint64_t spm_bytes, const StreamCost& cost,
                        GemmLayout layout) {
-  Choices<GemmSplit> splits;
+  GemmSplit best;
+  Best pick;
   const double bpc = std::max(cost.bytes_per_cycle, 1e-9);
   for (uint32_t tn = 1; tn <= tiles; ++tn) {
     for (uint32_t tm = 1; tm * tn <= tiles; ++tm) {
@@ -188,24 +185,20 @@ GemmSplit choose_split(uint64_t m, uint64_t n, uint64_t k, uint32_t elem_bytes, 
         const uint64_t mt = ceil_div(m, tm), nt = ceil_div(n, tn), kt = ceil_div(k, tk);
         GemmBlocks bl;
         if (!best_blocks(mt, nt, kt, elem_bytes, spm_bytes, tc.array, cost, layout, bl)) continue;
-        // A K split sends (tk - 1) partial results of mt x nt int32 to one tile and adds:
-        // the partial sums' store, the barrier (arrival and release) and their loads
-        // each add a round trip's latency that nothing overlaps.
+        // A K split sends (tk - 1) partial results of mt x nt int32 to one tile and adds.
         const double reduce = tk > 1 ? double(tk - 1) * double(mt * nt) * 4 / bpc +
-                                           double(tk - 1) * double(mt * nt) / tc.vector.lanes +
-                                           3 * cost.round_trip_cycles
+                                           double(tk - 1) * double(mt * nt) / tc.vector.lanes
                                      : 0;
         const double t = bl.cycles + reduce;
         // Bytes of all its tiles, a K split's partial sums included (written and read).
-        const double bytes =
-            (bl.bytes + (tk > 1 ? double(mt * nt) * 4 * 2 : 0)) * double(tm) * tn * tk;
-        // On near-ties a split without a K split first: the estimate leaves out the
-        // barrier and the partial sums' round trip through memory that one adds.
-        splits.add(t, tk > 1 ? 1 : 0, bytes, GemmSplit{tm, tn, tk});
+        const uint64_t bytes = (bl.bytes + (tk > 1 ? mt * nt * 4 * 2 : 0)) * uint64_t(tm) * tn * tk;
+        // Few N slices are visited first (the loop's order) and kept on near-ties unless
+        // a later split moves fewer bytes (see Best).
+        if (pick.take(t, bytes)) best = {tm, tn, tk};
       }
     }
   }
-  return splits.empty() ? GemmSplit{} : splits.pick();
+  return best;
 }
 
 GemmBlocks choose_blocks(uint64_t m, uint64_t n, uint64_t k, uint32_t elem_bytes,

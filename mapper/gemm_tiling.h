@@ -25,7 +25,7 @@ struct GemmBlocks {
   // Estimates for the share they cut: bytes loaded and stored on the network, packet
   // headers included (A once per column band of bn, B once per row band of bm), and
   // tile cycles (compute or streaming).
-  double bytes = 0;
+  uint64_t bytes = 0;
   double cycles = 0;
 };
 
@@ -36,9 +36,6 @@ struct StreamCost {
   double bytes_per_cycle = 64;
   uint32_t burst_bytes = 512;
   uint32_t header_bytes = 0;
-  // Tile cycles of an unloaded round trip from a tile to memory and back: the latency a
-  // K split's barrier and partial sums add, which no streaming overlaps.
-  double round_trip_cycles = 0;
 };
 
 // How the operands lie in memory: packed (each block one contiguous run, as the mapper
@@ -54,9 +51,9 @@ double estimate_gemm_cycles(uint64_t m, uint64_t n, uint64_t k, const compute::A
 // Chooses the split of an M x N x K GEMM over at most `tiles` tiles by the estimated
 // time: the busiest tile's share as its blocks run it (choose_blocks: compute, or
 // streaming its operands with the re-reads the blocks cost), plus the K-split
-// reduction; among the splits within 1 % of the least time, one without a K split
-// first (its barrier and round trip are not in the estimate), then the one moving the
-// fewest bytes (all tiles, K-split partial sums included). A causal mask is not weighed.
+// reduction. Near-ties (1 %) as in gemm_tiling.cpp's Best: few N slices kept unless a
+// later split moves fewer bytes. Neither a causal mask nor a K split's barrier is
+// weighed.
 GemmSplit choose_split(uint64_t m, uint64_t n, uint64_t k, uint32_t elem_bytes, uint32_t tiles,
                        const tile::TileConfig& tc, uint64_t spm_bytes, const StreamCost& cost,
                        GemmLayout layout = {});
@@ -64,10 +61,11 @@ GemmSplit choose_split(uint64_t m, uint64_t n, uint64_t k, uint32_t elem_bytes, 
 // Blocks of a tile's (m x n x k) share: A block bm x bk, B block bk x bn, C block
 // bm x bn in int32, each double-buffered, fitting in `spm_bytes`; of the sizes that
 // cut the share into near-equal blocks (with the largest K block that fits beside each
-// M and N block), of those within 1 % of the least estimated time (compute, or
-// streaming A once per column band and B once per row band) the one moving the fewest
-// bytes. Row-major rows shorter than half a DMA burst only when nothing else fits.
-// Throws UserError when even one array-sized block does not fit.
+// M and N block), the least estimated time (compute, or streaming A once per column band
+// and B once per row band), near-ties (1 %) as in gemm_tiling.cpp's Best (larger blocks
+// visited first, kept unless a later choice moves fewer bytes). Row-major rows shorter
+// than half a DMA burst only when nothing else fits. Throws UserError when even one
+// array-sized block does not fit.
 GemmBlocks choose_blocks(uint64_t m, uint64_t n, uint64_t k, uint32_t elem_bytes,
                          uint64_t spm_bytes, const compute::ArrayConfig& a, const StreamCost& cost,
                          GemmLayout layout = {});

@@ -2521,17 +2521,6 @@ StreamCost stream_cost(const system::SystemSpec& spec, const system::AddressMap&
       map.num_stacks() ? stack_gbs * map.num_stacks() / map.num_tiles() / tile_ghz : 64.0;
   c.burst_bytes = std::max<uint32_t>(spec.tile.dma.burst_bytes, 1);
   c.header_bytes = spec.chiplet.noc.flit_bytes;
-  // Across the mesh and back (a head flit's router stages a hop), the stack's ACT-to-data
-  // latency, and a die-to-die link each way when the package has several chiplets.
-  const auto& noc = spec.chiplet.noc;
-  const double hop = noc.routing_cycles + noc.vc_alloc_cycles + noc.sw_alloc_cycles +
-                     noc.crossbar_cycles + noc.link_cycles;
-  const double hops = double(spec.chiplet.tiles_x + spec.chiplet.tiles_y);
-  const auto& hbm = spec.chiplet.hbm.timing;
-  const double ns = 2 * hops * hop * 1000.0 / double(spec.chiplet.noc_clock_mhz) +
-                    double(hbm.tRCD + hbm.tCL) * 1000.0 / double(hbm.clock_mhz) +
-                    (spec.package.chiplets > 1 ? 2 * spec.package.d2d.latency_ns : 0.0);
-  c.round_trip_cycles = ns * tile_ghz;
   return c;
 }
 

@@ -210,7 +210,7 @@ TEST_CASE("gemm split: every tile of a split has work, K slices included", "[uni
 TEST_CASE("gemm blocks: they fit, re-read little and keep rows of half a burst", "[unit]") {
   compute::ArrayConfig a;
   a.rows = a.cols = 32;
-  const mapper::StreamCost cost{64, 512, 128, 100};
+  const mapper::StreamCost cost{64, 512, 128};
   // Every choice fits the scratchpad twice over (double buffers) and lies in the share.
   size_t checked = 0;
   for (const uint64_t m : {1, 7, 256, 3000})
