@@ -527,8 +527,8 @@ class Lowering {
   uint64_t spm_bytes_ = 0;
   StreamCost stream_;  // what streaming costs a tile, for the GEMM split and blocks
   // Splits and blocks chosen, by shape (m, n, k, element bytes with the operands' layout
-  // in bits 8 and 9, tiles; 0 for blocks):
-  // the same shapes recur in every layer, and each choice is a search.
+  // in bits 8 and 9, tiles; 0 for blocks): the same shapes recur in every layer, and
+  // each choice is a search.
   std::map<std::tuple<uint64_t, uint64_t, uint64_t, uint32_t, uint32_t>, GemmSplit> splits_;
   std::map<std::tuple<uint64_t, uint64_t, uint64_t, uint32_t, uint32_t>, GemmBlocks> blocks_;
   static uint32_t layout_key(uint32_t eb, GemmLayout l) {
