@@ -78,18 +78,27 @@ uint64_t double_buffered_bytes(uint64_t bm, uint64_t bn, uint64_t bk, uint32_t e
   return 2 * (bm * bk + bk * bn) * eb + 2 * bm * bn * 4;
 }
 
-// The blocks of least estimated time (see choose_blocks); false when none fits.
+// The smallest blocks of an m x n x k share the array takes: a fold's columns of N, and
+// a fold's rows of the dimension its stationary operand spans (M under os, else K).
+struct Least {
+  uint64_t m, n, k;
+};
+Least least_block(uint64_t m, uint64_t n, uint64_t k, const compute::ArrayConfig& a) {
+  const bool os = a.dataflow == "os";
+  return {std::min<uint64_t>(m, os ? a.rows : 1), std::min<uint64_t>(n, a.cols),
+          std::min<uint64_t>(k, os ? 1 : a.rows)};
+}
+
+// The blocks of least estimated time (see choose_blocks) of a share of at least one
+// element a dimension; false when none fits.
 bool best_blocks(uint64_t m, uint64_t n, uint64_t k, uint32_t eb, uint64_t spm_bytes,
                  const compute::ArrayConfig& a, const StreamCost& cost, GemmLayout layout,
                  GemmBlocks& best) {
-  m = std::max<uint64_t>(m, 1), n = std::max<uint64_t>(n, 1), k = std::max<uint64_t>(k, 1);
   const bool os = a.dataflow == "os";
-  const uint64_t min_m = std::min<uint64_t>(m, os ? a.rows : 1);
-  const uint64_t min_n = std::min<uint64_t>(n, a.cols);
-  const uint64_t min_k = std::min<uint64_t>(k, os ? 1 : a.rows);
-  const std::vector<uint64_t> ms = block_sizes(m, 1024, os ? a.rows : 1, min_m);
-  const std::vector<uint64_t> ns = block_sizes(n, 4096, a.cols, min_n);
-  const std::vector<uint64_t> ks = block_sizes(k, 4096, os ? 1 : a.rows, min_k);
+  const Least least = least_block(m, n, k, a);
+  const std::vector<uint64_t> ms = block_sizes(m, 1024, os ? a.rows : 1, least.m);
+  const std::vector<uint64_t> ns = block_sizes(n, 4096, a.cols, least.n);
+  const std::vector<uint64_t> ks = block_sizes(k, 4096, os ? 1 : a.rows, least.k);
   // A dimension of x in blocks of b: (size, count) of the full blocks and the rest.
   struct Piece {
     uint64_t size, count;
@@ -204,13 +213,11 @@ GemmSplit choose_split(uint64_t m, uint64_t n, uint64_t k, uint32_t elem_bytes, 
 GemmBlocks choose_blocks(uint64_t m, uint64_t n, uint64_t k, uint32_t elem_bytes,
                          uint64_t spm_bytes, const compute::ArrayConfig& a, const StreamCost& cost,
                          GemmLayout layout) {
+  m = std::max<uint64_t>(m, 1), n = std::max<uint64_t>(n, 1), k = std::max<uint64_t>(k, 1);
   GemmBlocks b;
   if (best_blocks(m, n, k, elem_bytes, spm_bytes, a, cost, layout, b)) return b;
-  m = std::max<uint64_t>(m, 1), n = std::max<uint64_t>(n, 1), k = std::max<uint64_t>(k, 1);
-  const bool os = a.dataflow == "os";
-  const uint64_t need =
-      double_buffered_bytes(std::min<uint64_t>(m, os ? a.rows : 1), std::min<uint64_t>(n, a.cols),
-                            std::min<uint64_t>(k, os ? 1 : a.rows), elem_bytes);
+  const Least least = least_block(m, n, k, a);
+  const uint64_t need = double_buffered_bytes(least.m, least.n, least.k, elem_bytes);
   throw sim::UserError("scratchpad of " + std::to_string(spm_bytes) +
                        " bytes cannot hold double-buffered GEMM blocks of the array (" +
                        std::to_string(need) + " bytes needed)");
