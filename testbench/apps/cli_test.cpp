@@ -63,6 +63,8 @@ TEST_CASE("cli: bad input is one line and exit code 2", "[unit]") {
   CHECK(run_tessera("run --bogus-option").rc == 2);
   refused("run --attention fast", "--attention");
   refused("run --weight-copies twice", "--weight-copies");
+  // A scratchpad too small for one array-sized block of each GEMM operand.
+  refused("run --set tile.scratchpad.size_kib=1", "cannot hold double-buffered GEMM blocks");
   // Interleaved HBM: a unit that is not a power of two, smaller than a DMA burst, or
   // larger than the share of a stack it is cut from.
   refused("run --config chiplet4 --set package.hbm_interleave_bytes=3000",
