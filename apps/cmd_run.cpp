@@ -56,6 +56,8 @@ traces::Workload generate_from_spec(const std::string& spec) {
       num(o.seq);
     else if (k == "context")
       num(o.context);
+    else if (k == "past")
+      num(o.past);
     else if (k == "layers")
       num(o.layers);
     else if (k == "tp")

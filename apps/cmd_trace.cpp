@@ -106,6 +106,10 @@ void add_trace_command(CLI::App& app) {
   gen->add_option("--batch", g.batch, "Global batch (sequences or images)")->capture_default_str();
   gen->add_option("--seq", g.seq, "Prefill: prompt length")->capture_default_str();
   gen->add_option("--context", g.context, "Decode: tokens in the KV cache")->capture_default_str();
+  gen->add_option("--past", g.past,
+                  "Prefill: tokens already in the KV cache before the prompt (a chunked "
+                  "prefill: the prompt is the chunk after them)")
+      ->capture_default_str();
   gen->add_option("--layers", g.layers, "Layers (ResNet: bottleneck blocks); 0 = all")
       ->capture_default_str();
   gen->add_flag("--blocks-only", blocks_only, "Transformer blocks only: no embedding, no LM head");

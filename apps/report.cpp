@@ -444,6 +444,7 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
   r.phase = ph == w.meta.end() ? "" : ph->second;
   if (r.phase == "decode" || r.phase == "prefill") {
     r.llm = true;
+    if (r.phase == "prefill") r.past_tokens = w.meta_int("past", 0);
     const double batch = double(w.meta_int("batch", 1));
     // Decode produces one token per sequence (meta tokens where the trace says, as an
     // import may); prefill processes batch x seq prompt tokens.
@@ -499,6 +500,7 @@ nlohmann::json RunReport::to_json() const {
     j["tokens"] = tokens;
     j["tokens_per_s"] = per_token(tokens_per_s);
     if (phase == "prefill") j["ttft_s"] = per_token(ttft_s);
+    if (phase == "prefill") j["past_tokens"] = past_tokens;
     if (phase == "decode") j["per_token_latency_s"] = per_token(per_token_latency_s);
     j["pipeline_stages"] = pipeline_stages;
     j["latency_estimated"] = latency_estimated;
@@ -546,7 +548,13 @@ std::string RunReport::to_text() const {
         pipeline_stages > 1
             ? fmt::format("  (ESTIMATED: {} pipeline stages x one stage's time)", pipeline_stages)
             : est;
-    if (phase == "prefill") os << fmt::format("  time to first token {}{}\n", secs(ttft_s), how);
+    if (phase == "prefill" && past_tokens > 0)
+      os << fmt::format(
+          "  time to first token {}{}  (a chunk after {} cached tokens: the prompt's "
+          "last chunk)\n",
+          secs(ttft_s), how, past_tokens);
+    else if (phase == "prefill")
+      os << fmt::format("  time to first token {}{}\n", secs(ttft_s), how);
     if (phase == "decode")
       os << fmt::format("  per-token latency   {}{}\n", secs(per_token_latency_s), how);
     os << fmt::format("  energy per token    {}{}\n", si(joules_per_token, "J"), est);

@@ -70,6 +70,9 @@ struct RunReport {
   std::vector<std::pair<std::string, double>> energy_by_component;  // J
   bool llm = false;
   std::string phase;
+  // Prefill: tokens in the KV cache before the prompt (meta past; a chunked prefill, whose
+  // time is the time to first token only when it is the prompt's last chunk).
+  int64_t past_tokens = 0;
   // Per-token figures only with tokens and simulated time (JSON null and no text line
   // otherwise).
   bool has_per_token_figures() const { return llm && tokens > 0 && total_time_s > 0; }

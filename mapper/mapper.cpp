@@ -411,16 +411,18 @@ class Lowering {
     bool resident = false, packed = false;
   };
   // A causal qk/av piece (traces::Op::causal): which of its blocks hold visible scores.
-  // Rows are heads of `keys` query tokens; row r sees keys 0 .. r mod `keys`.
+  // Rows are heads of `keys` query tokens; row r sees the `past` cached keys and keys
+  // past .. past + r mod `keys` of the prompt.
   struct CausalPiece {
-    uint64_t keys = 0;       // tokens per head (0: no mask)
+    uint64_t keys = 0;       // query tokens per head (0: no mask)
+    uint64_t past = 0;       // cached keys before the prompt's, seen by every row
     uint64_t row0 = 0;       // the piece's first row in its GEMM
     uint64_t key0 = 0;       // the piece's first key
     bool keys_on_k = false;  // av: the keys run along k; qk: along n
     // The last key that any of the piece's rows [r0, r1) sees.
     uint64_t last_key(uint64_t r0, uint64_t r1) const {
       const uint64_t a = row0 + r0, b = row0 + r1 - 1;
-      return b - a + 1 >= keys || a % keys > b % keys ? keys - 1 : b % keys;
+      return past + (b - a + 1 >= keys || a % keys > b % keys ? keys - 1 : b % keys);
     }
   };
   // Rows [0, m) (rows row0 .. of a GEMM) cut in (first row, rows) bands of at most `bm`;
@@ -953,11 +955,12 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
   }
   if (parts.empty()) return;
   causal_macs_full_ = causal_macs_ = 0;
-  // A causal qk/av: the keys are n (qk) or k (av) of each part, and a piece at (m0, n0,
-  // k0) starts at row m0 and key n0 or k0.
+  // A causal qk/av: the keys are n (qk) or k (av) of each part, the past's and then the
+  // prompt's, and a piece at (m0, n0, k0) starts at row m0 and key n0 or k0.
   auto causal_piece = [&op](const Part& p, uint64_t m0, uint64_t n0, uint64_t k0) {
     const bool on_k = op.kind == OpKind::kAv;
-    return CausalPiece{op.causal ? (on_k ? p.k : p.n) : 0, m0, on_k ? k0 : n0, on_k};
+    const uint64_t past = op.causal ? uint64_t(op.past) : 0;
+    return CausalPiece{op.causal ? (on_k ? p.k : p.n) - past : 0, past, m0, on_k ? k0 : n0, on_k};
   };
   // Tensors: A, B (weights near each tile), C.
   uint64_t a_total = 0, c_total = 0;
@@ -1241,8 +1244,10 @@ VecOp Lowering::vec_op_of(OpKind k) const {
   }
 }
 
-// A qk -> softmax -> av chain of a prompt (no K/V cache) whose scores nothing else reads:
-// the av lowers the three as one kernel, qk and softmax lower nothing.
+// A qk -> softmax -> av chain of a prompt whose scores nothing else reads: the av lowers
+// the three as one kernel, qk and softmax lower nothing. K and V come from the
+// producers' outputs, or from the K/V cache under a causal mask (a chunked prefill);
+// a decode's attention (a cache without the mask) stays three ops.
 void Lowering::find_fused_attention() {
   const size_t n = w_.size();
   fused_into_.assign(n, -1);
@@ -1256,8 +1261,8 @@ void Lowering::find_fused_attention() {
     }
   for (size_t q = 0; q < n; ++q) {
     const Op& qk = w_.op(q);
-    if (qk.kind != OpKind::kQk || qk.kv_bytes > 0 || qk.weights != traces::WeightOperand::kNone ||
-        users[q].size() != 1)
+    if (qk.kind != OpKind::kQk || (qk.kv_bytes > 0 && !qk.causal) ||
+        qk.weights != traces::WeightOperand::kNone || users[q].size() != 1)
       continue;
     const size_t s = users[q][0];
     const Op& sm = w_.op(s);
@@ -1267,10 +1272,11 @@ void Lowering::find_fused_attention() {
       continue;
     const size_t a = users[s][0];
     const Op& av = w_.op(a);
-    if (av.kind != OpKind::kAv || av.kv_bytes > 0 || av.weights != traces::WeightOperand::kNone ||
-        av.deps.empty() || av.deps.size() > 2 || av.deps[0] != sm.name || av.batch != qk.batch ||
-        av.m != qk.m || av.k != qk.n || av.n != qk.k || av.causal != qk.causal ||
-        av.dtype != qk.dtype || av.rank != qk.rank || sm.rank != qk.rank || av.layer != qk.layer)
+    if (av.kind != OpKind::kAv || (av.kv_bytes > 0) != (qk.kv_bytes > 0) ||
+        av.weights != traces::WeightOperand::kNone || av.deps.empty() || av.deps.size() > 2 ||
+        av.deps[0] != sm.name || av.batch != qk.batch || av.m != qk.m || av.k != qk.n ||
+        av.n != qk.k || av.causal != qk.causal || av.past != qk.past || av.dtype != qk.dtype ||
+        av.rank != qk.rank || sm.rank != qk.rank || av.layer != qk.layer)
       continue;
     uint64_t bm = 0, bk = 0;
     if (!attention_blocks(qk, bm, bk)) continue;
@@ -1314,14 +1320,18 @@ void Lowering::lower_attention(const Op& qk, const Op& av, uint32_t group) {
   const uint32_t eb = uint32_t(traces::dtype_bytes(av.dtype));
   const uint64_t parts = uint64_t(std::max<int64_t>(qk.batch, 1)), m = uint64_t(qk.m),
                  keys = uint64_t(qk.n), d = uint64_t(qk.k);
-  // Q and K from qk's inputs (K after Q in one producer's output, as qk reads them), V
-  // from the av's last input, O the av's output.
+  // Q from qk's input, K after Q in the same producer's output (as qk reads them) or a
+  // K/V cache, V from the av's last input or the cache, O the av's output.
   const uint64_t q_total = parts * m * d * eb, kv_total = parts * d * keys * eb;
+  const bool cache = qk.kv_bytes > 0;
   const uint64_t q_base = input_addr(qk, group, q_total);
-  const uint64_t k_base = b_input_addr(qk, group, kv_total, q_total);
+  const uint64_t k_base = cache ? 0 : b_input_addr(qk, group, kv_total, q_total);
   // (The fused softmax has no output, so V is taken whole from the av's last input.)
-  const uint64_t v_base = b_input_addr(av, group, kv_total, 0);
+  const uint64_t v_base = cache ? 0 : b_input_addr(av, group, kv_total, 0);
   const uint64_t o_base = output_addr(av, group, q_total);
+  // Under the mask, heads of L query tokens that see the `past` cached keys and the
+  // prompt's up to their own.
+  const uint64_t past = qk.causal ? uint64_t(qk.past) : 0, head_rows = keys - past;
   uint64_t bm = 0, bk = 0;
   attention_blocks(qk, bm, bk);
   const uint64_t q_off = 0, k_off[2] = {q_off + bm * d * eb, q_off + bm * d * eb + d * bk * eb};
@@ -1337,8 +1347,8 @@ void Lowering::lower_attention(const Op& qk, const Op& av, uint32_t group) {
   // (Without the mask the part's heads share K and V, and a band may run across them.)
   std::vector<Band> bands;
   for (uint64_t p = 0; p < parts; ++p)
-    for (const auto& [r0, rows] : row_bands(m, bm, qk.causal ? keys : 0, 0))
-      bands.push_back({p, r0, rows, qk.causal ? (r0 + rows - 1) % keys + 1 : keys});
+    for (const auto& [r0, rows] : row_bands(m, bm, qk.causal ? head_rows : 0, 0))
+      bands.push_back({p, r0, rows, qk.causal ? past + (r0 + rows - 1) % head_rows + 1 : keys});
   // Longest first to the least loaded tile (work: rows x keys).
   std::vector<size_t> order(bands.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
@@ -1351,6 +1361,24 @@ void Lowering::lower_attention(const Op& qk, const Op& av, uint32_t group) {
     const size_t t = size_t(std::min_element(load.begin(), load.end()) - load.begin());
     per_tile[t].push_back(i);
     load[t] += bands[i].rows * bands[i].keys;
+  }
+  // A cache's K and V of each part (one KV head of one sequence), placed for the tiles
+  // that read it, as a decode's cache is.
+  std::vector<uint64_t> k_at(parts), v_at(parts);
+  for (uint64_t p = 0; p < parts; ++p) {
+    k_at[p] = k_base + p * d * keys * eb;
+    v_at[p] = v_base + p * keys * d * eb;
+  }
+  if (cache) {
+    std::vector<std::vector<uint32_t>> readers(parts);
+    for (size_t ti = 0; ti < gt.size(); ++ti)
+      for (size_t bi : per_tile[ti])
+        if (readers[bands[bi].part].empty() || readers[bands[bi].part].back() != gt[ti])
+          readers[bands[bi].part].push_back(gt[ti]);
+    for (uint64_t p = 0; p < parts; ++p) {
+      k_at[p] = alloc_resident(readers[p], d * keys * eb, qk.name + " kv");
+      v_at[p] = alloc_resident(readers[p], keys * d * eb, av.name + " kv");
+    }
   }
   uint64_t macs = 0, macs_full = 0;
   // The softmax's step writes P in the operands' type (its fp32 input S counted alike: one
@@ -1387,14 +1415,12 @@ void Lowering::lower_attention(const Op& qk, const Op& av, uint32_t group) {
         const uint64_t k0 = j * bk, kb = std::min(bk, b.keys - k0);
         const size_t x = j % 2;
         // K of this head: d rows of `keys` (qk's B), columns k0 ..; V: `keys` rows of d.
-        const int64_t lk = add(t,
-                               dma(CmdKind::kDmaLoad, k_base + (b.part * d * keys + k0) * eb,
-                                   k_off[x], kb * eb, d, keys * eb),
-                               {t.gate, reader(gs, j)});
-        lv[j] = add(t,
-                    dma(CmdKind::kDmaLoad, v_base + (b.part * keys + k0) * d * eb, v_off[x], d * eb,
-                        kb, d * eb),
-                    {t.gate, reader(go, j)});
+        const int64_t lk =
+            add(t, dma(CmdKind::kDmaLoad, k_at[b.part] + k0 * eb, k_off[x], kb * eb, d, keys * eb),
+                {t.gate, reader(gs, j)});
+        lv[j] =
+            add(t, dma(CmdKind::kDmaLoad, v_at[b.part] + k0 * d * eb, v_off[x], d * eb, kb, d * eb),
+                {t.gate, reader(go, j)});
         gs[j] = add(t, gemm_cmd(b.rows, kb, d, q_off, k_off[x], s_off[x], eb, false),
                     {lq, lk, reader(vp, j)});
         if (j > 0) o_gemm(j - 1);

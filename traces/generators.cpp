@@ -187,7 +187,13 @@ void check_options(const GenOptions& o, const ModelSpec& s) {
   if (o.phase == "prefill") {
     need(o.seq >= 1 && o.seq <= s.max_context,
          fmt::format("--seq {} outside 1..{} (the model's context)", o.seq, s.max_context));
+    need(o.past >= 0 && o.past <= s.max_context - o.seq,
+         fmt::format("--past {} outside 0..{} (the model's context less --seq)", o.past,
+                     s.max_context - o.seq));
+    need(o.past == 0 || s.family == ModelFamily::kDecoder,
+         s.name + " has no KV cache: --past needs a decoder");
   } else {
+    need(o.past == 0, "--past is for prefill (a decode's cached tokens are --context)");
     need(s.family == ModelFamily::kDecoder, s.name + " is an encoder: only --phase prefill");
     need(o.context >= 1 && o.context < s.max_context,
          fmt::format("--context {} outside 1..{}", o.context, s.max_context - 1));
@@ -199,7 +205,8 @@ void transformer(const GenOptions& o, const ModelSpec& s, Workload& w) {
   const bool decode = o.phase == "decode";
   const int64_t b = o.batch / o.dp;          // sequences on this rank
   const int64_t q_len = decode ? 1 : o.seq;  // new tokens per sequence
-  const int64_t kv_len = decode ? o.context : o.seq;
+  // Keys per sequence: the cache, or the prompt after the cached `past` tokens.
+  const int64_t kv_len = decode ? o.context : o.past + o.seq;
   const int64_t T = b * q_len;  // token rows through the linear layers
   const int64_t d = s.hidden, hd = s.head_dim;
   const int64_t h_l = s.heads / o.tp;
@@ -258,9 +265,13 @@ void transformer(const GenOptions& o, const ModelSpec& s, Workload& w) {
     std::vector<std::string> qk_deps = {q, k};
     if (s.rope)
       qk_deps = {B.vec(OpKind::kElementwise, p + "rope", {q, k}, l, T * (h_l + kvh_l) * hd, 2)};
-    const int64_t cache = decode ? b * kvh_l * kv_len * hd * B.dt() : 0;
-    // A decoder's prompt attends causally to itself: the masked scores are skipped, as a
-    // FlashAttention-style kernel skips its masked blocks (BERT's encoder sees all).
+    // K and V from the cache: a decode's, or a chunked prefill's (the chunk's own K and V
+    // written to the cache first, as paged-attention kernels read them; the write is not
+    // modelled).
+    const int64_t cache = decode || o.past > 0 ? b * kvh_l * kv_len * hd * B.dt() : 0;
+    // A decoder's prompt attends causally to itself (and to the cached tokens before
+    // it): the masked scores are skipped, as a FlashAttention-style kernel skips its
+    // masked blocks (BERT's encoder sees all).
     const bool causal = !decode && !encoder;
     {
       // GQA: the query heads sharing a KV head are stacked as rows of one GEMM.
@@ -271,9 +282,11 @@ void transformer(const GenOptions& o, const ModelSpec& s, Workload& w) {
       op.k = hd;
       op.kv_bytes = cache;
       op.causal = causal;
+      op.past = causal ? o.past : 0;
     }
     std::string sc = B.emit();
-    const int64_t scores = causal ? q_len * (kv_len + 1) / 2 : q_len * kv_len;  // per head
+    const int64_t scores =
+        causal ? q_len * o.past + q_len * (q_len + 1) / 2 : q_len * kv_len;  // per head
     std::string sm = B.vec(OpKind::kSoftmax, p + "softmax", {sc}, l, b * h_l * scores);
     {
       Op& op = B.make(OpKind::kAv, p + "av", {sm, v}, l);
@@ -283,6 +296,7 @@ void transformer(const GenOptions& o, const ModelSpec& s, Workload& w) {
       op.k = kv_len;
       op.kv_bytes = cache;
       op.causal = causal;
+      op.past = causal ? o.past : 0;
     }
     std::string av = B.emit();
     std::string o_ = B.gemm(p + "wo", {av}, l, T, d, h_l * hd);
@@ -462,6 +476,7 @@ Workload generate(const GenOptions& o) {
       w.meta["context"] = std::to_string(o.context);
     else
       w.meta["seq"] = std::to_string(o.seq);
+    if (o.past > 0) w.meta["past"] = std::to_string(o.past);
     // Tokens this pass produces across all ranks: one per sequence (the next token).
     w.meta["tokens"] = std::to_string(o.batch);
     w.meta["layers"] = std::to_string(o.layers ? o.layers : s.layers);

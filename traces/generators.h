@@ -41,8 +41,9 @@ struct GenOptions {
   int64_t batch = 1;             // global batch (split across dp)
   int64_t seq = 2048;            // prefill: prompt length
   int64_t context = 2048;        // decode: tokens already in the KV cache
-  int64_t layers = 0;            // 0 = all of the model's layers
-  bool embed_and_head = true;    // false: transformer blocks only
+  int64_t past = 0;    // prefill: tokens in the KV cache before the prompt (a chunked prefill)
+  int64_t layers = 0;  // 0 = all of the model's layers
+  bool embed_and_head = true;  // false: transformer blocks only
   int64_t tp = 1, pp = 1, dp = 1, ep = 1;
   int64_t rank = 0;
   DType dtype = DType::kBf16;

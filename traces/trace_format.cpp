@@ -148,7 +148,8 @@ bool key_allowed(OpKind kind, const std::string& key) {
       if (key == "m" || key == "n" || key == "k" || key == "batch" || key == "weights" ||
           key == "tied")
         return true;
-      return (kind == OpKind::kQk || kind == OpKind::kAv) && (key == "kv_bytes" || key == "causal");
+      return (kind == OpKind::kQk || kind == OpKind::kAv) &&
+             (key == "kv_bytes" || key == "causal" || key == "past");
     case OpClass::kVector:
       if (kind == OpKind::kEmbedding) return key == "tokens" || key == "dim" || key == "vocab";
       // Only an elementwise op reads several input tensors (the docs' table).
@@ -229,6 +230,8 @@ Op parse_op(const LineError& e, OpKind kind, const std::vector<std::string>& tok
     } else if (k == "causal") {
       if (v != "0" && v != "1") e.fail("causal '" + shown(v) + "': expected 0 or 1");
       op.causal = v == "1";
+    } else if (k == "past") {
+      op.past = parse_int(e, k, v);
     } else if (k == "tied") {
       op.tied = v;
     } else if (k == "elems") {
@@ -347,6 +350,7 @@ std::string write_trace(const Workload& w) {
           if (op.weights != WeightOperand::kNone) os << " weights=" << to_string(op.weights);
           if (op.kv_bytes) os << " kv_bytes=" << op.kv_bytes;
           if (op.causal) os << " causal=1";
+          if (op.past) os << " past=" << op.past;
           if (!op.tied.empty()) os << " tied=" << op.tied;
         }
         break;

@@ -181,11 +181,12 @@ int flops_per_element(OpKind k) {
 bool Op::operator==(const Op& o) const {
   return name == o.name && kind == o.kind && dtype == o.dtype && deps == o.deps && m == o.m &&
          n == o.n && k == o.k && batch == o.batch && weights == o.weights &&
-         kv_bytes == o.kv_bytes && causal == o.causal && tied == o.tied && elems == o.elems &&
-         inputs == o.inputs && vocab == o.vocab && experts == o.experts && topk == o.topk &&
-         tokens_per_expert == o.tokens_per_expert && flops_given == o.flops_given &&
-         bytes_given == o.bytes_given && bytes == o.bytes && group == o.group && ranks == o.ranks &&
-         peer == o.peer && layer == o.layer && phase == o.phase && rank == o.rank;
+         kv_bytes == o.kv_bytes && causal == o.causal && past == o.past && tied == o.tied &&
+         elems == o.elems && inputs == o.inputs && vocab == o.vocab && experts == o.experts &&
+         topk == o.topk && tokens_per_expert == o.tokens_per_expert &&
+         flops_given == o.flops_given && bytes_given == o.bytes_given && bytes == o.bytes &&
+         group == o.group && ranks == o.ranks && peer == o.peer && layer == o.layer &&
+         phase == o.phase && rank == o.rank;
 }
 
 int64_t attention_keys(const Op& op) {
@@ -195,9 +196,9 @@ int64_t attention_keys(const Op& op) {
 int64_t attention_scores(const Op& op) {
   if (op.kind != OpKind::kQk && op.kind != OpKind::kAv) return 0;
   const int64_t keys = attention_keys(op);
-  // Heads of L = keys rows, each L (L + 1) / 2 visible pairs: m (L + 1) / 2 in all (an
-  // integer: m (L + 1) = heads L (L + 1)).
-  return op.causal ? op.m * (keys + 1) / 2 : op.m * keys;
+  // Heads of L = keys - past rows, each L past + L (L + 1) / 2 visible pairs: m past +
+  // m (L + 1) / 2 in all (an integer: m (L + 1) = heads L (L + 1)).
+  return op.causal ? op.m * op.past + op.m * (keys - op.past + 1) / 2 : op.m * keys;
 }
 
 double flops(const Op& op) {
@@ -381,14 +382,16 @@ void Workload::validate() const {
         if (op.causal) {
           const bool qk = op.kind == OpKind::kQk;
           need(qk || op.kind == OpKind::kAv, "causal applies to qk and av ops only");
-          need(op.kv_bytes == 0,
-               "causal with kv_bytes: a prompt after cached tokens (chunked prefill) cannot be "
-               "written yet");
           const int64_t keys = attention_keys(op);
-          need(keys > 0 && op.m % keys == 0,
+          need(op.past >= 0 && op.past < keys,
+               fmt::format("past ({}) must be at least 0 and below the keys ({} = {})", op.past,
+                           qk ? "n" : "k", keys));
+          need(keys > 0 && op.m % (keys - op.past) == 0,
                fmt::format("causal needs m ({}) to be a whole number of heads of {} query "
-                           "tokens, one per key ({} = {})",
-                           op.m, keys, qk ? "n" : "k", keys));
+                           "tokens, one per key after the past ({} - past = {})",
+                           op.m, keys - op.past, qk ? "n" : "k", keys - op.past));
+        } else {
+          need(op.past == 0, "past applies to causal qk and av ops only (causal=1)");
         }
         {
           // Byte counts are int64: keep every operand far from overflow.

@@ -80,10 +80,13 @@ struct Op {
   int64_t m = 0, n = 0, k = 0, batch = 1;
   WeightOperand weights = WeightOperand::kNone;
   int64_t kv_bytes = 0;  // qk/av: bytes of operand B streamed from the KV cache
-  // qk/av: causal mask of a prompt attending to itself. The L keys (n of qk, k of av)
-  // are the prompt's tokens and the m rows are heads of L query tokens stacked: row r
-  // (token r mod L) sees keys 0 .. r mod L only, and the masked scores are not computed.
+  // qk/av: causal mask of a prompt attending to itself. The keys (n of qk, k of av) are
+  // `past` cached tokens followed by the prompt's L tokens, and the m rows are heads of
+  // L query tokens stacked: row r (token r mod L) sees keys 0 .. past + r mod L only,
+  // and the masked scores are not computed. `past` > 0 is a chunked prefill: a prompt
+  // chunk after `past` tokens already in the KV cache.
   bool causal = false;
+  int64_t past = 0;
   std::string tied;  // weights are the same tensor as this op's (not counted twice)
 
   // Vector shapes.

@@ -59,6 +59,8 @@ TEST_CASE("cli: bad input is one line and exit code 2", "[unit]") {
   CHECK(r.rc == 2);
   CHECK(r.err.find("tile.array.rows: 0 is out of range") != std::string::npos);
   refused("run --trace gen:llama2-7b,batch=x");
+  refused("run --trace gen:llama2-7b,phase=decode,past=16", "--past is for prefill");
+  refused("run --trace gen:tiny,phase=prefill,seq=512,past=600", "--past 600 outside 0..512");
   refused("run --trace no_such.tsr");
   CHECK(run_tessera("run --bogus-option").rc == 2);
   refused("run --attention fast", "--attention");

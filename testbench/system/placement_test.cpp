@@ -521,6 +521,74 @@ TEST_CASE("fused attention: qk, softmax and av as one kernel without hazards", "
   CHECK(two.ops[0].strategy.find("fused") == std::string::npos);
 }
 
+TEST_CASE("chunked prefill: attention reads the cached keys and skips the hidden ones", "[unit]") {
+  // 2 KV heads of 2 query heads each, a chunk of L = 512 tokens after 256 cached ones on
+  // tiny; K and V (768 tokens) come from the cache. Row bands of at most 128 rows each
+  // compute the keys up to past + their last row's: at most (384 + 512 + 640 + 768) /
+  // (4 x 768) = 75 % of the full products, at least the visible scores' (past + the
+  // prompt's triangle: 67 %). A band that ignored the past would compute less than the
+  // visible share; one that ignored the mask, all of it.
+  const uint64_t L = 512, past = 256, keys = L + past, rows = 2 * L;
+  const uint64_t full = 2 * rows * keys * 64, visible = 2 * (rows * past + rows * (L + 1) / 2) * 64;
+  const uint64_t q = 2 * rows * 64, kv = 2 * 64 * keys;  // elements
+  const std::string chain = fmt::format(
+      "tessera-trace 1\nelementwise x elems={} dtype=bf16\n"
+      "qk s m={} n={} k=64 batch=2 kv_bytes={} causal=1 past={} dtype=bf16 deps=x\n"
+      "softmax p elems={} dtype=bf16 deps=s\n"
+      "av o m={} n=64 k={} batch=2 kv_bytes={} causal=1 past={} dtype=bf16 deps=p\n",
+      q, rows, keys, kv * 2, past, visible / 64, rows, keys, kv * 2, past);
+  auto macs = [](const mapper::Mapping& m, const std::string& op) {
+    uint64_t n = 0;
+    for (const tile::Program& prog : m.programs)
+      for (const tile::Command& c : prog)
+        if (c.label == op && c.kind == tile::CmdKind::kGemm)
+          n += uint64_t(c.gemm.m) * c.gemm.n * c.gemm.k;
+    return n;
+  };
+  // Fused (the default): one kernel; its K and V loads (every load outside x's output,
+  // which holds Q) move one d x kb block of K and one of V per S = Q K block.
+  const mapper::Mapping m = map_text("tiny", {}, chain);
+  REQUIRE(m.ops[3].strategy.find("fused with s and p") != std::string::npos);
+  uint64_t x_lo = ~0ull, x_hi = 0;
+  for (const tile::Program& prog : m.programs)
+    for (const tile::Command& c : prog)
+      if (c.label == "x" && c.kind == tile::CmdKind::kDmaStore) {
+        x_lo = std::min(x_lo, c.dma.remote_addr);
+        x_hi = std::max(
+            x_hi, c.dma.remote_addr + (c.dma.size[1] - 1) * c.dma.remote_stride[1] + c.dma.size[0]);
+      }
+  uint64_t kv_loaded = 0, q_loaded = 0, block_elems = 0;
+  for (const tile::Program& prog : m.programs)
+    for (const tile::Command& c : prog) {
+      if (c.label != "o") continue;
+      if (c.kind == tile::CmdKind::kGemm) block_elems += uint64_t(c.gemm.n) * c.gemm.k;
+      if (c.kind != tile::CmdKind::kDmaLoad) continue;
+      const bool in_x = c.dma.remote_addr >= x_lo && c.dma.remote_addr < x_hi;
+      (in_x ? q_loaded : kv_loaded) += c.dma.bytes();
+    }
+  CHECK(q_loaded == q * 2);
+  CHECK(kv_loaded == block_elems * 2);  // S = Q K: d x kb of K; O += P V: kb x d of V
+  CHECK(macs(m, "o") >= 2 * visible);
+  CHECK(macs(m, "o") <= 2 * full * 75 / 100);
+  CHECK(macs(m, "o") > 2 * full * 70 / 100);  // bands of 128 rows: near 75 %, not 67 %
+  CHECK(check_scratchpad_hazards(m) > 100);
+  // Separate: qk and av each compute their bands' keys, K and V from the cache.
+  const mapper::Mapping sep = map_text("tiny", {}, chain, separate_attention());
+  for (const char* op : {"s", "o"}) {
+    INFO(op);
+    CHECK(macs(sep, op) >= visible);
+    CHECK(macs(sep, op) <= full * 75 / 100);
+  }
+  CHECK(sep.ops[1].strategy.find("causal mask:") != std::string::npos);
+  // Without the cached keys (past=0 and 512 keys), the same bands compute 10/16.
+  const std::string own = fmt::format(
+      "tessera-trace 1\nelementwise x elems={} dtype=bf16\n"
+      "qk s m={} n={} k=64 batch=2 causal=1 dtype=bf16 deps=x\n",
+      q + 2 * 64 * L, rows, L);
+  const mapper::Mapping p0 = map_text("tiny", {}, own);
+  CHECK(macs(p0, "s") <= 2 * rows * L * 64 * 10 / 16);
+}
+
 TEST_CASE("gemm lowering: a K split's reduction double-buffers without hazards", "[unit]") {
   // tiny's 4 tiles split a 64 x 16 x 65536 GEMM M/2 K/2 (one column fold: N does not
   // split, and an M split alone would read all of B on every tile); with a 16 KiB

@@ -92,6 +92,39 @@ TEST_CASE("a decoder's prompt attends causally, decode and BERT see every key", 
   for (const auto& op : bert.ops()) CHECK_FALSE(op.causal);
 }
 
+TEST_CASE("a chunked prefill attends to the cached tokens and causally to its own", "[unit]") {
+  // Llama-2-70B, 2 sequences, a chunk of 100 tokens after 300 cached ones.
+  GenOptions o;
+  o.model = "llama2-70b";
+  o.phase = "prefill";
+  o.batch = 2;
+  o.seq = 100;
+  o.past = 300;
+  const Workload w = generate(o);
+  const Op& qk = w.op(size_t(w.find("l0.qk")));
+  const Op& av = w.op(size_t(w.find("l0.av")));
+  for (const Op* op : {&qk, &av}) {
+    CHECK(op->causal);
+    CHECK(op->past == 300);
+    CHECK(op->kv_bytes == 2 * 8 * 400 * 128 * 2);  // K (or V) of 400 tokens, 8 KV heads
+  }
+  CHECK(qk.n == 400);
+  CHECK(av.k == 400);
+  CHECK(qk.m == 8 * 100);
+  // Each of 2 x 64 query heads sees 100 x 300 cached and 100 x 101 / 2 prompt scores.
+  const double scores = 2.0 * 64 * (100 * 300 + 100 * 101 / 2);
+  CHECK(flops(qk) == Approx(2.0 * scores * 128));
+  CHECK(flops(av) == Approx(2.0 * scores * 128));
+  CHECK(w.op(size_t(w.find("l0.softmax"))).elems == int64_t(scores));
+  CHECK(w.meta.at("past") == "300");
+  // The linear layers see the chunk's tokens only: as a prompt of 100 without the past.
+  o.past = 0;
+  const Workload p = generate(o);
+  CHECK(sum_flops(w, OpKind::kGemm) == sum_flops(p, OpKind::kGemm));
+  CHECK(sum_flops(w, OpKind::kQk) > sum_flops(p, OpKind::kQk));
+  CHECK(p.meta.count("past") == 0);
+}
+
 TEST_CASE("grouped-query attention reads the KV cache of the KV heads only", "[unit]") {
   const int64_t b = 2, ctx = 1000;
   Workload w = generate(decode("llama2-70b", b, ctx));
@@ -238,6 +271,15 @@ TEST_CASE("inconsistent generator options are refused", "[unit]") {
   GenOptions o = decode("llama2-7b");
   o.tp = 3;
   bad(o, "does not divide the 32 heads");
+  o = decode("llama2-7b");
+  o.past = 10;
+  bad(o, "--past is for prefill");
+  o.phase = "prefill";
+  o.seq = 4096;  // the whole context
+  bad(o, "--past 10 outside 0..0");
+  o.model = "bert-large";
+  o.seq = 128;
+  bad(o, "bert-large has no KV cache: --past needs a decoder");
   o = GenOptions{};
   o.model = "resnet50";
   o.layers = 20;

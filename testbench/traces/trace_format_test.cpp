@@ -150,8 +150,15 @@ TEST_CASE("each malformed line is reported with file and line", "[unit]") {
       {h + "gemm a m=8 n=4 k=2 causal=1\n", "t.tsr:2: key 'causal' does not apply to a gemm op"},
       {h + "av o m=6 n=2 k=4 causal=1\n",
        "t.tsr:2: op 'o' (av): causal needs m (6) to be a whole number of heads"},
-      {h + "qk s m=8 n=4 k=2 batch=4 causal=1 kv_bytes=32\n",
-       "t.tsr:2: op 's' (qk): causal with kv_bytes"},
+      // Twenty-fifth session: a chunked prefill's cached keys (past).
+      {h + "qk s m=8 n=4 k=2 past=1\n",
+       "t.tsr:2: op 's' (qk): past applies to causal qk and av ops only"},
+      {h + "qk s m=8 n=4 k=2 causal=1 past=4\n",
+       "t.tsr:2: op 's' (qk): past (4) must be at least 0 and below the keys (n = 4)"},
+      {h + "av o m=6 n=2 k=6 causal=1 past=2\n",
+       "t.tsr:2: op 'o' (av): causal needs m (6) to be a whole number of heads of 4 query"},
+      {h + "gemm a m=8 n=4 k=2 past=1\n", "t.tsr:2: key 'past' does not apply to a gemm op"},
+      {h + "qk s m=8 n=4 k=2 causal=1 past=x\n", "t.tsr:2: 'past=x': expected a non-negative"},
   };
   for (const auto& c : cases) {
     INFO(c.text);
@@ -170,6 +177,18 @@ TEST_CASE("a causal mask round-trips", "[unit]") {
   CHECK(w.op(0).causal);
   CHECK(w.op(1).causal);
   CHECK(write_trace(w) == text);
+  // A chunked prefill: 2 heads of 4 query tokens after 6 cached ones, K and V from the
+  // cache; 8 x 6 + 8 x 5 / 2 visible scores.
+  const std::string chunk =
+      "tessera-trace 1\nqk s m=8 n=10 k=2 kv_bytes=40 causal=1 past=6 dtype=bf16\n"
+      "av o m=8 n=2 k=10 kv_bytes=40 causal=1 past=6 dtype=bf16 deps=s\n";
+  const Workload c = parse_trace(chunk, "c.tsr");
+  CHECK(c.op(0).past == 6);
+  CHECK(write_trace(c) == chunk);
+  CHECK(attention_scores(c.op(0)) == 68);
+  CHECK(attention_scores(c.op(1)) == 68);
+  CHECK(flops(c.op(0)) == 2.0 * 68 * 2);
+  CHECK(operand_bytes(c.op(0)).c == 68 * 2);
   // causal=0 is the default, not written back.
   CHECK(write_trace(parse_trace("tessera-trace 1\nqk s m=8 n=4 k=2 causal=0 dtype=bf16\n",
                                 "c.tsr")) == "tessera-trace 1\nqk s m=8 n=4 k=2 dtype=bf16\n");
