@@ -142,64 +142,72 @@ void add_run_command(CLI::App& app) {
   run->callback([] {
     const auto spec = system::load_spec(config, sets);
     const traces::Workload w = load_workload(trace);
-    if (!out.empty()) sim::prepare_output_dir(out, force);
-    // Refuse to overwrite a user's file with the timeline or the programs.
-    if (!timeline.empty()) sim::refuse_overwrite(timeline, force);
-    if (!dump.empty()) sim::refuse_overwrite(dump, force);
+    // The folder is made before the work, so that a path it cannot be made at is refused
+    // at once; a run that then fails takes the folder away again if it made it (an
+    // empty folder left behind would look like a run still to come, or a lost one).
+    const bool made = !out.empty() && sim::prepare_output_dir(out, force);
+    try {
+      // Refuse to overwrite a user's file with the timeline or the programs.
+      if (!timeline.empty()) sim::refuse_overwrite(timeline, force);
+      if (!dump.empty()) sim::refuse_overwrite(dump, force);
 
-    const system::AddressMap map(spec);
-    mapper::MapOptions mo;
-    mo.simulate_layers = layers;
-    mo.collective = collective;
-    mo.collective_channels = channels;
-    mo.pack_weights = weight_layout == mapper::kWeightLayouts[0];
-    mo.fuse_attention = attention == mapper::kAttentionModes[0];
-    mo.weight_copies = weight_copies;
-    const mapper::Mapping mapping = mapper::map_workload(w, spec, map, mo);
-    if (!dump.empty()) {
-      std::string text;
-      for (size_t t = 0; t < mapping.programs.size(); ++t) {
-        text += "tile " + std::to_string(t) + "\n";
-        for (const auto& c : mapping.programs[t]) text += "  " + tile::describe(c) + "\n";
+      const system::AddressMap map(spec);
+      mapper::MapOptions mo;
+      mo.simulate_layers = layers;
+      mo.collective = collective;
+      mo.collective_channels = channels;
+      mo.pack_weights = weight_layout == mapper::kWeightLayouts[0];
+      mo.fuse_attention = attention == mapper::kAttentionModes[0];
+      mo.weight_copies = weight_copies;
+      const mapper::Mapping mapping = mapper::map_workload(w, spec, map, mo);
+      if (!dump.empty()) {
+        std::string text;
+        for (size_t t = 0; t < mapping.programs.size(); ++t) {
+          text += "tile " + std::to_string(t) + "\n";
+          for (const auto& c : mapping.programs[t]) text += "  " + tile::describe(c) + "\n";
+        }
+        sim::write_file_atomic(dump, text);
       }
-      sim::write_file_atomic(dump, text);
-    }
-    if (explain)
-      std::cerr << "address map:\n" << map.describe() << "mapping:\n" << mapping.explain();
+      if (explain)
+        std::cerr << "address map:\n" << map.describe() << "mapping:\n" << mapping.explain();
 
-    sim::StatsRegistry stats;
-    sim::EnergyLedger energy;
-    sim::Timeline tl(!timeline.empty());
-    system::SystemOptions so;
-    so.progress = !quiet && isatty(STDERR_FILENO);
-    system::System sys("system", spec, map, stats, energy, tl, so);
-    sys.load(mapping.programs);
-    const uint64_t end_ps = sys.run();
-    sys.publish(end_ps);
-    energy.publish(stats, end_ps);
+      sim::StatsRegistry stats;
+      sim::EnergyLedger energy;
+      sim::Timeline tl(!timeline.empty());
+      system::SystemOptions so;
+      so.progress = !quiet && isatty(STDERR_FILENO);
+      system::System sys("system", spec, map, stats, energy, tl, so);
+      sys.load(mapping.programs);
+      const uint64_t end_ps = sys.run();
+      sys.publish(end_ps);
+      energy.publish(stats, end_ps);
 
-    CommandTimes times;
-    sys.command_times(times.start, times.end);
-    std::string wname = trace;
-    const RunReport r = make_report(w, spec, mapping, times, stats, energy, end_ps, wname);
-    nlohmann::json rj = r.to_json();
-    if (format == "json")
-      std::cout << rj.dump(2) << "\n";
-    else
-      std::cout << r.to_text();
-    // The timeline first: if it cannot be written, no report.json marks the folder
-    // complete.
-    if (!timeline.empty()) sim::write_file_atomic(timeline, tl.to_json());
-    if (!out.empty()) {
-      sim::write_file_atomic(out + "/config.resolved.yaml", system::resolved_yaml(spec));
-      std::ostringstream sj, sc;
-      stats.write_json(sj);
-      stats.write_csv(sc);
-      sim::write_file_atomic(out + "/stats.json", sj.str());
-      sim::write_file_atomic(out + "/stats.csv", sc.str());
-      sim::write_file_atomic(out + "/ops.csv", r.ops_csv());
-      // report.json last: its presence marks a complete result folder.
-      sim::write_file_atomic(out + "/report.json", rj.dump(2) + "\n");
+      CommandTimes times;
+      sys.command_times(times.start, times.end);
+      std::string wname = trace;
+      const RunReport r = make_report(w, spec, mapping, times, stats, energy, end_ps, wname);
+      nlohmann::json rj = r.to_json();
+      if (format == "json")
+        std::cout << rj.dump(2) << "\n";
+      else
+        std::cout << r.to_text();
+      // The timeline first: if it cannot be written, no report.json marks the folder
+      // complete.
+      if (!timeline.empty()) sim::write_file_atomic(timeline, tl.to_json());
+      if (!out.empty()) {
+        sim::write_file_atomic(out + "/config.resolved.yaml", system::resolved_yaml(spec));
+        std::ostringstream sj, sc;
+        stats.write_json(sj);
+        stats.write_csv(sc);
+        sim::write_file_atomic(out + "/stats.json", sj.str());
+        sim::write_file_atomic(out + "/stats.csv", sc.str());
+        sim::write_file_atomic(out + "/ops.csv", r.ops_csv());
+        // report.json last: its presence marks a complete result folder.
+        sim::write_file_atomic(out + "/report.json", rj.dump(2) + "\n");
+      }
+    } catch (...) {
+      if (made) sim::remove_if_empty(out);
+      throw;
     }
   });
 }

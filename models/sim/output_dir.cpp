@@ -16,16 +16,22 @@ namespace fs = std::filesystem;
 
 namespace tessera::sim {
 
-void prepare_output_dir(const std::string& dir, bool force) {
+bool prepare_output_dir(const std::string& dir, bool force) {
   std::error_code ec;
   if (fs::exists(dir, ec)) {
     if (!fs::is_directory(dir, ec)) throw UserError(dir + ": exists and is not a folder");
     if (!fs::is_empty(dir, ec) && !force)
       throw UserError(dir + ": folder is not empty (use --force to write into it)");
-    return;
+    return false;
   }
   fs::create_directories(dir, ec);
   if (ec) throw UserError(dir + ": cannot create folder: " + ec.message());
+  return true;
+}
+
+void remove_if_empty(const std::string& dir) {
+  std::error_code ec;
+  if (fs::is_directory(dir, ec) && fs::is_empty(dir, ec)) fs::remove(dir, ec);
 }
 
 void refuse_overwrite(const std::string& path, bool force) {

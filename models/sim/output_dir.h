@@ -7,8 +7,13 @@
 namespace tessera::sim {
 
 // Makes `dir` ready for a run's results. A folder that exists and is not empty is
-// refused (UserError) unless `force`; nothing in it is deleted either way.
-void prepare_output_dir(const std::string& dir, bool force);
+// refused (UserError) unless `force`; nothing in it is deleted either way. Returns
+// true when it created the folder.
+bool prepare_output_dir(const std::string& dir, bool force);
+
+// Removes `dir` if it is an empty folder (one prepare_output_dir created for a run that
+// then failed, so that no empty result folder is left behind); never anything else.
+void remove_if_empty(const std::string& dir);
 
 // Refuses (UserError) to let a command write over an existing file `path` unless
 // `force`: called before the work, so nothing is computed only to be refused.

@@ -127,6 +127,27 @@ TEST_CASE("cli: tessera gemm bad input is one line and exit code 2", "[unit]") {
   CHECK(run_tessera("gemm --dataflow xs").err.find("xs") != std::string::npos);
 }
 
+TEST_CASE("cli: a run that fails leaves no result folder it made", "[unit]") {
+  // A mapping error after the folder was made: the folder goes again; one the user made
+  // stays (empty, as it was).
+  namespace fs = std::filesystem;
+  const std::string fresh = std::string(TESSERA_BINARY_DIR) + "/cli_failed_out/new";
+  const std::string mine = std::string(TESSERA_BINARY_DIR) + "/cli_failed_out/mine";
+  fs::remove_all(std::string(TESSERA_BINARY_DIR) + "/cli_failed_out");
+  fs::create_directories(mine);
+  for (const std::string& dir : {fresh, mine}) {
+    INFO(dir);
+    const auto r = run_tessera("run -q --set tile.scratchpad.size_kib=1 --out " + dir);
+    CHECK(r.rc == 2);
+    CHECK(r.err.find("cannot hold double-buffered GEMM blocks") != std::string::npos);
+  }
+  CHECK_FALSE(fs::exists(fresh));
+  CHECK(fs::is_directory(mine));
+  // A run that succeeds keeps the folder it made.
+  CHECK(run_tessera("run -q --out " + fresh).rc == 0);
+  CHECK(fs::exists(fresh + "/report.json"));
+}
+
 TEST_CASE("cli: --out never overwrites a non-empty folder without --force", "[unit]") {
   namespace fs = std::filesystem;
   const std::string dir = std::string(TESSERA_BINARY_DIR) + "/cli_out_test";
