@@ -74,6 +74,12 @@ struct Best {
   }
 };
 
+// A byte count estimated in floating point, saturated (absurd shapes move more than
+// 2^64 bytes; the count only breaks near-ties).
+uint64_t saturated(double bytes) {
+  return bytes >= 0x1p63 ? uint64_t(1) << 63 : uint64_t(std::llround(bytes));
+}
+
 uint64_t double_buffered_bytes(uint64_t bm, uint64_t bn, uint64_t bk, uint32_t eb) {
   return 2 * (bm * bk + bk * bn) * eb + 2 * bm * bn * 4;
 }
@@ -159,7 +165,7 @@ bool best_blocks(uint64_t m, uint64_t n, uint64_t k, uint32_t eb, uint64_t spm_b
       // Traffic also costs energy and capacity others may need: a small charge breaks
       // near-ties toward the blocks that move less.
       const double t = std::max(compute, stream) + 0.05 * stream;
-      const uint64_t bytes = uint64_t(std::llround(traffic));
+      const uint64_t bytes = saturated(traffic);
       const bool short_row = short_rows(bn, bk);
       GemmBlocks& into = short_row ? best_short : best;
       if ((short_row ? pick_short : pick).take(t, bytes)) {
@@ -200,7 +206,8 @@ GemmSplit choose_split(uint64_t m, uint64_t n, uint64_t k, uint32_t elem_bytes, 
                                      : 0;
         const double t = bl.cycles + reduce;
         // Bytes of all its tiles, a K split's partial sums included (written and read).
-        const uint64_t bytes = (bl.bytes + (tk > 1 ? mt * nt * 4 * 2 : 0)) * uint64_t(tm) * tn * tk;
+        const uint64_t bytes =
+            saturated((double(bl.bytes) + (tk > 1 ? double(mt * nt) * 4 * 2 : 0)) * tm * tn * tk);
         // Few N slices are visited first (the loop's order) and kept on near-ties unless
         // a later split moves fewer bytes (see Best).
         if (pick.take(t, bytes)) best = {tm, tn, tk};
