@@ -58,6 +58,8 @@ traces::Workload generate_from_spec(const std::string& spec) {
       num(o.context);
     else if (k == "past")
       num(o.past);
+    else if (k == "decode_batch")
+      num(o.decode_batch);
     else if (k == "layers")
       num(o.layers);
     else if (k == "tp")

@@ -102,13 +102,20 @@ void add_trace_command(CLI::App& app) {
   std::string models;
   for (const auto& s : traces::model_specs()) models += (models.empty() ? "" : ", ") + s.name;
   gen->add_option("--model", g.model, "Model: " + models)->capture_default_str();
-  gen->add_option("--phase", g.phase, "prefill or decode")->capture_default_str();
+  gen->add_option("--phase", g.phase,
+                  "prefill, decode, or mixed (a continuous-batching iteration: --batch prompt "
+                  "chunks of --seq tokens after --past cached ones, and --decode-batch "
+                  "sequences decoding one token each over --context cached tokens)")
+      ->capture_default_str();
   gen->add_option("--batch", g.batch, "Global batch (sequences or images)")->capture_default_str();
   gen->add_option("--seq", g.seq, "Prefill: prompt length")->capture_default_str();
   gen->add_option("--context", g.context, "Decode: tokens in the KV cache")->capture_default_str();
   gen->add_option("--past", g.past,
                   "Prefill: tokens already in the KV cache before the prompt (a chunked "
                   "prefill: the prompt is the chunk after them)")
+      ->capture_default_str();
+  gen->add_option("--decode-batch", g.decode_batch,
+                  "Mixed: decoding sequences beside the prompt chunks (global, split across dp)")
       ->capture_default_str();
   gen->add_option("--layers", g.layers, "Layers (ResNet: bottleneck blocks); 0 = all")
       ->capture_default_str();

@@ -442,14 +442,19 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
   // LLM figures: tokens of one step for the whole machine (every rank group).
   auto ph = w.meta.find("phase");
   r.phase = ph == w.meta.end() ? "" : ph->second;
-  if (r.phase == "decode" || r.phase == "prefill") {
+  if (r.phase == "decode" || r.phase == "prefill" || r.phase == "mixed") {
     r.llm = true;
-    if (r.phase == "prefill") r.past_tokens = w.meta_int("past", 0);
+    if (r.phase != "decode") r.past_tokens = w.meta_int("past", 0);
     const double batch = double(w.meta_int("batch", 1));
     // Decode produces one token per sequence (meta tokens where the trace says, as an
-    // import may); prefill processes batch x seq prompt tokens.
+    // import may); prefill processes batch x seq prompt tokens; a mixed iteration both.
     const double seq = double(w.meta_int("seq", 1));
     r.tokens = r.phase == "decode" ? double(w.meta_int("tokens", int64_t(batch))) : batch * seq;
+    if (r.phase == "mixed") {
+      r.prompt_tokens = batch * seq;
+      r.decode_tokens = double(w.meta_int("decode_batch", 0));
+      r.tokens = r.prompt_tokens + r.decode_tokens;
+    }
     // With pp > 1 every rank ran the trace's stage at once: the steady state of a full
     // pipeline (pp micro-batches of `batch` in flight), whose throughput is one batch
     // per stage time. A token still passes through every stage in turn.
@@ -462,6 +467,7 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
       const double latency = r.total_time_s * r.pipeline_stages;
       if (r.phase == "prefill") r.ttft_s = latency;
       if (r.phase == "decode") r.per_token_latency_s = latency;
+      if (r.phase == "mixed") r.iteration_s = latency;
       r.joules_per_token = r.energy_j / r.tokens;
       r.cost_per_mtok_usd = spec.cost.dollars_per_hour / 3600.0 * r.total_time_s / r.tokens * 1e6;
     }
@@ -500,7 +506,12 @@ nlohmann::json RunReport::to_json() const {
     j["tokens"] = tokens;
     j["tokens_per_s"] = per_token(tokens_per_s);
     if (phase == "prefill") j["ttft_s"] = per_token(ttft_s);
-    if (phase == "prefill") j["past_tokens"] = past_tokens;
+    if (phase != "decode") j["past_tokens"] = past_tokens;
+    if (phase == "mixed") {
+      j["decode_tokens"] = decode_tokens;
+      j["prompt_tokens"] = prompt_tokens;
+      j["iteration_s"] = per_token(iteration_s);
+    }
     if (phase == "decode") j["per_token_latency_s"] = per_token(per_token_latency_s);
     j["pipeline_stages"] = pipeline_stages;
     j["latency_estimated"] = latency_estimated;
@@ -537,7 +548,12 @@ std::string RunReport::to_text() const {
   if (llm && !has_per_token_figures()) {
     os << fmt::format("  tokens              {:.0f} ({}): no per-token figures\n", tokens, phase);
   } else if (llm) {
-    os << fmt::format("  tokens              {:.0f} ({})\n", tokens, phase);
+    if (phase == "mixed")
+      os << fmt::format("  tokens              {:.0f} (mixed: {:.0f} decode, {:.0f} prompt{})\n",
+                        tokens, decode_tokens, prompt_tokens,
+                        past_tokens > 0 ? fmt::format(" after {} cached", past_tokens) : "");
+    else
+      os << fmt::format("  tokens              {:.0f} ({})\n", tokens, phase);
     os << fmt::format(
         "  tokens/s            {:.4g}{}{}\n", tokens_per_s,
         pipeline_stages > 1
@@ -550,13 +566,18 @@ std::string RunReport::to_text() const {
             : est;
     if (phase == "prefill" && past_tokens > 0)
       os << fmt::format(
-          "  time to first token {}{}  (a chunk after {} cached tokens: the prompt's "
-          "last chunk)\n",
+          "  time to first token {}{}  (a chunk after {} cached tokens: the first token's "
+          "only if it is the prompt's last chunk)\n",
           secs(ttft_s), how, past_tokens);
     else if (phase == "prefill")
       os << fmt::format("  time to first token {}{}\n", secs(ttft_s), how);
     if (phase == "decode")
       os << fmt::format("  per-token latency   {}{}\n", secs(per_token_latency_s), how);
+    if (phase == "mixed")
+      os << fmt::format(
+          "  iteration time      {}{}  (the decode sequences' time between tokens; the prompt "
+          "chunks' time)\n",
+          secs(iteration_s), how);
     os << fmt::format("  energy per token    {}{}\n", si(joules_per_token, "J"), est);
     os << fmt::format("  cost per 1M tokens  ${:.4g}{}\n", cost_per_mtok_usd, est);
   }

@@ -73,6 +73,10 @@ struct RunReport {
   // Prefill: tokens in the KV cache before the prompt (meta past; a chunked prefill, whose
   // time is the time to first token only when it is the prompt's last chunk).
   int64_t past_tokens = 0;
+  // Mixed (a continuous-batching iteration): decode sequences' new tokens and the prompt
+  // chunks' tokens, and the iteration's time (the decode sequences' time between tokens,
+  // and the chunks' time).
+  double decode_tokens = 0, prompt_tokens = 0, iteration_s = 0;
   // Per-token figures only with tokens and simulated time (JSON null and no text line
   // otherwise).
   bool has_per_token_figures() const { return llm && tokens > 0 && total_time_s > 0; }

@@ -620,17 +620,19 @@ void Lowering::choose_weight_copies() {
   std::set<uint32_t> chiplets;
   for (uint32_t t : groups_[0]) chiplets.insert(map_.tile_place(t).chiplet_gid);
   const uint64_t copies = chiplets.size();
-  double resident = 0;  // bytes of weights and K/V caches every group stores, stored once
+  // Bytes of weights (copied) and K/V caches (never copied) every group stores.
+  double weights = 0, caches = 0;
   for (const auto& op : w_.ops()) {
-    const double b =
-        double(traces::operand_bytes(op).weights) + double(std::max<int64_t>(0, op.kv_bytes));
-    resident += multi_rank_ ? b : b * double(groups_.size());
+    const double groups = multi_rank_ ? 1.0 : double(groups_.size());
+    weights += double(traces::operand_bytes(op).weights) * groups;
+    caches += double(std::max<int64_t>(0, op.kv_bytes)) * groups;
   }
   const double capacity = double(map_.direct_capacity()) * map_.num_stacks();
-  const double need = resident * double(copies);
+  const double need = weights * double(copies) + caches;
   std::ostringstream why;
-  why << std::setprecision(3) << need / 1e9 << " GB with a copy per chiplet of each group ("
-      << copies << "), of " << capacity / 1e9 << " GB of per-stack memory";
+  why << std::setprecision(3) << need / 1e9
+      << " GB with the weights copied per chiplet of each group (" << copies
+      << ") and the K/V caches once, of " << capacity / 1e9 << " GB of per-stack memory";
   if (opt_.weight_copies == "once") {
     out_.weights_per_chiplet = false;
     out_.weight_copies_why = "--weight-copies once";
@@ -988,16 +990,20 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
     // the loop's order. With weights per chiplet, a block has a copy per chiplet of its
     // readers (keyed by the chiplet too), read by that chiplet's readers.
     std::map<std::tuple<uint32_t, uint32_t, uint32_t>, uint64_t> a_blocks, b_blocks;
+    // Only weights are copied: a K/V cache is state that every step writes (its new
+    // token's K and V), so it is stored once for all its readers.
     auto copy_of = [this](uint32_t tile) {
       return out_.weights_per_chiplet ? map_.tile_place(tile).chiplet_gid : 0u;
     };
+    constexpr uint32_t kAnyChiplet = ~0u;
     auto users = [&](bool of_a, uint32_t i, uint32_t ki, uint32_t copy) {
       std::vector<uint32_t> u;
       const uint32_t count = of_a ? s.tn : s.tm;
       for (uint32_t j = 0; j < count; ++j) {
         const uint32_t mi = of_a ? i : j, ni = of_a ? j : i;
         const uint32_t tile = share[(mi * s.tn + ni) * s.tk + ki];
-        if (uint64_t(mi) * mt < p.m && uint64_t(ni) * nt < p.n && copy_of(tile) == copy)
+        if (uint64_t(mi) * mt < p.m && uint64_t(ni) * nt < p.n &&
+            (copy == kAnyChiplet || copy_of(tile) == copy))
           u.push_back(tile);
       }
       return u;
@@ -1023,7 +1029,7 @@ void Lowering::lower_gemm_like(const Op& op, uint32_t group) {
             a_own = it->second;
           }
           if (b_near) {
-            const uint32_t copy = copy_of(t.id);
+            const uint32_t copy = b_cache ? kAnyChiplet : copy_of(t.id);
             auto [it, first] = b_blocks.try_emplace({ni, ki, copy}, 0);
             if (first)
               it->second = alloc_resident(users(false, ni, ki, copy), kk * nn * eb,
@@ -1278,6 +1284,10 @@ void Lowering::find_fused_attention() {
         av.n != qk.k || av.causal != qk.causal || av.past != qk.past || av.dtype != qk.dtype ||
         av.rank != qk.rank || sm.rank != qk.rank || av.layer != qk.layer)
       continue;
+    // A cache holds each part's own K and V (a trace whose parts share a KV head's cache,
+    // kv_bytes below batch x n x k, runs as three ops, which read it once per group).
+    const int64_t own_cache = qk.batch * qk.n * qk.k * traces::dtype_bytes(qk.dtype);
+    if (qk.kv_bytes > 0 && (qk.kv_bytes != own_cache || av.kv_bytes != own_cache)) continue;
     uint64_t bm = 0, bk = 0;
     if (!attention_blocks(qk, bm, bk)) continue;
     fused_into_[q] = fused_into_[s] = int64_t(a);
@@ -1363,7 +1373,9 @@ void Lowering::lower_attention(const Op& qk, const Op& av, uint32_t group) {
     load[t] += bands[i].rows * bands[i].keys;
   }
   // A cache's K and V of each part (one KV head of one sequence), placed for the tiles
-  // that read it, as a decode's cache is.
+  // that read it, as a decode's cache is. (Its loads still wait for the previous op, as
+  // the chunk's own K and V are written into it by this pass; the separate qk and av
+  // load a cache early, as a decode's, which is early only for the cached tokens.)
   std::vector<uint64_t> k_at(parts), v_at(parts);
   for (uint64_t p = 0; p < parts; ++p) {
     k_at[p] = k_base + p * d * keys * eb;

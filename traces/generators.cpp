@@ -156,8 +156,10 @@ void check_options(const GenOptions& o, const ModelSpec& s) {
   auto need = [](bool ok, const std::string& what) {
     if (!ok) throw sim::UserError("tessera trace gen: " + what);
   };
-  need(o.phase == "prefill" || o.phase == "decode",
-       "--phase '" + o.phase + "': expected prefill or decode");
+  need(o.phase == "prefill" || o.phase == "decode" || o.phase == "mixed",
+       "--phase '" + o.phase + "': expected prefill, decode or mixed");
+  need(o.phase == "mixed" || o.decode_batch == 0,
+       "--decode-batch is for --phase mixed (decode sequences beside a prompt chunk)");
   need(o.batch >= 1, "--batch must be at least 1");
   need(o.tp >= 1 && o.pp >= 1 && o.dp >= 1 && o.ep >= 1, "parallel degrees must be at least 1");
   int64_t world = o.tp * o.pp * o.dp;
@@ -170,6 +172,7 @@ void check_options(const GenOptions& o, const ModelSpec& s) {
                                      o.ep, o.dp));
   if (s.family == ModelFamily::kResNet) {
     need(o.tp == 1 && o.pp == 1 && o.ep == 1, "resnet50 supports only --dp");
+    need(o.past == 0 && o.phase != "mixed", "resnet50 has no KV cache: no --past or --phase mixed");
     need(o.image >= 32 && o.image <= 4096, "--image must be 32..4096");
     need(o.layers >= 0 && o.layers <= 16,
          fmt::format("--layers {}: resnet50 has 16 bottleneck blocks", o.layers));
@@ -184,7 +187,16 @@ void check_options(const GenOptions& o, const ModelSpec& s) {
   need(o.ep == 1 || s.experts > 0, "--ep needs a mixture-of-experts model (mixtral-8x7b)");
   need(s.experts == 0 || s.experts % o.ep == 0,
        fmt::format("--ep {} does not divide the {} experts", o.ep, s.experts));
-  if (o.phase == "prefill") {
+  if (o.phase == "mixed") {
+    need(s.family == ModelFamily::kDecoder, s.name + " is an encoder: only --phase prefill");
+    need(o.decode_batch >= 1, "--phase mixed needs --decode-batch of at least 1");
+    need(o.decode_batch % o.dp == 0, fmt::format("--decode-batch {} does not split evenly "
+                                                 "across --dp {}",
+                                                 o.decode_batch, o.dp));
+    need(o.context >= 1 && o.context < s.max_context,
+         fmt::format("--context {} outside 1..{}", o.context, s.max_context - 1));
+  }
+  if (o.phase == "prefill" || o.phase == "mixed") {
     need(o.seq >= 1 && o.seq <= s.max_context,
          fmt::format("--seq {} outside 1..{} (the model's context)", o.seq, s.max_context));
     need(o.past >= 0 && o.past <= s.max_context - o.seq,
@@ -202,12 +214,13 @@ void check_options(const GenOptions& o, const ModelSpec& s) {
 
 void transformer(const GenOptions& o, const ModelSpec& s, Workload& w) {
   const Layout lay = layout(o);
-  const bool decode = o.phase == "decode";
-  const int64_t b = o.batch / o.dp;          // sequences on this rank
+  const bool decode = o.phase == "decode", mixed = o.phase == "mixed";
+  const int64_t b = o.batch / o.dp;          // sequences on this rank (prompts when mixed)
   const int64_t q_len = decode ? 1 : o.seq;  // new tokens per sequence
   // Keys per sequence: the cache, or the prompt after the cached `past` tokens.
   const int64_t kv_len = decode ? o.context : o.past + o.seq;
-  const int64_t T = b * q_len;  // token rows through the linear layers
+  const int64_t b_dec = mixed ? o.decode_batch / o.dp : 0;  // decoding sequences beside them
+  const int64_t T = b * q_len + b_dec;                      // token rows through the linear layers
   const int64_t d = s.hidden, hd = s.head_dim;
   const int64_t h_l = s.heads / o.tp;
   const int64_t kvh_l = std::max<int64_t>(1, s.kv_heads / o.tp);  // replicated when tp > kv heads
@@ -220,7 +233,8 @@ void transformer(const GenOptions& o, const ModelSpec& s, Workload& w) {
   const bool first_stage = lay.pp_i == 0, last_stage = lay.pp_i == o.pp - 1;
   const bool encoder = s.family == ModelFamily::kEncoder;
   const OpKind norm = s.ffn_type == FfnType::kSwiGlu ? OpKind::kRmsNorm : OpKind::kLayerNorm;
-  Builder B(w, o.dtype, o.phase);
+  // (A mixed iteration's shared ops carry no phase; its attention ops carry theirs.)
+  Builder B(w, o.dtype, mixed ? "" : o.phase);
   const int64_t act = T * d * B.dt();  // one activation tensor, bytes
 
   std::string x;  // the op producing the residual stream
@@ -265,41 +279,55 @@ void transformer(const GenOptions& o, const ModelSpec& s, Workload& w) {
     std::vector<std::string> qk_deps = {q, k};
     if (s.rope)
       qk_deps = {B.vec(OpKind::kElementwise, p + "rope", {q, k}, l, T * (h_l + kvh_l) * hd, 2)};
-    // K and V from the cache: a decode's, or a chunked prefill's (the chunk's own K and V
-    // written to the cache first, as paged-attention kernels read them; the write is not
-    // modelled).
-    const int64_t cache = decode || o.past > 0 ? b * kvh_l * kv_len * hd * B.dt() : 0;
+    // qk -> softmax -> av of `seqs` sequences of `new_tokens` each over `keys` keys, named
+    // with `tag`, its ops marked with `phase` (a mixed iteration has both).
+    auto attention = [&](const std::string& tag, const std::string& phase, int64_t seqs,
+                         int64_t new_tokens, int64_t keys, bool from_cache, bool causal,
+                         int64_t past) {
+      // K and V from the cache: a decode's, or a chunked prefill's (the chunk's own K and
+      // V written to the cache first, as paged-attention kernels read them; the write is
+      // not modelled).
+      const int64_t cache = from_cache ? seqs * kvh_l * keys * hd * B.dt() : 0;
+      {
+        // GQA: the query heads sharing a KV head are stacked as rows of one GEMM.
+        Op& op = B.make(OpKind::kQk, p + tag + "qk", qk_deps, l);
+        op.batch = seqs * kvh_l;
+        op.m = new_tokens * group;
+        op.n = keys;
+        op.k = hd;
+        op.kv_bytes = cache;
+        op.causal = causal;
+        op.past = causal ? past : 0;
+        op.phase = phase;
+      }
+      std::string sc = B.emit();
+      const int64_t scores = causal ? new_tokens * past + new_tokens * (new_tokens + 1) / 2
+                                    : new_tokens * keys;  // per head
+      Op& sm = B.make(OpKind::kSoftmax, p + tag + "softmax", {sc}, l);
+      sm.elems = seqs * h_l * scores;
+      sm.phase = phase;
+      std::string smax = B.emit();
+      {
+        Op& op = B.make(OpKind::kAv, p + tag + "av", {smax, v}, l);
+        op.batch = seqs * kvh_l;
+        op.m = new_tokens * group;
+        op.n = hd;
+        op.k = keys;
+        op.kv_bytes = cache;
+        op.causal = causal;
+        op.past = causal ? past : 0;
+        op.phase = phase;
+      }
+      return B.emit();
+    };
     // A decoder's prompt attends causally to itself (and to the cached tokens before
     // it): the masked scores are skipped, as a FlashAttention-style kernel skips its
     // masked blocks (BERT's encoder sees all).
-    const bool causal = !decode && !encoder;
-    {
-      // GQA: the query heads sharing a KV head are stacked as rows of one GEMM.
-      Op& op = B.make(OpKind::kQk, p + "qk", qk_deps, l);
-      op.batch = b * kvh_l;
-      op.m = q_len * group;
-      op.n = kv_len;
-      op.k = hd;
-      op.kv_bytes = cache;
-      op.causal = causal;
-      op.past = causal ? o.past : 0;
-    }
-    std::string sc = B.emit();
-    const int64_t scores =
-        causal ? q_len * o.past + q_len * (q_len + 1) / 2 : q_len * kv_len;  // per head
-    std::string sm = B.vec(OpKind::kSoftmax, p + "softmax", {sc}, l, b * h_l * scores);
-    {
-      Op& op = B.make(OpKind::kAv, p + "av", {sm, v}, l);
-      op.batch = b * kvh_l;
-      op.m = q_len * group;
-      op.n = hd;
-      op.k = kv_len;
-      op.kv_bytes = cache;
-      op.causal = causal;
-      op.past = causal ? o.past : 0;
-    }
-    std::string av = B.emit();
-    std::string o_ = B.gemm(p + "wo", {av}, l, T, d, h_l * hd);
+    std::vector<std::string> avs = {attention("", mixed ? "prefill" : o.phase, b, q_len, kv_len,
+                                              decode || o.past > 0, !decode && !encoder, o.past)};
+    // A mixed iteration's decoding sequences: one new token each over its cache.
+    if (mixed) avs.push_back(attention("dec.", "decode", b_dec, 1, o.context, true, false, 0));
+    std::string o_ = B.gemm(p + "wo", avs, l, T, d, h_l * hd);
     if (o.tp > 1) o_ = B.coll(OpKind::kAllReduce, p + "attn.ar", {o_}, l, act, lay.tp_group);
     std::vector<std::string> add_deps = {o_};
     if (!x.empty()) add_deps.push_back(x);
@@ -378,7 +406,7 @@ void transformer(const GenOptions& o, const ModelSpec& s, Workload& w) {
   } else if (o.embed_and_head && !encoder) {
     // Next-token logits: one row per sequence (the last position in prefill).
     std::string n = B.vec(norm, "final_norm", dep(x), -1, T * d);
-    const int64_t rows = b;
+    const int64_t rows = b + b_dec;
     std::string tied = s.tied_embeddings && w.find("embed") >= 0 ? "embed" : "";
     std::string head = B.gemm("lm_head", {n}, -1, rows, o.tp > 1 ? vocab_l : s.vocab, d, tied);
     if (o.tp > 1)
@@ -470,15 +498,14 @@ Workload generate(const GenOptions& o) {
     w.meta["blocks"] = std::to_string(o.layers ? o.layers : 16);
     resnet50(o, w);
   } else {
-    const bool decode = o.phase == "decode";
+    const bool decode = o.phase == "decode", mixed = o.phase == "mixed";
     w.meta["phase"] = o.phase;
-    if (decode)
-      w.meta["context"] = std::to_string(o.context);
-    else
-      w.meta["seq"] = std::to_string(o.seq);
+    if (decode || mixed) w.meta["context"] = std::to_string(o.context);
+    if (!decode) w.meta["seq"] = std::to_string(o.seq);
     if (o.past > 0) w.meta["past"] = std::to_string(o.past);
+    if (mixed) w.meta["decode_batch"] = std::to_string(o.decode_batch);
     // Tokens this pass produces across all ranks: one per sequence (the next token).
-    w.meta["tokens"] = std::to_string(o.batch);
+    w.meta["tokens"] = std::to_string(o.batch + o.decode_batch);
     w.meta["layers"] = std::to_string(o.layers ? o.layers : s.layers);
     w.meta["tp"] = std::to_string(o.tp);
     w.meta["pp"] = std::to_string(o.pp);

@@ -37,12 +37,17 @@ const ModelSpec& find_model(const std::string& name);  // UserError listing the 
 
 struct GenOptions {
   std::string model = "llama2-7b";
-  std::string phase = "decode";  // prefill | decode
+  std::string phase = "decode";  // prefill | decode | mixed
   int64_t batch = 1;             // global batch (split across dp)
   int64_t seq = 2048;            // prefill: prompt length
   int64_t context = 2048;        // decode: tokens already in the KV cache
-  int64_t past = 0;    // prefill: tokens in the KV cache before the prompt (a chunked prefill)
-  int64_t layers = 0;  // 0 = all of the model's layers
+  int64_t past = 0;  // prefill, mixed: tokens in the KV cache before the prompt (a chunk)
+  // mixed: a continuous-batching iteration, as vLLM and Sarathi-Serve schedule chunked
+  // prefills: `batch` prompt chunks of `seq` tokens (after `past` cached ones) and
+  // `decode_batch` decoding sequences of `context` cached tokens each, one new token
+  // each, through the same linear layers.
+  int64_t decode_batch = 0;
+  int64_t layers = 0;          // 0 = all of the model's layers
   bool embed_and_head = true;  // false: transformer blocks only
   int64_t tp = 1, pp = 1, dp = 1, ep = 1;
   int64_t rank = 0;

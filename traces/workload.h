@@ -178,7 +178,7 @@ OperandBytes operand_bytes(const Op& op);
 // The keys a qk/av op's scores run over: n of qk, k of av (0 for other kinds).
 int64_t attention_keys(const Op& op);
 // Attention scores (row, key pairs) of one batch item that a qk/av op computes: m x keys,
-// or m x (keys + 1) / 2 under a causal mask (0 for other kinds).
+// or m x past + m x (L + 1) / 2 under a causal mask, L = keys - past (0 for other kinds).
 int64_t attention_scores(const Op& op);
 // Weight elements of one op (0 when it holds none or they are tied to another op).
 int64_t weight_params(const Op& op);

@@ -29,6 +29,14 @@ Result run_tessera(const std::string& args) {
       std::system((std::string(TESSERA_EXE) + " " + args + " > /dev/null 2> " + log).c_str());
   return {WEXITSTATUS(st), tessera::sim::read_file(log)};
 }
+// Its standard output, for a command that succeeds.
+std::string output_of(const std::string& args) {
+  const std::string file =
+      std::string(TESSERA_BINARY_DIR) + "/cli_test." + std::to_string(getpid()) + ".out";
+  const int st = std::system((std::string(TESSERA_EXE) + " " + args + " > " + file).c_str());
+  REQUIRE(WEXITSTATUS(st) == 0);
+  return tessera::sim::read_file(file);
+}
 size_t lines(const std::string& s) {
   size_t n = 0;
   for (char c : s) n += c == '\n';
@@ -274,6 +282,30 @@ TEST_CASE("cli: a pipeline stage's report gives a token pp stages of latency", "
   const auto m = nlohmann::json::parse(tessera::sim::read_file(base + "/report.json"));
   CHECK(m.at("pipeline_stages") == 1);
   CHECK(m.at("per_token_latency_s").get<double>() == m.at("total_time_s").get<double>());
+}
+
+// A mixed (continuous-batching) iteration: its tokens are the decode sequences' new ones
+// and the prompt chunks', and its time is both the decode's time between tokens and the
+// chunks' time.
+TEST_CASE("cli: a mixed iteration reports its tokens and its iteration time", "[unit]") {
+  const std::string base = std::string(TESSERA_BINARY_DIR) + "/mixed_report";
+  std::filesystem::remove_all(base);
+  const std::string text = output_of(
+      "run -q --trace gen:tiny,phase=mixed,batch=2,seq=32,past=64,decode_batch=5,context=300 "
+      "--out " +
+      base);
+  CHECK(text.find("tokens              69 (mixed: 5 decode, 64 prompt after 64 cached)") !=
+        std::string::npos);
+  CHECK(text.find("iteration time") != std::string::npos);
+  const auto j = nlohmann::json::parse(tessera::sim::read_file(base + "/report.json"));
+  CHECK(j.at("phase") == "mixed");
+  CHECK(j.at("tokens").get<double>() == 69);
+  CHECK(j.at("decode_tokens").get<double>() == 5);
+  CHECK(j.at("prompt_tokens").get<double>() == 64);
+  CHECK(j.at("past_tokens") == 64);
+  CHECK(j.at("iteration_s").get<double>() == j.at("total_time_s").get<double>());
+  CHECK(j.at("tokens_per_s").get<double>() ==
+        Approx(69 / j.at("total_time_s").get<double>()).epsilon(1e-12));
 }
 
 // The whole-model estimate scales the simulated layer's span: an op of that layer with

@@ -580,6 +580,14 @@ TEST_CASE("chunked prefill: attention reads the cached keys and skips the hidden
     CHECK(macs(sep, op) <= full * 75 / 100);
   }
   CHECK(sep.ops[1].strategy.find("causal mask:") != std::string::npos);
+  // Parts that share one cache (kv_bytes of one part: the two heads read one KV head's K
+  // and V) stay three ops, which stack the heads' rows and read it once.
+  std::string shared = chain;
+  for (size_t at; (at = shared.find(fmt::format("kv_bytes={} ", kv * 2))) != std::string::npos;)
+    shared.replace(at, fmt::format("kv_bytes={} ", kv * 2).size(), fmt::format("kv_bytes={} ", kv));
+  const mapper::Mapping sh = map_text("tiny", {}, shared);
+  CHECK(sh.ops[3].strategy.find("fused") == std::string::npos);
+  CHECK(sh.ops[1].strategy.rfind("split", 0) == 0);  // the two heads as one GEMM over it
   // Without the cached keys (past=0 and 512 keys), the same bands compute 10/16.
   const std::string own = fmt::format(
       "tessera-trace 1\nelementwise x elems={} dtype=bf16\n"
@@ -948,6 +956,37 @@ TEST_CASE("placement: weights are copied per chiplet only when the copies leave 
   CHECK(map_text("chiplet4", {}, layers(16), o).weights_per_chiplet);
   // One chiplet: nothing to copy.
   CHECK_FALSE(map_text("chiplet4", {"package.chiplets=1"}, layers(1), o).weights_per_chiplet);
+}
+
+TEST_CASE("placement: a K/V cache is stored once, even with weights per chiplet", "[unit]") {
+  // A qk of 4096 query rows over a 64 MiB K cache (split along M too, so tiles on all
+  // four chiplets read each block), with a copy of the weights per chiplet: the cache is
+  // stored once
+  // (it is state each step writes; copies would each need the new token's K). And the
+  // auto choice counts caches once: 16 layers of 4 GiB caches (64 GiB, 69 GB) beside a
+  // small weight still copy the weight (needed once: 69 GB, of about 103).
+  mapper::MapOptions o;
+  o.weight_copies = "per-chiplet";
+  const mapper::Mapping m =
+      map_text("chiplet4", {},
+               "tessera-trace 1\nqk s m=4096 n=262144 k=128 kv_bytes=67108864 dtype=bf16\n", o);
+  REQUIRE(m.weights_per_chiplet);
+  uint64_t used = 0;
+  for (uint64_t b : m.stack_bytes_used) used += b;
+  for (uint64_t b : m.interleaved_bytes_used) used += b;
+  INFO(m.ops[0].strategy);
+  REQUIRE(m.ops[0].strategy.find("M/1 ") == std::string::npos);
+  const uint64_t scores = 4096ull * 262144 * 2;  // C
+  CHECK(used >= 67108864 + scores);
+  CHECK(used < 2 * 67108864 + scores);
+  std::string t = "tessera-trace 1\ngemm w m=1 n=4096 k=4096 dtype=bf16 weights=b\n";
+  for (int l = 0; l < 16; ++l)
+    t += fmt::format("qk s{} m=1 n=16777216 k=128 kv_bytes=4294967296 dtype=bf16 layer={}\n", l, l);
+  mapper::MapOptions a;
+  a.simulate_layers = 1;
+  const mapper::Mapping big = map_text("chiplet4", {}, t, a);
+  INFO(big.weight_copies_why);
+  CHECK(big.weights_per_chiplet);
 }
 
 TEST_CASE("placement: an activation's memory is reused once its last reader is done", "[unit]") {

@@ -5,6 +5,7 @@
 
 #include "models/sim/errors.h"
 #include "traces/generators.h"
+#include "traces/trace_format.h"
 
 using namespace tessera::traces;
 using tessera::sim::UserError;
@@ -123,6 +124,58 @@ TEST_CASE("a chunked prefill attends to the cached tokens and causally to its ow
   CHECK(sum_flops(w, OpKind::kGemm) == sum_flops(p, OpKind::kGemm));
   CHECK(sum_flops(w, OpKind::kQk) > sum_flops(p, OpKind::kQk));
   CHECK(p.meta.count("past") == 0);
+}
+
+TEST_CASE("a mixed iteration runs prompt chunks and decoding sequences through one layer",
+          "[unit]") {
+  // Llama-3-8B (GQA: 8 KV heads of 4 query heads): 2 prompt chunks of 64 tokens after 128
+  // cached ones, and 6 sequences decoding one token each over 1000 cached, at dp=2.
+  GenOptions o;
+  o.model = "llama3-8b";
+  o.phase = "mixed";
+  o.batch = 2;
+  o.seq = 64;
+  o.past = 128;
+  o.decode_batch = 6;
+  o.context = 1000;
+  o.dp = 2;
+  const Workload w = generate(o);
+  // Per rank: 1 chunk and 3 decoding sequences: 67 rows through the linear layers.
+  CHECK(w.op(size_t(w.find("l0.wq"))).m == 64 + 3);
+  CHECK(w.op(size_t(w.find("l0.w2"))).m == 64 + 3);
+  CHECK(w.op(size_t(w.find("lm_head"))).m == 1 + 3);  // the next token of every sequence
+  // The chunk's attention is a chunked prefill's, the decode's a decode's.
+  const Op& qk = w.op(size_t(w.find("l0.qk")));
+  CHECK(qk.causal);
+  CHECK(qk.past == 128);
+  CHECK(qk.n == 192);
+  CHECK(qk.phase == "prefill");
+  const Op& dqk = w.op(size_t(w.find("l0.dec.qk")));
+  CHECK_FALSE(dqk.causal);
+  CHECK(dqk.batch == 3 * 8);
+  CHECK(dqk.m == 4);
+  CHECK(dqk.n == 1000);
+  CHECK(dqk.kv_bytes == 3 * 8 * 1000 * 128 * 2);
+  CHECK(dqk.phase == "decode");
+  const Op& wo = w.op(size_t(w.find("l0.wo")));
+  CHECK(wo.deps == std::vector<std::string>{"l0.av", "l0.dec.av"});
+  CHECK(wo.phase.empty());  // shared by both
+  // The same attention as a chunked prefill's and a decode's alone.
+  GenOptions pre = o, dec = o;
+  pre.phase = "prefill";
+  pre.decode_batch = 0;
+  dec.phase = "decode";
+  dec.batch = 6;
+  dec.past = 0;
+  dec.decode_batch = 0;
+  const Workload p = generate(pre), d = generate(dec);
+  CHECK(flops(qk) == flops(p.op(size_t(p.find("l0.qk")))));
+  CHECK(flops(dqk) == flops(d.op(size_t(d.find("l0.qk")))));
+  CHECK(w.op(size_t(w.find("l0.dec.softmax"))).elems == d.op(size_t(d.find("l0.softmax"))).elems);
+  CHECK(w.meta.at("phase") == "mixed");
+  CHECK(w.meta.at("decode_batch") == "6");
+  CHECK(w.meta.at("tokens") == "8");
+  CHECK(write_trace(parse_trace(write_trace(w), "m.tsr")) == write_trace(w));
 }
 
 TEST_CASE("grouped-query attention reads the KV cache of the KV heads only", "[unit]") {
@@ -280,6 +333,25 @@ TEST_CASE("inconsistent generator options are refused", "[unit]") {
   o.model = "bert-large";
   o.seq = 128;
   bad(o, "bert-large has no KV cache: --past needs a decoder");
+  o = decode("llama2-7b");
+  o.decode_batch = 4;
+  bad(o, "--decode-batch is for --phase mixed");
+  o.phase = "mixed";
+  o.decode_batch = 0;
+  bad(o, "--phase mixed needs --decode-batch of at least 1");
+  o.decode_batch = 3;
+  o.dp = 2;
+  o.batch = 2;
+  bad(o, "--decode-batch 3 does not split evenly across --dp 2");
+  o = GenOptions{};
+  o.model = "resnet50";
+  o.past = 3;
+  bad(o, "resnet50 has no KV cache");
+  o = GenOptions{};
+  o.model = "bert-large";
+  o.phase = "mixed";
+  o.decode_batch = 1;
+  bad(o, "bert-large is an encoder");
   o = GenOptions{};
   o.model = "resnet50";
   o.layers = 20;

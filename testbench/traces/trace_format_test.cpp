@@ -158,6 +158,8 @@ TEST_CASE("each malformed line is reported with file and line", "[unit]") {
       {h + "av o m=6 n=2 k=6 causal=1 past=2\n",
        "t.tsr:2: op 'o' (av): causal needs m (6) to be a whole number of heads of 4 query"},
       {h + "gemm a m=8 n=4 k=2 past=1\n", "t.tsr:2: key 'past' does not apply to a gemm op"},
+      {h + "meta past=-1\n", "t.tsr:2: meta past=-1: must be a whole number in [0, "},
+      {h + "meta decode_batch=x\n", "t.tsr:2: meta decode_batch=x: must be a whole number"},
       {h + "qk s m=8 n=4 k=2 causal=1 past=x\n", "t.tsr:2: 'past=x': expected a non-negative"},
   };
   for (const auto& c : cases) {
