@@ -243,6 +243,14 @@ TEST_CASE("gemm blocks: they fit, re-read little and keep rows of half a burst",
   // row-major, K blocks of at least 128 bf16 elements where K allows.
   const mapper::GemmBlocks r = mapper::choose_blocks(512, 512, 4096, 2, 256 << 10, a, cost);
   CHECK(r.bk * 2 >= 256);
+  // A row-major A whose largest fitting K block has rows of 1.4 bursts (136 x 256 x 352
+  // for a 544-row prompt's share on chiplet4) takes whole-burst rows instead, and reads
+  // each operand once still.
+  const mapper::GemmBlocks w =
+      mapper::choose_blocks(136, 256, 4096, 2, 1 << 20, a, cost, mapper::GemmLayout{false, true});
+  CHECK(w.bk * 2 % 512 == 0);
+  CHECK(w.bm == 136);
+  CHECK(w.bn == 256);
   // An empty dimension is a block of one, not a division by zero.
   const mapper::GemmBlocks z = mapper::choose_blocks(0, 16, 16, 2, 1 << 20, a, cost);
   CHECK(z.bm == 1);
