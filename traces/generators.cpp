@@ -288,37 +288,29 @@ void transformer(const GenOptions& o, const ModelSpec& s, Workload& w) {
       // V written to the cache first, as paged-attention kernels read them; the write is
       // not modelled).
       const int64_t cache = from_cache ? seqs * kvh_l * keys * hd * B.dt() : 0;
-      {
-        // GQA: the query heads sharing a KV head are stacked as rows of one GEMM.
-        Op& op = B.make(OpKind::kQk, p + tag + "qk", qk_deps, l);
+      // qk and av alike. GQA: the query heads sharing a KV head are stacked as rows of one
+      // GEMM.
+      auto attn_op = [&](OpKind kind, const char* name, std::vector<std::string> deps, int64_t n,
+                         int64_t k) {
+        Op& op = B.make(kind, p + tag + name, std::move(deps), l);
         op.batch = seqs * kvh_l;
         op.m = new_tokens * group;
-        op.n = keys;
-        op.k = hd;
+        op.n = n;
+        op.k = k;
         op.kv_bytes = cache;
         op.causal = causal;
         op.past = causal ? past : 0;
         op.phase = phase;
-      }
-      std::string sc = B.emit();
+        return B.emit();
+      };
+      std::string sc = attn_op(OpKind::kQk, "qk", qk_deps, keys, hd);
       const int64_t scores = causal ? new_tokens * past + new_tokens * (new_tokens + 1) / 2
                                     : new_tokens * keys;  // per head
       Op& sm = B.make(OpKind::kSoftmax, p + tag + "softmax", {sc}, l);
       sm.elems = seqs * h_l * scores;
       sm.phase = phase;
       std::string smax = B.emit();
-      {
-        Op& op = B.make(OpKind::kAv, p + tag + "av", {smax, v}, l);
-        op.batch = seqs * kvh_l;
-        op.m = new_tokens * group;
-        op.n = hd;
-        op.k = keys;
-        op.kv_bytes = cache;
-        op.causal = causal;
-        op.past = causal ? past : 0;
-        op.phase = phase;
-      }
-      return B.emit();
+      return attn_op(OpKind::kAv, "av", {smax, v}, hd, keys);
     };
     // A decoder's prompt attends causally to itself (and to the cached tokens before
     // it): the masked scores are skipped, as a FlashAttention-style kernel skips its

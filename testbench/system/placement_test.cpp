@@ -34,6 +34,15 @@ uint64_t dma_bytes(const mapper::Mapping& m, const std::string& op) {
         b += c.dma.bytes();
   return b;
 }
+// The MACs of an op's GEMM commands, on every tile.
+uint64_t macs(const mapper::Mapping& m, const std::string& op) {
+  uint64_t n = 0;
+  for (const tile::Program& prog : m.programs)
+    for (const tile::Command& c : prog)
+      if (c.label == op && c.kind == tile::CmdKind::kGemm)
+        n += uint64_t(c.gemm.m) * c.gemm.n * c.gemm.k;
+  return n;
+}
 // Options that keep a prompt's qk, softmax and av three ops (--attention separate).
 mapper::MapOptions separate_attention() {
   mapper::MapOptions o;
@@ -372,14 +381,6 @@ TEST_CASE("gemm lowering: a causal qk and av skip the blocks of hidden scores", 
   // 4 heads of 512 tokens on tiny's 4 tiles (16 x 16 arrays), in row bands of 128 that
   // each compute the keys up to their last row's: (1 + 2 + 3 + 4) / 16 of the full
   // products' MACs, and at least the visible scores'. Without the mask, all of them.
-  auto macs = [](const mapper::Mapping& m, const std::string& op) {
-    uint64_t n = 0;
-    for (const tile::Program& prog : m.programs)
-      for (const tile::Command& c : prog)
-        if (c.label == op && c.kind == tile::CmdKind::kGemm)
-          n += uint64_t(c.gemm.m) * c.gemm.n * c.gemm.k;
-    return n;
-  };
   const std::string trace =
       "tessera-trace 1\nqk s m=512 n=512 k=64 batch=4 dtype=bf16\n"
       "softmax p elems=1048576 dtype=bf16 deps=s\n"
@@ -545,14 +546,6 @@ TEST_CASE("chunked prefill: attention reads the cached keys and skips the hidden
       "softmax p elems={} dtype=bf16 deps=s\n"
       "av o m={} n=64 k={} batch=2 kv_bytes={} causal=1 past={} dtype=bf16 deps=p\n",
       q, rows, keys, kv * 2, past, visible / 64, rows, keys, kv * 2, past);
-  auto macs = [](const mapper::Mapping& m, const std::string& op) {
-    uint64_t n = 0;
-    for (const tile::Program& prog : m.programs)
-      for (const tile::Command& c : prog)
-        if (c.label == op && c.kind == tile::CmdKind::kGemm)
-          n += uint64_t(c.gemm.m) * c.gemm.n * c.gemm.k;
-    return n;
-  };
   // Fused (the default): one kernel; its K and V loads (every load outside x's output,
   // which holds Q) move one d x kb block of K and one of V per S = Q K block.
   const mapper::Mapping m = map_text("tiny", {}, chain);
