@@ -213,6 +213,16 @@ TEST_CASE("a built-in plan run by name finds its own trace", "[unit]") {
   }
 }
 
+TEST_CASE("every built-in plan validates", "[unit]") {
+  for (const char* name : {"fabric_mesh_vs_switch", "llama2_decode_array_hbm", "tiny_array_hbm",
+                           "llama2_chunked_prefill"}) {
+    INFO(name);
+    CHECK_FALSE(sweep::load_plan(name).points.empty());
+  }
+  // The chunk-size plan: three mixed iterations crossed with two HBM generations.
+  CHECK(sweep::load_plan("llama2_chunked_prefill").points.size() == 6);
+}
+
 TEST_CASE("a stepped range gives the decimal values it names", "[unit]") {
   const auto p = sweep::parse_plan(
       "workload: gen:x\naxes:\n  chiplet.noc.vcs: {from: 2, to: 4, step: 2}\n"
