@@ -452,7 +452,9 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
     r.tokens = r.phase == "decode" ? double(w.meta_int("tokens", int64_t(batch))) : batch * seq;
     if (r.phase == "mixed") {
       r.prompt_tokens = batch * seq;
-      r.decode_tokens = double(w.meta_int("decode_batch", 0));
+      // (A trace without decode_batch: the next tokens beyond one per prompt.)
+      r.decode_tokens = double(w.meta_int(
+          "decode_batch", std::max<int64_t>(0, w.meta_int("tokens", 0) - int64_t(batch))));
       r.tokens = r.prompt_tokens + r.decode_tokens;
     }
     // With pp > 1 every rank ran the trace's stage at once: the steady state of a full
@@ -467,7 +469,8 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
       const double latency = r.total_time_s * r.pipeline_stages;
       if (r.phase == "prefill") r.ttft_s = latency;
       if (r.phase == "decode") r.per_token_latency_s = latency;
-      if (r.phase == "mixed") r.iteration_s = latency;
+      // A mixed iteration's decoding sequences get a token per iteration.
+      if (r.phase == "mixed") r.iteration_s = r.per_token_latency_s = latency;
       r.joules_per_token = r.energy_j / r.tokens;
       r.cost_per_mtok_usd = spec.cost.dollars_per_hour / 3600.0 * r.total_time_s / r.tokens * 1e6;
     }
@@ -512,7 +515,8 @@ nlohmann::json RunReport::to_json() const {
       j["prompt_tokens"] = prompt_tokens;
       j["iteration_s"] = per_token(iteration_s);
     }
-    if (phase == "decode") j["per_token_latency_s"] = per_token(per_token_latency_s);
+    if (phase == "decode" || phase == "mixed")
+      j["per_token_latency_s"] = per_token(per_token_latency_s);
     j["pipeline_stages"] = pipeline_stages;
     j["latency_estimated"] = latency_estimated;
     j["joules_per_token"] = per_token(joules_per_token);

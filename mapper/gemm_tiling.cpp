@@ -140,13 +140,16 @@ bool best_blocks(uint64_t m, uint64_t n, uint64_t k, uint32_t eb, uint64_t spm_b
       // for a row-major A, the largest whose rows are whole DMA bursts: a row of 1.4
       // bursts is two bursts, one of them short, whose round trip the DMA's window pays
       // as for a full one (measured: 544 x 4096 x 4096 on chiplet4, blocks of 136 x 256
-      // x 352 took 216 us, x 256 about 186).
+      // x 352 took 216 us, x 256 177 us). Only where the share's rows are whole bursts
+      // too: the DMA cuts bursts at burst-aligned addresses, so a block's rows start on
+      // a burst boundary only then.
+      const uint64_t burst = std::max<uint64_t>(cost.burst_bytes, 1);
+      const bool aligned_rows = !layout.a_packed && (k * eb) % burst == 0;
       uint64_t fits[2] = {0, 0};
       for (const uint64_t c : ks)
         if (double_buffered_bytes(bm, bn, c, eb) <= spm_bytes) {
           if (fits[0] == 0) fits[0] = c;
-          if (!layout.a_packed && c < k &&
-              (c * eb) % std::max<uint64_t>(cost.burst_bytes, 1) == 0) {
+          if (aligned_rows && c < k && (c * eb) % burst == 0) {
             fits[1] = c;
             break;
           }

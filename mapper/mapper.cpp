@@ -625,7 +625,9 @@ void Lowering::choose_weight_copies() {
   for (const auto& op : w_.ops()) {
     const double groups = multi_rank_ ? 1.0 : double(groups_.size());
     weights += double(traces::operand_bytes(op).weights) * groups;
-    caches += double(std::max<int64_t>(0, op.kv_bytes)) * groups;
+    // (A B that is weights and given as kv_bytes is placed as weights, copied.)
+    if (op.weights != traces::WeightOperand::kB)
+      caches += double(std::max<int64_t>(0, op.kv_bytes)) * groups;
   }
   const double capacity = double(map_.direct_capacity()) * map_.num_stacks();
   const double need = weights * double(copies) + caches;

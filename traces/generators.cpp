@@ -161,6 +161,11 @@ void check_options(const GenOptions& o, const ModelSpec& s) {
   need(o.phase == "mixed" || o.decode_batch == 0,
        "--decode-batch is for --phase mixed (decode sequences beside a prompt chunk)");
   need(o.batch >= 1, "--batch must be at least 1");
+  // Counts stay far from int64 overflow (a trace's shapes are bounded by 2^56).
+  constexpr int64_t kMax = int64_t(1) << 40;
+  need(o.batch <= kMax && o.decode_batch <= kMax && o.seq <= kMax && o.past <= kMax &&
+           o.context <= kMax,
+       "--batch, --decode-batch, --seq, --past and --context must be at most 2^40");
   need(o.tp >= 1 && o.pp >= 1 && o.dp >= 1 && o.ep >= 1, "parallel degrees must be at least 1");
   int64_t world = o.tp * o.pp * o.dp;
   need(o.rank >= 0 && o.rank < world,

@@ -69,6 +69,8 @@ TEST_CASE("cli: bad input is one line and exit code 2", "[unit]") {
   refused("run --trace gen:llama2-7b,batch=x");
   refused("run --trace gen:llama2-7b,phase=decode,past=16", "--past is for prefill");
   refused("run --trace gen:tiny,phase=prefill,seq=512,past=600", "--past 600 outside 0..512");
+  refused("run --trace gen:tiny,phase=mixed,decode_batch=9223372036854775807",
+          "must be at most 2^40");
   refused("run --trace no_such.tsr");
   CHECK(run_tessera("run --bogus-option").rc == 2);
   refused("run --attention fast", "--attention");
@@ -304,6 +306,7 @@ TEST_CASE("cli: a mixed iteration reports its tokens and its iteration time", "[
   CHECK(j.at("prompt_tokens").get<double>() == 64);
   CHECK(j.at("past_tokens") == 64);
   CHECK(j.at("iteration_s").get<double>() == j.at("total_time_s").get<double>());
+  CHECK(j.at("per_token_latency_s").get<double>() == j.at("iteration_s").get<double>());
   CHECK(j.at("tokens_per_s").get<double>() ==
         Approx(69 / j.at("total_time_s").get<double>()).epsilon(1e-12));
 }
