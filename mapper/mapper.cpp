@@ -1297,6 +1297,12 @@ void Lowering::find_fused_attention() {
   }
 }
 
+// The fused kernel's scratchpad for blocks of r rows and c keys of head dimension d: Q,
+// two K, two V, two S (fp32), two P and O (fp32).
+static uint64_t attention_footprint(uint64_t r, uint64_t c, uint64_t d, uint64_t eb) {
+  return r * d * eb + 2 * d * c * eb + 2 * c * d * eb + 2 * r * c * 4 + 2 * r * c * eb + r * d * 4;
+}
+
 // The fused kernel's blocks: up to 128 rows and 128 keys (FlashAttention-2's; at least
 // the array), halved until Q, two K, two V, two S (fp32), two P and O (fp32) fit the
 // scratchpad. False when they end smaller than the array (or than the head): the array
@@ -1307,10 +1313,7 @@ bool Lowering::attention_blocks(const Op& qk, uint64_t& bm, uint64_t& bk) const 
   const auto& arr = spec_.tile.array;
   bm = std::min<uint64_t>(m, std::max<uint64_t>(128, arr.rows));
   bk = std::min<uint64_t>(keys, std::max<uint64_t>(128, arr.cols));
-  auto footprint = [&](uint64_t r, uint64_t c) {
-    return r * d * eb + 2 * d * c * eb + 2 * c * d * eb + 2 * r * c * 4 + 2 * r * c * eb +
-           r * d * 4;
-  };
+  auto footprint = [&](uint64_t r, uint64_t c) { return attention_footprint(r, c, d, eb); };
   while (footprint(bm, bk) > spm_bytes_ && (bm > 1 || bk > 1)) {
     if (bk >= bm && bk > 1)
       bk = (bk + 1) / 2;
@@ -1346,11 +1349,18 @@ void Lowering::lower_attention(const Op& qk, const Op& av, uint32_t group) {
   const uint64_t past = qk.causal ? uint64_t(qk.past) : 0, head_rows = keys - past;
   uint64_t bm = 0, bk = 0;
   attention_blocks(qk, bm, bk);
-  const uint64_t q_off = 0, k_off[2] = {q_off + bm * d * eb, q_off + bm * d * eb + d * bk * eb};
+  // Q and O double-buffered across a tile's bands where the scratchpad holds a second
+  // pair (so that the next band's Q and first K and V load while this band finishes, as
+  // a second thread block would on a GPU's SM), else one of each.
+  const uint64_t qo = bm * d * eb + bm * d * 4;
+  const uint64_t nqo = attention_footprint(bm, bk, d, eb) + qo <= spm_bytes_ ? 2 : 1;
+  const uint64_t q_off[2] = {0, nqo > 1 ? bm * d * eb : 0};
+  const uint64_t k_off[2] = {nqo * bm * d * eb, nqo * bm * d * eb + d * bk * eb};
   const uint64_t v_off[2] = {k_off[1] + d * bk * eb, k_off[1] + d * bk * eb + bk * d * eb};
   const uint64_t s_off[2] = {v_off[1] + bk * d * eb, v_off[1] + bk * d * eb + bm * bk * 4};
   const uint64_t p_off[2] = {s_off[1] + bm * bk * 4, s_off[1] + bm * bk * 4 + bm * bk * eb};
-  const uint64_t o_off = p_off[1] + bm * bk * eb;
+  const uint64_t o_off[2] = {p_off[1] + bm * bk * eb,
+                             p_off[1] + bm * bk * eb + (nqo > 1 ? bm * d * 4 : 0)};
   // Row bands of at most bm rows of one part (under the causal mask, of one head), and
   // their keys (all, or up to the last row's under the mask).
   struct Band {
@@ -1399,60 +1409,72 @@ void Lowering::lower_attention(const Op& qk, const Op& av, uint32_t group) {
   // element size a command); O's corrections are fp32.
   for (size_t ti = 0; ti < gt.size(); ++ti) {
     TileState& t = tiles_[gt[ti]];
-    int64_t prev_gemm = t.fence, prev_store = t.fence;  // the tile's buffers are free after
-    for (size_t bi : per_tile[ti]) {
-      const Band& b = bands[bi];
+    // Per buffer slot, the command that last read it (the tile's buffers are free after
+    // the fence): K slots by the S GEMMs, V and P slots by the O GEMMs, S slots by the
+    // softmax steps, Q slots by a band's last S GEMM, O slots by a band's store. Blocks
+    // of keys alternate K, V, S and P slots across the tile's bands, bands the Q and O.
+    int64_t k_read[2] = {t.fence, t.fence}, vp_read[2] = {t.fence, t.fence},
+            s_read[2] = {t.fence, t.fence}, q_read[2] = {t.fence, t.fence},
+            o_read[2] = {t.fence, t.fence};
+    int64_t last_gemm = t.fence;
+    uint64_t slot = 0;  // blocks of keys so far on this tile
+    for (size_t n = 0; n < per_tile[ti].size(); ++n) {
+      const Band& b = bands[per_tile[ti][n]];
+      const size_t y = n % nqo;  // this band's Q and O
       const uint64_t q_at = q_base + (b.part * m + b.row0) * d * eb;
-      const int64_t lq =
-          add(t, dma(CmdKind::kDmaLoad, q_at, q_off, d * eb, b.rows, d * eb), {t.gate, prev_gemm});
+      const int64_t lq = add(t, dma(CmdKind::kDmaLoad, q_at, q_off[y], d * eb, b.rows, d * eb),
+                             {t.gate, q_read[y]});
       // Software-pipelined as on an accelerator with its own vector unit: the array runs
       // S of block j + 1 while the vector unit turns S of block j into P (S and P are
-      // double-buffered), then O += P V of block j. Per block slot x: the commands that
-      // last read each buffer.
+      // double-buffered), then O += P V of block j.
       const uint64_t blocks = ceil_div(b.keys, bk);
-      std::vector<int64_t> gs(blocks), vp(blocks), go(blocks);
-      auto reader = [&](const std::vector<int64_t>& v, uint64_t j) {
-        return j >= 2 ? v[j - 2] : prev_gemm;  // the slot's last user, or the band before
-      };
-      std::vector<int64_t> lv(blocks);
+      std::vector<int64_t> gs(blocks), vp(blocks), go(blocks), lv(blocks);
+      std::vector<size_t> xs(blocks);
       auto o_gemm = [&](uint64_t j) {  // O += P V of block j, after O's correction
         const uint64_t kb = std::min(bk, b.keys - j * bk);
+        const size_t x = xs[j];
         std::vector<int64_t> deps = {vp[j], lv[j]};
         if (j > 0)
-          deps.push_back(add(t, vector_cmd(VecOp::kMul, b.rows * d, b.rows, 1, 4, o_off, o_off),
+          deps.push_back(add(t,
+                             vector_cmd(VecOp::kMul, b.rows * d, b.rows, 1, 4, o_off[y], o_off[y]),
                              {vp[j], go[j - 1]}));
         else
-          deps.push_back(prev_store);  // O is free once the previous band's store left
-        go[j] = add(t, gemm_cmd(b.rows, d, kb, p_off[j % 2], v_off[j % 2], o_off, eb, j > 0), deps);
+          deps.push_back(o_read[y]);  // O is free once its last band's store left
+        go[j] = add(t, gemm_cmd(b.rows, d, kb, p_off[x], v_off[x], o_off[y], eb, j > 0), deps);
+        vp_read[x] = go[j];
       };
-      for (uint64_t j = 0; j < blocks; ++j) {
+      for (uint64_t j = 0; j < blocks; ++j, ++slot) {
         const uint64_t k0 = j * bk, kb = std::min(bk, b.keys - k0);
-        const size_t x = j % 2;
+        const size_t x = xs[j] = slot % 2;
         // K of this head: d rows of `keys` (qk's B), columns k0 ..; V: `keys` rows of d.
         const int64_t lk =
             add(t, dma(CmdKind::kDmaLoad, k_at[b.part] + k0 * eb, k_off[x], kb * eb, d, keys * eb),
-                {t.gate, reader(gs, j)});
+                {t.gate, k_read[x]});
         lv[j] =
             add(t, dma(CmdKind::kDmaLoad, v_at[b.part] + k0 * d * eb, v_off[x], d * eb, kb, d * eb),
-                {t.gate, reader(go, j)});
-        gs[j] = add(t, gemm_cmd(b.rows, kb, d, q_off, k_off[x], s_off[x], eb, false),
-                    {lq, lk, reader(vp, j)});
+                {t.gate, vp_read[x]});
+        gs[j] = add(t, gemm_cmd(b.rows, kb, d, q_off[y], k_off[x], s_off[x], eb, false),
+                    {lq, lk, s_read[x]});
+        k_read[x] = gs[j];
         if (j > 0) o_gemm(j - 1);
         vp[j] = add(t, vector_cmd(VecOp::kSoftmax, b.rows * kb, b.rows, 1, eb, s_off[x], p_off[x]),
-                    {gs[j], reader(go, j)});
+                    {gs[j], vp_read[x]});
+        s_read[x] = vp[j];
         macs += b.rows * kb * d * 2;
       }
       o_gemm(blocks - 1);
+      q_read[y] = gs[blocks - 1];
       macs_full += b.rows * keys * d * 2;
       const int64_t norm =
-          add(t, vector_cmd(VecOp::kMul, b.rows * d, b.rows, 1, 4, o_off, o_off), {go[blocks - 1]});
-      prev_store = add(t,
-                       dma(CmdKind::kDmaStore, o_base + (b.part * m + b.row0) * d * eb, o_off,
-                           d * eb, b.rows, d * eb),
-                       {norm});
-      prev_gemm = go[blocks - 1];
+          add(t, vector_cmd(VecOp::kMul, b.rows * d, b.rows, 1, 4, o_off[y], o_off[y]),
+              {go[blocks - 1]});
+      o_read[y] = add(t,
+                      dma(CmdKind::kDmaStore, o_base + (b.part * m + b.row0) * d * eb, o_off[y],
+                          d * eb, b.rows, d * eb),
+                      {norm});
+      last_gemm = go[blocks - 1];
     }
-    if (!per_tile[ti].empty()) t.tail = {prev_gemm, prev_store};
+    if (!per_tile[ti].empty()) t.tail = {last_gemm, o_read[0], o_read[1]};
   }
   // A lower bound: Q and O once, K and V once per head up to its last key seen.
   plan_->hbm_bytes += 2 * q_total + 2 * kv_total;
