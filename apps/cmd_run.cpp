@@ -101,9 +101,11 @@ void add_run_command(CLI::App& app) {
   static bool force = false, explain = false, quiet = false;
   static uint32_t layers = 1, channels = 0;
   run->add_option("--config,-c", config, "machine: config file or built-in preset name");
-  run->add_option("--trace,-t", trace,
-                  "workload: a trace file, a built-in example (block), or a generator "
-                  "spec gen:MODEL,phase=decode,batch=1,context=2048[,layers=N,tp=N,...]");
+  run->add_option(
+      "--trace,-t", trace,
+      "workload: a trace file, a built-in example (block), or a generator "
+      "spec gen:MODEL,phase=decode,batch=1,context=2048[,layers=N,tp=N,...] (phase prefill "
+      "takes seq and past, mixed also decode_batch)");
   run->add_option("--out,-o", out,
                   "folder for config.resolved.yaml, stats.json, stats.csv, "
                   "report.json, ops.csv");
