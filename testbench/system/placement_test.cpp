@@ -507,6 +507,23 @@ TEST_CASE("fused attention: qk, softmax and av as one kernel without hazards", "
     CHECK(gemm_macs >= 2 * scores * 64);
     CHECK(gemm_macs <= 2 * 2 * rows * L * 64 * (L == 200 ? 78 : 63) / 100);
     CHECK(check_scratchpad_hazards(m) > 100);
+    // With room for a second Q and O (tiny's 512 KiB), a tile's next band loads its Q
+    // without waiting for this band's GEMMs: the first load after a tile's first store
+    // of O waits for no GEMM. (Until the twenty-fifth session it waited for the band's
+    // last P V.)
+    size_t tiles_with_two = 0;
+    for (const tile::Program& prog : m.programs) {
+      bool stored = false;
+      for (const tile::Command& c : prog) {
+        if (c.label != "o") continue;
+        if (c.kind == tile::CmdKind::kDmaStore) stored = true;
+        if (!stored || c.kind != tile::CmdKind::kDmaLoad) continue;
+        ++tiles_with_two;
+        for (uint32_t d : c.deps) CHECK(prog[d].kind != tile::CmdKind::kGemm);
+        break;
+      }
+    }
+    CHECK(tiles_with_two > 0);
     // --attention separate: three ops, as before.
     const mapper::Mapping sep = map_text("tiny", {}, chain, separate_attention());
     CHECK(sep.ops[2].strategy.find("fused") == std::string::npos);
