@@ -290,8 +290,8 @@ void transformer(const GenOptions& o, const ModelSpec& s, Workload& w) {
                          int64_t new_tokens, int64_t keys, bool from_cache, bool causal,
                          int64_t past) {
       // K and V from the cache: a decode's, or a chunked prefill's (the chunk's own K and
-      // V written to the cache first, as paged-attention kernels read them; the write is
-      // not modelled).
+      // V written to the cache first, as paged-attention kernels read them; here they are
+      // stored as wk's and wv's outputs, not in the cache's place).
       const int64_t cache = from_cache ? seqs * kvh_l * keys * hd * B.dt() : 0;
       // qk and av alike. GQA: the query heads sharing a KV head are stacked as rows of one
       // GEMM.
