@@ -112,11 +112,11 @@ bool best_blocks(uint64_t m, uint64_t n, uint64_t k, uint32_t eb, uint64_t spm_b
   auto pieces = [](uint64_t x, uint64_t b) {
     return std::array<Piece, 2>{Piece{b, x / b}, Piece{x % b, x % b ? 1u : 0u}};
   };
+  const uint64_t burst = std::max<uint64_t>(cost.burst_bytes, 1);
   // Bytes of `rows` rows of `row` bytes on the network, with a header per burst: each
   // row in bursts of its own, or (packed) all of them as one run.
-  auto moved = [&cost](uint64_t rows, uint64_t row, bool packed) {
-    const uint64_t bursts =
-        packed ? ceil_div(rows * row, cost.burst_bytes) : rows * ceil_div(row, cost.burst_bytes);
+  auto moved = [&cost, burst](uint64_t rows, uint64_t row, bool packed) {
+    const uint64_t bursts = packed ? ceil_div(rows * row, burst) : rows * ceil_div(row, burst);
     return double(rows * row) + double(cost.header_bytes) * double(bursts);
   };
   const double bpc = std::max(cost.bytes_per_cycle, 1e-9);
@@ -132,19 +132,19 @@ bool best_blocks(uint64_t m, uint64_t n, uint64_t k, uint32_t eb, uint64_t spm_b
     return (!layout.a_packed && bk * eb < std::min<uint64_t>(k * eb, least_row)) ||
            (!layout.b_packed && bn * eb < std::min<uint64_t>(n * eb, least_row));
   };
+  // Besides the largest K block that fits beside an M and N block (fewer, longer GEMM
+  // commands), for a row-major A the largest whose rows are whole DMA bursts: a row of
+  // 1.4 bursts is two bursts, one of them short, whose round trip the DMA's window pays
+  // as for a full one (measured: 544 x 4096 x 4096 on chiplet4, blocks of 136 x 256 x
+  // 352 took 216 us, x 256 177 us). Only where the share's rows are whole bursts too:
+  // the DMA cuts bursts at burst-aligned addresses, so a block's rows start on a burst
+  // boundary only then.
+  const bool aligned_rows = !layout.a_packed && (k * eb) % burst == 0;
   Best pick, pick_short;
   GemmBlocks best_short;
   for (const uint64_t bm : ms)
     for (const uint64_t bn : ns) {
-      // The largest K block that fits beside them (fewer, longer GEMM commands), and,
-      // for a row-major A, the largest whose rows are whole DMA bursts: a row of 1.4
-      // bursts is two bursts, one of them short, whose round trip the DMA's window pays
-      // as for a full one (measured: 544 x 4096 x 4096 on chiplet4, blocks of 136 x 256
-      // x 352 took 216 us, x 256 177 us). Only where the share's rows are whole bursts
-      // too: the DMA cuts bursts at burst-aligned addresses, so a block's rows start on
-      // a burst boundary only then.
-      const uint64_t burst = std::max<uint64_t>(cost.burst_bytes, 1);
-      const bool aligned_rows = !layout.a_packed && (k * eb) % burst == 0;
+      const uint64_t rows_m = ceil_div(m, bm), cols_n = ceil_div(n, bn);
       uint64_t fits[2] = {0, 0};
       for (const uint64_t c : ks)
         if (double_buffered_bytes(bm, bn, c, eb) <= spm_bytes) {
@@ -158,7 +158,6 @@ bool best_blocks(uint64_t m, uint64_t n, uint64_t k, uint32_t eb, uint64_t spm_b
       for (int f = 0; f < 2; ++f) {
         const uint64_t bk = fits[f];
         if (bk == 0 || (f == 1 && bk == fits[0])) continue;
-        const uint64_t rows_m = ceil_div(m, bm), cols_n = ceil_div(n, bn);
         double compute = 0, a_moved = 0, b_moved = 0, c_moved = 0;
         for (const Piece pm : pieces(m, bm))
           for (const Piece pn : pieces(n, bn))

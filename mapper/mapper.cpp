@@ -1388,21 +1388,17 @@ void Lowering::lower_attention(const Op& qk, const Op& av, uint32_t group) {
   // that read it, as a decode's cache is. (Its loads still wait for the previous op, as
   // the chunk's own K and V are written into it by this pass; the separate qk and av
   // load a cache early, as a decode's, which is early only for the cached tokens.)
+  std::vector<std::vector<uint32_t>> readers(cache ? parts : 0);
+  for (size_t ti = 0; cache && ti < gt.size(); ++ti)
+    for (size_t bi : per_tile[ti])
+      if (readers[bands[bi].part].empty() || readers[bands[bi].part].back() != gt[ti])
+        readers[bands[bi].part].push_back(gt[ti]);
   std::vector<uint64_t> k_at(parts), v_at(parts);
   for (uint64_t p = 0; p < parts; ++p) {
-    k_at[p] = k_base + p * d * keys * eb;
-    v_at[p] = v_base + p * keys * d * eb;
-  }
-  if (cache) {
-    std::vector<std::vector<uint32_t>> readers(parts);
-    for (size_t ti = 0; ti < gt.size(); ++ti)
-      for (size_t bi : per_tile[ti])
-        if (readers[bands[bi].part].empty() || readers[bands[bi].part].back() != gt[ti])
-          readers[bands[bi].part].push_back(gt[ti]);
-    for (uint64_t p = 0; p < parts; ++p) {
-      k_at[p] = alloc_resident(readers[p], d * keys * eb, qk.name + " kv");
-      v_at[p] = alloc_resident(readers[p], keys * d * eb, av.name + " kv");
-    }
+    k_at[p] = cache ? alloc_resident(readers[p], d * keys * eb, qk.name + " kv")
+                    : k_base + p * d * keys * eb;
+    v_at[p] = cache ? alloc_resident(readers[p], keys * d * eb, av.name + " kv")
+                    : v_base + p * keys * d * eb;
   }
   uint64_t macs = 0, macs_full = 0;
   // The softmax's step writes P in the operands' type (its fp32 input S counted alike: one
