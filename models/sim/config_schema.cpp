@@ -28,6 +28,19 @@ std::string format_double(double v) {
 }
 
 namespace {
+// A value given on the command line (--set) carries this tag, followed by the
+// argument, so that an error in it names the argument rather than a file position.
+constexpr const char* kSetTag = "tag:tessera,set:";
+
+// Tags `n` and everything below it as coming from the argument `arg`.
+void tag_as_set(YAML::Node n, const std::string& arg) {
+  n.SetTag(kSetTag + arg);
+  if (n.IsMap())
+    for (auto it = n.begin(); it != n.end(); ++it) tag_as_set(it->second, arg);
+  if (n.IsSequence())
+    for (size_t i = 0; i < n.size(); ++i) tag_as_set(n[i], arg);
+}
+
 std::string where(const std::string& file, const YAML::Mark& m) {
   if (m.is_null() || m.line < 0) return file + ": ";
   return file + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1) + ": ";
@@ -83,23 +96,36 @@ void set_yaml_path(YAML::Node& root, const std::string& dotted_key, const std::s
   for (size_t i = 0; i + 1 < parts.size(); ++i) {
     YAML::Node cur = chain.back();
     if (!cur.IsMap())
-      throw ConfigError("--set: " + dotted_key + ": '" + parts[i - 1] + "' is not a mapping");
+      throw ConfigError("--set: " + dotted_key + ": " +
+                        (i == 0 ? std::string("the config") : "'" + parts[i - 1] + "'") +
+                        " is not a mapping");
     YAML::Node next = cur[parts[i]];
     if (!next || next.IsNull()) {
-      cur[parts[i]] = YAML::Node(YAML::NodeType::Map);
+      YAML::Node made(YAML::NodeType::Map);
+      made.SetTag(kSetTag + dotted_key + "=" + value_text);
+      cur[parts[i]] = made;
       next = cur[parts[i]];
     }
     chain.push_back(next);
   }
   YAML::Node parent = chain.back();
   if (!parent.IsMap()) throw ConfigError("--set: " + dotted_key + ": parent is not a mapping");
-  parent[parts.back()] = parse_yaml(value_text, "--set " + dotted_key);
+  const std::string arg = dotted_key + "=" + value_text;
+  YAML::Node value = parse_yaml(value_text, "--set " + arg);
+  tag_as_set(value, arg);
+  parent[parts.back()] = value;
 }
 
 void ConfigLoader::fail(const YAML::Node& at, const std::string& keypath,
                         const std::string& what) const {
   YAML::Mark m = YAML::Mark::null_mark();
   if (at) m = at.Mark();
+  const std::string tag = at ? at.Tag() : std::string();
+  if (tag.rfind(kSetTag, 0) == 0) {  // the value came from --set, not from the file
+    const std::string arg = tag.substr(std::strlen(kSetTag));
+    const bool same_key = arg.compare(0, keypath.size() + 1, keypath + "=") == 0;
+    throw ConfigError("--set " + arg + ": " + (same_key ? "" : keypath + ": ") + what);
+  }
   throw ConfigError(where(file_, m) + (keypath.empty() ? "(top level)" : keypath) + ": " + what);
 }
 
@@ -122,7 +148,8 @@ void ConfigLoader::reject_unknown_keys() const {
       if (dist < best_d) best_d = dist, best = d;
     }
     if (!best.empty()) what += " (did you mean '" + best + "'?)";
-    fail(it->first, join(k), what);
+    // A key added by --set has no position of its own; its value carries the argument.
+    fail(it->first.Mark().is_null() ? it->second : it->first, join(k), what);
   }
 }
 

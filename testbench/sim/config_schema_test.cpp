@@ -81,9 +81,23 @@ TEST_CASE("config: --set overrides are validated like the file", "[unit]") {
   const auto spec = load_spec("tiny", {"tile.array.rows=64", "chiplet.noc.vcs=4"});
   REQUIRE(spec.tile.array.rows == 64);
   REQUIRE(spec.chiplet.noc.vcs == 4);
+  // An error in a value given with --set names the argument, not a place in the file.
   REQUIRE_THROWS_WITH(load_spec("tiny", {"tile.array.rowz=64"}),
-                      "configs/tiny.yaml: tile.array.rowz: unknown key (did you mean 'rows'?)");
+                      "--set tile.array.rowz=64: unknown key (did you mean 'rows'?)");
+  REQUIRE_THROWS_WITH(load_spec("tiny", {"tile.arrai.rows=64"}),
+                      "--set tile.arrai.rows=64: tile.arrai: unknown key (did you mean 'array'?)");
+  REQUIRE_THROWS_WITH(load_spec("tiny", {"system.fabric.pj_per_bit=1e30"}),
+                      "--set system.fabric.pj_per_bit=1e30: 1e30 is out of range [0, 1000]");
+  REQUIRE_THROWS_WITH(load_spec("tiny", {"tile.array={rows: x}"}),
+                      "--set tile.array={rows: x}: tile.array.rows: expected an integer, got 'x'");
+  // A value the file gives keeps the file's position when another key is set.
+  const std::string path = write_tmp("set_other.yaml", "tile:\n  array: {rows: x}\n");
+  REQUIRE_THROWS_WITH(load_spec(path, {"tile.array.cols=8"}),
+                      path + ":2:17: tile.array.rows: expected an integer, got 'x'");
   REQUIRE_THROWS_AS(load_spec("tiny", {"tile.array.rows"}), ConfigError);
+  // A --set into a config that is not a mapping is refused, not a crash.
+  const std::string scalar = write_tmp("scalar.yaml", "42\n");
+  REQUIRE_THROWS_WITH(load_spec(scalar, {"a.b=1"}), "--set: a.b: the config is not a mapping");
 }
 
 TEST_CASE("config: the resolved spec loads back to itself", "[unit]") {
