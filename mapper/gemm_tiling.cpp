@@ -240,7 +240,8 @@ GemmBlocks choose_blocks(uint64_t m, uint64_t n, uint64_t k, uint32_t elem_bytes
   const Least least = least_block(m, n, k, a);
   const uint64_t need = double_buffered_bytes(least.m, least.n, least.k, elem_bytes);
   throw sim::UserError("scratchpad of " + std::to_string(spm_bytes) +
-                       " bytes cannot hold double-buffered GEMM blocks of the array (" +
+                       " bytes (tile.scratchpad.size_kib) cannot hold double-buffered GEMM "
+                       "blocks of the array (" +
                        std::to_string(need) + " bytes needed)");
 }
 

@@ -1492,7 +1492,22 @@ void Lowering::lower_vector(const Op& op, uint32_t group) {
   const uint32_t eb = uint32_t(traces::dtype_bytes(op.dtype));
   const uint64_t elems = uint64_t(std::max<int64_t>(op.elems, 1));
   const uint32_t inputs = uint32_t(std::max<int64_t>(op.inputs, 1));
-  const uint64_t row = std::min<uint64_t>(elems, uint64_t(std::max<int64_t>(hidden_, 1)));
+  uint64_t row = std::min<uint64_t>(elems, uint64_t(std::max<int64_t>(hidden_, 1)));
+  // A row and its inputs in a scratchpad slot, two slots where they fit. An elementwise
+  // op has no rows of its own (a row is only a chunk), so its row shrinks to fit; a
+  // softmax or norm reduces each row whole, so one that cannot hold a row is refused.
+  const uint64_t row_elem_bytes = (inputs + 1) * uint64_t(eb);
+  const bool row_wise = op.kind == OpKind::kSoftmax || op.kind == OpKind::kLayerNorm ||
+                        op.kind == OpKind::kRmsNorm;
+  if (!row_wise)
+    while (row > 1 && 2 * row * row_elem_bytes > spm_bytes_) row = ceil_div(row, 2);
+  if (row * row_elem_bytes > spm_bytes_)
+    throw sim::UserError(w_.op_context(cur_index_) + "a row of " + std::to_string(row) +
+                         " elements with its inputs needs " +
+                         std::to_string(row * row_elem_bytes) +
+                         " bytes of scratchpad, more than tile.scratchpad.size_kib gives (" +
+                         std::to_string(spm_bytes_) + ")");
+  const uint64_t slots = 2 * row * row_elem_bytes <= spm_bytes_ ? 2 : 1;
   const uint64_t rows = ceil_div(elems, row);
   // The op reads `inputs` x `elems` elements as one stream: the dependencies' outputs in
   // their order (a residual add reads both producers, rope reads q then k), and past
@@ -1534,20 +1549,20 @@ void Lowering::lower_vector(const Op& op, uint32_t group) {
   const uint64_t rows_per_tile = ceil_div(rows, ntiles);
   const uint64_t chunk_rows = std::max<uint64_t>(
       1,
-      std::min(spm_bytes_ / (2 * (inputs + 1) * row * eb), ceil_div(rows_per_tile, kVectorChunks)));
+      std::min(spm_bytes_ / (slots * row * row_elem_bytes), ceil_div(rows_per_tile, kVectorChunks)));
   for (uint64_t ti = 0; ti < ntiles; ++ti) {
     TileState& t = tiles_[gt[ti]];
     const uint64_t r_begin = ti * rows_per_tile, r_end = std::min(rows, r_begin + rows_per_tile);
-    // Per chunk: its vector command and its store. Slot i % 2 is free for chunk i's loads
-    // once chunk i - 2's vector command has read it, and for its result once chunk
-    // i - 2's store has (stores may finish out of order: the last two are the tail).
+    // Per chunk: its vector command and its store. Slot i % slots is free for chunk i's
+    // loads once chunk i - slots' vector command has read it, and for its result once
+    // that chunk's store has (stores may finish out of order: the last two are the tail).
     std::vector<int64_t> compute_hist, store_hist;
     for (uint64_t r0 = r_begin; r0 < r_end; r0 += chunk_rows) {
       const uint64_t rr = std::min(chunk_rows, r_end - r0);
       const uint64_t n_el = std::min(elems - r0 * row, rr * row);
       const size_t i = compute_hist.size();
-      const uint64_t slot_base = (i % 2) * (inputs + 1) * chunk_rows * row * eb;
-      const int64_t reuse = i >= 2 ? compute_hist[i - 2] : t.fence;
+      const uint64_t slot_base = (i % slots) * chunk_rows * row * row_elem_bytes;
+      const int64_t reuse = i >= slots ? compute_hist[i - slots] : t.fence;
       std::vector<int64_t> deps;
       for (uint32_t in = 0; in < inputs; ++in) {
         // Stream bytes [from, from + n_el * eb), one load per piece it touches.
@@ -1566,7 +1581,7 @@ void Lowering::lower_vector(const Op& op, uint32_t group) {
           at += pc.bytes;
         }
       }
-      if (i >= 2) deps.push_back(store_hist[i - 2]);
+      if (i >= slots) deps.push_back(store_hist[i - slots]);
       const Command v = vector_cmd(vec_op_of(op.kind), n_el, rr, uint32_t(inputs), eb, slot_base,
                                    slot_base + inputs * rr * row * eb);
       const int64_t vc = add(t, v, deps);

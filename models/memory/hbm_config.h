@@ -122,6 +122,9 @@ struct HbmTiming {
     v.field("act_bus_cycles", act_bus_cycles, "tCK", "cycles an ACT occupies the row command bus",
             sim::Range{1, 8});
     v.check(tRC >= tRAS + tRP, "tRC", "impossible timing: tRC must be at least tRAS + tRP");
+    v.check(tRAS >= std::max(tRCD, tRCDWR), "tRAS",
+            "impossible timing: tRAS must be at least tRCD and tRCDWR (a row may not close "
+            "before it can be read or written)");
     v.check(tCCD_L >= tCCD_S, "tCCD_L", "tCCD_L must be at least tCCD_S");
     v.check(tRRD_L >= tRRD_S, "tRRD_L", "tRRD_L must be at least tRRD_S");
     v.check(tREFI > tRFC, "tREFI", "tREFI must exceed tRFC (the stack would only refresh)");
@@ -270,6 +273,19 @@ struct HbmConfig {
     v.check(controller.refresh != "per-bank" || timing.tACT2PBR < pb_interval, "timing",
             "tACT2PBR must be below the per-bank refresh interval tREFI / banks per "
             "pseudo-channel (every ACT would push the next REFpb past its due time)");
+    v.check(controller.refresh != "per-bank" || timing.tRREFD < pb_interval, "timing",
+            "tRREFD must be below the per-bank refresh interval tREFI / banks per "
+            "pseudo-channel (ACTs would wait behind the REFpbs for ever)");
+    // A due refresh goes first and a bank is refreshed every tREFI, so the interval must
+    // hold a whole row cycle, the refresh and the row's first access; else a row can be
+    // opened and closed again for the next refresh, for ever, before it is read.
+    const uint64_t ref_busy = controller.refresh == "per-bank" ? timing.tRFCpb : timing.tRFC;
+    v.check(controller.refresh == "none" ||
+                uint64_t(timing.tRC) + std::max(timing.tRCD, timing.tRCDWR) + ref_busy <
+                    timing.tREFI,
+            "timing",
+            "tRC + tRCD (or tRCDWR, the larger) + tRFC (tRFCpb with per-bank refresh) must be "
+            "below tREFI, or refreshes can keep a row from ever being read");
   }
 
   // Derived figures.

@@ -530,16 +530,25 @@ void System::monitor_thread() {
   for (const auto& t : tiles_) total += t->commands();
   sc_core::sc_event_or_list any;
   for (auto& t : tiles_) any |= t->finished_event();
-  size_t last_done = ~size_t(0);
+  uint64_t last_moved = ~uint64_t(0);
   sc_core::sc_time last_progress = sc_core::SC_ZERO_TIME;
   const auto wall0 = std::chrono::steady_clock::now();
   auto last_print = wall0;
-  const sc_core::sc_time period(std::max<uint64_t>(1, opt_.watchdog_us / 20), sc_core::SC_US);
+  // The limit: watchdog_us, or as many cycles of the machine's slowest clock if that is
+  // longer (a tile at 1 MHz runs one GEMM block for milliseconds, legitimately).
+  const uint64_t slowest_mhz = std::min(
+      {spec_.tile.clock_mhz, spec_.chiplet.noc_clock_mhz, spec_.chiplet.hbm.timing.clock_mhz});
+  const double limit_us =
+      double(opt_.watchdog_us) * std::max(1.0, 1000.0 / double(std::max<uint64_t>(1, slowest_mhz)));
+  const sc_core::sc_time limit(limit_us, sc_core::SC_US);
+  const sc_core::sc_time period = limit / 20;
   for (;;) {
     size_t done = 0;
+    uint64_t moved = 0;
     bool all = true;
     for (const auto& t : tiles_) {
       done += t->completed();
+      moved += t->progress();
       all = all && t->finished();
     }
     if (all) {
@@ -549,13 +558,12 @@ void System::monitor_thread() {
       sc_core::sc_stop();
       return;
     }
-    if (done != last_done) {
-      last_done = done;
+    if (moved != last_moved) {
+      last_moved = moved;
       last_progress = sc_core::sc_time_stamp();
-    } else if (sc_core::sc_time_stamp() - last_progress >
-               sc_core::sc_time(double(opt_.watchdog_us), sc_core::SC_US)) {
-      failure_ = "no command finished for " + std::to_string(opt_.watchdog_us) +
-                 " us of simulated time: " + deadlock_report();
+    } else if (sc_core::sc_time_stamp() - last_progress > limit) {
+      failure_ = "no command finished and no memory request issued for " +
+                 std::to_string(uint64_t(limit_us + 0.5)) + " us of simulated time: " + deadlock_report();
       sc_core::sc_stop();
       return;
     }

@@ -40,6 +40,8 @@ class DmaEngine : public sc_core::sc_module, public tlm::tlm_mm_interface {
   // in front of it can tell its transactions by address.
   const tlm::tlm_generic_payload* payloads() const { return payloads_.get(); }
   size_t payload_count() const { return cfg_.outstanding; }
+  // Memory requests (bursts) issued so far.
+  uint64_t bursts_issued() const { return bursts_.value(); }
 
   // Blocking, called from a tile SC_THREAD: moves the descriptor and returns when the
   // last burst has completed. to_remote: scratchpad -> remote (store/send).

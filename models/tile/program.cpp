@@ -1,5 +1,7 @@
 #include "models/tile/program.h"
 
+#include <algorithm>
+
 #include "models/sim/errors.h"
 
 namespace tessera::tile {
@@ -90,7 +92,39 @@ const char* to_string(VecOp op) {
   return "?";
 }
 
-void validate_program(const Program& p, const std::string& who) {
+std::vector<LocalRange> local_ranges(const Command& c) {
+  switch (c.kind) {
+    case CmdKind::kDmaLoad:
+    case CmdKind::kDmaStore:
+    case CmdKind::kSend:
+    case CmdKind::kReduce:
+      return {{c.dma.local_addr, c.dma.bytes(), "transfer"}};
+    case CmdKind::kGemm: {
+      const GemmDesc& g = c.gemm;
+      return {{g.a_addr, uint64_t(g.m) * g.k * g.operand_bytes, "gemm operand A"},
+              {g.b_addr, uint64_t(g.k) * g.n * g.operand_bytes, "gemm operand B"},
+              {g.c_addr, uint64_t(g.m) * g.n * 4, "gemm result C"}};
+    }
+    case CmdKind::kVector: {
+      // Its inputs in one stream from src_addr (or the second apart), its output at
+      // dst_addr.
+      const VectorDesc& v = c.vec;
+      const uint64_t out = v.elements * v.elem_bytes;
+      if (v.src2_addr != VectorDesc::kInline)
+        return {{v.src_addr, out, "vector inputs"},
+                {v.src2_addr, out, "vector second input"},
+                {v.dst_addr, out, "vector output"}};
+      return {{v.src_addr, out * std::max<uint32_t>(1, v.inputs), "vector inputs"},
+              {v.dst_addr, out, "vector output"}};
+    }
+    case CmdKind::kWait:
+    case CmdKind::kSignal:
+      break;
+  }
+  return {};
+}
+
+void validate_program(const Program& p, const std::string& who, uint64_t spm_bytes) {
   for (size_t i = 0; i < p.size(); ++i) {
     if (p[i].id != i)
       throw sim::UserError(who + ": command " + std::to_string(i) + " has id " +
@@ -113,6 +147,11 @@ void validate_program(const Program& p, const std::string& who) {
                   __builtin_mul_overflow(bytes, c.dma.size[2], &bytes)))
       refuse("transfer size overflows 64 bits");
     if (c.kind == CmdKind::kGemm && c.gemm.operand_bytes == 0) refuse("GEMM operands of 0 bytes");
+    for (const LocalRange& r : local_ranges(c))
+      if (r.bytes > 0 && (r.addr > spm_bytes || r.bytes > spm_bytes - r.addr))
+        refuse(std::string(r.what) + " of '" + c.label + "' needs scratchpad bytes [" +
+               std::to_string(r.addr) + ", " + std::to_string(r.addr + r.bytes) + ") of its " +
+               std::to_string(spm_bytes) + " (tile.scratchpad.size_kib too small for this mapping)");
     if (p[i].kind == CmdKind::kReduce &&
         (p[i].reduce.contributors == 0 || p[i].reduce.results.empty() ||
          p[i].reduce.results.size() != p[i].reduce.notify.size()))

@@ -108,9 +108,21 @@ struct Command {
 
 using Program = std::vector<Command>;
 
+// A stretch of the tile's own scratchpad that a command reads or writes.
+struct LocalRange {
+  uint64_t addr = 0, bytes = 0;
+  const char* what = "";  // "transfer", "gemm operand A", ...
+};
+// Every scratchpad stretch `c` touches (DMA: its local side; GEMM: A, B and C at 4 bytes
+// an element; vector: its inputs and output), at most three.
+std::vector<LocalRange> local_ranges(const Command& c);
+
 // Checks ids are 0..n-1 in order, deps point backwards, semaphores exist, transfer sizes
-// do not overflow and GEMM operands have a size; UserError otherwise.
-void validate_program(const Program& p, const std::string& who);
+// do not overflow, GEMM operands have a size and every command stays inside a scratchpad
+// of `spm_bytes`; UserError otherwise (naming the command and its op), so that a mapping
+// the scratchpad cannot hold is refused before the run, not part way through it.
+void validate_program(const Program& p, const std::string& who,
+                      uint64_t spm_bytes = ~uint64_t(0));
 
 }  // namespace tessera::tile
 

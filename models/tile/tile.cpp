@@ -50,8 +50,12 @@ Tile::Tile(sc_core::sc_module_name name, uint32_t global_id, uint64_t base, cons
   }
 }
 
+uint64_t Tile::progress() const {
+  return completed_ + dma_in_->bursts_issued() + dma_out_->bursts_issued();
+}
+
 void Tile::load_program(Program p) {
-  validate_program(p, path_);
+  validate_program(p, path_, spm_.size_bytes());
   program_ = std::move(p);
   for (auto& q : queue_) q.clear();
   for (const Command& c : program_) queue_[int(unit_of(c.kind))].push_back(c.id);
@@ -164,14 +168,7 @@ void Tile::execute(const Command& c) {
       execute_gemm(c);
       break;
     case CmdKind::kVector: {
-      // Its inputs in one stream from src_addr, its output at dst_addr (as the mapper
-      // lays them out); checked as GEMM operands and DMA transfers are.
-      const uint64_t out = c.vec.elements * c.vec.elem_bytes;
-      const bool apart = c.vec.src2_addr != VectorDesc::kInline;
-      spm_.check_range(c.vec.src_addr, out * (apart ? 1 : std::max<uint32_t>(1, c.vec.inputs)),
-                       path_ + " vector inputs");
-      if (apart) spm_.check_range(c.vec.src2_addr, out, path_ + " vector second input");
-      spm_.check_range(c.vec.dst_addr, out, path_ + " vector output");
+      // Its scratchpad ranges were checked when the program was loaded.
       const VectorTiming t = vector_.execute(c.vec, spm_);
       wait(clock_.duration(sim::Cycles(t.cycles)));
       break;
@@ -181,12 +178,7 @@ void Tile::execute(const Command& c) {
 
 void Tile::execute_gemm(const Command& c) {
   const GemmDesc& g = c.gemm;
-  const uint64_t a_bytes = uint64_t(g.m) * g.k * g.operand_bytes;
-  const uint64_t b_bytes = uint64_t(g.k) * g.n * g.operand_bytes;
-  const uint64_t c_bytes = uint64_t(g.m) * g.n * 4;
-  spm_.check_range(g.a_addr, a_bytes, path_ + " gemm operand A");
-  spm_.check_range(g.b_addr, b_bytes, path_ + " gemm operand B");
-  spm_.check_range(g.c_addr, c_bytes, path_ + " gemm result C");
+  // Its operands' scratchpad ranges were checked when the program was loaded.
   compute::GemmJob job;
   job.m = g.m;
   job.n = g.n;
@@ -217,7 +209,7 @@ void Tile::execute_gemm(const Command& c) {
   // Those bytes are charged at the array's operand-read rate, as the engine charges the
   // first byte of each element (until the tenth session at the scratchpad's DMA rate,
   // about a tenth of it).
-  const uint64_t acc = g.accumulate ? c_bytes : 0;
+  const uint64_t acc = g.accumulate ? uint64_t(g.m) * g.n * 4 : 0;
   const uint64_t wide = g.operand_bytes - 1;
   spm_.record_read(SpmClient::kIfmap, t.reads.ifmap * g.operand_bytes, 0);
   spm_.record_read(SpmClient::kWeight, t.reads.weight * g.operand_bytes, 0);

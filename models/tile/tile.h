@@ -64,6 +64,9 @@ class Tile : public sc_core::sc_module {
   bool finished() const { return completed_ == program_.size(); }
   size_t commands() const { return program_.size(); }
   size_t completed() const { return completed_; }
+  // Moves forward while the tile makes progress: commands finished and memory requests
+  // issued (a DMA issues one only when an earlier one has left a slot free).
+  uint64_t progress() const;
   // Picosecond start and end of each command (valid once finished).
   uint64_t start_ps(uint32_t cmd) const { return start_ps_[cmd]; }
   uint64_t end_ps(uint32_t cmd) const { return end_ps_[cmd]; }

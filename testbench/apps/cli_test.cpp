@@ -65,7 +65,7 @@ TEST_CASE("cli: bad input is one line and exit code 2", "[unit]") {
   refused("run --config no_such_machine", "no_such_machine");
   auto r = run_tessera("run --set tile.array.rows=0");
   CHECK(r.rc == 2);
-  CHECK(r.err.find("tile.array.rows: 0 is out of range") != std::string::npos);
+  CHECK(r.err.find("--set tile.array.rows=0: 0 is out of range") != std::string::npos);
   refused("run --trace gen:llama2-7b,batch=x");
   refused("run --trace gen:llama2-7b,phase=decode,past=16", "--past is for prefill");
   refused("run --trace gen:tiny,phase=prefill,seq=512,past=600", "--past 600 outside 0..512");
@@ -76,7 +76,16 @@ TEST_CASE("cli: bad input is one line and exit code 2", "[unit]") {
   refused("run --attention fast", "--attention");
   refused("run --weight-copies twice", "--weight-copies");
   // A scratchpad too small for one array-sized block of each GEMM operand.
-  refused("run --set tile.scratchpad.size_kib=1", "cannot hold double-buffered GEMM blocks");
+  refused("run --trace gemm --set tile.scratchpad.size_kib=1",
+          "(tile.scratchpad.size_kib) cannot hold double-buffered GEMM blocks");
+  // A norm reduces its rows whole: a scratchpad without room for one is refused before
+  // the run, naming the op and its line (it failed part way through the run before).
+  refused("run --set tile.scratchpad.size_kib=8",
+          "block.tsr:6: op 'l0.attn_norm' (rmsnorm): a row of 4096 elements with its inputs "
+          "needs 16384 bytes of scratchpad");
+  // HBM timings under which refreshes could hold a row off for ever (the run hung).
+  refused("run --set chiplet.hbm.timing.tRCD=100000", "tRAS must be at least tRCD");
+  refused("run --set chiplet.hbm.timing.tRREFD=100000", "tRREFD must be below");
   // Interleaved HBM: a unit that is not a power of two, smaller than a DMA burst, or
   // larger than the share of a stack it is cut from.
   refused("run --config chiplet4 --set package.hbm_interleave_bytes=3000",
@@ -149,13 +158,35 @@ TEST_CASE("cli: a run that fails leaves no result folder it made", "[unit]") {
     INFO(dir);
     const auto r = run_tessera("run -q --set tile.scratchpad.size_kib=1 --out " + dir);
     CHECK(r.rc == 2);
-    CHECK(r.err.find("cannot hold double-buffered GEMM blocks") != std::string::npos);
+    CHECK(r.err.find("bytes of scratchpad, more than tile.scratchpad.size_kib") !=
+          std::string::npos);
   }
   CHECK_FALSE(fs::exists(fresh));
   CHECK(fs::is_directory(mine));
   // A run that succeeds keeps the folder it made.
   CHECK(run_tessera("run -q --out " + fresh).rc == 0);
   CHECK(fs::exists(fresh + "/report.json"));
+}
+
+TEST_CASE("cli: a small scratchpad or a slow tile clock runs to the end", "[unit]") {
+  auto sim_time = [](const std::string& name, const std::string& args) {
+    const std::string base = std::string(TESSERA_BINARY_DIR) + "/" + name;
+    std::filesystem::remove_all(base);
+    const auto r = run_tessera("run -q --out " + base + " " + args);
+    INFO(r.err);
+    REQUIRE(r.rc == 0);
+    return nlohmann::json::parse(tessera::sim::read_file(base + "/report.json"))
+        .at("sim_time_s")
+        .get<double>();
+  };
+  const double base = sim_time("small_spm_default", "");
+  // 16 KiB holds a 4096-element norm row and its input once, not twice (one slot), and
+  // the elementwise ops' rows shrink to fit; both failed part way through the run before.
+  CHECK(sim_time("small_spm_16k", "--set tile.scratchpad.size_kib=16") > base);
+  // At 1 MHz a GEMM block runs for milliseconds without a command finishing: the
+  // watchdog counts the slowest clock's cycles and memory requests too (it stopped
+  // this run as a deadlock after 10 ms of simulated time before).
+  CHECK(sim_time("slow_tile_clock", "--set tile.clock_mhz=1") > 100 * base);
 }
 
 TEST_CASE("cli: --out never overwrites a non-empty folder without --force", "[unit]") {

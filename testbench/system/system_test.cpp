@@ -354,6 +354,28 @@ TEST_CASE("system: semaphore signals cross chiplets", "[unit]") {
   REQUIRE(r.sys->run() > 0);
 }
 
+// A wait nobody signals: the watchdog stops the run after its limit of simulated time
+// without a finished command or a memory request, scaled up for a slow clock (a tile at
+// 100 MHz: ten times the 10 ms), and names the tile that waits.
+TEST_CASE("system: a wait nobody signals stops as a deadlock after the watchdog's limit",
+          "[unit]") {
+  TESSERA_ONE_ELABORATION();
+  Rig r({"tile.clock_mhz=100"});
+  Command w;
+  w.kind = CmdKind::kWait;
+  w.sync = {0, 3, 1};
+  r.sys->load(only_tile(r, 1, numbered({load(r.map.stack_base(0), 0, 4096), w})));
+  try {
+    r.sys->run();
+    FAIL("a program waiting for ever finished");
+  } catch (const sim::SimulationError& e) {
+    const std::string msg = e.what();
+    CHECK(msg.find("no command finished and no memory request issued for 100000 us") !=
+          std::string::npos);
+    CHECK(msg.find("tile1: 1/2 commands done") != std::string::npos);
+  }
+}
+
 namespace {
 // Builds the whole machine of a preset and runs it with no work: every module, socket
 // and binding must elaborate, and an empty run ends at time zero.
@@ -627,13 +649,15 @@ TEST_CASE("scratchpad: a strided run on one bank takes a cycle per access", "[un
   CHECK(spm.access_cycles(0, 16, 2000, 32) == 250);  // every other bank
 }
 
-TEST_CASE("program: a missing semaphore, an overflowing size or 0-byte operands are refused",
-          "[unit]") {
-  auto refused = [](tile::Command c, const std::string& what) {
+TEST_CASE(
+    "program: a missing semaphore, an overflowing size, 0-byte operands or a command "
+    "outside the scratchpad are refused",
+    "[unit]") {
+  auto refused = [](tile::Command c, const std::string& what, uint64_t spm = ~uint64_t(0)) {
     c.id = 0;
     tile::Program p{c};
     try {
-      tile::validate_program(p, "tile 0");
+      tile::validate_program(p, "tile 0", spm);
       FAIL("accepted");
     } catch (const sim::UserError& e) {
       CHECK(std::string(e.what()).find(what) != std::string::npos);
@@ -658,6 +682,32 @@ TEST_CASE("program: a missing semaphore, an overflowing size or 0-byte operands 
   g.kind = tile::CmdKind::kGemm;
   g.gemm.operand_bytes = 0;
   refused(g, "0 bytes");
+  // Scratchpad ranges, checked when a program is loaded (before, part way through the
+  // run, when the command ran).
+  tile::Command in;
+  in.kind = tile::CmdKind::kDmaLoad;
+  in.label = "l0.w1";
+  in.dma.local_addr = 3072;
+  in.dma.size[0] = 1024;
+  CHECK_NOTHROW(tile::validate_program({in}, "tile 0", 4096));  // ends at the last byte
+  in.dma.size[0] = 1025;
+  refused(in, "transfer of 'l0.w1' needs scratchpad bytes [3072, 4097) of its 4096", 4096);
+  tile::Command mm;
+  mm.kind = tile::CmdKind::kGemm;
+  mm.gemm = {16, 16, 16, 0, 512, 1024, 2, false};  // C at 4 bytes: [1024, 2048)
+  CHECK_NOTHROW(tile::validate_program({mm}, "tile 0", 2048));
+  refused(mm, "gemm result C", 2047);
+  tile::Command v;
+  v.kind = tile::CmdKind::kVector;
+  v.vec.elements = 256;
+  v.vec.inputs = 2;
+  v.vec.elem_bytes = 2;
+  v.vec.dst_addr = 1024;  // inputs [0, 1024), output [1024, 1536)
+  CHECK_NOTHROW(tile::validate_program({v}, "tile 0", 1536));
+  refused(v, "vector output", 1535);
+  v.vec.dst_addr = 0;
+  v.vec.src_addr = 512;
+  refused(v, "vector inputs", 1535);
   sig.sync.semaphore = tile::kNumSemaphores - 1;  // the last one exists
   tile::Program ok{sig};
   CHECK_NOTHROW(tile::validate_program(ok, "tile 0"));
