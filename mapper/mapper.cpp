@@ -1497,14 +1497,13 @@ void Lowering::lower_vector(const Op& op, uint32_t group) {
   // op has no rows of its own (a row is only a chunk), so its row shrinks to fit; a
   // softmax or norm reduces each row whole, so one that cannot hold a row is refused.
   const uint64_t row_elem_bytes = (inputs + 1) * uint64_t(eb);
-  const bool row_wise = op.kind == OpKind::kSoftmax || op.kind == OpKind::kLayerNorm ||
-                        op.kind == OpKind::kRmsNorm;
+  const bool row_wise =
+      op.kind == OpKind::kSoftmax || op.kind == OpKind::kLayerNorm || op.kind == OpKind::kRmsNorm;
   if (!row_wise)
     while (row > 1 && 2 * row * row_elem_bytes > spm_bytes_) row = ceil_div(row, 2);
   if (row * row_elem_bytes > spm_bytes_)
     throw sim::UserError(w_.op_context(cur_index_) + "a row of " + std::to_string(row) +
-                         " elements with its inputs needs " +
-                         std::to_string(row * row_elem_bytes) +
+                         " elements with its inputs needs " + std::to_string(row * row_elem_bytes) +
                          " bytes of scratchpad, more than tile.scratchpad.size_kib gives (" +
                          std::to_string(spm_bytes_) + ")");
   const uint64_t slots = 2 * row * row_elem_bytes <= spm_bytes_ ? 2 : 1;
@@ -1547,9 +1546,9 @@ void Lowering::lower_vector(const Op& op, uint32_t group) {
   // one after another).
   const uint64_t ntiles = std::min<uint64_t>(gt.size(), rows);
   const uint64_t rows_per_tile = ceil_div(rows, ntiles);
-  const uint64_t chunk_rows = std::max<uint64_t>(
-      1,
-      std::min(spm_bytes_ / (slots * row * row_elem_bytes), ceil_div(rows_per_tile, kVectorChunks)));
+  const uint64_t chunk_rows =
+      std::max<uint64_t>(1, std::min(spm_bytes_ / (slots * row * row_elem_bytes),
+                                     ceil_div(rows_per_tile, kVectorChunks)));
   for (uint64_t ti = 0; ti < ntiles; ++ti) {
     TileState& t = tiles_[gt[ti]];
     const uint64_t r_begin = ti * rows_per_tile, r_end = std::min(rows, r_begin + rows_per_tile);

@@ -73,6 +73,7 @@ NetworkCore::NetworkCore(const NocConfig& cfg, const Topology& topo, uint32_t me
   sq_.resize(size_t(topo_.num_nodes()) * mclasses_);
   ni_credits_.assign(size_t(topo_.num_nodes()) * vcs_, int32_t(cfg.vc_buffer_flits));
   eject_held_.assign(size_t(topo_.num_nodes()) * vcs_, -1);
+  eject_bound_.assign(size_t(topo_.num_nodes()) * vcs_, 0);
   for (uint32_t n = 0; n < topo_.num_nodes(); ++n) {
     upstream_[size_t(topo_.node_router(n)) * P + topo_.node_port(n)] = Upstream{-1, 0, int32_t(n)};
     ni_[n].to = LinkEnd{topo_.node_router(n), uint16_t(topo_.node_port(n)), 0, 1};
@@ -191,7 +192,14 @@ void NetworkCore::bound_ejection(uint32_t node, uint32_t mclass, uint32_t flits)
   for (uint32_t v = vc_base(mclass, 0); v < vc_base(mclass, 0) + vcs_per_mclass_; ++v) {
     rt.set_output_credits(topo_.node_port(node), v, int32_t(flits));
     eject_held_[size_t(node) * vcs_ + v] = 0;
+    eject_bound_[size_t(node) * vcs_ + v] = int32_t(flits);
   }
+}
+
+bool NetworkCore::target_holds_back() const {
+  for (size_t i = 0; i < eject_held_.size(); ++i)
+    if (eject_held_[i] >= 0 && eject_held_[i] >= eject_bound_[i]) return true;
+  return false;
 }
 
 void NetworkCore::release_ejected(uint32_t node, uint32_t vc, uint32_t flits) {
@@ -389,9 +397,14 @@ void NetworkCore::step() {
       if (sink_) sink_->on_injected(id, Packet(packets_[id]), c);
     injected_.clear();
   }
-  // Flits inside, or packets waiting at an interface, and nothing moves: stop and say where.
-  if ((flits_in_network_ > 0 || queued_packets_ > 0) && c - last_move_ > cfg_.watchdog_cycles)
-    report_deadlock();
+  // Flits inside, or packets waiting at an interface, and nothing moves: stop and say
+  // where. Unless a target's full ejection buffer holds them back: a slow memory (an
+  // HBM with its tFAW at 100,000 clocks) is not a deadlock of the network, and a target
+  // that never takes its requests again is the system's watchdog's to report.
+  if ((flits_in_network_ > 0 || queued_packets_ > 0) && c - last_move_ > cfg_.watchdog_cycles) {
+    if (!target_holds_back()) report_deadlock();
+    last_move_ = c;
+  }
   now_ = c + 1;
 }
 

@@ -198,8 +198,12 @@ class NetworkCore {
   std::vector<Interface> ni_;
   std::vector<SourceQueue> sq_;      // per endpoint and message class: node * classes + class
   std::vector<int32_t> ni_credits_;  // per endpoint and VC: node * vcs + vc
-  // Per endpoint and VC: flits held in a bounded ejection buffer (-1: unbounded).
+  // Per endpoint and VC: flits held in a bounded ejection buffer (-1: unbounded), and its
+  // bound.
   std::vector<int32_t> eject_held_;
+  std::vector<int32_t> eject_bound_;
+  // A bounded ejection buffer is full: its target, not the network, holds flits back.
+  bool target_holds_back() const;
   std::vector<uint32_t> ni_active_;
   uint64_t ni_pending_ = 0;
   sim::SlotTable<Packet> packets_;

@@ -280,12 +280,12 @@ struct HbmConfig {
     // hold a whole row cycle, the refresh and the row's first access; else a row can be
     // opened and closed again for the next refresh, for ever, before it is read.
     const uint64_t ref_busy = controller.refresh == "per-bank" ? timing.tRFCpb : timing.tRFC;
-    v.check(controller.refresh == "none" ||
-                uint64_t(timing.tRC) + std::max(timing.tRCD, timing.tRCDWR) + ref_busy <
-                    timing.tREFI,
-            "timing",
-            "tRC + tRCD (or tRCDWR, the larger) + tRFC (tRFCpb with per-bank refresh) must be "
-            "below tREFI, or refreshes can keep a row from ever being read");
+    v.check(
+        controller.refresh == "none" ||
+            uint64_t(timing.tRC) + std::max(timing.tRCD, timing.tRCDWR) + ref_busy < timing.tREFI,
+        "timing",
+        "tRC + tRCD (or tRCDWR, the larger) + tRFC (tRFCpb with per-bank refresh) must be "
+        "below tREFI, or refreshes can keep a row from ever being read");
   }
 
   // Derived figures.

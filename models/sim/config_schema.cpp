@@ -155,8 +155,14 @@ void ConfigLoader::reject_unknown_keys() const {
 
 void ConfigLoader::check(bool ok, const char* key, const std::string& message) {
   if (ok) return;
-  if (has(key)) fail(node_[key], join(key), message);
-  fail(node_, join(key), message);
+  // The deepest node the YAML has on the key's path (`a.b.c` walks the maps).
+  YAML::Node at = node_;
+  std::stringstream parts(key);
+  for (std::string p; std::getline(parts, p, '.');) {
+    if (!at.IsMap() || !at[p]) break;
+    at.reset(at[p]);  // rebinds `at` (assignment would overwrite the node it refers to)
+  }
+  fail(at, join(key), message);
 }
 
 std::string ConfigLoader::scalar_text(const YAML::Node& n, const char* key,

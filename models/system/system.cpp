@@ -563,7 +563,8 @@ void System::monitor_thread() {
       last_progress = sc_core::sc_time_stamp();
     } else if (sc_core::sc_time_stamp() - last_progress > limit) {
       failure_ = "no command finished and no memory request issued for " +
-                 std::to_string(uint64_t(limit_us + 0.5)) + " us of simulated time: " + deadlock_report();
+                 std::to_string(uint64_t(limit_us + 0.5)) +
+                 " us of simulated time: " + deadlock_report();
       sc_core::sc_stop();
       return;
     }

@@ -172,6 +172,11 @@ struct SystemSpec {
                     package.hbm_interleave_bytes,
             "package.hbm_interleave_share",
             "gives each stack less than one unit of package.hbm_interleave_bytes");
+    // HBM stacks refuse a request that is not whole accesses (misaligned, or shorter).
+    v.check(chiplet.hbm_stacks == 0 || tile.dma.align_bytes % chiplet.hbm.access_bytes() == 0,
+            "tile.dma.align_bytes",
+            "must be a multiple of the HBM access (" + std::to_string(chiplet.hbm.access_bytes()) +
+                " B): the stacks take only whole, aligned accesses");
     v.check(system.fabric.attach_nodes <= tiles_per_chiplet(), "system.fabric.attach_nodes",
             "more fabric attach nodes than NoC nodes of a chiplet (" +
                 std::to_string(tiles_per_chiplet()) + ")");

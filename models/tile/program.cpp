@@ -151,7 +151,8 @@ void validate_program(const Program& p, const std::string& who, uint64_t spm_byt
       if (r.bytes > 0 && (r.addr > spm_bytes || r.bytes > spm_bytes - r.addr))
         refuse(std::string(r.what) + " of '" + c.label + "' needs scratchpad bytes [" +
                std::to_string(r.addr) + ", " + std::to_string(r.addr + r.bytes) + ") of its " +
-               std::to_string(spm_bytes) + " (tile.scratchpad.size_kib too small for this mapping)");
+               std::to_string(spm_bytes) +
+               " (tile.scratchpad.size_kib too small for this mapping)");
     if (p[i].kind == CmdKind::kReduce &&
         (p[i].reduce.contributors == 0 || p[i].reduce.results.empty() ||
          p[i].reduce.results.size() != p[i].reduce.notify.size()))

@@ -121,8 +121,7 @@ std::vector<LocalRange> local_ranges(const Command& c);
 // do not overflow, GEMM operands have a size and every command stays inside a scratchpad
 // of `spm_bytes`; UserError otherwise (naming the command and its op), so that a mapping
 // the scratchpad cannot hold is refused before the run, not part way through it.
-void validate_program(const Program& p, const std::string& who,
-                      uint64_t spm_bytes = ~uint64_t(0));
+void validate_program(const Program& p, const std::string& who, uint64_t spm_bytes = ~uint64_t(0));
 
 }  // namespace tessera::tile
 

@@ -90,6 +90,12 @@ TEST_CASE("config: --set overrides are validated like the file", "[unit]") {
                       "--set system.fabric.pj_per_bit=1e30: 1e30 is out of range [0, 1000]");
   REQUIRE_THROWS_WITH(load_spec("tiny", {"tile.array={rows: x}"}),
                       "--set tile.array={rows: x}: tile.array.rows: expected an integer, got 'x'");
+  // A rule across sections points at the key it names, here set on the command line
+  // (an HBM stack refuses requests that are not whole 32-byte accesses; a run with
+  // align_bytes=16 failed part way through before).
+  REQUIRE_THROWS_WITH(load_spec("chiplet4", {"tile.dma.align_bytes=16"}),
+                      "--set tile.dma.align_bytes=16: must be a multiple of the HBM access (32 "
+                      "B): the stacks take only whole, aligned accesses");
   // A value the file gives keeps the file's position when another key is set.
   const std::string path = write_tmp("set_other.yaml", "tile:\n  array: {rows: x}\n");
   REQUIRE_THROWS_WITH(load_spec(path, {"tile.array.cols=8"}),
