@@ -1492,7 +1492,16 @@ void Lowering::lower_vector(const Op& op, uint32_t group) {
   const uint32_t eb = uint32_t(traces::dtype_bytes(op.dtype));
   const uint64_t elems = uint64_t(std::max<int64_t>(op.elems, 1));
   const uint32_t inputs = uint32_t(std::max<int64_t>(op.inputs, 1));
-  uint64_t row = std::min<uint64_t>(elems, uint64_t(std::max<int64_t>(hidden_, 1)));
+  // A row is what the op reduces whole: a norm's is the model's hidden size (meta
+  // `hidden`), a softmax's the keys of the qk whose scores it reads; an elementwise op's
+  // is only a chunk of the hidden size. (Until the twenty-sixth session every row was
+  // the hidden size, 4096 when the trace did not give it, as the generator did not.)
+  int64_t row_len = hidden_;
+  if (op.kind == OpKind::kSoftmax && op.deps.size() == 1) {
+    const int64_t d = w_.find(op.deps[0]);
+    if (d >= 0 && w_.op(size_t(d)).kind == OpKind::kQk) row_len = w_.op(size_t(d)).n;
+  }
+  uint64_t row = std::min<uint64_t>(elems, uint64_t(std::max<int64_t>(row_len, 1)));
   // A row and its inputs in a scratchpad slot, two slots where they fit. An elementwise
   // op has no rows of its own (a row is only a chunk), so its row shrinks to fit; a
   // softmax or norm reduces each row whole, so one that cannot hold a row is refused.

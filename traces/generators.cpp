@@ -504,6 +504,7 @@ Workload generate(const GenOptions& o) {
     // Tokens this pass produces across all ranks: one per sequence (the next token).
     w.meta["tokens"] = std::to_string(o.batch + o.decode_batch);
     w.meta["layers"] = std::to_string(o.layers ? o.layers : s.layers);
+    w.meta["hidden"] = std::to_string(s.hidden);  // a norm's row (the mapper reads it)
     w.meta["tp"] = std::to_string(o.tp);
     w.meta["pp"] = std::to_string(o.pp);
     w.meta["ep"] = std::to_string(o.ep);

@@ -107,7 +107,8 @@ void check_meta_number(const LineError& e, const Field& f) {
       {"pp", 1, kMaxRanks},         {"dp", 1, kMaxRanks},     {"ep", 1, kMaxRanks},
       {"rank", 0, kMaxRanks - 1},   {"layers", 1, kMaxRanks}, {"batch", 1, kMaxCount},
       {"rank_batch", 1, kMaxCount}, {"seq", 1, kMaxCount},    {"context", 1, kMaxCount},
-      {"tokens", 0, kMaxCount},     {"past", 0, kMaxCount},   {"decode_batch", 0, kMaxCount}};
+      {"tokens", 0, kMaxCount},     {"past", 0, kMaxCount},   {"decode_batch", 0, kMaxCount},
+      {"hidden", 1, kMaxCount}};
   for (const Range& r : ranges) {
     if (f.key != r.key) continue;
     const bool digits =

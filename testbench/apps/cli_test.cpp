@@ -80,8 +80,11 @@ TEST_CASE("cli: bad input is one line and exit code 2", "[unit]") {
           "(tile.scratchpad.size_kib) cannot hold double-buffered GEMM blocks");
   // A norm reduces its rows whole: a scratchpad without room for one is refused before
   // the run, naming the op and its line (it failed part way through the run before).
-  refused("run --set tile.scratchpad.size_kib=8",
-          "block.tsr:6: op 'l0.attn_norm' (rmsnorm): a row of 4096 elements with its inputs "
+  const std::string rows = write_trace("norm_rows",
+                                       "tessera-trace 1\nmeta hidden=4096\n"
+                                       "rmsnorm norm elems=16384 dtype=bf16\n");
+  refused("run --trace " + rows + ".tsr --set tile.scratchpad.size_kib=8",
+          "norm_rows.tsr:3: op 'norm' (rmsnorm): a row of 4096 elements with its inputs "
           "needs 16384 bytes of scratchpad");
   // HBM timings under which refreshes could hold a row off for ever (the run hung).
   refused("run --set chiplet.hbm.timing.tRCD=100000", "tRAS must be at least tRCD");
@@ -158,7 +161,7 @@ TEST_CASE("cli: a run that fails leaves no result folder it made", "[unit]") {
     INFO(dir);
     const auto r = run_tessera("run -q --set tile.scratchpad.size_kib=1 --out " + dir);
     CHECK(r.rc == 2);
-    CHECK(r.err.find("bytes of scratchpad, more than tile.scratchpad.size_kib") !=
+    CHECK(r.err.find("(tile.scratchpad.size_kib) cannot hold double-buffered GEMM blocks") !=
           std::string::npos);
   }
   CHECK_FALSE(fs::exists(fresh));
@@ -179,10 +182,16 @@ TEST_CASE("cli: a small scratchpad or a slow tile clock runs to the end", "[unit
         .at("sim_time_s")
         .get<double>();
   };
-  const double base = sim_time("small_spm_default", "");
   // 16 KiB holds a 4096-element norm row and its input once, not twice (one slot), and
-  // the elementwise ops' rows shrink to fit; both failed part way through the run before.
-  CHECK(sim_time("small_spm_16k", "--set tile.scratchpad.size_kib=16") > base);
+  // the residual add's rows (three tensors) shrink to fit; both failed part way through
+  // the run before.
+  const std::string rows = write_trace("small_spm",
+                                       "tessera-trace 1\nmeta hidden=4096\n"
+                                       "rmsnorm norm elems=16384 dtype=bf16\n"
+                                       "elementwise add elems=16384 inputs=2 deps=norm\n");
+  CHECK(sim_time("small_spm_16k", "--trace " + rows + ".tsr --set tile.scratchpad.size_kib=16") >
+        0);
+  const double base = sim_time("small_spm_default", "");
   // At 1 MHz a GEMM block runs for milliseconds without a command finishing: the
   // watchdog counts the slowest clock's cycles and memory requests too (it stopped
   // this run as a deadlock after 10 ms of simulated time before).
@@ -400,6 +409,31 @@ double max_byte_counter(const std::string& folder, Pick pick) {
       most = std::max(most, std::stod(line.substr(at + kind.size())));
   }
   return most;
+}
+
+// A norm reduces rows of the model's hidden size (meta hidden, which the generator
+// writes), a softmax rows of its qk's keys; until the twenty-sixth session both were rows
+// of 4096 elements whatever the model (the generator wrote no hidden).
+TEST_CASE("cli: a norm reduces rows of the hidden size and a softmax rows of its keys", "[unit]") {
+  auto explain = [](const std::string& name, const std::string& meta) {
+    const std::string base =
+        write_trace(name, "tessera-trace 1\n" + meta +
+                              "rmsnorm norm elems=16384 dtype=bf16\n"
+                              "qk s m=8 n=300 k=64 batch=2 dtype=bf16 deps=norm\n"
+                              "softmax p elems=4800 dtype=bf16 deps=s\n");
+    const auto r = run_tessera("run -q --explain --trace " + base + ".tsr --out " + base);
+    REQUIRE(r.rc == 0);
+    return r.err;  // --explain writes to standard error
+  };
+  const std::string given = explain("rows_hidden", "meta hidden=256\n");
+  CHECK(given.find("norm [rmsnorm]: 64 rows of 256 over 4 tiles") != std::string::npos);
+  CHECK(given.find("p [softmax]: 16 rows of 300 over 4 tiles") != std::string::npos);
+  const std::string absent = explain("rows_default", "");
+  CHECK(absent.find("norm [rmsnorm]: 4 rows of 4096 over 4 tiles") != std::string::npos);
+  CHECK(absent.find("p [softmax]: 16 rows of 300 over 4 tiles") != std::string::npos);
+  // The generator writes the model's hidden size.
+  CHECK(output_of("trace gen --model llama2-70b --phase decode --layers 1").find("hidden=8192") !=
+        std::string::npos);
 }
 
 // Norms, activations and softmax run on the vector units: their compute floor is their
