@@ -74,6 +74,8 @@ traces::Workload generate_from_spec(const std::string& spec) {
       num(o.image);
     else if (k == "embed")
       o.embed_and_head = v != "0" && v != "false";
+    else if (k == "fused_proj")
+      o.fused_proj = v != "0" && v != "false";
     else if (k == "dtype") {
       auto d = traces::dtype_from_string(v);
       if (!d) throw sim::UserError("--trace " + spec + ": unknown dtype '" + v + "'");

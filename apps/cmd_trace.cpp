@@ -120,6 +120,9 @@ void add_trace_command(CLI::App& app) {
   gen->add_option("--layers", g.layers, "Layers (ResNet: bottleneck blocks); 0 = all")
       ->capture_default_str();
   gen->add_flag("--blocks-only", blocks_only, "Transformer blocks only: no embedding, no LM head");
+  gen->add_flag("--fused-proj", g.fused_proj,
+                "One GEMM for Q, K and V (wqkv) and one for the gate and up projections (w13), "
+                "as serving engines merge them");
   gen->add_option("--tp", g.tp, "Tensor-parallel degree")->capture_default_str();
   gen->add_option("--pp", g.pp, "Pipeline-parallel degree")->capture_default_str();
   gen->add_option("--dp", g.dp, "Data-parallel degree")->capture_default_str();

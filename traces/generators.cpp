@@ -178,6 +178,7 @@ void check_options(const GenOptions& o, const ModelSpec& s) {
   if (s.family == ModelFamily::kResNet) {
     need(o.tp == 1 && o.pp == 1 && o.ep == 1, "resnet50 supports only --dp");
     need(o.past == 0 && o.phase != "mixed", "resnet50 has no KV cache: no --past or --phase mixed");
+    need(!o.fused_proj, "resnet50 has no attention or FFN projections to fuse");
     need(o.image >= 32 && o.image <= 4096, "--image must be 32..4096");
     need(o.layers >= 0 && o.layers <= 16,
          fmt::format("--layers {}: resnet50 has 16 bottleneck blocks", o.layers));
@@ -278,12 +279,21 @@ void transformer(const GenOptions& o, const ModelSpec& s, Workload& w) {
     const std::string p = fmt::format("l{}.", l);
     // Attention. Pre-norm for decoders, post-norm for BERT.
     std::string in = encoder ? x : B.vec(norm, p + "attn_norm", dep(x), l, T * d);
-    std::string q = B.gemm(p + "wq", dep(in), l, T, h_l * hd, d);
-    std::string k = B.gemm(p + "wk", dep(in), l, T, kvh_l * hd, d);
-    std::string v = B.gemm(p + "wv", dep(in), l, T, kvh_l * hd, d);
-    std::vector<std::string> qk_deps = {q, k};
+    // Q, K and V: three GEMMs, or one whose output holds them one after another (its
+    // readers take their part from its start: exact for one token, the addresses of a
+    // longer prompt's rows approximate, the bytes right).
+    std::string q, k, v;
+    if (o.fused_proj) {
+      q = k = v = B.gemm(p + "wqkv", dep(in), l, T, (h_l + 2 * kvh_l) * hd, d);
+    } else {
+      q = B.gemm(p + "wq", dep(in), l, T, h_l * hd, d);
+      k = B.gemm(p + "wk", dep(in), l, T, kvh_l * hd, d);
+      v = B.gemm(p + "wv", dep(in), l, T, kvh_l * hd, d);
+    }
+    const std::vector<std::string> qk_in = o.fused_proj ? dep(q) : std::vector<std::string>{q, k};
+    std::vector<std::string> qk_deps = qk_in;
     if (s.rope)
-      qk_deps = {B.vec(OpKind::kElementwise, p + "rope", {q, k}, l, T * (h_l + kvh_l) * hd, 2)};
+      qk_deps = {B.vec(OpKind::kElementwise, p + "rope", qk_in, l, T * (h_l + kvh_l) * hd, 2)};
     // qk -> softmax -> av of `seqs` sequences of `new_tokens` each over `keys` keys, named
     // with `tag`, its ops marked with `phase` (a mixed iteration has both).
     auto attention = [&](const std::string& tag, const std::string& phase, int64_t seqs,
@@ -383,8 +393,11 @@ void transformer(const GenOptions& o, const ModelSpec& s, Workload& w) {
       if (o.ep > 1) f = B.coll(OpKind::kAllToAll, p + "moe.combine", {f}, l, routed, lay.ep_group);
       f = B.vec(OpKind::kElementwise, p + "moe.combine_sum", {f}, l, T * d, s.topk);
     } else if (s.ffn_type == FfnType::kSwiGlu) {
-      std::string w1 = B.gemm(p + "w1", {in}, l, T, ffn_l, d);
-      std::string w3 = B.gemm(p + "w3", {in}, l, T, ffn_l, d);
+      // Gate and up: two GEMMs, or one (w13) whose output holds the gate then the up part
+      // (mul reads the up part at the gate part's addresses: the bytes are right).
+      const std::string w1 = o.fused_proj ? B.gemm(p + "w13", {in}, l, T, 2 * ffn_l, d)
+                                          : B.gemm(p + "w1", {in}, l, T, ffn_l, d);
+      const std::string w3 = o.fused_proj ? w1 : B.gemm(p + "w3", {in}, l, T, ffn_l, d);
       std::string a = B.vec(OpKind::kSilu, p + "silu", {w1}, l, T * ffn_l);
       std::string mul = B.vec(OpKind::kElementwise, p + "mul", {a, w3}, l, T * ffn_l, 2);
       f = B.gemm(p + "w2", {mul}, l, T, d, ffn_l);
@@ -505,6 +518,7 @@ Workload generate(const GenOptions& o) {
     w.meta["tokens"] = std::to_string(o.batch + o.decode_batch);
     w.meta["layers"] = std::to_string(o.layers ? o.layers : s.layers);
     w.meta["hidden"] = std::to_string(s.hidden);  // a norm's row (the mapper reads it)
+    if (o.fused_proj) w.meta["fused_proj"] = "1";
     w.meta["tp"] = std::to_string(o.tp);
     w.meta["pp"] = std::to_string(o.pp);
     w.meta["ep"] = std::to_string(o.ep);

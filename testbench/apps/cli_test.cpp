@@ -198,6 +198,24 @@ TEST_CASE("cli: a small scratchpad or a slow tile clock runs to the end", "[unit
   CHECK(sim_time("slow_tile_clock", "--set tile.clock_mhz=1") > 100 * base);
 }
 
+TEST_CASE("cli: fused projections run the same work in fewer ops", "[unit]") {
+  auto report = [](const std::string& name, const std::string& fused) {
+    const std::string base = std::string(TESSERA_BINARY_DIR) + "/" + name;
+    std::filesystem::remove_all(base);
+    REQUIRE(run_tessera("run -q --trace gen:tiny,phase=decode,context=64,layers=1,fused_proj=" +
+                        fused + " --out " + base)
+                .rc == 0);
+    return nlohmann::json::parse(tessera::sim::read_file(base + "/report.json"));
+  };
+  const auto plain = report("fused_proj_0", "0"), fused = report("fused_proj_1", "1");
+  CHECK(fused.at("flops").get<double>() == Approx(plain.at("flops").get<double>()));
+  const std::string ops =
+      tessera::sim::read_file(std::string(TESSERA_BINARY_DIR) + "/fused_proj_1/ops.csv");
+  CHECK(ops.find("l0.wqkv") != std::string::npos);
+  CHECK(ops.find("l0.w13") != std::string::npos);
+  CHECK(ops.find("l0.wq,") == std::string::npos);
+}
+
 TEST_CASE("cli: --out never overwrites a non-empty folder without --force", "[unit]") {
   namespace fs = std::filesystem;
   const std::string dir = std::string(TESSERA_BINARY_DIR) + "/cli_out_test";

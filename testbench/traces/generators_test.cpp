@@ -316,6 +316,55 @@ TEST_CASE("BERT-large has about 340 M parameters", "[unit]") {
   CHECK(w.find("lm_head") < 0);
 }
 
+TEST_CASE("fused projections: one GEMM for Q, K and V and one for gate and up, same work",
+          "[unit]") {
+  // Llama-3-8B (grouped-query: 32 query heads, 8 KV heads) and GPT-3 (GELU FFN: Q, K and
+  // V fused only), in prefill at tp=2 and in decode: the same FLOPs, parameters and
+  // collectives as the unfused trace, with two (GPT-3: one) fewer GEMMs a layer, and
+  // wqkv's and w13's widths the sums of the GEMMs they replace.
+  for (const char* model : {"llama3-8b", "gpt3-175b"}) {
+    for (const char* phase : {"prefill", "decode"}) {
+      INFO(model << " " << phase);
+      GenOptions o = decode(model, 2, 512);
+      o.phase = phase;
+      o.seq = 256;
+      o.layers = 2;
+      o.tp = 2;
+      const Workload plain = generate(o);
+      o.fused_proj = true;
+      const Workload fused = generate(o);
+      CHECK(fused.total_flops() == Approx(plain.total_flops()).epsilon(1e-12));
+      CHECK(fused.total_weight_params() == plain.total_weight_params());
+      CHECK(fused.total_comm_bytes() == plain.total_comm_bytes());
+      const bool swiglu = find_model(model).ffn_type == FfnType::kSwiGlu;
+      CHECK(of_kind(plain, OpKind::kGemm).size() - of_kind(fused, OpKind::kGemm).size() ==
+            size_t(2 * (swiglu ? 3 : 2)));
+      CHECK(fused.find("l1.wq") < 0);
+      const Op& qkv = fused.op(size_t(fused.find("l1.wqkv")));
+      CHECK(qkv.n == plain.op(size_t(plain.find("l1.wq"))).n +
+                         plain.op(size_t(plain.find("l1.wk"))).n +
+                         plain.op(size_t(plain.find("l1.wv"))).n);
+      CHECK(fused.meta.at("fused_proj") == "1");
+      if (swiglu) {
+        const Op& w13 = fused.op(size_t(fused.find("l1.w13")));
+        CHECK(w13.n == 2 * plain.op(size_t(plain.find("l1.w1"))).n);
+        // silu reads the gate part, mul the activation and the up part, both from w13
+        CHECK(fused.op(size_t(fused.find("l1.mul"))).deps ==
+              std::vector<std::string>{"l1.silu", "l1.w13"});
+      }
+      // rope (or, without it, qk) and av read Q, K and V from wqkv
+      const std::string first = find_model(model).rope ? "l1.rope" : "l1.qk";
+      CHECK(fused.op(size_t(fused.find(first))).deps == std::vector<std::string>{"l1.wqkv"});
+      CHECK(fused.op(size_t(fused.find("l1.av"))).deps ==
+            std::vector<std::string>{"l1.softmax", "l1.wqkv"});
+    }
+  }
+  GenOptions r;
+  r.model = "resnet50";
+  r.fused_proj = true;
+  CHECK_THROWS_WITH(generate(r), Catch::Contains("resnet50 has no attention or FFN"));
+}
+
 TEST_CASE("inconsistent generator options are refused", "[unit]") {
   auto bad = [](GenOptions o, const char* msg) {
     INFO(msg);
