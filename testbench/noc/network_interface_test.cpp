@@ -25,6 +25,19 @@ uint64_t stream(uint32_t vcs, uint32_t packets, uint32_t flits) {
   return n.cycle;
 }
 
+// A 2x1 mesh with two message classes and a sink at the endpoints.
+struct TwoNodes {
+  sim::StatsRegistry reg;
+  Topology topo;
+  NetworkCore core;
+  ArrivalSink sink;
+  explicit TwoNodes(const NocConfig& c)
+      : topo(Topology::build(parse_topology(c.topology), 2, 1, parse_routing(c.routing))),
+        core(c, topo, 2, sim::StatsScope(reg, "noc"), nullptr) {
+    core.set_sink(&sink);
+  }
+};
+
 }  // namespace
 
 TEST_CASE("a lone stream injects near one flit per cycle once it has two VCs", "[unit]") {
@@ -43,12 +56,9 @@ TEST_CASE("a bounded ejection buffer takes packets only while it has room", "[un
   // Node 1 of a 2x1 mesh holds at most 9 flits of class 0: three 3-flit packets arrive,
   // a fourth waits in the routers until the owner frees a packet's flits. Freeing more
   // than the buffer holds is refused.
-  NocConfig c;
-  const Topology t = Topology::build(parse_topology(c.topology), 2, 1, parse_routing(c.routing));
-  sim::StatsRegistry reg;
-  NetworkCore core(c, t, 2, sim::StatsScope(reg, "noc"), nullptr);
-  ArrivalSink n;
-  core.set_sink(&n);
+  TwoNodes net{NocConfig{}};
+  NetworkCore& core = net.core;
+  const ArrivalSink& n = net.sink;
   core.bound_ejection(1, 0, 9);
   for (int i = 0; i < 4; ++i) core.inject(0, 1, 3, 0);
   core.inject(0, 1, 3, 1);  // the response class is not bounded
@@ -73,11 +83,9 @@ TEST_CASE("a full ejection buffer past the watchdog's limit is a slow target, no
   // slow HBM before), and the packet arrives once the target frees room.
   NocConfig c;
   c.watchdog_cycles = 100;
-  const Topology t = Topology::build(parse_topology(c.topology), 2, 1, parse_routing(c.routing));
-  sim::StatsRegistry reg;
-  NetworkCore core(c, t, 2, sim::StatsScope(reg, "noc"), nullptr);
-  ArrivalSink n;
-  core.set_sink(&n);
+  TwoNodes net{c};
+  NetworkCore& core = net.core;
+  const ArrivalSink& n = net.sink;
   core.bound_ejection(1, 0, 3);
   core.inject(0, 1, 3, 0);
   core.inject(0, 1, 3, 0);
