@@ -76,6 +76,8 @@ traces::Workload generate_from_spec(const std::string& spec) {
       o.embed_and_head = v != "0" && v != "false";
     else if (k == "fused_proj")
       o.fused_proj = v != "0" && v != "false";
+    else if (k == "all_logits")
+      o.all_logits = v != "0" && v != "false";
     else if (k == "dtype") {
       auto d = traces::dtype_from_string(v);
       if (!d) throw sim::UserError("--trace " + spec + ": unknown dtype '" + v + "'");

@@ -123,6 +123,9 @@ void add_trace_command(CLI::App& app) {
   gen->add_flag("--fused-proj", g.fused_proj,
                 "One GEMM for Q, K and V (wqkv) and one for the gate and up projections (w13), "
                 "as serving engines merge them");
+  gen->add_flag("--all-logits", g.all_logits,
+                "LM head over every token, not one per sequence (speculative decoding's "
+                "verification of drafted tokens)");
   gen->add_option("--tp", g.tp, "Tensor-parallel degree")->capture_default_str();
   gen->add_option("--pp", g.pp, "Pipeline-parallel degree")->capture_default_str();
   gen->add_option("--dp", g.dp, "Data-parallel degree")->capture_default_str();

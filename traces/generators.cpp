@@ -179,6 +179,7 @@ void check_options(const GenOptions& o, const ModelSpec& s) {
     need(o.tp == 1 && o.pp == 1 && o.ep == 1, "resnet50 supports only --dp");
     need(o.past == 0 && o.phase != "mixed", "resnet50 has no KV cache: no --past or --phase mixed");
     need(!o.fused_proj, "resnet50 has no attention or FFN projections to fuse");
+    need(!o.all_logits, "resnet50 has no LM head (--all-logits)");
     need(o.image >= 32 && o.image <= 4096, "--image must be 32..4096");
     need(o.layers >= 0 && o.layers <= 16,
          fmt::format("--layers {}: resnet50 has 16 bottleneck blocks", o.layers));
@@ -191,6 +192,9 @@ void check_options(const GenOptions& o, const ModelSpec& s) {
        fmt::format("{} layers do not split evenly across --pp {}", layers, o.pp));
   need(s.heads % o.tp == 0, fmt::format("--tp {} does not divide the {} heads", o.tp, s.heads));
   need(o.ep == 1 || s.experts > 0, "--ep needs a mixture-of-experts model (mixtral-8x7b)");
+  need(!o.all_logits || (s.family == ModelFamily::kDecoder && o.embed_and_head),
+       "--all-logits needs a decoder's LM head (not " +
+           (s.family == ModelFamily::kDecoder ? std::string("with --blocks-only") : s.name) + ")");
   need(s.experts == 0 || s.experts % o.ep == 0,
        fmt::format("--ep {} does not divide the {} experts", o.ep, s.experts));
   if (o.phase == "mixed") {
@@ -382,8 +386,11 @@ void transformer(const GenOptions& o, const ModelSpec& s, Workload& w) {
         op.tokens_per_expert = dist;
         return B.emit();
       };
-      std::string w1 = expert(p + "w1", {disp}, ffn_l, d);
-      std::string w3 = expert(p + "w3", {disp}, ffn_l, d);
+      // Each expert's gate and up: two GEMMs, or one (w13, as vLLM's fused MoE kernel
+      // holds them).
+      const std::string w1 = o.fused_proj ? expert(p + "w13", {disp}, 2 * ffn_l, d)
+                                          : expert(p + "w1", {disp}, ffn_l, d);
+      const std::string w3 = o.fused_proj ? w1 : expert(p + "w3", {disp}, ffn_l, d);
       std::vector<std::string> w2_deps = {w1, w3};
       if (m_l > 0) {
         std::string act_ = B.vec(OpKind::kSilu, p + "silu", {w1}, l, m_l * ffn_l);
@@ -414,9 +421,10 @@ void transformer(const GenOptions& o, const ModelSpec& s, Workload& w) {
   if (!last_stage) {
     B.p2p(OpKind::kSend, "pp.send", dep(x), -1, act, o.rank + o.tp);
   } else if (o.embed_and_head && !encoder) {
-    // Next-token logits: one row per sequence (the last position in prefill).
+    // Next-token logits: one row per sequence (the last position in prefill), or every
+    // token's (verifying drafted tokens).
     std::string n = B.vec(norm, "final_norm", dep(x), -1, T * d);
-    const int64_t rows = b + b_dec;
+    const int64_t rows = o.all_logits ? T : b + b_dec;
     std::string tied = s.tied_embeddings && w.find("embed") >= 0 ? "embed" : "";
     std::string head = B.gemm("lm_head", {n}, -1, rows, o.tp > 1 ? vocab_l : s.vocab, d, tied);
     if (o.tp > 1)
@@ -519,6 +527,7 @@ Workload generate(const GenOptions& o) {
     w.meta["layers"] = std::to_string(o.layers ? o.layers : s.layers);
     w.meta["hidden"] = std::to_string(s.hidden);  // a norm's row (the mapper reads it)
     if (o.fused_proj) w.meta["fused_proj"] = "1";
+    if (o.all_logits) w.meta["all_logits"] = "1";
     w.meta["tp"] = std::to_string(o.tp);
     w.meta["pp"] = std::to_string(o.pp);
     w.meta["ep"] = std::to_string(o.ep);

@@ -49,10 +49,14 @@ struct GenOptions {
   int64_t decode_batch = 0;
   int64_t layers = 0;          // 0 = all of the model's layers
   bool embed_and_head = true;  // false: transformer blocks only
-  // One GEMM for the Q, K and V projections (wqkv) and, in a dense SwiGLU FFN, one for
-  // the gate and up projections (w13), as serving engines (vLLM, TensorRT-LLM) merge
-  // them; false: one GEMM per projection, as the models' reference code has them.
+  // One GEMM for the Q, K and V projections (wqkv) and one for the gate and up
+  // projections of a SwiGLU FFN or of each expert (w13), as serving engines (vLLM,
+  // TensorRT-LLM) merge them; false: one GEMM per projection, as the models' reference
+  // code has them.
   bool fused_proj = false;
+  // The LM head computes the logits of every token (as speculative decoding's
+  // verification of k drafted tokens needs); false: one row per sequence, its last.
+  bool all_logits = false;
   int64_t tp = 1, pp = 1, dp = 1, ep = 1;
   int64_t rank = 0;
   DType dtype = DType::kBf16;

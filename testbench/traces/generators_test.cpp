@@ -359,10 +359,55 @@ TEST_CASE("fused projections: one GEMM for Q, K and V and one for gate and up, s
             std::vector<std::string>{"l1.softmax", "l1.wqkv"});
     }
   }
+  // Mixtral's experts: one w13 each, the same work.
+  GenOptions m = decode("mixtral-8x7b", 4, 256);
+  m.layers = 1;
+  const Workload plain = generate(m);
+  m.fused_proj = true;
+  const Workload fused = generate(m);
+  CHECK(fused.total_flops() == Approx(plain.total_flops()).epsilon(1e-12));
+  CHECK(fused.total_weight_params() == plain.total_weight_params());
+  const Op& w13 = fused.op(size_t(fused.find("l0.w13")));
+  CHECK(w13.kind == OpKind::kExpert);
+  CHECK(w13.n == 2 * plain.op(size_t(plain.find("l0.w1"))).n);
+  CHECK(w13.tokens_per_expert == plain.op(size_t(plain.find("l0.w1"))).tokens_per_expert);
   GenOptions r;
   r.model = "resnet50";
   r.fused_proj = true;
   CHECK_THROWS_WITH(generate(r), Catch::Contains("resnet50 has no attention or FFN"));
+}
+
+TEST_CASE("all logits: the LM head over every token, as verifying drafted tokens needs", "[unit]") {
+  // Speculative decoding's verification of 4 drafted tokens of 2 sequences after 2048
+  // cached ones: a chunk of 4 after past 2048, whose LM head has 2 x 4 rows (one per
+  // sequence without the option); a mixed iteration's has every prompt token and every
+  // decoding sequence.
+  GenOptions o = decode("llama2-7b", 2, 2048);
+  o.phase = "prefill";
+  o.seq = 4;
+  o.past = 2048;
+  o.layers = 1;
+  CHECK(generate(o).op(size_t(generate(o).find("lm_head"))).m == 2);
+  o.all_logits = true;
+  Workload w = generate(o);
+  CHECK(w.op(size_t(w.find("lm_head"))).m == 2 * 4);
+  CHECK(w.meta.at("all_logits") == "1");
+  o.phase = "mixed";
+  o.past = 0;
+  o.seq = 16;
+  o.decode_batch = 3;
+  o.context = 100;
+  w = generate(o);
+  CHECK(w.op(size_t(w.find("lm_head"))).m == 2 * 16 + 3);
+  o = decode("bert-large");
+  o.phase = "prefill";
+  o.seq = 8;
+  o.all_logits = true;
+  CHECK_THROWS_WITH(generate(o), Catch::Contains("--all-logits needs a decoder's LM head"));
+  o = decode("llama2-7b");
+  o.embed_and_head = false;
+  o.all_logits = true;
+  CHECK_THROWS_WITH(generate(o), Catch::Contains("not with --blocks-only"));
 }
 
 TEST_CASE("inconsistent generator options are refused", "[unit]") {
