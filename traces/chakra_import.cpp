@@ -500,6 +500,13 @@ std::vector<RankFile> collect(const std::vector<std::string>& inputs) {
 // `index_of`: a file's rank as named -> its rank in the workload.
 void import_file(const RankFile& rf, int64_t group, const std::map<int64_t, int64_t>& index_of,
                  Workload& w, ChakraFileSummary& sum) {
+  // A record that does not decode is refused with one line of ours; protobuf's own log
+  // line about it (e.g. a string field of invalid UTF-8) would be a second on stderr.
+  static const bool quiet = [] {
+    google::protobuf::SetLogHandler(nullptr);
+    return true;
+  }();
+  (void)quiet;
   const std::string buf = sim::read_file(rf.path);
   sum.file = rf.path;
   sum.rank = rf.rank;
@@ -748,7 +755,7 @@ void import_file(const RankFile& rf, int64_t group, const std::map<int64_t, int6
           }
           if (!k)
             throw sim::UserError(where + ": collective node without comm_type, and its name '" +
-                                 n.name().substr(0, 60) + "' names no collective");
+                                 printable(n.name()) + "' names no collective");
           op.kind = *k;
           const auto in = tensors_of(n.inputs());
           if (!in.empty()) op.dtype = in[0].dtype;  // the reduction's element type

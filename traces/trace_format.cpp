@@ -31,12 +31,8 @@ class LineError {
   std::string where_;
 };
 
-std::string shown(const std::string& s) {
-  // Keep messages one printable line, whatever bytes the file held.
-  std::string out;
-  for (unsigned char c : s.substr(0, 60)) out += (c < ' ' || c >= 127) ? '?' : char(c);
-  return s.size() > 60 ? out + "..." : out;
-}
+// Keep messages one printable line, whatever bytes the file held.
+std::string shown(const std::string& s) { return printable(s); }
 
 int64_t parse_int(const LineError& e, const std::string& key, const std::string& v) {
   if (v.empty()) e.fail("'" + key + "' has no value");

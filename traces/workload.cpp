@@ -66,6 +66,12 @@ const char* to_string(OpKind k) {
   return "?";
 }
 
+std::string printable(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s.substr(0, 60)) out += (c < ' ' || c >= 127) ? '?' : char(c);
+  return s.size() > 60 ? out + "..." : out;
+}
+
 std::optional<OpKind> op_kind_from_string(const std::string& s) {
   for (const auto& kn : kKindNames)
     if (s == kn.name) return kn.kind;

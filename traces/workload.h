@@ -60,6 +60,9 @@ const char* to_string(OpKind k);
 const char* to_string(DType t);
 const char* to_string(WeightOperand w);
 std::optional<OpKind> op_kind_from_string(const std::string& s);
+// Text from a user's file as one printable line for a message: its first 60 bytes,
+// control and non-ASCII bytes as '?', "..." when cut.
+std::string printable(const std::string& s);
 std::optional<DType> dtype_from_string(const std::string& s);
 std::optional<WeightOperand> weight_operand_from_string(const std::string& s);
 int dtype_bytes(DType t);

@@ -72,6 +72,15 @@ TEST_CASE("cli: bad input is one line and exit code 2", "[unit]") {
   refused("run --trace gen:tiny,phase=mixed,decode_batch=9223372036854775807",
           "must be at most 2^40");
   refused("run --trace no_such.tsr");
+  {
+    // A Chakra file whose header holds invalid UTF-8 in a string field: our line only
+    // (protobuf logged one of its own before it).
+    const std::string et = std::string(TESSERA_BINARY_DIR) + "/bad_utf8.0.et";
+    std::ofstream(et, std::ios::binary) << std::string("\x03\x0a\x01\xff", 4);
+    refused("trace import-chakra " + et + " --out " + std::string(TESSERA_BINARY_DIR) +
+                "/bad_utf8.tsr --force",
+            "bad_utf8.0.et: the metadata record does not decode");
+  }
   CHECK(run_tessera("run --bogus-option").rc == 2);
   refused("run --attention fast", "--attention");
   refused("run --weight-copies twice", "--weight-copies");
