@@ -187,8 +187,8 @@ void add_trace_command(CLI::App& app) {
           "{} dangling deps dropped, {} cycle-closing ctrl deps left out\n",
           s.file, s.rank,
           s.imported_rank != s.rank ? fmt::format(" (imported as rank {})", s.imported_rank) : "",
-          s.schema.empty() ? "?" : traces::printable(s.schema), s.nodes, types.substr(1), s.host_nodes, s.shaped_gemms,
-          s.dropped_deps, s.cyclic_ctrl_deps);
+          s.schema.empty() ? "?" : traces::printable(s.schema), s.nodes, types.substr(1),
+          s.host_nodes, s.shaped_gemms, s.dropped_deps, s.cyclic_ctrl_deps);
     }
   });
 

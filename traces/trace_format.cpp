@@ -32,7 +32,9 @@ class LineError {
 };
 
 // Keep messages one printable line, whatever bytes the file held.
-std::string shown(const std::string& s) { return printable(s); }
+std::string shown(const std::string& s) {
+  return printable(s);
+}
 
 int64_t parse_int(const LineError& e, const std::string& key, const std::string& v) {
   if (v.empty()) e.fail("'" + key + "' has no value");
