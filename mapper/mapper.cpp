@@ -1502,13 +1502,17 @@ void Lowering::lower_vector(const Op& op, uint32_t group) {
     if (d >= 0 && w_.op(size_t(d)).kind == OpKind::kQk) row_len = w_.op(size_t(d)).n;
   }
   uint64_t row = std::min<uint64_t>(elems, uint64_t(std::max<int64_t>(row_len, 1)));
+  const uint64_t whole_row = row;
   // A row and its inputs in a scratchpad slot, two slots where they fit. An elementwise
-  // op has no rows of its own (a row is only a chunk), so its row shrinks to fit; a
-  // softmax or norm reduces each row whole, so one that cannot hold a row is refused.
+  // op has no rows of its own (a row is only a chunk), so its row shrinks to fit. A
+  // softmax or norm reduces each row whole: one slot when two do not fit, and a row
+  // longer than the scratchpad is cut into chunks, as a two-pass (online) kernel streams
+  // it (the second pass over the row is not modelled; --explain says so).
   const uint64_t row_elem_bytes = (inputs + 1) * uint64_t(eb);
   const bool row_wise =
       op.kind == OpKind::kSoftmax || op.kind == OpKind::kLayerNorm || op.kind == OpKind::kRmsNorm;
-  if (!row_wise)
+  const bool cut_rows = row_wise && row * row_elem_bytes > spm_bytes_;
+  if (!row_wise || cut_rows)
     while (row > 1 && 2 * row * row_elem_bytes > spm_bytes_) row = ceil_div(row, 2);
   if (row * row_elem_bytes > spm_bytes_)
     throw sim::UserError(w_.op_context(cur_index_) + "a row of " + std::to_string(row) +
@@ -1603,6 +1607,10 @@ void Lowering::lower_vector(const Op& op, uint32_t group) {
   plan_->hbm_bytes += elems * eb * (inputs + 1);
   plan_->strategy = std::to_string(rows) + " rows of " + std::to_string(row) + " over " +
                     std::to_string(ntiles) + " tiles";
+  if (cut_rows)
+    plan_->strategy += " (rows of " + std::to_string(whole_row) +
+                       " cut to fit the scratchpad, as a two-pass kernel streams them; its "
+                       "second pass over each row is not modelled)";
 }
 
 void Lowering::lower_embedding(const Op& op, uint32_t group) {

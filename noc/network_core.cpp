@@ -398,12 +398,15 @@ void NetworkCore::step() {
     injected_.clear();
   }
   // Flits inside, or packets waiting at an interface, and nothing moves: stop and say
-  // where. Unless a target's full ejection buffer holds them back: a slow memory (an
-  // HBM with its tFAW at 100,000 clocks) is not a deadlock of the network, and a target
-  // that never takes its requests again is the system's watchdog's to report.
-  if ((flits_in_network_ > 0 || queued_packets_ > 0) && c - last_move_ > cfg_.watchdog_cycles) {
-    if (!target_holds_back()) report_deadlock();
-    last_move_ = c;
+  // where. While a target's full ejection buffer holds them back, up to 100 times as
+  // long: a slow memory (an HBM with its tFAW at 100,000 clocks) is not a deadlock of
+  // the network. (Looked at again once per watchdog period, not every cycle.)
+  if ((flits_in_network_ > 0 || queued_packets_ > 0) && c - last_move_ > cfg_.watchdog_cycles &&
+      c >= held_recheck_) {
+    if (c - last_move_ <= 100 * uint64_t(cfg_.watchdog_cycles) && target_holds_back())
+      held_recheck_ = c + cfg_.watchdog_cycles;
+    else
+      report_deadlock();
   }
   now_ = c + 1;
 }

@@ -202,6 +202,7 @@ class NetworkCore {
   // bound.
   std::vector<int32_t> eject_held_;
   std::vector<int32_t> eject_bound_;
+  uint64_t held_recheck_ = 0;  // the watchdog's next look at a held-back network
   // A bounded ejection buffer is full: its target, not the network, holds flits back.
   bool target_holds_back() const;
   std::vector<uint32_t> ni_active_;

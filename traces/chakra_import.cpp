@@ -500,13 +500,6 @@ std::vector<RankFile> collect(const std::vector<std::string>& inputs) {
 // `index_of`: a file's rank as named -> its rank in the workload.
 void import_file(const RankFile& rf, int64_t group, const std::map<int64_t, int64_t>& index_of,
                  Workload& w, ChakraFileSummary& sum) {
-  // A record that does not decode is refused with one line of ours; protobuf's own log
-  // line about it (e.g. a string field of invalid UTF-8) would be a second on stderr.
-  static const bool quiet = [] {
-    google::protobuf::SetLogHandler(nullptr);
-    return true;
-  }();
-  (void)quiet;
   const std::string buf = sim::read_file(rf.path);
   sum.file = rf.path;
   sum.rank = rf.rank;
@@ -831,12 +824,13 @@ Workload import_chakra(const std::vector<std::string>& inputs, const ChakraImpor
     import_file(f, group, index_of, w, sums.back());
   }
   if (!sums.empty() && !sums[0].schema.empty()) {
-    // A meta value is one field of a .tsr line: no spaces, '#' or control characters
-    // (a schema of "1.0 beta#x" made a trace that did not read back).
+    // A meta value is one field of a .tsr line: no spaces, '#', control characters or
+    // bytes outside ASCII (a schema of "1.0 beta#x" made a trace that did not read back).
     std::string schema = sums[0].schema.substr(0, 200);
     for (char& c : schema)
       if (std::isspace(static_cast<unsigned char>(c)) ||
-          std::iscntrl(static_cast<unsigned char>(c)) || c == '#' || c == '=')
+          std::iscntrl(static_cast<unsigned char>(c)) || static_cast<unsigned char>(c) >= 127 ||
+          c == '#' || c == '=')
         c = '_';
     w.meta["chakra_schema"] = schema;
   }

@@ -391,7 +391,8 @@ void transformer(const GenOptions& o, const ModelSpec& s, Workload& w) {
       const std::string w1 = o.fused_proj ? expert(p + "w13", {disp}, 2 * ffn_l, d)
                                           : expert(p + "w1", {disp}, ffn_l, d);
       const std::string w3 = o.fused_proj ? w1 : expert(p + "w3", {disp}, ffn_l, d);
-      std::vector<std::string> w2_deps = {w1, w3};
+      std::vector<std::string> w2_deps = {w1};
+      if (w3 != w1) w2_deps.push_back(w3);  // fused: w13 once
       if (m_l > 0) {
         std::string act_ = B.vec(OpKind::kSilu, p + "silu", {w1}, l, m_l * ffn_l);
         w2_deps = {B.vec(OpKind::kElementwise, p + "mul", {act_, w3}, l, m_l * ffn_l, 2)};

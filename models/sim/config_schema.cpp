@@ -32,13 +32,27 @@ namespace {
 // argument, so that an error in it names the argument rather than a file position.
 constexpr const char* kSetTag = "tag:tessera,set:";
 
-// Tags `n` and everything below it as coming from the argument `arg`.
-void tag_as_set(YAML::Node n, const std::string& arg) {
+// Tags `n` and everything below it (keys too) as coming from the argument `arg`. An
+// alias can make the value a cycle (`&a [*a]`): the walk stops at a depth no config has.
+void tag_as_set(YAML::Node n, const std::string& arg, int depth = 0) {
+  if (depth > 32) return;
   n.SetTag(kSetTag + arg);
-  if (n.IsMap())
-    for (auto it = n.begin(); it != n.end(); ++it) tag_as_set(it->second, arg);
+  if (n.IsMap()) {
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      YAML::Node key = it->first;
+      key.SetTag(kSetTag + arg);
+      tag_as_set(it->second, arg, depth + 1);
+    }
+  }
   if (n.IsSequence())
-    for (size_t i = 0; i < n.size(); ++i) tag_as_set(n[i], arg);
+    for (size_t i = 0; i < n.size(); ++i) tag_as_set(n[i], arg, depth + 1);
+}
+
+// The key of a --set argument's tag ("a.b=v" -> "a.b"); empty if `tag` is not one.
+std::string set_key(const std::string& tag) {
+  if (tag.rfind(kSetTag, 0) != 0) return {};
+  const std::string arg = tag.substr(std::strlen(kSetTag));
+  return arg.substr(0, arg.find('='));
 }
 
 std::string where(const std::string& file, const YAML::Mark& m) {
@@ -112,6 +126,7 @@ void set_yaml_path(YAML::Node& root, const std::string& dotted_key, const std::s
   if (!parent.IsMap()) throw ConfigError("--set: " + dotted_key + ": parent is not a mapping");
   const std::string arg = dotted_key + "=" + value_text;
   YAML::Node value = parse_yaml(value_text, "--set " + arg);
+  if (!value.IsDefined() || value.IsNull()) value = YAML::Node(YAML::NodeType::Null);  // `k=`
   tag_as_set(value, arg);
   parent[parts.back()] = value;
 }
@@ -120,11 +135,17 @@ void ConfigLoader::fail(const YAML::Node& at, const std::string& keypath,
                         const std::string& what) const {
   YAML::Mark m = YAML::Mark::null_mark();
   if (at) m = at.Mark();
+  // A value that came from --set is named by its argument, when the key in question is
+  // on the argument's path (a rule about another key of a section the argument made
+  // points at the file).
   const std::string tag = at ? at.Tag() : std::string();
-  if (tag.rfind(kSetTag, 0) == 0) {  // the value came from --set, not from the file
+  const std::string key = set_key(tag);
+  auto on_path = [](const std::string& a, const std::string& b) {  // a is b or above it
+    return b.compare(0, a.size(), a) == 0 && (b.size() == a.size() || b[a.size()] == '.');
+  };
+  if (!key.empty() && (on_path(key, keypath) || on_path(keypath, key))) {
     const std::string arg = tag.substr(std::strlen(kSetTag));
-    const bool same_key = arg.compare(0, keypath.size() + 1, keypath + "=") == 0;
-    throw ConfigError("--set " + arg + ": " + (same_key ? "" : keypath + ": ") + what);
+    throw ConfigError("--set " + arg + ": " + (key == keypath ? "" : keypath + ": ") + what);
   }
   throw ConfigError(where(file_, m) + (keypath.empty() ? "(top level)" : keypath) + ": " + what);
 }
@@ -148,8 +169,10 @@ void ConfigLoader::reject_unknown_keys() const {
       if (dist < best_d) best_d = dist, best = d;
     }
     if (!best.empty()) what += " (did you mean '" + best + "'?)";
-    // A key added by --set has no position of its own; its value carries the argument.
-    fail(it->first.Mark().is_null() ? it->second : it->first, join(k), what);
+    // A key added by --set names its argument; one made by set_yaml_path has no tag or
+    // position of its own, and its value carries the argument.
+    const bool from_set = !set_key(it->first.Tag()).empty() || it->first.Mark().is_null();
+    fail(from_set && set_key(it->first.Tag()).empty() ? it->second : it->first, join(k), what);
   }
 }
 

@@ -94,4 +94,16 @@ TEST_CASE("a full ejection buffer past the watchdog's limit is a slow target, no
   core.release_ejected(1, core.vc_base(0, 0), 3);
   for (int k = 0; k < 200 && core.busy(); ++k) core.step();
   CHECK(n.count == 2);
+  // A target that takes nothing for 100x the limit is reported after all (a real deadlock
+  // behind a full buffer is not hidden for ever).
+  core.inject(0, 1, 3, 0);
+  bool reported = false;
+  for (int k = 0; k < 100 * 100 + 200 && !reported; ++k) {
+    try {
+      core.step();
+    } catch (const sim::SimulationError& e) {
+      reported = std::string(e.what()).find("no flit moved for") != std::string::npos;
+    }
+  }
+  CHECK(reported);
 }

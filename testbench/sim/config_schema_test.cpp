@@ -96,6 +96,23 @@ TEST_CASE("config: --set overrides are validated like the file", "[unit]") {
   REQUIRE_THROWS_WITH(load_spec("chiplet4", {"tile.dma.align_bytes=16"}),
                       "--set tile.dma.align_bytes=16: must be a multiple of the HBM access (32 "
                       "B): the stacks take only whole, aligned accesses");
+  // A key inside a mapping given with --set, an empty value, and a value that is a cycle
+  // of aliases (it overflowed the stack while being tagged).
+  REQUIRE_THROWS_WITH(load_spec("tiny", {"tile.array={rowz: 8}"}),
+                      "--set tile.array={rowz: 8}: tile.array.rowz: unknown key (did you mean "
+                      "'rows'?)");
+  REQUIRE_THROWS_WITH(load_spec("tiny", {"tile.array.rows="}),
+                      "--set tile.array.rows=: expected an integer, got nothing");
+  REQUIRE_THROWS_AS(load_spec("tiny", {"x=&a [*a]"}), ConfigError);
+  // A rule about another key of a section that --set made points at the file.
+  const std::string wide = write_tmp("wide_burst.yaml",
+                                     "chiplet:\n  hbm:\n    preset: hbm3\n"
+                                     "    org: {burst_length: 16}\n"
+                                     "    timing: {tCCD_S: 8, tCCD_L: 8}\n");
+  REQUIRE_THROWS_WITH(load_spec(wide, {"tile.dma.outstanding=8"}),
+                      wide +
+                          ": tile.dma.align_bytes: must be a multiple of the HBM access (64 "
+                          "B): the stacks take only whole, aligned accesses");
   // A value the file gives keeps the file's position when another key is set.
   const std::string path = write_tmp("set_other.yaml", "tile:\n  array: {rows: x}\n");
   REQUIRE_THROWS_WITH(load_spec(path, {"tile.array.cols=8"}),
