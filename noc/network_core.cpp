@@ -403,7 +403,8 @@ void NetworkCore::step() {
   // the network. (Looked at again once per watchdog period, not every cycle.)
   if ((flits_in_network_ > 0 || queued_packets_ > 0) && c - last_move_ > cfg_.watchdog_cycles &&
       c >= held_recheck_) {
-    if (c - last_move_ <= 100 * uint64_t(cfg_.watchdog_cycles) && target_holds_back())
+    if (c - last_move_ <= std::max(100 * uint64_t(cfg_.watchdog_cycles), held_limit_) &&
+        target_holds_back())
       held_recheck_ = c + cfg_.watchdog_cycles;
     else
       report_deadlock();

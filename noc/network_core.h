@@ -102,6 +102,10 @@ class NetworkCore {
   // reach its router credit_cycles after the current cycle. Freeing more than it holds
   // is a SimulationError.
   void release_ejected(uint32_t node, uint32_t vc, uint32_t flits);
+  // How long the deadlock watch waits while a target's full ejection buffer holds flits
+  // back (at least 100 x watchdog_cycles): the owner's own watchdog limit, in this
+  // network's cycles, so that a slow target the owner allows is not called a deadlock.
+  void set_held_limit(uint64_t cycles) { held_limit_ = cycles; }
   bool ejection_bounded(uint32_t node, uint32_t vc) const {
     return eject_held_[size_t(node) * vcs_ + vc] >= 0;
   }
@@ -203,6 +207,7 @@ class NetworkCore {
   std::vector<int32_t> eject_held_;
   std::vector<int32_t> eject_bound_;
   uint64_t held_recheck_ = 0;  // the watchdog's next look at a held-back network
+  uint64_t held_limit_ = 0;    // cycles it waits behind a full ejection buffer (0: 100x)
   // A bounded ejection buffer is full: its target, not the network, holds flits back.
   bool target_holds_back() const;
   std::vector<uint32_t> ni_active_;

@@ -35,7 +35,8 @@ constexpr const char* kSetTag = "tag:tessera,set:";
 // Tags `n` and everything below it (keys too) as coming from the argument `arg`. An
 // alias can make the value a cycle (`&a [*a]`): the walk stops at a depth no config has.
 void tag_as_set(YAML::Node n, const std::string& arg, int depth = 0) {
-  if (depth > 32) return;
+  // A node met again through an alias is tagged already (a shared list walked once).
+  if (depth > 32 || n.Tag() == kSetTag + arg) return;
   n.SetTag(kSetTag + arg);
   if (n.IsMap()) {
     for (auto it = n.begin(); it != n.end(); ++it) {
@@ -141,7 +142,8 @@ void ConfigLoader::fail(const YAML::Node& at, const std::string& keypath,
   const std::string tag = at ? at.Tag() : std::string();
   const std::string key = set_key(tag);
   auto on_path = [](const std::string& a, const std::string& b) {  // a is b or above it
-    return b.compare(0, a.size(), a) == 0 && (b.size() == a.size() || b[a.size()] == '.');
+    return b.compare(0, a.size(), a) == 0 &&
+           (b.size() == a.size() || b[a.size()] == '.' || b[a.size()] == '[');
   };
   if (!key.empty() && (on_path(key, keypath) || on_path(keypath, key))) {
     const std::string arg = tag.substr(std::strlen(kSetTag));

@@ -370,6 +370,8 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
         sc_name(cname + ".noc").c_str(), ch.noc, tx, ty,
         sim::ClockDomain::from_mhz(cname + ".noc.clock", ch.noc_clock_mhz), node_of,
         sim::StatsScope(stats, cname + ".noc"), &energy, c.extra_endpoints);
+    // Behind a slow memory the network waits as long as the system's watchdog does.
+    c.noc->core().set_held_limit(uint64_t(watchdog_limit_us() * double(ch.noc_clock_mhz)));
     // This chiplet's HBM stacks, its die-to-die links and the fabric take
     // approximately-timed requests (no server thread per request); tiles are served
     // with b_transport.
@@ -525,6 +527,15 @@ void System::load(const std::vector<tile::Program>& programs) {
   for (size_t t = 0; t < tiles_.size(); ++t) tiles_[t]->load_program(programs[t]);
 }
 
+double System::watchdog_limit_us() const {
+  // watchdog_us, or as many cycles of the machine's slowest clock if that is longer (a
+  // tile at 1 MHz runs one GEMM block for milliseconds, legitimately).
+  const uint64_t slowest_mhz = std::min(
+      {spec_.tile.clock_mhz, spec_.chiplet.noc_clock_mhz, spec_.chiplet.hbm.timing.clock_mhz});
+  return double(opt_.watchdog_us) *
+         std::max(1.0, 1000.0 / double(std::max<uint64_t>(1, slowest_mhz)));
+}
+
 void System::monitor_thread() {
   size_t total = 0;
   for (const auto& t : tiles_) total += t->commands();
@@ -534,12 +545,7 @@ void System::monitor_thread() {
   sc_core::sc_time last_progress = sc_core::SC_ZERO_TIME;
   const auto wall0 = std::chrono::steady_clock::now();
   auto last_print = wall0;
-  // The limit: watchdog_us, or as many cycles of the machine's slowest clock if that is
-  // longer (a tile at 1 MHz runs one GEMM block for milliseconds, legitimately).
-  const uint64_t slowest_mhz = std::min(
-      {spec_.tile.clock_mhz, spec_.chiplet.noc_clock_mhz, spec_.chiplet.hbm.timing.clock_mhz});
-  const double limit_us =
-      double(opt_.watchdog_us) * std::max(1.0, 1000.0 / double(std::max<uint64_t>(1, slowest_mhz)));
+  const double limit_us = watchdog_limit_us();
   const sc_core::sc_time limit(limit_us, sc_core::SC_US);
   const sc_core::sc_time period = limit / 20;
   for (;;) {

@@ -113,6 +113,8 @@ class System : public sc_core::sc_module, public tile::TileDirectory {
  private:
   struct Chiplet;
   void monitor_thread();
+  // Simulated time without progress after which the run is stopped as a deadlock.
+  double watchdog_limit_us() const;
   std::string deadlock_report() const;
 
   SystemSpec spec_;

@@ -107,3 +107,28 @@ TEST_CASE("a full ejection buffer past the watchdog's limit is a slow target, no
   }
   CHECK(reported);
 }
+
+TEST_CASE("behind a full ejection buffer the network waits as long as its owner allows", "[unit]") {
+  // The owner (the system, whose watchdog scales with its slowest clock) allows 20,000
+  // cycles: a target that takes nothing for 15,000 is not a deadlock, one that takes
+  // nothing for longer is (100x the network's own limit alone would have been 10,000).
+  NocConfig c;
+  c.watchdog_cycles = 100;
+  TwoNodes net{c};
+  NetworkCore& core = net.core;
+  core.set_held_limit(20000);
+  core.bound_ejection(1, 0, 3);
+  core.inject(0, 1, 3, 0);
+  core.inject(0, 1, 3, 0);
+  for (int k = 0; k < 15000; ++k) core.step();
+  CHECK(net.sink.count == 1);
+  bool reported = false;
+  for (int k = 0; k < 6000 && !reported; ++k) {
+    try {
+      core.step();
+    } catch (const sim::SimulationError&) {
+      reported = true;
+    }
+  }
+  CHECK(reported);
+}

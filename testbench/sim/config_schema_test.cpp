@@ -104,6 +104,12 @@ TEST_CASE("config: --set overrides are validated like the file", "[unit]") {
   REQUIRE_THROWS_WITH(load_spec("tiny", {"tile.array.rows="}),
                       "--set tile.array.rows=: expected an integer, got nothing");
   REQUIRE_THROWS_AS(load_spec("tiny", {"x=&a [*a]"}), ConfigError);
+  // A node shared through aliases is tagged once (walked every time it was 2^33 steps).
+  REQUIRE_THROWS_AS(load_spec("tiny", {"x=&a [*a, *a]"}), ConfigError);
+  // An item of a list given with --set is named by the argument.
+  REQUIRE_THROWS_WITH(load_spec("tiny", {"chiplet.hbm_attach=[{x: 999, y: 0}]"}),
+                      "--set chiplet.hbm_attach=[{x: 999, y: 0}]: chiplet.hbm_attach[0].x: 999 "
+                      "is out of range [0, 255]");
   // A rule about another key of a section that --set made points at the file.
   const std::string wide = write_tmp("wide_burst.yaml",
                                      "chiplet:\n  hbm:\n    preset: hbm3\n"
