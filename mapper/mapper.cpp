@@ -1496,11 +1496,12 @@ void Lowering::lower_vector(const Op& op, uint32_t group) {
   // `hidden`), a softmax's the keys of the qk whose scores it reads; an elementwise op's
   // is only a chunk of the hidden size. (Until the twenty-sixth session every row was
   // the hidden size, 4096 when the trace did not give it, as the generator did not.)
-  int64_t row_len = hidden_;
+  const Op* producer = nullptr;  // a softmax's one input (its scores, from a qk)
   if (op.kind == OpKind::kSoftmax && op.deps.size() == 1) {
     const int64_t d = w_.find(op.deps[0]);
-    if (d >= 0 && w_.op(size_t(d)).kind == OpKind::kQk) row_len = w_.op(size_t(d)).n;
+    if (d >= 0) producer = &w_.op(size_t(d));
   }
+  const int64_t row_len = producer && producer->kind == OpKind::kQk ? producer->n : hidden_;
   uint64_t row = std::min<uint64_t>(elems, uint64_t(std::max<int64_t>(row_len, 1)));
   const uint64_t whole_row = row;
   // A row and its inputs in a scratchpad slot, two slots where they fit. An elementwise
@@ -1546,11 +1547,8 @@ void Lowering::lower_vector(const Op& op, uint32_t group) {
   // A softmax over a causal qk's scores keeps their shape (the full matrix, of which it
   // computes the visible part), so that the av reads its probabilities inside it.
   uint64_t out_bytes = elems * eb;
-  if (op.kind == OpKind::kSoftmax && !stream.empty() && op.deps.size() == 1) {
-    const int64_t d = w_.find(op.deps[0]);
-    if (d >= 0 && w_.op(size_t(d)).causal)
-      out_bytes = std::max(out_bytes, output_bytes_[op.deps[0]]);
-  }
+  if (producer && producer->causal && !stream.empty())
+    out_bytes = std::max(out_bytes, output_bytes_[op.deps[0]]);
   const uint64_t out_base = output_addr(op, group, out_bytes);
   // Whole rows per tile; chunks of rows double-buffered in the scratchpad, at least four
   // a tile where its rows allow, so that one chunk's loads, the vector unit and the

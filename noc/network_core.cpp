@@ -398,9 +398,10 @@ void NetworkCore::step() {
     injected_.clear();
   }
   // Flits inside, or packets waiting at an interface, and nothing moves: stop and say
-  // where. While a target's full ejection buffer holds them back, up to 100 times as
-  // long: a slow memory (an HBM with its tFAW at 100,000 clocks) is not a deadlock of
-  // the network. (Looked at again once per watchdog period, not every cycle.)
+  // where. While a target's full ejection buffer holds them back, 100 times as long or
+  // the owner's limit (set_held_limit) if longer: a slow memory (an HBM with its tFAW at
+  // 100,000 clocks) is not a deadlock of the network. (Looked at again once per watchdog
+  // period, not every cycle.)
   if ((flits_in_network_ > 0 || queued_packets_ > 0) && c - last_move_ > cfg_.watchdog_cycles &&
       c >= held_recheck_) {
     if (c - last_move_ <= std::max(100 * uint64_t(cfg_.watchdog_cycles), held_limit_) &&

@@ -82,7 +82,10 @@ class Builder {
     pending_.kind = kind;
     pending_.name = std::move(name);
     pending_.dtype = dt_;
-    pending_.deps = std::move(deps);
+    // Each dependency once: one op can stand for several (a fused wqkv is Q, K and V).
+    for (auto& d : deps)
+      if (std::find(pending_.deps.begin(), pending_.deps.end(), d) == pending_.deps.end())
+        pending_.deps.push_back(std::move(d));
     pending_.layer = layer;
     pending_.phase = phase_;
     return pending_;
@@ -294,10 +297,9 @@ void transformer(const GenOptions& o, const ModelSpec& s, Workload& w) {
       k = B.gemm(p + "wk", dep(in), l, T, kvh_l * hd, d);
       v = B.gemm(p + "wv", dep(in), l, T, kvh_l * hd, d);
     }
-    const std::vector<std::string> qk_in = o.fused_proj ? dep(q) : std::vector<std::string>{q, k};
-    std::vector<std::string> qk_deps = qk_in;
+    std::vector<std::string> qk_deps = {q, k};
     if (s.rope)
-      qk_deps = {B.vec(OpKind::kElementwise, p + "rope", qk_in, l, T * (h_l + kvh_l) * hd, 2)};
+      qk_deps = {B.vec(OpKind::kElementwise, p + "rope", {q, k}, l, T * (h_l + kvh_l) * hd, 2)};
     // qk -> softmax -> av of `seqs` sequences of `new_tokens` each over `keys` keys, named
     // with `tag`, its ops marked with `phase` (a mixed iteration has both).
     auto attention = [&](const std::string& tag, const std::string& phase, int64_t seqs,
@@ -391,8 +393,7 @@ void transformer(const GenOptions& o, const ModelSpec& s, Workload& w) {
       const std::string w1 = o.fused_proj ? expert(p + "w13", {disp}, 2 * ffn_l, d)
                                           : expert(p + "w1", {disp}, ffn_l, d);
       const std::string w3 = o.fused_proj ? w1 : expert(p + "w3", {disp}, ffn_l, d);
-      std::vector<std::string> w2_deps = {w1};
-      if (w3 != w1) w2_deps.push_back(w3);  // fused: w13 once
+      std::vector<std::string> w2_deps = {w1, w3};
       if (m_l > 0) {
         std::string act_ = B.vec(OpKind::kSilu, p + "silu", {w1}, l, m_l * ffn_l);
         w2_deps = {B.vec(OpKind::kElementwise, p + "mul", {act_, w3}, l, m_l * ffn_l, 2)};

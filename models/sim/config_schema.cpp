@@ -32,21 +32,22 @@ namespace {
 // argument, so that an error in it names the argument rather than a file position.
 constexpr const char* kSetTag = "tag:tessera,set:";
 
-// Tags `n` and everything below it (keys too) as coming from the argument `arg`. An
-// alias can make the value a cycle (`&a [*a]`): the walk stops at a depth no config has.
-void tag_as_set(YAML::Node n, const std::string& arg, int depth = 0) {
-  // A node met again through an alias is tagged already (a shared list walked once).
-  if (depth > 32 || n.Tag() == kSetTag + arg) return;
-  n.SetTag(kSetTag + arg);
+// Tags `n` and everything below it (keys too) as coming from the argument `arg`. A node
+// met again through an alias is tagged already and not walked again, so a value that
+// shares a node or is a cycle of aliases (`&a [*a]`) is walked once.
+void tag_as_set(YAML::Node n, const std::string& arg) {
+  const std::string tag = kSetTag + arg;
+  if (n.Tag() == tag) return;
+  n.SetTag(tag);
   if (n.IsMap()) {
     for (auto it = n.begin(); it != n.end(); ++it) {
       YAML::Node key = it->first;
-      key.SetTag(kSetTag + arg);
-      tag_as_set(it->second, arg, depth + 1);
+      key.SetTag(tag);
+      tag_as_set(it->second, arg);
     }
   }
   if (n.IsSequence())
-    for (size_t i = 0; i < n.size(); ++i) tag_as_set(n[i], arg, depth + 1);
+    for (size_t i = 0; i < n.size(); ++i) tag_as_set(n[i], arg);
 }
 
 // The key of a --set argument's tag ("a.b=v" -> "a.b"); empty if `tag` is not one.
@@ -107,6 +108,7 @@ void set_yaml_path(YAML::Node& root, const std::string& dotted_key, const std::s
     parts.push_back(p);
   }
   if (!root || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+  const std::string arg = dotted_key + "=" + value_text;
   std::vector<YAML::Node> chain{root};
   for (size_t i = 0; i + 1 < parts.size(); ++i) {
     YAML::Node cur = chain.back();
@@ -117,7 +119,7 @@ void set_yaml_path(YAML::Node& root, const std::string& dotted_key, const std::s
     YAML::Node next = cur[parts[i]];
     if (!next || next.IsNull()) {
       YAML::Node made(YAML::NodeType::Map);
-      made.SetTag(kSetTag + dotted_key + "=" + value_text);
+      made.SetTag(kSetTag + arg);
       cur[parts[i]] = made;
       next = cur[parts[i]];
     }
@@ -125,7 +127,6 @@ void set_yaml_path(YAML::Node& root, const std::string& dotted_key, const std::s
   }
   YAML::Node parent = chain.back();
   if (!parent.IsMap()) throw ConfigError("--set: " + dotted_key + ": parent is not a mapping");
-  const std::string arg = dotted_key + "=" + value_text;
   YAML::Node value = parse_yaml(value_text, "--set " + arg);
   if (!value.IsDefined() || value.IsNull()) value = YAML::Node(YAML::NodeType::Null);  // `k=`
   tag_as_set(value, arg);
@@ -171,10 +172,10 @@ void ConfigLoader::reject_unknown_keys() const {
       if (dist < best_d) best_d = dist, best = d;
     }
     if (!best.empty()) what += " (did you mean '" + best + "'?)";
-    // A key added by --set names its argument; one made by set_yaml_path has no tag or
-    // position of its own, and its value carries the argument.
-    const bool from_set = !set_key(it->first.Tag()).empty() || it->first.Mark().is_null();
-    fail(from_set && set_key(it->first.Tag()).empty() ? it->second : it->first, join(k), what);
+    // A key added by set_yaml_path has no tag or position of its own: its value carries
+    // the argument (a key inside a --set value is tagged itself).
+    const bool bare = set_key(it->first.Tag()).empty() && it->first.Mark().is_null();
+    fail(bare ? it->second : it->first, join(k), what);
   }
 }
 

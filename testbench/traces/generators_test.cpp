@@ -21,6 +21,16 @@ GenOptions decode(const std::string& model, int64_t batch = 1, int64_t context =
   return o;
 }
 
+GenOptions prefill(const std::string& model, int64_t batch, int64_t seq, int64_t past = 0) {
+  GenOptions o;
+  o.model = model;
+  o.phase = "prefill";
+  o.batch = batch;
+  o.seq = seq;
+  o.past = past;
+  return o;
+}
+
 double sum_flops(const Workload& w, OpKind kind) {
   double f = 0;
   for (const auto& op : w.ops())
@@ -68,11 +78,7 @@ TEST_CASE("decode FLOPs are about 2 x params x tokens", "[unit]") {
 
 TEST_CASE("a decoder's prompt attends causally, decode and BERT see every key", "[unit]") {
   // Llama-2-70B prefill, 2 sequences of 100 tokens: 8 KV heads of 8 query heads each.
-  GenOptions o;
-  o.model = "llama2-70b";
-  o.phase = "prefill";
-  o.batch = 2;
-  o.seq = 100;
+  GenOptions o = prefill("llama2-70b", 2, 100);
   const Workload w = generate(o);
   const Op& qk = w.op(size_t(w.find("l0.qk")));
   const Op& av = w.op(size_t(w.find("l0.av")));
@@ -95,12 +101,7 @@ TEST_CASE("a decoder's prompt attends causally, decode and BERT see every key", 
 
 TEST_CASE("a chunked prefill attends to the cached tokens and causally to its own", "[unit]") {
   // Llama-2-70B, 2 sequences, a chunk of 100 tokens after 300 cached ones.
-  GenOptions o;
-  o.model = "llama2-70b";
-  o.phase = "prefill";
-  o.batch = 2;
-  o.seq = 100;
-  o.past = 300;
+  GenOptions o = prefill("llama2-70b", 2, 100, 300);
   const Workload w = generate(o);
   const Op& qk = w.op(size_t(w.find("l0.qk")));
   const Op& av = w.op(size_t(w.find("l0.av")));
@@ -304,11 +305,7 @@ TEST_CASE("ResNet-50 is about 4.1 GMACs per 224x224 image", "[unit]") {
 }
 
 TEST_CASE("BERT-large has about 340 M parameters", "[unit]") {
-  GenOptions o;
-  o.model = "bert-large";
-  o.phase = "prefill";
-  o.seq = 512;
-  Workload w = generate(o);
+  Workload w = generate(prefill("bert-large", 1, 512));
   // Devlin et al. quote 340 M; biases, norms and the pooler (about 6 M) are not GEMM weights.
   const double p = double(w.total_weight_params()) / 1e6;
   CHECK(p > 0.98 * 340);
@@ -318,6 +315,17 @@ TEST_CASE("BERT-large has about 340 M parameters", "[unit]") {
 
 TEST_CASE("fused projections: one GEMM for Q, K and V and one for gate and up, same work",
           "[unit]") {
+  // The trace of `o` without and with fused projections: the same FLOPs, parameters and
+  // collectives.
+  auto both = [](GenOptions o) {
+    const Workload plain = generate(o);
+    o.fused_proj = true;
+    Workload fused = generate(o);
+    CHECK(fused.total_flops() == Approx(plain.total_flops()).epsilon(1e-12));
+    CHECK(fused.total_weight_params() == plain.total_weight_params());
+    CHECK(fused.total_comm_bytes() == plain.total_comm_bytes());
+    return std::make_pair(plain, std::move(fused));
+  };
   // Llama-3-8B (grouped-query: 32 query heads, 8 KV heads) and GPT-3 (GELU FFN: Q, K and
   // V fused only), in prefill at tp=2 and in decode: the same FLOPs, parameters and
   // collectives as the unfused trace, with two (GPT-3: one) fewer GEMMs a layer, and
@@ -330,12 +338,7 @@ TEST_CASE("fused projections: one GEMM for Q, K and V and one for gate and up, s
       o.seq = 256;
       o.layers = 2;
       o.tp = 2;
-      const Workload plain = generate(o);
-      o.fused_proj = true;
-      const Workload fused = generate(o);
-      CHECK(fused.total_flops() == Approx(plain.total_flops()).epsilon(1e-12));
-      CHECK(fused.total_weight_params() == plain.total_weight_params());
-      CHECK(fused.total_comm_bytes() == plain.total_comm_bytes());
+      const auto [plain, fused] = both(o);
       const bool swiglu = find_model(model).ffn_type == FfnType::kSwiGlu;
       CHECK(of_kind(plain, OpKind::kGemm).size() - of_kind(fused, OpKind::kGemm).size() ==
             size_t(2 * (swiglu ? 3 : 2)));
@@ -362,11 +365,7 @@ TEST_CASE("fused projections: one GEMM for Q, K and V and one for gate and up, s
   // Mixtral's experts: one w13 each, the same work.
   GenOptions m = decode("mixtral-8x7b", 4, 256);
   m.layers = 1;
-  const Workload plain = generate(m);
-  m.fused_proj = true;
-  const Workload fused = generate(m);
-  CHECK(fused.total_flops() == Approx(plain.total_flops()).epsilon(1e-12));
-  CHECK(fused.total_weight_params() == plain.total_weight_params());
+  const auto [plain, fused] = both(m);
   const Op& w13 = fused.op(size_t(fused.find("l0.w13")));
   CHECK(w13.kind == OpKind::kExpert);
   CHECK(w13.n == 2 * plain.op(size_t(plain.find("l0.w1"))).n);
@@ -391,14 +390,12 @@ TEST_CASE("all logits: the LM head over every token, as verifying drafted tokens
   // cached ones: a chunk of 4 after past 2048, whose LM head has 2 x 4 rows (one per
   // sequence without the option); a mixed iteration's has every prompt token and every
   // decoding sequence.
-  GenOptions o = decode("llama2-7b", 2, 2048);
-  o.phase = "prefill";
-  o.seq = 4;
-  o.past = 2048;
+  GenOptions o = prefill("llama2-7b", 2, 4, 2048);
   o.layers = 1;
-  CHECK(generate(o).op(size_t(generate(o).find("lm_head"))).m == 2);
-  o.all_logits = true;
   Workload w = generate(o);
+  CHECK(w.op(size_t(w.find("lm_head"))).m == 2);
+  o.all_logits = true;
+  w = generate(o);
   CHECK(w.op(size_t(w.find("lm_head"))).m == 2 * 4);
   CHECK(w.meta.at("all_logits") == "1");
   o.phase = "mixed";
@@ -408,9 +405,7 @@ TEST_CASE("all logits: the LM head over every token, as verifying drafted tokens
   o.context = 100;
   w = generate(o);
   CHECK(w.op(size_t(w.find("lm_head"))).m == 2 * 16 + 3);
-  o = decode("bert-large");
-  o.phase = "prefill";
-  o.seq = 8;
+  o = prefill("bert-large", 1, 8);
   o.all_logits = true;
   CHECK_THROWS_WITH(generate(o), Catch::Contains("--all-logits needs a decoder's LM head"));
   o = decode("llama2-7b");
