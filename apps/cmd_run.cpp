@@ -10,6 +10,7 @@
 #include "apps/commands.h"
 #include "apps/report.h"
 #include "mapper/mapper.h"
+#include "models/sim/huge_pages.h"
 #include "models/sim/output_dir.h"
 #include "models/system/system.h"
 #include "models/system/system_spec.h"
@@ -185,6 +186,7 @@ void add_run_command(CLI::App& app) {
       system::SystemOptions so;
       so.progress = !quiet && isatty(STDERR_FILENO);
       system::System sys("system", spec, map, stats, energy, tl, so);
+      sim::end_huge_pages();  // the model state is built
       sys.load(mapping.programs);
       const uint64_t end_ps = sys.run();
       sys.publish(end_ps);

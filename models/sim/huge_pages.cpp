@@ -44,4 +44,20 @@ size_t prefer_huge_pages(size_t reserve_bytes) {
 #endif
 }
 
+size_t end_huge_pages() {
+#if defined(__linux__) && defined(__GLIBC__) && defined(MADV_NOHUGEPAGE)
+  constexpr uintptr_t kHuge = uintptr_t(2) << 20;
+  const auto top = reinterpret_cast<uintptr_t>(sbrk(0));
+  if (top == uintptr_t(-1)) return 0;
+  // The heap's free top chunk (keepcost) starts where the last allocation ends.
+  const uintptr_t free_from = top - mallinfo2().keepcost;
+  const uintptr_t lo = (free_from + kHuge - 1) & ~(kHuge - 1);
+  if (top <= lo) return 0;
+  if (madvise(reinterpret_cast<void*>(lo), top - lo, MADV_NOHUGEPAGE) != 0) return 0;
+  return size_t(top - lo);
+#else
+  return 0;
+#endif
+}
+
 }  // namespace tessera::sim
