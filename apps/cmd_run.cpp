@@ -103,7 +103,7 @@ void add_run_command(CLI::App& app) {
   static std::string collective = "auto", weight_layout = "packed", attention = "fused",
                      weight_copies = "auto";
   static std::vector<std::string> sets;
-  static bool force = false, explain = false, quiet = false;
+  static bool force = false, explain = false, quiet = false, progress = false;
   static uint32_t layers = 1, channels = 0;
   run->add_option("--config,-c", config, "machine: config file or built-in preset name");
   run->add_option(
@@ -148,6 +148,9 @@ void add_run_command(CLI::App& app) {
   run->add_option("--dump-programs", dump, "write every tile's program (one command a line) here");
   run->add_flag("--force", force, "write into a non-empty --out folder");
   run->add_flag("--quiet,-q", quiet, "no progress line on a terminal");
+  run->add_flag("--progress", progress,
+                "a progress line on stderr even when it is not a terminal (a line every "
+                "half second, for logs)");
   run->callback([] {
     const auto spec = system::load_spec(config, sets);
     const traces::Workload w = load_workload(trace);
@@ -184,7 +187,8 @@ void add_run_command(CLI::App& app) {
       sim::EnergyLedger energy;
       sim::Timeline tl(!timeline.empty());
       system::SystemOptions so;
-      so.progress = !quiet && isatty(STDERR_FILENO);
+      so.progress_redraw = isatty(STDERR_FILENO);
+      so.progress = progress || (!quiet && so.progress_redraw);
       system::System sys("system", spec, map, stats, energy, tl, so);
       sim::end_huge_pages();  // the model state is built
       sys.load(mapping.programs);

@@ -35,8 +35,9 @@
 namespace tessera::system {
 
 struct SystemOptions {
-  bool functional = false;  // keep data (HBM pages, scratchpads) and compute values
-  bool progress = false;    // a progress line on stderr while running
+  bool functional = false;      // keep data (HBM pages, scratchpads) and compute values
+  bool progress = false;        // a progress line on stderr while running
+  bool progress_redraw = true;  // redrawn in place (a terminal), else a line each time
   // Stop with a deadlock report when no command finishes for this long (simulated).
   uint64_t watchdog_us = 10000;
 };
@@ -113,6 +114,9 @@ class System : public sc_core::sc_module, public tile::TileDirectory {
  private:
   struct Chiplet;
   void monitor_thread();
+  // sc_start() until the run ends; with opt_.progress, in slices with a progress line.
+  void simulate();
+  void print_progress(double wall_s) const;
   // Simulated time without progress after which the run is stopped as a deadlock.
   double watchdog_limit_us() const;
   std::string deadlock_report() const;

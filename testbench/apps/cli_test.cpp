@@ -185,6 +185,32 @@ TEST_CASE("cli: a run that fails leaves no result folder it made", "[unit]") {
   CHECK(fs::exists(fresh + "/report.json"));
 }
 
+TEST_CASE("cli: a progress line leaves the results unchanged", "[unit]") {
+  // With a progress line the run goes in slices of simulated time (sc_start(t)), sized
+  // by wall time; a process woken only to print had moved same-time processes and
+  // changed results. The statistics must be those of one sc_start().
+  for (const std::string machine : {"tiny", "chiplet4"}) {
+    INFO(machine);
+    const std::string base = std::string(TESSERA_BINARY_DIR) + "/cli_progress_" + machine;
+    std::filesystem::remove_all(base + "_quiet");
+    std::filesystem::remove_all(base + "_progress");
+    const std::string args = "run --config " + machine + " --trace block --out " + base;
+    REQUIRE(run_tessera(args + "_quiet -q").rc == 0);
+    const Result r = run_tessera(args + "_progress --progress");
+    REQUIRE(r.rc == 0);
+    // Not a terminal: whole lines, no carriage returns, nothing but progress.
+    CHECK(r.err.find('\r') == std::string::npos);
+    std::istringstream in(r.err);
+    for (std::string line; std::getline(in, line);) {
+      INFO(line);
+      CHECK(line.rfind("  simulated ", 0) == 0);
+      CHECK(line.find(" % of commands, ETA ") != std::string::npos);
+    }
+    CHECK(tessera::sim::read_file(base + "_progress/stats.json") ==
+          tessera::sim::read_file(base + "_quiet/stats.json"));
+  }
+}
+
 TEST_CASE("cli: a small scratchpad or a slow tile clock runs to the end", "[unit]") {
   auto sim_time = [](const std::string& name, const std::string& args) {
     const std::string base = std::string(TESSERA_BINARY_DIR) + "/" + name;
