@@ -86,6 +86,7 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
   // are the unit's own cost model (a norm or an exp-based op takes several per element).
   const double peak_vector_tile = double(spec.tile.vector.lanes) * clock_hz;
   r.peak_tflops = peak_flops_tile * tiles / 1e12;
+  r.dollars_per_hour = spec.cost.system_dollars_per_hour(spec.system.packages);
   const double stacks = double(spec.total_chiplets()) * spec.chiplet.hbm_stacks;
   const double hbm_peak = stacks * spec.chiplet.hbm.peak_gbps() * 1e9;  // B/s
   // Every die-to-die link and fabric port of the machine, both directions (B/s): the
@@ -472,7 +473,7 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
       // A mixed iteration's decoding sequences get a token per iteration.
       if (r.phase == "mixed") r.iteration_s = r.per_token_latency_s = latency;
       r.joules_per_token = r.energy_j / r.tokens;
-      r.cost_per_mtok_usd = spec.cost.dollars_per_hour / 3600.0 * r.total_time_s / r.tokens * 1e6;
+      r.cost_per_mtok_usd = r.dollars_per_hour / 3600.0 * r.total_time_s / r.tokens * 1e6;
     }
   }
   return r;
@@ -491,6 +492,7 @@ nlohmann::json RunReport::to_json() const {
   j["flops"] = flops;
   j["tflops"] = tflops;
   j["peak_tflops"] = peak_tflops;
+  j["dollars_per_hour"] = dollars_per_hour;
   j["percent_of_peak"] = peak_tflops > 0 ? 100.0 * tflops / peak_tflops : 0.0;
   j["utilization_time_s"] = sim_time_s;  // utilisation is measured over the simulated time
   j["utilization"] = {{"array", util_array}, {"vector", util_vector}, {"hbm", util_hbm},
@@ -583,7 +585,8 @@ std::string RunReport::to_text() const {
           "chunks' time)\n",
           secs(iteration_s), how);
     os << fmt::format("  energy per token    {}{}\n", si(joules_per_token, "J"), est);
-    os << fmt::format("  cost per 1M tokens  ${:.4g}{}\n", cost_per_mtok_usd, est);
+    os << fmt::format("  cost per 1M tokens  ${:.4g}{}  (at ${:.4g}/h)\n", cost_per_mtok_usd, est,
+                      dollars_per_hour);
   }
   // "of floor": the op's largest floor over its time, how near it came to its bound.
   os << "\n  op                              kind          tiles       time  of floor  bound\n";

@@ -129,10 +129,22 @@ struct FabricLevelConfig {
 
 struct CostConfig {
   double dollars_per_hour = 2.0;
+  // What dollars_per_hour prices: the whole system, or one package (a server of eight
+  // GPUs, or one GPU of it), so that a sweep over system.packages prices each size.
+  std::string per = "system";
   template <class V>
   void visit(V& v) {
     v.field("dollars_per_hour", dollars_per_hour, "$/h",
-            "rental price of one whole system, for cost per million tokens", sim::Range{0, 1e6});
+            "rental price for cost per million tokens: of the whole system, or of one package "
+            "(cost.per)",
+            sim::Range{0, 1e6});
+    v.choice("per", per, {"system", "package"},
+             "what dollars_per_hour prices: the whole system, or one package (the system then "
+             "costs system.packages times as much)");
+  }
+  // The whole system's price per hour.
+  double system_dollars_per_hour(uint32_t packages) const {
+    return per == "package" ? dollars_per_hour * packages : dollars_per_hour;
   }
 };
 

@@ -797,6 +797,29 @@ TEST_CASE("cli: decode tokens from meta tokens, zero tokens give no per-token fi
   CHECK(text.find("tokens/s") == std::string::npos);
 }
 
+TEST_CASE("cli: cost.per package prices each package of the system", "[unit]") {
+  const std::string base = std::string(TESSERA_BINARY_DIR) + "/cost_per";
+  std::ofstream(base + ".tsr") << "tessera-trace 1\nmeta phase=decode tokens=2\n"
+                                  "gemm w m=2 n=256 k=256 dtype=bf16 weights=b\n";
+  auto report = [&](const std::string& name, const std::string& sets) {
+    std::filesystem::remove_all(base + name);
+    REQUIRE(run_tessera("run -q --trace " + base + ".tsr --out " + base + name +
+                        " --set cost.dollars_per_hour=3 --set system.packages=2 " + sets)
+                .rc == 0);
+    return nlohmann::json::parse(tessera::sim::read_file(base + name + "/report.json"));
+  };
+  const auto per_package = report("_package", "--set cost.per=package");
+  const auto per_system = report("_system", "");
+  CHECK(per_package.at("dollars_per_hour") == 6.0);
+  CHECK(per_system.at("dollars_per_hour") == 3.0);
+  for (const auto* r : {&per_package, &per_system})
+    CHECK(r->at("cost_per_mtok_usd").get<double>() ==
+          Approx(r->at("dollars_per_hour").get<double>() / 3600 *
+                 r->at("total_time_s").get<double>() / 2 * 1e6)
+              .epsilon(1e-12));
+  refused("run -q --set cost.per=gpu", "cost.per");
+}
+
 // The report's energy by component: the scratchpad SRAM energy of the array's operand
 // and result traffic (booked by the array's engine) is shown with the scratchpads, the
 // arrays keep their MACs; the classes add up to the total. Until the sixteenth session
