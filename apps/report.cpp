@@ -60,7 +60,8 @@ std::string component_class(const std::string& path) {
                                                                 {".d2d", "die-to-die links"},
                                                                 {"fabric", "fabric"},
                                                                 {".noc", "NoC"},
-                                                                {".dma", "DMA"}};
+                                                                {".dma", "DMA"},
+                                                                {".die", "static (dies)"}};
   for (const auto& [key, name] : classes)
     if (path.find(key) != std::string::npos) return name;
   return "other";
@@ -87,6 +88,7 @@ RunReport make_report(const traces::Workload& w, const system::SystemSpec& spec,
   const double peak_vector_tile = double(spec.tile.vector.lanes) * clock_hz;
   r.peak_tflops = peak_flops_tile * tiles / 1e12;
   r.dollars_per_hour = spec.cost.system_dollars_per_hour(spec.system.packages);
+  r.static_power_w = spec.chiplet.static_w * spec.total_chiplets();
   const double stacks = double(spec.total_chiplets()) * spec.chiplet.hbm_stacks;
   const double hbm_peak = stacks * spec.chiplet.hbm.peak_gbps() * 1e9;  // B/s
   // Every die-to-die link and fabric port of the machine, both directions (B/s): the
@@ -498,6 +500,7 @@ nlohmann::json RunReport::to_json() const {
   j["utilization"] = {{"array", util_array}, {"vector", util_vector}, {"hbm", util_hbm},
                       {"noc", util_noc},     {"d2d", util_d2d},       {"fabric", util_fabric}};
   j["energy_j"] = energy_j;
+  j["static_power_w"] = static_power_w;
   j["avg_power_w"] = avg_power_w;
   nlohmann::json e = nlohmann::json::object();
   for (const auto& [k, v] : energy_by_component) e[k] = v;
@@ -551,6 +554,8 @@ std::string RunReport::to_text() const {
                     si(avg_power_w, "W"), est);
   for (const auto& [k, v] : energy_by_component)
     os << fmt::format("    {:<18}{:>12}\n", k, si(v, "J"));
+  if (static_power_w == 0)
+    os << "    (no static power of the compute dies: chiplet.static_w is 0)\n";
   if (llm && !has_per_token_figures()) {
     os << fmt::format("  tokens              {:.0f} ({}): no per-token figures\n", tokens, phase);
   } else if (llm) {

@@ -83,6 +83,7 @@ struct RunReport {
   double tokens = 0, tokens_per_s = 0, ttft_s = 0, per_token_latency_s = 0, joules_per_token = 0,
          cost_per_mtok_usd = 0;
   double dollars_per_hour = 0;  // the whole system's price (cost.per package: times packages)
+  double static_power_w = 0;    // the compute dies' static power (chiplet.static_w x chiplets)
   // Pipeline parallelism (meta pp): the trace is one stage, and every stage ran at once
   // (a full pipeline). A token crosses all of them, so its latency (time to first token,
   // per-token latency) is pipeline_stages x the stage's time: estimated, not simulated.

@@ -237,6 +237,10 @@ System::System(sc_core::sc_module_name name, const SystemSpec& spec, const Addre
     return "pkg" + std::to_string(gid / spec.package.chiplets) + ".chiplet" +
            std::to_string(gid % spec.package.chiplets);
   };
+  // Static power: watts x picoseconds are picojoules, one "event" per picosecond.
+  if (ch.static_w > 0)
+    for (uint32_t g = 0; g < nchip; ++g)
+      die_static_.push_back(&energy.account(chip_name(g) + ".die", "background", ch.static_w));
 
   // Tiles and HBM stacks.
   for (uint32_t t = 0; t < map.num_tiles(); ++t) {
@@ -655,6 +659,7 @@ void System::publish(uint64_t end_ps) {
   if (fabric_) fabric_->core().publish(double(end_ps));
   const auto noc_clock = sim::ClockDomain::from_mhz("noc", spec_.chiplet.noc_clock_mhz);
   for (auto& c : chiplets_) c->noc->publish(noc_clock.cycles_at(sim::Picoseconds(end_ps)).v);
+  for (sim::EnergyAccount* a : die_static_) a->charge(end_ps - a->events());
   stats_.scalar("system.sim_time", "ps", "simulated time to the last command's end")
       .set(double(end_ps));
 }

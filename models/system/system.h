@@ -124,6 +124,8 @@ class System : public sc_core::sc_module, public tile::TileDirectory {
   SystemSpec spec_;
   const AddressMap& map_;
   sim::StatsRegistry& stats_;
+  // Each chiplet's static power account (chiplet.static_w > 0), charged at publish.
+  std::vector<sim::EnergyAccount*> die_static_;
   SystemOptions opt_;
   std::unique_ptr<FunctionalMemory> data_;
   std::vector<std::unique_ptr<Chiplet>> chiplets_;

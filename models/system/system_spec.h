@@ -36,6 +36,7 @@ struct ChipletConfig {
   uint32_t hbm_ports = 4;
   uint32_t hbm_port_interleave_bytes = 256;
   std::string io_ports = "shared";
+  double static_w = 0;  // the compute die's power while it is on, whatever it does
   memory::HbmConfig hbm;
 
   template <class V>
@@ -72,6 +73,12 @@ struct ChipletConfig {
             "a ring or crossbar NoC puts the tiles in one row: set tiles_y to 1");
     v.check((hbm_port_interleave_bytes & (hbm_port_interleave_bytes - 1)) == 0,
             "hbm_port_interleave_bytes", "must be a power of two");
+    v.field("static_w", static_w, "W",
+            "power the compute chiplet draws all the time it is on (leakage, clock tree, "
+            "always-on logic), charged over the run; its HBM stacks' standby power is "
+            "hbm.energy.background_mw. 0: not modelled (the energy is then the modelled "
+            "events' only)",
+            sim::Range{0, 100000});
     v.section("hbm", hbm, "HBM stack (every stack of the chiplet is alike)");
     v.check(hbm_attach.empty() || hbm_attach.size() == hbm_stacks, "hbm_attach",
             "must list one node per HBM stack");

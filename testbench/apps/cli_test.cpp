@@ -762,6 +762,43 @@ TEST_CASE("cli: scaled layers add each component's layer share of energy", "[uni
   CHECK(one.at("utilization_time_s").get<double>() == one.at("sim_time_s").get<double>());
 }
 
+TEST_CASE("cli: the dies' static power is charged for the whole-model time", "[unit]") {
+  const std::string base = std::string(TESSERA_BINARY_DIR) + "/static_power";
+  {
+    std::ofstream t(base + ".tsr");
+    t << "tessera-trace 1\nmeta phase=decode batch=1 tokens=1\n";
+    for (int l = 0; l < 3; ++l)
+      t << "gemm l" << l << ".w m=1 n=512 k=512 weights=b dtype=int8 layer=" << l
+        << (l ? " deps=l" + std::to_string(l - 1) + ".w" : std::string()) << "\n";
+  }
+  auto report = [&](const std::string& name, const std::string& args) {
+    std::filesystem::remove_all(base + name);
+    REQUIRE(run_tessera("run -q --config tiny --set package.chiplets=2 --trace " + base +
+                        ".tsr --out " + base + name + " " + args)
+                .rc == 0);
+    return nlohmann::json::parse(tessera::sim::read_file(base + name + "/report.json"));
+  };
+  const auto none = report("_none", "");
+  const auto scaled = report("_scaled", "--set chiplet.static_w=3");
+  const auto all = report("_all", "--set chiplet.static_w=3 --simulate-layers 0");
+  CHECK(none.at("static_power_w") == 0.0);
+  CHECK_FALSE(none.at("energy_by_component_j").contains("static (dies)"));
+  CHECK(scaled.at("static_power_w") == 6.0);  // two chiplets
+  REQUIRE(scaled.at("time_estimated").get<bool>());
+  for (const auto* r : {&scaled, &all}) {
+    const double w = r->at("static_power_w").get<double>();
+    const double j = r->at("energy_by_component_j").at("static (dies)").get<double>();
+    CHECK(j == Approx(w * r->at("total_time_s").get<double>()).epsilon(1e-9));
+  }
+  // Nothing else moves: the total grows by the static energy alone.
+  CHECK(scaled.at("energy_j").get<double>() ==
+        Approx(none.at("energy_j").get<double>() +
+               scaled.at("energy_by_component_j").at("static (dies)").get<double>())
+            .epsilon(1e-9));
+  CHECK(output_of("run --config tiny --trace " + base + ".tsr")
+            .find("no static power of the compute dies") != std::string::npos);
+}
+
 // Decode tokens come from meta tokens where the trace gives them (an import may have no
 // batch); zero tokens give no per-token figures rather than infinities.
 TEST_CASE("cli: decode tokens from meta tokens, zero tokens give no per-token figures", "[unit]") {
