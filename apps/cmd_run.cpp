@@ -149,8 +149,8 @@ void add_run_command(CLI::App& app) {
   run->add_flag("--force", force, "write into a non-empty --out folder");
   run->add_flag("--quiet,-q", quiet, "no progress line on a terminal");
   run->add_flag("--progress", progress,
-                "a progress line on stderr even when it is not a terminal (a line every "
-                "half second, for logs)");
+                "a progress line on stderr even when it is not a terminal (for logs: a line "
+                "at the start, about every half second, and at the end)");
   run->callback([] {
     const auto spec = system::load_spec(config, sets);
     const traces::Workload w = load_workload(trace);

@@ -9,10 +9,12 @@ set -euo pipefail
 bin=${1:-$(dirname "$0")/../build/apps/tessera}
 repeat=${REPEAT:-1}
 [[ $repeat =~ ^[1-9][0-9]*$ ]] || { echo "system_bench: REPEAT must be a positive integer" >&2; exit 2; }
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT  # also when a run fails
 run() {
   local name=$1; shift
-  local out; out=$(mktemp -d)
   local t0 t1 i
+  rm -f "$out/walls"
   for ((i = 1; i <= repeat; i++)); do
     rm -rf "$out/r"
     t0=$(date +%s.%N)
@@ -34,7 +36,6 @@ PY
     python3 -c 'import statistics, sys; w = [float(x) for x in open(sys.argv[2])]
 print(f"{sys.argv[1]}: {len(w)} runs, median wall {statistics.median(w):.2f} s, fastest {min(w):.2f} s")' "$name" "$out/walls"
   fi
-  rm -rf "$out"
 }
 run "chiplet4, every tile on GEMMs streaming from HBM (gemm example)" --config chiplet4 --trace gemm
 run "chiplet4, Llama-2-7B decode, batch 1, context 2048" --config chiplet4 \

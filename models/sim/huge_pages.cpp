@@ -1,5 +1,6 @@
 #include "models/sim/huge_pages.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 
@@ -7,9 +8,19 @@
 #include <malloc.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#if defined(MADV_HUGEPAGE) && defined(MADV_NOHUGEPAGE) && __GLIBC_PREREQ(2, 33)
+#define TESSERA_END_HUGE_PAGES 1  // mallinfo2 (glibc 2.33)
+#endif
 #endif
 
 namespace tessera::sim {
+
+#ifdef TESSERA_END_HUGE_PAGES
+namespace {
+// The range prefer_huge_pages() marked (empty: none), for end_huge_pages().
+uintptr_t marked_lo = 0, marked_hi = 0;
+}  // namespace
+#endif
 
 size_t prefer_huge_pages(size_t reserve_bytes) {
 #if defined(__linux__) && defined(__GLIBC__) && defined(MADV_HUGEPAGE)
@@ -37,6 +48,10 @@ size_t prefer_huge_pages(size_t reserve_bytes) {
   const uintptr_t lo = (before + kHuge - 1) & ~(kHuge - 1), hi = after & ~(kHuge - 1);
   if (hi <= lo) return 0;
   if (madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE) != 0) return 0;
+#ifdef TESSERA_END_HUGE_PAGES
+  marked_lo = lo;
+  marked_hi = hi;
+#endif
   return size_t(hi - lo);
 #else
   (void)reserve_bytes;
@@ -45,16 +60,20 @@ size_t prefer_huge_pages(size_t reserve_bytes) {
 }
 
 size_t end_huge_pages() {
-#if defined(__linux__) && defined(__GLIBC__) && defined(MADV_NOHUGEPAGE)
+#ifdef TESSERA_END_HUGE_PAGES
   constexpr uintptr_t kHuge = uintptr_t(2) << 20;
+  if (marked_hi == 0) return 0;  // nothing was marked
   const auto top = reinterpret_cast<uintptr_t>(sbrk(0));
-  if (top == uintptr_t(-1)) return 0;
-  // The heap's free top chunk (keepcost) starts where the last allocation ends.
-  const uintptr_t free_from = top - mallinfo2().keepcost;
-  const uintptr_t lo = (free_from + kHuge - 1) & ~(kHuge - 1);
-  if (top <= lo) return 0;
-  if (madvise(reinterpret_cast<void*>(lo), top - lo, MADV_NOHUGEPAGE) != 0) return 0;
-  return size_t(top - lo);
+  const size_t keep = mallinfo2().keepcost;
+  // The main arena's free top chunk (keepcost) ends at the break and starts where the
+  // last allocation ends, while the heap is one contiguous break; otherwise (the break
+  // moved by someone else, or malloc fell back to mappings) leave the marks as they are.
+  if (top == uintptr_t(-1) || keep > top || top < marked_lo) return 0;
+  const uintptr_t lo = std::max(marked_lo, (top - keep + kHuge - 1) & ~(kHuge - 1));
+  const uintptr_t hi = std::min(top, marked_hi);
+  if (hi <= lo) return 0;
+  if (madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_NOHUGEPAGE) != 0) return 0;
+  return size_t(hi - lo);
 #else
   return 0;
 #endif

@@ -19,12 +19,13 @@ namespace tessera::sim {
 // early.
 size_t prefer_huge_pages(size_t reserve_bytes = size_t(512) << 20);
 
-// Ends huge pages for later growth of the heap: what is free above the highest
-// allocation (from the next 2 MiB boundary) gets ordinary pages again. Called once the
-// long-lived model state is built: later allocations (statistics buffers, the result
-// files' text) are written once or in order, gain nothing from huge pages, and each
-// new huge page costs its zeroing (milliseconds on some virtual machines). Returns the
-// bytes unmarked.
+// Ends huge pages for later growth of the heap: what prefer_huge_pages() marked and is
+// still free above the highest allocation (from the next 2 MiB boundary) gets ordinary
+// pages again. Called once the long-lived model state is built: later allocations (the
+// loaded programs, SystemC's process stacks, statistics buffers, the result files' text)
+// are read or written in order, gain little from huge pages, and each new huge page
+// costs its zeroing (milliseconds on some virtual machines). Returns the bytes unmarked
+// (0: nothing marked, glibc older than 2.33, or a heap that is not one contiguous break).
 size_t end_huge_pages();
 
 }  // namespace tessera::sim

@@ -597,11 +597,13 @@ void System::print_progress(double wall_s) const {
     done += t->completed();
   }
   const double frac = total ? double(done) / double(total) : 1.0;
-  const double eta = frac > 0 ? wall_s * (1 - frac) / frac : 0;
+  // No command done yet: no rate to extrapolate.
+  const std::string eta =
+      frac > 0 ? std::to_string(int64_t(std::min(wall_s * (1 - frac) / frac, 1e15) + 0.5)) : "?";
   std::cerr << (opt_.progress_redraw ? "\r" : "") << "  simulated "
             << sc_core::sc_time_stamp().to_seconds() * 1e6 << " us, " << int(100 * frac)
-            << " % of commands, ETA " << int(eta + 0.5) << " s"
-            << (opt_.progress_redraw ? "   " : "\n") << std::flush;
+            << " % of commands, ETA " << eta << " s" << (opt_.progress_redraw ? "   " : "\n")
+            << std::flush;
 }
 
 void System::simulate() {
@@ -616,7 +618,9 @@ void System::simulate() {
   // those of one sc_start() (test: "a progress line leaves the results unchanged").
   using clock = std::chrono::steady_clock;
   const auto wall0 = clock::now();
-  auto last_print = wall0;
+  // In a log the first line comes after the first slice and the last at the end, so
+  // that a log shows the run started and ended.
+  auto last_print = opt_.progress_redraw ? wall0 : wall0 - std::chrono::seconds(1);
   sc_core::sc_time slice(1, sc_core::SC_US);
   do {  // (before the first slice nothing is pending: processes start in it)
     const auto t0 = clock::now();
@@ -630,6 +634,8 @@ void System::simulate() {
       print_progress(std::chrono::duration<double>(t1 - wall0).count());
     }
   } while (sc_core::sc_get_status() != sc_core::SC_STOPPED && sc_core::sc_pending_activity());
+  if (!opt_.progress_redraw)
+    print_progress(std::chrono::duration<double>(clock::now() - wall0).count());
 }
 
 uint64_t System::run() {
@@ -659,7 +665,8 @@ void System::publish(uint64_t end_ps) {
   if (fabric_) fabric_->core().publish(double(end_ps));
   const auto noc_clock = sim::ClockDomain::from_mhz("noc", spec_.chiplet.noc_clock_mhz);
   for (auto& c : chiplets_) c->noc->publish(noc_clock.cycles_at(sim::Picoseconds(end_ps)).v);
-  for (sim::EnergyAccount* a : die_static_) a->charge(end_ps - a->events());
+  for (sim::EnergyAccount* a : die_static_)
+    if (end_ps > a->events()) a->charge(end_ps - a->events());  // up to end_ps, once
   stats_.scalar("system.sim_time", "ps", "simulated time to the last command's end")
       .set(double(end_ps));
 }

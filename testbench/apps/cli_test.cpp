@@ -198,14 +198,18 @@ TEST_CASE("cli: a progress line leaves the results unchanged", "[unit]") {
     REQUIRE(run_tessera(args + "_quiet -q").rc == 0);
     const Result r = run_tessera(args + "_progress --progress");
     REQUIRE(r.rc == 0);
-    // Not a terminal: whole lines, no carriage returns, nothing but progress.
+    // Not a terminal: whole lines, no carriage returns, nothing but progress; one after
+    // the first slice (1 us) and one at the end.
     CHECK(r.err.find('\r') == std::string::npos);
+    REQUIRE(lines(r.err) >= 2);
     std::istringstream in(r.err);
-    for (std::string line; std::getline(in, line);) {
+    std::string last;
+    for (std::string line; std::getline(in, line); last = line) {
       INFO(line);
       CHECK(line.rfind("  simulated ", 0) == 0);
       CHECK(line.find(" % of commands, ETA ") != std::string::npos);
     }
+    CHECK(last.find(" 100 % of commands, ETA 0 s") != std::string::npos);
     CHECK(tessera::sim::read_file(base + "_progress/stats.json") ==
           tessera::sim::read_file(base + "_quiet/stats.json"));
   }
