@@ -115,7 +115,7 @@ NetworkCore::NetworkCore(const NocConfig& cfg, const Topology& topo, uint32_t me
       &stats_.histogram("network_latency", "cycles", "head flit sent to tail flit received");
   if (energy)
     energy_hop_ = &energy->account(stats_.prefix().empty() ? "noc" : stats_.prefix(), "flit_hop",
-                                   cfg.pj_per_flit_hop);
+                                   cfg.flit_hop_pj());
 }
 
 uint32_t NetworkCore::inject(uint32_t src, uint32_t dst, uint32_t flits, uint32_t mclass,

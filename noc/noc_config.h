@@ -48,6 +48,9 @@ struct NocConfig {
   // Deadlock/livelock watch: cycles without any flit moving while flits are inside.
   uint32_t watchdog_cycles = 10000;
   double pj_per_flit_hop = 10.0;
+  // Width-dependent part: buffers, crossbar and link switch every bit of the flit.
+  double pj_per_bit_hop = 0.0;
+  double flit_hop_pj() const { return pj_per_flit_hop + pj_per_bit_hop * 8.0 * flit_bytes; }
 
   // Cycles a head spends in one router and its output link: route computation (none
   // with lookahead: it was done upstream), VC and switch allocation (one combined stage
@@ -121,7 +124,14 @@ struct NocConfig {
             "stop with a deadlock report after this many cycles without a flit moving",
             sim::Range{10, 1e9});
     v.field("pj_per_flit_hop", pj_per_flit_hop, "pJ",
-            "energy of one flit through one router and its output link", sim::Range{0, 1e6});
+            "energy of one flit through one router and its output link, whatever its width "
+            "(with pj_per_bit_hop: the per-flit part, e.g. arbitration)",
+            sim::Range{0, 1e6});
+    v.field("pj_per_bit_hop", pj_per_bit_hop, "pJ/bit",
+            "energy per bit of a flit through one router and its output link (buffers, "
+            "crossbar, wires), added to pj_per_flit_hop: a wider flit then costs more per "
+            "hop. 0: the flit's energy does not depend on its width",
+            sim::Range{0, 1e3});
     v.check(routing != "west_first" || topology == "mesh", "routing",
             "west_first routing needs topology mesh");
     v.check(speculation_fits(), "speculative_sa",

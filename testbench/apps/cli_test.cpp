@@ -803,6 +803,24 @@ TEST_CASE("cli: the dies' static power is charged for the whole-model time", "[u
             .find("no static power of the compute dies") != std::string::npos);
 }
 
+TEST_CASE("cli: a flit's hop energy grows with its width where pj_per_bit_hop is set",
+          "[unit]") {
+  const std::string base = std::string(TESSERA_BINARY_DIR) + "/noc_bit_energy";
+  auto noc_j = [&](const std::string& name, const std::string& sets) {
+    std::filesystem::remove_all(base + name);
+    REQUIRE(run_tessera("run -q --config tiny --trace block --out " + base + name +
+                        " --set chiplet.noc.flit_bytes=64 " + sets)
+                .rc == 0);
+    const auto r = nlohmann::json::parse(tessera::sim::read_file(base + name + "/report.json"));
+    return r.at("energy_by_component_j").at("NoC").get<double>();
+  };
+  const double flit = noc_j("_flit", "");
+  const double bits = noc_j("_bits", "--set chiplet.noc.pj_per_bit_hop=0.25");
+  REQUIRE(flit > 0);
+  // The same flit-hops (energy does not move timing), each 10 + 0.25 x 512 pJ.
+  CHECK(bits / flit == Approx((10 + 0.25 * 512) / 10).epsilon(1e-9));
+}
+
 // Decode tokens come from meta tokens where the trace gives them (an import may have no
 // batch); zero tokens give no per-token figures rather than infinities.
 TEST_CASE("cli: decode tokens from meta tokens, zero tokens give no per-token figures", "[unit]") {
