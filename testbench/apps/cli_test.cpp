@@ -803,8 +803,7 @@ TEST_CASE("cli: the dies' static power is charged for the whole-model time", "[u
             .find("no static power of the compute dies") != std::string::npos);
 }
 
-TEST_CASE("cli: a flit's hop energy grows with its width where pj_per_bit_hop is set",
-          "[unit]") {
+TEST_CASE("cli: a flit's hop energy grows with its width where pj_per_bit_hop is set", "[unit]") {
   const std::string base = std::string(TESSERA_BINARY_DIR) + "/noc_bit_energy";
   auto noc_j = [&](const std::string& name, const std::string& sets) {
     std::filesystem::remove_all(base + name);
