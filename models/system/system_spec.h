@@ -3,6 +3,7 @@
 // system -> packages -> chiplets -> tiles + HBM stacks.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -82,8 +83,17 @@ struct ChipletConfig {
     v.section("hbm", hbm, "HBM stack (every stack of the chiplet is alike)");
     v.check(hbm_attach.empty() || hbm_attach.size() == hbm_stacks, "hbm_attach",
             "must list one node per HBM stack");
-    for (const auto& a : hbm_attach)
+    // A stack's ports run down its column, then into the next columns: eastward, or
+    // westward from the east edge (AddressMap). They must stay on the grid.
+    const uint32_t port_cols = (hbm_ports + tiles_y - 1) / std::max<uint32_t>(1, tiles_y);
+    for (const auto& a : hbm_attach) {
       v.check(a.x < tiles_x && a.y < tiles_y, "hbm_attach", "node outside the tile grid");
+      const bool east = a.x + 1 == tiles_x && tiles_x > 1;
+      v.check(east ? a.x + 1 >= port_cols : a.x + port_cols <= tiles_x, "hbm_attach",
+              "a stack at column " + std::to_string(a.x) + " has its " + std::to_string(hbm_ports) +
+                  " hbm_ports in " + std::to_string(port_cols) +
+                  " columns eastward (westward from the east edge), past the grid");
+    }
   }
 };
 

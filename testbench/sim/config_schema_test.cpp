@@ -62,6 +62,13 @@ TEST_CASE("config: inconsistent values", "[unit]") {
           ":3:15: chiplet.hbm_attach: must list one node per HBM stack");
   REQUIRE(error_of("incons2.yaml", "chiplet:\n  hbm_attach: [{x: 5, y: 0}]\n") ==
           ":2:15: chiplet.hbm_attach: node outside the tile grid");
+  // Ports run into the next columns eastward: three from column 2 of 4 would leave the
+  // grid (at the east edge they run westward and fit).
+  const std::string row = "chiplet:\n  tiles_x: 4\n  tiles_y: 1\n  hbm_ports: 3\n";
+  REQUIRE(error_of("incons3.yaml", row + "  hbm_attach: [{x: 2, y: 0}]\n") ==
+          ":5:15: chiplet.hbm_attach: a stack at column 2 has its 3 hbm_ports in 3 columns "
+          "eastward (westward from the east edge), past the grid");
+  REQUIRE(error_of("incons4.yaml", row + "  hbm_attach: [{x: 3, y: 0}]\n").empty());
 }
 
 TEST_CASE("config: missing file and malformed YAML", "[unit]") {
