@@ -41,7 +41,8 @@ AddressMap::AddressMap(const SystemSpec& spec) {
                           ? std::make_pair(ch.hbm_attach[s].x, ch.hbm_attach[s].y)
                           : default_hbm_attach(s, ch.hbm_stacks, ch.tiles_x, ch.tiles_y);
         stacks_.push_back({p, c, gid, y * ch.tiles_x + x, x, y});
-        // Ports: down the stack's column (wrapping), then the next column inward.
+        // Ports: down the stack's column (wrapping), then the next columns eastward, or
+        // westward from the east edge (load_spec refuses ports past the grid).
         std::vector<uint32_t> ports;
         const bool east = x + 1 == ch.tiles_x && ch.tiles_x > 1;
         for (uint32_t i = 0; i < ch.hbm_ports; ++i) {

@@ -622,19 +622,21 @@ void System::simulate() {
   // that a log shows the run started and ended.
   auto last_print = opt_.progress_redraw ? wall0 : wall0 - std::chrono::seconds(1);
   sc_core::sc_time slice(1, sc_core::SC_US);
-  do {  // (before the first slice nothing is pending: processes start in it)
+  bool printed = false;  // the last slice printed a line
+  do {                   // (before the first slice nothing is pending: processes start in it)
     const auto t0 = clock::now();
     sc_core::sc_start(slice);
     const auto t1 = clock::now();
     const double took = std::chrono::duration<double>(t1 - t0).count();
     slice = std::max(slice * std::clamp(0.1 / std::max(took, 1e-6), 0.5, 2.0),
                      sc_core::sc_time(1, sc_core::SC_NS));
-    if (t1 - last_print > std::chrono::milliseconds(500)) {
+    printed = t1 - last_print > std::chrono::milliseconds(500);
+    if (printed) {
       last_print = t1;
       print_progress(std::chrono::duration<double>(t1 - wall0).count());
     }
   } while (sc_core::sc_get_status() != sc_core::SC_STOPPED && sc_core::sc_pending_activity());
-  if (!opt_.progress_redraw)
+  if (!opt_.progress_redraw && !printed)  // (the last slice's line already says it)
     print_progress(std::chrono::duration<double>(clock::now() - wall0).count());
 }
 

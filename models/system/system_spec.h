@@ -52,7 +52,8 @@ struct ChipletConfig {
            "NoC node of each stack (default: spread along the west and east edges)");
     v.field("hbm_ports", hbm_ports, "ports",
             "NoC nodes each stack is reached through (its channels fan out over several "
-            "routers): the attach node and the next ones along its column, then inward",
+            "routers): the attach node and the next ones along its column, then the next "
+            "columns eastward (westward from the east edge)",
             sim::Range{1, 64});
     v.field("hbm_port_interleave_bytes", hbm_port_interleave_bytes, "bytes",
             "addresses alternate between a stack's ports every this many bytes",
@@ -84,7 +85,8 @@ struct ChipletConfig {
     v.check(hbm_attach.empty() || hbm_attach.size() == hbm_stacks, "hbm_attach",
             "must list one node per HBM stack");
     // A stack's ports run down its column, then into the next columns: eastward, or
-    // westward from the east edge (AddressMap). They must stay on the grid.
+    // westward from the east edge (AddressMap). They must stay on the grid (from the
+    // east edge they do, given hbm_ports <= the tiles).
     const uint32_t port_cols = (hbm_ports + tiles_y - 1) / std::max<uint32_t>(1, tiles_y);
     for (const auto& a : hbm_attach) {
       v.check(a.x < tiles_x && a.y < tiles_y, "hbm_attach", "node outside the tile grid");
@@ -92,7 +94,7 @@ struct ChipletConfig {
       v.check(east ? a.x + 1 >= port_cols : a.x + port_cols <= tiles_x, "hbm_attach",
               "a stack at column " + std::to_string(a.x) + " has its " + std::to_string(hbm_ports) +
                   " hbm_ports in " + std::to_string(port_cols) +
-                  " columns eastward (westward from the east edge), past the grid");
+                  " columns from it eastward, past the grid");
     }
   }
 };

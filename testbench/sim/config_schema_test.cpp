@@ -67,7 +67,7 @@ TEST_CASE("config: inconsistent values", "[unit]") {
   const std::string row = "chiplet:\n  tiles_x: 4\n  tiles_y: 1\n  hbm_ports: 3\n";
   REQUIRE(error_of("incons3.yaml", row + "  hbm_attach: [{x: 2, y: 0}]\n") ==
           ":5:15: chiplet.hbm_attach: a stack at column 2 has its 3 hbm_ports in 3 columns "
-          "eastward (westward from the east edge), past the grid");
+          "from it eastward, past the grid");
   REQUIRE(error_of("incons4.yaml", row + "  hbm_attach: [{x: 3, y: 0}]\n").empty());
 }
 
