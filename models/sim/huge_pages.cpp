@@ -15,16 +15,19 @@
 
 namespace tessera::sim {
 
-#ifdef TESSERA_END_HUGE_PAGES
 namespace {
+[[maybe_unused]] constexpr uintptr_t kHuge = uintptr_t(2) << 20;
+[[maybe_unused]] uintptr_t align_up_huge(uintptr_t a) {
+  return (a + kHuge - 1) & ~(kHuge - 1);
+}
+#ifdef TESSERA_END_HUGE_PAGES
 // The range prefer_huge_pages() marked (empty: none), for end_huge_pages().
 uintptr_t marked_lo = 0, marked_hi = 0;
-}  // namespace
 #endif
+}  // namespace
 
 size_t prefer_huge_pages(size_t reserve_bytes) {
 #if defined(__linux__) && defined(__GLIBC__) && defined(MADV_HUGEPAGE)
-  constexpr uintptr_t kHuge = uintptr_t(2) << 20;
   // Everything below 32 MiB from the heap (not a mapping each); every extension of the
   // heap adds `reserve_bytes`, and free space at its top is never handed back (it would
   // be re-mapped with small pages).
@@ -45,7 +48,7 @@ size_t prefer_huge_pages(size_t reserve_bytes) {
     mallopt(M_TRIM_THRESHOLD, 128 << 10);
     return 0;
   }
-  const uintptr_t lo = (before + kHuge - 1) & ~(kHuge - 1), hi = after & ~(kHuge - 1);
+  const uintptr_t lo = align_up_huge(before), hi = after & ~(kHuge - 1);
   if (hi <= lo) return 0;
   if (madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE) != 0) return 0;
 #ifdef TESSERA_END_HUGE_PAGES
@@ -61,7 +64,6 @@ size_t prefer_huge_pages(size_t reserve_bytes) {
 
 size_t end_huge_pages() {
 #ifdef TESSERA_END_HUGE_PAGES
-  constexpr uintptr_t kHuge = uintptr_t(2) << 20;
   if (marked_hi == 0) return 0;  // nothing was marked
   const auto top = reinterpret_cast<uintptr_t>(sbrk(0));
   const size_t keep = mallinfo2().keepcost;
@@ -69,7 +71,7 @@ size_t end_huge_pages() {
   // last allocation ends, while the heap is one contiguous break; otherwise (the break
   // moved by someone else, or malloc fell back to mappings) leave the marks as they are.
   if (top == uintptr_t(-1) || keep > top || top < marked_lo) return 0;
-  const uintptr_t lo = std::max(marked_lo, (top - keep + kHuge - 1) & ~(kHuge - 1));
+  const uintptr_t lo = std::max(marked_lo, align_up_huge(top - keep));
   const uintptr_t hi = std::min(top, marked_hi);
   if (hi <= lo) return 0;
   if (madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_NOHUGEPAGE) != 0) return 0;

@@ -41,13 +41,11 @@ AddressMap::AddressMap(const SystemSpec& spec) {
                           ? std::make_pair(ch.hbm_attach[s].x, ch.hbm_attach[s].y)
                           : default_hbm_attach(s, ch.hbm_stacks, ch.tiles_x, ch.tiles_y);
         stacks_.push_back({p, c, gid, y * ch.tiles_x + x, x, y});
-        // Ports: down the stack's column (wrapping), then the next columns eastward, or
-        // westward from the east edge (load_spec refuses ports past the grid).
+        // Ports: down the stack's column (wrapping), then the next columns
+        // (hbm_port_column; load_spec refuses ports past the grid).
         std::vector<uint32_t> ports;
-        const bool east = x + 1 == ch.tiles_x && ch.tiles_x > 1;
         for (uint32_t i = 0; i < ch.hbm_ports; ++i) {
-          const uint32_t col_off = i / ch.tiles_y;
-          const uint32_t px = east ? x - col_off : x + col_off;
+          const auto px = uint32_t(hbm_port_column(x, i, ch.tiles_x, ch.tiles_y));
           const uint32_t py = (y + i) % ch.tiles_y;
           ports.push_back(py * ch.tiles_x + px);
         }

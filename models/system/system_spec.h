@@ -27,6 +27,15 @@ struct HbmAttach {
   }
 };
 
+// The column of a stack's port i, for a stack attached at column x: ports run down the
+// stack's column (wrapping), then into the next columns eastward, or westward from the
+// east edge. Negative or >= tiles_x: off the grid (ChipletConfig refuses such attaches).
+inline int64_t hbm_port_column(uint32_t x, uint32_t i, uint32_t tiles_x, uint32_t tiles_y) {
+  const bool east = x + 1 == tiles_x && tiles_x > 1;
+  const int64_t off = int64_t(i / std::max<uint32_t>(1, tiles_y));
+  return east ? int64_t(x) - off : int64_t(x) + off;
+}
+
 struct ChipletConfig {
   uint32_t tiles_x = 2;
   uint32_t tiles_y = 2;
@@ -84,14 +93,13 @@ struct ChipletConfig {
     v.section("hbm", hbm, "HBM stack (every stack of the chiplet is alike)");
     v.check(hbm_attach.empty() || hbm_attach.size() == hbm_stacks, "hbm_attach",
             "must list one node per HBM stack");
-    // A stack's ports run down its column, then into the next columns: eastward, or
-    // westward from the east edge (AddressMap). They must stay on the grid (from the
-    // east edge they do, given hbm_ports <= the tiles).
+    // A stack's ports must stay on the grid (hbm_port_column; from the east edge they
+    // do, given hbm_ports <= the tiles).
     const uint32_t port_cols = (hbm_ports + tiles_y - 1) / std::max<uint32_t>(1, tiles_y);
     for (const auto& a : hbm_attach) {
       v.check(a.x < tiles_x && a.y < tiles_y, "hbm_attach", "node outside the tile grid");
-      const bool east = a.x + 1 == tiles_x && tiles_x > 1;
-      v.check(east ? a.x + 1 >= port_cols : a.x + port_cols <= tiles_x, "hbm_attach",
+      const int64_t last = hbm_port_column(a.x, hbm_ports - 1, tiles_x, tiles_y);
+      v.check(last >= 0 && last < int64_t(tiles_x), "hbm_attach",
               "a stack at column " + std::to_string(a.x) + " has its " + std::to_string(hbm_ports) +
                   " hbm_ports in " + std::to_string(port_cols) +
                   " columns from it eastward, past the grid");
