@@ -36,6 +36,12 @@ std::string shown(const std::string& s) {
   return printable(s);
 }
 
+// "a gemm op", "an allreduce op".
+std::string an_op(OpKind kind) {
+  const std::string k = to_string(kind);
+  return (std::string("aeiou").find(k[0]) != std::string::npos ? "an " : "a ") + k + " op";
+}
+
 int64_t parse_int(const LineError& e, const std::string& key, const std::string& v) {
   if (v.empty()) e.fail("'" + key + "' has no value");
   int64_t x = 0;
@@ -193,8 +199,7 @@ Op parse_op(const LineError& e, OpKind kind, const std::vector<std::string>& tok
   auto fields = parse_fields(e, toks, 2);
   std::set<std::string> given;
   for (const auto& f : fields) {
-    if (!key_allowed(kind, f.key))
-      e.fail("key '" + f.key + "' does not apply to a " + to_string(kind) + " op");
+    if (!key_allowed(kind, f.key)) e.fail("key '" + f.key + "' does not apply to " + an_op(kind));
     given.insert(f.key);
     const auto& k = f.key;
     const auto& v = f.value;
@@ -261,7 +266,7 @@ Op parse_op(const LineError& e, OpKind kind, const std::vector<std::string>& tok
     }
   }
   for (const char* req : required_keys(kind))
-    if (!given.count(req)) e.fail(std::string("a ") + to_string(kind) + " op needs '" + req + "='");
+    if (!given.count(req)) e.fail(an_op(kind) + " needs '" + req + "='");
   return op;
 }
 
