@@ -30,6 +30,8 @@ AddressMap::AddressMap(const SystemSpec& spec) {
   stack_capacity_ = ch.hbm.capacity_bytes();
   stack_span_ = pow2_at_least(stack_capacity_);
   tile_span_ = pow2_at_least(uint64_t(spec.tile.scratchpad.size_kib) * 1024 + 4096);
+  stack_shift_ = __builtin_ctzll(stack_span_);
+  tile_shift_ = __builtin_ctzll(tile_span_);
   uint32_t gid = 0;
   for (uint32_t p = 0; p < spec.system.packages; ++p) {
     for (uint32_t c = 0; c < spec.package.chiplets; ++c, ++gid) {
@@ -66,6 +68,7 @@ AddressMap::AddressMap(const SystemSpec& spec) {
     regions_ = uint32_t(stacks_.size() / stacks_per_region_);
     ilv_capacity_ = share * stacks_per_region_;
     ilv_span_ = pow2_at_least(ilv_capacity_);
+    ilv_shift_ = __builtin_ctzll(ilv_span_);
     // After the tiles, aligned to a region's span (so every unit is aligned).
     const uint64_t end = tile_region_ + uint64_t(tiles_.size()) * tile_span_;
     ilv_start_ = (end + ilv_span_ - 1) / ilv_span_ * ilv_span_;
@@ -79,7 +82,7 @@ AddressMap::AddressMap(const SystemSpec& spec) {
 Target AddressMap::decode_interleaved(uint64_t addr) const {
   Target t;
   const uint64_t rel = addr - ilv_start_;
-  const uint64_t r = rel / ilv_span_, off = rel % ilv_span_;
+  const uint64_t r = rel >> ilv_shift_, off = rel & (ilv_span_ - 1);
   if (r >= regions_ || off >= ilv_capacity_) return t;
   const uint64_t g = off / ilv_unit_;
   t.kind = Target::kHbm;
@@ -92,20 +95,20 @@ Target AddressMap::decode(uint64_t addr) const {
   Target t;
   if (ilv_unit_ > 0 && addr >= ilv_start_) return decode_interleaved(addr);
   if (addr < tile_region_) {
-    const uint64_t s = addr / stack_span_;
+    const uint64_t s = addr >> stack_shift_, off = addr & (stack_span_ - 1);
     // (With interleaved regions, the top share of a stack is reached through them only.)
-    if (s < stacks_.size() && addr % stack_span_ < direct_capacity()) {
+    if (s < stacks_.size() && off < direct_capacity()) {
       t.kind = Target::kHbm;
       t.index = uint32_t(s);
-      t.offset = addr % stack_span_;
+      t.offset = off;
     }
     return t;
   }
-  const uint64_t i = (addr - tile_region_) / tile_span_;
+  const uint64_t i = (addr - tile_region_) >> tile_shift_;
   if (i < tiles_.size()) {
     t.kind = Target::kTile;
     t.index = uint32_t(i);
-    t.offset = (addr - tile_region_) % tile_span_;
+    t.offset = (addr - tile_region_) & (tile_span_ - 1);
   }
   return t;
 }

@@ -33,9 +33,16 @@ struct Place {
 // only, leaving half of them idle; the skew keeps consecutive units on consecutive
 // ports and spreads aligned requests of any power-of-two multiple of the unit over all
 // ports.
+// It runs for every request crossing a network, so a power-of-two n (the usual port,
+// stack and attach counts) shifts instead of dividing (the same sum).
 inline uint32_t skewed_port(uint64_t unit, uint64_t n) {
   if (n <= 1) return 0;
   uint64_t sum = 0;
+  if ((n & (n - 1)) == 0) {
+    const int shift = __builtin_ctzll(n);
+    for (uint64_t u = unit; u > 0; u >>= shift) sum += u;
+    return uint32_t(sum & (n - 1));
+  }
   for (uint64_t u = unit; u > 0; u /= n) sum += u;
   return uint32_t(sum % n);
 }
@@ -124,6 +131,9 @@ class AddressMap {
   uint32_t stacks_per_region_ = 0, regions_ = 0;
   uint32_t chiplets_per_region_ = 0;
   bool per_chiplet_ = false;
+  // log2 of the spans (powers of two): decode runs for every request, and shifts cost a
+  // cycle where 64-bit divisions cost tens.
+  int stack_shift_ = 0, tile_shift_ = 0, ilv_shift_ = 0;
   Target decode_interleaved(uint64_t addr) const;
 };
 

@@ -186,3 +186,28 @@ TEST_CASE("address map: an interleaved region deals its units over the package's
   REQUIRE(plain.direct_capacity() == plain.stack_capacity());
   REQUIRE(plain.interleave_start() == ~uint64_t(0));
 }
+
+TEST_CASE("skewed interleave: the shifting path for powers of two deals as the dividing one",
+          "[unit]") {
+  // The definition: unit u goes to (u + u/n + u/n^2 + ...) mod n.
+  auto reference = [](uint64_t u, uint64_t n) {
+    uint64_t sum = 0;
+    for (; u > 0; u /= n) sum += u;
+    return uint32_t(sum % n);
+  };
+  uint64_t x = 0x9e3779b97f4a7c15ull;
+  for (uint64_t n : {2, 3, 4, 5, 8, 12, 16, 64, 1024}) {
+    for (uint64_t u = 0; u < 4096; ++u) REQUIRE(skewed_port(u, n) == reference(u, n));
+    for (int i = 0; i < 4096; ++i) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;  // xorshift: units across the whole range
+      REQUIRE(skewed_port(x, n) == reference(x, n));
+    }
+  }
+  REQUIRE(skewed_port(12345, 1) == 0);
+  // Consecutive units land on consecutive ports; a 2-unit burst on an even unit covers
+  // both parities' ports (the point of the skew).
+  REQUIRE(skewed_port(5, 4) == (skewed_port(4, 4) + 1) % 4);
+  std::set<uint32_t> first_of_pairs;
+  for (uint64_t u = 0; u < 64; u += 2) first_of_pairs.insert(skewed_port(u, 4));
+  REQUIRE(first_of_pairs.size() == 4);
+}
