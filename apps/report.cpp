@@ -35,11 +35,17 @@ double mean_matching(const sim::StatsRegistry& s, const char* part, const std::r
   const double v = sum_matching(s, part, re, &k);
   return k ? v / k : 0.0;
 }
+// With an SI prefix, to three significant digits: 0.381 J as 381 mJ, 9.54e-06 J as
+// 9.54 uJ ("u" as in the times' "us").
 std::string si(double v, const char* unit) {
-  const char* pre[] = {"", "k", "M", "G", "T", "P"};
+  const char* up[] = {"", "k", "M", "G", "T", "P"};
+  const char* down[] = {"", "m", "u", "n", "p"};
   int i = 0;
-  while (std::fabs(v) >= 1000 && i < 5) v /= 1000, ++i;
-  return fmt::format("{:.3g} {}{}", v, pre[i], unit);
+  while (std::fabs(v) >= 999.5 && i < 5) v /= 1000, ++i;  // 999.7 as 1 k, not 1e+03
+  if (i > 0) return fmt::format("{:.3g} {}{}", v, up[i], unit);
+  // Below 1: as many thousands up as bring it to [1, 1000), rounding included.
+  while (v != 0 && std::fabs(v) < 0.9995 && i < 4) v *= 1000, ++i;
+  return fmt::format("{:.3g} {}{}", v, down[i], unit);
 }
 // A share as a percentage, to three significant digits (0.0153 %, not 0.0 %).
 std::string percent(double share) {

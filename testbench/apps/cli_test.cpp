@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -1224,4 +1225,33 @@ TEST_CASE("cli: activations in the interleaved region move the same bytes within
   }
   CHECK(moved[0] > 0);
   CHECK(moved[1] == moved[0]);
+}
+
+// Energies below a joule read with a prefix (224 uJ, not 0.000224 J or 2.02e-06 J), to
+// three significant digits of report.json's value.
+TEST_CASE("cli: the text report gives energies with SI prefixes", "[unit]") {
+  const std::string base = std::string(TESSERA_BINARY_DIR) + "/si_energy";
+  std::filesystem::remove_all(base);
+  const std::string text = output_of("run --out " + base);
+  const auto report = nlohmann::json::parse(tessera::sim::read_file(base + "/report.json"));
+  const std::map<std::string, double> scale = {
+      {"J", 1}, {"mJ", 1e-3}, {"uJ", 1e-6}, {"nJ", 1e-9}, {"pJ", 1e-12}};
+  // A figure in joules: a number, a space, a prefix or none, J at a word's end.
+  const std::regex joules(R"(([-+0-9.e]+) ([munp]?J)\b)");
+  int figures = 0;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    INFO(line);
+    for (std::sregex_iterator m(line.begin(), line.end(), joules), end; m != end; ++m) {
+      const std::string number = (*m)[1];
+      CHECK(number.find('e') == std::string::npos);
+      const double v = std::stod(number);
+      CHECK(v >= 1);
+      CHECK(v < 1000);
+      if (line.rfind("  energy  ", 0) == 0)
+        CHECK(v * scale.at((*m)[2]) == Approx(report.at("energy_j").get<double>()).epsilon(0.005));
+      ++figures;
+    }
+  }
+  CHECK(figures >= 5);  // the total, the components, per token
 }
