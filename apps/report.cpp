@@ -572,7 +572,10 @@ std::string RunReport::to_text() const {
     else
       os << fmt::format("  tokens              {:.0f} ({})\n", tokens, phase);
     os << fmt::format(
-        "  tokens/s            {:.4g}{}{}\n", tokens_per_s,
+        "  tokens/s            {}{}{}\n",
+        // Whole numbers from 10,000 up (676263, not 6.763e+05).
+        tokens_per_s >= 1e4 ? fmt::format("{:.0f}", tokens_per_s)
+                            : fmt::format("{:.4g}", tokens_per_s),
         pipeline_stages > 1
             ? fmt::format("  (full pipeline: {} micro-batches in flight)", pipeline_stages)
             : "",

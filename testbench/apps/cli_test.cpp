@@ -1228,7 +1228,7 @@ TEST_CASE("cli: activations in the interleaved region move the same bytes within
 }
 
 // Energies below a joule read with a prefix (224 uJ, not 0.000224 J or 2.02e-06 J), to
-// three significant digits of report.json's value.
+// three significant digits of report.json's value; no figure needs an exponent.
 TEST_CASE("cli: the text report gives energies with SI prefixes", "[unit]") {
   const std::string base = std::string(TESSERA_BINARY_DIR) + "/si_energy";
   std::filesystem::remove_all(base);
@@ -1254,4 +1254,6 @@ TEST_CASE("cli: the text report gives energies with SI prefixes", "[unit]") {
     }
   }
   CHECK(figures >= 5);  // the total, the components, per token
+  // No figure of the report is in exponent notation (tokens/s was: 6.763e+05).
+  CHECK_FALSE(std::regex_search(text, std::regex("[0-9]e[-+][0-9]")));
 }
