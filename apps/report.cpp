@@ -35,18 +35,20 @@ double mean_matching(const sim::StatsRegistry& s, const char* part, const std::r
   const double v = sum_matching(s, part, re, &k);
   return k ? v / k : 0.0;
 }
-// With an SI prefix, to three significant digits: 0.381 J as 381 mJ, 9.54e-06 J as
-// 9.54 uJ ("u" as in the times' "us").
-std::string si(double v, const char* unit) {
-  const char* up[] = {"", "k", "M", "G", "T", "P"};
-  const char* down[] = {"", "m", "u", "n", "p"};
-  int i = 0;
-  while (std::fabs(v) >= 999.5 && i < 5) v /= 1000, ++i;  // 999.7 as 1 k, not 1e+03
-  if (i > 0) return fmt::format("{:.3g} {}{}", v, up[i], unit);
-  // Below 1: as many thousands up as bring it to [1, 1000), rounding included.
-  while (v != 0 && std::fabs(v) < 0.9995 && i < 4) v *= 1000, ++i;
-  return fmt::format("{:.3g} {}{}", v, down[i], unit);
+}  // namespace
+
+std::string si_figure(double v, const char* unit) {
+  if (!std::isfinite(v) || v == 0) return fmt::format("{:.3g} {}", v, unit);
+  static const char* const prefix[] = {"p", "n", "u", "m", "", "k", "M", "G", "T", "P"};
+  int i = 4;  // no prefix
+  while (std::fabs(v) < 1 && i > 0) v *= 1000, --i;
+  while (std::fabs(v) >= 1000 && i < 9) v /= 1000, ++i;
+  // Three digits may round up to 1000 (999.7 to 1e+03): one prefix up instead.
+  if (std::fabs(std::stod(fmt::format("{:.3g}", v))) >= 1000 && i < 9) v /= 1000, ++i;
+  return fmt::format("{:.3g} {}{}", v, prefix[i], unit);
 }
+
+namespace {
 // A share as a percentage, to three significant digits (0.0153 %, not 0.0 %).
 std::string percent(double share) {
   return share == 0 ? "0 %" : fmt::format("{:.3g} %", 100 * share);
@@ -549,17 +551,17 @@ std::string RunReport::to_text() const {
         "figures marked est. follow from it)\n",
         secs(total_time_s), layers_simulated, layers_total, layers_differ ? "" : "identical ",
         layers_differ ? " by their work, as they differ (e.g. MoE routing)" : "");
-  os << fmt::format("  achieved            {}FLOP/s  ({} of {}FLOP/s peak){}\n",
-                    si(tflops * 1e12, ""), percent(peak_tflops > 0 ? tflops / peak_tflops : 0),
-                    si(peak_tflops * 1e12, ""), est);
+  os << fmt::format(
+      "  achieved            {}FLOP/s  ({} of {}FLOP/s peak){}\n", si_figure(tflops * 1e12, ""),
+      percent(peak_tflops > 0 ? tflops / peak_tflops : 0), si_figure(peak_tflops * 1e12, ""), est);
   os << fmt::format(
       "  utilisation         arrays {}  vector {}  HBM {}  NoC {}  D2D {}  fabric {}{}\n",
       percent(util_array), percent(util_vector), percent(util_hbm), percent(util_noc),
       percent(util_d2d), percent(util_fabric), time_estimated ? "  (of the simulated time)" : "");
-  os << fmt::format("  energy              {}  (average {}){}\n", si(energy_j, "J"),
-                    si(avg_power_w, "W"), est);
+  os << fmt::format("  energy              {}  (average {}){}\n", si_figure(energy_j, "J"),
+                    si_figure(avg_power_w, "W"), est);
   for (const auto& [k, v] : energy_by_component)
-    os << fmt::format("    {:<18}{:>12}\n", k, si(v, "J"));
+    os << fmt::format("    {:<18}{:>12}\n", k, si_figure(v, "J"));
   if (static_power_w == 0)
     os << "    (no static power of the compute dies: chiplet.static_w is 0)\n";
   if (llm && !has_per_token_figures()) {
@@ -573,9 +575,9 @@ std::string RunReport::to_text() const {
       os << fmt::format("  tokens              {:.0f} ({})\n", tokens, phase);
     os << fmt::format(
         "  tokens/s            {}{}{}\n",
-        // Whole numbers from 10,000 up (676263, not 6.763e+05).
-        tokens_per_s >= 1e4 ? fmt::format("{:.0f}", tokens_per_s)
-                            : fmt::format("{:.4g}", tokens_per_s),
+        // Whole numbers from 1,000 up (676268, not 6.763e+05).
+        tokens_per_s >= 1000 ? fmt::format("{:.0f}", tokens_per_s)
+                             : fmt::format("{:.4g}", tokens_per_s),
         pipeline_stages > 1
             ? fmt::format("  (full pipeline: {} micro-batches in flight)", pipeline_stages)
             : "",
@@ -598,7 +600,7 @@ std::string RunReport::to_text() const {
           "  iteration time      {}{}  (the decode sequences' time between tokens; the prompt "
           "chunks' time)\n",
           secs(iteration_s), how);
-    os << fmt::format("  energy per token    {}{}\n", si(joules_per_token, "J"), est);
+    os << fmt::format("  energy per token    {}{}\n", si_figure(joules_per_token, "J"), est);
     os << fmt::format("  cost per 1M tokens  ${:.4g}{}  (at ${:.4g}/h)\n", cost_per_mtok_usd, est,
                       dollars_per_hour);
   }

@@ -20,6 +20,11 @@
 
 namespace tessera::apps {
 
+// A figure with an SI prefix (p to P), to three significant digits and never in
+// exponent notation within that range: 0.381 J as "381 mJ", 9.54e-06 J as "9.54 uJ"
+// ("u" as in the times' "us"), 999.7 W as "1 kW".
+std::string si_figure(double v, const char* unit);
+
 // Simulated start and end (ps) of each command, per tile.
 struct CommandTimes {
   std::vector<std::vector<uint64_t>> start, end;

@@ -122,8 +122,8 @@ uint32_t NetworkCore::inject(uint32_t src, uint32_t dst, uint32_t flits, uint32_
                              uint64_t tag, bool measured) {
   if (src >= num_nodes() || dst >= num_nodes())
     throw sim::SimulationError("noc: packet between endpoints " + std::to_string(src) + " and " +
-                               std::to_string(dst) + " of a " + std::to_string(num_nodes()) +
-                               "-endpoint network");
+                               std::to_string(dst) + " of a network of " +
+                               std::to_string(num_nodes()) + " endpoints");
   if (flits < 1 || flits > 65535) throw sim::SimulationError("noc: packet of 0 or > 65535 flits");
   const uint32_t id = packets_.acquire();
   Packet& p = packets_[id];

@@ -196,7 +196,9 @@ TEST_CASE("skewed interleave: the shifting path for powers of two deals as the d
     return uint32_t(sum % n);
   };
   uint64_t x = 0x9e3779b97f4a7c15ull;
-  for (uint64_t n : {2, 3, 4, 5, 8, 12, 16, 64, 1024}) {
+  for (uint64_t n :
+       {uint64_t(2), uint64_t(3), uint64_t(4), uint64_t(5), uint64_t(8), uint64_t(12), uint64_t(16),
+        uint64_t(64), uint64_t(1024), uint64_t(1) << 32, uint64_t(1) << 40, uint64_t(1) << 63}) {
     for (uint64_t u = 0; u < 4096; ++u) REQUIRE(skewed_port(u, n) == reference(u, n));
     for (int i = 0; i < 4096; ++i) {
       x ^= x << 13, x ^= x >> 7, x ^= x << 17;  // xorshift: units across the whole range
@@ -204,8 +206,9 @@ TEST_CASE("skewed interleave: the shifting path for powers of two deals as the d
     }
   }
   REQUIRE(skewed_port(12345, 1) == 0);
-  // Consecutive units land on consecutive ports; a 2-unit burst on an even unit covers
-  // both parities' ports (the point of the skew).
+  // Consecutive units land on consecutive ports, and the even units alone reach every
+  // port (so 2-unit bursts, which start on even units, use them all: the point of the
+  // skew).
   REQUIRE(skewed_port(5, 4) == (skewed_port(4, 4) + 1) % 4);
   std::set<uint32_t> first_of_pairs;
   for (uint64_t u = 0; u < 64; u += 2) first_of_pairs.insert(skewed_port(u, 4));
