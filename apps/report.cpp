@@ -48,10 +48,23 @@ std::string si_figure(double v, const char* unit) {
   return fmt::format("{:.3g} {}{}", v, prefix[i], unit);
 }
 
+std::string plain_figure(double v, int digits) {
+  if (!std::isfinite(v) || v == 0) return fmt::format("{}", v);
+  // Decimals for `digits` significant digits, rounding included (9.9996 is 10.00).
+  std::string t = fmt::format("{:.{}e}", v, digits - 1);
+  const int exp10 = std::stoi(t.substr(t.find('e') + 1));
+  t = fmt::format("{:.{}f}", v, std::max(0, digits - 1 - exp10));
+  if (t.find('.') != std::string::npos) {
+    t.erase(t.find_last_not_of('0') + 1);
+    if (t.back() == '.') t.pop_back();
+  }
+  return t;
+}
+
 namespace {
 // A share as a percentage, to three significant digits (0.0153 %, not 0.0 %).
 std::string percent(double share) {
-  return share == 0 ? "0 %" : fmt::format("{:.3g} %", 100 * share);
+  return share == 0 ? "0 %" : plain_figure(100 * share, 3) + " %";
 }
 std::string secs(double s) {
   if (s >= 1) return fmt::format("{:.4g} s", s);
@@ -576,8 +589,7 @@ std::string RunReport::to_text() const {
     os << fmt::format(
         "  tokens/s            {}{}{}\n",
         // Whole numbers from 1,000 up (676268, not 6.763e+05).
-        tokens_per_s >= 1000 ? fmt::format("{:.0f}", tokens_per_s)
-                             : fmt::format("{:.4g}", tokens_per_s),
+        plain_figure(tokens_per_s, 4),
         pipeline_stages > 1
             ? fmt::format("  (full pipeline: {} micro-batches in flight)", pipeline_stages)
             : "",
@@ -601,8 +613,8 @@ std::string RunReport::to_text() const {
           "chunks' time)\n",
           secs(iteration_s), how);
     os << fmt::format("  energy per token    {}{}\n", si_figure(joules_per_token, "J"), est);
-    os << fmt::format("  cost per 1M tokens  ${:.4g}{}  (at ${:.4g}/h)\n", cost_per_mtok_usd, est,
-                      dollars_per_hour);
+    os << fmt::format("  cost per 1M tokens  ${}{}  (at ${}/h)\n",
+                      plain_figure(cost_per_mtok_usd, 4), est, dollars_per_hour);
   }
   // "of floor": the op's largest floor over its time, how near it came to its bound.
   os << "\n  op                              kind          tiles       time  of floor  bound\n";

@@ -24,6 +24,10 @@ namespace tessera::apps {
 // exponent notation within that range: 0.381 J as "381 mJ", 9.54e-06 J as "9.54 uJ"
 // ("u" as in the times' "us"), 999.7 W as "1 kW".
 std::string si_figure(double v, const char* unit);
+// A figure to `digits` significant digits in plain decimals, never an exponent:
+// 4.108e-05 as "0.00004108", 111.33 as "111.3" (4 digits); whole numbers keep every
+// digit (676268.4 as "676268").
+std::string plain_figure(double v, int digits);
 
 // Simulated start and end (ps) of each command, per tile.
 struct CommandTimes {

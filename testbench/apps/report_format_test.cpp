@@ -26,3 +26,18 @@ TEST_CASE("report: figures take an SI prefix and three digits, never an exponent
   }
   CHECK(si_figure(1.0 / 0.0, "J") == "inf J");
 }
+
+TEST_CASE("report: plain figures keep their digits without an exponent", "[unit]") {
+  using tessera::apps::plain_figure;
+  CHECK(plain_figure(111.33, 4) == "111.3");
+  CHECK(plain_figure(85.8, 4) == "85.8");
+  CHECK(plain_figure(676268.4, 4) == "676268");  // whole numbers keep every digit
+  CHECK(plain_figure(4.108e-05, 4) == "0.00004108");
+  CHECK(plain_figure(4, 4) == "4");
+  CHECK(plain_figure(26.0, 3) == "26");
+  CHECK(plain_figure(0.0747, 3) == "0.0747");
+  CHECK(plain_figure(9.9996, 4) == "10");  // rounding carries into the next digit
+  CHECK(plain_figure(-2.5, 3) == "-2.5");
+  CHECK(plain_figure(0, 4) == "0");
+  CHECK(plain_figure(1.5e12, 4) == "1500000000000");
+}
