@@ -588,7 +588,7 @@ std::string RunReport::to_text() const {
       os << fmt::format("  tokens              {:.0f} ({})\n", tokens, phase);
     os << fmt::format(
         "  tokens/s            {}{}{}\n",
-        // Whole numbers from 1,000 up (676268, not 6.763e+05).
+        // Plain decimals: whole numbers from 1,000 up (676268, not 6.763e+05).
         plain_figure(tokens_per_s, 4),
         pipeline_stages > 1
             ? fmt::format("  (full pipeline: {} micro-batches in flight)", pipeline_stages)
@@ -614,7 +614,7 @@ std::string RunReport::to_text() const {
           secs(iteration_s), how);
     os << fmt::format("  energy per token    {}{}\n", si_figure(joules_per_token, "J"), est);
     os << fmt::format("  cost per 1M tokens  ${}{}  (at ${}/h)\n",
-                      plain_figure(cost_per_mtok_usd, 4), est, dollars_per_hour);
+                      plain_figure(cost_per_mtok_usd, 4), est, plain_figure(dollars_per_hour, 4));
   }
   // "of floor": the op's largest floor over its time, how near it came to its bound.
   os << "\n  op                              kind          tiles       time  of floor  bound\n";
