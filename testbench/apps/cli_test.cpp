@@ -38,6 +38,10 @@ std::string output_of(const std::string& args) {
   REQUIRE(WEXITSTATUS(st) == 0);
   return tessera::sim::read_file(file);
 }
+// The report.json a run wrote into `dir`.
+nlohmann::json report_in(const std::string& dir) {
+  return nlohmann::json::parse(tessera::sim::read_file(dir + "/report.json"));
+}
 size_t lines(const std::string& s) {
   size_t n = 0;
   for (char c : s) n += c == '\n';
@@ -223,9 +227,7 @@ TEST_CASE("cli: a small scratchpad or a slow tile clock runs to the end", "[unit
     const auto r = run_tessera("run -q --out " + base + " " + args);
     INFO(r.err);
     REQUIRE(r.rc == 0);
-    return nlohmann::json::parse(tessera::sim::read_file(base + "/report.json"))
-        .at("sim_time_s")
-        .get<double>();
+    return report_in(base).at("sim_time_s").get<double>();
   };
   // 16 KiB holds a 4096-element norm row and its input once, not twice (one slot), and
   // the residual add's rows (three tensors) shrink to fit; both failed part way through
@@ -259,7 +261,7 @@ TEST_CASE("cli: fused projections run the same work in fewer ops", "[unit]") {
     REQUIRE(run_tessera("run -q --trace gen:tiny,phase=decode,context=64,layers=1,fused_proj=" +
                         fused + " --out " + base)
                 .rc == 0);
-    return nlohmann::json::parse(tessera::sim::read_file(base + "/report.json"));
+    return report_in(base);
   };
   const auto plain = report("fused_proj_0", "0"), fused = report("fused_proj_1", "1");
   CHECK(fused.at("flops").get<double>() == Approx(plain.at("flops").get<double>()));
@@ -351,7 +353,7 @@ TEST_CASE("cli: a public Chakra all-reduce trace imports and runs", "[unit]") {
     if (name.find(".d2d") != std::string::npos && name.find("payload_bytes") != std::string::npos)
       link_bytes += s.at("value").get<double>();
   CHECK(link_bytes >= 6.0 * 1024 * 1024);
-  const auto rep = nlohmann::json::parse(tessera::sim::read_file(out + "/report.json"));
+  const auto rep = report_in(out);
   CHECK(rep.at("sim_time_s").get<double>() > 0);
 }
 
@@ -365,7 +367,7 @@ TEST_CASE("cli: a pipeline stage's report gives a token pp stages of latency", "
     std::filesystem::remove_all(base);
     REQUIRE(run_tessera("trace gen " + gen + " --out " + base + ".tsr --force").rc == 0);
     REQUIRE(run_tessera("run -q --trace " + base + ".tsr --out " + base).rc == 0);
-    return nlohmann::json::parse(tessera::sim::read_file(base + "/report.json"));
+    return report_in(base);
   };
   const auto one = report("pp1_report", "--model tiny --context 512");
   CHECK(one.at("pipeline_stages") == 1);
@@ -393,7 +395,7 @@ TEST_CASE("cli: a pipeline stage's report gives a token pp stages of latency", "
          "gemm a m=1 n=256 k=256 dtype=bf16 rank=0\ngemm b m=1 n=256 k=256 dtype=bf16 rank=1\n";
   }
   REQUIRE(run_tessera("run -q --trace " + base + ".tsr --out " + base).rc == 0);
-  const auto m = nlohmann::json::parse(tessera::sim::read_file(base + "/report.json"));
+  const auto m = report_in(base);
   CHECK(m.at("pipeline_stages") == 1);
   CHECK(m.at("per_token_latency_s").get<double>() == m.at("total_time_s").get<double>());
 }
@@ -411,7 +413,7 @@ TEST_CASE("cli: a mixed iteration reports its tokens and its iteration time", "[
   CHECK(text.find("tokens              69 (mixed: 5 decode, 64 prompt after 64 cached)") !=
         std::string::npos);
   CHECK(text.find("iteration time") != std::string::npos);
-  const auto j = nlohmann::json::parse(tessera::sim::read_file(base + "/report.json"));
+  const auto j = report_in(base);
   CHECK(j.at("phase") == "mixed");
   CHECK(j.at("tokens").get<double>() == 69);
   CHECK(j.at("decode_tokens").get<double>() == 5);
@@ -436,7 +438,7 @@ TEST_CASE("cli: an empty op does not stretch the scaled layer's span", "[unit]")
                   "gemm l1.w m=1 n=1024 k=1024 dtype=bf16 weights=b layer=1 deps=l0.ar\n"
                   "allreduce l1.ar bytes=4096 group=1 dtype=bf16 layer=1 deps=l1.w\n");
   REQUIRE(run_tessera("run -q --trace " + base + ".tsr --out " + base).rc == 0);
-  const auto r = nlohmann::json::parse(tessera::sim::read_file(base + "/report.json"));
+  const auto r = report_in(base);
   // ops.csv: l0.w's span is the simulated layer's; l0.ar issued nothing ("-").
   std::istringstream csv(tessera::sim::read_file(base + "/ops.csv"));
   double layer = -1;
@@ -756,8 +758,8 @@ TEST_CASE("cli: scaled layers add each component's layer share of energy", "[uni
   const std::string run = "run -q --config tiny --trace " + base + ".tsr --out " + base;
   REQUIRE(run_tessera(run + "_all --simulate-layers 0").rc == 0);
   REQUIRE(run_tessera(run + "_one --simulate-layers 1").rc == 0);
-  const auto all = nlohmann::json::parse(tessera::sim::read_file(base + "_all/report.json"));
-  const auto one = nlohmann::json::parse(tessera::sim::read_file(base + "_one/report.json"));
+  const auto all = report_in(base + "_all");
+  const auto one = report_in(base + "_one");
   REQUIRE(one.at("time_estimated").get<bool>());
   const double arrays_all = all.at("energy_by_component_j").at("arrays").get<double>();
   const double arrays_one = one.at("energy_by_component_j").at("arrays").get<double>();
@@ -781,7 +783,7 @@ TEST_CASE("cli: the dies' static power is charged for the whole-model time", "[u
     REQUIRE(run_tessera("run -q --config tiny --set package.chiplets=2 --trace " + base +
                         ".tsr --out " + base + name + " " + args)
                 .rc == 0);
-    return nlohmann::json::parse(tessera::sim::read_file(base + name + "/report.json"));
+    return report_in(base + name);
   };
   const auto none = report("_none", "");
   const auto scaled = report("_scaled", "--set chiplet.static_w=3");
@@ -811,7 +813,7 @@ TEST_CASE("cli: a flit's hop energy grows with its width where pj_per_bit_hop is
     REQUIRE(run_tessera("run -q --config tiny --trace block --out " + base + name +
                         " --set chiplet.noc.flit_bytes=64 " + sets)
                 .rc == 0);
-    const auto r = nlohmann::json::parse(tessera::sim::read_file(base + name + "/report.json"));
+    const auto r = report_in(base + name);
     return r.at("energy_by_component_j").at("NoC").get<double>();
   };
   const double flit = noc_j("_flit", "");
@@ -830,7 +832,7 @@ TEST_CASE("cli: decode tokens from meta tokens, zero tokens give no per-token fi
     std::ofstream(base + ".tsr") << "tessera-trace 1\nmeta phase=decode " << meta
                                  << "\ngemm w m=4 n=256 k=256 dtype=bf16 weights=b\n";
     REQUIRE(run_tessera("run -q --trace " + base + ".tsr --out " + base).rc == 0);
-    return nlohmann::json::parse(tessera::sim::read_file(base + "/report.json"));
+    return report_in(base);
   };
   const auto t = report("tokens_meta", "tokens=4");
   CHECK(t.at("tokens") == 4);
@@ -865,7 +867,7 @@ TEST_CASE("cli: cost.per package prices each package of the system", "[unit]") {
     REQUIRE(run_tessera("run -q --trace " + base + ".tsr --out " + base + name +
                         " --set cost.dollars_per_hour=3 --set system.packages=2 " + sets)
                 .rc == 0);
-    return nlohmann::json::parse(tessera::sim::read_file(base + name + "/report.json"));
+    return report_in(base + name);
   };
   const auto per_package = report("_package", "--set cost.per=package");
   const auto per_system = report("_system", "");
@@ -888,7 +890,7 @@ TEST_CASE("cli: energy by component shows the array's scratchpad traffic as scra
   const std::string base = std::string(TESSERA_BINARY_DIR) + "/energy_classes";
   std::filesystem::remove_all(base);
   REQUIRE(run_tessera("run -q --out " + base).rc == 0);
-  const auto r = nlohmann::json::parse(tessera::sim::read_file(base + "/report.json"));
+  const auto r = report_in(base);
   const auto s = nlohmann::json::parse(tessera::sim::read_file(base + "/stats.json")).at("stats");
   double mac = 0, spad = 0;  // pJ, from the registry's energy accounts
   for (const auto& [name, v] : s.items()) {
@@ -1097,7 +1099,7 @@ TEST_CASE("cli: the report says when scaled layers differ from the simulated one
     REQUIRE(run_tessera("run -q --config tiny --simulate-layers 1 --trace " + base + ".tsr --out " +
                         base)
                 .rc == 0);
-    const auto r = nlohmann::json::parse(tessera::sim::read_file(base + "/report.json"));
+    const auto r = report_in(base);
     CHECK(r.at("time_estimated").get<bool>());
     return r.at("layers_differ").get<bool>();
   };
@@ -1137,7 +1139,7 @@ TEST_CASE("cli: differing layers are scaled by their work", "[unit]") {
     REQUIRE(run_tessera("run -q --config tiny --simulate-layers " + std::string(layers) +
                         " --trace " + base + ".tsr --out " + out)
                 .rc == 0);
-    return nlohmann::json::parse(tessera::sim::read_file(out + "/report.json"));
+    return report_in(out);
   };
   const auto full = run("0", base + "_full");
   const auto est = run("1", base + "_est");
@@ -1233,7 +1235,7 @@ TEST_CASE("cli: the text report gives energies with SI prefixes", "[unit]") {
   const std::string base = std::string(TESSERA_BINARY_DIR) + "/si_energy";
   std::filesystem::remove_all(base);
   const std::string text = output_of("run --out " + base);
-  const auto report = nlohmann::json::parse(tessera::sim::read_file(base + "/report.json"));
+  const auto report = report_in(base);
   const std::map<std::string, double> scale = {{"kJ", 1e3},  {"J", 1},     {"mJ", 1e-3},
                                                {"uJ", 1e-6}, {"nJ", 1e-9}, {"pJ", 1e-12}};
   // A figure in joules: a number, a space, a prefix or none, J at a word's end.
