@@ -10,6 +10,7 @@
 #include "apps/commands.h"
 #include "apps/report.h"
 #include "mapper/mapper.h"
+#include "models/sim/host_memory.h"
 #include "models/sim/huge_pages.h"
 #include "models/sim/output_dir.h"
 #include "models/system/system.h"
@@ -20,6 +21,12 @@
 namespace tessera::apps {
 
 namespace {
+
+// Host memory a tile command takes, mapped and run: about 530 bytes measured while
+// mapping (the command, its dependency list and the program's spare capacity; a
+// 948,000-command mapping on gpu-like) and its times and queue entries in the run, with
+// room to spare. Only a bound for refusing what cannot fit.
+constexpr uint64_t kHostBytesPerCommand = 1024;
 
 // "gen:llama2-7b,phase=decode,batch=1,context=2048,layers=2" -> a generated workload.
 traces::Workload generate_from_spec(const std::string& spec) {
@@ -171,7 +178,16 @@ void add_run_command(CLI::App& app) {
       mo.pack_weights = weight_layout == mapper::kWeightLayouts[0];
       mo.fuse_attention = attention == mapper::kAttentionModes[0];
       mo.weight_copies = weight_copies;
-      const mapper::Mapping mapping = mapper::map_workload(w, spec, map, mo);
+      if (const uint64_t avail = sim::available_host_memory()) {
+        // Four fifths of what is free, for the programs: the model and results need some.
+        mo.max_commands = std::max<uint64_t>(1, avail / 5 * 4 / kHostBytesPerCommand);
+        std::ostringstream why;
+        why.precision(3);
+        why << "this host's " << double(avail) / double(uint64_t(1) << 30)
+            << " GiB of free memory (at about " << kHostBytesPerCommand << " bytes a command)";
+        mo.max_commands_why = why.str();
+      }
+      mapper::Mapping mapping = mapper::map_workload(w, spec, map, mo);
       if (!dump.empty()) {
         std::string text;
         for (size_t t = 0; t < mapping.programs.size(); ++t) {
@@ -191,13 +207,16 @@ void add_run_command(CLI::App& app) {
       so.progress = progress || (!quiet && so.progress_redraw);
       system::System sys("system", spec, map, stats, energy, tl, so);
       sim::end_huge_pages();  // the model state is built
-      sys.load(mapping.programs);
+      // The programs go to the tiles for the run and come back for the report (moved:
+      // a large mapping's programs are gigabytes).
+      sys.load(std::move(mapping.programs));
       const uint64_t end_ps = sys.run();
       sys.publish(end_ps);
       energy.publish(stats, end_ps);
 
       CommandTimes times;
       sys.command_times(times.start, times.end);
+      mapping.programs = sys.take_programs();
       std::string wname = trace;
       const RunReport r = make_report(w, spec, mapping, times, stats, energy, end_ps, wname);
       nlohmann::json rj = r.to_json();

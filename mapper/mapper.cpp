@@ -109,6 +109,12 @@ class Lowering {
  private:
   // --- program building -------------------------------------------------------------
   uint32_t add(TileState& t, Command c, std::vector<int64_t> deps) {
+    if (opt_.max_commands != 0 && ++commands_ > opt_.max_commands)
+      throw sim::UserError("the mapping needs more than " + std::to_string(opt_.max_commands) +
+                           " tile commands (op '" + cur_op_->name + "'), more than " +
+                           opt_.max_commands_why +
+                           " allows: simulate fewer layers (--simulate-layers), a shorter "
+                           "prompt or a smaller batch");
     c.id = uint32_t(t.prog.size());
     for (int64_t d : deps)
       if (d >= 0) c.deps.push_back(uint32_t(d));
@@ -554,6 +560,7 @@ class Lowering {
     return bl;
   }
   int64_t hidden_ = 4096;
+  uint64_t commands_ = 0;  // tile commands added so far (for MapOptions::max_commands)
   uint32_t act_rr_ = 0;
   bool multi_rank_ = false;
   // SPMD send/recv pairs: (sender-to-receiver rank offset, bytes) -> sends lowered

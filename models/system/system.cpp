@@ -525,10 +525,22 @@ const std::vector<uint32_t>& System::d2d_nodes(uint32_t chiplet, uint32_t neighb
 }
 
 void System::load(const std::vector<tile::Program>& programs) {
+  load(std::vector<tile::Program>(programs));
+}
+
+void System::load(std::vector<tile::Program>&& programs) {
   if (programs.size() != tiles_.size())
     throw sim::UserError("mapping has " + std::to_string(programs.size()) +
                          " programs for a machine of " + std::to_string(tiles_.size()) + " tiles");
-  for (size_t t = 0; t < tiles_.size(); ++t) tiles_[t]->load_program(programs[t]);
+  for (size_t t = 0; t < tiles_.size(); ++t) tiles_[t]->load_program(std::move(programs[t]));
+  programs.clear();
+}
+
+std::vector<tile::Program> System::take_programs() {
+  std::vector<tile::Program> out;
+  out.reserve(tiles_.size());
+  for (auto& t : tiles_) out.push_back(t->take_program());
+  return out;
 }
 
 double System::watchdog_limit_us() const {

@@ -89,6 +89,10 @@ class System : public sc_core::sc_module, public tile::TileDirectory {
   ~System() override;
 
   void load(const std::vector<tile::Program>& programs);
+  void load(std::vector<tile::Program>&& programs);  // moved into the tiles, not copied
+  // The tiles' programs, moved out (the tiles are left without; after the run and
+  // command_times).
+  std::vector<tile::Program> take_programs();
   // Runs until every tile has finished its program; returns the end time in ps.
   // Throws sim::SimulationError naming the blocked tiles on a deadlock.
   uint64_t run();

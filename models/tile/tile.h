@@ -71,6 +71,8 @@ class Tile : public sc_core::sc_module {
   uint64_t start_ps(uint32_t cmd) const { return start_ps_[cmd]; }
   uint64_t end_ps(uint32_t cmd) const { return end_ps_[cmd]; }
   const Program& program() const { return program_; }
+  // Moves the program out (after the run): the tile is left with none.
+  Program take_program() { return std::move(program_); }
   // Summary of a stuck tile for deadlock reports.
   std::string blocked_report() const;
   sc_core::sc_event& finished_event() { return finished_ev_; }

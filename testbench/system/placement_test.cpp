@@ -1117,3 +1117,28 @@ TEST_CASE("placement: an embedding after other ops gathers only after their barr
     }
   CHECK(gathers == 64);
 }
+
+TEST_CASE("mapping: a command limit refuses a larger mapping with one line", "[unit]") {
+  const std::string text = "tessera-trace 1\ngemm w m=512 n=4096 k=4096 weights=b dtype=bf16\n";
+  size_t total = 0;
+  for (const auto& p : map_text("tiny", {}, text).programs) total += p.size();
+  REQUIRE(total > 10);
+  mapper::MapOptions o;
+  o.max_commands = total;  // exactly enough
+  o.max_commands_why = "the test's budget";
+  size_t again = 0;
+  for (const auto& p : map_text("tiny", {}, text, o).programs) again += p.size();
+  CHECK(again == total);
+  o.max_commands = total - 1;
+  try {
+    map_text("tiny", {}, text, o);
+    FAIL("no error");
+  } catch (const sim::UserError& e) {
+    const std::string msg = e.what();
+    CHECK(msg.find("more than " + std::to_string(total - 1) + " tile commands (op 'w')") !=
+          std::string::npos);
+    CHECK(msg.find("the test's budget allows") != std::string::npos);
+    CHECK(msg.find("--simulate-layers") != std::string::npos);
+    CHECK(msg.find('\n') == std::string::npos);
+  }
+}
