@@ -62,7 +62,11 @@ void Histogram::merge() const {
     else
       bins_.emplace_hint(it, v, n);
   };
-  radix_sort(ones_, scratch_);
+  // One sort buffer for all histograms of a thread: each of them keeping its own (up to
+  // kPendingMax values) held 128 KiB per histogram, a DMA engine's or a channel's, for
+  // the rest of the run.
+  static thread_local std::vector<uint64_t> scratch;
+  radix_sort(ones_, scratch);
   for (size_t i = 0; i < ones_.size();) {
     const uint64_t v = ones_[i];
     const size_t j0 = i;

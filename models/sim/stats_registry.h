@@ -103,8 +103,7 @@ class Histogram {
   void merge() const;
   mutable std::map<uint64_t, uint64_t> bins_;
   mutable std::vector<std::pair<uint64_t, uint64_t>> pending_;
-  mutable std::vector<uint64_t> ones_;     // samples of count 1
-  mutable std::vector<uint64_t> scratch_;  // radix sort buffer
+  mutable std::vector<uint64_t> ones_;  // samples of count 1
   unsigned __int128 sum_ = 0;
   uint64_t count_ = 0;
 };
