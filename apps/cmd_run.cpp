@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <iostream>
 #include <sstream>
 
@@ -22,11 +23,11 @@ namespace tessera::apps {
 
 namespace {
 
-// Host memory a tile command takes, mapped and run: about 530 bytes measured while
-// mapping (the command, its dependency list and the program's spare capacity; a
-// 948,000-command mapping on gpu-like) and its times and queue entries in the run, with
-// room to spare. Only a bound for refusing what cannot fit.
-constexpr uint64_t kHostBytesPerCommand = 1024;
+// Host memory a tile command takes, mapped and run: about 480-530 bytes measured while
+// mapping (the command, its dependency list and the program's spare capacity; gpu-like
+// mappings of 0.95 M and 19 M commands), and its times and queue entries in the run.
+// Only a bound for refusing what cannot fit.
+constexpr uint64_t kHostBytesPerCommand = 640;
 
 // "gen:llama2-7b,phase=decode,batch=1,context=2048,layers=2" -> a generated workload.
 traces::Workload generate_from_spec(const std::string& spec) {
@@ -112,6 +113,7 @@ void add_run_command(CLI::App& app) {
   static std::vector<std::string> sets;
   static bool force = false, explain = false, quiet = false, progress = false;
   static uint32_t layers = 1, channels = 0;
+  static int64_t max_commands = -1;  // -1: from the host's free memory
   run->add_option("--config,-c", config, "machine: config file or built-in preset name");
   run->add_option(
       "--trace,-t", trace,
@@ -151,6 +153,11 @@ void add_run_command(CLI::App& app) {
                   "chiplet's readers, for more capacity), or auto (per chiplet when that takes "
                   "at most 80 % of the per-stack memory)")
       ->check(CLI::IsMember(mapper::kWeightCopies));
+  run->add_option("--max-commands", max_commands,
+                  "refuse a mapping of more tile commands than this (0: no limit; default: "
+                  "what four fifths of the memory free to this run holds, at 640 bytes a "
+                  "command)")
+      ->check(CLI::NonNegativeNumber);
   run->add_flag("--explain", explain, "print the mapping decisions");
   run->add_option("--dump-programs", dump, "write every tile's program (one command a line) here");
   run->add_flag("--force", force, "write into a non-empty --out folder");
@@ -178,14 +185,19 @@ void add_run_command(CLI::App& app) {
       mo.pack_weights = weight_layout == mapper::kWeightLayouts[0];
       mo.fuse_attention = attention == mapper::kAttentionModes[0];
       mo.weight_copies = weight_copies;
-      if (const uint64_t avail = sim::available_host_memory()) {
+      if (max_commands >= 0) {
+        mo.max_commands = uint64_t(max_commands);
+        mo.max_commands_why = "--max-commands";
+      } else if (const uint64_t avail = sim::available_host_memory()) {
         // Four fifths of what is free, for the programs: the model and results need some.
         mo.max_commands = std::max<uint64_t>(1, avail / 5 * 4 / kHostBytesPerCommand);
-        std::ostringstream why;
-        why.precision(3);
-        why << "this host's " << double(avail) / double(uint64_t(1) << 30)
-            << " GiB of free memory (at about " << kHostBytesPerCommand << " bytes a command)";
-        mo.max_commands_why = why.str();
+        char why[160];
+        std::snprintf(why, sizeof why,
+                      "the %.1f GiB of memory free to this run (at %llu bytes a command; "
+                      "--max-commands sets the limit)",
+                      double(avail) / double(uint64_t(1) << 30),
+                      static_cast<unsigned long long>(kHostBytesPerCommand));
+        mo.max_commands_why = why;
       }
       mapper::Mapping mapping = mapper::map_workload(w, spec, map, mo);
       if (!dump.empty()) {

@@ -111,10 +111,11 @@ class Lowering {
   uint32_t add(TileState& t, Command c, std::vector<int64_t> deps) {
     if (opt_.max_commands != 0 && ++commands_ > opt_.max_commands)
       throw sim::UserError("the mapping needs more than " + std::to_string(opt_.max_commands) +
-                           " tile commands (op '" + cur_op_->name + "'), more than " +
-                           opt_.max_commands_why +
-                           " allows: simulate fewer layers (--simulate-layers), a shorter "
-                           "prompt or a smaller batch");
+                               " tile commands (op '" + cur_op_->name + "'), more than " +
+                               opt_.max_commands_why +
+                               " allows: map a shorter prompt, a smaller batch or fewer "
+                               "layers (--simulate-layers)",
+                           sim::kExitFailure);
     c.id = uint32_t(t.prog.size());
     for (int64_t d : deps)
       if (d >= 0) c.deps.push_back(uint32_t(d));

@@ -62,9 +62,9 @@ struct MapOptions {
   // K/V caches, copied so, take at most 80 % of the machine's per-stack memory.
   std::string weight_copies = "auto";
   // At most this many tile commands in the whole mapping (0: no limit), and why, for the
-  // error that refuses more (the run command sets both from the host's free memory, so
-  // that a workload too large to map and simulate fails with one line at once instead of
-  // being killed for memory part way).
+  // error that refuses more (exit 1; the run command sets both from the host's free
+  // memory, so that a workload too large to map and simulate fails with one line while
+  // it is mapped instead of being killed for memory part way).
   uint64_t max_commands = 0;
   std::string max_commands_why;
 };

@@ -62,7 +62,8 @@ class Tile : public sc_core::sc_module {
   // Loads the program (before simulation starts). Validates it.
   void load_program(Program p);
   bool finished() const { return completed_ == program_.size(); }
-  size_t commands() const { return program_.size(); }
+  // Commands loaded (still known after take_program, as are their times).
+  size_t commands() const { return start_ps_.size(); }
   size_t completed() const { return completed_; }
   // Moves forward while the tile makes progress: commands finished and memory requests
   // issued (a DMA issues one only when an earlier one has left a slot free).

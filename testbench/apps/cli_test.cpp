@@ -1261,3 +1261,20 @@ TEST_CASE("cli: the text report gives energies with SI prefixes", "[unit]") {
   // No figure of the report is in exponent notation (tokens/s was: 6.763e+05).
   CHECK_FALSE(std::regex_search(text, std::regex("[0-9]e[-+][0-9]")));
 }
+
+TEST_CASE("cli: a mapping over the command limit is one line and exit code 1", "[unit]") {
+  // The default run maps a few thousand commands; a limit of 10 stops it while mapping,
+  // before the machine is built, and takes away the result folder it made.
+  namespace fs = std::filesystem;
+  const std::string dir = std::string(TESSERA_BINARY_DIR) + "/cli_max_commands";
+  fs::remove_all(dir);
+  const auto r = run_tessera("run -q --max-commands 10 --out " + dir);
+  CHECK(r.rc == 1);
+  CHECK(lines(r.err) == 1);
+  CHECK(r.err.find("needs more than 10 tile commands") != std::string::npos);
+  CHECK(r.err.find("--max-commands allows") != std::string::npos);
+  CHECK_FALSE(fs::exists(dir));
+  // 0 lifts the limit; a negative one is refused as bad input.
+  CHECK(run_tessera("run -q --max-commands 0").rc == 0);
+  refused("run -q --max-commands -1", "--max-commands");
+}

@@ -1140,5 +1140,6 @@ TEST_CASE("mapping: a command limit refuses a larger mapping with one line", "[u
     CHECK(msg.find("the test's budget allows") != std::string::npos);
     CHECK(msg.find("--simulate-layers") != std::string::npos);
     CHECK(msg.find('\n') == std::string::npos);
+    CHECK(e.exit_code() == sim::kExitFailure);  // the host's limit, not bad input
   }
 }

@@ -620,6 +620,14 @@ TEST_CASE("system: mi300-like d2d attach nodes lie on the edge facing the neighb
   d2d_placement("mi300-like", 2, true, 4);
 }
 
+TEST_CASE("system: mi300-like's link ends span their whole edges, sharing the corners", "[unit]") {
+  TESSERA_ONE_ELABORATION();
+  // The preset's 6 attach nodes a link end: a 6-router edge each, so a chiplet with a
+  // link east or west and one north or south reaches both through its corner routers
+  // (each link end still has an endpoint of its own there, io_ports: dedicated).
+  d2d_placement("mi300-like", 6, false, 4);
+}
+
 namespace {
 // A stand-alone scratchpad of `banks` banks of `width` bytes, with its registry.
 struct SpmFixture {
