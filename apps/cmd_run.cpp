@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdio>
 #include <iostream>
 #include <sstream>
 
@@ -114,6 +113,7 @@ void add_run_command(CLI::App& app) {
   static bool force = false, explain = false, quiet = false, progress = false;
   static uint32_t layers = 1, channels = 0;
   static int64_t max_commands = -1;  // -1: from the host's free memory
+  static uint32_t memory_share = 1;
   run->add_option("--config,-c", config, "machine: config file or built-in preset name");
   run->add_option(
       "--trace,-t", trace,
@@ -158,6 +158,10 @@ void add_run_command(CLI::App& app) {
                   "what four fifths of the memory free to this run holds, at 640 bytes a "
                   "command)")
       ->check(CLI::NonNegativeNumber);
+  run->add_option("--memory-share", memory_share,
+                  "this run may take 1/N of the host's free memory for its --max-commands "
+                  "default (tessera sweep -j N passes N: its runs start together)")
+      ->check(CLI::Range(1, 4096));
   run->add_flag("--explain", explain, "print the mapping decisions");
   run->add_option("--dump-programs", dump, "write every tile's program (one command a line) here");
   run->add_flag("--force", force, "write into a non-empty --out folder");
@@ -188,16 +192,16 @@ void add_run_command(CLI::App& app) {
       if (max_commands >= 0) {
         mo.max_commands = uint64_t(max_commands);
         mo.max_commands_why = "--max-commands";
-      } else if (const uint64_t avail = sim::available_host_memory()) {
-        // Four fifths of what is free, for the programs: the model and results need some.
+      } else if (const uint64_t free = sim::available_host_memory()) {
+        // Four fifths of this run's share of what is free, for the programs: the model
+        // and results need some.
+        const uint64_t avail = free / memory_share;
         mo.max_commands = std::max<uint64_t>(1, avail / 5 * 4 / kHostBytesPerCommand);
-        char why[160];
-        std::snprintf(why, sizeof why,
-                      "the %.1f GiB of memory free to this run (at %llu bytes a command; "
-                      "--max-commands sets the limit)",
-                      double(avail) / double(uint64_t(1) << 30),
-                      static_cast<unsigned long long>(kHostBytesPerCommand));
-        mo.max_commands_why = why;
+        mo.max_commands_why =
+            "the " + si_figure(double(avail), "B") + " of memory free to this run (" +
+            (memory_share > 1 ? "a 1/" + std::to_string(memory_share) + " share, " : "") + "at " +
+            std::to_string(kHostBytesPerCommand) +
+            " bytes a command; --max-commands sets the limit)";
       }
       mapper::Mapping mapping = mapper::map_workload(w, spec, map, mo);
       if (!dump.empty()) {

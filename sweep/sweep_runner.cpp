@@ -43,8 +43,12 @@ SweepSummary run_local(PreparedSweep& s, const SweepOptions& o) {
       }
       const std::string dir = s.store->point_dir(p);
       std::filesystem::create_directories(dir);
-      const pid_t pid = spawn_process(s.exe, run_arguments(s.plan, p, dir), dir + "/stdout.txt",
-                                      dir + "/stderr.txt");
+      std::vector<std::string> args = run_arguments(s.plan, p, dir);
+      if (jobs > 1) {  // the runs share the host's free memory (tessera run's budget)
+        args.push_back("--memory-share");
+        args.push_back(std::to_string(jobs));
+      }
+      const pid_t pid = spawn_process(s.exe, args, dir + "/stdout.txt", dir + "/stderr.txt");
       running[pid] = {p.index, Clock::now()};
     }
     if (running.empty()) continue;

@@ -3,7 +3,8 @@
 same files, and derives made-up but deterministic metrics from the --set values, so the
 sweep machinery (workers, store, resume, MPI) is tested without simulating anything.
 A --set value containing 'boom' makes it fail with exit 1 and a one-line error.
-FAKE_RUN_LOG: append one line per invocation (the point's --out); FAKE_RUN_SLEEP: seconds.
+FAKE_RUN_LOG: append one line per invocation (the point's --out); FAKE_RUN_ARGV_LOG: the
+same with its whole argument list; FAKE_RUN_SLEEP: seconds.
 """
 import json
 import os
@@ -32,6 +33,9 @@ while i < len(args):
 if os.environ.get("FAKE_RUN_LOG"):
     with open(os.environ["FAKE_RUN_LOG"], "a") as f:
         f.write(os.path.basename(out) + "\n")
+if os.environ.get("FAKE_RUN_ARGV_LOG"):
+    with open(os.environ["FAKE_RUN_ARGV_LOG"], "a") as f:
+        f.write(" ".join(args) + "\n")
 time.sleep(float(os.environ.get("FAKE_RUN_SLEEP", "0")))
 if any("boom" in s for s in sets):
     sys.stderr.write("fake run: exploded on purpose\n")

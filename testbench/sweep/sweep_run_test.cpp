@@ -137,6 +137,24 @@ TEST_CASE("a local sweep runs every point once and records its report", "[unit]"
   CHECK(lines(sim::read_file(log)).size() == 6);
 }
 
+TEST_CASE("a local sweep of N jobs gives each run a 1/N share of the host's memory", "[unit]") {
+  const std::string d = temp_dir();
+  const std::string plan = write(d + "/plan.yaml", kFakePlan);
+  const std::string log = d + "/argv.log";
+  REQUIRE(sh("FAKE_RUN_ARGV_LOG=" + log + " " + kTessera + " sweep " + plan + " --out " + d +
+             "/three -j 3 -q --runner " + TESSERA_FAKE_RUN) == 0);
+  REQUIRE(sh("FAKE_RUN_ARGV_LOG=" + log + " " + kTessera + " sweep " + plan + " --out " + d +
+             "/one -j 1 -q --runner " + TESSERA_FAKE_RUN) == 0);
+  const auto runs = lines(sim::read_file(log));
+  REQUIRE(runs.size() == 12);
+  for (const auto& r : runs) {
+    INFO(r);
+    const bool three = r.find("/three/") != std::string::npos;
+    CHECK((r.find(" --memory-share 3") != std::string::npos) == three);
+    CHECK((r.find("--memory-share") != std::string::npos) == three);
+  }
+}
+
 TEST_CASE("a failed point records its error and the sweep goes on", "[unit]") {
   const std::string d = temp_dir();
   const std::string plan = write(d + "/plan.yaml",
