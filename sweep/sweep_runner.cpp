@@ -44,9 +44,11 @@ SweepSummary run_local(PreparedSweep& s, const SweepOptions& o) {
       const std::string dir = s.store->point_dir(p);
       std::filesystem::create_directories(dir);
       std::vector<std::string> args = run_arguments(s.plan, p, dir);
-      if (jobs > 1) {  // the runs share the host's free memory (tessera run's budget)
+      // The runs at once share the host's free memory (tessera run's command budget).
+      const size_t share = std::min<size_t>({jobs, s.todo.size(), 4096});
+      if (share > 1) {
         args.push_back("--memory-share");
-        args.push_back(std::to_string(jobs));
+        args.push_back(std::to_string(share));
       }
       const pid_t pid = spawn_process(s.exe, args, dir + "/stdout.txt", dir + "/stderr.txt");
       running[pid] = {p.index, Clock::now()};

@@ -145,13 +145,18 @@ TEST_CASE("a local sweep of N jobs gives each run a 1/N share of the host's memo
              "/three -j 3 -q --runner " + TESSERA_FAKE_RUN) == 0);
   REQUIRE(sh("FAKE_RUN_ARGV_LOG=" + log + " " + kTessera + " sweep " + plan + " --out " + d +
              "/one -j 1 -q --runner " + TESSERA_FAKE_RUN) == 0);
+  // More workers than points: the share is the points' count.
+  REQUIRE(sh("FAKE_RUN_ARGV_LOG=" + log + " " + kTessera + " sweep " + plan + " --out " + d +
+             "/ten -j 10 -q --runner " + TESSERA_FAKE_RUN) == 0);
   const auto runs = lines(sim::read_file(log));
-  REQUIRE(runs.size() == 12);
+  REQUIRE(runs.size() == 18);
   for (const auto& r : runs) {
     INFO(r);
     const bool three = r.find("/three/") != std::string::npos;
+    const bool ten = r.find("/ten/") != std::string::npos;
     CHECK((r.find(" --memory-share 3") != std::string::npos) == three);
-    CHECK((r.find("--memory-share") != std::string::npos) == three);
+    CHECK((r.find(" --memory-share 6") != std::string::npos) == ten);
+    CHECK((r.find("--memory-share") != std::string::npos) == (three || ten));
   }
 }
 
