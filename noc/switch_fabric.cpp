@@ -189,7 +189,7 @@ SwitchFabric::SwitchFabric(sc_core::sc_module_name name, const FabricConfig& cfg
       out_of_(std::move(out_of)),
       arrive_q_("arrive",
                 [this](tlm::tlm_generic_payload*& t) {
-                  fwd_[out_index(routes_.at(t).dst, t->get_address())].push(*t);
+                  fwd_[out_index(route_of(*t).dst, t->get_address())].push(*t);
                 }),
       return_q_("return", [this](tlm::tlm_generic_payload*& t) { returned(*t); }),
       contrib_q_("contribution", [this](Contribution& c) { contribution_in(c); }),
@@ -230,7 +230,7 @@ tlm::tlm_sync_enum SwitchFabric::nb_fw(int port, tlm::tlm_generic_payload& trans
       trans.set_response_status(tlm::TLM_COMMAND_ERROR_RESPONSE);
       return tlm::TLM_COMPLETED;
     }
-    routes_[&trans] = Route{uint32_t(port), uint32_t(port)};
+    routes_.set(&trans, Route{uint32_t(port), uint32_t(port)});
     const Contribution c{uint32_t(port), &trans};
     if (delay > sc_core::SC_ZERO_TIME)
       throw sim::SimulationError("fabric: an annotated delay on a contribution is not supported");
@@ -251,7 +251,7 @@ tlm::tlm_sync_enum SwitchFabric::nb_fw(int port, tlm::tlm_generic_payload& trans
   const double t0 = double((sc_core::sc_time_stamp() + delay).value());
   const double at_dst = write ? core_.send(uint32_t(port), dst, kHeaderBytes + len, t0)
                               : core_.control(uint32_t(port), dst, kHeaderBytes, t0);
-  routes_[&trans] = Route{uint32_t(port), dst};
+  routes_.set(&trans, Route{uint32_t(port), dst});
   arrive_q_.push_at(at_dst, &trans);
   ph = tlm::END_REQ;
   return tlm::TLM_UPDATED;
@@ -263,7 +263,7 @@ tlm::tlm_sync_enum SwitchFabric::nb_bw(int port, tlm::tlm_generic_payload& trans
 }
 
 void SwitchFabric::answered(tlm::tlm_generic_payload& trans) {
-  const Route r = routes_.at(&trans);
+  const Route r = route_of(trans);
   const bool write = trans.is_write();
   const double now = double(sc_core::sc_time_stamp().value());
   const double back = write ? core_.control(r.dst, r.src, kHeaderBytes, now)
@@ -272,9 +272,8 @@ void SwitchFabric::answered(tlm::tlm_generic_payload& trans) {
 }
 
 void SwitchFabric::returned(tlm::tlm_generic_payload& trans) {
-  auto it = routes_.find(&trans);
-  const uint32_t src = it->second.src;
-  routes_.erase(it);
+  const uint32_t src = route_of(trans).src;
+  routes_.erase(&trans);
   tlm::tlm_phase ph = tlm::BEGIN_RESP;
   sc_core::sc_time d = sc_core::SC_ZERO_TIME;
   if ((*in[src])->nb_transport_bw(trans, ph, d) == tlm::TLM_ACCEPTED)

@@ -17,14 +17,14 @@
 #include <utility>
 #include <vector>
 
-#include <unordered_map>
-
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
 #include <systemc>
 #include <tlm>
 
 #include "models/sim/energy_ledger.h"
+#include "models/sim/errors.h"
+#include "models/sim/ptr_map.h"
 #include "models/sim/stats_registry.h"
 #include "models/sim/timed_queue.h"
 #include "noc/at_forward.h"
@@ -154,7 +154,13 @@ class SwitchFabric : public sc_core::sc_module {
   struct Route {
     uint32_t src, dst;
   };
-  std::unordered_map<tlm::tlm_generic_payload*, Route> routes_;  // AT messages in flight
+  sim::PtrMap<Route> routes_;  // AT messages in flight, by payload
+  // The route of a payload in flight (every payload the fabric forwards has one).
+  Route route_of(tlm::tlm_generic_payload& t) {
+    const Route* r = routes_.find(&t);
+    if (!r) throw sim::SimulationError("fabric: a payload it did not route came back");
+    return *r;
+  }
   std::vector<AtForward> fwd_;  // per out socket: into its package, in order
   uint32_t outs_ = 1;
   OutPicker out_of_;
