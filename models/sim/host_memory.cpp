@@ -1,22 +1,23 @@
 #include "models/sim/host_memory.h"
 
 #include <algorithm>
-#include <fstream>
+#include <filesystem>
 #include <sstream>
+
+#include "models/sim/errors.h"
+#include "models/sim/output_dir.h"
 
 namespace tessera::sim {
 
 namespace {
 
+// A file's contents, or "" when it cannot be read (a file the kernel does not offer).
 std::string slurp(const std::string& path) {
-  std::ifstream f(path);
-  std::ostringstream s;
-  s << f.rdbuf();
-  return f ? s.str() : std::string();
-}
-
-bool exists(const std::string& path) {
-  return std::ifstream(path).good();
+  try {
+    return read_file(path);
+  } catch (const UserError&) {
+    return "";
+  }
 }
 
 // A whole decimal number at the start of `s` (after blanks); false when there is none.
@@ -86,7 +87,9 @@ uint64_t available_host_memory() {
     const std::string root = v1 ? "/sys/fs/cgroup/memory" : "/sys/fs/cgroup";
     const std::string limit_file = v1 ? "/memory.limit_in_bytes" : "/memory.max";
     const std::string usage_file = v1 ? "/memory.usage_in_bytes" : "/memory.current";
-    if (!exists(root + path + limit_file) && !exists(root + path + usage_file)) path = "";
+    if (!std::filesystem::exists(root + path + limit_file) &&
+        !std::filesystem::exists(root + path + usage_file))
+      path = "";
     // v2 limits nest: each level down to the mount's root may hold one (v1 reports the
     // least of them as hierarchical_memory_limit, so its own cgroup is enough).
     for (;;) {

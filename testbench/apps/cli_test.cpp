@@ -1277,4 +1277,5 @@ TEST_CASE("cli: a mapping over the command limit is one line and exit code 1", "
   // 0 lifts the limit; a negative one is refused as bad input.
   CHECK(run_tessera("run -q --max-commands 0").rc == 0);
   refused("run -q --max-commands -1", "--max-commands");
+  refused("run -q --memory-share 0", "--memory-share");
 }

@@ -141,13 +141,13 @@ TEST_CASE("a local sweep of N jobs gives each run a 1/N share of the host's memo
   const std::string d = temp_dir();
   const std::string plan = write(d + "/plan.yaml", kFakePlan);
   const std::string log = d + "/argv.log";
-  REQUIRE(sh("FAKE_RUN_ARGV_LOG=" + log + " " + kTessera + " sweep " + plan + " --out " + d +
-             "/three -j 3 -q --runner " + TESSERA_FAKE_RUN) == 0);
-  REQUIRE(sh("FAKE_RUN_ARGV_LOG=" + log + " " + kTessera + " sweep " + plan + " --out " + d +
-             "/one -j 1 -q --runner " + TESSERA_FAKE_RUN) == 0);
-  // More workers than points: the share is the points' count.
-  REQUIRE(sh("FAKE_RUN_ARGV_LOG=" + log + " " + kTessera + " sweep " + plan + " --out " + d +
-             "/ten -j 10 -q --runner " + TESSERA_FAKE_RUN) == 0);
+  auto run_sweep = [&](const std::string& out, int jobs) {
+    return sh("FAKE_RUN_ARGV_LOG=" + log + " " + kTessera + " sweep " + plan + " --out " + d + "/" +
+              out + " -j " + std::to_string(jobs) + " -q --runner " + TESSERA_FAKE_RUN);
+  };
+  REQUIRE(run_sweep("three", 3) == 0);
+  REQUIRE(run_sweep("one", 1) == 0);
+  REQUIRE(run_sweep("ten", 10) == 0);  // more workers than points: the share is the points' count
   const auto runs = lines(sim::read_file(log));
   REQUIRE(runs.size() == 18);
   for (const auto& r : runs) {
