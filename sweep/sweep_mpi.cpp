@@ -5,6 +5,7 @@
 // them with the same store as a local sweep, hence the same results.csv.
 #include <mpi.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -87,7 +88,9 @@ SweepSummary master(PreparedSweep& s, const SweepOptions& o, int size) {
   return sum;
 }
 
-void worker(const SweepOptions& o) {
+// `share`: the workers on this host, whose runs share its free memory (tessera run's
+// command budget); 1 passes nothing.
+void worker(const SweepOptions& o, int share) {
   const std::string exe = o.runner.empty() ? self_executable() : o.runner;
   const std::string host = host_name();
   send_json({{"ready", true}}, 0, kTagToMaster);
@@ -100,6 +103,10 @@ void worker(const SweepOptions& o) {
     auto args = m["args"].get<std::vector<std::string>>();
     for (auto& a : args)
       if (a == kOutPlaceholder) a = dir;
+    if (share > 1) {
+      args.push_back("--memory-share");
+      args.push_back(std::to_string(share));
+    }
     const auto start = std::chrono::steady_clock::now();
     const pid_t pid = spawn_process(exe, args, dir + "/stdout.txt", dir + "/stderr.txt");
     const int code = wait_child(pid).second;
@@ -133,6 +140,15 @@ SweepSummary run_sweep_mpi(const SweepOptions& o) {
   int rank = 0, size = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
+  // The workers on each host (rank 0 hands out points and runs none when there are
+  // others) run at once, so each run budgets its share of the host's free memory.
+  MPI_Comm host;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &host);
+  int on_host = 1, master_here = rank == 0 ? 1 : 0;
+  MPI_Comm_size(host, &on_host);
+  MPI_Allreduce(MPI_IN_PLACE, &master_here, 1, MPI_INT, MPI_MAX, host);
+  MPI_Comm_free(&host);
+  const int share = std::clamp(on_host - master_here, 1, 4096);  // run's bound
   SweepSummary sum;
   if (rank == 0) {
     std::unique_ptr<PreparedSweep> s;
@@ -161,7 +177,7 @@ SweepSummary run_sweep_mpi(const SweepOptions& o) {
     MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
     if (ok) {
       try {
-        worker(o);
+        worker(o, share);
       } catch (const std::exception& e) {
         std::cerr << "tessera sweep (rank " << rank << "): " << e.what() << "\n";
         MPI_Abort(MPI_COMM_WORLD, sim::kExitFailure);

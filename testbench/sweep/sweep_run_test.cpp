@@ -226,7 +226,7 @@ TEST_CASE("a sweep killed with SIGKILL resumes with every point exactly once", "
   for (const auto& id : done_before) CHECK(std::count(runs.begin(), runs.end(), id) == 1);
 }
 
-TEST_CASE("an MPI sweep over 3 ranks gives the local sweep's results.csv", "[unit]") {
+TEST_CASE("an MPI sweep over 3 ranks gives the local sweep's results.csv and halves the runs' memory", "[unit]") {
   if (std::string(TESSERA_MPIEXEC).empty()) {
     WARN("built without MPI: not tested");
     return;
@@ -235,8 +235,13 @@ TEST_CASE("an MPI sweep over 3 ranks gives the local sweep's results.csv", "[uni
   const std::string plan = write(d + "/plan.yaml", kFakePlan);
   REQUIRE(sh(kTessera + " sweep " + plan + " --out " + d + "/local -j 2 -q --runner " +
              TESSERA_FAKE_RUN) == 0);
-  REQUIRE(sh(mpirun() + " -n 3 " + kTessera + " sweep " + plan + " --out " + d +
-             "/mpi --mpi -q --runner " + TESSERA_FAKE_RUN) == 0);
+  const std::string log = d + "/argv.log";
+  REQUIRE(sh(mpirun() + " -n 3 -x FAKE_RUN_ARGV_LOG=" + log + " " + kTessera + " sweep " + plan +
+             " --out " + d + "/mpi --mpi -q --runner " + TESSERA_FAKE_RUN) == 0);
+  // The two workers share this host: each run budgets half of its free memory.
+  const auto runs = lines(sim::read_file(log));
+  CHECK(runs.size() == 6);
+  for (const auto& r : runs) CHECK(r.find(" --memory-share 2") != std::string::npos);
   const std::string local = sim::read_file(d + "/local/results.csv");
   const std::string mpi = sim::read_file(d + "/mpi/results.csv");
   CHECK(rows_of(mpi).size() == 6);
