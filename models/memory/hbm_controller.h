@@ -156,8 +156,8 @@ class HbmController {
     bool ref_pending = false;
     uint32_t ref_bank = 0;
     uint64_t act_ready = 0, rd_ready = 0, wr_ready = 0, data_free = 0;
-    uint64_t pre_ready = 0;  // earliest PRE (tPPD after the last)
-    Entry* pool = nullptr;   // read + write queue capacity entries, in entries_
+    uint64_t pre_ready = 0;      // earliest PRE (tPPD after the last)
+    Entry* pool = nullptr;       // read + write queue capacity entries, in entries_
     int32_t tail[2] = {-1, -1};  // newest entry of each queue
     int32_t free_head = -1;      // free entries, linked through Entry::next
     uint16_t faw_head = 0;

@@ -226,7 +226,9 @@ TEST_CASE("a sweep killed with SIGKILL resumes with every point exactly once", "
   for (const auto& id : done_before) CHECK(std::count(runs.begin(), runs.end(), id) == 1);
 }
 
-TEST_CASE("an MPI sweep over 3 ranks gives the local sweep's results.csv and halves the runs' memory", "[unit]") {
+TEST_CASE(
+    "an MPI sweep over 3 ranks gives the local sweep's results.csv and halves the runs' memory",
+    "[unit]") {
   if (std::string(TESSERA_MPIEXEC).empty()) {
     WARN("built without MPI: not tested");
     return;
