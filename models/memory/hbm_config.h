@@ -213,6 +213,7 @@ struct HbmEnergy {
   double ref_pj = 25560;
   double refpb_pj = 799;
   double background_mw = 60.5;
+  double precharged_standby_mw = 44;
 
   template <class V>
   void visit(V& v) {
@@ -222,7 +223,15 @@ struct HbmEnergy {
     v.field("wr_pj", wr_pj, "pJ", "one write column access (one burst)", e);
     v.field("ref_pj", ref_pj, "pJ", "one all-bank refresh of a pseudo-channel", e);
     v.field("refpb_pj", refpb_pj, "pJ", "one per-bank refresh", e);
-    v.field("background_mw", background_mw, "mW", "standby power of one channel", e);
+    v.field("background_mw", background_mw, "mW",
+            "standby power of one channel with a bank open (active standby, IDD3N x VDD)", e);
+    v.field("precharged_standby_mw", precharged_standby_mw, "mW",
+            "standby power of one channel with every bank closed (precharged standby, IDD2N x "
+            "VDD); each pseudo-channel draws its share at this level while all its banks are "
+            "closed",
+            e);
+    v.check(precharged_standby_mw <= background_mw, "precharged_standby_mw",
+            "precharged standby power cannot exceed background_mw (active standby)");
   }
 };
 

@@ -71,13 +71,17 @@ HbmController::HbmController(const HbmConfig& cfg, const Params& params, uint32_
       lat_avg_ns_(s.scalar("read_latency_avg_ns", "ns", "mean read latency")),
       lat_p50_ns_(s.scalar("read_latency_p50_ns", "ns", "median read latency")),
       lat_p99_ns_(s.scalar("read_latency_p99_ns", "ns", "99th percentile read latency")),
+      precharged_(s.scalar("precharged_fraction", "ratio",
+                           "share of the run a pseudo-channel had every bank closed (precharged "
+                           "standby power), averaged over its pseudo-channels")),
       e_act_(energy.account(s.prefix(), "act", cfg.energy.act_pj)),
       e_rd_(energy.account(s.prefix(), "rd", cfg.energy.rd_pj)),
       e_wr_(energy.account(s.prefix(), "wr", cfg.energy.wr_pj)),
       e_ref_(energy.account(s.prefix(), "ref", cfg.energy.ref_pj)),
       e_refpb_(energy.account(s.prefix(), "refpb", cfg.energy.refpb_pj)),
       e_bg_(energy.account(s.prefix(), "background", 0.0)),
-      background_mw_(cfg.energy.background_mw) {
+      active_standby_mw_(cfg.energy.background_mw),
+      precharged_standby_mw_(cfg.energy.precharged_standby_mw) {
   const uint32_t banks = P_.nb;
   const uint32_t npc = cfg.org.pseudo_channels;
   const uint32_t total = cfg.org.channels * npc;
@@ -240,7 +244,7 @@ void HbmController::catch_up_refresh(Pc& p, uint64_t now) {
     // (its ACT tRP later) and the next PRE tPPD after the last.
     auto issue_pres = [&](uint64_t until) {
       uint64_t last_done = 0;
-      bool any_done = false;
+      uint32_t done = 0;
       for (uint64_t m = opened; m; m &= m - 1) {
         const uint32_t b = uint32_t(__builtin_ctzll(m));
         if (pre_at[b] >= until) continue;
@@ -249,9 +253,12 @@ void HbmController::catch_up_refresh(Pc& p, uint64_t now) {
         p.bank[b].act = std::max(p.bank[b].act, pre_at[b] + P_.t.tRP);
         ++n_.pre;
         last_done = std::max(last_done, pre_at[b]);
-        any_done = true;
+        ++done;
       }
-      if (any_done) p.pre_ready = std::max(p.pre_ready, last_done + P_.t.tPPD);
+      if (done) {
+        p.pre_ready = std::max(p.pre_ready, last_done + P_.t.tPPD);
+        banks_closed(p, done, last_done);
+      }
     };
     if (t_ref >= now) {
       // In progress at `now`: the PREs placed before `now` were issued then (until the
@@ -355,6 +362,7 @@ void HbmController::unlink(Pc& p, bool write, int32_t e) {
 void HbmController::issue_act(Pc& p, HbmAccess& a, uint64_t now) {
   const uint32_t b = a.bank;
   p.bank[b].open_row = int32_t(a.row);
+  bank_opened(p, now);
   p.bank[b].rd = now + P_.t.tRCD;
   p.bank[b].wr = now + P_.t.tRCDWR;
   p.bank[b].pre = now + P_.t.tRAS;
@@ -373,6 +381,7 @@ void HbmController::issue_act(Pc& p, HbmAccess& a, uint64_t now) {
 
 void HbmController::issue_pre(Pc& p, uint32_t bank, uint64_t now) {
   p.bank[bank].open_row = -1;
+  banks_closed(p, 1, now);
   clear_hits(p, bank);
   p.bank[bank].act = std::max(p.bank[bank].act, now + P_.t.tRP);
   p.pre_ready = now + P_.t.tPPD;
@@ -431,6 +440,7 @@ void HbmController::issue_column(Pc& p, bool write, int32_t e, uint64_t now) {
   if (P_.closed_page && p.bank[b].hit[0] < 0 && p.bank[b].hit[1] < 0) {
     p.bank[b].open_row = -1;
     p.bank[b].act = std::max(p.bank[b].act, p.bank[b].pre + P_.t.tRP);
+    banks_closed(p, 1, p.bank[b].pre);  // the PRE goes as soon as tRAS/tRTP/tWR allow
     ++n_.pre;
   }
   const uint32_t pc = first_pc_ + uint32_t(&p - pcs_.data());
@@ -657,10 +667,22 @@ void HbmController::publish(uint64_t cycles, double tck_ps) {
   lat_avg_ns_.set(read_latency_.mean() * tck_ps / 1000.0);
   lat_p50_ns_.set(double(read_latency_.percentile(50)) * tck_ps / 1000.0);
   lat_p99_ns_.set(double(read_latency_.percentile(99)) * tck_ps / 1000.0);
-  // Background power over the run (mW * ns = pJ), charged once per cycle of run time.
-  if (cycles > background_charged_cycles_) {
-    e_bg_.charge_pj(background_mw_ * double(cycles - background_charged_cycles_) * tck_ps / 1000.0);
-    background_charged_cycles_ = cycles;
+  // Standby power over the run (mW * ns = pJ): each pseudo-channel draws its share of
+  // the channel's, at the precharged level while every one of its banks is closed
+  // (IDD2N against IDD3N, as DRAMsim3 and DRAMPower count it). Charged up to `cycles`.
+  double pj = 0, closed = 0;
+  for (const Pc& p : pcs_) {
+    const uint64_t c = std::min<uint64_t>(
+        cycles, p.closed_cycles +
+                    (p.open_banks == 0 && cycles > p.closed_since ? cycles - p.closed_since : 0));
+    closed += double(c);
+    pj += (precharged_standby_mw_ * double(c) + active_standby_mw_ * double(cycles - c)) * tck_ps /
+          1000.0 / double(pcs_.size());
+  }
+  precharged_.set(cycles ? closed / double(cycles) / double(pcs_.size()) : 0.0);
+  if (pj > background_charged_pj_) {
+    e_bg_.charge_pj(pj - background_charged_pj_);
+    background_charged_pj_ = pj;
   }
 }
 

@@ -170,7 +170,11 @@ class HbmController {
     // of other banks that would push it later (tACT2PBR) wait for it, as a controller
     // gives a due refresh priority; otherwise a stream of ACTs could hold it off.
     uint64_t ref_at = kNever;
-    BankState bank[kMaxBanks];  // from the fourth cache line on
+    // Standby power: open banks, and the clocks with every bank closed (precharged
+    // standby) up to closed_since, the clock the last one closed.
+    uint32_t open_banks = 0;
+    uint64_t closed_since = 0, closed_cycles = 0;
+    BankState bank[kMaxBanks];  // from the fifth cache line on
     // Per bank group.
     uint64_t g_act[kMaxBanks], g_rd[kMaxBanks], g_wr[kMaxBanks];
     void set_hit(bool write, uint32_t b, int32_t e) {
@@ -181,6 +185,16 @@ class HbmController {
   };
 
   static_assert(offsetof(Pc, tail) == 128, "a scan's and a step's fields fill two lines");
+  static_assert(offsetof(Pc, bank) == 256, "the banks start on the fifth line");
+  // Bank-state changes for standby power: a bank opens at `t`; `n` banks closed, the
+  // last at `t`.
+  static void bank_opened(Pc& p, uint64_t t) {
+    if (p.open_banks++ == 0 && t > p.closed_since) p.closed_cycles += t - p.closed_since;
+  }
+  static void banks_closed(Pc& p, uint32_t n, uint64_t t) {
+    p.open_banks -= n;
+    if (p.open_banks == 0) p.closed_since = t;
+  }
   struct Picks {
     int32_t col = -1, row = -1;
     bool row_is_act = false;
@@ -264,6 +278,7 @@ class HbmController {
   sim::Scalar& lat_avg_ns_;
   sim::Scalar& lat_p50_ns_;
   sim::Scalar& lat_p99_ns_;
+  sim::Scalar& precharged_;
   // Read latencies, counted locally on the hot path and flushed into the registry's
   // histogram at publish.
   sim::LatencyLog<8192> latency_;
@@ -274,8 +289,9 @@ class HbmController {
   sim::EnergyAccount& e_ref_;
   sim::EnergyAccount& e_refpb_;
   sim::EnergyAccount& e_bg_;
-  double background_mw_;
-  uint64_t background_charged_cycles_ = 0;
+  double active_standby_mw_;      // a channel with a bank open
+  double precharged_standby_mw_;  // a channel with every bank closed
+  double background_charged_pj_ = 0;
   // Every pseudo-channel's entry pool, one after another (Pc::pool points into it).
   std::vector<Entry> entries_;
 };

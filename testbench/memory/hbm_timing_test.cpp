@@ -450,3 +450,37 @@ TEST_CASE("hbm scheduling: the two pseudo-channels share the row command bus", "
   // ACT pc0 at 0 holds the row bus for act_bus_cycles (2): ACT pc1 at 2; 2 + 53 = 55
   CHECK(h.finish[r] == 55);
 }
+
+// Standby power: each pseudo-channel draws half its channel's, at the precharged level
+// (44 mW a channel on HBM3) while every bank it has is closed and the active level
+// (60.5 mW) while one is open, as DRAMsim3 counts IDD2N against IDD3N.
+TEST_CASE("hbm energy: standby is the precharged level while every bank is closed", "[unit]") {
+  const uint64_t T = 100000;  // clocks of run time
+  auto run = [&](const std::string& policy, uint64_t& act, double& fraction) {
+    const HbmConfig cfg = quiet_hbm3("page_policy: " + policy);
+    Harness h(cfg);
+    const auto r = h.submit(h.addr(0, 0, 0, 0, 0), false, 0);
+    h.drain();
+    act = h.finish[r] - cfg.timing.tRCD - cfg.timing.tCL - cfg.tBL();  // the ACT's clock
+    h.core.publish(T);
+    fraction = h.reg.value("hbm.ch0.precharged_fraction");
+    return h.energy.pj_by_kind()["background"];
+  };
+  const HbmConfig cfg = quiet_hbm3();
+  const double tck_ns = cfg.tck_ps() / 1000.0;
+  const double pcs = 2.0 * cfg.org.channels;
+  const double act_mw = cfg.energy.background_mw, pre_mw = cfg.energy.precharged_standby_mw;
+  REQUIRE(pre_mw < act_mw);
+  const double all_closed = pcs * pre_mw / 2 * double(T) * tck_ns;
+  uint64_t act = 0;
+  double fraction = 0;
+  // Open page: channel 0's pseudo-channel 0 keeps its row open from the ACT to the end.
+  const double open = run("open", act, fraction);
+  CHECK(open == Approx(all_closed + (act_mw - pre_mw) / 2 * double(T - act) * tck_ns));
+  CHECK(fraction == Approx((double(T) + double(act)) / (2.0 * double(T))));
+  // Closed page: the row closes with the read's auto-precharge, tRAS after the ACT.
+  const double closed = run("closed", act, fraction);
+  CHECK(closed == Approx(all_closed + (act_mw - pre_mw) / 2 * double(cfg.timing.tRAS) * tck_ns));
+  CHECK(fraction == Approx(1.0 - double(cfg.timing.tRAS) / (2.0 * double(T))));
+  CHECK(closed < open);
+}
