@@ -16,6 +16,7 @@ namespace tessera::mapper {
 
 using tile::CmdKind;
 using tile::Command;
+using tile::RowPass;
 using tile::VecOp;
 using traces::Op;
 using traces::OpKind;
@@ -449,6 +450,10 @@ class Lowering {
                           const GemmOperand& a, const GemmOperand& b, uint64_t c_addr,
                           uint64_t c_ld, uint32_t c_eb, const CausalPiece& mask);
   void lower_vector(const Op& op, uint32_t group);
+  template <class LoadInputs>
+  void lower_cut_rows(const Op& op, uint32_t group, uint64_t whole_row, uint64_t piece,
+                      uint64_t slots, uint64_t row_elem_bytes, uint64_t out_base,
+                      LoadInputs& load_inputs);
   void lower_embedding(const Op& op, uint32_t group);
   void lower_collective(const Op& op, uint32_t group);
   // Why the switch fabric cannot run this collective ("" when it can).
@@ -1558,6 +1563,33 @@ void Lowering::lower_vector(const Op& op, uint32_t group) {
   if (producer && producer->causal && !stream.empty())
     out_bytes = std::max(out_bytes, output_bytes_[op.deps[0]]);
   const uint64_t out_base = output_addr(op, group, out_bytes);
+  // Loads `n_el` elements of every input from element `e0` into the scratchpad at
+  // `local`, `stride` bytes between inputs, after `after`; their ids go to `deps`. The
+  // stream's pieces are the inputs one after another.
+  auto load_inputs = [&](TileState& t, uint64_t e0, uint64_t n_el, uint64_t local, uint64_t stride,
+                         const std::vector<int64_t>& after, std::vector<int64_t>& deps) {
+    for (uint32_t in = 0; in < inputs; ++in) {
+      // Stream bytes [from, from + n_el * eb), one load per piece it touches.
+      uint64_t from = (in * elems + e0) * eb, left = n_el * eb, at = 0;
+      uint64_t to = local + in * stride;
+      for (const Piece& pc : stream) {
+        if (left == 0) break;
+        if (from >= at + pc.bytes) {
+          at += pc.bytes;
+          continue;
+        }
+        const uint64_t take = std::min(left, at + pc.bytes - from);
+        deps.push_back(
+            add(t, dma(CmdKind::kDmaLoad, pc.addr + (from - at), to, take, 1, 0), after));
+        from += take, to += take, left -= take;
+        at += pc.bytes;
+      }
+    }
+  };
+  if (cut_rows) {
+    lower_cut_rows(op, group, whole_row, row, slots, row_elem_bytes, out_base, load_inputs);
+    return;
+  }
   // Whole rows per tile; chunks of rows double-buffered in the scratchpad, at least four
   // a tile where its rows allow, so that one chunk's loads, the vector unit and the
   // previous chunk's store overlap (until the twenty-fourth session a chunk was as large
@@ -1582,23 +1614,7 @@ void Lowering::lower_vector(const Op& op, uint32_t group) {
       const uint64_t slot_base = (i % slots) * chunk_rows * row * row_elem_bytes;
       const int64_t reuse = i >= slots ? compute_hist[i - slots] : t.fence;
       std::vector<int64_t> deps;
-      for (uint32_t in = 0; in < inputs; ++in) {
-        // Stream bytes [from, from + n_el * eb), one load per piece it touches.
-        uint64_t from = (in * elems + r0 * row) * eb, left = n_el * eb;
-        uint64_t local = slot_base + in * rr * row * eb, at = 0;
-        for (const Piece& pc : stream) {
-          if (left == 0) break;
-          if (from >= at + pc.bytes) {
-            at += pc.bytes;
-            continue;
-          }
-          const uint64_t take = std::min(left, at + pc.bytes - from);
-          deps.push_back(add(t, dma(CmdKind::kDmaLoad, pc.addr + (from - at), local, take, 1, 0),
-                             {reuse, t.gate}));
-          from += take, local += take, left -= take;
-          at += pc.bytes;
-        }
-      }
+      load_inputs(t, r0 * row, n_el, slot_base, rr * row * eb, {reuse, t.gate}, deps);
       if (i >= slots) deps.push_back(store_hist[i - slots]);
       const Command v = vector_cmd(vec_op_of(op.kind), n_el, rr, uint32_t(inputs), eb, slot_base,
                                    slot_base + inputs * rr * row * eb);
@@ -1613,10 +1629,75 @@ void Lowering::lower_vector(const Op& op, uint32_t group) {
   plan_->hbm_bytes += elems * eb * (inputs + 1);
   plan_->strategy = std::to_string(rows) + " rows of " + std::to_string(row) + " over " +
                     std::to_string(ntiles) + " tiles";
-  if (cut_rows)
-    plan_->strategy += " (rows of " + std::to_string(whole_row) +
-                       " cut to fit the scratchpad, as a two-pass kernel streams them; its "
-                       "second pass over each row is not modelled)";
+}
+
+// A softmax or norm whose rows (with their inputs) do not fit the scratchpad, as an
+// online kernel streams them: each tile takes whole rows; per row, a statistics pass
+// over its pieces (loads, then the running max and exp-sum or the norm's sums, no
+// output), then an apply pass that loads every piece again and stores it normalised.
+// Pieces are `piece` elements, `slots` of them in the scratchpad (double-buffered when
+// two fit); a row's apply pass waits for its statistics. (Until the thirtieth session
+// a cut row's pieces were spread over tiles as independent rows and read once: the
+// second pass and the row's reduction across its pieces were missing.)
+template <class LoadInputs>
+void Lowering::lower_cut_rows(const Op& op, uint32_t group, uint64_t whole_row, uint64_t piece,
+                              uint64_t slots, uint64_t row_elem_bytes, uint64_t out_base,
+                              LoadInputs& load_inputs) {
+  const auto& gt = groups_[group];
+  const uint32_t eb = uint32_t(traces::dtype_bytes(op.dtype));
+  const uint64_t elems = uint64_t(std::max<int64_t>(op.elems, 1));
+  const uint32_t inputs = uint32_t(std::max<int64_t>(op.inputs, 1));
+  const uint64_t whole_rows = ceil_div(elems, whole_row);
+  const uint64_t ntiles = std::min<uint64_t>(gt.size(), whole_rows);
+  const uint64_t rows_per_tile = ceil_div(whole_rows, ntiles);
+  const uint64_t slot_bytes = piece * row_elem_bytes;
+  const VecOp vop = vec_op_of(op.kind);
+  for (uint64_t ti = 0; ti < ntiles; ++ti) {
+    TileState& t = tiles_[gt[ti]];
+    // Per chunk: the command after which its slot is free again (its vector command,
+    // or the store of an apply chunk's result).
+    std::vector<int64_t> compute_hist, free_hist, store_hist;
+    auto chunk = [&](RowPass pass, uint64_t e0, uint64_t n_el, bool row_end, int64_t stats) {
+      const size_t i = compute_hist.size();
+      const uint64_t slot_base = (i % slots) * slot_bytes;
+      const int64_t reuse = i >= slots ? compute_hist[i - slots] : t.fence;
+      std::vector<int64_t> deps;
+      load_inputs(t, e0, n_el, slot_base, n_el * eb, {reuse, t.gate}, deps);
+      if (i >= slots) deps.push_back(free_hist[i - slots]);
+      if (stats >= 0) deps.push_back(stats);
+      Command v = vector_cmd(vop, n_el, row_end ? 1 : 0, inputs, eb, slot_base,
+                             slot_base + inputs * n_el * eb);
+      v.vec.pass = pass;
+      const int64_t vc = add(t, v, deps);
+      compute_hist.push_back(vc);
+      if (pass == RowPass::kStats) {
+        free_hist.push_back(vc);
+        return vc;
+      }
+      const int64_t st = add(
+          t, dma(CmdKind::kDmaStore, out_base + e0 * eb, v.vec.dst_addr, n_el * eb, 1, 0), {vc});
+      free_hist.push_back(st);
+      store_hist.push_back(st);
+      return vc;
+    };
+    const uint64_t r_begin = ti * rows_per_tile,
+                   r_end = std::min(whole_rows, r_begin + rows_per_tile);
+    for (uint64_t r = r_begin; r < r_end; ++r) {
+      const uint64_t e_begin = r * whole_row, e_end = std::min(elems, e_begin + whole_row);
+      int64_t stats = -1;
+      for (uint64_t e0 = e_begin; e0 < e_end; e0 += piece)
+        stats = chunk(RowPass::kStats, e0, std::min(piece, e_end - e0), e0 + piece >= e_end, -1);
+      for (uint64_t e0 = e_begin; e0 < e_end; e0 += piece)
+        chunk(RowPass::kApply, e0, std::min(piece, e_end - e0), false, stats);
+    }
+    t.tail = last_two(store_hist);
+  }
+  plan_->hbm_bytes += elems * eb * (2 * inputs + 1);
+  plan_->strategy = std::to_string(whole_rows) + " rows of " + std::to_string(whole_row) +
+                    " over " + std::to_string(ntiles) + " tiles, cut into pieces of " +
+                    std::to_string(piece) +
+                    " to fit the scratchpad and streamed twice as an online kernel does "
+                    "(statistics, then normalise: each piece read twice)";
 }
 
 void Lowering::lower_embedding(const Op& op, uint32_t group) {

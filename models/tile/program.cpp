@@ -66,6 +66,18 @@ Unit unit_of(CmdKind k) {
   return Unit::kSync;
 }
 
+const char* to_string(RowPass p) {
+  switch (p) {
+    case RowPass::kWhole:
+      return "whole";
+    case RowPass::kStats:
+      return "stats";
+    case RowPass::kApply:
+      return "apply";
+  }
+  return "?";
+}
+
 const char* to_string(VecOp op) {
   switch (op) {
     case VecOp::kAdd:
@@ -110,6 +122,8 @@ std::vector<LocalRange> local_ranges(const Command& c) {
       // dst_addr.
       const VectorDesc& v = c.vec;
       const uint64_t out = v.elements * v.elem_bytes;
+      if (v.pass == RowPass::kStats)  // reads its pieces, writes no output
+        return {{v.src_addr, out * std::max<uint32_t>(1, v.inputs), "vector inputs"}};
       if (v.src2_addr != VectorDesc::kInline)
         return {{v.src_addr, out, "vector inputs"},
                 {v.src2_addr, out, "vector second input"},
@@ -203,6 +217,7 @@ std::string describe(const Command& c) {
       break;
     case CmdKind::kVector:
       s += std::string(" ") + to_string(c.vec.op) + " elements=" + std::to_string(c.vec.elements);
+      if (c.vec.pass != RowPass::kWhole) s += std::string(" pass=") + to_string(c.vec.pass);
       break;
     case CmdKind::kWait:
     case CmdKind::kSignal:

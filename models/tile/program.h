@@ -63,11 +63,20 @@ struct GemmDesc {
   bool accumulate = false;                      // C += A*B (K split over commands)
 };
 
+// A softmax's or norm's rows whole in the scratchpad (one command per chunk), or a row
+// too long for it in pieces, streamed twice as an online kernel does: a statistics pass
+// (running max and exp-sum, or the sums of a norm; no output) over every piece, then a
+// pass that reads each piece again and writes it normalised.
+enum class RowPass : uint8_t { kWhole, kStats, kApply };
+const char* to_string(RowPass p);
+
 struct VectorDesc {
   VecOp op = VecOp::kAdd;
-  uint64_t elements = 0;  // output elements
-  uint64_t rows = 1;      // rows for row-wise ops (softmax, norms): one reduction each
-  uint32_t inputs = 1;    // input tensors read
+  RowPass pass = RowPass::kWhole;  // softmax and norms only
+  uint64_t elements = 0;           // output elements (kStats: elements read)
+  uint64_t rows = 1;    // rows for row-wise ops (softmax, norms): one reduction each (kStats:
+                        // the rows it finishes; kApply: none)
+  uint32_t inputs = 1;  // input tensors read
   uint32_t elem_bytes = 2;
   uint64_t src_addr = 0, dst_addr = 0;  // inputs one after another from src_addr
   // Two inputs in separate buffers (a ring's received partial sum and the rank's own

@@ -12,7 +12,24 @@ VectorUnit::VectorUnit(const VectorConfig& cfg, const sim::StatsScope& stats,
       elements_(stats.counter("elements", "elements", "output elements produced")),
       energy_(energy.account(component, "lane_op", cfg.op_pj)) {}
 
-uint64_t vector_cost_per_element(const VectorConfig& cfg, VecOp op) {
+uint64_t vector_cost_per_element(const VectorConfig& cfg, VecOp op, RowPass pass) {
+  // A row too long for the scratchpad, in two passes over its pieces: the statistics
+  // pass does the whole op's reductions (softmax: the max and the exp-sum in one online
+  // pass, rescaling the sum when the max grows; layer norm: mean and variance in one
+  // pass), the apply pass normalises (softmax: the exponentials again, then the scale).
+  const bool stats = pass == RowPass::kStats, apply = pass == RowPass::kApply;
+  if (stats || apply) {
+    switch (op) {
+      case VecOp::kSoftmax:  // stats: max, exp and sum; apply: exp again, scale
+        return 1 + cfg.exp_cycles;
+      case VecOp::kLayerNorm:
+        return stats ? 2 : 1;
+      case VecOp::kRmsNorm:
+        return 1;
+      default:
+        break;
+    }
+  }
   switch (op) {
     case VecOp::kAdd:
     case VecOp::kMul:
@@ -43,11 +60,12 @@ uint64_t vector_lane_ops(const VectorConfig& cfg, const VectorDesc& d) {
   const uint64_t extra = d.inputs > 1 ? d.inputs - 1 : 0;
   const bool combining = d.op == VecOp::kAdd || d.op == VecOp::kMul || d.op == VecOp::kReduceSum;
   uint64_t ops = d.elements * (combining ? std::max<uint64_t>(1, extra)
-                                         : vector_cost_per_element(cfg, d.op) + extra);
-  // Row-wise ops finish each row with one reciprocal square root / reciprocal.
+                                         : vector_cost_per_element(cfg, d.op, d.pass) + extra);
+  // Row-wise ops finish each row with one reciprocal square root / reciprocal (a cut
+  // row at the end of its statistics pass).
   const bool row_wise =
       d.op == VecOp::kSoftmax || d.op == VecOp::kLayerNorm || d.op == VecOp::kRmsNorm;
-  if (row_wise) ops += d.rows * cfg.rsqrt_cycles;
+  if (row_wise && d.pass != RowPass::kApply) ops += d.rows * cfg.rsqrt_cycles;
   return ops;
 }
 
@@ -56,7 +74,8 @@ VectorTiming VectorUnit::timing(const VectorDesc& d, const Scratchpad& spm) cons
   if (d.elements == 0) return t;
   t.lane_ops = vector_lane_ops(cfg_, d);
   const uint64_t compute = (t.lane_ops + cfg_.lanes - 1) / cfg_.lanes;
-  t.sram_bytes = d.elements * d.elem_bytes * (uint64_t(d.inputs) + 1);
+  const uint64_t outputs = d.pass == RowPass::kStats ? 0 : 1;  // statistics stay in registers
+  t.sram_bytes = d.elements * d.elem_bytes * (uint64_t(d.inputs) + outputs);
   const uint64_t sram = spm.stream_cycles(t.sram_bytes);
   t.cycles = cfg_.pipeline_depth + std::max(compute, sram);
   return t;
@@ -69,7 +88,7 @@ VectorTiming VectorUnit::execute(const VectorDesc& d, Scratchpad& spm) {
   elements_ += d.elements;
   energy_.charge(t.lane_ops);
   spm.record_read(SpmClient::kVector, d.elements * d.elem_bytes * d.inputs);
-  spm.record_write(SpmClient::kVector, d.elements * d.elem_bytes);
+  if (d.pass != RowPass::kStats) spm.record_write(SpmClient::kVector, d.elements * d.elem_bytes);
   return t;
 }
 

@@ -19,8 +19,9 @@ struct VectorTiming {
   uint64_t sram_bytes = 0;  // bytes moved through the scratchpad
 };
 
-// Lane-cycles per output element of `op` (passes over the data times their cost).
-uint64_t vector_cost_per_element(const VectorConfig& cfg, VecOp op);
+// Lane-cycles per output element of `op` (passes over the data times their cost) in
+// `pass` of a row-wise op (the other ops have one).
+uint64_t vector_cost_per_element(const VectorConfig& cfg, VecOp op, RowPass pass = RowPass::kWhole);
 // Lane-cycles of work of one command on a unit of this config (what its energy is
 // charged for, and what `lanes` lanes take lane_ops / lanes cycles to compute): pure, so
 // that the report can bound an op by it.

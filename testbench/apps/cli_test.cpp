@@ -238,15 +238,35 @@ TEST_CASE("cli: a small scratchpad or a slow tile clock runs to the end", "[unit
                                        "elementwise add elems=16384 inputs=2 deps=norm\n");
   CHECK(sim_time("small_spm_16k", "--trace " + rows + ".tsr --set tile.scratchpad.size_kib=16") >
         0);
-  // 8 KiB cannot hold a norm row and its input at all: the rows are cut into chunks, as a
-  // two-pass kernel streams them, and --explain says so (it was refused, and before that
-  // failed part way through the run).
+  // 8 KiB cannot hold a norm row and its input at all: the rows are cut into pieces and
+  // streamed twice, as an online kernel does, and --explain says so (it was refused, and
+  // before that failed part way through the run; until the thirtieth session each piece
+  // was read once, as a row of its own).
   std::filesystem::remove_all(rows + "_8k");
+  const std::string dump = rows + "_8k.programs";
+  std::filesystem::remove(dump);
   const auto cut = run_tessera("run -q --explain --trace " + rows +
-                               ".tsr --set tile.scratchpad.size_kib=8 --out " + rows + "_8k");
+                               ".tsr --set tile.scratchpad.size_kib=8 --out " + rows +
+                               "_8k --dump-programs " + dump);
   CHECK(cut.rc == 0);
-  CHECK(cut.err.find("norm [rmsnorm]: 16 rows of 1024 over 4 tiles (rows of 4096 cut to fit") !=
+  CHECK(cut.err.find("norm [rmsnorm]: 4 rows of 4096 over 4 tiles, cut into pieces of 1024") !=
         std::string::npos);
+  // Each row's 4 pieces: a statistics pass that reads them, then an apply pass that reads
+  // them again and stores them, after the row's last statistics command.
+  uint64_t stats = 0, apply = 0, loaded = 0, stored = 0;
+  std::istringstream programs(tessera::sim::read_file(dump));
+  for (std::string line; std::getline(programs, line);) {
+    if (line.find("'norm'") == std::string::npos) continue;
+    stats += line.find("pass=stats") != std::string::npos;
+    apply += line.find("pass=apply") != std::string::npos;
+    const bool load = line.find("dma_load") != std::string::npos;
+    if (load || line.find("dma_store") != std::string::npos)
+      (load ? loaded : stored) += std::stoull(line.substr(line.find("size=") + 5));
+  }
+  CHECK(stats == 16);
+  CHECK(apply == 16);
+  CHECK(loaded == 2 * 16384 * 2);  // bf16 input, read twice
+  CHECK(stored == 16384 * 2);
   const double base = sim_time("small_spm_default", "");
   // At 1 MHz a GEMM block runs for milliseconds without a command finishing: the
   // watchdog counts the slowest clock's cycles and memory requests too (it stopped

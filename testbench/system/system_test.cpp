@@ -743,6 +743,46 @@ TEST_CASE("vector unit: n inputs combined take n - 1 lane ops per output", "[uni
   CHECK(vu.timing(d, spm).lane_ops == 4096 * (vc.exp_cycles + 1));
 }
 
+TEST_CASE("vector unit: a cut row's two passes read it twice and write it once", "[unit]") {
+  // A softmax over 4096 bf16 scores whole: max, exp-and-sum and scale passes (exp + 2 a
+  // score) and one reciprocal. In pieces: a statistics pass (max and exp-sum online, 1 +
+  // exp) that ends the row with the reciprocal and writes nothing, then an apply pass
+  // (exp again and scale, exp + 1) that writes the probabilities.
+  SpmFixture f(64, 64);
+  const tile::Scratchpad& spm = f.spm;
+  tile::VectorConfig vc;
+  tile::VectorUnit vu(vc, sim::StatsScope(f.reg, "vec"), f.energy, "vec");
+  tile::VectorDesc d;
+  d.op = tile::VecOp::kSoftmax;
+  d.elements = 4096;
+  d.elem_bytes = 2;
+  d.rows = 1;
+  const auto whole = vu.timing(d, spm);
+  CHECK(whole.lane_ops == 4096 * (vc.exp_cycles + 2) + vc.rsqrt_cycles);
+  CHECK(whole.sram_bytes == 2 * 4096 * 2);
+  d.pass = tile::RowPass::kStats;
+  const auto stats = vu.timing(d, spm);
+  CHECK(stats.lane_ops == 4096 * (vc.exp_cycles + 1) + vc.rsqrt_cycles);
+  CHECK(stats.sram_bytes == 4096 * 2);  // read only
+  d.pass = tile::RowPass::kApply;
+  d.rows = 0;
+  const auto apply = vu.timing(d, spm);
+  CHECK(apply.lane_ops == 4096 * (vc.exp_cycles + 1));
+  CHECK(apply.sram_bytes == 2 * 4096 * 2);
+  // A norm's passes split its work: RMS norm one op a pass, layer norm two and one.
+  d.op = tile::VecOp::kRmsNorm;
+  CHECK(vu.timing(d, spm).lane_ops == 4096);
+  d.op = tile::VecOp::kLayerNorm;
+  CHECK(vu.timing(d, spm).lane_ops == 4096);
+  d.pass = tile::RowPass::kStats;
+  CHECK(vu.timing(d, spm).lane_ops == 2 * 4096);
+  // The statistics pass names only its inputs as scratchpad it touches.
+  tile::Command c;
+  c.kind = tile::CmdKind::kVector;
+  c.vec = d;
+  CHECK(tile::local_ranges(c).size() == 1);
+}
+
 TEST_CASE("system: an unaligned store into another tile writes only its own bytes there",
           "[unit]") {
   // 8 bytes to offset 40 of tile 1's scratchpad: the DMA moves the whole 32-byte unit
