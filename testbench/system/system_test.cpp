@@ -644,6 +644,20 @@ struct SpmFixture {
     return sc;
   }
 };
+
+// A vector unit of the default config (16 lanes) over a scratchpad wide enough not to
+// limit it, and a command of 4096 bf16 elements to time.
+struct VectorRig {
+  SpmFixture f{64, 64};
+  tile::VectorConfig vc;
+  tile::VectorUnit vu{vc, sim::StatsScope(f.reg, "vec"), f.energy, "vec"};
+  tile::VectorDesc d;
+  VectorRig() {
+    d.elements = 4096;
+    d.elem_bytes = 2;
+  }
+  tile::VectorTiming timing() const { return vu.timing(d, f.spm); }
+};
 }  // namespace
 
 TEST_CASE("scratchpad: a strided run on one bank takes a cycle per access", "[unit]") {
@@ -722,25 +736,19 @@ TEST_CASE(
 }
 
 TEST_CASE("vector unit: n inputs combined take n - 1 lane ops per output", "[unit]") {
-  // 16 lanes, a scratchpad wide enough not to limit: a residual add of 4096 bf16
-  // elements is 4096 adds (256 cycles + the pipeline), a 4-way K-split sum 3 x 4096, a
-  // GELU 4096 x (exp + 1); each was charged once per input before.
-  SpmFixture f(64, 64);
-  const tile::Scratchpad& spm = f.spm;
-  tile::VectorConfig vc;
-  tile::VectorUnit vu(vc, sim::StatsScope(f.reg, "vec"), f.energy, "vec");
-  tile::VectorDesc d;
-  d.elements = 4096;
-  d.elem_bytes = 2;
-  d.op = tile::VecOp::kAdd;
-  d.inputs = 2;
-  CHECK(vu.timing(d, spm).lane_ops == 4096);
-  CHECK(vu.timing(d, spm).cycles == vc.pipeline_depth + 4096 / vc.lanes);
-  d.inputs = 4;
-  CHECK(vu.timing(d, spm).lane_ops == 3 * 4096);
-  d.op = tile::VecOp::kGelu;
-  d.inputs = 1;
-  CHECK(vu.timing(d, spm).lane_ops == 4096 * (vc.exp_cycles + 1));
+  // A residual add of 4096 bf16 elements is 4096 adds (256 cycles + the pipeline), a
+  // 4-way K-split sum 3 x 4096, a GELU 4096 x (exp + 1); each was charged once per input
+  // before.
+  VectorRig r;
+  r.d.op = tile::VecOp::kAdd;
+  r.d.inputs = 2;
+  CHECK(r.timing().lane_ops == 4096);
+  CHECK(r.timing().cycles == r.vc.pipeline_depth + 4096 / r.vc.lanes);
+  r.d.inputs = 4;
+  CHECK(r.timing().lane_ops == 3 * 4096);
+  r.d.op = tile::VecOp::kGelu;
+  r.d.inputs = 1;
+  CHECK(r.timing().lane_ops == 4096 * (r.vc.exp_cycles + 1));
 }
 
 TEST_CASE("vector unit: a cut row's two passes read it twice and write it once", "[unit]") {
@@ -748,38 +756,30 @@ TEST_CASE("vector unit: a cut row's two passes read it twice and write it once",
   // score) and one reciprocal. In pieces: a statistics pass (max and exp-sum online, 1 +
   // exp) that ends the row with the reciprocal and writes nothing, then an apply pass
   // (exp again and scale, exp + 1) that writes the probabilities.
-  SpmFixture f(64, 64);
-  const tile::Scratchpad& spm = f.spm;
-  tile::VectorConfig vc;
-  tile::VectorUnit vu(vc, sim::StatsScope(f.reg, "vec"), f.energy, "vec");
-  tile::VectorDesc d;
-  d.op = tile::VecOp::kSoftmax;
-  d.elements = 4096;
-  d.elem_bytes = 2;
-  d.rows = 1;
-  const auto whole = vu.timing(d, spm);
-  CHECK(whole.lane_ops == 4096 * (vc.exp_cycles + 2) + vc.rsqrt_cycles);
-  CHECK(whole.sram_bytes == 2 * 4096 * 2);
-  d.pass = tile::RowPass::kStats;
-  const auto stats = vu.timing(d, spm);
-  CHECK(stats.lane_ops == 4096 * (vc.exp_cycles + 1) + vc.rsqrt_cycles);
-  CHECK(stats.sram_bytes == 4096 * 2);  // read only
-  d.pass = tile::RowPass::kApply;
-  d.rows = 0;
-  const auto apply = vu.timing(d, spm);
-  CHECK(apply.lane_ops == 4096 * (vc.exp_cycles + 1));
-  CHECK(apply.sram_bytes == 2 * 4096 * 2);
+  VectorRig r;
+  const uint64_t exp = r.vc.exp_cycles;
+  r.d.op = tile::VecOp::kSoftmax;
+  r.d.rows = 1;
+  CHECK(r.timing().lane_ops == 4096 * (exp + 2) + r.vc.rsqrt_cycles);
+  CHECK(r.timing().sram_bytes == 2 * 4096 * 2);
+  r.d.pass = tile::RowPass::kStats;
+  CHECK(r.timing().lane_ops == 4096 * (exp + 1) + r.vc.rsqrt_cycles);
+  CHECK(r.timing().sram_bytes == 4096 * 2);  // read only
+  r.d.pass = tile::RowPass::kApply;
+  r.d.rows = 0;
+  CHECK(r.timing().lane_ops == 4096 * (exp + 1));
+  CHECK(r.timing().sram_bytes == 2 * 4096 * 2);
   // A norm's passes split its work: RMS norm one op a pass, layer norm two and one.
-  d.op = tile::VecOp::kRmsNorm;
-  CHECK(vu.timing(d, spm).lane_ops == 4096);
-  d.op = tile::VecOp::kLayerNorm;
-  CHECK(vu.timing(d, spm).lane_ops == 4096);
-  d.pass = tile::RowPass::kStats;
-  CHECK(vu.timing(d, spm).lane_ops == 2 * 4096);
+  r.d.op = tile::VecOp::kRmsNorm;
+  CHECK(r.timing().lane_ops == 4096);
+  r.d.op = tile::VecOp::kLayerNorm;
+  CHECK(r.timing().lane_ops == 4096);
+  r.d.pass = tile::RowPass::kStats;
+  CHECK(r.timing().lane_ops == 2 * 4096);
   // The statistics pass names only its inputs as scratchpad it touches.
   tile::Command c;
   c.kind = tile::CmdKind::kVector;
-  c.vec = d;
+  c.vec = r.d;
   CHECK(tile::local_ranges(c).size() == 1);
 }
 
