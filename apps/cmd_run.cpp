@@ -132,7 +132,8 @@ void add_run_command(CLI::App& app) {
                   "(the report marks the result estimated); 0 simulates every layer");
   run->add_option("--collective", collective,
                   "collective lowering: auto (the switch fabric's in-network reduction or "
-                  "multicast where the machine allows it, else a ring), ring, or switch")
+                  "multicast where the machine allows it, else a ring), ring, tree (all-reduce "
+                  "as a pipelined binary tree, the rest as ring), or switch")
       ->check(CLI::IsMember(mapper::kCollectiveModes));
   run->add_option("--collective-channels", channels,
                   "tiles per rank group that each move a slice of a collective, like NCCL "

@@ -34,6 +34,13 @@ constexpr uint32_t kSemA2AReady = 6;    // all-to-all: a peer has entered the op
 // A wait for 0 on it takes nothing: a join, done once its dependencies are.
 constexpr uint32_t kSemJoin = 7;
 constexpr uint32_t kSemSwitchReady = 8;  // switch all-gather: a peer has entered the op
+// Tree all-reduce: a child's partial sum has arrived (one per child), the parent's result
+// has arrived, the parent has a free slot for this rank's sum, a child has a free slot
+// for the result (one per child).
+constexpr uint32_t kSemTreeUp = 9;  // and 10
+constexpr uint32_t kSemTreeDown = 11;
+constexpr uint32_t kSemTreeUpCredit = 12;
+constexpr uint32_t kSemTreeDownCredit = 13;  // and 14
 
 // Ring and chain collectives: pieces go out in rounds of kRingRound, and a tile keeps
 // kRingSlots receive slots, then as many load slots, of one piece each.
@@ -461,10 +468,13 @@ class Lowering {
   void lower_switch_collective(const Op& op);
   void lower_all_to_all(const Op& op);
   void lower_chain(const Op& op, bool reduce);
-  // Ring and chain pieces: a send into `next`'s receive slot `slot` once a credit says
-  // the slot is free (signalling its kSemRing); returns the send.
+  void lower_tree(const Op& op);
+  // Ring, chain and tree pieces: a send into `next`'s receive slot `slot` once a credit
+  // on this tile's `credit_sem` says the slot is free, signalling `next`'s `recv_sem`;
+  // returns the send.
   int64_t credited_send(TileState& t, uint32_t next, uint64_t slot, uint64_t at, uint64_t len,
-                        int64_t data);
+                        int64_t data, uint32_t recv_sem = kSemRing,
+                        uint32_t credit_sem = kSemRingCredit);
   // The slots of a ring or chain moving `len` bytes a rank: pieces as large as the
   // scratchpad allows (2 kRingSlots of them), at least 64 bytes.
   RingSlots ring_slots(uint64_t len) const {
@@ -1912,6 +1922,10 @@ void Lowering::lower_collective_over(const Op& given) {
     lower_chain(op, op.kind == OpKind::kReduce);
     return;
   }
+  if (op.kind == OpKind::kAllReduce && opt_.collective == "tree") {
+    lower_tree(op);
+    return;
+  }
   // Channels: tile grp(r)[ch.tile(c)] of every rank r runs its own ring over its
   // slice of the buffer, all channels at once (per-tile semaphores and scratchpad
   // slots, so channels do not collide).
@@ -2031,10 +2045,11 @@ void Lowering::lower_collective_over(const Op& given) {
 }
 
 int64_t Lowering::credited_send(TileState& t, uint32_t next, uint64_t slot, uint64_t at,
-                                uint64_t len, int64_t data) {
-  const int64_t wc = add(t, sync(CmdKind::kWait, t.id, kSemRingCredit, 1), {});
+                                uint64_t len, int64_t data, uint32_t recv_sem,
+                                uint32_t credit_sem) {
+  const int64_t wc = add(t, sync(CmdKind::kWait, t.id, credit_sem, 1), {});
   Command snd = dma(CmdKind::kSend, map_.tile_base(next) + slot, at, len, 1, 0);
-  snd.sync = {next, kSemRing, 1};
+  snd.sync = {next, recv_sem, 1};
   plan_->link_bytes += len;
   return add(t, snd, {data, wc});
 }
@@ -2052,6 +2067,131 @@ void Lowering::end_after_slots(TileState& t, const std::vector<std::vector<int64
   for (const auto& u : recv_users) all.insert(all.end(), u.begin(), u.end());
   for (const auto& u : load_users) all.insert(all.end(), u.begin(), u.end());
   add(t, sync(CmdKind::kWait, t.id, kSemRing, 0), all);
+}
+
+void Lowering::lower_tree(const Op& op) {
+  // A pipelined double binary tree, as NCCL's tree all-reduce. In a tree the children of
+  // position k are 2k + 1 and 2k + 2, position 0 is the root. Per piece, each rank
+  // loads its own, adds what each child sends up, and sends the sum to its parent; the
+  // root's sum is the result, which goes back down: each rank stores what its parent
+  // sends and forwards it to its children. Every link carries the data up and down once,
+  // after about 2 log2(p) latencies instead of the ring's 2 (p - 1). A rank with two
+  // children sends its data three times, so the buffer is cut into channels (two at
+  // least where the rank groups have two tiles) that alternate between two trees: ranks
+  // in position order, and mirrored (rank p - 1 - k at position k), whose inner ranks
+  // are the first tree's leaves; a rank then sends about twice its share, the ring's
+  // 2 (p - 1)/p. Receives land in kRingSlots slots per sender (each child up, the
+  // parent down), filled only with a credit, which the receiver grants K receives late.
+  // A tile's units run their commands in program order, so the program interleaves
+  // rounds of K pieces: the up pass of one round, then the down pass of the round
+  // before, so that the next pieces go up while the root works.
+  const uint32_t p = uint32_t(members_.size());
+  const uint64_t bytes = uint64_t(op.bytes);
+  const uint32_t eb = uint32_t(traces::dtype_bytes(op.dtype));
+  Channels ch = channels_for(bytes, dma_window(), false, true, eb);
+  const uint64_t burst = spec_.tile.dma.burst_bytes;
+  if (ch.count == 1 && ch.group_tiles >= 2 && opt_.collective_channels == 0 && bytes >= 2 * burst) {
+    ch.count = 2;  // both trees
+    ch.slice = ceil_div(ceil_div(bytes, 2), burst) * burst;
+    ch.why += "; two for the two trees";
+  }
+  std::vector<uint64_t> buf(p);
+  for (uint32_t r = 0; r < p; ++r) buf[r] = output_addr(op, gid(r), bytes);
+  constexpr uint64_t K = kRingRound, B = kRingSlots;  // B = 2K: the root's own slot of a
+  // piece is free once the down pass one round later has sent it
+  constexpr uint32_t kFromParent = 2, kOwn = 3;  // slot kinds after the two children's
+  uint64_t piece_max = 0;
+  for (uint32_t c = 0; c < ch.count; ++c) {
+    const uint64_t base = c * ch.slice;
+    if (base >= bytes) break;
+    const uint64_t len_c = std::min(ch.slice, bytes - base);
+    const uint64_t piece =
+        std::max<uint64_t>(64, std::min<uint64_t>(len_c, spm_bytes_ / (4 * B) / 64 * 64));
+    piece_max = std::max(piece_max, piece);
+    const uint64_t pieces = ceil_div(len_c, piece);
+    auto slot = [&](uint32_t kind, uint64_t j) { return (kind * B + j % B) * piece; };
+    const bool mirrored = c % 2 == 1;
+    // The tile of the rank at tree position k.
+    auto tile_of = [&](uint32_t k) { return grp(mirrored ? p - 1 - k : k)[ch.tile(c)]; };
+    for (uint32_t k = 0; k < p; ++k) {
+      const uint32_t r = mirrored ? p - 1 - k : k;
+      TileState& t = tiles_[tile_of(k)];
+      const uint32_t kids =
+          uint32_t(std::min<int64_t>(2, std::max<int64_t>(0, int64_t(p) - 2 * k - 1)));
+      const bool has_parent = k > 0;
+      const uint32_t parent = has_parent ? (k - 1) / 2 : 0, me = has_parent ? (k - 1) % 2 : 0;
+      const std::vector<int64_t> start = {t.gate, t.fence};
+      const uint32_t first = uint32_t(std::min<uint64_t>(B, pieces));
+      for (uint32_t i = 0; i < kids; ++i)
+        add(t, sync(CmdKind::kSignal, tile_of(2 * k + 1 + i), kSemTreeUpCredit, first), start);
+      if (has_parent)
+        add(t, sync(CmdKind::kSignal, tile_of(parent), kSemTreeDownCredit + me, first), start);
+      std::vector<std::vector<int64_t>> own_users(B), from_parent(B);
+      std::vector<std::vector<int64_t>> from_kid[2] = {std::vector<std::vector<int64_t>>(B),
+                                                       std::vector<std::vector<int64_t>>(B)};
+      std::vector<int64_t> sum(pieces, -1);  // the command that completes piece j's sum
+      // Credit for a sender's slot j - K once its users are done (not for the last B:
+      // the sender has nothing left to put there).
+      auto credit = [&](uint64_t j, uint32_t to, uint32_t sem,
+                        const std::vector<std::vector<int64_t>>& users) {
+        if (j >= K && j - K + B < pieces)
+          add(t, sync(CmdKind::kSignal, to, sem, 1), users[(j - K) % B]);
+      };
+      auto up = [&](uint64_t j) {
+        const uint64_t off = j * piece, len = std::min(piece, len_c - off);
+        std::vector<int64_t> deps = own_users[j % B];
+        deps.insert(deps.end(), start.begin(), start.end());
+        int64_t data =
+            add(t, dma(CmdKind::kDmaLoad, buf[r] + base + off, slot(kOwn, j), len, 1, 0), deps);
+        own_users[j % B] = {data};
+        for (uint32_t i = 0; i < kids; ++i) {
+          const int64_t w = add(t, sync(CmdKind::kWait, t.id, kSemTreeUp + i, 1), {});
+          data = add_pieces(t, len, eb, slot(i, j), slot(kOwn, j), {data, w});
+          from_kid[i][j % B] = {w, data};
+          own_users[j % B].push_back(data);
+          credit(j, tile_of(2 * k + 1 + i), kSemTreeUpCredit, from_kid[i]);
+        }
+        sum[j] = data;
+        if (has_parent)
+          own_users[j % B].push_back(credited_send(t, tile_of(parent), slot(me, j), slot(kOwn, j),
+                                                   len, data, kSemTreeUp + me, kSemTreeUpCredit));
+      };
+      auto down = [&](uint64_t j) {
+        const uint64_t off = j * piece, len = std::min(piece, len_c - off);
+        int64_t data = sum[j];  // the root's result is its sum
+        uint64_t at = slot(kOwn, j);
+        std::vector<int64_t>* users = &own_users[j % B];
+        if (has_parent) {
+          data = add(t, sync(CmdKind::kWait, t.id, kSemTreeDown, 1), {});
+          at = slot(kFromParent, j);
+          from_parent[j % B] = {data};
+          users = &from_parent[j % B];
+          credit(j, tile_of(parent), kSemTreeDownCredit + me, from_parent);
+        }
+        users->push_back(
+            add(t, dma(CmdKind::kDmaStore, buf[r] + base + off, at, len, 1, 0), {data}));
+        for (uint32_t i = 0; i < kids; ++i)
+          users->push_back(credited_send(t, tile_of(2 * k + 1 + i), slot(kFromParent, j), at, len,
+                                         data, kSemTreeDown, kSemTreeDownCredit + i));
+      };
+      for (uint64_t g = 0; g < pieces + K; g += K) {
+        for (uint64_t j = g; j < std::min(pieces, g + K); ++j) up(j);
+        if (g >= K)
+          for (uint64_t j = g - K; j < std::min(pieces, g); ++j) down(j);
+      }
+      std::vector<std::vector<int64_t>> received = from_parent;
+      for (uint32_t i = 0; i < kids; ++i)
+        received.insert(received.end(), from_kid[i].begin(), from_kid[i].end());
+      end_after_slots(t, received, own_users);
+    }
+  }
+  plan_->strategy = std::string(ch.count > 1 ? "double binary tree" : "binary tree") + " over " +
+                    std::to_string(p) + " rank groups x " + std::to_string(ch.count) +
+                    (ch.count == 1 ? " channel" : " channels") + " (" + ch.why + "), depth " +
+                    std::to_string(31 - __builtin_clz(p)) +
+                    ", each piece up to the root and back in pipelined pieces of " +
+                    std::to_string(piece_max) + " bytes";
+  if (spec_.system.packages > 1) plan_->strategy += " (not the switch: " + switch_blocker(op) + ")";
 }
 
 void Lowering::lower_chain(const Op& op, bool reduce) {
@@ -2336,7 +2476,8 @@ Channels Lowering::channels_for(uint64_t span, uint64_t min_slice, bool in_switc
 }
 
 std::string Lowering::switch_blocker(const Op& op) const {
-  if (opt_.collective == "ring") return "--collective ring";
+  if (opt_.collective == "ring" || opt_.collective == "tree")
+    return "--collective " + opt_.collective;
   if (op.kind != OpKind::kAllReduce && op.kind != OpKind::kAllGather)
     return std::string("the switch runs all-reduce and all-gather only, not ") +
            traces::to_string(op.kind);

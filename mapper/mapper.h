@@ -20,7 +20,7 @@ namespace tessera::mapper {
 
 // The values MapOptions::collective and the weight layout take, as `tessera run` and
 // sweep plans name them (one list for the CLI, the plan check and the mapper).
-inline const std::vector<std::string> kCollectiveModes = {"auto", "ring", "switch"};
+inline const std::vector<std::string> kCollectiveModes = {"auto", "ring", "tree", "switch"};
 inline const std::vector<std::string> kWeightLayouts = {"packed", "row-major"};
 // --attention: a prompt's qk -> softmax -> av as one kernel (fused) or three ops.
 inline const std::vector<std::string> kAttentionModes = {"fused", "separate"};
@@ -35,8 +35,10 @@ struct MapOptions {
   // How collectives between rank groups are lowered: "auto" uses the switch fabric's
   // in-network reduction (all-reduce) or multicast (all-gather) when every rank group's
   // leader is in its own package and the fabric has in_network_reduction, else a ring;
-  // "ring" always uses the ring; "switch" requires the switch for every all-reduce and
-  // all-gather (an error names what stops it).
+  // "ring" always uses the ring; "tree" lowers all-reduce to a pipelined binary tree
+  // (reduce to the first rank, broadcast back) and the rest as "ring" does; "switch"
+  // requires the switch for every all-reduce and all-gather (an error names what stops
+  // it).
   std::string collective = "auto";
   // Channels of a collective between rank groups: tiles of each group that move a
   // contiguous slice of the buffer each, concurrently, as NCCL's channels do (one tile's
