@@ -87,8 +87,6 @@ HbmController::HbmController(const HbmConfig& cfg, const Params& params, uint32_
   const uint32_t total = cfg.org.channels * npc;
   pcs_.resize(npc);
   if (npc > 4) throw sim::ConfigError("HBM controller: at most 4 pseudo-channels");
-  const size_t pool_size = size_t(P_.rq_cap) + P_.wq_cap;
-  entries_.resize(pool_size * npc);
   for (uint32_t i = 0; i < npc; ++i) {
     Pc& p = pcs_[i];
     for (uint32_t b = 0; b < kMaxBanks; ++b) {
@@ -99,10 +97,10 @@ HbmController::HbmController(const HbmConfig& cfg, const Params& params, uint32_
       for (int w = 0; w < 2; ++w) bs.head[w] = bs.tail[w] = bs.hit[w] = -1;
       p.g_act[b] = p.g_rd[b] = p.g_wr[b] = 0;
     }
-    p.pool = entries_.data() + pool_size * i;
+    p.pool.resize(size_t(P_.rq_cap) + P_.wq_cap);
     // Free entries are linked through `next`, lowest index first.
-    for (int32_t e = 0; e < int32_t(pool_size); ++e)
-      p.pool[size_t(e)].next = e + 1 < int32_t(pool_size) ? e + 1 : -1;
+    for (int32_t e = 0; e < int32_t(p.pool.size()); ++e)
+      p.pool[size_t(e)].next = e + 1 < int32_t(p.pool.size()) ? e + 1 : -1;
     p.free_head = 0;
     // Per-bank refreshes are staggered over the stack. All-bank refreshes are aligned:
     // behind one in-order port a stream stalls on any refreshing pseudo-channel, so
@@ -126,12 +124,7 @@ void HbmController::enqueue(uint32_t pc, const HbmAccess& a, uint64_t now) {
   Queue& q = p.q[a.write];
   x.prev = p.tail[a.write];
   x.next = -1;
-  if (x.prev >= 0) {
-    p.pool[size_t(x.prev)].next = e;
-  } else {
-    q.head = e;
-    q.head_arrival = a.arrival;
-  }
+  (x.prev >= 0 ? p.pool[size_t(x.prev)].next : q.head) = e;
   p.tail[a.write] = e;
   BankState& bs = p.bank[a.bank];
   const int w = a.write;
@@ -342,12 +335,7 @@ void HbmController::find_hits(Pc& p, uint32_t bank) {
 void HbmController::unlink(Pc& p, bool write, int32_t e) {
   Entry& x = p.pool[size_t(e)];
   Queue& q = p.q[write];
-  if (x.prev >= 0) {
-    p.pool[size_t(x.prev)].next = x.next;
-  } else {
-    q.head = x.next;
-    if (x.next >= 0) q.head_arrival = p.pool[size_t(x.next)].a.arrival;
-  }
+  (x.prev >= 0 ? p.pool[size_t(x.prev)].next : q.head) = x.next;
   (x.next >= 0 ? p.pool[size_t(x.next)].prev : p.tail[write]) = x.prev;
   const uint32_t b = x.a.bank;
   BankState& bs = p.bank[b];
@@ -481,29 +469,23 @@ uint64_t HbmController::scan_t(Pc& p, uint64_t now, Picks& out) {
   if (all_ref) return kNever;  // the refresh's own wake covers the end of it
   const uint64_t ref_bit =
       p.ref_pending && P_.refresh_mode == 2 ? uint64_t(1) << p.ref_bank : 0;  // refresh owns it
+  const HbmAccess& a0 = p.pool[size_t(q.head)].a;
+  const uint64_t bit0 = uint64_t(1) << a0.bank;
+  const bool hit0 = p.bank[a0.bank].hit[kWrite] == q.head;
   // Starvation cap: an old request whose row conflicts takes its bank back from hits
   // (its PRE goes ahead of the bank's hits, which wait).
-  const bool starving = now - q.head_arrival > P_.starvation;
-  uint64_t wake = starving ? kNever : q.head_arrival + P_.starvation + 1;  // when the cap binds
+  const bool starving = now - a0.arrival > P_.starvation;
+  uint64_t wake = starving ? kNever : a0.arrival + P_.starvation + 1;  // when the cap binds
   uint64_t col_banks, row_banks;
-  if (!P_.fcfs && !starving) {
-    // Hits first: a bank with a hit issues no row command.
-    col_banks = q.hit_mask;
-    row_banks = q.bank_mask & ~q.hit_mask;
+  if (P_.fcfs) {
+    // Only the oldest request: its bank's list starts with it.
+    col_banks = hit0 ? bit0 : 0;
+    row_banks = hit0 ? 0 : bit0;
   } else {
-    // The oldest request's own entry is read only here.
-    const uint32_t bank0 = p.pool[size_t(q.head)].a.bank;
-    const uint64_t bit0 = uint64_t(1) << bank0;
-    const bool hit0 = p.bank[bank0].hit[kWrite] == q.head;
-    if (P_.fcfs) {
-      // Only the oldest request: its bank's list starts with it.
-      col_banks = hit0 ? bit0 : 0;
-      row_banks = hit0 ? 0 : bit0;
-    } else {
-      const uint64_t starve_bit = !hit0 && p.bank[bank0].open_row >= 0 ? bit0 : 0;
-      col_banks = q.hit_mask & ~starve_bit;
-      row_banks = (q.bank_mask & ~q.hit_mask) | starve_bit;
-    }
+    const uint64_t starve_bit = starving && !hit0 && p.bank[a0.bank].open_row >= 0 ? bit0 : 0;
+    // Hits first: a bank with a hit issues no row command.
+    col_banks = q.hit_mask & ~starve_bit;
+    row_banks = (q.bank_mask & ~q.hit_mask) | starve_bit;
   }
   col_banks &= ~ref_bit;
   row_banks &= ~ref_bit;
@@ -516,16 +498,11 @@ uint64_t HbmController::scan_t(Pc& p, uint64_t now, Picks& out) {
   auto scan_banks = [&](auto pick, uint64_t banks, auto at, auto entry,
                         uint64_t& later) -> const BankState* {
     const BankState* found = nullptr;
-    uint64_t oldest = kNever;  // found's arrival order, read once a second bank is ready
+    uint64_t oldest = kNever;
     for (uint64_t m = banks; m; m &= m - 1) {
       const BankState& bs = p.bank[__builtin_ctzll(m)];
       const uint64_t t = at(bs);
       if (decltype(pick)::value && t <= now) {
-        if (!found) {
-          found = &bs;  // the only ready bank so far: no order to compare
-          continue;
-        }
-        if (oldest == kNever) oldest = p.pool[size_t(entry(*found))].seq;
         const uint64_t seq = p.pool[size_t(entry(bs))].seq;
         if (seq < oldest) {
           oldest = seq;

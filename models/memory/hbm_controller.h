@@ -131,9 +131,6 @@ class HbmController {
     int32_t head = -1;       // oldest entry (its tail is Pc::tail)
     uint64_t bank_mask = 0;  // banks with at least one entry
     uint64_t hit_mask = 0;   // banks with an entry to their open row (hit >= 0)
-    // The oldest entry's arrival (valid when size > 0): every scan checks it against
-    // the starvation cap, and the entry's own line is then not needed.
-    uint64_t head_arrival = 0;
   };
   // One bank: everything the scheduler reads of it in one cache line. Per queue (0:
   // reads, 1: writes), in arrival order: the first and last entry of the bank's list,
@@ -145,9 +142,10 @@ class HbmController {
     int32_t head[2], tail[2], hit[2];
   };
   static_assert(sizeof(BankState) == 64, "a bank is one cache line");
-  static_assert(sizeof(Queue) == 32, "both queues share a line");
-  // Laid out by use: a scan's candidate masks in the first cache line; a step's
-  // refresh and drain decisions, the command clocks and the pool in the second; the
+  static_assert(sizeof(Queue) == 24,
+                "both queues, the refresh due time and the flags share a line");
+  // Laid out by use: a step's refresh and drain decisions and a scan's candidate
+  // masks in the first cache line, the command clocks and the pool in the second, the
   // rest (written on enqueue and issue) after them.
   struct Pc {
     Queue q[2];  // 0: reads, 1: writes
@@ -156,8 +154,8 @@ class HbmController {
     bool ref_pending = false;
     uint32_t ref_bank = 0;
     uint64_t act_ready = 0, rd_ready = 0, wr_ready = 0, data_free = 0;
-    uint64_t pre_ready = 0;      // earliest PRE (tPPD after the last)
-    Entry* pool = nullptr;       // read + write queue capacity entries, in entries_
+    uint64_t pre_ready = 0;  // earliest PRE (tPPD after the last)
+    std::vector<Entry> pool;
     int32_t tail[2] = {-1, -1};  // newest entry of each queue
     int32_t free_head = -1;      // free entries, linked through Entry::next
     uint16_t faw_head = 0;
@@ -292,8 +290,6 @@ class HbmController {
   double active_standby_mw_;      // a channel with a bank open
   double precharged_standby_mw_;  // a channel with every bank closed
   double background_charged_pj_ = 0;
-  // Every pseudo-channel's entry pool, one after another (Pc::pool points into it).
-  std::vector<Entry> entries_;
 };
 
 }  // namespace tessera::memory
