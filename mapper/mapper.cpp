@@ -1530,8 +1530,8 @@ void Lowering::lower_vector(const Op& op, uint32_t group) {
   // A row and its inputs in a scratchpad slot, two slots where they fit. An elementwise
   // op has no rows of its own (a row is only a chunk), so its row shrinks to fit. A
   // softmax or norm reduces each row whole: one slot when two do not fit, and a row
-  // longer than the scratchpad is cut into chunks, as a two-pass (online) kernel streams
-  // it (the second pass over the row is not modelled; --explain says so).
+  // longer than the scratchpad is cut into pieces and streamed twice, as an online
+  // kernel does (lower_cut_rows; --explain says so).
   const uint64_t row_elem_bytes = (inputs + 1) * uint64_t(eb);
   const bool row_wise =
       op.kind == OpKind::kSoftmax || op.kind == OpKind::kLayerNorm || op.kind == OpKind::kRmsNorm;
@@ -1675,8 +1675,11 @@ void Lowering::lower_cut_rows(const Op& op, uint32_t group, uint64_t whole_row, 
       load_inputs(t, e0, n_el, slot_base, n_el * eb, {reuse, t.gate}, deps);
       if (i >= slots) deps.push_back(free_hist[i - slots]);
       if (stats >= 0) deps.push_back(stats);
+      // The output at a fixed place past a whole piece's inputs: a short piece's output
+      // must not lie where the next piece in this slot loads its inputs (those loads
+      // wait for this piece's vector command, not for its store).
       Command v = vector_cmd(vop, n_el, row_end ? 1 : 0, inputs, eb, slot_base,
-                             slot_base + inputs * n_el * eb);
+                             slot_base + inputs * piece * eb);
       v.vec.pass = pass;
       const int64_t vc = add(t, v, deps);
       compute_hist.push_back(vc);
@@ -2076,8 +2079,9 @@ void Lowering::lower_tree(const Op& op) {
   // root's sum is the result, which goes back down: each rank stores what its parent
   // sends and forwards it to its children. Every link carries the data up and down once,
   // after about 2 log2(p) latencies instead of the ring's 2 (p - 1). A rank with two
-  // children sends its data three times, so the buffer is cut into channels (two at
-  // least where the rank groups have two tiles) that alternate between two trees: ranks
+  // children sends its data three times, so the buffer is cut into channels (an even
+  // count, two at least where the rank groups have two tiles) that alternate between
+  // two trees: ranks
   // in position order, and mirrored (rank p - 1 - k at position k), whose inner ranks
   // are the first tree's leaves; a rank then sends about twice its share, the ring's
   // 2 (p - 1)/p. Receives land in kRingSlots slots per sender (each child up, the
@@ -2090,10 +2094,14 @@ void Lowering::lower_tree(const Op& op) {
   const uint32_t eb = uint32_t(traces::dtype_bytes(op.dtype));
   Channels ch = channels_for(bytes, dma_window(), false, true, eb);
   const uint64_t burst = spec_.tile.dma.burst_bytes;
-  if (ch.count == 1 && ch.group_tiles >= 2 && opt_.collective_channels == 0 && bytes >= 2 * burst) {
-    ch.count = 2;  // both trees
-    ch.slice = ceil_div(ceil_div(bytes, 2), burst) * burst;
-    ch.why += "; two for the two trees";
+  // An even count of channels, so that both trees carry half (two at least where the
+  // groups have two tiles; --collective-channels is taken as given, 1 a single tree).
+  const uint32_t even = ch.count == 1 ? 2 : ch.count / 2 * 2;
+  if (opt_.collective_channels == 0 && even != ch.count && even <= ch.group_tiles &&
+      bytes >= uint64_t(even) * burst) {
+    ch.count = even;
+    ch.slice = ceil_div(ceil_div(bytes, even), burst) * burst;
+    ch.why += "; " + std::to_string(even) + " for the two trees";
   }
   std::vector<uint64_t> buf(p);
   for (uint32_t r = 0; r < p; ++r) buf[r] = output_addr(op, gid(r), bytes);

@@ -35,8 +35,9 @@ struct MapOptions {
   // How collectives between rank groups are lowered: "auto" uses the switch fabric's
   // in-network reduction (all-reduce) or multicast (all-gather) when every rank group's
   // leader is in its own package and the fabric has in_network_reduction, else a ring;
-  // "ring" always uses the ring; "tree" lowers all-reduce to a pipelined binary tree
-  // (reduce to the first rank, broadcast back) and the rest as "ring" does; "switch"
+  // "ring" always uses the ring; "tree" lowers all-reduce to a pipelined double binary
+  // tree (each half of the buffer reduced up one tree and broadcast back down; the trees'
+  // roots are the first and the last rank) and the rest as "ring" does; "switch"
   // requires the switch for every all-reduce and all-gather (an error names what stops
   // it).
   std::string collective = "auto";

@@ -213,7 +213,8 @@ struct HbmEnergy {
   double ref_pj = 25560;
   double refpb_pj = 799;
   double background_mw = 60.5;
-  double precharged_standby_mw = 44;
+  // IDD2N / IDD3N of DRAMsim3's HBM2 table (40 / 55 mA).
+  double precharged_standby_fraction = 40.0 / 55.0;
 
   template <class V>
   void visit(V& v) {
@@ -225,13 +226,11 @@ struct HbmEnergy {
     v.field("refpb_pj", refpb_pj, "pJ", "one per-bank refresh", e);
     v.field("background_mw", background_mw, "mW",
             "standby power of one channel with a bank open (active standby, IDD3N x VDD)", e);
-    v.field("precharged_standby_mw", precharged_standby_mw, "mW",
-            "standby power of one channel with every bank closed (precharged standby, IDD2N x "
-            "VDD); each pseudo-channel draws its share at this level while all its banks are "
-            "closed",
-            e);
-    v.check(precharged_standby_mw <= background_mw, "precharged_standby_mw",
-            "precharged standby power cannot exceed background_mw (active standby)");
+    v.field("precharged_standby_fraction", precharged_standby_fraction, "ratio",
+            "standby power of a channel with every bank closed (precharged standby, IDD2N) as "
+            "a fraction of background_mw (IDD3N); each pseudo-channel draws its share at "
+            "this level while all its banks are closed",
+            sim::Range{0, 1});
   }
 };
 

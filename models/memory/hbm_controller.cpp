@@ -81,7 +81,7 @@ HbmController::HbmController(const HbmConfig& cfg, const Params& params, uint32_
       e_refpb_(energy.account(s.prefix(), "refpb", cfg.energy.refpb_pj)),
       e_bg_(energy.account(s.prefix(), "background", 0.0)),
       active_standby_mw_(cfg.energy.background_mw),
-      precharged_standby_mw_(cfg.energy.precharged_standby_mw) {
+      precharged_standby_mw_(cfg.energy.background_mw * cfg.energy.precharged_standby_fraction) {
   const uint32_t banks = P_.nb;
   const uint32_t npc = cfg.org.pseudo_channels;
   const uint32_t total = cfg.org.channels * npc;

@@ -172,6 +172,7 @@ class HbmController {
     // standby) up to closed_since, the clock the last one closed.
     uint32_t open_banks = 0;
     uint64_t closed_since = 0, closed_cycles = 0;
+    uint64_t last_close = 0;    // the latest close so far (an auto-precharge may lie ahead)
     BankState bank[kMaxBanks];  // from the fifth cache line on
     // Per bank group.
     uint64_t g_act[kMaxBanks], g_rd[kMaxBanks], g_wr[kMaxBanks];
@@ -185,13 +186,16 @@ class HbmController {
   static_assert(offsetof(Pc, tail) == 128, "a scan's and a step's fields fill two lines");
   static_assert(offsetof(Pc, bank) == 256, "the banks start on the fifth line");
   // Bank-state changes for standby power: a bank opens at `t`; `n` banks closed, the
-  // last at `t`.
+  // last at `t`. With every bank closed, the pseudo-channel is in precharged standby from
+  // the latest close (a closed page's auto-precharge lies ahead of its command, so a
+  // later command's may close earlier).
   static void bank_opened(Pc& p, uint64_t t) {
     if (p.open_banks++ == 0 && t > p.closed_since) p.closed_cycles += t - p.closed_since;
   }
   static void banks_closed(Pc& p, uint32_t n, uint64_t t) {
     p.open_banks -= n;
-    if (p.open_banks == 0) p.closed_since = t;
+    p.last_close = std::max(p.last_close, t);
+    if (p.open_banks == 0) p.closed_since = p.last_close;
   }
   struct Picks {
     int32_t col = -1, row = -1;

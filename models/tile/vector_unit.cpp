@@ -85,7 +85,7 @@ VectorTiming VectorUnit::execute(const VectorDesc& d, Scratchpad& spm) {
   const VectorTiming t = timing(d, spm);
   busy_ += t.cycles;
   ++ops_;
-  elements_ += d.elements;
+  if (d.pass != RowPass::kStats) elements_ += d.elements;  // outputs only
   energy_.charge(t.lane_ops);
   spm.record_read(SpmClient::kVector, d.elements * d.elem_bytes * d.inputs);
   if (d.pass != RowPass::kStats) spm.record_write(SpmClient::kVector, d.elements * d.elem_bytes);

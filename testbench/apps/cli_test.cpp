@@ -780,7 +780,7 @@ TEST_CASE("cli: scaled layers add each component's layer share of energy", "[uni
         << " deps=" << (l ? "l" + std::to_string(l - 1) + ".w" : std::string("big")) << "\n";
   }
   const std::string run =
-      "run -q --config tiny --set chiplet.hbm.energy.precharged_standby_mw=60.5 "
+      "run -q --config tiny --set chiplet.hbm.energy.precharged_standby_fraction=1 "
       "--trace " +
       base + ".tsr --out " + base;
   REQUIRE(run_tessera(run + "_all --simulate-layers 0").rc == 0);

@@ -469,7 +469,8 @@ TEST_CASE("hbm energy: standby is the precharged level while every bank is close
   const HbmConfig cfg = quiet_hbm3();
   const double tck_ns = cfg.tck_ps() / 1000.0;
   const double pcs = 2.0 * cfg.org.channels;
-  const double act_mw = cfg.energy.background_mw, pre_mw = cfg.energy.precharged_standby_mw;
+  const double act_mw = cfg.energy.background_mw,
+               pre_mw = act_mw * cfg.energy.precharged_standby_fraction;
   REQUIRE(pre_mw < act_mw);
   const double all_closed = pcs * pre_mw / 2 * double(T) * tck_ns;
   uint64_t act = 0;

@@ -699,6 +699,27 @@ TEST_CASE("vector lowering: chunks reuse a scratchpad half only after its store"
   CHECK(check_scratchpad_hazards(m) > 100);
 }
 
+TEST_CASE("vector lowering: cut rows of an odd length reuse a slot only after its store",
+          "[unit]") {
+  // Rows of 4095 elements and their inputs in an 8 KiB scratchpad: pieces of 1024, the
+  // last of each row 1023. A short piece's output once lay where the next piece in its
+  // slot loads its inputs, which wait for its vector command, not for its store.
+  const mapper::Mapping m =
+      map_text("tiny", {"tile.scratchpad.size_kib=8"},
+               "tessera-trace 1\nmeta hidden=4095\nrmsnorm n elems=32760 dtype=bf16\n");
+  CHECK(check_scratchpad_hazards(m) > 100);
+}
+
+TEST_CASE("tree all-reduce: a rank's slots are reused only after their users", "[unit]") {
+  // Four packages, 1 MiB: many pieces per tree, so every slot kind wraps round.
+  mapper::MapOptions opt;
+  opt.collective = "tree";
+  const mapper::Mapping m =
+      map_text("tiny", {"system.packages=4"},
+               "tessera-trace 1\nmeta dp=4\nallreduce c bytes=1048576 group=4 dtype=bf16\n", opt);
+  CHECK(check_scratchpad_hazards(m) > 500);
+}
+
 TEST_CASE("multi-rank traces: each rank's compute comes before its part of a collective",
           "[unit]") {
   // Every rank's ops (as a Chakra import gives them): rank 0's all-reduce is lowered
