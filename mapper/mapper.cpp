@@ -475,11 +475,20 @@ class Lowering {
   int64_t credited_send(TileState& t, uint32_t next, uint64_t slot, uint64_t at, uint64_t len,
                         int64_t data, uint32_t recv_sem = kSemRing,
                         uint32_t credit_sem = kSemRingCredit);
-  // The slots of a ring or chain moving `len` bytes a rank: pieces as large as the
-  // scratchpad allows (2 kRingSlots of them), at least 64 bytes.
-  RingSlots ring_slots(uint64_t len) const {
-    return {
-        std::max<uint64_t>(64, std::min<uint64_t>(len, spm_bytes_ / (2 * kRingSlots) / 64 * 64))};
+  // A piece of a collective moving `len` bytes a rank when the scratchpad holds `slots`
+  // of them: as large as it allows, at least 64 bytes.
+  uint64_t slot_piece(uint64_t len, uint64_t slots) const {
+    return std::max<uint64_t>(64, std::min<uint64_t>(len, spm_bytes_ / slots / 64 * 64));
+  }
+  // The slots of a ring or chain moving `len` bytes a rank: 2 kRingSlots pieces.
+  RingSlots ring_slots(uint64_t len) const { return {slot_piece(len, 2 * kRingSlots)}; }
+  // At receive `j` of `count` into kRingSlots slots, the credit for slot j - kRingRound
+  // back to its sender (`to`'s semaphore `sem`) once that slot's `users` are done; none
+  // for the last kRingSlots receives (the sender has nothing left to put there).
+  void late_credit(TileState& t, uint64_t j, uint64_t count, uint32_t to, uint32_t sem,
+                   const std::vector<std::vector<int64_t>>& users) {
+    if (j >= kRingRound && j - kRingRound + kRingSlots < count)
+      add(t, sync(CmdKind::kSignal, to, sem, 1), users[(j - kRingRound) % kRingSlots]);
   }
   // The received piece at `src` added into this rank's at `dst`, after `deps`.
   int64_t add_pieces(TileState& t, uint64_t len, uint32_t eb, uint64_t src, uint64_t dst,
@@ -1989,12 +1998,6 @@ void Lowering::lower_collective_over(const Op& given) {
           start);
       std::vector<std::vector<int64_t>> load_users(B), recv_users(B);
       uint64_t nsend = 0, nrecv = 0, nload = 0;
-      // Credit for receive slot j once its users are done (not for the last B receives:
-      // the sender has no send left that needs them).
-      auto credit = [&](uint64_t j) {
-        if (j + B >= sends) return;
-        add(t, sync(CmdKind::kSignal, prev, kSemRingCredit, 1), recv_users[j % B]);
-      };
       for (uint64_t g = 0; g < pieces; g += K) {
         const uint64_t kn = std::min<uint64_t>(K, pieces - g);
         for (uint32_t step = 0; step <= T; ++step)
@@ -2007,7 +2010,7 @@ void Lowering::lower_collective_over(const Op& given) {
               data = add(t, sync(CmdKind::kWait, t.id, kSemRing, 1), {});
               at = slot.recv(j);
               recv_users[j % B] = {data};
-              if (j >= K) credit(j - K);
+              late_credit(t, j, sends, prev, kSemRingCredit, recv_users);
             }
             if (step == 0 || reduces(step)) {
               const uint64_t li = nload++;
@@ -2113,8 +2116,7 @@ void Lowering::lower_tree(const Op& op) {
     const uint64_t base = c * ch.slice;
     if (base >= bytes) break;
     const uint64_t len_c = std::min(ch.slice, bytes - base);
-    const uint64_t piece =
-        std::max<uint64_t>(64, std::min<uint64_t>(len_c, spm_bytes_ / (4 * B) / 64 * 64));
+    const uint64_t piece = slot_piece(len_c, 4 * B);
     piece_max = std::max(piece_max, piece);
     const uint64_t pieces = ceil_div(len_c, piece);
     auto slot = [&](uint32_t kind, uint64_t j) { return (kind * B + j % B) * piece; };
@@ -2138,13 +2140,6 @@ void Lowering::lower_tree(const Op& op) {
       std::vector<std::vector<int64_t>> from_kid[2] = {std::vector<std::vector<int64_t>>(B),
                                                        std::vector<std::vector<int64_t>>(B)};
       std::vector<int64_t> sum(pieces, -1);  // the command that completes piece j's sum
-      // Credit for a sender's slot j - K once its users are done (not for the last B:
-      // the sender has nothing left to put there).
-      auto credit = [&](uint64_t j, uint32_t to, uint32_t sem,
-                        const std::vector<std::vector<int64_t>>& users) {
-        if (j >= K && j - K + B < pieces)
-          add(t, sync(CmdKind::kSignal, to, sem, 1), users[(j - K) % B]);
-      };
       auto up = [&](uint64_t j) {
         const uint64_t off = j * piece, len = std::min(piece, len_c - off);
         std::vector<int64_t> deps = own_users[j % B];
@@ -2157,7 +2152,7 @@ void Lowering::lower_tree(const Op& op) {
           data = add_pieces(t, len, eb, slot(i, j), slot(kOwn, j), {data, w});
           from_kid[i][j % B] = {w, data};
           own_users[j % B].push_back(data);
-          credit(j, tile_of(2 * k + 1 + i), kSemTreeUpCredit, from_kid[i]);
+          late_credit(t, j, pieces, tile_of(2 * k + 1 + i), kSemTreeUpCredit, from_kid[i]);
         }
         sum[j] = data;
         if (has_parent)
@@ -2174,7 +2169,7 @@ void Lowering::lower_tree(const Op& op) {
           at = slot(kFromParent, j);
           from_parent[j % B] = {data};
           users = &from_parent[j % B];
-          credit(j, tile_of(parent), kSemTreeDownCredit + me, from_parent);
+          late_credit(t, j, pieces, tile_of(parent), kSemTreeDownCredit + me, from_parent);
         }
         users->push_back(
             add(t, dma(CmdKind::kDmaStore, buf[r] + base + off, at, len, 1, 0), {data}));
@@ -2220,7 +2215,7 @@ void Lowering::lower_chain(const Op& op, bool reduce) {
   for (uint32_t r = 0; r < p; ++r) buf[r] = output_addr(op, gid(r), bytes);
   // Position k of the chain: the rank there (position 0 sends first).
   auto rank_at = [&](uint32_t k) { return reduce ? p - 1 - k : k; };
-  constexpr uint64_t K = kRingRound, B = kRingSlots;
+  constexpr uint64_t B = kRingSlots;
   uint64_t piece_max = 0;
   for (uint32_t c = 0; c < ch.count; ++c) {
     const uint64_t base = c * ch.slice;
@@ -2252,10 +2247,7 @@ void Lowering::lower_chain(const Op& op, bool reduce) {
           data = add(t, sync(CmdKind::kWait, t.id, kSemRing, 1), {});
           at = slot.recv(j);
           recv_users[j % B] = {data};
-          // Credit for slot j - K once its users are done (not for the last B: the
-          // sender has nothing left to put there).
-          if (j >= K && j - K + B < pieces)
-            add(t, sync(CmdKind::kSignal, prev, kSemRingCredit, 1), recv_users[(j - K) % B]);
+          late_credit(t, j, pieces, prev, kSemRingCredit, recv_users);
         }
         if (loads) {
           std::vector<int64_t> deps = load_users[j % B];

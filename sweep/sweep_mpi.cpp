@@ -89,7 +89,7 @@ SweepSummary master(PreparedSweep& s, const SweepOptions& o, int size) {
 }
 
 // `share`: the workers on this host, whose runs share its free memory (tessera run's
-// command budget); 1 passes nothing.
+// command budget).
 void worker(const SweepOptions& o, int share) {
   const std::string exe = o.runner.empty() ? self_executable() : o.runner;
   const std::string host = host_name();
@@ -103,10 +103,7 @@ void worker(const SweepOptions& o, int share) {
     auto args = m["args"].get<std::vector<std::string>>();
     for (auto& a : args)
       if (a == kOutPlaceholder) a = dir;
-    if (share > 1) {
-      args.push_back("--memory-share");
-      args.push_back(std::to_string(share));
-    }
+    add_memory_share(args, size_t(share));
     const auto start = std::chrono::steady_clock::now();
     const pid_t pid = spawn_process(exe, args, dir + "/stdout.txt", dir + "/stderr.txt");
     const int code = wait_child(pid).second;
@@ -148,7 +145,7 @@ SweepSummary run_sweep_mpi(const SweepOptions& o) {
   MPI_Comm_size(host, &on_host);
   MPI_Allreduce(MPI_IN_PLACE, &master_here, 1, MPI_INT, MPI_MAX, host);
   MPI_Comm_free(&host);
-  const int share = std::clamp(on_host - master_here, 1, 4096);  // run's bound
+  const int share = std::max(on_host - master_here, 1);
   SweepSummary sum;
   if (rank == 0) {
     std::unique_ptr<PreparedSweep> s;

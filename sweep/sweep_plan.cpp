@@ -1,5 +1,6 @@
 #include "sweep/sweep_plan.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -432,6 +433,12 @@ std::vector<std::string> run_arguments(const SweepPlan& plan, const Point& p,
   for (const char* a : {"--out", out_dir.c_str(), "--force", "--format", "json"})
     args.emplace_back(a);
   return args;
+}
+
+void add_memory_share(std::vector<std::string>& args, size_t runs) {
+  if (runs <= 1) return;
+  args.push_back("--memory-share");
+  args.push_back(std::to_string(std::min<size_t>(runs, 4096)));
 }
 
 }  // namespace tessera::sweep

@@ -75,6 +75,9 @@ SweepPlan parse_plan(const std::string& text, const std::string& file, const std
 // The arguments after the program name for `tessera run` of one point.
 std::vector<std::string> run_arguments(const SweepPlan& plan, const Point& p,
                                        const std::string& out_dir);
+// Adds `--memory-share N` to a point's arguments when `runs` (N, at most run's 4096) of
+// them run on the host at once and share its free memory; nothing for one.
+void add_memory_share(std::vector<std::string>& args, size_t runs);
 
 // Every key path the machine schema declares (sections, lists and presets included).
 const std::set<std::string>& schema_keys();

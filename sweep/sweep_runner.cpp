@@ -33,7 +33,7 @@ SweepSummary run_local(PreparedSweep& s, const SweepOptions& o) {
   };
   std::map<pid_t, Running> running;
   // The runs at once share the host's free memory (tessera run's command budget).
-  const size_t share = std::min<size_t>({jobs, s.todo.size(), 4096});
+  const size_t share = std::min<size_t>(jobs, s.todo.size());
   size_t next = 0;
   while (next < s.todo.size() || !running.empty()) {
     while (running.size() < jobs && next < s.todo.size()) {
@@ -46,10 +46,7 @@ SweepSummary run_local(PreparedSweep& s, const SweepOptions& o) {
       const std::string dir = s.store->point_dir(p);
       std::filesystem::create_directories(dir);
       std::vector<std::string> args = run_arguments(s.plan, p, dir);
-      if (share > 1) {
-        args.push_back("--memory-share");
-        args.push_back(std::to_string(share));
-      }
+      add_memory_share(args, share);
       const pid_t pid = spawn_process(s.exe, args, dir + "/stdout.txt", dir + "/stderr.txt");
       running[pid] = {p.index, Clock::now()};
     }
