@@ -650,8 +650,8 @@ void HbmController::publish(uint64_t cycles, double tck_ps) {
   double pj = 0, closed = 0;
   for (const Pc& p : pcs_) {
     const uint64_t c = std::min<uint64_t>(
-        cycles, p.closed_cycles +
-                    (p.open_banks == 0 && cycles > p.closed_since ? cycles - p.closed_since : 0));
+        cycles,
+        p.closed_cycles + (p.open_banks == 0 && cycles > p.last_close ? cycles - p.last_close : 0));
     closed += double(c);
     pj += (precharged_standby_mw_ * double(c) + active_standby_mw_ * double(cycles - c)) * tck_ps /
           1000.0 / double(pcs_.size());

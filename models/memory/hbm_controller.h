@@ -168,11 +168,11 @@ class HbmController {
     // of other banks that would push it later (tACT2PBR) wait for it, as a controller
     // gives a due refresh priority; otherwise a stream of ACTs could hold it off.
     uint64_t ref_at = kNever;
-    // Standby power: open banks, and the clocks with every bank closed (precharged
-    // standby) up to closed_since, the clock the last one closed.
+    // Standby power: open banks, the latest close so far (an auto-precharge may lie
+    // ahead; with no bank open, precharged standby runs from it), and the clocks spent so
+    // before the last bank opened.
     uint32_t open_banks = 0;
-    uint64_t closed_since = 0, closed_cycles = 0;
-    uint64_t last_close = 0;    // the latest close so far (an auto-precharge may lie ahead)
+    uint64_t last_close = 0, closed_cycles = 0;
     BankState bank[kMaxBanks];  // from the fifth cache line on
     // Per bank group.
     uint64_t g_act[kMaxBanks], g_rd[kMaxBanks], g_wr[kMaxBanks];
@@ -190,12 +190,11 @@ class HbmController {
   // the latest close (a closed page's auto-precharge lies ahead of its command, so a
   // later command's may close earlier).
   static void bank_opened(Pc& p, uint64_t t) {
-    if (p.open_banks++ == 0 && t > p.closed_since) p.closed_cycles += t - p.closed_since;
+    if (p.open_banks++ == 0 && t > p.last_close) p.closed_cycles += t - p.last_close;
   }
   static void banks_closed(Pc& p, uint32_t n, uint64_t t) {
     p.open_banks -= n;
     p.last_close = std::max(p.last_close, t);
-    if (p.open_banks == 0) p.closed_since = p.last_close;
   }
   struct Picks {
     int32_t col = -1, row = -1;
