@@ -87,6 +87,10 @@ HbmController::HbmController(const HbmConfig& cfg, const Params& params, uint32_
   const uint32_t total = cfg.org.channels * npc;
   pcs_.resize(npc);
   if (npc > 4) throw sim::ConfigError("HBM controller: at most 4 pseudo-channels");
+  const size_t pool_size = size_t(P_.rq_cap) + P_.wq_cap;
+  if (pool_size > size_t(std::numeric_limits<int16_t>::max()))  // the config's bounds keep it so
+    throw sim::ConfigError("HBM controller: read_queue + write_queue above 32767");
+  pools_.resize(pool_size * npc);
   for (uint32_t i = 0; i < npc; ++i) {
     Pc& p = pcs_[i];
     for (uint32_t b = 0; b < kMaxBanks; ++b) {
@@ -94,13 +98,13 @@ HbmController::HbmController(const HbmConfig& cfg, const Params& params, uint32_
       bs.open_row = -1;
       bs.group = uint8_t(b < banks ? b / P_.banks_per_group : 0);
       bs.act = bs.pre = bs.rd = bs.wr = 0;
-      for (int w = 0; w < 2; ++w) bs.head[w] = bs.tail[w] = bs.hit[w] = -1;
+      for (int w = 0; w < 2; ++w) bs.head[w] = bs.hit[w] = p.bank_tail[w][b] = -1;
       p.g_act[b] = p.g_rd[b] = p.g_wr[b] = 0;
     }
-    p.pool.resize(size_t(P_.rq_cap) + P_.wq_cap);
+    p.pool = &pools_[pool_size * i];
     // Free entries are linked through `next`, lowest index first.
-    for (int32_t e = 0; e < int32_t(p.pool.size()); ++e)
-      p.pool[size_t(e)].next = e + 1 < int32_t(p.pool.size()) ? e + 1 : -1;
+    for (int32_t e = 0; e < int32_t(pool_size); ++e)
+      p.pool[e].next = e + 1 < int32_t(pool_size) ? e + 1 : -1;
     p.free_head = 0;
     // Per-bank refreshes are staggered over the stack. All-bank refreshes are aligned:
     // behind one in-order port a stream stalls on any refreshing pseudo-channel, so
@@ -128,13 +132,18 @@ void HbmController::enqueue(uint32_t pc, const HbmAccess& a, uint64_t now) {
   p.tail[a.write] = e;
   BankState& bs = p.bank[a.bank];
   const int w = a.write;
-  x.bprev = bs.tail[w];
+  int32_t& tail = p.bank_tail[w][a.bank];
+  x.bprev = tail;
   x.bnext = -1;
-  (bs.tail[w] >= 0 ? p.pool[size_t(bs.tail[w])].bnext : bs.head[w]) = e;
-  bs.tail[w] = e;
+  if (tail >= 0)
+    p.pool[size_t(tail)].bnext = e;
+  else
+    bs.head[w] = int16_t(e);
+  tail = e;
   q.bank_mask |= uint64_t(1) << a.bank;
   q.size += a.count;
   if (idle) catch_up_refresh(p, now);  // sees the new access, so refresh avoids its bank
+  rebase(p, now);
   if (bs.hit[w] < 0 && bs.open_row == int32_t(a.row)) p.set_hit(a.write, a.bank, e);
   // Wake at once, even when nothing new can issue: the stack's SystemC wrapper runs the
   // core at every next_event(), so the wake pattern is part of the observable timing.
@@ -156,10 +165,11 @@ void HbmController::step(uint64_t now) {
 
 void HbmController::do_refresh_at(Pc& p, uint64_t t, bool all_bank, uint32_t bank) {
   if (all_bank) {
-    for (uint32_t b = 0; b < P_.nb; ++b) p.bank[b].act = std::max(p.bank[b].act, t + P_.t.tRFC);
+    const uint32_t done = p.rel(t + P_.t.tRFC);
+    for (uint32_t b = 0; b < P_.nb; ++b) p.bank[b].act = std::max(p.bank[b].act, done);
     ++n_.ref;
   } else {
-    p.bank[bank].act = std::max(p.bank[bank].act, t + P_.t.tRFCpb);
+    p.bank[bank].act = std::max(p.bank[bank].act, p.rel(t + P_.t.tRFCpb));
     p.act_ready = std::max(p.act_ready, t + P_.t.tRREFD);  // every other bank's ACT
     p.refpb_ready = std::max(p.refpb_ready, t + P_.t.tPBR2PBR);
     ++n_.refpb;
@@ -201,6 +211,9 @@ void HbmController::catch_up_refresh(Pc& p, uint64_t now) {
   const uint32_t nb = P_.nb;
   uint64_t pre_at[kMaxBanks];  // when each bank this refresh closes gets its PRE
   while (p.ref_due <= now) {
+    // An idle stretch may be far longer than the banks' clocks reach: they count from
+    // near the refresh being replayed (nothing here looks at a clock before it).
+    rebase(p, p.ref_due);
     if (!all) p.ref_bank = pick_refresh_bank(p);
     const uint32_t first = all ? 0 : p.ref_bank, last = all ? nb : p.ref_bank + 1;
     // The PREs go one per clock on the row bus from the due time, the lowest-numbered
@@ -216,11 +229,11 @@ void HbmController::catch_up_refresh(Pc& p, uint64_t now) {
       int32_t pick = -1;
       for (uint64_t m = open; m; m &= m - 1) {
         const uint32_t b = uint32_t(__builtin_ctzll(m));
-        if (p.bank[b].pre <= t) {
+        if (p.abs(p.bank[b].pre) <= t) {
           pick = int32_t(b);
           break;
         }
-        next = std::min(next, p.bank[b].pre);
+        next = std::min(next, p.abs(p.bank[b].pre));
       }
       if (pick < 0) {
         t = next;
@@ -231,7 +244,7 @@ void HbmController::catch_up_refresh(Pc& p, uint64_t now) {
       open &= ~(uint64_t(1) << pick);
       t += P_.t.tPPD;  // tPPD >= 1 also keeps to one row command a clock
     }
-    for (uint32_t b = first; b < last; ++b) t_ref = std::max(t_ref, p.bank[b].act);
+    for (uint32_t b = first; b < last; ++b) t_ref = std::max(t_ref, p.abs(p.bank[b].act));
     if (!all) t_ref = std::max(t_ref, p.refpb_ready);
     // The replay's PREs placed before `until`, as they were issued: each bank closed
     // (its ACT tRP later) and the next PRE tPPD after the last.
@@ -243,7 +256,7 @@ void HbmController::catch_up_refresh(Pc& p, uint64_t now) {
         if (pre_at[b] >= until) continue;
         p.bank[b].open_row = -1;
         clear_hits(p, b);
-        p.bank[b].act = std::max(p.bank[b].act, pre_at[b] + P_.t.tRP);
+        p.bank[b].act = std::max(p.bank[b].act, p.rel(pre_at[b] + P_.t.tRP));
         ++n_.pre;
         last_done = std::max(last_done, pre_at[b]);
         ++done;
@@ -291,7 +304,7 @@ uint64_t HbmController::refresh_work(Pc& p, uint64_t now, bool& row_used) {
   const uint32_t last = all ? P_.nb : p.ref_bank + 1;
   for (uint32_t i = first; i < last; ++i) {
     if (p.bank[i].open_row >= 0) {
-      const uint64_t t = std::max({p.bank[i].pre, row_bus_free_, p.pre_ready});
+      const uint64_t t = std::max({p.abs(p.bank[i].pre), row_bus_free_, p.pre_ready});
       if (t <= now && !row_used) {
         issue_pre(p, i, now);
         row_used = true;
@@ -301,7 +314,7 @@ uint64_t HbmController::refresh_work(Pc& p, uint64_t now, bool& row_used) {
       }
       any_open = true;
     }
-    ref_t = std::max(ref_t, p.bank[i].act);
+    ref_t = std::max(ref_t, p.abs(p.bank[i].act));
   }
   if (any_open) return wake;
   if (!all) ref_t = std::max(ref_t, p.refpb_ready);
@@ -317,6 +330,18 @@ uint64_t HbmController::refresh_work(Pc& p, uint64_t now, bool& row_used) {
   }
   if (!all) p.ref_at = t;
   return std::max(t, now + 1);
+}
+
+void HbmController::rebase_to(Pc& p, uint64_t base) {
+  const uint64_t d = base - p.base;
+  const auto shift = [d](uint32_t& r) { r = r > d ? uint32_t(r - d) : 0; };
+  for (BankState& bs : p.bank) {
+    shift(bs.act);
+    shift(bs.pre);
+    shift(bs.rd);
+    shift(bs.wr);
+  }
+  p.base = base;
 }
 
 // ---------------------------------------------------------------------------------
@@ -339,8 +364,11 @@ void HbmController::unlink(Pc& p, bool write, int32_t e) {
   (x.next >= 0 ? p.pool[size_t(x.next)].prev : p.tail[write]) = x.prev;
   const uint32_t b = x.a.bank;
   BankState& bs = p.bank[b];
-  (x.bprev >= 0 ? p.pool[size_t(x.bprev)].bnext : bs.head[write]) = x.bnext;
-  (x.bnext >= 0 ? p.pool[size_t(x.bnext)].bprev : bs.tail[write]) = x.bprev;
+  if (x.bprev >= 0)
+    p.pool[size_t(x.bprev)].bnext = x.bnext;
+  else
+    bs.head[write] = int16_t(x.bnext);
+  (x.bnext >= 0 ? p.pool[size_t(x.bnext)].bprev : p.bank_tail[write][b]) = x.bprev;
   if (bs.head[write] < 0) q.bank_mask &= ~(uint64_t(1) << b);
   --q.size;
   x.next = p.free_head;
@@ -351,10 +379,10 @@ void HbmController::issue_act(Pc& p, HbmAccess& a, uint64_t now) {
   const uint32_t b = a.bank;
   p.bank[b].open_row = int32_t(a.row);
   bank_opened(p, now);
-  p.bank[b].rd = now + P_.t.tRCD;
-  p.bank[b].wr = now + P_.t.tRCDWR;
-  p.bank[b].pre = now + P_.t.tRAS;
-  p.bank[b].act = now + P_.t.tRC;
+  p.bank[b].rd = p.rel(now + P_.t.tRCD);
+  p.bank[b].wr = p.rel(now + P_.t.tRCDWR);
+  p.bank[b].pre = p.rel(now + P_.t.tRAS);
+  p.bank[b].act = p.rel(now + P_.t.tRC);
   p.g_act[a.group] = std::max(p.g_act[a.group], now + P_.t.tRRD_L);
   p.act_ready = std::max(p.act_ready, now + P_.t.tRRD_S);
   p.refpb_ready = std::max(p.refpb_ready, now + P_.t.tACT2PBR);
@@ -371,7 +399,7 @@ void HbmController::issue_pre(Pc& p, uint32_t bank, uint64_t now) {
   p.bank[bank].open_row = -1;
   banks_closed(p, 1, now);
   clear_hits(p, bank);
-  p.bank[bank].act = std::max(p.bank[bank].act, now + P_.t.tRP);
+  p.bank[bank].act = std::max(p.bank[bank].act, p.rel(now + P_.t.tRP));
   p.pre_ready = now + P_.t.tPPD;
   row_bus_free_ = now + 1;
   ++n_.pre;
@@ -409,7 +437,7 @@ void HbmController::issue_column(Pc& p, bool write, int32_t e, uint64_t now) {
       for (uint32_t h = 0; h < first; ++h) p.g_rd[h] = std::max(p.g_rd[h], t);
       for (uint32_t h = end; h < P_.groups; ++h) p.g_rd[h] = std::max(p.g_rd[h], t);
     }
-    p.bank[b].pre = std::max(p.bank[b].pre, now + P_.t.tRTP);
+    p.bank[b].pre = std::max(p.bank[b].pre, p.rel(now + P_.t.tRTP));
     ++n_.reads;
     latency_.record(finish - a.arrival);
   } else {
@@ -418,7 +446,7 @@ void HbmController::issue_column(Pc& p, bool write, int32_t e, uint64_t now) {
     p.rd_ready = std::max(p.rd_ready, finish + P_.t.tWTR_S);
     p.g_wr[g] = std::max(p.g_wr[g], now + P_.t.tCCD_L);
     p.g_rd[g] = std::max(p.g_rd[g], finish + P_.t.tWTR_L);
-    p.bank[b].pre = std::max(p.bank[b].pre, finish + P_.t.tWR);
+    p.bank[b].pre = std::max(p.bank[b].pre, p.rel(finish + P_.t.tWR));
     ++n_.writes;
   }
   p.data_free = finish;
@@ -428,7 +456,7 @@ void HbmController::issue_column(Pc& p, bool write, int32_t e, uint64_t now) {
   if (P_.closed_page && p.bank[b].hit[0] < 0 && p.bank[b].hit[1] < 0) {
     p.bank[b].open_row = -1;
     p.bank[b].act = std::max(p.bank[b].act, p.bank[b].pre + P_.t.tRP);
-    banks_closed(p, 1, p.bank[b].pre);  // the PRE goes as soon as tRAS/tRTP/tWR allow
+    banks_closed(p, 1, p.abs(p.bank[b].pre));  // the PRE goes as soon as tRAS/tRTP/tWR allow
     ++n_.pre;
   }
   const uint32_t pc = first_pc_ + uint32_t(&p - pcs_.data());
@@ -526,7 +554,9 @@ uint64_t HbmController::scan_t(Pc& p, uint64_t now, Picks& out) {
     // pc_col covers the column bus.
     const BankState* b = oldest_ready(
         kPick && pc_col <= now, col_banks,
-        [gt](const BankState& bs) { return std::max(kWrite ? bs.wr : bs.rd, gt[bs.group]); },
+        [gt, &p](const BankState& bs) {
+          return std::max(p.abs(kWrite ? bs.wr : bs.rd), gt[bs.group]);
+        },
         [](const BankState& bs) { return bs.hit[kWrite]; }, x_min);
     if (b) out.col = b->hit[kWrite];
     first = std::max(x_min, pc_col);
@@ -540,8 +570,8 @@ uint64_t HbmController::scan_t(Pc& p, uint64_t now, Picks& out) {
     const BankState* b = oldest_ready(
         kPick && row_free <= now, row_banks,
         [pc_act, pre_free, &p](const BankState& bs) {
-          return bs.open_row < 0 ? std::max({pc_act, bs.act, p.g_act[bs.group]})
-                                 : std::max(bs.pre, pre_free);
+          return bs.open_row < 0 ? std::max({pc_act, p.abs(bs.act), p.g_act[bs.group]})
+                                 : std::max(p.abs(bs.pre), pre_free);
         },
         [](const BankState& bs) { return bs.head[kWrite]; }, first);
     if (b) {
@@ -553,6 +583,7 @@ uint64_t HbmController::scan_t(Pc& p, uint64_t now, Picks& out) {
 }
 
 uint64_t HbmController::schedule(Pc& p, uint64_t now) {
+  rebase(p, now);
   if (P_.refresh_mode && !p.ref_pending && now >= p.ref_due) {
     p.ref_pending = true;
     if (P_.refresh_mode == 2) p.ref_bank = pick_refresh_bank(p);

@@ -132,22 +132,24 @@ class HbmController {
     uint64_t bank_mask = 0;  // banks with at least one entry
     uint64_t hit_mask = 0;   // banks with an entry to their open row (hit >= 0)
   };
-  // One bank: everything the scheduler reads of it in one cache line. Per queue (0:
-  // reads, 1: writes), in arrival order: the first and last entry of the bank's list,
-  // and the oldest entry to the bank's open row (-1: none, or bank closed).
-  struct alignas(64) BankState {
+  // One bank: everything the scheduler reads of it in half a cache line. Its clocks are
+  // kept in 32 bits, relative to the pseudo-channel's `base` (see Pc::rel). Per queue (0:
+  // reads, 1: writes), in arrival order: the first entry of the bank's list, and the
+  // oldest entry to the bank's open row (-1: none, or bank closed); the lists' last
+  // entries, needed only to queue, lie elsewhere (Pc::bank_tail).
+  struct alignas(32) BankState {
+    uint32_t act, pre, rd, wr;  // earliest ACT, PRE, RD, WR, relative to Pc::base
     int32_t open_row;           // -1: closed
+    int16_t head[2], hit[2];    // pool entries (pools hold at most 8192)
     uint8_t group;              // its bank group
-    uint64_t act, pre, rd, wr;  // earliest ACT, PRE, RD, WR
-    int32_t head[2], tail[2], hit[2];
   };
-  static_assert(sizeof(BankState) == 64, "a bank is one cache line");
+  static_assert(sizeof(BankState) == 32, "two banks a cache line");
   static_assert(sizeof(Queue) == 24,
                 "both queues, the refresh due time and the flags share a line");
   // Laid out by use: a step's refresh and drain decisions and a scan's candidate
   // masks in the first cache line, the command clocks and the pool in the second, the
   // rest (written on enqueue and issue) after them.
-  struct Pc {
+  struct alignas(64) Pc {
     Queue q[2];  // 0: reads, 1: writes
     uint64_t ref_due = 0;
     bool write_mode = false;
@@ -155,7 +157,9 @@ class HbmController {
     uint32_t ref_bank = 0;
     uint64_t act_ready = 0, rd_ready = 0, wr_ready = 0, data_free = 0;
     uint64_t pre_ready = 0;  // earliest PRE (tPPD after the last)
-    std::vector<Entry> pool;
+    // The clock the banks' and their groups' clocks count from (see rel).
+    uint64_t base = 0;
+    Entry* pool = nullptr;       // rq_cap + wq_cap entries, in HbmController::pools_
     int32_t tail[2] = {-1, -1};  // newest entry of each queue
     int32_t free_head = -1;      // free entries, linked through Entry::next
     uint16_t faw_head = 0;
@@ -173,17 +177,34 @@ class HbmController {
     // before the last bank opened.
     uint32_t open_banks = 0;
     uint64_t last_close = 0, closed_cycles = 0;
-    BankState bank[kMaxBanks];  // from the fifth cache line on
+    alignas(64) BankState bank[kMaxBanks];  // from the fifth cache line on
+    int32_t bank_tail[2][kMaxBanks];        // per queue and bank: the newest entry (-1: none)
     // Per bank group.
     uint64_t g_act[kMaxBanks], g_rd[kMaxBanks], g_wr[kMaxBanks];
+    // A bank clock at or after `base` (and less than 2^32 clocks after it) in the banks'
+    // 32-bit form, and back. Half the bytes per bank keep twice the banks in cache; the
+    // controller moves `base` up (rebase) before a clock could leave the range.
+    uint32_t rel(uint64_t t) const { return uint32_t(t - base); }
+    uint64_t abs(uint32_t r) const { return base + r; }
     void set_hit(bool write, uint32_t b, int32_t e) {
-      bank[b].hit[write] = e;
+      bank[b].hit[write] = int16_t(e);
       const uint64_t bit = uint64_t(1) << b;
       q[write].hit_mask = e >= 0 ? q[write].hit_mask | bit : q[write].hit_mask & ~bit;
     }
   };
 
-  static_assert(offsetof(Pc, tail) == 128, "a scan's and a step's fields fill two lines");
+  static_assert(offsetof(Pc, pool) + sizeof(Entry*) <= 128,
+                "a scan's and a step's fields fill two lines");
+  // Bank clocks stay within kRebaseSpan of `base` where they are used, so that a clock a
+  // command sets (at most a few thousand clocks ahead) fits in 32 bits.
+  static constexpr uint64_t kRebaseSpan = uint64_t(1) << 31;
+  // Moves `base` to kRebaseSpan / 2 before `t` when `t` is kRebaseSpan or more past it.
+  // Clocks before the new base become the base: every later use compares them with, or
+  // raises them to, a clock at or after `t`, where the two are alike.
+  static void rebase(Pc& p, uint64_t t) {
+    if (t - p.base >= kRebaseSpan) rebase_to(p, t - kRebaseSpan / 2);
+  }
+  static void rebase_to(Pc& p, uint64_t base);
   static_assert(offsetof(Pc, bank) == 256, "the banks start on the fifth line");
   // Bank-state changes for standby power: a bank opens at `t`; `n` banks closed, the
   // last at `t`. With every bank closed, the pseudo-channel is in precharged standby from
@@ -238,6 +259,7 @@ class HbmController {
 
   // What step() and scan() read first, together at the start of the object.
   std::vector<Pc> pcs_;
+  std::vector<Entry> pools_;  // the pseudo-channels' entry pools, one after another
   // Per pseudo-channel next wake (at most 4, see the config), inline beside pcs_ and
   // apart from the large Pc, so that a step touches only the pseudo-channels that are
   // due (the whole-machine run is bound by cache misses here).

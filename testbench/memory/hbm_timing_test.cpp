@@ -7,6 +7,8 @@
 // C = same pc, SID 1, bank group 0, bank 0.
 #include <catch2/catch.hpp>
 
+#include <vector>
+
 #include "testbench/memory/hbm_test_util.h"
 
 using namespace tessera::memory;
@@ -484,4 +486,58 @@ TEST_CASE("hbm energy: standby is the precharged level while every bank is close
   CHECK(closed == Approx(all_closed + (act_mw - pre_mw) / 2 * double(cfg.timing.tRAS) * tck_ns));
   CHECK(fraction == Approx(1.0 - double(cfg.timing.tRAS) / (2.0 * double(T))));
   CHECK(closed < open);
+}
+
+// The banks' clocks are kept in 32 bits from a moving base (HbmController::rebase): a
+// pseudo-channel that idles for more than 2^32 clocks must see the same timing as one
+// that idles briefly, the refresh phase being equal (every refresh mode repeats each
+// tREFI = 6240 clocks on HBM3).
+namespace {
+struct AfterIdle {
+  std::vector<uint64_t> finish;  // relative to the arrival
+  double refs, pres, acts;
+};
+AfterIdle after_idle(const std::string& refresh, uint64_t at) {
+  Harness h(test::preset_config("hbm3",
+                                "controller: {refresh: " + refresh + ", write_response: data}\n"));
+  open_four_groups(h);                         // rows 0 of banks 0, 4, 8, 12
+  h.submit(h.addr(0, 0, 0, 1, 3), true, 100);  // a write leaves bank 1 open
+  h.drain();
+  const std::vector<uint64_t> tags = {
+      h.submit(h.addr(0, 0, 0, 0, 0, 1), false, at),      // a hit if row 0 stayed open
+      h.submit(h.addr(0, 0, 1, 0, 7), false, at),         // a conflict in bank 4
+      h.submit(h.addr(0, 0, 2, 2, 5), true, at),          // a closed bank
+      h.submit(h.addr(0, 0, 0, 0, 9, 0, 1), false, at)};  // the other SID
+  h.drain();
+  const uint64_t later = h.submit(h.addr(0, 0, 0, 0, 0, 2), false, at + 3000);
+  h.drain();
+  AfterIdle r;
+  for (const uint64_t t : tags) r.finish.push_back(h.finish[t] - at);
+  r.finish.push_back(h.finish[later] - at);
+  h.core.publish(at + 6000);
+  r.refs = h.stat("hbm.ch0.cmd.ref") + h.stat("hbm.ch0.cmd.refpb");
+  r.pres = h.stat("hbm.ch0.cmd.pre");
+  r.acts = h.stat("hbm.ch0.cmd.act");
+  return r;
+}
+}  // namespace
+
+TEST_CASE("hbm timing: an idle stretch of more than 2^32 clocks keeps every timing exact",
+          "[unit]") {
+  const uint64_t near = 6240 * 40 + 17;
+  const uint64_t rounds = (uint64_t(5) << 32) / 6240;  // about 2^34 clocks further on
+  const uint64_t far = near + rounds * 6240;
+  for (const std::string mode : {"none", "all-bank", "per-bank"}) {
+    INFO("refresh " << mode);
+    const AfterIdle a = after_idle(mode, near), b = after_idle(mode, far);
+    CHECK(a.finish == b.finish);
+    CHECK(a.pres == b.pres);
+    CHECK(a.acts == b.acts);
+    // Both pseudo-channels refresh the whole while: 1 (all-bank) or 32 (per-bank)
+    // commands each per tREFI.
+    const double per_round = mode == "none" ? 0 : mode == "all-bank" ? 2 : 64;
+    CHECK(b.refs - a.refs == per_round * double(rounds));
+  }
+  // A hit after a short idle with refresh off: row 0 stayed open (tCL + tBL = 22).
+  CHECK(after_idle("none", near).finish[0] == 22);
 }
