@@ -213,6 +213,10 @@ void HbmController::catch_up_refresh(Pc& p, uint64_t now) {
   while (p.ref_due <= now) {
     // An idle stretch may be far longer than the banks' clocks reach: they count from
     // near the refresh being replayed (nothing here looks at a clock before it).
+    // (Refresh never lags 2^30 clocks behind the last command: config validation keeps
+    // refresh sustainable, so the base, at most 2^30 clocks before that command, is at
+    // or before the refresh due.)
+    assert(p.ref_due >= p.base);
     rebase(p, p.ref_due);
     if (!all) p.ref_bank = pick_refresh_bank(p);
     const uint32_t first = all ? 0 : p.ref_bank, last = all ? nb : p.ref_bank + 1;
@@ -332,7 +336,8 @@ uint64_t HbmController::refresh_work(Pc& p, uint64_t now, bool& row_used) {
   return std::max(t, now + 1);
 }
 
-void HbmController::rebase_to(Pc& p, uint64_t base) {
+void HbmController::rebase_slow(Pc& p, uint64_t t) const {
+  const uint64_t base = t - kRebaseSpan / 2;
   const uint64_t d = base - p.base;
   const auto shift = [d](uint32_t& r) { r = r > d ? uint32_t(r - d) : 0; };
   for (BankState& bs : p.bank) {
@@ -635,8 +640,14 @@ uint64_t HbmController::schedule(Pc& p, uint64_t now) {
 // End of run
 
 void HbmController::settle(uint64_t now) {
-  for (auto& p : pcs_)
+  for (size_t i = 0; i < pcs_.size(); ++i) {
+    Pc& p = pcs_[i];
     if (p.q[0].size == 0 && p.q[1].size == 0 && !p.ref_pending) catch_up_refresh(p, now);
+    // A replayed refresh still under way at `now` goes on at the next step, should the run
+    // go on (it was left pending without a wake until the thirty-first session).
+    if (p.ref_pending) pc_wake_[i] = std::min(pc_wake_[i], now);
+  }
+  for (const uint64_t w : pc_wake_) wake_ = std::min(wake_, w);
 }
 
 void HbmController::flush_stats() {

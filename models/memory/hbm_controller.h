@@ -14,6 +14,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -85,6 +86,8 @@ class HbmController {
   };
 
   // `params` (made from `cfg`) must outlive the controller.
+  HbmController(const HbmController&) = delete;  // its pseudo-channels point into pools_
+  HbmController& operator=(const HbmController&) = delete;
   HbmController(const HbmConfig& cfg, const Params& params, uint32_t channel,
                 const sim::StatsScope& scope, sim::EnergyLedger& energy, HbmAccessSink& sink);
 
@@ -116,8 +119,8 @@ class HbmController {
  private:
   // Banks (at most 64 per pseudo-channel, the width of the bank masks) and bank groups
   // are kept inside the pseudo-channel: a bank's whole state (timing and its entries in
-  // both queues) in one cache line, each bank-group field as one array, so a scan over
-  // the candidate banks touches one line per bank (the whole-machine run is bound by
+  // both queues) in half a cache line, each bank-group field as one array, so a scan over
+  // the candidate banks touches half a line per bank (the whole-machine run is bound by
   // cache misses here).
   static constexpr uint32_t kMaxBanks = 64;
   // Queued accesses in a pool; linked in arrival order and in its bank's list.
@@ -157,7 +160,7 @@ class HbmController {
     uint32_t ref_bank = 0;
     uint64_t act_ready = 0, rd_ready = 0, wr_ready = 0, data_free = 0;
     uint64_t pre_ready = 0;  // earliest PRE (tPPD after the last)
-    // The clock the banks' and their groups' clocks count from (see rel).
+    // The clock the banks' clocks count from (see rel).
     uint64_t base = 0;
     Entry* pool = nullptr;       // rq_cap + wq_cap entries, in HbmController::pools_
     int32_t tail[2] = {-1, -1};  // newest entry of each queue
@@ -196,14 +199,19 @@ class HbmController {
   static_assert(offsetof(Pc, pool) + sizeof(Entry*) <= 128,
                 "a scan's and a step's fields fill two lines");
   // Bank clocks stay within kRebaseSpan of `base` where they are used, so that a clock a
-  // command sets (at most a few thousand clocks ahead) fits in 32 bits.
+  // command sets (at most a few million clocks ahead: each timing is at most 10^6) fits
+  // in 32 bits.
   static constexpr uint64_t kRebaseSpan = uint64_t(1) << 31;
   // Moves `base` to kRebaseSpan / 2 before `t` when `t` is kRebaseSpan or more past it.
   // Clocks before the new base become the base: every later use compares them with, or
-  // raises them to, a clock at or after `t`, where the two are alike.
-  static void rebase(Pc& p, uint64_t t) {
-    if (t - p.base >= kRebaseSpan) rebase_to(p, t - kRebaseSpan / 2);
+  // raises them to, a clock at or after the new base (the idle replay, catch_up_refresh,
+  // looks at the banks from the refresh due on, which lies after it), where the two
+  // are alike.
+  void rebase(Pc& p, uint64_t t) const {
+    assert(t >= p.base);
+    if (t - p.base >= kRebaseSpan) rebase_slow(p, t);
   }
+  void rebase_slow(Pc& p, uint64_t t) const;
   static void rebase_to(Pc& p, uint64_t base);
   static_assert(offsetof(Pc, bank) == 256, "the banks start on the fifth line");
   // Bank-state changes for standby power: a bank opens at `t`; `n` banks closed, the

@@ -220,11 +220,13 @@ void HbmStackCore::advance(uint64_t until) {
 void HbmStackCore::publish(uint64_t cycles) {
   latency_.flush_into(read_latency_);
   uint64_t hits = 0, acc = 0;
-  for (auto& c : channels_) {
-    c->settle(cycles);
-    c->publish(cycles, cfg_.tck_ps());
-    hits += c->row_hit_count();
-    acc += c->access_count();
+  for (size_t c = 0; c < channels_.size(); ++c) {
+    channels_[c]->settle(cycles);
+    channels_[c]->publish(cycles, cfg_.tck_ps());
+    hits += channels_[c]->row_hit_count();
+    acc += channels_[c]->access_count();
+    wake_[c] = channels_[c]->next_wake();  // a refresh settle left under way
+    min_wake_ = std::min(min_wake_, wake_[c]);
   }
   const double tck_ns = cfg_.tck_ps() / 1000.0;
   const double ns = double(cycles) * tck_ns;

@@ -489,20 +489,22 @@ TEST_CASE("hbm energy: standby is the precharged level while every bank is close
 }
 
 // The banks' clocks are kept in 32 bits from a moving base (HbmController::rebase): a
-// pseudo-channel that idles for more than 2^32 clocks must see the same timing as one
-// that idles briefly, the refresh phase being equal (every refresh mode repeats each
-// tREFI = 6240 clocks on HBM3).
+// pseudo-channel that idles for 2^31 clocks or more must see the same timing as one that
+// idles briefly, the refresh phase being equal (every refresh mode repeats each tREFI =
+// 6240 clocks on HBM3). With `publish_early`, the stats are published at 6250, while an
+// idle pseudo-channel's replayed refresh is under way (the refresh then goes on).
 namespace {
 struct AfterIdle {
   std::vector<uint64_t> finish;  // relative to the arrival
   double refs, pres, acts;
 };
-AfterIdle after_idle(const std::string& refresh, uint64_t at) {
+AfterIdle after_idle(const std::string& refresh, uint64_t at, bool publish_early) {
   Harness h(test::preset_config("hbm3",
                                 "controller: {refresh: " + refresh + ", write_response: data}\n"));
   open_four_groups(h);                         // rows 0 of banks 0, 4, 8, 12
   h.submit(h.addr(0, 0, 0, 1, 3), true, 100);  // a write leaves bank 1 open
   h.drain();
+  if (publish_early) h.core.publish(6250);
   const std::vector<uint64_t> tags = {
       h.submit(h.addr(0, 0, 0, 0, 0, 1), false, at),      // a hit if row 0 stayed open
       h.submit(h.addr(0, 0, 1, 0, 7), false, at),         // a conflict in bank 4
@@ -522,22 +524,28 @@ AfterIdle after_idle(const std::string& refresh, uint64_t at) {
 }
 }  // namespace
 
-TEST_CASE("hbm timing: an idle stretch of more than 2^32 clocks keeps every timing exact",
-          "[unit]") {
+TEST_CASE("hbm timing: an idle stretch of 2^31 clocks or more keeps every timing exact", "[unit]") {
   const uint64_t near = 6240 * 40 + 17;
-  const uint64_t rounds = (uint64_t(5) << 32) / 6240;  // about 2^34 clocks further on
-  const uint64_t far = near + rounds * 6240;
   for (const std::string mode : {"none", "all-bank", "per-bank"}) {
-    INFO("refresh " << mode);
-    const AfterIdle a = after_idle(mode, near), b = after_idle(mode, far);
-    CHECK(a.finish == b.finish);
-    CHECK(a.pres == b.pres);
-    CHECK(a.acts == b.acts);
-    // Both pseudo-channels refresh the whole while: 1 (all-bank) or 32 (per-bank)
-    // commands each per tREFI.
-    const double per_round = mode == "none" ? 0 : mode == "all-bank" ? 2 : 64;
-    CHECK(b.refs - a.refs == per_round * double(rounds));
+    for (const bool publish_early : {false, true}) {
+      const AfterIdle a = after_idle(mode, near, publish_early);
+      // Idle stretches about 2^31 and 2^32 clocks long, a little shorter and longer, and
+      // 3 x 2^31 and 5 x 2^32.
+      for (const double gap :
+           {0x1p31 - 5e4, 0x1p31 + 5e4, 0x1p32 - 5e4, 0x1p32 + 5e4, 3 * 0x1p31, 5 * 0x1p32}) {
+        INFO("refresh " << mode << ", published early " << publish_early << ", gap " << gap);
+        const uint64_t rounds = uint64_t(gap / 6240);
+        const AfterIdle b = after_idle(mode, near + rounds * 6240, publish_early);
+        CHECK(a.finish == b.finish);
+        CHECK(a.pres == b.pres);
+        CHECK(a.acts == b.acts);
+        // Both pseudo-channels refresh the whole while: 1 (all-bank) or 32 (per-bank)
+        // commands each per tREFI.
+        const double per_round = mode == "none" ? 0 : mode == "all-bank" ? 2 : 64;
+        CHECK(b.refs - a.refs == per_round * double(rounds));
+      }
+    }
   }
   // A hit after a short idle with refresh off: row 0 stayed open (tCL + tBL = 22).
-  CHECK(after_idle("none", near).finish[0] == 22);
+  CHECK(after_idle("none", near, false).finish[0] == 22);
 }
