@@ -85,9 +85,9 @@ class HbmController {
     uint64_t ref_interval;
   };
 
-  // `params` (made from `cfg`) must outlive the controller.
   HbmController(const HbmController&) = delete;  // its pseudo-channels point into pools_
   HbmController& operator=(const HbmController&) = delete;
+  // `params` (made from `cfg`) must outlive the controller.
   HbmController(const HbmConfig& cfg, const Params& params, uint32_t channel,
                 const sim::StatsScope& scope, sim::EnergyLedger& energy, HbmAccessSink& sink);
 
