@@ -143,7 +143,6 @@ void HbmController::enqueue(uint32_t pc, const HbmAccess& a, uint64_t now) {
   q.bank_mask |= uint64_t(1) << a.bank;
   q.size += a.count;
   if (idle) catch_up_refresh(p, now);  // sees the new access, so refresh avoids its bank
-  rebase(p, now);
   if (bs.hit[w] < 0 && bs.open_row == int32_t(a.row)) p.set_hit(a.write, a.bank, e);
   // Wake at once, even when nothing new can issue: the stack's SystemC wrapper runs the
   // core at every next_event(), so the wake pattern is part of the observable timing.
@@ -588,6 +587,8 @@ uint64_t HbmController::scan_t(Pc& p, uint64_t now, Picks& out) {
 }
 
 uint64_t HbmController::schedule(Pc& p, uint64_t now) {
+  // The one rebase for live work: an enqueue sets no bank clock (its refresh replay
+  // rebases itself) and wakes this step at once.
   rebase(p, now);
   if (P_.refresh_mode && !p.ref_pending && now >= p.ref_due) {
     p.ref_pending = true;

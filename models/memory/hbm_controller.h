@@ -212,7 +212,6 @@ class HbmController {
     if (t - p.base >= kRebaseSpan) rebase_slow(p, t);
   }
   void rebase_slow(Pc& p, uint64_t t) const;
-  static void rebase_to(Pc& p, uint64_t base);
   static_assert(offsetof(Pc, bank) == 256, "the banks start on the fifth line");
   // Bank-state changes for standby power: a bank opens at `t`; `n` banks closed, the
   // last at `t`. With every bank closed, the pseudo-channel is in precharged standby from
