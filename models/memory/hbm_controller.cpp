@@ -436,10 +436,20 @@ void HbmController::issue_column(Pc& p, bool write, int32_t e, uint64_t now) {
       // The groups of the other SIDs: their next RD waits tCCDR (g_rd per group is
       // exactly "earliest RD" of its banks, so the scan needs no term of its own). Two
       // plain loops round this SID's groups: this runs at every read.
-      const uint32_t first = P_.sid_first[g], end = first + P_.groups_per_sid;
+      const uint32_t first = P_.sid_first[g], gps = P_.groups_per_sid;
       const uint64_t t = now + P_.t.tCCDR;
-      for (uint32_t h = 0; h < first; ++h) p.g_rd[h] = std::max(p.g_rd[h], t);
-      for (uint32_t h = end; h < P_.groups; ++h) p.g_rd[h] = std::max(p.g_rd[h], t);
+      if (gps == 4 && P_.groups == 8) {
+        // Two SIDs of four groups (HBM3's 8-high stacks): the other SID's four groups
+        // in one straight run.
+        uint64_t* const o = p.g_rd + (first ? 0 : 4);
+        o[0] = std::max(o[0], t);
+        o[1] = std::max(o[1], t);
+        o[2] = std::max(o[2], t);
+        o[3] = std::max(o[3], t);
+      } else {
+        for (uint32_t h = 0; h < first; ++h) p.g_rd[h] = std::max(p.g_rd[h], t);
+        for (uint32_t h = first + gps; h < P_.groups; ++h) p.g_rd[h] = std::max(p.g_rd[h], t);
+      }
     }
     p.bank[b].pre = std::max(p.bank[b].pre, p.rel(now + P_.t.tRTP));
     ++n_.reads;
@@ -493,8 +503,9 @@ uint64_t HbmController::scan(Pc& p, bool write, uint64_t now, bool pick, Picks& 
 
 // Compiled per queue and per use (picking, or only the next wake), so the loops carry
 // no run-time tests of either; a loop that cannot pick only takes minima.
-template <bool kPick, bool kWrite>
+template <bool kPick, bool kWrite, bool kReuse>
 uint64_t HbmController::scan_t(Pc& p, uint64_t now, Picks& out) {
+  static_assert(!(kPick && kReuse), "a reusing scan only computes the wake");
   Queue& q = p.q[kWrite];
   if (q.size == 0) return kNever;
   const bool all_ref = p.ref_pending && P_.refresh_mode == 1;
@@ -565,24 +576,35 @@ uint64_t HbmController::scan_t(Pc& p, uint64_t now, Picks& out) {
     if (b) out.col = b->hit[kWrite];
     first = std::max(x_min, pc_col);
   }
-  if (row_banks) {
+  uint64_t banks = row_banks;
+  if (kReuse && !(out.row_banks & ~row_banks)) {
+    // No bank left the row candidates: the picking scan's earliest stands for those it
+    // saw; the newcomers are read below.
+    first = std::min(first, out.row_first);
+    banks &= ~out.row_banks;
+  }
+  if (banks) {
     uint64_t pc_act = act_ready(p);
     // An ACT now would hold off a due REFpb (tACT2PBR): it waits for the REFpb.
     if (ref_bit && p.ref_at < now + P_.t.tACT2PBR) pc_act = std::max(pc_act, p.ref_at);
     const uint64_t row_free = row_bus_free_;
     const uint64_t pre_free = std::max(row_free, p.pre_ready);  // a PRE also waits tPPD
+    uint64_t later = kNever;
     const BankState* b = oldest_ready(
-        kPick && row_free <= now, row_banks,
+        kPick && row_free <= now, banks,
         [pc_act, pre_free, &p](const BankState& bs) {
           return bs.open_row < 0 ? std::max({pc_act, p.abs(bs.act), p.g_act[bs.group]})
                                  : std::max(p.abs(bs.pre), pre_free);
         },
-        [](const BankState& bs) { return bs.head[kWrite]; }, first);
+        [](const BankState& bs) { return bs.head[kWrite]; }, later);
+    first = std::min(first, later);
     if (b) {
       out.row = b->head[kWrite];
       out.row_is_act = b->open_row < 0;
     }
+    if (kPick) out.row_first = later;
   }
+  if (kPick) out.row_banks = row_banks;
   return std::min(wake, std::max(first, now + 1));
 }
 
@@ -622,6 +644,10 @@ uint64_t HbmController::schedule(Pc& p, uint64_t now) {
     // The drain decision the next clock would take; a change wakes it at once.
     if (next_write_mode(p, p.write_mode, P_.wq_hi, P_.wq_lo) != p.write_mode) {
       wake = now + 1;
+    } else if (picks.row < 0) {
+      // Only a column command: the row candidates' clocks stand (see scan_t).
+      wake = p.write_mode ? scan_t<false, true, true>(p, now, picks)
+                          : scan_t<false, false, true>(p, now, picks);
     } else {
       Picks none;
       wake = scan(p, p.write_mode, now, false, none);

@@ -227,13 +227,22 @@ class HbmController {
   struct Picks {
     int32_t col = -1, row = -1;
     bool row_is_act = false;
+    // What a picking scan saw of the row candidates: their banks and, when it picked
+    // none of them, the earliest clock among them (kNever: none).
+    uint64_t row_banks = 0;
+    uint64_t row_first = kNever;
   };
   // Issues what is legal at `now`; returns the pseudo-channel's next wake.
   uint64_t schedule(Pc& p, uint64_t now);
   // Picks what can issue at `now` (when `pick`) and returns the earliest later clock at
   // which a candidate that was not picked can issue (kNever: none).
   uint64_t scan(Pc& p, bool write, uint64_t now, bool pick, Picks& out);
-  template <bool kPick, bool kWrite>
+  // kReuse: the wake after a step that issued only a column command, given that step's
+  // picking scan in `out`. A column command moves no row candidate's clock (row bus,
+  // ACT and PRE clocks, refresh), so the row candidates the picking scan saw keep its
+  // earliest clock; only banks that became row candidates since (the commanded bank, a
+  // new starving head's) are read. Exactly the full scan's result.
+  template <bool kPick, bool kWrite, bool kReuse = false>
   uint64_t scan_t(Pc& p, uint64_t now, Picks& out);
   static bool next_write_mode(const Pc& p, bool mode, uint32_t hi, uint32_t lo);
   void unlink(Pc& p, bool write, int32_t e);

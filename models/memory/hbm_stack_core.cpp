@@ -200,8 +200,11 @@ void HbmStackCore::advance(uint64_t until) {
     // previous one is stepped.
     uint32_t due[kMaxChannels];
     uint32_t nd = 0;
-    for (uint32_t c = 0; c < uint32_t(wake_.size()); ++c)
-      if (wake_[c] <= now_) due[nd++] = c;
+    // Without a branch: which channels are due follows no pattern a predictor learns.
+    for (uint32_t c = 0; c < uint32_t(wake_.size()); ++c) {
+      due[nd] = c;
+      nd += wake_[c] <= now_;
+    }
     if (nd > 0) prefetch_channel(due[0]);
     for (uint32_t i = 0; i < nd; ++i) {
       if (i + 1 < nd) prefetch_channel(due[i + 1]);
