@@ -8,17 +8,13 @@
 #include "models/sim/errors.h"
 #include "models/sim/output_dir.h"
 #include "sweep/result_store.h"
+#include "testbench/temp_dir.h"
 
 using namespace tessera;
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
 
 namespace {
-std::string temp_dir() {
-  std::string t = (fs::temp_directory_path() / "tessera-store-XXXXXX").string();
-  REQUIRE(::mkdtemp(t.data()));
-  return t;
-}
 const char* kPlan =
     "workload: gen:x\naxes:\n  tile.array.rows: [16, 32]\n  chiplet.hbm.preset: [hbm2e, hbm3]\n";
 
@@ -33,7 +29,8 @@ sweep::PointRecord ok_record(double t, double tf) {
 TEST_CASE("results.csv holds one row per record, in plan order, with headline metrics first",
           "[unit]") {
   const auto plan = sweep::parse_plan(kPlan, "p.yaml", "");
-  const std::string dir = temp_dir() + "/out";
+  const test::TempDir tmp("tessera-store");
+  const std::string dir = tmp.path() + "/out";
   sweep::ResultStore store(dir, plan, false);
   CHECK(sim::read_file(dir + "/results.csv") ==
         "point,workload,tile.array.rows,chiplet.hbm.preset,status,error\n");
@@ -55,7 +52,8 @@ TEST_CASE("results.csv holds one row per record, in plan order, with headline me
 
 TEST_CASE("reopening a results folder resumes: records are kept, garbage is dropped", "[unit]") {
   const auto plan = sweep::parse_plan(kPlan, "p.yaml", "");
-  const std::string dir = temp_dir() + "/out";
+  const test::TempDir tmp("tessera-store");
+  const std::string dir = tmp.path() + "/out";
   {
     sweep::ResultStore store(dir, plan, false);
     store.record(plan.points[1], ok_record(1, 2));
@@ -81,7 +79,8 @@ TEST_CASE("reopening a results folder resumes: records are kept, garbage is drop
 
 TEST_CASE("a non-empty folder that holds no sweep is refused without --force", "[unit]") {
   const auto plan = sweep::parse_plan(kPlan, "p.yaml", "");
-  const std::string dir = temp_dir();
+  const test::TempDir tmp("tessera-store");
+  const std::string& dir = tmp.path();
   std::ofstream(dir + "/precious.txt") << "x";
   CHECK_THROWS_WITH(sweep::ResultStore(dir, plan, false), Contains("not empty"));
   sweep::ResultStore forced(dir, plan, true);
@@ -91,7 +90,8 @@ TEST_CASE("a non-empty folder that holds no sweep is refused without --force", "
 
 TEST_CASE("a finished run becomes an ok record, a failed one keeps its last error line", "[unit]") {
   const auto plan = sweep::parse_plan(kPlan, "p.yaml", "");
-  const std::string dir = temp_dir() + "/out";
+  const test::TempDir tmp("tessera-store");
+  const std::string dir = tmp.path() + "/out";
   sweep::ResultStore store(dir, plan, false);
   const auto& p0 = plan.points[0];
   fs::create_directories(store.point_dir(p0));
@@ -110,7 +110,8 @@ TEST_CASE("a finished run becomes an ok record, a failed one keeps its last erro
 TEST_CASE("a sweep folder resumes only its own plan, another is refused without --force",
           "[unit]") {
   const auto plan = sweep::parse_plan(kPlan, "p.yaml", "");
-  const std::string dir = temp_dir() + "/out";
+  const test::TempDir tmp("tessera-store");
+  const std::string dir = tmp.path() + "/out";
   { sweep::ResultStore store(dir, plan, false); }
   const std::string held = sim::read_file(dir + "/plan.yaml");
   const auto other =

@@ -9,6 +9,7 @@
 #include "models/sim/errors.h"
 #include "sweep/filter_expression.h"
 #include "sweep/sweep_plan.h"
+#include "testbench/temp_dir.h"
 
 using namespace tessera;
 using Catch::Matchers::Contains;
@@ -189,8 +190,8 @@ TEST_CASE("a combination that fails a cross-key check becomes an invalid point",
 
 TEST_CASE("a point's key follows its trace file's contents, so an edited trace reruns", "[unit]") {
   namespace fs = std::filesystem;
-  const std::string dir = (fs::temp_directory_path() / "tessera-plan-key").string();
-  fs::create_directories(dir);
+  const test::TempDir tmp("tessera-plan-key");
+  const std::string& dir = tmp.path();
   const std::string tsr = dir + "/w.tsr";
   std::ofstream(tsr) << "tessera-trace 1\ngemm g m=64 n=64 k=64 weights=b\n";
   const std::string text = "workload: w.tsr\naxes:\n  tile.array.rows: [16, 32]\n";

@@ -22,6 +22,7 @@
 #include "models/sim/config_schema.h"
 #include "models/sim/output_dir.h"
 #include "sweep/child_process.h"
+#include "testbench/temp_dir.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -30,12 +31,6 @@ using namespace tessera;
 namespace {
 
 const std::string kTessera = std::string(TESSERA_BINARY_DIR) + "/apps/tessera";
-
-std::string temp_dir() {
-  std::string t = (fs::temp_directory_path() / "tessera-sweep-test-XXXXXX").string();
-  REQUIRE(::mkdtemp(t.data()));
-  return t;
-}
 
 int sh(const std::string& cmd) {
   const int st = std::system(cmd.c_str());
@@ -114,7 +109,8 @@ const char* kFakePlan =
 }  // namespace
 
 TEST_CASE("a local sweep runs every point once and records its report", "[unit]") {
-  const std::string d = temp_dir();
+  const test::TempDir tmp("tessera-sweep-test");
+  const std::string& d = tmp.path();
   const std::string plan = write(d + "/plan.yaml", kFakePlan);
   const std::string log = d + "/runs.log";
   REQUIRE(sh("FAKE_RUN_LOG=" + log + " " + kTessera + " sweep " + plan + " --out " + d +
@@ -138,7 +134,8 @@ TEST_CASE("a local sweep runs every point once and records its report", "[unit]"
 }
 
 TEST_CASE("a local sweep of N jobs gives each run a 1/N share of the host's memory", "[unit]") {
-  const std::string d = temp_dir();
+  const test::TempDir tmp("tessera-sweep-test");
+  const std::string& d = tmp.path();
   const std::string plan = write(d + "/plan.yaml", kFakePlan);
   const std::string log = d + "/argv.log";
   auto run_sweep = [&](const std::string& out, int jobs) {
@@ -161,7 +158,8 @@ TEST_CASE("a local sweep of N jobs gives each run a 1/N share of the host's memo
 }
 
 TEST_CASE("a failed point records its error and the sweep goes on", "[unit]") {
-  const std::string d = temp_dir();
+  const test::TempDir tmp("tessera-sweep-test");
+  const std::string& d = tmp.path();
   const std::string plan = write(d + "/plan.yaml",
                                  "workload: gen:x\naxes:\n  name: [a, boom, c]\n"
                                  "  chiplet.hbm_stacks: [1, 2]\n");
@@ -183,7 +181,8 @@ TEST_CASE("a failed point records its error and the sweep goes on", "[unit]") {
 }
 
 TEST_CASE("a sweep killed with SIGKILL resumes with every point exactly once", "[unit]") {
-  const std::string d = temp_dir();
+  const test::TempDir tmp("tessera-sweep-test");
+  const std::string& d = tmp.path();
   const std::string plan = write(d + "/plan.yaml",
                                  "workload: gen:x\naxes:\n  tile.array.rows: [16, 32]\n"
                                  "  tile.array.cols: [8, 16, 24, 32]\n");
@@ -233,7 +232,8 @@ TEST_CASE(
     WARN("built without MPI: not tested");
     return;
   }
-  const std::string d = temp_dir();
+  const test::TempDir tmp("tessera-sweep-test");
+  const std::string& d = tmp.path();
   const std::string plan = write(d + "/plan.yaml", kFakePlan);
   REQUIRE(sh(kTessera + " sweep " + plan + " --out " + d + "/local -j 2 -q --runner " +
              TESSERA_FAKE_RUN) == 0);
@@ -278,7 +278,8 @@ void require_simulator(const std::string& d) {
 }  // namespace
 
 TEST_CASE("a 3 x 2 sweep gives six rows equal to six single runs", "[golden]") {
-  const std::string d = temp_dir();
+  const test::TempDir tmp("tessera-sweep-test");
+  const std::string& d = tmp.path();
   require_simulator(d);
   const std::string plan = write(d + "/plan.yaml", kRealPlan);
   REQUIRE(sh(kTessera + " sweep " + plan + " --out " + d + "/out -j 2 -q") == 0);
@@ -306,7 +307,8 @@ TEST_CASE("MPI and local sweeps of real simulations give the same results.csv", 
     WARN("built without MPI: not tested");
     return;
   }
-  const std::string d = temp_dir();
+  const test::TempDir tmp("tessera-sweep-test");
+  const std::string& d = tmp.path();
   require_simulator(d);
   const std::string plan = write(d + "/plan.yaml", kRealPlan);
   REQUIRE(sh(kTessera + " sweep " + plan + " --out " + d + "/local -j 2 -q") == 0);
