@@ -64,21 +64,16 @@ void add_plot_command(CLI::App& app) {
                     {"title", meta.value("name", "")},
                     {"axes", meta.value("axes", json::array())},
                     {"plots", plots}};
-    std::string tmpl = (fs::temp_directory_path() / "tessera-plot-XXXXXX").string();
-    if (!::mkdtemp(tmpl.data())) throw sim::UserError("tessera plot: cannot make a temp folder");
-    const std::string spec_path = tmpl + "/spec.json";
-    const std::string script_path = script.empty() ? tmpl + "/plot_sweep.py" : script;
-    sim::write_file_atomic(spec_path, spec.dump(2));
-    if (script.empty()) sim::write_file_atomic(script_path, sweep::plot_script());
     int code = 127;
-    try {
+    {
+      const sim::TempDir tmp("tessera-plot", "tessera plot");
+      const std::string spec_path = tmp.path() + "/spec.json";
+      const std::string script_path = script.empty() ? tmp.path() + "/plot_sweep.py" : script;
+      sim::write_file_atomic(spec_path, spec.dump(2));
+      if (script.empty()) sim::write_file_atomic(script_path, sweep::plot_script());
       const pid_t pid = sweep::spawn_process(python, {script_path, spec_path}, "", "");
       code = sweep::wait_child(pid).second;
-    } catch (...) {
-      fs::remove_all(tmpl);
-      throw;
     }
-    fs::remove_all(tmpl);
     if (code == 127)
       throw sim::UserError("tessera plot: cannot run " + python +
                            " (install python3-matplotlib or pass --python)");

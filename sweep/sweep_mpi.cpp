@@ -97,9 +97,8 @@ void worker(const SweepOptions& o, int share) {
   for (;;) {
     const json m = recv_json(0, kTagToWorker, nullptr);
     if (m.contains("stop")) return;
-    std::string tmpl = (fs::temp_directory_path() / "tessera-point-XXXXXX").string();
-    if (!::mkdtemp(tmpl.data())) throw sim::UserError("tessera sweep: cannot make a temp folder");
-    const std::string dir = tmpl;
+    const sim::TempDir tmp("tessera-point", "tessera sweep");
+    const std::string& dir = tmp.path();
     auto args = m["args"].get<std::vector<std::string>>();
     for (auto& a : args)
       if (a == kOutPlaceholder) a = dir;
@@ -113,8 +112,6 @@ void worker(const SweepOptions& o, int share) {
     for (const auto& e : fs::directory_iterator(dir))
       if (e.is_regular_file() && e.path().filename().string().find(".tmp.") == std::string::npos)
         files[e.path().filename().string()] = sim::read_file(e.path().string());
-    std::error_code ec;
-    fs::remove_all(dir, ec);
     send_json({{"index", m["index"]},
                {"exit_code", code},
                {"wall_s", wall},

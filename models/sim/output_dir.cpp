@@ -1,6 +1,7 @@
 #include "models/sim/output_dir.h"
 
 #include <fcntl.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -70,6 +71,22 @@ std::string read_file(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+TempDir::TempDir(const std::string& stem, const std::string& who) {
+  // The error_code form: a TMPDIR that is no folder is the user's, not a crash.
+  std::error_code ec;
+  const fs::path base = fs::temp_directory_path(ec);
+  std::string t = (base / (stem + "-XXXXXX")).string();
+  if (ec || !::mkdtemp(t.data()))
+    throw UserError(who + ": cannot make a temp folder under " +
+                    (ec ? "TMPDIR (" + ec.message() + ")" : base.string()));
+  path_ = t;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;  // a destructor must not throw; a leftover folder is harmless
+  fs::remove_all(path_, ec);
 }
 
 }  // namespace tessera::sim

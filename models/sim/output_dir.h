@@ -25,4 +25,19 @@ void write_file_atomic(const std::string& path, const std::string& content);
 // Reads a whole file; UserError naming the file when it cannot be read.
 std::string read_file(const std::string& path);
 
+// A fresh folder under the system temp folder ("<stem>-XXXXXX"), removed with
+// everything in it when the object goes, also on an exception. `who` names the command
+// in the UserError when the folder cannot be made.
+class TempDir {
+ public:
+  TempDir(const std::string& stem, const std::string& who);
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
 }  // namespace tessera::sim

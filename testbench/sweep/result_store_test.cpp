@@ -8,7 +8,6 @@
 #include "models/sim/errors.h"
 #include "models/sim/output_dir.h"
 #include "sweep/result_store.h"
-#include "testbench/temp_dir.h"
 
 using namespace tessera;
 namespace fs = std::filesystem;
@@ -29,7 +28,7 @@ sweep::PointRecord ok_record(double t, double tf) {
 TEST_CASE("results.csv holds one row per record, in plan order, with headline metrics first",
           "[unit]") {
   const auto plan = sweep::parse_plan(kPlan, "p.yaml", "");
-  const test::TempDir tmp("tessera-store");
+  const sim::TempDir tmp("tessera-store", "test");
   const std::string dir = tmp.path() + "/out";
   sweep::ResultStore store(dir, plan, false);
   CHECK(sim::read_file(dir + "/results.csv") ==
@@ -52,7 +51,7 @@ TEST_CASE("results.csv holds one row per record, in plan order, with headline me
 
 TEST_CASE("reopening a results folder resumes: records are kept, garbage is dropped", "[unit]") {
   const auto plan = sweep::parse_plan(kPlan, "p.yaml", "");
-  const test::TempDir tmp("tessera-store");
+  const sim::TempDir tmp("tessera-store", "test");
   const std::string dir = tmp.path() + "/out";
   {
     sweep::ResultStore store(dir, plan, false);
@@ -79,7 +78,7 @@ TEST_CASE("reopening a results folder resumes: records are kept, garbage is drop
 
 TEST_CASE("a non-empty folder that holds no sweep is refused without --force", "[unit]") {
   const auto plan = sweep::parse_plan(kPlan, "p.yaml", "");
-  const test::TempDir tmp("tessera-store");
+  const sim::TempDir tmp("tessera-store", "test");
   const std::string& dir = tmp.path();
   std::ofstream(dir + "/precious.txt") << "x";
   CHECK_THROWS_WITH(sweep::ResultStore(dir, plan, false), Contains("not empty"));
@@ -90,7 +89,7 @@ TEST_CASE("a non-empty folder that holds no sweep is refused without --force", "
 
 TEST_CASE("a finished run becomes an ok record, a failed one keeps its last error line", "[unit]") {
   const auto plan = sweep::parse_plan(kPlan, "p.yaml", "");
-  const test::TempDir tmp("tessera-store");
+  const sim::TempDir tmp("tessera-store", "test");
   const std::string dir = tmp.path() + "/out";
   sweep::ResultStore store(dir, plan, false);
   const auto& p0 = plan.points[0];
@@ -110,7 +109,7 @@ TEST_CASE("a finished run becomes an ok record, a failed one keeps its last erro
 TEST_CASE("a sweep folder resumes only its own plan, another is refused without --force",
           "[unit]") {
   const auto plan = sweep::parse_plan(kPlan, "p.yaml", "");
-  const test::TempDir tmp("tessera-store");
+  const sim::TempDir tmp("tessera-store", "test");
   const std::string dir = tmp.path() + "/out";
   { sweep::ResultStore store(dir, plan, false); }
   const std::string held = sim::read_file(dir + "/plan.yaml");

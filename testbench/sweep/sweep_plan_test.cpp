@@ -7,9 +7,9 @@
 #include <set>
 
 #include "models/sim/errors.h"
+#include "models/sim/output_dir.h"
 #include "sweep/filter_expression.h"
 #include "sweep/sweep_plan.h"
-#include "testbench/temp_dir.h"
 
 using namespace tessera;
 using Catch::Matchers::Contains;
@@ -189,8 +189,7 @@ TEST_CASE("a combination that fails a cross-key check becomes an invalid point",
 }
 
 TEST_CASE("a point's key follows its trace file's contents, so an edited trace reruns", "[unit]") {
-  namespace fs = std::filesystem;
-  const test::TempDir tmp("tessera-plan-key");
+  const sim::TempDir tmp("tessera-plan-key", "test");
   const std::string& dir = tmp.path();
   const std::string tsr = dir + "/w.tsr";
   std::ofstream(tsr) << "tessera-trace 1\ngemm g m=64 n=64 k=64 weights=b\n";

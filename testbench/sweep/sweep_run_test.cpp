@@ -22,7 +22,6 @@
 #include "models/sim/config_schema.h"
 #include "models/sim/output_dir.h"
 #include "sweep/child_process.h"
-#include "testbench/temp_dir.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -109,7 +108,7 @@ const char* kFakePlan =
 }  // namespace
 
 TEST_CASE("a local sweep runs every point once and records its report", "[unit]") {
-  const test::TempDir tmp("tessera-sweep-test");
+  const sim::TempDir tmp("tessera-sweep-test", "test");
   const std::string& d = tmp.path();
   const std::string plan = write(d + "/plan.yaml", kFakePlan);
   const std::string log = d + "/runs.log";
@@ -134,7 +133,7 @@ TEST_CASE("a local sweep runs every point once and records its report", "[unit]"
 }
 
 TEST_CASE("a local sweep of N jobs gives each run a 1/N share of the host's memory", "[unit]") {
-  const test::TempDir tmp("tessera-sweep-test");
+  const sim::TempDir tmp("tessera-sweep-test", "test");
   const std::string& d = tmp.path();
   const std::string plan = write(d + "/plan.yaml", kFakePlan);
   const std::string log = d + "/argv.log";
@@ -158,7 +157,7 @@ TEST_CASE("a local sweep of N jobs gives each run a 1/N share of the host's memo
 }
 
 TEST_CASE("a failed point records its error and the sweep goes on", "[unit]") {
-  const test::TempDir tmp("tessera-sweep-test");
+  const sim::TempDir tmp("tessera-sweep-test", "test");
   const std::string& d = tmp.path();
   const std::string plan = write(d + "/plan.yaml",
                                  "workload: gen:x\naxes:\n  name: [a, boom, c]\n"
@@ -181,7 +180,7 @@ TEST_CASE("a failed point records its error and the sweep goes on", "[unit]") {
 }
 
 TEST_CASE("a sweep killed with SIGKILL resumes with every point exactly once", "[unit]") {
-  const test::TempDir tmp("tessera-sweep-test");
+  const sim::TempDir tmp("tessera-sweep-test", "test");
   const std::string& d = tmp.path();
   const std::string plan = write(d + "/plan.yaml",
                                  "workload: gen:x\naxes:\n  tile.array.rows: [16, 32]\n"
@@ -232,7 +231,7 @@ TEST_CASE(
     WARN("built without MPI: not tested");
     return;
   }
-  const test::TempDir tmp("tessera-sweep-test");
+  const sim::TempDir tmp("tessera-sweep-test", "test");
   const std::string& d = tmp.path();
   const std::string plan = write(d + "/plan.yaml", kFakePlan);
   REQUIRE(sh(kTessera + " sweep " + plan + " --out " + d + "/local -j 2 -q --runner " +
@@ -278,7 +277,7 @@ void require_simulator(const std::string& d) {
 }  // namespace
 
 TEST_CASE("a 3 x 2 sweep gives six rows equal to six single runs", "[golden]") {
-  const test::TempDir tmp("tessera-sweep-test");
+  const sim::TempDir tmp("tessera-sweep-test", "test");
   const std::string& d = tmp.path();
   require_simulator(d);
   const std::string plan = write(d + "/plan.yaml", kRealPlan);
@@ -307,7 +306,7 @@ TEST_CASE("MPI and local sweeps of real simulations give the same results.csv", 
     WARN("built without MPI: not tested");
     return;
   }
-  const test::TempDir tmp("tessera-sweep-test");
+  const sim::TempDir tmp("tessera-sweep-test", "test");
   const std::string& d = tmp.path();
   require_simulator(d);
   const std::string plan = write(d + "/plan.yaml", kRealPlan);
